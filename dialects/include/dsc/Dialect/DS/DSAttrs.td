@@ -1,0 +1,106 @@
+//===- DSAttrs.td - ds enums and attributes ----------------*- tablegen -*-===//
+//
+// Enumerations (router scoring and selection, RoPE scaling, fp8 scale format)
+// and the RoPE attribute that carries every YaRN parameter of the config.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_DIALECT_DS_DSATTRS_TD
+#define DSC_DIALECT_DS_DSATTRS_TD
+
+include "dsc/Dialect/DS/DSBase.td"
+
+def DS_ScoringFunc : I32EnumAttr<"ScoringFunc",
+    "how router logits become expert scores", [
+      I32EnumAttrCase<"Softmax", 0, "softmax">,
+      I32EnumAttrCase<"Sigmoid", 1, "sigmoid">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+def DS_ScoringFuncAttr : EnumAttr<DS_Dialect, DS_ScoringFunc, "scoring"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def DS_TopkMethod : I32EnumAttr<"TopkMethod",
+    "how the router chooses experts from their scores", [
+      I32EnumAttrCase<"Greedy", 0, "greedy">,
+      I32EnumAttrCase<"GroupLimitedGreedy", 1, "group_limited_greedy">,
+      I32EnumAttrCase<"NoauxTc", 2, "noaux_tc">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+def DS_TopkMethodAttr : EnumAttr<DS_Dialect, DS_TopkMethod, "topk_method"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def DS_RopeScaling : I32EnumAttr<"RopeScaling",
+    "frequency scaling of the rotary embedding", [
+      I32EnumAttrCase<"None", 0, "none">,
+      I32EnumAttrCase<"Yarn", 1, "yarn">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+
+def DS_ScaleFormat : I32EnumAttr<"ScaleFormat",
+    "number format of fp8 block scales", [
+      I32EnumAttrCase<"F32", 0, "f32">,
+      I32EnumAttrCase<"UE8M0", 1, "ue8m0">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+
+/// A double stored as APFloat (so it can be hashed and uniqued), written as a
+/// plain float literal.
+def DS_F64Parameter : APFloatParameter<"a double-precision value"> {
+  let parser = [{ ::dsc::ds::detail::parseF64($_parser) }];
+  let printer = [{ $_printer.printFloat($_self) }];
+}
+
+def DS_RopeAttr : DS_AttrDef<"Rope", "rope"> {
+  let summary = "rotary position embedding parameters (YaRN)";
+  let description = [{
+    Every parameter of the config's `rope_theta` and `rope_scaling` that the
+    rotary embedding needs (`deepseek-model.md` §4). `dim` is the rotated
+    width (`qk_rope_head_dim`). With `scaling = yarn` the inverse frequencies
+    blend extrapolation and interpolation by `factor` between the correction
+    dimensions of `beta_fast` and `beta_slow`, and cos/sin are multiplied by
+    `mscale(factor, mscale) / mscale(factor, mscale_all_dim)`. With
+    `scaling = none` the other fields are ignored and must keep their defaults.
+
+    Channels are rotated as interleaved pairs `(x[2i], x[2i+1])`, the
+    checkpoint's layout.
+
+    ```mlir
+    #ds.rope<dim = 64, theta = 10000.0, scaling = yarn, factor = 40.0,
+             original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0,
+             mscale = 1.0, mscale_all_dim = 1.0>
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$dim,
+    DS_F64Parameter:$theta,
+    EnumParameter<DS_RopeScaling>:$scaling,
+    DS_F64Parameter:$factor,
+    "int64_t":$original_max_position,
+    DS_F64Parameter:$beta_fast,
+    DS_F64Parameter:$beta_slow,
+    DS_F64Parameter:$mscale,
+    DS_F64Parameter:$mscale_all_dim);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let builders = [AttrBuilder<(ins "int64_t":$dim, "double":$theta,
+      "RopeScaling":$scaling, "double":$factor, "int64_t":$original_max_position,
+      "double":$beta_fast, "double":$beta_slow, "double":$mscale,
+      "double":$mscale_all_dim), [{
+    auto f = [](double v) { return ::llvm::APFloat(v); };
+    return $_get($_ctxt, dim, f(theta), scaling, f(factor),
+                 original_max_position, f(beta_fast), f(beta_slow), f(mscale),
+                 f(mscale_all_dim));
+  }]>];
+  let extraClassDeclaration = [{
+    /// The factor YaRN applies to cos and sin (1.0 without scaling).
+    double getCosSinScale() const;
+  }];
+}
+
+#endif // DSC_DIALECT_DS_DSATTRS_TD

@@ -1,0 +1,64 @@
+//===- DSBase.td - base classes of the ds dialect ----------*- tablegen -*-===//
+//
+// The `ds` dialect and the base classes every op, type and attribute of it
+// derives from. Kept in one file so that a reader finds the dialect's
+// conventions in one place.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_DIALECT_DS_DSBASE_TD
+#define DSC_DIALECT_DS_DSBASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def DS_Dialect : Dialect {
+  let name = "ds";
+  let cppNamespace = "::dsc::ds";
+  let summary = "DeepSeek model-level operations";
+  let description = [{
+    The `ds` dialect expresses a DeepSeek-V2, V2-Lite, V3, R1 or V3.1 model
+    exactly as the checkpoint means it: one op per model concept (embedding,
+    RMSNorm, linear layers with bf16 or block-scaled fp8 weights, YaRN RoPE,
+    multi-head latent attention with its latent KV cache, the MoE router,
+    routed and shared experts, the dense SwiGLU MLP, residual adds and the
+    language-model head).
+
+    Values are tensors whose only dynamic dimension is the token axis. Weights
+    are module-level `ds.weight` symbols that name a checkpoint tensor (its
+    name, dtype, shape and block-scale tensor) without holding data, so a
+    module for a 671B-parameter model stays small and readable; functions
+    read them with `ds.get_weight`.
+
+    The numerics of every op follow the precision plan of
+    `deepseek-model.md` §9b: bf16 activations between ops, fp32 accumulation
+    inside them, fp32 routing.
+  }];
+  let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
+  let extraClassDeclaration = [{
+  private:
+    void registerAttributes();
+    void registerTypes();
+  }];
+}
+
+class DS_Op<string mnemonic, list<Trait> traits = []>
+    : Op<DS_Dialect, mnemonic, traits>;
+
+class DS_PureOp<string mnemonic, list<Trait> traits = []>
+    : DS_Op<mnemonic, !listconcat(traits, [Pure])>;
+
+class DS_TypeDef<string name, string typeMnemonic, list<Trait> traits = []>
+    : TypeDef<DS_Dialect, name, traits> {
+  let mnemonic = typeMnemonic;
+}
+
+class DS_AttrDef<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<DS_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+#endif // DSC_DIALECT_DS_DSBASE_TD

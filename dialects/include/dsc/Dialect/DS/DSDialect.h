@@ -1,0 +1,40 @@
+//===- DSDialect.h - the ds dialect -------------------------------*- C++ -*-===//
+//
+// Everything a user of the ds dialect includes: the dialect class, its enums,
+// attributes, types and operations.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_DIALECT_DS_DSDIALECT_H
+#define DSC_DIALECT_DS_DSDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace dsc::ds::detail {
+/// Parses a float literal into an APFloat of double semantics (the parser of
+/// the f64 parameters of ds attributes).
+mlir::FailureOr<llvm::APFloat> parseF64(mlir::AsmParser &parser);
+} // namespace dsc::ds::detail
+
+#include "dsc/Dialect/DS/DSOpsDialect.h.inc"
+#include "dsc/Dialect/DS/DSEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dsc/Dialect/DS/DSAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dsc/Dialect/DS/DSOpsTypes.h.inc"
+
+#define GET_OP_CLASSES
+#include "dsc/Dialect/DS/DSOps.h.inc"
+
+#endif // DSC_DIALECT_DS_DSDIALECT_H

@@ -1,0 +1,415 @@
+//===- DSOps.td - ds operations ----------------------------*- tablegen -*-===//
+//
+// The model-level operations of the ds dialect. Each op is one concept of the
+// DeepSeek forward pass (`deepseek-model.md` §2-§3); its description is its
+// specification: meaning, type rules, and what the verifier rejects.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_DIALECT_DS_DSOPS_TD
+#define DSC_DIALECT_DS_DSOPS_TD
+
+include "dsc/Dialect/DS/DSBase.td"
+include "dsc/Dialect/DS/DSAttrs.td"
+include "dsc/Dialect/DS/DSTypes.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def DS_TokenIndices : 1DTensorOf<[I32]>;
+def DS_Activation : RankedTensorOf<[BF16]>;
+def DS_LinearWeight : AnyTypeOf<[2DTensorOf<[BF16]>, DS_FP8BlockWeightType],
+    "bf16 matrix or block-scaled fp8 matrix">;
+def DS_ExpertWeight : AnyTypeOf<[3DTensorOf<[BF16]>, DS_FP8BlockWeightType],
+    "stack of bf16 or block-scaled fp8 expert matrices">;
+def DS_NormWeight : 1DTensorOf<[BF16]>;
+
+//===----------------------------------------------------------------------===//
+// Weights
+//===----------------------------------------------------------------------===//
+
+def DS_WeightOp : DS_Op<"weight", [Symbol, HasParent<"::mlir::ModuleOp">]> {
+  let summary = "a checkpoint tensor, named but not held";
+  let description = [{
+    Declares a weight of the model: the checkpoint tensor `tensor` with the
+    type `type`. It holds no data; the runtime maps the tensor from the
+    checkpoint when the program starts.
+
+    | `type` | checkpoint dtype | `scale_tensor` |
+    |---|---|---|
+    | `tensor<...xbf16>` | `BF16` | absent |
+    | `tensor<...xf32>` | `F32` | absent |
+    | `!ds.fp8_block<NxK, ...>` | `F8_E4M3` | the f32 `weight_scale_inv`, shape `[ceil(N/bn), ceil(K/bk)]` |
+
+    With `experts = E` the weight is a stack of `E` expert tensors: `tensor`
+    (and `scale_tensor`) are name templates in which `{e}` stands for the
+    expert index, and the type's leading dimension is `E`.
+
+    The verifier rejects: dynamic or non-positive dimensions, element types
+    other than those above, an fp8 weight without `scale_tensor`, a scale on a
+    bf16/f32 weight, `experts` without `{e}` in the names (or the reverse),
+    and a leading dimension that differs from `experts`.
+
+    ```mlir
+    ds.weight @layers.0.self_attn.kv_a_layernorm = "model.layers.0.self_attn.kv_a_layernorm.weight" : tensor<512xbf16>
+    ds.weight @layers.3.mlp.experts.gate_proj = "model.layers.3.mlp.experts.{e}.gate_proj.weight"
+        scale "model.layers.3.mlp.experts.{e}.gate_proj.weight_scale_inv" experts 256
+        : !ds.fp8_block<256x2048x7168, block = 128x128, scales = f32>
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$tensor,
+                       TypeAttr:$type, OptionalAttr<StrAttr>:$scale_tensor,
+                       OptionalAttr<I64Attr>:$experts);
+  let assemblyFormat = [{
+    $sym_name `=` $tensor (`scale` $scale_tensor^)? (`experts` $experts^)? attr-dict `:` $type
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_GetWeightOp : DS_PureOp<"get_weight",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "the value of a weight symbol";
+  let description = [{
+    Reads the weight declared by the `ds.weight` symbol `name`. The result
+    type must equal the symbol's type.
+
+    ```mlir
+    %w = ds.get_weight @layers.0.self_attn.kv_b_proj : tensor<4096x512xbf16>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs AnyType:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Dense building blocks
+//===----------------------------------------------------------------------===//
+
+def DS_EmbedOp : DS_PureOp<"embed"> {
+  let summary = "token embedding (row gather)";
+  let description = [{
+    `result[t, :] = table[tokens[t], :]`. No scaling. Token ids outside
+    `[0, vocab)` are rejected by the runtime before the program runs.
+
+    Types: `tokens : tensor<?xi32>`, `table : tensor<VxDxbf16>`,
+    `result : tensor<?xDxbf16>`.
+
+    ```mlir
+    %h = ds.embed %tokens, %table : tensor<?xi32>, tensor<129280x7168xbf16> -> tensor<?x7168xbf16>
+    ```
+  }];
+  let arguments = (ins DS_TokenIndices:$tokens, 2DTensorOf<[BF16]>:$table);
+  let results = (outs 2DTensorOf<[BF16]>:$result);
+  let assemblyFormat = [{
+    $tokens `,` $table attr-dict `:` type($tokens) `,` type($table) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_RMSNormOp : DS_PureOp<"rms_norm", [AllTypesMatch<["input", "result"]>]> {
+  let summary = "RMSNorm over the last dimension";
+  let description = [{
+    `result = bf16(x * rsqrt(mean(x^2) + eps)) * weight`, with the mean and
+    rsqrt in fp32 (`deepseek-model.md` §2.2). `weight` has the size of the
+    input's last dimension; `eps` must be positive.
+
+    ```mlir
+    %n = ds.rms_norm %h, %w {eps = 1.0e-06 : f64} : tensor<?x7168xbf16>, tensor<7168xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, DS_NormWeight:$weight,
+                       F64Attr:$eps);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_LinearOp : DS_PureOp<"linear"> {
+  let summary = "y = x W^T with a bf16 or block-scaled fp8 weight";
+  let description = [{
+    A bias-free linear layer: `result[..., n] = sum_k input[..., k] * W[n, k]`
+    with fp32 accumulation, rounded to bf16. `W` is `tensor<NxKxbf16>` or
+    `!ds.fp8_block<NxK, ...>` (dequantised by its block scales).
+
+    | operand | type |
+    |---|---|
+    | `input` | `tensor<...xKxbf16>` |
+    | `weight` | `tensor<NxKxbf16>` or `!ds.fp8_block<NxK, ...>` |
+    | `result` | `tensor<...xNxbf16>` (leading dimensions of `input`) |
+
+    ```mlir
+    %q = ds.linear %x, %w : tensor<?x7168xbf16>, !ds.fp8_block<1536x7168, block = 128x128, scales = f32> -> tensor<?x1536xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, DS_LinearWeight:$weight);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_RopeOp : DS_PureOp<"rope", [AllTypesMatch<["input", "result"]>]> {
+  let summary = "rotary position embedding of interleaved channel pairs";
+  let description = [{
+    Rotates channel pairs `(x[2i], x[2i+1])` of the last dimension by angle
+    `positions[t] * inv_freq[i]`, with `inv_freq` from the `rope` attribute
+    (YaRN, `deepseek-model.md` §4), in fp32, rounded to bf16. The input is
+    `tensor<?xdxbf16>` (the shared `k_pe`) or `tensor<?xHxdxbf16>` (`q_pe` of
+    every head); `d` must equal `rope.dim` and be even.
+
+    ```mlir
+    %r = ds.rope %q_pe, %pos rope(#ds.rope<...>) : tensor<?x128x64xbf16>, tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, DS_TokenIndices:$positions,
+                       DS_RopeAttr:$rope);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $positions `rope` `(` $rope `)` attr-dict `:` type($input) `,` type($positions)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MLPOp : DS_PureOp<"mlp", [AllTypesMatch<["input", "result"]>]> {
+  let summary = "SwiGLU MLP (dense layers and shared experts)";
+  let description = [{
+    `result = down(silu(gate(x)) * up(x))`, each projection a `ds.linear`
+    with fp32 accumulation; `silu(z) = z * sigmoid(z)` in fp32; the product
+    is rounded to bf16 before `down`.
+
+    | operand | type |
+    |---|---|
+    | `gate`, `up` | `[I, D]` linear weights |
+    | `down` | `[D, I]` linear weight |
+    | `input`, `result` | `tensor<?xDxbf16>` |
+
+    Shared experts are one `ds.mlp` of width `n_shared_experts *
+    moe_intermediate_size`.
+
+    ```mlir
+    %y = ds.mlp %x, %g, %u, %d : tensor<?x7168xbf16>, tensor<18432x7168xbf16>, tensor<18432x7168xbf16>, tensor<7168x18432xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, DS_LinearWeight:$gate,
+                       DS_LinearWeight:$up, DS_LinearWeight:$down);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $gate `,` $up `,` $down attr-dict `:` type($input) `,` type($gate) `,` type($up) `,` type($down)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_AddOp : DS_PureOp<"add", [SameOperandsAndResultType, Commutative]> {
+  let summary = "residual add in bf16";
+  let description = [{
+    Element-wise `lhs + rhs`, rounded to bf16.
+
+    ```mlir
+    %h1 = ds.add %h0, %attn : tensor<?x7168xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$lhs, DS_Activation:$rhs);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def DS_LMHeadOp : DS_PureOp<"lm_head"> {
+  let summary = "logits of the vocabulary";
+  let description = [{
+    `result = f32(bf16(x W^T))`: the language-model head, an fp32-accumulated
+    GEMM whose bf16 result is widened to f32 for sampling. `weight` is
+    `tensor<VxDxbf16>`; `result` is `tensor<?xVxf32>`.
+
+    ```mlir
+    %logits = ds.lm_head %h, %w : tensor<?x7168xbf16>, tensor<129280x7168xbf16> -> tensor<?x129280xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[BF16]>:$input, 2DTensorOf<[BF16]>:$weight);
+  let results = (outs 2DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Multi-head latent attention
+//===----------------------------------------------------------------------===//
+
+def DS_MLAOp : DS_Op<"mla", [AttrSizedOperandSegments,
+                             AllTypesMatch<["cache", "result_cache"]>,
+                             AllTypesMatch<["positions", "slots"]>,
+                             Pure]> {
+  let summary = "multi-head latent attention with its latent KV cache";
+  let description = [{
+    One attention block of `deepseek-model.md` §2.3 on the normalised hidden
+    state `input` (`[T, D]`), for a chunk of `T` tokens that may belong to
+    several sequences: token `t` is at absolute position `positions[t]` of the
+    sequence in cache slot `slots[t]`.
+
+    1. Queries: with `q_lora_rank = 0` through `q` (`q_proj`, `[H*(dn+dr), D]`);
+       otherwise `q_b(rms_norm(q_a(x), q_a_norm))`.
+    2. `kv_a` (`[R+dr, D]`) gives the latent `c = rms_norm(ckv[:, :R],
+       kv_a_norm)` and the shared key `k_pe = rope(ckv[:, R:])`; both are
+       written to the cache at (`layer`, `slots[t]`, `positions[t]`).
+    3. Each token attends, per head, to every cached position `<= positions[t]`
+       of its slot: keys `[W_UK c, k_pe]`, values `W_UV c`, with `W_UK`,
+       `W_UV` the two halves of each head's rows of `kv_b` (`[H*(dn+dv), R]`).
+       Scores are scaled by `softmax_scale` and normalised with an fp32
+       softmax.
+    4. `result = o(attn)` with `o` (`[D, H*dv]`).
+
+    The result cache is the operand cache with the chunk's entries written.
+
+    The verifier checks the q path (`q` alone, or `q_a`, `q_a_norm` and `q_b`
+    together, matching `q_lora_rank`), every weight's shape against the
+    head counts and dims, the cache's latent/rope widths and layer count, and
+    `rope.dim == qk_rope_head_dim`.
+
+    ```mlir
+    %o, %c1 = ds.mla %x, %pos, %slots, %c0 layer 0
+        q_a(%qa : tensor<1536x7168xbf16>) q_a_norm(%qan : tensor<1536xbf16>)
+        q_b(%qb : tensor<24576x1536xbf16>)
+        kv_a(%kva : tensor<576x7168xbf16>) kv_a_norm(%kvan : tensor<512xbf16>)
+        kv_b(%kvb : tensor<32768x512xbf16>) o(%o : tensor<7168x16384xbf16>)
+        {num_heads = 128 : i64, ...} : tensor<?x7168xbf16>, !ds.latent_cache<...>
+    ```
+  }];
+  let arguments = (ins
+    DS_Activation:$input,
+    DS_TokenIndices:$positions,
+    DS_TokenIndices:$slots,
+    DS_LatentCacheType:$cache,
+    Optional<DS_LinearWeight>:$q_proj,
+    Optional<DS_LinearWeight>:$q_a_proj,
+    Optional<DS_NormWeight>:$q_a_norm,
+    Optional<DS_LinearWeight>:$q_b_proj,
+    DS_LinearWeight:$kv_a_proj,
+    DS_NormWeight:$kv_a_norm,
+    DS_LinearWeight:$kv_b_proj,
+    DS_LinearWeight:$o_proj,
+    I64Attr:$layer,
+    I64Attr:$num_heads,
+    I64Attr:$q_lora_rank,
+    I64Attr:$kv_lora_rank,
+    I64Attr:$qk_nope_head_dim,
+    I64Attr:$qk_rope_head_dim,
+    I64Attr:$v_head_dim,
+    F64Attr:$softmax_scale,
+    F64Attr:$eps,
+    DS_RopeAttr:$rope);
+  let results = (outs DS_Activation:$result, DS_LatentCacheType:$result_cache);
+  let assemblyFormat = [{
+    $input `,` $positions `,` $slots `,` $cache `layer` $layer
+    (`q` `(` $q_proj^ `:` type($q_proj) `)`)?
+    (`q_a` `(` $q_a_proj^ `:` type($q_a_proj) `)`)?
+    (`q_a_norm` `(` $q_a_norm^ `:` type($q_a_norm) `)`)?
+    (`q_b` `(` $q_b_proj^ `:` type($q_b_proj) `)`)?
+    `kv_a` `(` $kv_a_proj `:` type($kv_a_proj) `)`
+    `kv_a_norm` `(` $kv_a_norm `:` type($kv_a_norm) `)`
+    `kv_b` `(` $kv_b_proj `:` type($kv_b_proj) `)`
+    `o` `(` $o_proj `:` type($o_proj) `)`
+    attr-dict `:` type($input) `,` type($positions) `,` type($cache) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture of experts
+//===----------------------------------------------------------------------===//
+
+def DS_MoEGateOp : DS_PureOp<"moe_gate"> {
+  let summary = "MoE router: scores, expert choice and combine weights";
+  let description = [{
+    The router of `deepseek-model.md` §3.3, computed in fp32:
+
+    1. `logits = f32(input) @ f32(weight)^T` (`weight : tensor<Exbf16>` rows).
+    2. `scores = softmax(logits)` or `sigmoid(logits)` (`scoring`).
+    3. Selection (`topk_method`), experts split into `n_group` contiguous
+       groups of `E / n_group`:
+       - `greedy`: the `top_k` highest scores;
+       - `group_limited_greedy`: keep the `topk_group` groups with the highest
+         maximum score, then the `top_k` highest scores among them;
+       - `noaux_tc`: selection scores `scores + bias` (`bias : tensor<Exf32>`,
+         the `e_score_correction_bias`); keep the `topk_group` groups with the
+         highest sum of their two best selection scores, then the `top_k`
+         highest selection scores among them. Ties go to the lower index.
+    4. Combine weights are the unbiased `scores` of the chosen experts; when
+       `norm_topk_prob` and `top_k > 1` they are divided by their sum
+       (+1e-20); then multiplied by `routed_scaling_factor` (always for
+       sigmoid scoring, and for softmax scoring unless they were normalised).
+
+    Results: `weights : tensor<?xKxf32>`, `indices : tensor<?xKxi32>`.
+
+    The verifier rejects: `E` not divisible by `n_group`, `topk_group` outside
+    `[1, n_group]`, `top_k` outside `[1, E]` or larger than the experts the
+    kept groups hold (`topk_group * E / n_group`), `noaux_tc` without a bias
+    (or a bias with another method), a bias not of shape `[E]`,
+    `noaux_tc` with fewer than 2 experts per group, and a non-positive
+    `routed_scaling_factor`.
+
+    ```mlir
+    %w, %i = ds.moe_gate %x, %g bias(%b : tensor<256xf32>)
+        {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>,
+         top_k = 8 : i64, n_group = 8 : i64, topk_group = 4 : i64,
+         norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+        : tensor<?x7168xbf16>, tensor<256x7168xbf16> -> tensor<?x8xf32>, tensor<?x8xi32>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, 2DTensorOf<[BF16]>:$weight,
+                       Optional<1DTensorOf<[F32]>>:$bias,
+                       DS_ScoringFuncAttr:$scoring,
+                       DS_TopkMethodAttr:$topk_method,
+                       I64Attr:$top_k, I64Attr:$n_group, I64Attr:$topk_group,
+                       BoolAttr:$norm_topk_prob,
+                       F64Attr:$routed_scaling_factor);
+  let results = (outs 2DTensorOf<[F32]>:$weights, 2DTensorOf<[I32]>:$indices);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    `:` type($input) `,` type($weight) `->` type($weights) `,` type($indices)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MoEExpertsOp : DS_PureOp<"moe_experts"> {
+  let summary = "routed SwiGLU experts applied to the router's choice";
+  let description = [{
+    `result[t] = bf16( sum_j weights[t, j] * expert_{indices[t, j]}(input[t]) )`
+    where expert `e` is the SwiGLU MLP with `gate[e]`, `up[e]`, `down[e]`;
+    each expert output is rounded to bf16 and the weighted sum is
+    accumulated in fp32 (`deepseek-model.md` §3.5). Shared experts are not
+    part of this op.
+
+    | operand | type |
+    |---|---|
+    | `input` | `tensor<?xDxbf16>` |
+    | `weights`, `indices` | `tensor<?xKxf32>`, `tensor<?xKxi32>` from `ds.moe_gate` |
+    | `gate`, `up` | `[E, I, D]` expert stacks |
+    | `down` | `[E, D, I]` expert stack |
+
+    ```mlir
+    %y = ds.moe_experts %x, %w, %i, %g, %u, %d : tensor<?x7168xbf16>, tensor<?x8xf32>, tensor<?x8xi32>,
+        !ds.fp8_block<256x2048x7168, block = 128x128, scales = f32>, ... -> tensor<?x7168xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, 2DTensorOf<[F32]>:$weights,
+                       2DTensorOf<[I32]>:$indices, DS_ExpertWeight:$gate,
+                       DS_ExpertWeight:$up, DS_ExpertWeight:$down);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weights `,` $indices `,` $gate `,` $up `,` $down attr-dict `:`
+    type($input) `,` type($weights) `,` type($indices) `,` type($gate) `,`
+    type($up) `,` type($down) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // DSC_DIALECT_DS_DSOPS_TD

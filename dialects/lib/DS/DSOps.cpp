@@ -1,0 +1,374 @@
+//===- DSOps.cpp - ds operation verifiers --------------------------------===//
+//
+// The verifiers of the ds operations: every rule in an op's description that
+// its ODS type constraints cannot express is checked here, with a message
+// that names the operand and the expected value.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/Dialect/DS/DSDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+
+using namespace mlir;
+using namespace dsc::ds;
+
+#define GET_OP_CLASSES
+#include "dsc/Dialect/DS/DSOps.cpp.inc"
+
+namespace {
+/// The logical shape of a weight value: a bf16/f32 tensor or an fp8 block
+/// weight, seen as [E,] N x K.
+struct WeightShape {
+  SmallVector<int64_t> dims;
+  int64_t rows() const { return dims[dims.size() - 2]; }
+  int64_t cols() const { return dims.back(); }
+};
+} // namespace
+
+static WeightShape getWeightShape(Type type) {
+  if (auto fp8 = dyn_cast<FP8BlockWeightType>(type))
+    return {SmallVector<int64_t>(fp8.getShape())};
+  auto tensor = cast<RankedTensorType>(type);
+  return {SmallVector<int64_t>(tensor.getShape())};
+}
+
+/// Checks that `value` (a linear weight) is a [rows, cols] matrix.
+static LogicalResult checkMatrix(Operation *op, StringRef name, Value value,
+                                 int64_t rows, int64_t cols) {
+  WeightShape shape = getWeightShape(value.getType());
+  if (shape.dims.size() != 2)
+    return op->emitOpError() << name << " must be a matrix, got rank "
+                             << shape.dims.size();
+  if (shape.rows() != rows || shape.cols() != cols)
+    return op->emitOpError()
+           << name << " must have shape [" << rows << ", " << cols
+           << "], got [" << shape.rows() << ", " << shape.cols() << "]";
+  return success();
+}
+
+static LogicalResult checkVector(Operation *op, StringRef name, Value value,
+                                 int64_t size) {
+  int64_t actual = cast<RankedTensorType>(value.getType()).getDimSize(0);
+  if (actual != size)
+    return op->emitOpError() << name << " must have " << size
+                             << " elements, got " << actual;
+  return success();
+}
+
+static int64_t lastDim(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape().back();
+}
+
+/// Token-major activations: [T, features] with a dynamic or static T.
+static LogicalResult checkTokenMatrix(Operation *op, StringRef name,
+                                      Value value, int64_t features) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() != 2)
+    return op->emitOpError() << name << " must be [tokens, " << features
+                             << "], got rank " << type.getRank();
+  if (type.getDimSize(1) != features)
+    return op->emitOpError() << name << " must have " << features
+                             << " features, got " << type.getDimSize(1);
+  return success();
+}
+
+static bool sameTokenCount(Type a, Type b) {
+  int64_t ta = cast<RankedTensorType>(a).getDimSize(0);
+  int64_t tb = cast<RankedTensorType>(b).getDimSize(0);
+  return ShapedType::isDynamic(ta) || ShapedType::isDynamic(tb) || ta == tb;
+}
+
+//===----------------------------------------------------------------------===//
+// WeightOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightOp::verify() {
+  Type type = getType();
+  bool stacked = getExperts().has_value();
+  bool hasTemplate = getTensor().contains("{e}");
+  if (getTensor().empty())
+    return emitOpError("tensor name must not be empty");
+  if (stacked != hasTemplate)
+    return emitOpError(stacked ? "with experts, the tensor name must contain "
+                                 "'{e}'"
+                               : "tensor name contains '{e}' but experts is "
+                                 "not set");
+
+  ArrayRef<int64_t> shape;
+  if (auto fp8 = dyn_cast<FP8BlockWeightType>(type)) {
+    if (!getScaleTensor())
+      return emitOpError("fp8 weight requires a scale tensor");
+    if (stacked != getScaleTensor()->contains("{e}"))
+      return emitOpError("scale tensor name must contain '{e}' exactly when "
+                         "experts is set");
+    shape = fp8.getShape();
+  } else if (auto tensor = dyn_cast<RankedTensorType>(type)) {
+    Type element = tensor.getElementType();
+    if (!element.isBF16() && !element.isF32())
+      return emitOpError("weight element type must be bf16 or f32 (fp8 "
+                         "weights use !ds.fp8_block), got ")
+             << element;
+    if (getScaleTensor())
+      return emitOpError("only fp8 weights have a scale tensor");
+    if (!tensor.hasStaticShape())
+      return emitOpError("weight shape must be static");
+    shape = tensor.getShape();
+  } else {
+    return emitOpError("weight type must be a ranked tensor or "
+                       "!ds.fp8_block, got ")
+           << type;
+  }
+  for (int64_t d : shape)
+    if (d <= 0)
+      return emitOpError("weight dimensions must be positive");
+  if (stacked) {
+    int64_t experts = *getExperts();
+    if (experts <= 0)
+      return emitOpError("experts must be positive");
+    if (shape.size() < 2 || shape.front() != experts)
+      return emitOpError("leading dimension must equal experts (")
+             << experts << ")";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// GetWeightOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GetWeightOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto weight =
+      symbolTable.lookupNearestSymbolFrom<WeightOp>(*this, getNameAttr());
+  if (!weight)
+    return emitOpError("'") << getName() << "' does not name a ds.weight";
+  if (weight.getType() != getResult().getType())
+    return emitOpError("result type ")
+           << getResult().getType() << " differs from the weight's type "
+           << weight.getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Dense building blocks
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbedOp::verify() {
+  int64_t hidden = getTable().getType().getDimSize(1);
+  if (failed(checkTokenMatrix(*this, "result", getResult(), hidden)))
+    return failure();
+  if (!sameTokenCount(getTokens().getType(), getResult().getType()))
+    return emitOpError("result must have one row per token");
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
+  if (!(getEps().convertToDouble() > 0.0))
+    return emitOpError("eps must be positive");
+  return checkVector(*this, "weight", getWeight(), lastDim(getInput()));
+}
+
+LogicalResult LinearOp::verify() {
+  WeightShape w = getWeightShape(getWeight().getType());
+  if (w.dims.size() != 2)
+    return emitOpError("weight must be a matrix, got rank ") << w.dims.size();
+  auto input = getInput().getType();
+  auto result = getResult().getType();
+  if (input.getShape().back() != w.cols())
+    return emitOpError("input has ")
+           << input.getShape().back() << " features but the weight expects "
+           << w.cols();
+  if (result.getRank() != input.getRank() ||
+      input.getShape().drop_back() != result.getShape().drop_back())
+    return emitOpError("result must keep the input's leading dimensions");
+  if (result.getShape().back() != w.rows())
+    return emitOpError("result has ")
+           << result.getShape().back() << " features but the weight gives "
+           << w.rows();
+  return success();
+}
+
+LogicalResult RopeOp::verify() {
+  auto type = getInput().getType();
+  if (type.getRank() != 2 && type.getRank() != 3)
+    return emitOpError("input must be [tokens, dim] or [tokens, heads, dim]");
+  if (type.getShape().back() != getRope().getDim())
+    return emitOpError("input's last dimension ")
+           << type.getShape().back() << " differs from rope dim "
+           << getRope().getDim();
+  if (!sameTokenCount(type, getPositions().getType()))
+    return emitOpError("positions must have one entry per token");
+  return success();
+}
+
+LogicalResult MLPOp::verify() {
+  int64_t hidden = lastDim(getInput());
+  WeightShape gate = getWeightShape(getGate().getType());
+  if (gate.dims.size() != 2)
+    return emitOpError("gate must be a matrix");
+  int64_t inner = gate.rows();
+  if (failed(checkMatrix(*this, "gate", getGate(), inner, hidden)) ||
+      failed(checkMatrix(*this, "up", getUp(), inner, hidden)) ||
+      failed(checkMatrix(*this, "down", getDown(), hidden, inner)))
+    return failure();
+  return success();
+}
+
+LogicalResult LMHeadOp::verify() {
+  auto weight = getWeight().getType();
+  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))) ||
+      failed(checkTokenMatrix(*this, "result", getResult(),
+                              weight.getDimSize(0))))
+    return failure();
+  if (!sameTokenCount(getInput().getType(), getResult().getType()))
+    return emitOpError("result must have one row per token");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MLAOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MLAOp::verify() {
+  int64_t hidden = lastDim(getInput());
+  int64_t heads = getNumHeads(), qLora = getQLoraRank(),
+          kvLora = getKvLoraRank(), nope = getQkNopeHeadDim(),
+          rope = getQkRopeHeadDim(), vDim = getVHeadDim();
+  if (heads <= 0 || kvLora <= 0 || nope <= 0 || rope <= 0 || vDim <= 0 ||
+      qLora < 0)
+    return emitOpError("head count and dims must be positive (q_lora_rank "
+                       "may be 0)");
+  if (failed(checkTokenMatrix(*this, "input", getInput(), hidden)))
+    return failure();
+  if (!sameTokenCount(getInput().getType(), getPositions().getType()) ||
+      !sameTokenCount(getInput().getType(), getSlots().getType()))
+    return emitOpError("positions and slots must have one entry per token");
+
+  int64_t qkDim = nope + rope;
+  bool lowRank = getQAProj() || getQANorm() || getQBProj();
+  if (qLora == 0) {
+    if (!getQProj() || lowRank)
+      return emitOpError("with q_lora_rank = 0 the queries come from q alone "
+                         "(no q_a, q_a_norm, q_b)");
+    if (failed(checkMatrix(*this, "q", getQProj(), heads * qkDim, hidden)))
+      return failure();
+  } else {
+    if (getQProj() || !getQAProj() || !getQANorm() || !getQBProj())
+      return emitOpError("with q_lora_rank > 0 the queries need q_a, "
+                         "q_a_norm and q_b (and no q)");
+    if (failed(checkMatrix(*this, "q_a", getQAProj(), qLora, hidden)) ||
+        failed(checkVector(*this, "q_a_norm", getQANorm(), qLora)) ||
+        failed(checkMatrix(*this, "q_b", getQBProj(), heads * qkDim, qLora)))
+      return failure();
+  }
+  if (failed(checkMatrix(*this, "kv_a", getKvAProj(), kvLora + rope, hidden)) ||
+      failed(checkVector(*this, "kv_a_norm", getKvANorm(), kvLora)) ||
+      failed(checkMatrix(*this, "kv_b", getKvBProj(), heads * (nope + vDim),
+                         kvLora)) ||
+      failed(checkMatrix(*this, "o", getOProj(), hidden, heads * vDim)))
+    return failure();
+
+  LatentCacheType cache = getCache().getType();
+  if (cache.getLatent() != kvLora || cache.getRope() != rope)
+    return emitOpError("cache stores ")
+           << cache.getLatent() << " latent + " << cache.getRope()
+           << " rope values per token, but the layer needs " << kvLora
+           << " + " << rope;
+  int64_t layer = getLayer();
+  if (layer < 0 || layer >= cache.getLayers())
+    return emitOpError("layer ")
+           << layer << " is outside the cache's " << cache.getLayers()
+           << " layers";
+  if (getRope().getDim() != rope)
+    return emitOpError("rope dim ")
+           << getRope().getDim() << " differs from qk_rope_head_dim " << rope;
+  if (!(getSoftmaxScale().convertToDouble() > 0.0))
+    return emitOpError("softmax_scale must be positive");
+  if (!(getEps().convertToDouble() > 0.0))
+    return emitOpError("eps must be positive");
+  if (getResult().getType() != getInput().getType())
+    return emitOpError("result type must equal the input type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MoE
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoEGateOp::verify() {
+  auto weight = getWeight().getType();
+  int64_t experts = weight.getDimSize(0);
+  int64_t topK = getTopK(), groups = getNGroup(), keptGroups = getTopkGroup();
+  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))))
+    return failure();
+  if (groups <= 0 || experts % groups != 0)
+    return emitOpError("n_group (")
+           << groups << ") must divide the " << experts << " experts";
+  if (keptGroups < 1 || keptGroups > groups)
+    return emitOpError("topk_group (")
+           << keptGroups << ") must be in [1, n_group = " << groups << "]";
+  int64_t reachable = keptGroups * (experts / groups);
+  if (topK < 1 || topK > reachable)
+    return emitOpError("top_k (")
+           << topK << ") must be in [1, " << reachable
+           << "], the experts held by the " << keptGroups << " kept groups";
+  bool noaux = getTopkMethod() == TopkMethod::NoauxTc;
+  if (noaux != static_cast<bool>(getBias()))
+    return emitOpError(noaux ? "noaux_tc requires a correction bias"
+                             : "a correction bias is only used by noaux_tc");
+  if (getBias() &&
+      failed(checkVector(*this, "bias", getBias(), experts)))
+    return failure();
+  if (noaux && experts / groups < 2)
+    return emitOpError("noaux_tc scores a group by its two best experts, so "
+                       "groups need at least 2 experts");
+  if (!(getRoutedScalingFactor().convertToDouble() > 0.0))
+    return emitOpError("routed_scaling_factor must be positive");
+  for (Value result : {getWeights(), getIndices()}) {
+    auto type = cast<RankedTensorType>(result.getType());
+    if (type.getDimSize(1) != topK)
+      return emitOpError("weights and indices must be [tokens, ")
+             << topK << "]";
+    if (!sameTokenCount(type, getInput().getType()))
+      return emitOpError("weights and indices must have one row per token");
+  }
+  return success();
+}
+
+LogicalResult MoEExpertsOp::verify() {
+  int64_t hidden = lastDim(getInput());
+  WeightShape gate = getWeightShape(getGate().getType());
+  WeightShape up = getWeightShape(getUp().getType());
+  WeightShape down = getWeightShape(getDown().getType());
+  if (gate.dims.size() != 3 || up.dims.size() != 3 || down.dims.size() != 3)
+    return emitOpError("gate, up and down must be [experts, rows, cols] "
+                       "stacks");
+  int64_t experts = gate.dims[0], inner = gate.rows();
+  auto expect = [&](StringRef name, const WeightShape &s, int64_t rows,
+                    int64_t cols) -> LogicalResult {
+    if (s.dims[0] == experts && s.rows() == rows && s.cols() == cols)
+      return success();
+    return emitOpError() << name << " must have shape [" << experts << ", "
+                         << rows << ", " << cols << "], got [" << s.dims[0]
+                         << ", " << s.rows() << ", " << s.cols() << "]";
+  };
+  if (failed(expect("gate", gate, inner, hidden)) ||
+      failed(expect("up", up, inner, hidden)) ||
+      failed(expect("down", down, hidden, inner)))
+    return failure();
+  auto weights = getWeights().getType();
+  if (weights.getShape() != getIndices().getType().getShape())
+    return emitOpError("weights and indices must have the same shape");
+  if (!sameTokenCount(weights, getInput().getType()))
+    return emitOpError("weights and indices must have one row per token");
+  if (weights.getDimSize(1) > experts)
+    return emitOpError("cannot choose ")
+           << weights.getDimSize(1) << " of " << experts << " experts";
+  if (getResult().getType() != getInput().getType())
+    return emitOpError("result type must equal the input type");
+  return success();
+}
