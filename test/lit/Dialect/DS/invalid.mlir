@@ -1,0 +1,478 @@
+// RUN: dsc-opt %s -split-input-file -verify-diagnostics
+// One case per verifier rule of the ds dialect (ops, types, attributes).
+
+// expected-error @+1 {{tensor name must not be empty}}
+ds.weight @w = "" : tensor<4xbf16>
+
+// -----
+
+// expected-error @+1 {{with experts, the tensor name must contain '{e}'}}
+ds.weight @w = "experts.0.w" experts 2 : tensor<2x4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{tensor name contains '{e}' but experts is not set}}
+ds.weight @w = "experts.{e}.w" : tensor<2x4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{fp8 weight requires a scale tensor}}
+ds.weight @w = "w" : !ds.fp8_block<4x4, block = 128x128, scales = f32>
+
+// -----
+
+// expected-error @+1 {{scale tensor name must contain '{e}' exactly when experts is set}}
+ds.weight @w = "e.{e}.w" scale "e.0.s" experts 2 : !ds.fp8_block<2x4x4, block = 128x128, scales = f32>
+
+// -----
+
+// expected-error @+1 {{weight element type must be bf16 or f32 (fp8 weights use !ds.fp8_block), got 'f16'}}
+ds.weight @w = "w" : tensor<4xf16>
+
+// -----
+
+// expected-error @+1 {{only fp8 weights have a scale tensor}}
+ds.weight @w = "w" scale "s" : tensor<4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{weight shape must be static}}
+ds.weight @w = "w" : tensor<?x4xbf16>
+
+// -----
+
+// expected-error @+1 {{weight type must be a ranked tensor or !ds.fp8_block, got 'i32'}}
+ds.weight @w = "w" : i32
+
+// -----
+
+// expected-error @+1 {{weight dimensions must be positive}}
+ds.weight @w = "w" : tensor<0x4xbf16>
+
+// -----
+
+// expected-error @+1 {{leading dimension must equal experts (3)}}
+ds.weight @w = "e.{e}.w" experts 3 : tensor<2x4x4xbf16>
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{'missing' does not name a ds.weight}}
+  %w = ds.get_weight @missing : tensor<4xbf16>
+  return
+}
+
+// -----
+
+ds.weight @w = "w" : tensor<4xbf16>
+func.func @f() {
+  // expected-error @+1 {{result type 'tensor<8xbf16>' differs from the weight's type 'tensor<4xbf16>'}}
+  %w = ds.get_weight @w : tensor<8xbf16>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{fp8_block weight must have rank 2 ([N, K]) or 3 ([E, N, K]), got rank 1}}
+func.func @f(%w: !ds.fp8_block<4, block = 128x128, scales = f32>)
+
+// -----
+
+// expected-error @+1 {{fp8_block block shape must be positive, got 0x128}}
+func.func @f(%w: !ds.fp8_block<4x4, block = 0x128, scales = f32>)
+
+// -----
+
+// expected-error @+1 {{latent_cache element type must be bf16 or f32, got 'i32'}}
+func.func @f(%c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, i32>)
+
+// -----
+
+// expected-error @+1 {{latent_cache layers, latent and rope must be positive}}
+func.func @f(%c: !ds.latent_cache<layers = 0, latent = 16, rope = 8, bf16>)
+
+// -----
+
+// expected-error @+1 {{rope dim must be positive and even, got 7}}
+func.func @f() attributes {r = #ds.rope<dim = 7, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+
+// -----
+
+// expected-error @+1 {{rope theta must be positive, got 0}}
+func.func @f() attributes {r = #ds.rope<dim = 8, theta = 0.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+
+// -----
+
+// expected-error @+1 {{yarn factor must be positive, got -2}}
+func.func @f() attributes {r = #ds.rope<dim = 8, theta = 10000.0, scaling = yarn, factor = -2.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>}
+
+// -----
+
+// expected-error @+1 {{yarn original_max_position must be positive, got 0}}
+func.func @f() attributes {r = #ds.rope<dim = 8, theta = 10000.0, scaling = yarn, factor = 40.0, original_max_position = 0, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>}
+
+// -----
+
+// expected-error @+1 {{yarn needs 0 < beta_slow <= beta_fast, got beta_fast = 1.000000e+00, beta_slow = 3.200000e+01}}
+func.func @f() attributes {r = #ds.rope<dim = 8, theta = 10000.0, scaling = yarn, factor = 40.0, original_max_position = 4096, beta_fast = 1.0, beta_slow = 32.0, mscale = 1.0, mscale_all_dim = 1.0>}
+
+// -----
+
+func.func @f(%t: tensor<?xi32>, %table: tensor<64x32xbf16>) {
+  // expected-error @+1 {{result must have 32 features, got 16}}
+  %h = ds.embed %t, %table : tensor<?xi32>, tensor<64x32xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<4xi32>, %table: tensor<64x32xbf16>) {
+  // expected-error @+1 {{result must have one row per token}}
+  %h = ds.embed %t, %table : tensor<4xi32>, tensor<64x32xbf16> -> tensor<5x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<32xbf16>) {
+  // expected-error @+1 {{eps must be positive}}
+  %n = ds.rms_norm %x, %w {eps = 0.0 : f64} : tensor<?x32xbf16>, tensor<32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16xbf16>) {
+  // expected-error @+1 {{weight must have 32 elements, got 16}}
+  %n = ds.rms_norm %x, %w {eps = 1.0e-6 : f64} : tensor<?x32xbf16>, tensor<16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: !ds.fp8_block<2x16x32, block = 128x128, scales = f32>) {
+  // expected-error @+1 {{weight must be a matrix, got rank 3}}
+  %y = ds.linear %x, %w : tensor<?x32xbf16>, !ds.fp8_block<2x16x32, block = 128x128, scales = f32> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x24xbf16>) {
+  // expected-error @+1 {{input has 32 features but the weight expects 24}}
+  %y = ds.linear %x, %w : tensor<?x32xbf16>, tensor<16x24xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>) {
+  // expected-error @+1 {{result must keep the input's leading dimensions}}
+  %y = ds.linear %x, %w : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x2x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>) {
+  // expected-error @+1 {{result has 8 features but the weight gives 16}}
+  %y = ds.linear %x, %w : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x8xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x1x2x8xbf16>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{input must be [tokens, dim] or [tokens, heads, dim]}}
+  %r = ds.rope %x, %p rope(#ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>) : tensor<?x1x2x8xbf16>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xbf16>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{input's last dimension 16 differs from rope dim 8}}
+  %r = ds.rope %x, %p rope(#ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>) : tensor<?x16xbf16>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x8xbf16>, %p: tensor<4xi32>) {
+  // expected-error @+1 {{positions must have one entry per token}}
+  %r = ds.rope %x, %p rope(#ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>) : tensor<3x8xbf16>, tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %g: tensor<48x32xbf16>, %d: tensor<32x40xbf16>) {
+  // expected-error @+1 {{down must have shape [32, 48], got [32, 40]}}
+  %y = ds.mlp %x, %g, %g, %d : tensor<?x32xbf16>, tensor<48x32xbf16>, tensor<48x32xbf16>, tensor<32x40xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xbf16>, %w: tensor<64x32xbf16>) {
+  // expected-error @+1 {{input must have 32 features, got 16}}
+  %l = ds.lm_head %x, %w : tensor<?x16xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{head count and dims must be positive (q_lora_rank may be 0)}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>) q_b(%qb : tensor<96x24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = -1 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{with q_lora_rank = 0 the queries come from q alone (no q_a, q_a_norm, q_b)}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q(%q : tensor<96x32xbf16>) q_a(%qa : tensor<24x32xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 0 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{with q_lora_rank > 0 the queries need q_a, q_a_norm and q_b (and no q)}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 24 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{q_a must have shape [20, 32], got [24, 32]}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>) q_b(%qb : tensor<96x24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 20 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<96x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{kv_b must have shape [128, 16], got [96, 16]}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>) q_b(%qb : tensor<96x24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<96x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 24 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 32, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{cache stores 32 latent + 8 rope values per token, but the layer needs 16 + 8}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>) q_b(%qb : tensor<96x24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 24 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 32, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{layer 2 is outside the cache's 2 layers}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 2 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>) q_b(%qb : tensor<96x24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 24 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{rope dim 16 differs from qk_rope_head_dim 8}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>) q_b(%qb : tensor<96x24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 24 : i64, softmax_scale = 0.2 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 16, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+            %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
+            %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {
+  // expected-error @+1 {{softmax_scale must be positive}}
+  %out, %c1 = ds.mla %x, %pos, %pos, %c layer 1 q_a(%qa : tensor<24x32xbf16>) q_a_norm(%qan : tensor<24xbf16>) q_b(%qb : tensor<96x24xbf16>)
+      kv_a(%kva : tensor<24x32xbf16>) kv_a_norm(%kvan : tensor<16xbf16>) kv_b(%kvb : tensor<128x16xbf16>) o(%o : tensor<32x64xbf16>)
+      {num_heads = 4 : i64, q_lora_rank = 24 : i64, softmax_scale = 0.0 : f64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64,
+       v_head_dim = 16 : i64, eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x32xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{n_group (3) must divide the 8 experts}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 3 : i64, topk_group = 1 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{topk_group (5) must be in [1, n_group = 4]}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 4 : i64, topk_group = 5 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{top_k (5) must be in [1, 4], the experts held by the 2 kept groups}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 5 : i64,
+       n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x5xf32>, tensor<?x5xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{noaux_tc requires a correction bias}}
+  %w, %i = ds.moe_gate %x, %r
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{a correction bias is only used by noaux_tc}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<greedy>, top_k = 2 : i64,
+       n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{bias must have 8 elements, got 4}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<4xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{noaux_tc scores a group by its two best experts, so groups need at least 2 experts}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 8 : i64, topk_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{routed_scaling_factor must be positive}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 0.0 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{weights and indices must be [tokens, 2]}}
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x3xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %g: !ds.fp8_block<16x32, block = 128x128, scales = f32>, %d: tensor<8x32x16xbf16>) {
+  // expected-error @+1 {{gate, up and down must be [experts, rows, cols] stacks}}
+  %y = ds.moe_experts %x, %w, %i, %g, %g, %d : tensor<?x32xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, !ds.fp8_block<16x32, block = 128x128, scales = f32>, !ds.fp8_block<16x32, block = 128x128, scales = f32>, tensor<8x32x16xbf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %g: tensor<8x16x32xbf16>, %d: tensor<4x32x16xbf16>) {
+  // expected-error @+1 {{down must have shape [8, 32, 16], got [4, 32, 16]}}
+  %y = ds.moe_experts %x, %w, %i, %g, %g, %d : tensor<?x32xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x16x32xbf16>, tensor<8x16x32xbf16>, tensor<4x32x16xbf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x3xi32>, %g: tensor<8x16x32xbf16>, %d: tensor<8x32x16xbf16>) {
+  // expected-error @+1 {{weights and indices must have the same shape}}
+  %y = ds.moe_experts %x, %w, %i, %g, %g, %d : tensor<?x32xbf16>, tensor<?x2xf32>, tensor<?x3xi32>, tensor<8x16x32xbf16>, tensor<8x16x32xbf16>, tensor<8x32x16xbf16> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<?x9xf32>, %i: tensor<?x9xi32>, %g: tensor<8x16x32xbf16>, %d: tensor<8x32x16xbf16>) {
+  // expected-error @+1 {{cannot choose 9 of 8 experts}}
+  %y = ds.moe_experts %x, %w, %i, %g, %g, %d : tensor<?x32xbf16>, tensor<?x9xf32>, tensor<?x9xi32>, tensor<8x16x32xbf16>, tensor<8x16x32xbf16>, tensor<8x32x16xbf16> -> tensor<?x32xbf16>
+  return
+}
