@@ -114,8 +114,16 @@ std::string billions(int64_t n) {
   return formatv("{0:F2}B", static_cast<double>(n) / 1e9).str();
 }
 
-std::string gigabytes(int64_t n) {
-  return formatv("{0:F2} GB", static_cast<double>(n) / 1e9).str();
+/// Bytes in the largest decimal unit that keeps the value at least 1.
+std::string byteSize(int64_t n) {
+  static const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+  double value = static_cast<double>(n);
+  int unit = 0;
+  while (value >= 1000.0 && unit < 4) {
+    value /= 1000.0;
+    ++unit;
+  }
+  return formatv(unit ? "{0:F2} {1}" : "{0:F0} {1}", value, units[unit]).str();
 }
 
 int runInfo() {
@@ -211,8 +219,8 @@ int runInfo() {
   if (s.mtpParameters)
     os << " (MTP layer: " << billions(s.mtpParameters) << ", not compiled)";
   os << "\n";
-  row("bytes/token") << gigabytes(s.bf16BytesPerToken) << " in bf16, "
-                     << gigabytes(s.fp8BytesPerToken) << " in fp8\n";
+  row("bytes/token") << byteSize(s.bf16BytesPerToken) << " in bf16, "
+                     << byteSize(s.fp8BytesPerToken) << " in fp8\n";
   row("kv cache") << s.kvCacheBytesPerToken << " bytes per token (bf16 latent, "
                   << c.numLayers << " layers x "
                   << c.kvLoraRank + c.qkRopeHeadDim << ")\n";
