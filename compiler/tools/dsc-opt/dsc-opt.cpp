@@ -6,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dsc/Compiler/Passes.h"
+#include "dsc/Compiler/Pipelines.h"
 #include "dsc/Dialect/DS/DSDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -19,6 +21,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registry.insert<dsc::ds::DSDialect, mlir::func::FuncDialect,
                   mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
+  dsc::registerDSCPasses();
+  dsc::registerPipelines();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();

@@ -6,7 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dsc/Compiler/Passes.h"
+#include "dsc/Compiler/Pipelines.h"
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Target/Executable.h"
 #include "dsc/Frontend/CheckpointCheck.h"
 #include "dsc/Frontend/ModelConfig.h"
 #include "dsc/Frontend/ModelImporter.h"
@@ -14,15 +17,20 @@
 #include "dsrt/Checkpoint.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <functional>
 #include <optional>
 
 using namespace llvm;
@@ -42,15 +50,53 @@ cl::opt<bool> infoJson("json", cl::desc("Print the summary as JSON"),
 cl::opt<std::string> compilePath(cl::Positional, cl::Required,
                                  cl::desc("<checkpoint folder or config.json>"),
                                  cl::sub(compileCommand));
-enum class EmitStage { DS };
+enum class EmitStage { DS, DSOpt, Schedule, Program, Exe };
 cl::opt<EmitStage> emitStage(
-    "emit", cl::desc("The stage to stop at and write"),
-    cl::values(clEnumValN(EmitStage::DS, "ds",
-                          "model-level ds dialect, as imported")),
-    cl::init(EmitStage::DS), cl::sub(compileCommand));
-cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
+    "emit", cl::desc("The stage to stop at and write (default: exe)"),
+    cl::values(
+        clEnumValN(EmitStage::DS, "ds", "model-level ds dialect, as imported"),
+        clEnumValN(EmitStage::DSOpt, "ds-opt",
+                   "kernel-level ds (absorbed decode attention, decomposed)"),
+        clEnumValN(EmitStage::Schedule, "schedule",
+                   "planned buffers, generated kernels and ordered launches"),
+        clEnumValN(EmitStage::Program, "program",
+                   "the serialized FlatBuffer program (binary)"),
+        clEnumValN(EmitStage::Exe, "exe", "a standalone executable")),
+    cl::init(EmitStage::Exe), cl::sub(compileCommand));
+cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout; "
+                                              "required for exe)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::sub(compileCommand));
+cl::opt<std::string> targetName("target",
+                                cl::desc("Target: cpu (default)"),
+                                cl::init("cpu"), cl::sub(compileCommand));
+cl::opt<std::string> hostCpu("cpu",
+                             cl::desc("Host CPU the cpu target tunes for: "
+                                      "native (default) or an LLVM CPU name "
+                                      "such as x86-64-v3"),
+                             cl::init("native"), cl::sub(compileCommand));
+cl::opt<int64_t> maxSeqLen("max-seq-len",
+                           cl::desc("Positions per sequence (default 4096)"),
+                           cl::init(4096), cl::sub(compileCommand));
+cl::opt<int64_t> maxBatch("max-batch",
+                          cl::desc("Sequences at once (default 8)"),
+                          cl::init(8), cl::sub(compileCommand));
+cl::opt<int64_t> prefillChunk("prefill-chunk",
+                              cl::desc("Tokens per prefill call (default 256)"),
+                              cl::init(256), cl::sub(compileCommand));
+cl::opt<std::string> weightsDir(
+    "weights",
+    cl::desc("Weights folder the executable reads by default (default: the "
+             "checkpoint folder being compiled)"),
+    cl::value_desc("dir"), cl::sub(compileCommand));
+cl::opt<std::string> runtimeDir(
+    "runtime-dir",
+    cl::desc("Folder of libdsrt.a and libdsrt-main.a (default: next to dsc, "
+             "or $DSC_RUNTIME_DIR)"),
+    cl::value_desc("dir"), cl::sub(compileCommand));
+cl::opt<bool> printStats("stats",
+                         cl::desc("Print kernel, launch and arena figures"),
+                         cl::sub(compileCommand));
 
 [[noreturn]] void fail(const Twine &message) {
   errs() << "dsc: error: " << message << "\n";
@@ -233,21 +279,115 @@ int runInfo() {
   return 0;
 }
 
-int runCompile() {
+std::string defaultRuntimeDir(const char *argv0) {
+  if (const char *env = std::getenv("DSC_RUNTIME_DIR"))
+    return env;
+  std::string self =
+      sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
+  SmallString<256> dir(sys::path::parent_path(sys::path::parent_path(self)));
+  sys::path::append(dir, "lib");
+  return std::string(dir);
+}
+
+std::string absolutePath(const std::string &path) {
+  SmallString<256> absolute(path);
+  sys::fs::make_absolute(absolute);
+  sys::path::remove_dots(absolute, /*remove_dot_dot=*/true);
+  return std::string(absolute);
+}
+
+void writeOutput(const std::function<void(raw_ostream &)> &write) {
+  std::string error;
+  auto output = mlir::openOutputFile(outputPath, &error);
+  if (!output)
+    fail(error);
+  write(output->os());
+  output->keep();
+}
+
+int runCompile(const char *argv0) {
+  if (targetName != "cpu")
+    fail("unsupported --target '" + targetName +
+         "': this build compiles for 'cpu' (CUDA targets are not built yet)");
+  if (maxSeqLen <= 0 || maxBatch <= 0 || prefillChunk <= 0)
+    fail("--max-seq-len, --max-batch and --prefill-chunk must be positive");
+  if (emitStage == EmitStage::Exe && outputPath == "-")
+    fail("an executable needs an output file: -o FILE");
+
   LoadedModel model = loadModel(compilePath);
+  if (maxSeqLen > model.config.maxPositionEmbeddings &&
+      model.config.maxPositionEmbeddings > 0)
+    fail("--max-seq-len " + Twine(maxSeqLen.getValue()) +
+         " exceeds the model's max_position_embeddings (" +
+         Twine(model.config.maxPositionEmbeddings) + ")");
   mlir::MLIRContext context;
   mlir::OwningOpRef<mlir::ModuleOp> module =
       dsc::importModel(context, model.config, model.configFile);
   if (failed(mlir::verify(*module)))
     fail("internal error: the imported module does not verify");
+  auto print = [&](raw_ostream &os) { module->print(os); os << "\n"; };
+  if (emitStage == EmitStage::DS) {
+    writeOutput(print);
+    return 0;
+  }
 
+  dsc::PipelineOptions options;
+  options.maxSeqLen = maxSeqLen;
+  options.maxBatch = maxBatch;
+  options.prefillChunk = prefillChunk;
+  mlir::PassManager pm(&context);
+  dsc::buildModelPipeline(pm, options);
+  if (emitStage != EmitStage::DSOpt)
+    dsc::buildSchedulePipeline(pm, options);
+  if (failed(pm.run(*module)))
+    fail("compilation failed (see the diagnostics above)");
+  if (emitStage == EmitStage::DSOpt || emitStage == EmitStage::Schedule) {
+    writeOutput(print);
+    return 0;
+  }
+
+  dsc::ProgramMetadata metadata;
+  metadata.target = targetName;
+  metadata.dscVersion = DSC_VERSION;
+  if (!weightsDir.empty())
+    metadata.checkpointDir = absolutePath(weightsDir);
+  else if (sys::fs::is_directory(compilePath))
+    metadata.checkpointDir = absolutePath(compilePath);
+  auto program = dsc::serializeProgram(*module, metadata);
+  if (failed(program))
+    fail("serializing the program failed");
+  if (printStats) {
+    int64_t kernels = 0, launches = 0;
+    for (auto k : module->getOps<dsc::ds::KernelOp>())
+      (void)k, ++kernels;
+    module->walk([&](dsc::ds::LaunchOp) { ++launches; });
+    errs() << "dsc: " << kernels << " kernels, " << launches
+           << " launches, arena "
+           << (*module)->getAttrOfType<mlir::IntegerAttr>("ds.arena_bytes")
+                  .getInt()
+           << " bytes, program " << program->size() << " bytes\n";
+  }
+  if (emitStage == EmitStage::Program) {
+    writeOutput([&](raw_ostream &os) {
+      os.write(reinterpret_cast<const char *>(program->data()),
+               program->size());
+    });
+    return 0;
+  }
+
+  SmallString<128> object;
+  if (auto ec = sys::fs::createTemporaryFile("dsc-program", "o", object))
+    fail("cannot create a temporary object file: " + ec.message());
+  FileRemover removeObject(object);
+  if (failed(dsc::emitHostObject(*module, *program, hostCpu,
+                                 std::string(object))))
+    fail("generating machine code failed");
   std::string error;
-  auto output = mlir::openOutputFile(outputPath, &error);
-  if (!output)
+  std::string runtime =
+      runtimeDir.empty() ? defaultRuntimeDir(argv0) : std::string(runtimeDir);
+  if (failed(dsc::linkExecutable(std::string(object), runtime, outputPath,
+                                 error)))
     fail(error);
-  module->print(output->os());
-  output->os() << "\n";
-  output->keep();
   return 0;
 }
 
@@ -262,13 +402,15 @@ int main(int argc, char **argv) {
       argc, argv,
       "dsc: compile a DeepSeek checkpoint into a standalone executable\n\n"
       "  dsc info CKPT [--json]            summarise a model\n"
-      "  dsc compile CKPT --emit=ds -o F   compile to a stage and write it\n\n"
+      "  dsc compile CKPT -o model         compile to a standalone executable\n"
+      "  dsc compile CKPT --emit=STAGE -o F  stop at a stage (ds, ds-opt,\n"
+      "                                    schedule, program) and write it\n\n"
       "CKPT is a checkpoint folder (config.json and, optionally, safetensors "
       "weights) or a lone config.json.\n");
   if (infoCommand)
     return runInfo();
   if (compileCommand)
-    return runCompile();
+    return runCompile(argv[0]);
   errs() << "dsc: error: expected a command: 'info' or 'compile' (see dsc "
             "--help)\n";
   return 1;

@@ -372,3 +372,58 @@ LogicalResult MoEExpertsOp::verify() {
     return emitOpError("result type must equal the input type");
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Kernel-level ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult MLACacheWriteOp::verify() {
+  LatentCacheType cache = getCache().getType();
+  int64_t latent = cache.getLatent(), rope = cache.getRope();
+  if (failed(checkTokenMatrix(*this, "kv", getKv(), latent + rope)) ||
+      failed(checkVector(*this, "norm", getNorm(), latent)))
+    return failure();
+  int64_t layer = getLayer();
+  if (layer < 0 || layer >= cache.getLayers())
+    return emitOpError("layer ") << layer << " is outside the cache's "
+                                 << cache.getLayers() << " layers";
+  if (getRope().getDim() != rope)
+    return emitOpError("rope dim ") << getRope().getDim()
+                                    << " differs from the cache's " << rope;
+  return success();
+}
+
+LogicalResult MLAAttentionOp::verify() {
+  LatentCacheType cache = getCache().getType();
+  int64_t heads = getNumHeads(), nope = getQkNopeHeadDim(),
+          rope = getQkRopeHeadDim(), vDim = getVHeadDim();
+  if (heads <= 0 || nope <= 0 || rope <= 0 || vDim <= 0)
+    return emitOpError("head count and dims must be positive");
+  if (failed(checkTokenMatrix(*this, "q", getQ(), heads * (nope + rope))) ||
+      failed(checkMatrix(*this, "kv_b", getKvB(), heads * (nope + vDim),
+                         cache.getLatent())) ||
+      failed(checkTokenMatrix(*this, "result", getResult(), heads * vDim)))
+    return failure();
+  if (cache.getRope() != rope || getRope().getDim() != rope)
+    return emitOpError("rope dims of the cache (")
+           << cache.getRope() << ") and the rope attribute ("
+           << getRope().getDim() << ") must equal qk_rope_head_dim " << rope;
+  int64_t layer = getLayer();
+  if (layer < 0 || layer >= cache.getLayers())
+    return emitOpError("layer ") << layer << " is outside the cache's "
+                                 << cache.getLayers() << " layers";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Schedule-level ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  if (getParallel() != "tokens" && getParallel() != "static")
+    return emitOpError("parallel must be \"tokens\" or \"static\", got \"")
+           << getParallel() << "\"";
+  if (getParallel() == "static" && static_cast<int64_t>(getExtent()) <= 0)
+    return emitOpError("a static kernel needs a positive extent");
+  return success();
+}

@@ -56,6 +56,35 @@ def DS_F64Parameter : APFloatParameter<"a double-precision value"> {
   let printer = [{ $_printer.printFloat($_self) }];
 }
 
+def DS_ArgKind : I32EnumAttr<"ArgKind",
+    "where a kernel launch argument points", [
+      I32EnumAttrCase<"Arena", 0, "arena">,
+      I32EnumAttrCase<"Weight", 1, "weight">,
+      I32EnumAttrCase<"WeightScales", 2, "weight_scales">,
+      I32EnumAttrCase<"Cache", 3, "cache">,
+      I32EnumAttrCase<"Tokens", 4, "tokens">,
+      I32EnumAttrCase<"Positions", 5, "positions">,
+      I32EnumAttrCase<"Slots", 6, "slots">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+
+def DS_ArgAttr : DS_AttrDef<"Arg", "arg"> {
+  let summary = "one pointer argument of a scheduled kernel launch";
+  let description = [{
+    Where a launch argument points at run time: `arena` (byte offset in the
+    activation arena), `weight` / `weight_scales` (index of a `ds.weight` in
+    module order), `cache` (byte offset of a layer in the latent KV cache),
+    or the chunk's `tokens`, `positions` and `slots` (value 0).
+
+    ```mlir
+    #ds.arg<arena, 4096>
+    ```
+  }];
+  let parameters = (ins EnumParameter<DS_ArgKind>:$kind, "uint64_t":$value);
+  let assemblyFormat = "`<` $kind `,` $value `>`";
+}
+
 def DS_RopeAttr : DS_AttrDef<"Rope", "rope"> {
   let summary = "rotary position embedding parameters (YaRN)";
   let description = [{

@@ -267,6 +267,12 @@ def DS_MLAOp : DS_Op<"mla", [AttrSizedOperandSegments,
        softmax.
     4. `result = o(attn)` with `o` (`[D, H*dv]`).
 
+    With `absorbed` (set by `ds-absorb-mla`), step 3 runs in the latent space
+    of `deepseek-model.md` §2.7: `q_abs = W_UK^T q_nope` per head, scores
+    against the cached `c` directly, `o = W_UV (P c)`. Same function, other
+    rounding points; it reads the cache once per head instead of expanding
+    it to keys and values.
+
     The result cache is the operand cache with the chunk's entries written.
 
     The verifier checks the q path (`q` alone, or `q_a`, `q_a_norm` and `q_b`
@@ -305,7 +311,8 @@ def DS_MLAOp : DS_Op<"mla", [AttrSizedOperandSegments,
     I64Attr:$v_head_dim,
     F64Attr:$softmax_scale,
     F64Attr:$eps,
-    DS_RopeAttr:$rope);
+    DS_RopeAttr:$rope,
+    UnitAttr:$absorbed);
   let results = (outs DS_Activation:$result, DS_LatentCacheType:$result_cache);
   let assemblyFormat = [{
     $input `,` $positions `,` $slots `,` $cache `layer` $layer
@@ -410,6 +417,168 @@ def DS_MoEExpertsOp : DS_PureOp<"moe_experts"> {
     type($up) `,` type($down) `->` type($result)
   }];
   let hasVerifier = 1;
+}
+
+
+//===----------------------------------------------------------------------===//
+// Kernel-level operations (produced by ds-decompose)
+//===----------------------------------------------------------------------===//
+
+def DS_SwiGLUOp : DS_PureOp<"swiglu", [AllTypesMatch<["gate", "up", "result"]>]> {
+  let summary = "silu(gate) * up";
+  let description = [{
+    Element-wise `bf16(silu(gate) * up)` computed in fp32 from bf16 inputs:
+    the middle of a SwiGLU MLP once `ds-decompose` has split it.
+
+    ```mlir
+    %h = ds.swiglu %g, %u : tensor<?x18432xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$gate, DS_Activation:$up);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+def DS_MLACacheWriteOp : DS_PureOp<"mla_cache_write",
+    [AllTypesMatch<["cache", "result"]>, AllTypesMatch<["positions", "slots"]>]> {
+  let summary = "normalise and rotate the new latent KV entries into the cache";
+  let description = [{
+    The key/value half of `ds.mla` for one layer: `kv` is the output of
+    `kv_a_proj_with_mqa` (`[T, R + dr]`). For each token `t`,
+    `c = rms_norm(kv[t, :R], norm)` and `k_pe = rope(kv[t, R:], positions[t])`
+    are rounded to bf16 and written to the cache at (`layer`, `slots[t]`,
+    `positions[t]`).
+
+    ```mlir
+    %c1 = ds.mla_cache_write %kv, %norm, %pos, %slots, %c0 layer 0
+        {eps = 1.0e-06 : f64, rope = #ds.rope<...>}
+        : tensor<?x576xbf16>, tensor<512xbf16>, tensor<?xi32>, !ds.latent_cache<...>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$kv, DS_NormWeight:$norm,
+                       DS_TokenIndices:$positions, DS_TokenIndices:$slots,
+                       DS_LatentCacheType:$cache, I64Attr:$layer, F64Attr:$eps,
+                       DS_RopeAttr:$rope);
+  let results = (outs DS_LatentCacheType:$result);
+  let assemblyFormat = [{
+    $kv `,` $norm `,` $positions `,` $slots `,` $cache `layer` $layer attr-dict
+    `:` type($kv) `,` type($norm) `,` type($positions) `,` type($cache)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MLAAttentionOp : DS_PureOp<"mla_attention", [AllTypesMatch<["positions", "slots"]>]> {
+  let summary = "attention of the queries over the latent KV cache";
+  let description = [{
+    The attention core of `ds.mla` for one layer: `q` is `[T, H*(dn+dr)]`
+    (the output of `q_b_proj` or `q_proj`); its rope part is rotated at
+    `positions[t]` and rounded to bf16. Token `t` attends, per head, to every
+    cached position `<= positions[t]` of slot `slots[t]` of layer `layer`,
+    with keys and values expanded from the cache by `kv_b` (`[H*(dn+dv), R]`)
+    or, with `absorbed`, in the latent space (§2.7). Scores are scaled by
+    `softmax_scale`, normalised with an fp32 softmax whose probabilities are
+    rounded to bf16. The result is the concatenation of the heads,
+    `[T, H*dv]`, in bf16.
+
+    ```mlir
+    %a = ds.mla_attention %q, %pos, %slots, %cache, %kvb layer 0
+        {num_heads = 128 : i64, qk_nope_head_dim = 128 : i64, qk_rope_head_dim = 64 : i64,
+         v_head_dim = 128 : i64, softmax_scale = 0.135 : f64, rope = #ds.rope<...>, absorbed}
+        : tensor<?x24576xbf16>, tensor<?xi32>, !ds.latent_cache<...>, tensor<32768x512xbf16> -> tensor<?x16384xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$q, DS_TokenIndices:$positions,
+                       DS_TokenIndices:$slots, DS_LatentCacheType:$cache,
+                       DS_LinearWeight:$kv_b, I64Attr:$layer, I64Attr:$num_heads,
+                       I64Attr:$qk_nope_head_dim, I64Attr:$qk_rope_head_dim,
+                       I64Attr:$v_head_dim, F64Attr:$softmax_scale,
+                       DS_RopeAttr:$rope, UnitAttr:$absorbed);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $q `,` $positions `,` $slots `,` $cache `,` $kv_b `layer` $layer attr-dict
+    `:` type($q) `,` type($positions) `,` type($cache) `,` type($kv_b) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MoEExpertUpOp : DS_PureOp<"moe_expert_up"> {
+  let summary = "gate and up projections of the chosen experts, with SwiGLU";
+  let description = [{
+    `result[t, j] = bf16(silu(gate[e] x_t) * (up[e] x_t))` with
+    `e = indices[t, j]`: the first half of `ds.moe_experts`, one row of
+    `moe_intermediate_size` per (token, choice). Both projections accumulate in
+    fp32 and are rounded to bf16 before the product.
+
+    ```mlir
+    %h = ds.moe_expert_up %x, %idx, %gate, %up : tensor<?x7168xbf16>, tensor<?x8xi32>,
+        !ds.fp8_block<256x2048x7168, ...>, !ds.fp8_block<256x2048x7168, ...> -> tensor<?x8x2048xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, 2DTensorOf<[I32]>:$indices,
+                       DS_ExpertWeight:$gate, DS_ExpertWeight:$up);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $indices `,` $gate `,` $up attr-dict `:` type($input) `,`
+    type($indices) `,` type($gate) `,` type($up) `->` type($result)
+  }];
+}
+
+def DS_MoEExpertDownOp : DS_PureOp<"moe_expert_down"> {
+  let summary = "down projections of the chosen experts, combined";
+  let description = [{
+    `result[t] = bf16(sum_j weights[t, j] * bf16(down[indices[t, j]] h[t, j]))`:
+    the second half of `ds.moe_experts`, accumulated in fp32.
+
+    ```mlir
+    %y = ds.moe_expert_down %h, %w, %idx, %down : tensor<?x8x2048xbf16>, tensor<?x8xf32>,
+        tensor<?x8xi32>, !ds.fp8_block<256x7168x2048, ...> -> tensor<?x7168xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, 2DTensorOf<[F32]>:$weights,
+                       2DTensorOf<[I32]>:$indices, DS_ExpertWeight:$down);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weights `,` $indices `,` $down attr-dict `:` type($input) `,`
+    type($weights) `,` type($indices) `,` type($down) `->` type($result)
+  }];
+}
+
+
+//===----------------------------------------------------------------------===//
+// Schedule-level operations (produced by ds-schedule)
+//===----------------------------------------------------------------------===//
+
+def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
+  let summary = "a compiled kernel the schedule launches";
+  let description = [{
+    Declares kernel `sym_name` (a function of the nested `@kernels` module
+    for the host target) and how a launch splits its work: over the chunk's
+    `tokens`, or over a `static` range `[0, extent)` (output features,
+    heads). `summary` names the op and shapes it implements.
+
+    ```mlir
+    ds.kernel @dsc_kernel_2 static 1536 "ds.linear tensor<?x7168xbf16>"
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$parallel,
+                       I64Attr:$extent, StrAttr:$summary);
+  let assemblyFormat = "$sym_name $parallel $extent $summary attr-dict";
+  let hasVerifier = 1;
+}
+
+def DS_LaunchOp : DS_Op<"launch"> {
+  let summary = "one kernel launch of a scheduled entry point";
+  let description = [{
+    Calls kernel `kernel` (a `ds.kernel`) with the pointer arguments `args`
+    (`#ds.arg` attributes) for the current chunk. Launches run in order.
+
+    ```mlir
+    ds.launch @dsc_kernel_0 [#ds.arg<tokens, 0>, #ds.arg<weight, 0>, #ds.arg<arena, 0>]
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$kernel,
+                       TypedArrayAttrBase<DS_ArgAttr, "launch arguments">:$args);
+  let assemblyFormat = "$kernel $args attr-dict";
 }
 
 #endif // DSC_DIALECT_DS_DSOPS_TD

@@ -1,0 +1,96 @@
+//===- Passes.td - dsc passes ------------------------------*- tablegen -*-===//
+//
+// Every pass of dsc, named ds-<verb>. The pipelines that chain them are C++
+// functions in Pipelines.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_COMPILER_PASSES_TD
+#define DSC_COMPILER_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DSAbsorbMLA : Pass<"ds-absorb-mla", "::mlir::ModuleOp"> {
+  let summary = "Run decode attention in the weight-absorbed latent form";
+  let description = [{
+    Marks every `ds.mla` of the entry points whose `ds.entry` is `decode`
+    with `absorbed`: their attention runs in the latent space of
+    `deepseek-model.md` §2.7. `W_UK[h]` and `W_UV[h]` are the two row blocks
+    of head `h` in `kv_b_proj` (rows `h*(dn+dv) .. +dn` and `.. +dv`), so the
+    compiled kernels read them in place, in the checkpoint's layout: nothing
+    is reshaped or copied at run time. Prefill keeps the naive form, where
+    expanding keys and values once per chunk is cheaper than a latent-space
+    product per query. `entries` overrides which entry points are absorbed.
+  }];
+  let options = [
+    ListOption<"entries", "entries", "std::string",
+               "entry points to absorb (default: decode)">
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
+def DSDecompose : Pass<"ds-decompose", "::mlir::ModuleOp"> {
+  let summary = "Split model-level ops into kernel-level ops";
+  let description = [{
+    Rewrites the ops that hold several kernels into the kernel-level ops of
+    the ds dialect, each of which has one parallel dimension and becomes one
+    kernel launch:
+
+    | model level | kernel level |
+    |---|---|
+    | `ds.mlp` | `ds.linear` (gate), `ds.linear` (up), `ds.swiglu`, `ds.linear` (down) |
+    | `ds.mla` | q path `ds.linear`/`ds.rms_norm`, `ds.linear` (kv_a), `ds.mla_cache_write`, `ds.mla_attention`, `ds.linear` (o) |
+    | `ds.moe_experts` | `ds.moe_expert_up`, `ds.moe_expert_down` |
+
+    Rounding points are those of `deepseek-model.md` §9b: every
+    intermediate the split exposes is a bf16 tensor, as in the references.
+  }];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
+def DSPlanBuffers : Pass<"ds-plan-buffers", "::mlir::ModuleOp"> {
+  let summary = "Place every activation of the entry points in one arena";
+  let description = [{
+    Gives each tensor result of a kernel-level op a byte offset in one
+    activation arena (`ds.arena_offsets`, one per result), sized for the
+    entry point's largest chunk: `prefill-chunk` tokens for prefill,
+    `max-batch` for decode (stored as `ds.max_tokens`). Placement is
+    liveness-based first fit over the straight-line order of the ops: a
+    buffer is free again after its last use, and an op's results never
+    share bytes with its operands. The entry points run one at a time, so
+    they share the arena, whose size (`ds.arena_bytes` on the module) is the
+    larger of their peaks; `dsc compile --stats` reports it. Buffers are
+    64-byte aligned.
+  }];
+  let options = [
+    Option<"prefillChunk", "prefill-chunk", "int64_t", "256",
+           "tokens per prefill call">,
+    Option<"maxBatch", "max-batch", "int64_t", "8",
+           "sequences per decode step">
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
+def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
+  let summary = "Turn the planned entry points into ordered kernel launches";
+  let description = [{
+    Generates the host kernel of every distinct kernel-level op signature
+    into a nested `module @kernels` (deduplicated: a 61-layer model holds
+    one kernel per shape, not one per layer), declares each as a
+    `ds.kernel`, and rewrites every entry point into `ds.launch` ops whose
+    `#ds.arg` arguments say where each pointer goes: arena offsets from
+    ds-plan-buffers, weights by manifest index, the cache at each op's
+    layer, the chunk's tokens, positions and slots. The cache geometry
+    (`max-batch` slots of `max-seq-len` positions) becomes `ds.cache` on the
+    module. The result is what `ds-serialize` writes as the program.
+  }];
+  let options = [
+    Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
+           "positions per sequence in the KV cache">,
+    Option<"maxBatch", "max-batch", "int64_t", "8",
+           "sequences held in the KV cache at once">
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect", "::mlir::func::FuncDialect"];
+}
+
+#endif // DSC_COMPILER_PASSES_TD

@@ -1,0 +1,37 @@
+//===- Pipelines.h - dsc's pass pipelines --------------------------*- C++ -*-===//
+//
+// The pass pipelines `dsc compile` runs, as C++ functions with a comment per
+// step, so that dsc-opt, tests and other targets can run them too.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_COMPILER_PIPELINES_H
+#define DSC_COMPILER_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+
+#include <cstdint>
+
+namespace dsc {
+
+struct PipelineOptions {
+  int64_t maxSeqLen = 4096;  // positions per sequence in the KV cache
+  int64_t maxBatch = 8;      // sequences at once (decode tokens per step)
+  int64_t prefillChunk = 256; // tokens per prefill call
+};
+
+/// Model-level ds to kernel-level ds (`--emit=ds-opt`).
+void buildModelPipeline(mlir::OpPassManager &pm, const PipelineOptions &options);
+
+/// Kernel-level ds to the schedule: planned buffers, generated host
+/// kernels, ordered launches (`--emit=schedule`).
+void buildSchedulePipeline(mlir::OpPassManager &pm,
+                           const PipelineOptions &options);
+
+/// Registers both as `dsc-model-pipeline` and `dsc-schedule-pipeline` for
+/// dsc-opt.
+void registerPipelines();
+
+} // namespace dsc
+
+#endif // DSC_COMPILER_PIPELINES_H

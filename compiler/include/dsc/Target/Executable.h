@@ -1,0 +1,50 @@
+//===- Executable.h - program serialization, object emission, linking -*- C++ -*-===//
+//
+// The last steps of `dsc compile`: the scheduled module becomes the
+// FlatBuffer program (ds-serialize), the host kernels become machine code in
+// an object file next to the program bytes and the kernel table, and the
+// system C++ driver links that object with libdsrt into one executable.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_TARGET_EXECUTABLE_H
+#define DSC_TARGET_EXECUTABLE_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dsc {
+
+struct ProgramMetadata {
+  std::string target = "cpu";
+  std::string dscVersion;
+  std::string checkpointDir; // absolute; empty when compiled from a config
+};
+
+/// ds-serialize: the FlatBuffer program (runtime/schemas/program.fbs) of a
+/// module that went through ds-schedule.
+mlir::FailureOr<std::vector<uint8_t>>
+serializeProgram(mlir::ModuleOp scheduled, const ProgramMetadata &metadata);
+
+/// Compiles the nested `@kernels` module (lowered to the LLVM dialect in
+/// place) for the host CPU `cpu` ("native": this machine) and writes an
+/// object file holding the kernels, `dsc_kernel_table`/`dsc_kernel_count`
+/// and `dsc_program_data`/`dsc_program_size`.
+mlir::LogicalResult emitHostObject(mlir::ModuleOp scheduled,
+                                   const std::vector<uint8_t> &program,
+                                   const std::string &cpu,
+                                   const std::string &objectPath);
+
+/// Links `objectPath` with libdsrt-main.a and libdsrt.a from `runtimeDir`
+/// into the executable `outputPath` (static libstdc++ and libgcc).
+mlir::LogicalResult linkExecutable(const std::string &objectPath,
+                                   const std::string &runtimeDir,
+                                   const std::string &outputPath,
+                                   std::string &error);
+
+} // namespace dsc
+
+#endif // DSC_TARGET_EXECUTABLE_H

@@ -1,0 +1,306 @@
+//===- Executable.cpp - serialize, emit object code, link ----------------===//
+//
+// ds-serialize reads only the scheduled IR (weights, kernels, launches,
+// module attributes), so what --emit=schedule prints is exactly what the
+// executable runs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/Target/Executable.h"
+
+#include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Target/HostKernels.h"
+#include "dsrt/program_generated.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace dsc::ds;
+namespace fb = dsrt::fb;
+
+namespace dsc {
+
+//===----------------------------------------------------------------------===//
+// ds-serialize
+//===----------------------------------------------------------------------===//
+
+static int64_t intAttr(DictionaryAttr dict, StringRef name, int64_t fallback) {
+  if (auto v = dict ? dict.getAs<IntegerAttr>(name) : IntegerAttr())
+    return v.getInt();
+  return fallback;
+}
+
+FailureOr<std::vector<uint8_t>>
+serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  auto modelDict = module->getAttrOfType<DictionaryAttr>("ds.model");
+  auto cacheDict = module->getAttrOfType<DictionaryAttr>("ds.cache");
+  auto arena = module->getAttrOfType<IntegerAttr>("ds.arena_bytes");
+  if (!modelDict || !cacheDict || !arena)
+    return module.emitError("ds-serialize: the module is not scheduled (no "
+                            "ds.model, ds.cache or ds.arena_bytes)");
+  auto family = modelDict.getAs<StringAttr>("family");
+  auto model = fb::CreateModelInfo(
+      fbb, fbb.CreateString(family ? family.getValue().str() : ""),
+      intAttr(modelDict, "vocab_size", 0), intAttr(modelDict, "hidden_size", 0),
+      intAttr(modelDict, "num_layers", 0),
+      intAttr(modelDict, "bos_token_id", -1),
+      intAttr(modelDict, "eos_token_id", -1),
+      intAttr(modelDict, "max_position_embeddings", 0));
+
+  std::vector<flatbuffers::Offset<fb::Weight>> weights;
+  for (WeightOp w : module.getOps<WeightOp>()) {
+    Type type = w.getType();
+    fb::DType dtype;
+    std::vector<int64_t> shape, scaleShape;
+    if (auto fp8 = dyn_cast<FP8BlockWeightType>(type)) {
+      dtype = fb::DType::F8_E4M3;
+      shape.assign(fp8.getShape().begin(), fp8.getShape().end());
+      auto s = fp8.getScaleShape();
+      scaleShape.assign(s.begin(), s.end());
+    } else {
+      auto tensor = cast<RankedTensorType>(type);
+      dtype = tensor.getElementType().isF32() ? fb::DType::F32
+                                              : fb::DType::BF16;
+      shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+    }
+    auto scaleName = w.getScaleTensor()
+                         ? fbb.CreateString(w.getScaleTensor()->str())
+                         : flatbuffers::Offset<flatbuffers::String>();
+    weights.push_back(fb::CreateWeight(
+        fbb, fbb.CreateString(w.getSymName().str()),
+        fbb.CreateString(w.getTensor().str()), dtype,
+        fbb.CreateVector(shape), scaleName,
+        scaleShape.empty() ? 0 : fbb.CreateVector(scaleShape),
+        w.getExperts() ? static_cast<int64_t>(*w.getExperts()) : 0));
+  }
+
+  std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
+  llvm::StringMap<uint32_t> kernelIndex;
+  for (KernelOp k : module.getOps<KernelOp>()) {
+    kernelIndex[k.getSymName()] = kernels.size();
+    kernels.push_back(fb::CreateKernel(
+        fbb, fbb.CreateString(k.getSymName().str()),
+        fbb.CreateString(k.getSummary().str()),
+        k.getParallel() == "tokens" ? fb::ParallelDim::Tokens
+                                    : fb::ParallelDim::Static,
+        static_cast<int64_t>(k.getExtent())));
+  }
+
+  std::vector<flatbuffers::Offset<fb::Entry>> entries;
+  for (auto f : module.getOps<func::FuncOp>()) {
+    auto entry = f->getAttrOfType<StringAttr>("ds.entry");
+    if (!entry)
+      continue;
+    auto logits = f->getAttrOfType<ArgAttr>("ds.logits");
+    auto maxTokens = f->getAttrOfType<IntegerAttr>("ds.max_tokens");
+    if (!logits || !maxTokens)
+      return f.emitOpError("is not scheduled (run ds-schedule)");
+    std::vector<flatbuffers::Offset<fb::Launch>> launches;
+    for (LaunchOp l : f.getOps<LaunchOp>()) {
+      std::vector<fb::Arg> args;
+      for (Attribute a : l.getArgs()) {
+        auto arg = cast<ArgAttr>(a);
+        args.emplace_back(static_cast<fb::ArgKind>(arg.getKind()),
+                          arg.getValue());
+      }
+      auto it = kernelIndex.find(l.getKernel());
+      if (it == kernelIndex.end())
+        return l.emitOpError("launches an undeclared kernel");
+      launches.push_back(
+          fb::CreateLaunch(fbb, it->second, fbb.CreateVectorOfStructs(args)));
+    }
+    entries.push_back(fb::CreateEntry(
+        fbb, fbb.CreateString(entry.getValue().str()), maxTokens.getInt(),
+        fbb.CreateVector(launches), logits.getValue()));
+  }
+
+  auto cache = fb::CreateCacheInfo(
+      fbb, intAttr(cacheDict, "layers", 0), intAttr(cacheDict, "latent", 0),
+      intAttr(cacheDict, "rope", 0), intAttr(cacheDict, "slots", 0),
+      intAttr(cacheDict, "max_seq", 0));
+  auto program = fb::CreateProgram(
+      fbb, /*schema_version=*/1, fbb.CreateString(metadata.target),
+      fbb.CreateString(metadata.dscVersion), model, fbb.CreateVector(weights),
+      fbb.CreateVector(kernels), fbb.CreateVector(entries), cache,
+      static_cast<uint64_t>(arena.getInt()),
+      fbb.CreateString(metadata.checkpointDir));
+  fb::FinishProgramBuffer(fbb, program);
+  return std::vector<uint8_t>(fbb.GetBufferPointer(),
+                              fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+//===----------------------------------------------------------------------===//
+// Object emission
+//===----------------------------------------------------------------------===//
+
+LogicalResult emitHostObject(ModuleOp module,
+                             const std::vector<uint8_t> &program,
+                             const std::string &cpu,
+                             const std::string &objectPath) {
+  ModuleOp kernels;
+  for (auto nested : module.getOps<ModuleOp>())
+    if (nested->hasAttr("ds.kernels"))
+      kernels = nested;
+  if (!kernels)
+    return module.emitError("no @kernels module to compile");
+  SmallVector<std::string> names;
+  for (KernelOp k : module.getOps<KernelOp>())
+    names.push_back(k.getSymName().str());
+
+  if (failed(lowerHostKernelsToLLVM(kernels)))
+    return kernels.emitError("lowering the host kernels to LLVM failed");
+  registerBuiltinDialectTranslation(*module.getContext());
+  registerLLVMDialectTranslation(*module.getContext());
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(kernels, llvmContext, "dsc_program");
+  if (!llvmModule)
+    return kernels.emitError("translation to LLVM IR failed");
+
+  // The tables main() reads.
+  llvm::Type *ptr = llvm::PointerType::get(llvmContext, 0);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(llvmContext);
+  std::vector<llvm::Constant *> functions;
+  for (const std::string &name : names) {
+    llvm::Function *f = llvmModule->getFunction(name);
+    if (!f)
+      return module.emitError("kernel ") << name << " was not generated";
+    functions.push_back(f);
+  }
+  auto *tableType = llvm::ArrayType::get(ptr, functions.size());
+  new llvm::GlobalVariable(*llvmModule, tableType, /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantArray::get(tableType, functions),
+                           "dsc_kernel_table");
+  new llvm::GlobalVariable(*llvmModule, i64, true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, functions.size()),
+                           "dsc_kernel_count");
+  auto *bytes = llvm::ConstantDataArray::get(
+      llvmContext, llvm::ArrayRef<uint8_t>(program.data(), program.size()));
+  auto *data = new llvm::GlobalVariable(*llvmModule, bytes->getType(), true,
+                                        llvm::GlobalValue::ExternalLinkage,
+                                        bytes, "dsc_program_data");
+  data->setAlignment(llvm::Align(16));
+  new llvm::GlobalVariable(*llvmModule, i64, true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, program.size()),
+                           "dsc_program_size");
+
+  // Host code generation.
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return module.emitError("no LLVM target for ") << triple.str() << ": "
+                                                   << error;
+  std::string cpuName = cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu;
+  std::string features;
+  if (cpu == "native") {
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    for (auto &f : host)
+      features += (f.second ? "+" : "-") + f.first().str() + ",";
+  }
+  llvm::TargetOptions targetOptions;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpuName, features, targetOptions, llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    return module.emitError("cannot create an LLVM target machine for ")
+           << cpuName;
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(triple);
+
+  // -O3 (vectorises the reductions the kernels mark reassociable).
+  {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder builder(machine.get());
+    builder.registerModuleAnalyses(mam);
+    builder.registerCGSCCAnalyses(cgam);
+    builder.registerFunctionAnalyses(fam);
+    builder.registerLoopAnalyses(lam);
+    builder.crossRegisterProxies(lam, fam, cgam, mam);
+    llvm::ModulePassManager mpm =
+        builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+    mpm.run(*llvmModule, mam);
+  }
+
+  std::error_code ec;
+  llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return module.emitError("cannot write ") << objectPath << ": "
+                                             << ec.message();
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, out.os(), nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    return module.emitError("LLVM cannot emit object files for this target");
+  codegen.run(*llvmModule);
+  out.keep();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Linking
+//===----------------------------------------------------------------------===//
+
+LogicalResult linkExecutable(const std::string &objectPath,
+                             const std::string &runtimeDir,
+                             const std::string &outputPath,
+                             std::string &error) {
+  std::string mainLib = runtimeDir + "/libdsrt-main.a";
+  std::string runtimeLib = runtimeDir + "/libdsrt.a";
+  for (const std::string &lib : {mainLib, runtimeLib})
+    if (!llvm::sys::fs::exists(lib)) {
+      error = "runtime library " + lib +
+              " not found (set --runtime-dir or DSC_RUNTIME_DIR)";
+      return failure();
+    }
+  std::string driver;
+  for (const char *candidate : {"c++", "g++", "clang++", "clang++-22"})
+    if (auto found = llvm::sys::findProgramByName(candidate)) {
+      driver = *found;
+      break;
+    }
+  if (driver.empty()) {
+    error = "no C++ linker driver (c++, g++, clang++) on PATH";
+    return failure();
+  }
+  SmallVector<StringRef> args = {driver,        objectPath,
+                                 mainLib,       runtimeLib,
+                                 "-o",          outputPath,
+                                 "-static-libstdc++", "-static-libgcc",
+                                 "-pthread",    "-lm"};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  if (rc != 0) {
+    error = "linking " + outputPath + " with " + driver + " failed" +
+            (message.empty() ? "" : ": " + message);
+    return failure();
+  }
+  return success();
+}
+
+} // namespace dsc

@@ -1,0 +1,956 @@
+//===- HostKernels.cpp - generic host kernels of the ds ops --------------===//
+//
+// Builds one kernel per distinct kernel-level op signature as scf/arith/math
+// IR over raw pointers (loads and stores through llvm.getelementptr), then
+// lowers that to the LLVM dialect. Loops are written out by hand rather than
+// through linalg because most of the work is data-dependent indexing (token
+// ids, expert choices, cache slots and positions) that a structured op does
+// not express; the dot products carry `reassoc` so LLVM vectorises them.
+//
+// Numerics follow deepseek-model.md §9b: bf16 in memory, fp32 arithmetic,
+// bf16 rounding exactly where the references round. fp8 e4m3 weights are
+// dequantised element by element (table lookup times block scale, rounded to
+// bf16, as DeepSeek's reference dequantises before its bf16 GEMM).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/Target/HostKernels.h"
+
+#include "dsc/Dialect/DS/DSDialect.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <functional>
+
+using namespace mlir;
+using namespace dsc::ds;
+
+namespace dsc {
+
+//===----------------------------------------------------------------------===//
+// Argument layout
+//===----------------------------------------------------------------------===//
+
+bool isKernelOp(Operation *op) {
+  return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, RopeOp,
+             MLACacheWriteOp, MLAAttentionOp, MoEGateOp, MoEExpertUpOp,
+             MoEExpertDownOp>(op);
+}
+
+std::vector<KernelArgument> kernelArguments(Operation *op) {
+  std::vector<KernelArgument> args;
+  for (OpOperand &operand : op->getOpOperands()) {
+    args.push_back({KernelArgument::Operand, operand.getOperandNumber()});
+    if (isa<FP8BlockWeightType>(operand.get().getType()))
+      args.push_back(
+          {KernelArgument::OperandScales, operand.getOperandNumber()});
+  }
+  for (OpResult result : op->getResults())
+    if (isa<RankedTensorType>(result.getType()))
+      args.push_back({KernelArgument::Result, result.getResultNumber()});
+  return args;
+}
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Emitter: small vocabulary for pointer loops
+//===----------------------------------------------------------------------===//
+
+/// A weight operand as the kernel sees it: data (bf16 or e4m3 bytes) and,
+/// for fp8, its f32 block scales; [experts,] rows x cols.
+struct WeightView {
+  Value data, scales;
+  bool fp8 = false;
+  int64_t rows = 0, cols = 0, blockRows = 1, blockCols = 1, scaleRows = 0,
+          scaleCols = 0;
+};
+
+class Emitter {
+public:
+  Emitter(OpBuilder &builder, Location loc, func::FuncOp func,
+          Operation *op, LLVM::GlobalOp fp8Table)
+      : b(builder), loc(loc), op(op), fp8Table(fp8Table) {
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    argsPtr = entry->getArgument(0);
+    tokens = entry->getArgument(1);
+    begin = entry->getArgument(2);
+    end = entry->getArgument(3);
+    ptrType = LLVM::LLVMPointerType::get(b.getContext());
+    auto layout = kernelArguments(op);
+    for (unsigned i = 0; i < layout.size(); ++i) {
+      Value slot = gep(argsPtr, ptrType, c64(i));
+      Value ptr = LLVM::LoadOp::create(b, loc, ptrType, slot);
+      const KernelArgument &a = layout[i];
+      if (a.kind == KernelArgument::Operand)
+        operandPtrs[a.index] = ptr;
+      else if (a.kind == KernelArgument::OperandScales)
+        scalePtrs[a.index] = ptr;
+      else
+        resultPtrs[a.index] = ptr;
+    }
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Operation *op;
+  LLVM::GlobalOp fp8Table;
+  Value argsPtr, tokens, begin, end;
+  Type ptrType;
+  llvm::DenseMap<unsigned, Value> operandPtrs, scalePtrs, resultPtrs;
+
+  // Constants and arithmetic.
+  Value c64(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 64); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivSIOp::create(b, loc, x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  /// x*y+acc with reassociation allowed, so reductions vectorise.
+  Value fma(Value x, Value y, Value acc) {
+    auto flags = arith::FastMathFlagsAttr::get(
+        b.getContext(),
+        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+    Value product = arith::MulFOp::create(b, loc, x, y, flags);
+    return arith::AddFOp::create(b, loc, acc, product, flags);
+  }
+  Value fmax(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value roundBF16(Value x) {
+    Value narrow = arith::TruncFOp::create(b, loc, b.getBF16Type(), x);
+    return arith::ExtFOp::create(b, loc, b.getF32Type(), narrow);
+  }
+  Value silu(Value x) {
+    Value one = f32(1.0);
+    return fdiv(x, fadd(one, exp(fsub(f32(0.0), x))));
+  }
+  Value i32ToI64(Value x) {
+    return arith::ExtSIOp::create(b, loc, b.getI64Type(), x);
+  }
+
+  // Memory.
+  Value gep(Value base, Type element, Value index) {
+    return LLVM::GEPOp::create(b, loc, ptrType, element, base,
+                               ArrayRef<LLVM::GEPArg>{index});
+  }
+  Value load(Value base, Type element, Value index) {
+    return LLVM::LoadOp::create(b, loc, element, gep(base, element, index));
+  }
+  void store(Value value, Value base, Value index) {
+    LLVM::StoreOp::create(b, loc, value, gep(base, value.getType(), index));
+  }
+  /// An element widened to f32 (bf16 and f32 buffers).
+  Value loadF32(Value base, Type element, Value index) {
+    Value v = load(base, element, index);
+    return element.isF32() ? v
+                           : arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  }
+  Value loadBF16(Value base, Value index) {
+    return loadF32(base, b.getBF16Type(), index);
+  }
+  void storeBF16(Value value, Value base, Value index) {
+    store(arith::TruncFOp::create(b, loc, b.getBF16Type(), value), base,
+          index);
+  }
+  Value loadI64(Value base, Value index) {
+    return i32ToI64(load(base, b.getI32Type(), index));
+  }
+  /// A stack array of `count` f32, allocated once at function entry.
+  Value scratch(int64_t count) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&begin.getParentBlock()->getParent()->front());
+    return LLVM::AllocaOp::create(b, loc, ptrType, b.getF32Type(), c64(count),
+                                  /*alignment=*/64);
+  }
+
+  // Loops.
+  void loop(Value lb, Value ub, const std::function<void(Value)> &body) {
+    auto forOp = scf::ForOp::create(b, loc, lb, ub, c64(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forOp.getBody()->getTerminator());
+    body(forOp.getInductionVar());
+  }
+  void loop(int64_t lb, int64_t ub, const std::function<void(Value)> &body) {
+    loop(c64(lb), c64(ub), body);
+  }
+  Value reduce(Value lb, Value ub, Value init,
+               const std::function<Value(Value, Value)> &body) {
+    auto forOp = scf::ForOp::create(b, loc, lb, ub, c64(1), ValueRange{init});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    Value next = body(forOp.getInductionVar(), forOp.getRegionIterArgs()[0]);
+    scf::YieldOp::create(b, loc, next);
+    return forOp.getResult(0);
+  }
+  Value reduce(int64_t lb, int64_t ub, Value init,
+               const std::function<Value(Value, Value)> &body) {
+    return reduce(c64(lb), c64(ub), init, body);
+  }
+
+  // Weights.
+  WeightView weight(unsigned operand) {
+    WeightView w;
+    Type type = op->getOperand(operand).getType();
+    w.data = operandPtrs.lookup(operand);
+    if (auto fp8 = dyn_cast<FP8BlockWeightType>(type)) {
+      w.fp8 = true;
+      w.scales = scalePtrs.lookup(operand);
+      w.rows = fp8.getRows();
+      w.cols = fp8.getCols();
+      w.blockRows = fp8.getBlockRows();
+      w.blockCols = fp8.getBlockCols();
+      auto scaleShape = fp8.getScaleShape();
+      w.scaleRows = scaleShape[scaleShape.size() - 2];
+      w.scaleCols = scaleShape.back();
+    } else {
+      auto shape = cast<RankedTensorType>(type).getShape();
+      w.rows = shape[shape.size() - 2];
+      w.cols = shape.back();
+    }
+    return w;
+  }
+
+  /// fp8 e4m3 byte to f32 through a 256-entry table.
+  Value decodeE4M3(Value byte) {
+    Value index = arith::ExtUIOp::create(b, loc, b.getI64Type(), byte);
+    Value table = LLVM::AddressOfOp::create(b, loc, fp8Table);
+    return load(table, b.getF32Type(), index);
+  }
+
+  /// Element [expert, n, k] of a weight as the references use it (bf16).
+  Value weightElement(const WeightView &w, Value expert, Value n, Value k) {
+    Value row = add(mul(expert, c64(w.rows)), n);
+    if (!w.fp8)
+      return loadBF16(w.data, add(mul(row, c64(w.cols)), k));
+    Value byte = load(w.data, b.getI8Type(), add(mul(row, c64(w.cols)), k));
+    Value scaleRow = add(mul(expert, c64(w.scaleRows)),
+                         div(n, c64(w.blockRows)));
+    Value scale = load(w.scales, b.getF32Type(),
+                       add(mul(scaleRow, c64(w.scaleCols)),
+                           div(k, c64(w.blockCols))));
+    return roundBF16(fmul(decodeE4M3(byte), scale));
+  }
+
+  /// sum_k x[xOffset + k] * W[expert, n, k], accumulated in f32.
+  Value dot(Value x, Type xElement, Value xOffset, const WeightView &w,
+            Value expert, Value n) {
+    Value row = add(mul(expert, c64(w.rows)), n);
+    Value rowStart = mul(row, c64(w.cols));
+    if (!w.fp8)
+      return reduce(0, w.cols, f32(0.0), [&](Value k, Value acc) {
+        Value xv = loadF32(x, xElement, add(xOffset, k));
+        Value wv = loadBF16(w.data, add(rowStart, k));
+        return fma(xv, wv, acc);
+      });
+    // Block by block: one scale per block of columns.
+    Value scaleRow =
+        add(mul(expert, c64(w.scaleRows)), div(n, c64(w.blockRows)));
+    return reduce(0, w.scaleCols, f32(0.0), [&](Value kb, Value acc) {
+      Value scale = load(w.scales, b.getF32Type(),
+                         add(mul(scaleRow, c64(w.scaleCols)), kb));
+      Value lo = mul(kb, c64(w.blockCols));
+      Value hi = arith::MinSIOp::create(b, loc, add(lo, c64(w.blockCols)),
+                                        c64(w.cols));
+      return reduce(lo, hi, acc, [&](Value k, Value inner) {
+        Value xv = loadF32(x, xElement, add(xOffset, k));
+        Value byte = load(w.data, b.getI8Type(), add(rowStart, k));
+        Value wv = roundBF16(fmul(decodeE4M3(byte), scale));
+        return fma(xv, wv, inner);
+      });
+    });
+  }
+
+  /// RMSNorm of one row: dst[dstOff + i] = bf16(bf16(x_i * rsqrt) * w_i).
+  void rmsNormRow(Value src, Value srcOff, int64_t width, Value weightPtr,
+                  Value dst, Value dstOff, double eps) {
+    Value sumSquares = reduce(0, width, f32(0.0), [&](Value i, Value acc) {
+      Value x = loadBF16(src, add(srcOff, i));
+      return fma(x, x, acc);
+    });
+    Value meanSquare = fdiv(sumSquares, f32(static_cast<double>(width)));
+    Value inv = fdiv(f32(1.0), math::SqrtOp::create(
+                                   b, loc, fadd(meanSquare, f32(eps))));
+    loop(0, width, [&](Value i) {
+      Value y = roundBF16(fmul(loadBF16(src, add(srcOff, i)), inv));
+      storeBF16(fmul(y, loadBF16(weightPtr, i)), dst, add(dstOff, i));
+    });
+  }
+
+  /// Rotates the interleaved pairs of one row of `dim` values at `position`
+  /// (f32 in, f32 out); the caller rounds or stores.
+  void ropeRow(const std::function<Value(Value)> &read,
+               const std::function<void(Value, Value)> &write,
+               Value position, RopeAttr rope, LLVM::GlobalOp invFreq) {
+    Value pos = arith::SIToFPOp::create(b, loc, b.getF32Type(), position);
+    Value freqs = LLVM::AddressOfOp::create(b, loc, invFreq);
+    Value scale = f32(rope.getCosSinScale());
+    loop(0, rope.getDim() / 2, [&](Value i) {
+      Value angle = fmul(pos, load(freqs, b.getF32Type(), i));
+      Value cos = fmul(math::CosOp::create(b, loc, angle), scale);
+      Value sin = fmul(math::SinOp::create(b, loc, angle), scale);
+      Value even = mul(i, c64(2)), odd = add(even, c64(1));
+      Value x0 = read(even), x1 = read(odd);
+      write(even, fsub(fmul(x0, cos), fmul(x1, sin)));
+      write(odd, fadd(fmul(x0, sin), fmul(x1, cos)));
+    });
+  }
+};
+
+int64_t featureCount(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape().back();
+}
+
+/// Rows per token of a [T, ..., W] tensor.
+int64_t rowsPerToken(Value v) {
+  auto shape = cast<RankedTensorType>(v.getType()).getShape();
+  int64_t rows = 1;
+  for (size_t i = 1; i + 1 < shape.size(); ++i)
+    rows *= shape[i];
+  return rows;
+}
+
+/// YaRN inverse frequencies in f32, computed as torch does (deepseek-model.md
+/// §4: fp32 pow, reciprocal and ramp).
+std::vector<float> ropeInverseFrequencies(RopeAttr rope) {
+  int64_t dim = rope.getDim();
+  float base = static_cast<float>(rope.getTheta().convertToDouble());
+  std::vector<float> invFreq(dim / 2);
+  for (int64_t i = 0; i < dim / 2; ++i)
+    invFreq[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) /
+                                           static_cast<float>(dim));
+  if (rope.getScaling() != RopeScaling::Yarn)
+    return invFreq;
+  double factor = rope.getFactor().convertToDouble();
+  double original = static_cast<double>(rope.getOriginalMaxPosition());
+  auto correctionDim = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2 * M_PI)) /
+           (2 * std::log(rope.getTheta().convertToDouble()));
+  };
+  double low = std::max(
+      std::floor(correctionDim(rope.getBetaFast().convertToDouble())), 0.0);
+  double high =
+      std::min(std::ceil(correctionDim(rope.getBetaSlow().convertToDouble())),
+               static_cast<double>(dim - 1));
+  if (low == high)
+    high += 0.001;
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    float ramp = std::clamp((static_cast<float>(i) - static_cast<float>(low)) /
+                                static_cast<float>(high - low),
+                            0.0f, 1.0f);
+    float extrapolation = invFreq[i];
+    float interpolation = extrapolation / static_cast<float>(factor);
+    invFreq[i] = interpolation * ramp + extrapolation * (1.0f - ramp);
+  }
+  return invFreq;
+}
+
+/// e4m3fn (bias 7, no infinities, 0x7F/0xFF NaN) decoded, for the table.
+float decodeE4M3Value(uint8_t byte) {
+  int sign = byte >> 7, exponent = (byte >> 3) & 15, mantissa = byte & 7;
+  float value;
+  if (exponent == 15 && mantissa == 7)
+    value = std::nanf("");
+  else if (exponent == 0)
+    value = std::ldexp(static_cast<float>(mantissa), -9);
+  else
+    value = std::ldexp(1.0f + mantissa / 8.0f, exponent - 7);
+  return sign ? -value : value;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Kernel bodies
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+class KernelBodies {
+public:
+  KernelBodies(Emitter &e, CacheGeometry cache,
+               std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable)
+      : e(e), cache(cache), invFreqTable(std::move(invFreqTable)) {}
+
+  /// Emits the body; returns the parallel dimension and its extent.
+  std::pair<ParallelDim, int64_t> emit(Operation *op) {
+    return llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op)
+        .Case([&](EmbedOp o) { return embed(o); })
+        .Case([&](RMSNormOp o) { return rmsNorm(o); })
+        .Case([&](LinearOp o) { return linear(o); })
+        .Case([&](LMHeadOp o) { return lmHead(o); })
+        .Case([&](SwiGLUOp o) { return swiglu(o); })
+        .Case([&](AddOp o) { return addOp(o); })
+        .Case([&](RopeOp o) { return rope(o); })
+        .Case([&](MLACacheWriteOp o) { return cacheWrite(o); })
+        .Case([&](MLAAttentionOp o) { return attention(o); })
+        .Case([&](MoEGateOp o) { return gate(o); })
+        .Case([&](MoEExpertUpOp o) { return expertUp(o); })
+        .Case([&](MoEExpertDownOp o) { return expertDown(o); });
+  }
+
+private:
+  Emitter &e;
+  CacheGeometry cache;
+  std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
+
+  Value operand(unsigned i) { return e.operandPtrs.lookup(i); }
+  Value result(unsigned i = 0) { return e.resultPtrs.lookup(i); }
+  Type bf16() { return e.b.getBF16Type(); }
+  std::pair<ParallelDim, int64_t> tokens() { return {ParallelDim::Tokens, 0}; }
+  std::pair<ParallelDim, int64_t> fixed(int64_t n) {
+    return {ParallelDim::Static, n};
+  }
+
+  std::pair<ParallelDim, int64_t> embed(EmbedOp op) {
+    int64_t d = featureCount(op.getTable());
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value row = e.mul(e.loadI64(operand(0), t), e.c64(d));
+      Value out = e.mul(t, e.c64(d));
+      e.loop(0, d, [&](Value i) {
+        e.store(e.load(operand(1), bf16(), e.add(row, i)), result(),
+                e.add(out, i));
+      });
+    });
+    return tokens();
+  }
+
+  std::pair<ParallelDim, int64_t> rmsNorm(RMSNormOp op) {
+    int64_t width = featureCount(op.getInput());
+    int64_t rows = rowsPerToken(op.getInput());
+    double eps = op.getEps().convertToDouble();
+    e.loop(e.mul(e.begin, e.c64(rows)), e.mul(e.end, e.c64(rows)),
+           [&](Value r) {
+             Value offset = e.mul(r, e.c64(width));
+             e.rmsNormRow(operand(0), offset, width, operand(1), result(),
+                          offset, eps);
+           });
+    return tokens();
+  }
+
+  /// [T*rows, K] x [N, K]^T: parallel over the N output features.
+  void matmul(Value input, unsigned weightOperand, int64_t rows, bool toF32) {
+    WeightView w = e.weight(weightOperand);
+    int64_t k = w.cols, n = w.rows;
+    Value total = e.mul(e.tokens, e.c64(rows));
+    e.loop(e.begin, e.end, [&](Value col) {
+      e.loop(e.c64(0), total, [&](Value row) {
+        Value acc = e.dot(operand(0), bf16(), e.mul(row, e.c64(k)), w,
+                          e.c64(0), col);
+        Value index = e.add(e.mul(row, e.c64(n)), col);
+        if (toF32)
+          e.store(e.roundBF16(acc), result(), index);
+        else
+          e.storeBF16(acc, result(), index);
+      });
+    });
+    (void)input;
+  }
+
+  std::pair<ParallelDim, int64_t> linear(LinearOp op) {
+    matmul(op.getInput(), 1, rowsPerToken(op.getInput()), false);
+    return fixed(e.weight(1).rows);
+  }
+
+  std::pair<ParallelDim, int64_t> lmHead(LMHeadOp op) {
+    matmul(op.getInput(), 1, 1, true);
+    return fixed(e.weight(1).rows);
+  }
+
+  std::pair<ParallelDim, int64_t> swiglu(SwiGLUOp op) {
+    int64_t width = featureCount(op.getGate()) * rowsPerToken(op.getGate());
+    e.loop(e.mul(e.begin, e.c64(width)), e.mul(e.end, e.c64(width)),
+           [&](Value i) {
+             Value g = e.loadBF16(operand(0), i), u = e.loadBF16(operand(1), i);
+             e.storeBF16(e.fmul(e.silu(g), u), result(), i);
+           });
+    return tokens();
+  }
+
+  std::pair<ParallelDim, int64_t> addOp(AddOp op) {
+    int64_t width = featureCount(op.getLhs()) * rowsPerToken(op.getLhs());
+    e.loop(e.mul(e.begin, e.c64(width)), e.mul(e.end, e.c64(width)),
+           [&](Value i) {
+             e.storeBF16(e.fadd(e.loadBF16(operand(0), i),
+                                e.loadBF16(operand(1), i)),
+                         result(), i);
+           });
+    return tokens();
+  }
+
+  std::pair<ParallelDim, int64_t> rope(RopeOp op) {
+    int64_t dim = op.getRope().getDim();
+    int64_t rows = rowsPerToken(op.getInput());
+    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value position = e.loadI64(operand(1), t);
+      e.loop(0, rows, [&](Value r) {
+        Value base = e.mul(e.add(e.mul(t, e.c64(rows)), r), e.c64(dim));
+        e.ropeRow([&](Value i) { return e.loadBF16(operand(0), e.add(base, i)); },
+                  [&](Value i, Value v) {
+                    e.storeBF16(v, result(), e.add(base, i));
+                  },
+                  position, op.getRope(), freqs);
+      });
+    });
+    return tokens();
+  }
+
+  /// Index of (slot, position) in one layer of the cache, in elements.
+  Value cacheRow(Value slot, Value position, int64_t width) {
+    return e.mul(e.add(e.mul(slot, e.c64(cache.maxSeq)), position),
+                 e.c64(width));
+  }
+
+  std::pair<ParallelDim, int64_t> cacheWrite(MLACacheWriteOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim;
+    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
+    Value cachePtr = operand(4);
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value position = e.loadI64(operand(2), t);
+      Value row = cacheRow(e.loadI64(operand(3), t), position, width);
+      Value src = e.mul(t, e.c64(width));
+      e.rmsNormRow(operand(0), src, latent, operand(1), cachePtr, row,
+                   op.getEps().convertToDouble());
+      Value ropeSrc = e.add(src, e.c64(latent));
+      Value ropeDst = e.add(row, e.c64(latent));
+      e.ropeRow(
+          [&](Value i) { return e.loadBF16(operand(0), e.add(ropeSrc, i)); },
+          [&](Value i, Value v) { e.storeBF16(v, cachePtr, e.add(ropeDst, i)); },
+          position, op.getRope(), freqs);
+    });
+    return tokens();
+  }
+
+  std::pair<ParallelDim, int64_t> attention(MLAAttentionOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
+    int64_t width = latent + ropeDim;
+    int64_t heads = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
+            vDim = op.getVHeadDim(), qkDim = nope + ropeDim;
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    bool absorbed = op.getAbsorbed();
+    WeightView kvB = e.weight(4);
+    Value cachePtr = operand(3);
+    Value zero = e.c64(0);
+    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
+
+    Value qPe = e.scratch(ropeDim);
+    Value scores = e.scratch(cache.maxSeq);
+    Value qAbs = absorbed ? e.scratch(latent) : Value();
+    Value oLat = absorbed ? e.scratch(latent) : Value();
+    Type f32 = e.b.getF32Type();
+
+    e.loop(e.begin, e.end, [&](Value h) {
+      Value kvRow0 = e.mul(h, e.c64(nope + vDim)); // first W_UK row of head h
+      e.loop(e.c64(0), e.tokens, [&](Value t) {
+        Value position = e.loadI64(operand(1), t);
+        Value slot = e.loadI64(operand(2), t);
+        Value qBase = e.add(e.mul(t, e.c64(heads * qkDim)),
+                            e.mul(h, e.c64(qkDim)));
+        Value qPeBase = e.add(qBase, e.c64(nope));
+        e.ropeRow([&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
+                  [&](Value i, Value v) { e.store(e.roundBF16(v), qPe, i); },
+                  position, op.getRope(), freqs);
+        if (absorbed) {
+          // q_abs[c] = bf16(sum_j q_nope[j] * W_UK[h][j, c])
+          e.loop(0, latent, [&](Value c) {
+            Value acc = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
+              Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
+              return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), w, a);
+            });
+            e.store(e.roundBF16(acc), qAbs, c);
+          });
+        }
+        Value last = e.add(position, e.c64(1));
+        // Scores over the cached positions [0, position].
+        Value maxScore = e.reduce(e.c64(0), last, e.f32(-INFINITY),
+                                  [&](Value s, Value running) {
+          Value row = cacheRow(slot, s, width);
+          Value nopePart;
+          if (absorbed) {
+            nopePart = e.reduce(0, latent, e.f32(0.0), [&](Value c, Value a) {
+              return e.fma(e.load(qAbs, f32, c),
+                           e.loadBF16(cachePtr, e.add(row, c)), a);
+            });
+          } else {
+            nopePart = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
+              Value k = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(), row,
+                                          kvB, zero, e.add(kvRow0, j)));
+              return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), k, a);
+            });
+          }
+          Value pePart = e.reduce(0, ropeDim, e.f32(0.0), [&](Value i, Value a) {
+            Value k = e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), i));
+            return e.fma(e.load(qPe, f32, i), k, a);
+          });
+          Value score = e.fmul(e.fadd(nopePart, pePart), e.f32(softmaxScale));
+          e.store(score, scores, s);
+          return e.fmax(running, score);
+        });
+        Value sum = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+          Value p = e.exp(e.fsub(e.load(scores, f32, s), maxScore));
+          e.store(p, scores, s);
+          return e.fadd(a, p);
+        });
+        Value inv = e.fdiv(e.f32(1.0), sum);
+        e.loop(e.c64(0), last, [&](Value s) {
+          e.store(e.roundBF16(e.fmul(e.load(scores, f32, s), inv)), scores, s);
+        });
+        Value outBase = e.add(e.mul(t, e.c64(heads * vDim)),
+                              e.mul(h, e.c64(vDim)));
+        Value vRow0 = e.add(kvRow0, e.c64(nope));
+        if (absorbed) {
+          // o_lat = bf16(P c); out = bf16(W_UV[h] o_lat)
+          e.loop(0, latent, [&](Value c) {
+            Value acc = e.reduce(e.c64(0), last, e.f32(0.0),
+                                 [&](Value s, Value a) {
+              Value cv = e.loadBF16(cachePtr,
+                                    e.add(cacheRow(slot, s, width), c));
+              return e.fma(e.load(scores, f32, s), cv, a);
+            });
+            e.store(e.roundBF16(acc), oLat, c);
+          });
+          e.loop(0, vDim, [&](Value j) {
+            Value v = e.dot(oLat, f32, zero, kvB, zero, e.add(vRow0, j));
+            e.storeBF16(v, result(), e.add(outBase, j));
+          });
+        } else {
+          // out[j] = bf16(sum_s P_s * bf16(W_UV[h][j] . c_s))
+          e.loop(0, vDim, [&](Value j) {
+            Value acc = e.reduce(e.c64(0), last, e.f32(0.0),
+                                 [&](Value s, Value a) {
+              Value v = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(),
+                                          cacheRow(slot, s, width), kvB, zero,
+                                          e.add(vRow0, j)));
+              return e.fma(e.load(scores, f32, s), v, a);
+            });
+            e.storeBF16(acc, result(), e.add(outBase, j));
+          });
+        }
+      });
+    });
+    return fixed(heads);
+  }
+
+  std::pair<ParallelDim, int64_t> gate(MoEGateOp op) {
+    int64_t experts = op.getWeight().getType().getDimSize(0);
+    int64_t hidden = featureCount(op.getInput());
+    int64_t topK = op.getTopK(), groups = op.getNGroup(),
+            keptGroups = op.getTopkGroup(), perGroup = experts / groups;
+    bool sigmoid = op.getScoring() == ScoringFunc::Sigmoid;
+    TopkMethod method = op.getTopkMethod();
+    bool hasBias = static_cast<bool>(op.getBias());
+    unsigned firstResult = 0;
+    Value weightsOut = result(firstResult), indicesOut = result(1);
+    WeightView router = e.weight(1);
+    Type f32 = e.b.getF32Type();
+    Value scores = e.scratch(experts), selection = e.scratch(experts);
+    Value groupScores = e.scratch(groups);
+    Value zero = e.c64(0);
+
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value x = e.mul(t, e.c64(hidden));
+      // fp32 logits, then scores.
+      Value maxLogit = e.reduce(0, experts, e.f32(-INFINITY),
+                                [&](Value i, Value m) {
+        Value logit = e.dot(operand(0), bf16(), x, router, zero, i);
+        e.store(logit, scores, i);
+        return e.fmax(m, logit);
+      });
+      if (sigmoid) {
+        e.loop(0, experts, [&](Value i) {
+          Value l = e.load(scores, f32, i);
+          e.store(e.fdiv(e.f32(1.0),
+                         e.fadd(e.f32(1.0), e.exp(e.fsub(e.f32(0.0), l)))),
+                  scores, i);
+        });
+      } else {
+        Value sum = e.reduce(0, experts, e.f32(0.0), [&](Value i, Value a) {
+          Value p = e.exp(e.fsub(e.load(scores, f32, i), maxLogit));
+          e.store(p, scores, i);
+          return e.fadd(a, p);
+        });
+        e.loop(0, experts, [&](Value i) {
+          e.store(e.fdiv(e.load(scores, f32, i), sum), scores, i);
+        });
+      }
+      e.loop(0, experts, [&](Value i) {
+        Value s = e.load(scores, f32, i);
+        if (hasBias)
+          s = e.fadd(s, e.load(operand(2), f32, i));
+        e.store(s, selection, i);
+      });
+      if (method != TopkMethod::Greedy && groups > 1) {
+        // Group scores: max (group_limited_greedy) or the sum of the two
+        // best (noaux_tc) selection scores of each group.
+        e.loop(0, groups, [&](Value g) {
+          Value first = e.mul(g, e.c64(perGroup));
+          auto best = scf::ForOp::create(
+              e.b, e.loc, first, e.add(first, e.c64(perGroup)), e.c64(1),
+              ValueRange{e.f32(-INFINITY), e.f32(-INFINITY)});
+          {
+            OpBuilder::InsertionGuard guard(e.b);
+            e.b.setInsertionPointToStart(best.getBody());
+            Value v = e.load(selection, f32, best.getInductionVar());
+            Value b1 = best.getRegionIterArgs()[0],
+                  b2 = best.getRegionIterArgs()[1];
+            Value above1 = arith::CmpFOp::create(
+                e.b, e.loc, arith::CmpFPredicate::OGT, v, b1);
+            Value above2 = arith::CmpFOp::create(
+                e.b, e.loc, arith::CmpFPredicate::OGT, v, b2);
+            Value n1 = arith::SelectOp::create(e.b, e.loc, above1, v, b1);
+            Value n2 = arith::SelectOp::create(
+                e.b, e.loc, above1, b1,
+                arith::SelectOp::create(e.b, e.loc, above2, v, b2));
+            scf::YieldOp::create(e.b, e.loc, ValueRange{n1, n2});
+          }
+          Value groupScore =
+              method == TopkMethod::NoauxTc
+                  ? e.fadd(best.getResult(0), best.getResult(1))
+                  : best.getResult(0);
+          e.store(groupScore, groupScores, g);
+        });
+        // Keep the best topk_group groups (ties: lower index): mark a kept
+        // group with +inf, then zero the experts of the others.
+        e.loop(0, keptGroups, [&](Value) {
+          Value pick = argmax(groupScores, groups, /*skipInf=*/true);
+          e.store(e.f32(INFINITY), groupScores, pick);
+        });
+        e.loop(0, experts, [&](Value i) {
+          Value g = e.div(i, e.c64(perGroup));
+          Value kept = arith::CmpFOp::create(
+              e.b, e.loc, arith::CmpFPredicate::OEQ,
+              e.load(groupScores, f32, g), e.f32(INFINITY));
+          Value s = e.load(selection, f32, i);
+          e.store(arith::SelectOp::create(e.b, e.loc, kept, s, e.f32(0.0)),
+                  selection, i);
+        });
+      }
+      // Top-k by repeated argmax (ties: lower index); a taken expert's
+      // selection score becomes -inf.
+      Value out = e.mul(t, e.c64(topK));
+      Value total = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value sum) {
+        Value pick = argmax(selection, experts, /*skipInf=*/false);
+        e.store(e.f32(-INFINITY), selection, pick);
+        Value w = e.load(scores, f32, pick);
+        e.store(arith::TruncIOp::create(e.b, e.loc, e.b.getI32Type(), pick),
+                indicesOut, e.add(out, j));
+        e.store(w, weightsOut, e.add(out, j));
+        return e.fadd(sum, w);
+      });
+      bool normalise = op.getNormTopkProb() && topK > 1;
+      double scale = op.getRoutedScalingFactor().convertToDouble();
+      bool applyScale = sigmoid || !normalise;
+      Value factor = e.f32(applyScale ? scale : 1.0);
+      if (normalise)
+        factor = e.fdiv(factor, e.fadd(total, e.f32(1e-20)));
+      e.loop(0, topK, [&](Value j) {
+        Value index = e.add(out, j);
+        e.store(e.fmul(e.load(weightsOut, f32, index), factor), weightsOut,
+                index);
+      });
+    });
+    return tokens();
+  }
+
+  /// Index of the largest of `count` f32 (first one on ties); with
+  /// `skipInf`, +inf entries (already taken) are ignored.
+  Value argmax(Value values, int64_t count, bool skipInf) {
+    Type f32 = e.b.getF32Type();
+    auto forOp = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(count),
+                                    e.c64(1),
+                                    ValueRange{e.f32(-INFINITY), e.c64(0)});
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(forOp.getBody());
+      Value i = forOp.getInductionVar();
+      Value v = e.load(values, f32, i);
+      Value best = forOp.getRegionIterArgs()[0];
+      Value bestIndex = forOp.getRegionIterArgs()[1];
+      Value better = arith::CmpFOp::create(e.b, e.loc,
+                                           arith::CmpFPredicate::OGT, v, best);
+      if (skipInf) {
+        Value finite = arith::CmpFOp::create(
+            e.b, e.loc, arith::CmpFPredicate::OLT, v, e.f32(INFINITY));
+        better = arith::AndIOp::create(e.b, e.loc, better, finite);
+      }
+      scf::YieldOp::create(
+          e.b, e.loc,
+          ValueRange{arith::SelectOp::create(e.b, e.loc, better, v, best),
+                     arith::SelectOp::create(e.b, e.loc, better, i,
+                                             bestIndex)});
+    }
+    return forOp.getResult(1);
+  }
+
+  std::pair<ParallelDim, int64_t> expertUp(MoEExpertUpOp op) {
+    WeightView gateW = e.weight(2), upW = e.weight(3);
+    int64_t hidden = featureCount(op.getInput());
+    int64_t topK = op.getIndices().getType().getDimSize(1);
+    int64_t inner = gateW.rows;
+    e.loop(e.begin, e.end, [&](Value n) {
+      e.loop(e.c64(0), e.tokens, [&](Value t) {
+        Value x = e.mul(t, e.c64(hidden));
+        e.loop(0, topK, [&](Value j) {
+          Value choice = e.add(e.mul(t, e.c64(topK)), j);
+          Value expert = e.loadI64(operand(1), choice);
+          Value g = e.roundBF16(e.dot(operand(0), bf16(), x, gateW, expert, n));
+          Value u = e.roundBF16(e.dot(operand(0), bf16(), x, upW, expert, n));
+          e.storeBF16(e.fmul(e.silu(g), u), result(),
+                      e.add(e.mul(choice, e.c64(inner)), n));
+        });
+      });
+    });
+    return fixed(inner);
+  }
+
+  std::pair<ParallelDim, int64_t> expertDown(MoEExpertDownOp op) {
+    WeightView down = e.weight(3);
+    int64_t topK = op.getIndices().getType().getDimSize(1);
+    int64_t inner = down.cols, hidden = down.rows;
+    Type f32 = e.b.getF32Type();
+    e.loop(e.begin, e.end, [&](Value d) {
+      e.loop(e.c64(0), e.tokens, [&](Value t) {
+        Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
+          Value choice = e.add(e.mul(t, e.c64(topK)), j);
+          Value expert = e.loadI64(operand(2), choice);
+          Value y = e.roundBF16(e.dot(operand(0), bf16(),
+                                      e.mul(choice, e.c64(inner)), down,
+                                      expert, d));
+          return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
+        });
+        e.storeBF16(acc, result(), e.add(e.mul(t, e.c64(hidden)), d));
+      });
+    });
+    return fixed(hidden);
+  }
+};
+
+std::string signatureOf(Operation *op) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << op->getName() << "(";
+  for (Type t : op->getOperandTypes())
+    os << t << ",";
+  os << ")->(";
+  for (Type t : op->getResultTypes())
+    os << t << ",";
+  os << ")";
+  for (NamedAttribute attr : op->getAttrs())
+    // The layer only moves the cache pointer; discardable "ds.*"
+    // attributes (buffer placement) do not change the code.
+    if (attr.getName() != "layer" &&
+        !attr.getName().getValue().starts_with("ds."))
+      os << attr.getName().getValue() << "=" << attr.getValue() << ";";
+  return key;
+}
+
+} // namespace
+
+FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
+  if (!isKernelOp(op))
+    return op->emitOpError("has no host kernel (run ds-decompose first)");
+  std::string signature = signatureOf(op);
+  auto found = bySignature.find(signature);
+  if (found != bySignature.end())
+    return found->second;
+
+  MLIRContext *ctx = kernels.getContext();
+  ctx->loadDialect<arith::ArithDialect, func::FuncDialect, scf::SCFDialect,
+                   math::MathDialect, LLVM::LLVMDialect>();
+  OpBuilder b(ctx);
+  Location loc = op->getLoc();
+  b.setInsertionPointToEnd(kernels.getBody());
+
+  // Shared constant tables.
+  auto f32Array = [&](StringRef name, ArrayRef<float> values) {
+    if (auto existing = kernels.lookupSymbol<LLVM::GlobalOp>(name))
+      return existing;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(kernels.getBody());
+    auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                      b.getF32Type());
+    return LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getF32Type(), values.size()),
+        /*isConstant=*/true, LLVM::Linkage::Internal, name,
+        DenseElementsAttr::get(type, values));
+  };
+  std::vector<float> e4m3(256);
+  for (int i = 0; i < 256; ++i)
+    e4m3[i] = decodeE4M3Value(static_cast<uint8_t>(i));
+  LLVM::GlobalOp fp8Table = f32Array("dsc_e4m3fn_table", e4m3);
+  unsigned index = kernelInfos.size();
+  auto invFreqTable = [&](RopeAttr rope) {
+    return f32Array(("dsc_rope_inv_freq_" + std::to_string(index)),
+                    ropeInverseFrequencies(rope));
+  };
+
+  std::string name = "dsc_kernel_" + std::to_string(index);
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto i64 = b.getI64Type();
+  auto func = func::FuncOp::create(
+      b, loc, name, b.getFunctionType({ptr, i64, i64, i64}, {}));
+  Emitter emitter(b, loc, func, op, fp8Table);
+  KernelBodies bodies(emitter, cache, invFreqTable);
+  auto [parallel, extent] = bodies.emit(op);
+  func::ReturnOp::create(b, loc);
+
+  KernelInfo info;
+  info.name = name;
+  info.parallel = parallel;
+  info.extent = extent;
+  llvm::raw_string_ostream summary(info.summary);
+  summary << op->getName();
+  for (Type t : op->getOperandTypes())
+    if (auto tensor = dyn_cast<RankedTensorType>(t))
+      summary << " " << tensor;
+  kernelInfos.push_back(info);
+  bySignature[signature] = index;
+  return index;
+}
+
+LogicalResult lowerHostKernelsToLLVM(ModuleOp kernels) {
+  PassManager pm(kernels.getContext());
+  // bf16 extf/truncf become integer bit manipulation (round to nearest
+  // even), which every x86-64 CPU runs and LLVM vectorises.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  return pm.run(kernels);
+}
+
+} // namespace dsc

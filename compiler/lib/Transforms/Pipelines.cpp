@@ -1,0 +1,54 @@
+//===- Pipelines.cpp - dsc's pass pipelines -------------------------------===//
+//
+// Each step says why it is there.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/Compiler/Pipelines.h"
+
+#include "dsc/Compiler/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace dsc {
+
+void buildModelPipeline(mlir::OpPassManager &pm,
+                        const PipelineOptions &options) {
+  (void)options;
+  // Decode attends in the latent space (deepseek-model.md §2.7): per step it
+  // reads the 576-wide cache instead of expanding keys and values.
+  pm.addPass(createDSAbsorbMLA());
+  // One op per kernel launch from here on: every later step (buffers,
+  // kernels, launches) works op by op.
+  pm.addPass(createDSDecompose());
+  // Weight reads repeated by the decomposition fold into one.
+  pm.addPass(mlir::createCSEPass());
+}
+
+void buildSchedulePipeline(mlir::OpPassManager &pm,
+                           const PipelineOptions &options) {
+  // Activations first: the kernels index buffers the plan placed.
+  DSPlanBuffersOptions plan;
+  plan.prefillChunk = options.prefillChunk;
+  plan.maxBatch = options.maxBatch;
+  pm.addPass(createDSPlanBuffers(plan));
+  // Kernels (deduplicated by signature) and the ordered launches.
+  DSScheduleOptions schedule;
+  schedule.maxSeqLen = options.maxSeqLen;
+  schedule.maxBatch = options.maxBatch;
+  pm.addPass(createDSSchedule(schedule));
+}
+
+void registerPipelines() {
+  mlir::PassPipelineRegistration<>(
+      "dsc-model-pipeline", "model-level ds to kernel-level ds",
+      [](mlir::OpPassManager &pm) { buildModelPipeline(pm, {}); });
+  mlir::PassPipelineRegistration<>(
+      "dsc-schedule-pipeline",
+      "kernel-level ds to a schedule of host-kernel launches (defaults: "
+      "max-seq-len 4096, max-batch 8, prefill-chunk 256)",
+      [](mlir::OpPassManager &pm) { buildSchedulePipeline(pm, {}); });
+}
+
+} // namespace dsc

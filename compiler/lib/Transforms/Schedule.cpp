@@ -1,0 +1,177 @@
+//===- Schedule.cpp - ds-schedule ------------------------------------------===//
+//
+// Generates the host kernels (deduplicated by signature) into a nested
+// `module @kernels` and rewrites each planned entry point into ds.launch
+// ops. See Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/Compiler/Passes.h"
+#include "dsc/Target/HostKernels.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace dsc {
+#define GEN_PASS_DEF_DSSCHEDULE
+#include "dsc/Compiler/Passes.h.inc"
+} // namespace dsc
+
+using namespace mlir;
+using namespace dsc::ds;
+
+namespace {
+
+struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
+  using DSScheduleBase::DSScheduleBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    OpBuilder b(ctx);
+    if (maxSeqLen <= 0 || maxBatch <= 0) {
+      module.emitError("ds-schedule: max-seq-len and max-batch must be "
+                       "positive");
+      return signalPassFailure();
+    }
+
+    // The manifest: ds.weight symbols in module order.
+    llvm::DenseMap<StringAttr, uint64_t> weightIndex;
+    for (WeightOp w : module.getOps<WeightOp>())
+      weightIndex[w.getSymNameAttr()] = weightIndex.size();
+
+    LatentCacheType cacheType;
+    module.walk([&](func::FuncOp f) {
+      for (Type t : f.getArgumentTypes())
+        if (auto c = dyn_cast<LatentCacheType>(t))
+          cacheType = c;
+    });
+    if (!cacheType) {
+      module.emitError("ds-schedule: no entry point takes a latent cache");
+      return signalPassFailure();
+    }
+    uint64_t layerBytes = static_cast<uint64_t>(maxBatch) * maxSeqLen *
+                          (cacheType.getLatent() + cacheType.getRope()) * 2;
+
+    b.setInsertionPointToEnd(module.getBody());
+    auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
+    kernels->setAttr("ds.kernels", b.getStringAttr("cpu"));
+    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen});
+
+    SmallVector<func::FuncOp> entries;
+    for (auto f : module.getOps<func::FuncOp>())
+      if (f->hasAttr("ds.entry"))
+        entries.push_back(f);
+    for (func::FuncOp f : entries)
+      if (failed(schedule(f, generator, weightIndex, layerBytes)))
+        return signalPassFailure();
+
+    // Declare the kernels, in index order, before the entry points.
+    b.setInsertionPoint(kernels);
+    for (const dsc::KernelInfo &k : generator.infos())
+      KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
+                       b.getStringAttr(k.parallel == dsc::ParallelDim::Tokens
+                                           ? "tokens"
+                                           : "static"),
+                       b.getI64IntegerAttr(k.extent),
+                       b.getStringAttr(k.summary));
+    module->setAttr(
+        "ds.cache",
+        b.getDictionaryAttr(
+            {b.getNamedAttr("layers", b.getI64IntegerAttr(cacheType.getLayers())),
+             b.getNamedAttr("latent", b.getI64IntegerAttr(cacheType.getLatent())),
+             b.getNamedAttr("rope", b.getI64IntegerAttr(cacheType.getRope())),
+             b.getNamedAttr("slots", b.getI64IntegerAttr(maxBatch)),
+             b.getNamedAttr("max_seq", b.getI64IntegerAttr(maxSeqLen))}));
+  }
+
+  LogicalResult schedule(func::FuncOp f, dsc::HostKernelGenerator &generator,
+                         llvm::DenseMap<StringAttr, uint64_t> &weightIndex,
+                         uint64_t layerBytes) {
+    MLIRContext *ctx = f.getContext();
+    OpBuilder b(ctx);
+    Block &body = f.getBody().front();
+    auto arg = [&](ArgKind kind, uint64_t value) {
+      return ArgAttr::get(ctx, kind, value);
+    };
+    // Where each value lives.
+    llvm::DenseMap<Value, ArgAttr> where;
+    where[body.getArgument(0)] = arg(ArgKind::Tokens, 0);
+    where[body.getArgument(1)] = arg(ArgKind::Positions, 0);
+    where[body.getArgument(2)] = arg(ArgKind::Slots, 0);
+    Value cache = body.getArgument(3);
+    llvm::DenseMap<Value, uint64_t> weightOf;
+
+    SmallVector<std::pair<FlatSymbolRefAttr, ArrayAttr>> launches;
+    ArgAttr logits;
+    for (Operation &op : body) {
+      if (auto get = dyn_cast<GetWeightOp>(op)) {
+        weightOf[get.getResult()] = weightIndex.lookup(get.getNameAttr().getAttr());
+        continue;
+      }
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        logits = where.lookup(ret.getOperand(0));
+        continue;
+      }
+      FailureOr<unsigned> kernel = generator.getOrCreate(&op);
+      if (failed(kernel))
+        return failure();
+      auto offsets = op.getAttrOfType<ArrayAttr>("ds.arena_offsets");
+      for (OpResult r : op.getResults()) {
+        if (isa<LatentCacheType>(r.getType())) {
+          where[r] = {};
+          continue;
+        }
+        if (!offsets)
+          return op.emitOpError("has no arena offsets (run ds-plan-buffers)");
+        where[r] = arg(ArgKind::Arena,
+                       cast<IntegerAttr>(offsets[r.getResultNumber()]).getInt());
+      }
+      SmallVector<Attribute> args;
+      for (const dsc::KernelArgument &a : dsc::kernelArguments(&op)) {
+        if (a.kind == dsc::KernelArgument::Result) {
+          args.push_back(where.lookup(op.getResult(a.index)));
+          continue;
+        }
+        Value v = op.getOperand(a.index);
+        if (isa<LatentCacheType>(v.getType())) {
+          auto layer = op.getAttrOfType<IntegerAttr>("layer");
+          args.push_back(arg(ArgKind::Cache, layer.getInt() * layerBytes));
+          continue;
+        }
+        auto w = weightOf.find(v);
+        if (w != weightOf.end()) {
+          args.push_back(arg(a.kind == dsc::KernelArgument::OperandScales
+                                 ? ArgKind::WeightScales
+                                 : ArgKind::Weight,
+                             w->second));
+          continue;
+        }
+        ArgAttr placed = where.lookup(v);
+        if (!placed)
+          return op.emitOpError("operand #") << a.index << " has no storage";
+        args.push_back(placed);
+      }
+      launches.emplace_back(
+          FlatSymbolRefAttr::get(ctx, generator.infos()[*kernel].name),
+          b.getArrayAttr(args));
+    }
+    (void)cache;
+    if (!logits || logits.getKind() != ArgKind::Arena)
+      return f.emitOpError("must return logits computed in the arena");
+
+    // Replace the body with the launches.
+    Location loc = f.getLoc();
+    body.clear();
+    body.eraseArguments(0, body.getNumArguments());
+    f.setType(FunctionType::get(ctx, {}, {}));
+    b.setInsertionPointToEnd(&body);
+    for (auto &[kernel, args] : launches)
+      LaunchOp::create(b, loc, kernel, args);
+    func::ReturnOp::create(b, loc);
+    f->setAttr("ds.logits", logits);
+    return success();
+  }
+};
+
+} // namespace

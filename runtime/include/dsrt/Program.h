@@ -1,0 +1,53 @@
+//===- Program.h - a verified compiled program ------------------*- C++ -*-===//
+//
+// The program of a dsc executable (schemas/program.fbs), checked before use:
+// the FlatBuffer verifier first (every offset and length inside the buffer),
+// then the semantic rules the runtime relies on (kernel and weight indices
+// in range, arena and cache offsets inside their allocations, shapes
+// positive, both entry points present).
+//
+// Ownership: a Program views the bytes it was loaded from; they must outlive
+// it. Read-only after load(); safe to share between threads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSRT_PROGRAM_H
+#define DSRT_PROGRAM_H
+
+#include "dsrt/Expected.h"
+#include "dsrt/program_generated.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace dsrt {
+
+/// The schema version this runtime reads.
+constexpr uint32_t kSchemaVersion = 1;
+
+class Program {
+public:
+  /// Verifies `size` bytes at `data`; `origin` names them in messages.
+  static Expected<Program> load(const uint8_t *data, size_t size,
+                                const std::string &origin);
+
+  const fb::Program &fb() const { return *program_; }
+  const fb::Entry &entry(const char *name) const;
+  /// Bytes of the KV cache: layers x slots x max_seq x (latent + rope) bf16.
+  uint64_t cacheBytes() const;
+  /// Elements of weight `index` (all experts) and of its scales.
+  uint64_t weightElements(uint32_t index) const;
+  uint64_t scaleElements(uint32_t index) const;
+
+private:
+  explicit Program(const fb::Program *program) : program_(program) {}
+  const fb::Program *program_;
+};
+
+/// Bytes of one element of `dtype`.
+size_t dtypeBytes(fb::DType dtype);
+
+} // namespace dsrt
+
+#endif // DSRT_PROGRAM_H

@@ -1,0 +1,63 @@
+//===- Weights.h - the weights of a program in host memory -------*- C++ -*-===//
+//
+// Reads the weights a program's manifest names from a checkpoint folder:
+// every tensor is checked (present, dtype, shape, and for fp8 its
+// weight_scale_inv) before anything is allocated, then each manifest entry
+// is copied into one 64-byte-aligned host buffer, expert stacks contiguous.
+// With dummy(), weights of the compiled shapes and dtypes are made in place
+// from a seed instead (for benchmarks without a checkpoint).
+//
+// Ownership: a WeightStore owns its buffers. Read-only after construction;
+// safe to share between threads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSRT_WEIGHTS_H
+#define DSRT_WEIGHTS_H
+
+#include "dsrt/Checkpoint.h"
+#include "dsrt/Expected.h"
+#include "dsrt/Program.h"
+
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace dsrt {
+
+class WeightStore {
+public:
+  /// Called as bytes are copied: (bytes done, bytes total).
+  using Progress = std::function<void(uint64_t, uint64_t)>;
+
+  /// Checks the checkpoint against the manifest; the message lists every
+  /// problem (up to a limit), each naming the tensor and what was expected.
+  static Status check(const Program &program, const Checkpoint &checkpoint);
+
+  /// check(), then copies every weight into host memory.
+  static Expected<WeightStore> load(const Program &program,
+                                    const Checkpoint &checkpoint,
+                                    const Progress &progress = {});
+
+  /// Weights of the compiled shapes and dtypes from a seeded generator.
+  static Expected<WeightStore> dummy(const Program &program, uint64_t seed);
+
+  const void *data(uint32_t index) const { return weights_[index].get(); }
+  const void *scales(uint32_t index) const { return scales_[index].get(); }
+  uint64_t totalBytes() const { return totalBytes_; }
+
+private:
+  struct FreeDeleter {
+    void operator()(void *p) const { std::free(p); }
+  };
+  using Buffer = std::unique_ptr<uint8_t, FreeDeleter>;
+  static Expected<WeightStore> allocate(const Program &program);
+
+  std::vector<Buffer> weights_, scales_;
+  uint64_t totalBytes_ = 0;
+};
+
+} // namespace dsrt
+
+#endif // DSRT_WEIGHTS_H

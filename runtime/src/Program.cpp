@@ -1,0 +1,174 @@
+//===- Program.cpp - verify and read a compiled program ------------------===//
+//
+// FlatBuffer verification plus the semantic checks the runtime needs before
+// it allocates or dereferences anything the program describes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsrt/Program.h"
+
+#include <cstring>
+#include <limits>
+
+namespace dsrt {
+
+size_t dtypeBytes(fb::DType dtype) {
+  switch (dtype) {
+  case fb::DType::BF16:
+    return 2;
+  case fb::DType::F32:
+  case fb::DType::I32:
+    return 4;
+  case fb::DType::F8_E4M3:
+    return 1;
+  }
+  return 0;
+}
+
+namespace {
+
+/// Product of a shape, or 0 if any dimension is not positive or the product
+/// overflows 2^62.
+uint64_t shapeProduct(const flatbuffers::Vector<int64_t> *shape) {
+  if (!shape || shape->size() == 0)
+    return 0;
+  uint64_t product = 1;
+  for (int64_t d : *shape) {
+    if (d <= 0 || product > (uint64_t(1) << 62) / uint64_t(d))
+      return 0;
+    product *= uint64_t(d);
+  }
+  return product;
+}
+
+std::string checkProgram(const fb::Program &p) {
+  if (p.schema_version() != kSchemaVersion)
+    return "schema version " + std::to_string(p.schema_version()) +
+           ", this runtime reads version " + std::to_string(kSchemaVersion);
+  if (!p.model() || !p.weights() || !p.kernels() || !p.entries() ||
+      !p.cache() || !p.target())
+    return "missing model, weights, kernels, entries, cache or target";
+  const fb::ModelInfo &m = *p.model();
+  if (m.vocab_size() <= 0 || m.hidden_size() <= 0 || m.num_layers() <= 0)
+    return "model dimensions must be positive";
+  const fb::CacheInfo &c = *p.cache();
+  if (c.layers() <= 0 || c.latent() <= 0 || c.rope() <= 0 || c.slots() <= 0 ||
+      c.max_seq() <= 0 || c.layers() > (1 << 12) || c.slots() > (1 << 16) ||
+      c.max_seq() > (int64_t(1) << 24) || c.latent() + c.rope() > (1 << 16))
+    return "cache geometry out of range";
+  uint64_t cacheBytes = uint64_t(c.layers()) * c.slots() * c.max_seq() *
+                        (c.latent() + c.rope()) * 2;
+
+  for (uint32_t i = 0; i < p.weights()->size(); ++i) {
+    const fb::Weight *w = p.weights()->Get(i);
+    std::string what = "weight " + std::to_string(i);
+    if (!w->symbol() || !w->tensor() || shapeProduct(w->shape()) == 0)
+      return what + ": missing name or non-positive shape";
+    if (w->experts() < 0 ||
+        (w->experts() > 0 && (w->shape()->size() < 2 ||
+                              w->shape()->Get(0) != w->experts())))
+      return what + " ('" + w->symbol()->str() +
+             "'): experts do not match its shape";
+    bool fp8 = w->dtype() == fb::DType::F8_E4M3;
+    if (fp8 != (w->scale_tensor() != nullptr) ||
+        (fp8 && shapeProduct(w->scale_shape()) == 0))
+      return what + " ('" + w->symbol()->str() +
+             "'): fp8 weights need scales, others have none";
+  }
+  for (uint32_t i = 0; i < p.kernels()->size(); ++i) {
+    const fb::Kernel *k = p.kernels()->Get(i);
+    if (!k->name())
+      return "kernel " + std::to_string(i) + " has no name";
+    if (k->parallel() == fb::ParallelDim::Static && k->extent() <= 0)
+      return "kernel " + std::to_string(i) + " has a non-positive extent";
+  }
+  bool prefill = false, decode = false;
+  for (const fb::Entry *e : *p.entries()) {
+    if (!e->name() || !e->launches())
+      return "entry point without name or launches";
+    std::string name = e->name()->str();
+    prefill |= name == "prefill";
+    decode |= name == "decode";
+    if (e->max_tokens() <= 0 || e->max_tokens() > (1 << 20))
+      return "entry '" + name + "': max_tokens out of range";
+    uint64_t logitsBytes = uint64_t(e->max_tokens()) * m.vocab_size() * 4;
+    if (e->logits_offset() > p.arena_bytes() ||
+        logitsBytes > p.arena_bytes() - e->logits_offset())
+      return "entry '" + name + "': logits outside the arena";
+    for (const fb::Launch *l : *e->launches()) {
+      if (l->kernel() >= p.kernels()->size() || !l->args())
+        return "entry '" + name + "': launch of kernel " +
+               std::to_string(l->kernel()) + " out of range";
+      for (const fb::Arg *a : *l->args()) {
+        bool ok = true;
+        switch (a->kind()) {
+        case fb::ArgKind::Arena:
+          ok = a->value() < p.arena_bytes();
+          break;
+        case fb::ArgKind::Weight:
+        case fb::ArgKind::WeightScales:
+          ok = a->value() < p.weights()->size();
+          break;
+        case fb::ArgKind::Cache:
+          ok = a->value() < cacheBytes;
+          break;
+        case fb::ArgKind::Tokens:
+        case fb::ArgKind::Positions:
+        case fb::ArgKind::Slots:
+          break;
+        default:
+          ok = false;
+        }
+        if (!ok)
+          return "entry '" + name + "': a launch argument is out of range";
+      }
+    }
+  }
+  if (!prefill || !decode)
+    return "the prefill and decode entry points are required";
+  return "";
+}
+
+} // namespace
+
+Expected<Program> Program::load(const uint8_t *data, size_t size,
+                                const std::string &origin) {
+  auto fail = [&](const std::string &why) {
+    return Expected<Program>::error(origin + ": corrupted program: " + why);
+  };
+  if (!data || size < 8)
+    return fail("shorter than a FlatBuffer header");
+  if (!fb::ProgramBufferHasIdentifier(data))
+    return fail("missing the \"DSCP\" identifier");
+  flatbuffers::Verifier verifier(data, size);
+  if (!fb::VerifyProgramBuffer(verifier))
+    return fail("the FlatBuffer verifier rejected it");
+  const fb::Program *program = fb::GetProgram(data);
+  std::string problem = checkProgram(*program);
+  if (!problem.empty())
+    return fail(problem);
+  return Program(program);
+}
+
+const fb::Entry &Program::entry(const char *name) const {
+  for (const fb::Entry *e : *program_->entries())
+    if (std::strcmp(e->name()->c_str(), name) == 0)
+      return *e;
+  std::abort(); // load() guarantees both entries
+}
+
+uint64_t Program::cacheBytes() const {
+  const fb::CacheInfo &c = *program_->cache();
+  return uint64_t(c.layers()) * c.slots() * c.max_seq() *
+         (c.latent() + c.rope()) * 2;
+}
+
+uint64_t Program::weightElements(uint32_t index) const {
+  return shapeProduct(program_->weights()->Get(index)->shape());
+}
+
+uint64_t Program::scaleElements(uint32_t index) const {
+  return shapeProduct(program_->weights()->Get(index)->scale_shape());
+}
+
+} // namespace dsrt

@@ -1,0 +1,234 @@
+//===- Weights.cpp - load or make the weights of a program ---------------===//
+//
+// Manifest checking, copying from mmapped shards, and seeded dummy weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsrt/Weights.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace dsrt {
+
+namespace {
+
+std::string expertName(const std::string &pattern, int64_t expert) {
+  std::string name = pattern;
+  size_t at = name.find("{e}");
+  if (at != std::string::npos)
+    name.replace(at, 3, std::to_string(expert));
+  return name;
+}
+
+DType checkpointDType(fb::DType dtype) {
+  switch (dtype) {
+  case fb::DType::BF16:
+    return DType::BF16;
+  case fb::DType::F32:
+    return DType::F32;
+  case fb::DType::F8_E4M3:
+    return DType::F8_E4M3;
+  case fb::DType::I32:
+    return DType::I32;
+  }
+  return DType::U8;
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// One checkpoint tensor a manifest entry needs: per expert when stacked.
+struct Part {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+std::vector<int64_t> toVector(const flatbuffers::Vector<int64_t> *v) {
+  return std::vector<int64_t>(v->begin(), v->end());
+}
+
+/// The tensors behind manifest entry `w` (data, or its scales).
+std::vector<Part> partsOf(const fb::Weight &w, bool scales) {
+  std::vector<int64_t> shape = toVector(scales ? w.scale_shape() : w.shape());
+  std::string pattern = (scales ? w.scale_tensor() : w.tensor())->str();
+  DType dtype = scales ? DType::F32 : checkpointDType(w.dtype());
+  if (w.experts() == 0)
+    return {{pattern, dtype, shape}};
+  std::vector<int64_t> one(shape.begin() + 1, shape.end());
+  std::vector<Part> parts;
+  for (int64_t e = 0; e < w.experts(); ++e)
+    parts.push_back({expertName(pattern, e), dtype, one});
+  return parts;
+}
+
+uint64_t alignUp(uint64_t n) { return (n + 63) / 64 * 64; }
+
+} // namespace
+
+Status WeightStore::check(const Program &program,
+                          const Checkpoint &checkpoint) {
+  std::string problems;
+  size_t count = 0;
+  auto report = [&](const std::string &line) {
+    if (++count <= 20)
+      problems += "\n  " + line;
+  };
+  for (const fb::Weight *w : *program.fb().weights())
+    for (bool scales : {false, true}) {
+      if (scales && !w->scale_tensor())
+        continue;
+      for (const Part &part : partsOf(*w, scales)) {
+        const Checkpoint::Entry *entry = checkpoint.find(part.name);
+        std::string expected =
+            std::string(dtypeName(part.dtype)) + " " + shapeText(part.shape);
+        if (!entry)
+          report("missing tensor '" + part.name + "' (expected " + expected +
+                 ")");
+        else if (entry->info->dtype != part.dtype ||
+                 entry->info->shape != part.shape)
+          report("tensor '" + part.name + "' is " +
+                 dtypeName(entry->info->dtype) + " " +
+                 shapeText(entry->info->shape) + ", expected " + expected);
+      }
+    }
+  if (count == 0)
+    return Status::success();
+  if (count > 20)
+    problems += "\n  ... and " + std::to_string(count - 20) + " more";
+  return Status::error(checkpoint.dir() + ": the checkpoint does not hold "
+                       "the weights this program was compiled for (" +
+                       std::to_string(count) + " problems):" + problems);
+}
+
+Expected<WeightStore> WeightStore::allocate(const Program &program) {
+  WeightStore store;
+  const auto &weights = *program.fb().weights();
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    uint64_t bytes = alignUp(program.weightElements(i) *
+                             dtypeBytes(weights.Get(i)->dtype()));
+    uint64_t scaleBytes = alignUp(program.scaleElements(i) * 4);
+    Buffer data(static_cast<uint8_t *>(std::aligned_alloc(64, bytes)));
+    Buffer scales(scaleBytes ? static_cast<uint8_t *>(
+                                   std::aligned_alloc(64, scaleBytes))
+                             : nullptr);
+    if (!data || (scaleBytes && !scales))
+      return Expected<WeightStore>::error(
+          "out of memory allocating weight '" +
+          weights.Get(i)->symbol()->str() + "' (" + std::to_string(bytes) +
+          " bytes)");
+    store.totalBytes_ += bytes + scaleBytes;
+    store.weights_.push_back(std::move(data));
+    store.scales_.push_back(std::move(scales));
+  }
+  return store;
+}
+
+Expected<WeightStore> WeightStore::load(const Program &program,
+                                        const Checkpoint &checkpoint,
+                                        const Progress &progress) {
+  Status checked = check(program, checkpoint);
+  if (!checked)
+    return Expected<WeightStore>::error(checked.error());
+  Expected<WeightStore> allocated = allocate(program);
+  if (!allocated)
+    return allocated;
+  WeightStore store = allocated.take();
+  uint64_t done = 0;
+  const auto &weights = *program.fb().weights();
+  for (uint32_t i = 0; i < weights.size(); ++i)
+    for (bool scales : {false, true}) {
+      if (scales && !weights.Get(i)->scale_tensor())
+        continue;
+      uint8_t *dst = (scales ? store.scales_ : store.weights_)[i].get();
+      for (const Part &part : partsOf(*weights.Get(i), scales)) {
+        const Checkpoint::Entry *entry = checkpoint.find(part.name);
+        const SafetensorsFile &shard = checkpoint.shard(entry->shard);
+        const uint8_t *src = shard.tensorData(*entry->info);
+        uint64_t bytes = entry->info->numBytes();
+        if (!src)
+          return Expected<WeightStore>::error(
+              shard.path() + ": tensor '" + part.name +
+              "' lies outside the file");
+        std::memcpy(dst, src, bytes);
+        dst += bytes;
+        done += bytes;
+        if (progress)
+          progress(done, store.totalBytes_);
+      }
+    }
+  return store;
+}
+
+Expected<WeightStore> WeightStore::dummy(const Program &program,
+                                         uint64_t seed) {
+  Expected<WeightStore> allocated = allocate(program);
+  if (!allocated)
+    return allocated;
+  WeightStore store = allocated.take();
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  auto next = [&]() { // splitmix64
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  auto uniform = [&]() { // [-1, 1)
+    return static_cast<float>(next() >> 40) / float(1 << 23) - 1.0f;
+  };
+  auto bf16 = [](float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bits += 0x7FFF + ((bits >> 16) & 1);
+    return static_cast<uint16_t>(bits >> 16);
+  };
+  const auto &weights = *program.fb().weights();
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    const fb::Weight &w = *weights.Get(i);
+    uint64_t n = program.weightElements(i);
+    int64_t cols = w.shape()->Get(w.shape()->size() - 1);
+    bool vector = w.shape()->size() == 1;
+    // Norm weights near 1, biases small and positive, matrices scaled by
+    // 1/sqrt(fan-in) so activations stay in range through the layers.
+    float scale = vector ? 0.1f : 1.0f / std::sqrt(static_cast<float>(cols));
+    uint8_t *data = store.weights_[i].get();
+    for (uint64_t j = 0; j < n; ++j) {
+      float v = vector ? 1.0f + scale * uniform() : scale * uniform();
+      switch (w.dtype()) {
+      case fb::DType::BF16: {
+        uint16_t b = bf16(v);
+        std::memcpy(data + 2 * j, &b, 2);
+        break;
+      }
+      case fb::DType::F32: {
+        float f = vector ? 0.5f + 0.5f * (uniform() + 1.0f) : v;
+        std::memcpy(data + 4 * j, &f, 4);
+        break;
+      }
+      case fb::DType::F8_E4M3: {
+        uint8_t byte = static_cast<uint8_t>(next() & 0xF7); // exponent < 15
+        data[j] = byte;
+        break;
+      }
+      case fb::DType::I32:
+        std::memset(data + 4 * j, 0, 4);
+        break;
+      }
+    }
+    if (w.scale_tensor()) {
+      // e4m3 values reach 448 (here at most 240): scale to ~1/sqrt(fan-in).
+      float s = 1.0f / (240.0f * std::sqrt(static_cast<float>(cols)));
+      float *scales = reinterpret_cast<float *>(store.scales_[i].get());
+      for (uint64_t j = 0; j < program.scaleElements(i); ++j)
+        scales[j] = s * (1.0f + 0.25f * uniform());
+    }
+  }
+  return store;
+}
+
+} // namespace dsrt
