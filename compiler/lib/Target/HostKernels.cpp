@@ -929,8 +929,8 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   llvm::raw_string_ostream summary(info.summary);
   summary << op->getName();
   for (Type t : op->getOperandTypes())
-    if (auto tensor = dyn_cast<RankedTensorType>(t))
-      summary << " " << tensor;
+    if (!isa<LatentCacheType>(t))
+      summary << " " << t;
   kernelInfos.push_back(info);
   bySignature[signature] = index;
   return index;

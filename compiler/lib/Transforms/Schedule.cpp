@@ -67,7 +67,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         return signalPassFailure();
 
     // Declare the kernels, in index order, before the entry points.
-    b.setInsertionPoint(kernels);
+    b.setInsertionPoint(entries.empty() ? kernels.getOperation()
+                                        : entries.front().getOperation());
     for (const dsc::KernelInfo &k : generator.infos())
       KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
                        b.getStringAttr(k.parallel == dsc::ParallelDim::Tokens

@@ -54,6 +54,7 @@ struct Options {
   std::string dumpLogits;
   std::string weightsDir;
   bool json = false, bench = false, dummyWeights = false, ignoreEos = false;
+  bool promptByDecode = false; // --prompt-mode decode
   unsigned threads = 0;
 };
 
@@ -77,6 +78,9 @@ void printHelp(const char *argv0, const dsrt::Program &program) {
       "  --weights DIR          checkpoint folder (default: %s)\n"
       "  --dummy-weights        random weights of the compiled shapes\n"
       "  --threads N            worker threads (default: all hardware threads)\n"
+      "  --prompt-mode M        prefill (default) or decode: run the prompt\n"
+      "                         through single-token decode steps (a check\n"
+      "                         that both entry points agree)\n"
       "  --help, --version\n\n"
       "Context: %lld positions per sequence. Generated ids go to stdout, one\n"
       "line per prompt.\n",
@@ -141,7 +145,7 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
       o.prompts.push_back(parseIds(value(), vocab));
     } else if (flag == "-n" || flag == "--max-tokens") {
       o.maxTokens = parseInteger(flag, value(), 0, 1 << 24);
-    } else if (flag == "--temp") {
+    } else if (flag == "--temp" || flag == "--temperature") {
       o.sampling.temperature = parseFloat(flag, value());
     } else if (flag == "--top-k") {
       o.sampling.topK = static_cast<int>(parseInteger(flag, value(), 0, vocab));
@@ -158,6 +162,11 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
       o.weightsDir = value();
     } else if (flag == "--threads") {
       o.threads = static_cast<unsigned>(parseInteger(flag, value(), 1, 1024));
+    } else if (flag == "--prompt-mode") {
+      std::string mode = value();
+      if (mode != "prefill" && mode != "decode")
+        fail("--prompt-mode expects prefill or decode, got '" + mode + "'");
+      o.promptByDecode = mode == "decode";
     } else if (flag == "--json") {
       o.json = true;
     } else if (flag == "--bench") {
@@ -296,34 +305,62 @@ int main(int argc, char **argv) {
       s.done = true;
   };
 
-  // Prefill, one sequence at a time, in chunks of the entry's capacity.
+  // The prompt's logits row i, for the last position: sample.
+  auto promptRow = [&](Sequence &s, int64_t position, const float *row) {
+    if (position == static_cast<int64_t>(s.prompt.size()) - 1) {
+      if (o.maxTokens > 0)
+        take(s, row);
+      else
+        s.done = true;
+    } else if (keepLogits) {
+      s.logits.emplace_back(row, row + vocab);
+    }
+  };
+
+  // Prefill, one sequence at a time, in chunks of the entry's capacity (or,
+  // with --prompt-mode decode, every prompt token as a batched decode step).
   auto prefillStart = std::chrono::steady_clock::now();
   int64_t prefillTokens = 0;
-  const int64_t chunk = p.entry("prefill").max_tokens();
   for (size_t b = 0; b < seqs.size(); ++b) {
-    Sequence &s = seqs[b];
     session.resetSlot(static_cast<int32_t>(b));
-    int64_t n = static_cast<int64_t>(s.prompt.size());
-    for (int64_t start = 0; start < n; start += chunk) {
-      int64_t count = std::min(chunk, n - start);
-      std::vector<int32_t> tokens(s.prompt.begin() + start,
-                                  s.prompt.begin() + start + count);
-      std::vector<int32_t> positions(count), slots(count, int32_t(b));
-      for (int64_t i = 0; i < count; ++i)
-        positions[i] = static_cast<int32_t>(start + i);
-      const float *logits = check(session.run("prefill", tokens, positions, slots));
-      for (int64_t i = 0; i < count; ++i) {
-        if (start + i == n - 1) {
-          if (o.maxTokens > 0)
-            take(s, logits + i * vocab);
-          else
-            s.done = true;
-        } else if (keepLogits) {
-          s.logits.emplace_back(logits + i * vocab, logits + (i + 1) * vocab);
+    prefillTokens += static_cast<int64_t>(seqs[b].prompt.size());
+  }
+  if (o.promptByDecode) {
+    for (int64_t position = 0;; ++position) {
+      std::vector<int32_t> tokens, positions, slots;
+      std::vector<size_t> who;
+      for (size_t b = 0; b < seqs.size(); ++b)
+        if (position < static_cast<int64_t>(seqs[b].prompt.size())) {
+          tokens.push_back(seqs[b].prompt[position]);
+          positions.push_back(static_cast<int32_t>(position));
+          slots.push_back(static_cast<int32_t>(b));
+          who.push_back(b);
         }
+      if (tokens.empty())
+        break;
+      const float *logits =
+          check(session.run("decode", tokens, positions, slots));
+      for (size_t i = 0; i < who.size(); ++i)
+        promptRow(seqs[who[i]], position, logits + i * vocab);
+    }
+  } else {
+    const int64_t chunk = p.entry("prefill").max_tokens();
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      Sequence &s = seqs[b];
+      int64_t n = static_cast<int64_t>(s.prompt.size());
+      for (int64_t start = 0; start < n; start += chunk) {
+        int64_t count = std::min(chunk, n - start);
+        std::vector<int32_t> tokens(s.prompt.begin() + start,
+                                    s.prompt.begin() + start + count);
+        std::vector<int32_t> positions(count), slots(count, int32_t(b));
+        for (int64_t i = 0; i < count; ++i)
+          positions[i] = static_cast<int32_t>(start + i);
+        const float *logits =
+            check(session.run("prefill", tokens, positions, slots));
+        for (int64_t i = 0; i < count; ++i)
+          promptRow(s, start + i, logits + i * vocab);
       }
     }
-    prefillTokens += n;
   }
   double prefillSeconds = secondsSince(prefillStart);
 
