@@ -7,7 +7,12 @@
 #include "dsrt/Weights.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace dsrt {
 
@@ -123,9 +128,112 @@ Expected<WeightStore> WeightStore::allocate(const Program &program) {
           weights.Get(i)->symbol()->str() + "' (" + std::to_string(bytes) +
           " bytes)");
     store.totalBytes_ += bytes + scaleBytes;
-    store.weights_.push_back(std::move(data));
-    store.scales_.push_back(std::move(scales));
+    store.data_.push_back(data.get());
+    store.scales_.push_back(scales.get());
+    store.owned_.push_back(std::move(data));
+    store.owned_.push_back(std::move(scales));
   }
+  return store;
+}
+
+namespace {
+constexpr char kImageMagic[8] = {'D', 'S', 'C', 'W', 'G', 'T', '0', '1'};
+/// The last 24 bytes of an executable with embedded weights.
+struct ImageTrailer {
+  char magic[8];
+  uint64_t offset; // of the image in the file
+  uint64_t size;   // of the image
+};
+
+/// Bytes of weight i and its scales in an image, 64-byte aligned each.
+std::pair<uint64_t, uint64_t> imageBytes(const Program &program, uint32_t i) {
+  const fb::Weight &w = *program.fb().weights()->Get(i);
+  return {alignUp(program.weightElements(i) * dtypeBytes(w.dtype())),
+          alignUp(program.scaleElements(i) * 4)};
+}
+} // namespace
+
+Status WeightStore::appendImage(const Program &program,
+                                const std::string &path) const {
+  std::FILE *f = std::fopen(path.c_str(), "ab");
+  if (!f)
+    return Status::error(path + ": cannot open for writing: " +
+                         std::strerror(errno));
+  long start = std::ftell(f);
+  // The image starts 64-byte aligned in the file so that mapped weights
+  // keep the alignment of allocated ones.
+  uint64_t padding = alignUp(static_cast<uint64_t>(start)) - start;
+  static const uint8_t zeros[64] = {};
+  bool ok = std::fwrite(zeros, 1, padding, f) == padding;
+  uint64_t size = 0;
+  for (uint32_t i = 0; ok && i < data_.size(); ++i) {
+    auto [bytes, scaleBytes] = imageBytes(program, i);
+    ok = std::fwrite(data_[i], 1, bytes, f) == bytes &&
+         (scaleBytes == 0 ||
+          std::fwrite(scales_[i], 1, scaleBytes, f) == scaleBytes);
+    size += bytes + scaleBytes;
+  }
+  ImageTrailer trailer;
+  std::memcpy(trailer.magic, kImageMagic, 8);
+  trailer.offset = static_cast<uint64_t>(start) + padding;
+  trailer.size = size;
+  ok = ok && std::fwrite(&trailer, sizeof(trailer), 1, f) == 1;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok)
+    return Status::error(path + ": cannot write the weights image: " +
+                         std::strerror(errno));
+  return Status::success();
+}
+
+Expected<WeightStore> WeightStore::fromExecutable(const Program &program,
+                                                  const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Expected<WeightStore>::error(path + ": cannot open: " +
+                                        std::strerror(errno));
+  struct stat info;
+  ImageTrailer trailer;
+  bool readable = ::fstat(fd, &info) == 0 &&
+                  static_cast<uint64_t>(info.st_size) >= sizeof(trailer) &&
+                  ::pread(fd, &trailer, sizeof(trailer),
+                          info.st_size - sizeof(trailer)) ==
+                      static_cast<ssize_t>(sizeof(trailer));
+  if (!readable || std::memcmp(trailer.magic, kImageMagic, 8) != 0) {
+    ::close(fd);
+    return WeightStore(); // no embedded weights
+  }
+  uint64_t fileSize = static_cast<uint64_t>(info.st_size);
+  uint64_t expected = 0;
+  for (uint32_t i = 0; i < program.fb().weights()->size(); ++i) {
+    auto [bytes, scaleBytes] = imageBytes(program, i);
+    expected += bytes + scaleBytes;
+  }
+  if (trailer.offset % 64 != 0 || trailer.size != expected ||
+      trailer.offset > fileSize - sizeof(trailer) ||
+      trailer.size > fileSize - sizeof(trailer) - trailer.offset) {
+    ::close(fd);
+    return Expected<WeightStore>::error(
+        path + ": the embedded weights image is damaged (" +
+        std::to_string(trailer.size) + " bytes at " +
+        std::to_string(trailer.offset) + ", the program needs " +
+        std::to_string(expected) + ")");
+  }
+  void *base = ::mmap(nullptr, fileSize, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED)
+    return Expected<WeightStore>::error(path + ": cannot map: " +
+                                        std::strerror(errno));
+  WeightStore store;
+  store.mapping_ = std::shared_ptr<void>(
+      base, [fileSize](void *p) { ::munmap(p, fileSize); });
+  uint8_t *at = static_cast<uint8_t *>(base) + trailer.offset;
+  for (uint32_t i = 0; i < program.fb().weights()->size(); ++i) {
+    auto [bytes, scaleBytes] = imageBytes(program, i);
+    store.data_.push_back(at);
+    store.scales_.push_back(scaleBytes ? at + bytes : nullptr);
+    at += bytes + scaleBytes;
+  }
+  store.totalBytes_ = trailer.size;
   return store;
 }
 
@@ -145,7 +253,7 @@ Expected<WeightStore> WeightStore::load(const Program &program,
     for (bool scales : {false, true}) {
       if (scales && !weights.Get(i)->scale_tensor())
         continue;
-      uint8_t *dst = (scales ? store.scales_ : store.weights_)[i].get();
+      uint8_t *dst = (scales ? store.scales_ : store.data_)[i];
       for (const Part &part : partsOf(*weights.Get(i), scales)) {
         const Checkpoint::Entry *entry = checkpoint.find(part.name);
         const SafetensorsFile &shard = checkpoint.shard(entry->shard);
@@ -196,7 +304,7 @@ Expected<WeightStore> WeightStore::dummy(const Program &program,
     // Norm weights near 1, biases small and positive, matrices scaled by
     // 1/sqrt(fan-in) so activations stay in range through the layers.
     float scale = vector ? 0.1f : 1.0f / std::sqrt(static_cast<float>(cols));
-    uint8_t *data = store.weights_[i].get();
+    uint8_t *data = store.data_[i];
     for (uint64_t j = 0; j < n; ++j) {
       float v = vector ? 1.0f + scale * uniform() : scale * uniform();
       switch (w.dtype()) {
@@ -223,7 +331,7 @@ Expected<WeightStore> WeightStore::dummy(const Program &program,
     if (w.scale_tensor()) {
       // e4m3 values reach 448 (here at most 240): scale to ~1/sqrt(fan-in).
       float s = 1.0f / (240.0f * std::sqrt(static_cast<float>(cols)));
-      float *scales = reinterpret_cast<float *>(store.scales_[i].get());
+      float *scales = reinterpret_cast<float *>(store.scales_[i]);
       for (uint64_t j = 0; j < program.scaleElements(i); ++j)
         scales[j] = s * (1.0f + 0.25f * uniform());
     }

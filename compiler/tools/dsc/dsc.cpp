@@ -15,6 +15,8 @@
 #include "dsc/Frontend/ModelImporter.h"
 #include "dsc/Frontend/ModelWeights.h"
 #include "dsrt/Checkpoint.h"
+#include "dsrt/Program.h"
+#include "dsrt/Weights.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -94,6 +96,11 @@ cl::opt<std::string> runtimeDir(
     cl::desc("Folder of libdsrt.a and libdsrt-main.a (default: next to dsc, "
              "or $DSC_RUNTIME_DIR)"),
     cl::value_desc("dir"), cl::sub(compileCommand));
+cl::opt<bool> embedWeights(
+    "embed-weights",
+    cl::desc("Append the weights to the executable, so that it alone is "
+             "enough to run"),
+    cl::sub(compileCommand));
 cl::opt<bool> printStats("stats",
                          cl::desc("Print kernel, launch and arena figures"),
                          cl::sub(compileCommand));
@@ -305,6 +312,27 @@ void writeOutput(const std::function<void(raw_ostream &)> &write) {
   output->keep();
 }
 
+/// --embed-weights: checks and copies the checkpoint's weights into the
+/// image the executable maps at start.
+void appendWeights(const std::vector<uint8_t> &bytes, const std::string &dir) {
+  if (dir.empty())
+    fail("--embed-weights needs weights: compile a checkpoint folder or give "
+         "--weights DIR");
+  auto program = dsrt::Program::load(bytes.data(), bytes.size(), "program");
+  if (!program)
+    fail("internal error: " + program.error());
+  auto checkpoint = dsrt::Checkpoint::open(dir);
+  if (!checkpoint)
+    fail(checkpoint.error());
+  auto weights = dsrt::WeightStore::load(program.value(), checkpoint.value());
+  if (!weights)
+    fail(weights.error());
+  dsrt::Status written =
+      weights.value().appendImage(program.value(), outputPath);
+  if (!written)
+    fail(written.error());
+}
+
 int runCompile(const char *argv0) {
   if (targetName != "cpu")
     fail("unsupported --target '" + targetName +
@@ -341,6 +369,16 @@ int runCompile(const char *argv0) {
     dsc::buildSchedulePipeline(pm, options);
   if (failed(pm.run(*module)))
     fail("compilation failed (see the diagnostics above)");
+  if (printStats && emitStage != EmitStage::DSOpt) {
+    int64_t kernels = 0, launches = 0;
+    module->walk([&](dsc::ds::KernelOp) { ++kernels; });
+    module->walk([&](dsc::ds::LaunchOp) { ++launches; });
+    errs() << "dsc: " << kernels << " kernels, " << launches
+           << " launches, arena "
+           << (*module)->getAttrOfType<mlir::IntegerAttr>("ds.arena_bytes")
+                  .getInt()
+           << " bytes\n";
+  }
   if (emitStage == EmitStage::DSOpt || emitStage == EmitStage::Schedule) {
     writeOutput(print);
     return 0;
@@ -356,17 +394,8 @@ int runCompile(const char *argv0) {
   auto program = dsc::serializeProgram(*module, metadata);
   if (failed(program))
     fail("serializing the program failed");
-  if (printStats) {
-    int64_t kernels = 0, launches = 0;
-    for (auto k : module->getOps<dsc::ds::KernelOp>())
-      (void)k, ++kernels;
-    module->walk([&](dsc::ds::LaunchOp) { ++launches; });
-    errs() << "dsc: " << kernels << " kernels, " << launches
-           << " launches, arena "
-           << (*module)->getAttrOfType<mlir::IntegerAttr>("ds.arena_bytes")
-                  .getInt()
-           << " bytes, program " << program->size() << " bytes\n";
-  }
+  if (printStats)
+    errs() << "dsc: program " << program->size() << " bytes\n";
   if (emitStage == EmitStage::Program) {
     writeOutput([&](raw_ostream &os) {
       os.write(reinterpret_cast<const char *>(program->data()),
@@ -388,6 +417,8 @@ int runCompile(const char *argv0) {
   if (failed(dsc::linkExecutable(std::string(object), runtime, outputPath,
                                  error)))
     fail(error);
+  if (embedWeights)
+    appendWeights(*program, metadata.checkpointDir);
   return 0;
 }
 

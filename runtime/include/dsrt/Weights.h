@@ -43,8 +43,19 @@ public:
   /// Weights of the compiled shapes and dtypes from a seeded generator.
   static Expected<WeightStore> dummy(const Program &program, uint64_t seed);
 
-  const void *data(uint32_t index) const { return weights_[index].get(); }
-  const void *scales(uint32_t index) const { return scales_[index].get(); }
+  /// The weights image appended to `executable` by `dsc compile
+  /// --embed-weights`, mapped in place; an empty store (numWeights() == 0)
+  /// when the file carries none.
+  static Expected<WeightStore> fromExecutable(const Program &program,
+                                              const std::string &executable);
+
+  /// Writes the image fromExecutable() reads (every weight, then its
+  /// scales, each 64-byte aligned, then the trailer) to the end of `path`.
+  Status appendImage(const Program &program, const std::string &path) const;
+
+  const void *data(uint32_t index) const { return data_[index]; }
+  const void *scales(uint32_t index) const { return scales_[index]; }
+  size_t numWeights() const { return data_.size(); }
   uint64_t totalBytes() const { return totalBytes_; }
 
 private:
@@ -54,7 +65,9 @@ private:
   using Buffer = std::unique_ptr<uint8_t, FreeDeleter>;
   static Expected<WeightStore> allocate(const Program &program);
 
-  std::vector<Buffer> weights_, scales_;
+  std::vector<uint8_t *> data_, scales_; // into owned_ or mapping_
+  std::vector<Buffer> owned_;
+  std::shared_ptr<void> mapping_;
   uint64_t totalBytes_ = 0;
 };
 

@@ -204,12 +204,21 @@ bool isDirectory(const std::string &path) {
   return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
-dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program) {
+dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
+                              const char *argv0) {
   if (o.dummyWeights) {
     auto store = dsrt::WeightStore::dummy(program, o.sampling.seed);
     if (!store)
       fail(store.error());
     return store.take();
+  }
+  if (o.weightsDir.empty()) {
+    // Weights appended by `dsc compile --embed-weights` come first.
+    auto embedded = dsrt::WeightStore::fromExecutable(program, "/proc/self/exe");
+    if (!embedded)
+      fail(std::string(argv0) + ": " + embedded.error());
+    if (embedded.value().numWeights() > 0)
+      return embedded.take();
   }
   std::string dir = o.weightsDir;
   if (dir.empty() && program.fb().checkpoint_dir())
@@ -223,7 +232,8 @@ dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program) {
   if (!checkpoint)
     fail(checkpoint.error());
   if (!checkpoint.value().hasWeights())
-    fail(dir + ": no safetensors weights in this folder");
+    fail(dir + ": no safetensors weights in this folder (give --weights DIR "
+             "or --dummy-weights)");
   bool tty = isatty(fileno(stderr));
   auto started = std::chrono::steady_clock::now();
   auto store = dsrt::WeightStore::load(
@@ -276,7 +286,7 @@ int main(int argc, char **argv) {
          std::to_string(p.fb().kernels()->size()) + " kernels, the executable "
          "holds " + std::to_string(dsc_kernel_count));
   Options o = parseOptions(argc, argv, p);
-  dsrt::WeightStore weights = loadWeights(o, p);
+  dsrt::WeightStore weights = loadWeights(o, p, argv[0]);
   dsrt::CpuDevice device(o.threads);
   dsrt::Session session(p, weights, device, dsc_kernel_table,
                         dsc_kernel_count);
