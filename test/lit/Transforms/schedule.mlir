@@ -57,3 +57,4 @@ func.func @prefill(%t: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>
   %logits = ds.lm_head %d, %head : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
   return %logits, %c1 : tensor<?x64xf32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>
 }
+

@@ -93,4 +93,22 @@ def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect", "::mlir::func::FuncDialect"];
 }
 
+def DSSerialize : Pass<"ds-serialize", "::mlir::ModuleOp"> {
+  let summary = "Write the scheduled module as the FlatBuffer program";
+  let description = [{
+    Writes the program of a module that went through ds-schedule to
+    `output` in the format of `runtime/schemas/program.fbs`: the model
+    metadata (`ds.model`), the weight manifest (`ds.weight` in module order),
+    the kernels (`ds.kernel`), the launches of each entry point, the arena
+    size and the cache geometry. The module is not changed. `dsc compile`
+    embeds the same bytes in the executable (`--emit=program` writes them).
+  }];
+  let options = [
+    Option<"output", "output", "std::string", "\"\"",
+           "file to write the program to">,
+    Option<"target", "target", "std::string", "\"cpu\"",
+           "target name recorded in the program">
+  ];
+}
+
 #endif // DSC_COMPILER_PASSES_TD

@@ -1,0 +1,24 @@
+// RUN: dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" --ds-serialize="output=%t.dscp" | FileCheck %s
+// RUN: %python %S/Inputs/read-program.py %t.dscp | FileCheck %s --check-prefix=PROGRAM
+// RUN: not dsc-opt %s --ds-serialize="output=%t.x" 2>&1 | FileCheck %s --check-prefix=UNSCHEDULED
+
+// ds-serialize writes the FlatBuffer program and leaves the module as it was.
+// CHECK: ds.kernel @dsc_kernel_0 "tokens" 0 "ds.embed
+// PROGRAM: identifier DSCP
+// PROGRAM: size {{[0-9]+}}
+// UNSCHEDULED: error: ds-serialize: the module is not scheduled (no ds.model, ds.cache or ds.arena_bytes)
+
+module attributes {ds.model = {family = "deepseek_v3", vocab_size = 64 : i64, hidden_size = 32 : i64, num_layers = 1 : i64, max_position_embeddings = 8 : i64, bos_token_id = 0 : i64, eos_token_id = 1 : i64}} {
+  ds.weight @table = "model.embed_tokens.weight" : tensor<64x32xbf16>
+  ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
+  func.func @prefill(%t: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                     %c: !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>)
+      -> (tensor<?x64xf32>, !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>)
+      attributes {ds.entry = "prefill"} {
+    %table = ds.get_weight @table : tensor<64x32xbf16>
+    %head = ds.get_weight @head : tensor<64x32xbf16>
+    %h = ds.embed %t, %table : tensor<?xi32>, tensor<64x32xbf16> -> tensor<?x32xbf16>
+    %logits = ds.lm_head %h, %head : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+    return %logits, %c : tensor<?x64xf32>, !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>
+  }
+}
