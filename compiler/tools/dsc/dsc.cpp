@@ -163,8 +163,11 @@ std::string num(double value) {
   return text;
 }
 
+/// 671.03B, 2.45B; 6.23M for tiny models.
 std::string billions(int64_t n) {
-  return formatv("{0:F2}B", static_cast<double>(n) / 1e9).str();
+  double v = static_cast<double>(n);
+  return v >= 1e9 ? formatv("{0:F2}B", v / 1e9).str()
+                  : formatv("{0:F2}M", v / 1e6).str();
 }
 
 /// Bytes in the largest decimal unit that keeps the value at least 1.
