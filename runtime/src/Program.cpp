@@ -79,8 +79,9 @@ std::string checkProgram(const fb::Program &p) {
     const fb::Kernel *k = p.kernels()->Get(i);
     if (!k->name())
       return "kernel " + std::to_string(i) + " has no name";
-    if (k->parallel() == fb::ParallelDim::Static && k->extent() <= 0)
-      return "kernel " + std::to_string(i) + " has a non-positive extent";
+    if (k->parallel() != fb::ParallelDim::Tokens &&
+        (k->extent() <= 0 || k->extent() > (int64_t(1) << 32)))
+      return "kernel " + std::to_string(i) + " has an extent out of range";
   }
   bool prefill = false, decode = false;
   for (const fb::Entry *e : *p.entries()) {

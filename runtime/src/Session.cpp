@@ -85,9 +85,10 @@ Expected<const float *> Session::run(const char *entryName,
       args.push_back(p);
     }
     const fb::Kernel &kernel = *kernels.Get(launch->kernel());
-    int64_t extent = kernel.parallel() == fb::ParallelDim::Tokens
-                         ? count
-                         : kernel.extent();
+    int64_t extent = kernel.parallel() == fb::ParallelDim::Tokens ? count
+                     : kernel.parallel() == fb::ParallelDim::Static
+                         ? kernel.extent()
+                         : count * kernel.extent();
     device_.run(kernels_[launch->kernel()], args.data(), count, extent);
   }
   return reinterpret_cast<const float *>(arena_.get() + entry.logits_offset());

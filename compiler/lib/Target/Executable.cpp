@@ -97,8 +97,9 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
     kernels.push_back(fb::CreateKernel(
         fbb, fbb.CreateString(k.getSymName().str()),
         fbb.CreateString(k.getSummary().str()),
-        k.getParallel() == "tokens" ? fb::ParallelDim::Tokens
-                                    : fb::ParallelDim::Static,
+        k.getParallel() == "tokens"   ? fb::ParallelDim::Tokens
+        : k.getParallel() == "static" ? fb::ParallelDim::Static
+                                      : fb::ParallelDim::TokensTimesStatic,
         static_cast<int64_t>(k.getExtent())));
   }
 

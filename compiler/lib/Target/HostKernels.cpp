@@ -567,9 +567,12 @@ private:
     Value oLat = absorbed ? e.scratch(latent) : Value();
     Type f32 = e.b.getF32Type();
 
-    e.loop(e.begin, e.end, [&](Value h) {
+    // One (token, head) pair per parallel index.
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads));
+      Value h = arith::RemSIOp::create(e.b, e.loc, pair, e.c64(heads));
       Value kvRow0 = e.mul(h, e.c64(nope + vDim)); // first W_UK row of head h
-      e.loop(e.c64(0), e.tokens, [&](Value t) {
+      {
         Value position = e.loadI64(operand(1), t);
         Value slot = e.loadI64(operand(2), t);
         Value qBase = e.add(e.mul(t, e.c64(heads * qkDim)),
@@ -654,9 +657,9 @@ private:
             e.storeBF16(acc, result(), e.add(outBase, j));
           });
         }
-      });
+      }
     });
-    return fixed(heads);
+    return {ParallelDim::TokensTimesStatic, heads};
   }
 
   std::pair<ParallelDim, int64_t> gate(MoEGateOp op) {

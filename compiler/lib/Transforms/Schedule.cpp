@@ -22,6 +22,18 @@ using namespace dsc::ds;
 
 namespace {
 
+const char *parallelName(dsc::ParallelDim parallel) {
+  switch (parallel) {
+  case dsc::ParallelDim::Tokens:
+    return "tokens";
+  case dsc::ParallelDim::Static:
+    return "static";
+  case dsc::ParallelDim::TokensTimesStatic:
+    return "tokens_x_static";
+  }
+  return "?";
+}
+
 struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
   using DSScheduleBase::DSScheduleBase;
 
@@ -71,9 +83,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
                                         : entries.front().getOperation());
     for (const dsc::KernelInfo &k : generator.infos())
       KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
-                       b.getStringAttr(k.parallel == dsc::ParallelDim::Tokens
-                                           ? "tokens"
-                                           : "static"),
+                       b.getStringAttr(parallelName(k.parallel)),
                        b.getI64IntegerAttr(k.extent),
                        b.getStringAttr(k.summary));
     module->setAttr(

@@ -420,10 +420,13 @@ LogicalResult MLAAttentionOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult KernelOp::verify() {
-  if (getParallel() != "tokens" && getParallel() != "static")
-    return emitOpError("parallel must be \"tokens\" or \"static\", got \"")
-           << getParallel() << "\"";
-  if (getParallel() == "static" && static_cast<int64_t>(getExtent()) <= 0)
+  StringRef parallel = getParallel();
+  if (parallel != "tokens" && parallel != "static" &&
+      parallel != "tokens_x_static")
+    return emitOpError("parallel must be \"tokens\", \"static\" or "
+                       "\"tokens_x_static\", got \"")
+           << parallel << "\"";
+  if (parallel != "tokens" && static_cast<int64_t>(getExtent()) <= 0)
     return emitOpError("a static kernel needs a positive extent");
   return success();
 }

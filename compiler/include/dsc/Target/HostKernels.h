@@ -29,7 +29,8 @@ namespace dsc {
 /// How a kernel's work is split between threads.
 enum class ParallelDim {
   Tokens, // [0, tokens) of the chunk
-  Static, // [0, extent) fixed at compile time (output features, heads)
+  Static, // [0, extent) fixed at compile time (output features)
+  TokensTimesStatic, // [0, tokens * extent): (token, head) pairs
 };
 
 struct KernelInfo {

@@ -553,8 +553,9 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
   let description = [{
     Declares kernel `sym_name` (a function of the nested `@kernels` module
     for the host target) and how a launch splits its work: over the chunk's
-    `tokens`, or over a `static` range `[0, extent)` (output features,
-    heads). `summary` names the op and shapes it implements.
+    `tokens`, over a `static` range `[0, extent)` (output features), or
+    over `tokens_x_static` (`[0, tokens * extent)`: token-head pairs).
+    `summary` names the op and shapes it implements.
 
     ```mlir
     ds.kernel @dsc_kernel_2 static 1536 "ds.linear tensor<?x7168xbf16>"
