@@ -28,13 +28,14 @@ size_t dtypeBytes(fb::DType dtype) {
 namespace {
 
 /// Product of a shape, or 0 if any dimension is not positive or the product
-/// overflows 2^62.
+/// exceeds 2^60 (so that its bytes, at 4 per element, and their 64-byte
+/// padding stay well inside 64 bits).
 uint64_t shapeProduct(const flatbuffers::Vector<int64_t> *shape) {
   if (!shape || shape->size() == 0)
     return 0;
   uint64_t product = 1;
   for (int64_t d : *shape) {
-    if (d <= 0 || product > (uint64_t(1) << 62) / uint64_t(d))
+    if (d <= 0 || product > (uint64_t(1) << 60) / uint64_t(d))
       return 0;
     product *= uint64_t(d);
   }
@@ -54,7 +55,10 @@ std::string checkProgram(const fb::Program &p) {
   const fb::CacheInfo &c = *p.cache();
   if (c.layers() <= 0 || c.latent() <= 0 || c.rope() <= 0 || c.slots() <= 0 ||
       c.max_seq() <= 0 || c.layers() > (1 << 12) || c.slots() > (1 << 16) ||
-      c.max_seq() > (int64_t(1) << 24) || c.latent() + c.rope() > (1 << 16))
+      c.max_seq() > (int64_t(1) << 24) || c.latent() > (1 << 16) ||
+      c.rope() > (1 << 16) || c.latent() + c.rope() > (1 << 16) ||
+      uint64_t(c.layers()) * c.slots() * c.max_seq() >
+          (uint64_t(1) << 62) / (uint64_t(c.latent() + c.rope()) * 2))
     return "cache geometry out of range";
   uint64_t cacheBytes = uint64_t(c.layers()) * c.slots() * c.max_seq() *
                         (c.latent() + c.rope()) * 2;
@@ -64,6 +68,9 @@ std::string checkProgram(const fb::Program &p) {
     std::string what = "weight " + std::to_string(i);
     if (!w->symbol() || !w->tensor() || shapeProduct(w->shape()) == 0)
       return what + ": missing name or non-positive shape";
+    if (dtypeBytes(w->dtype()) == 0)
+      return what + " ('" + w->symbol()->str() + "'): unknown dtype " +
+             std::to_string(static_cast<int>(w->dtype()));
     if (w->experts() < 0 ||
         (w->experts() > 0 && (w->shape()->size() < 2 ||
                               w->shape()->Get(0) != w->experts())))
@@ -74,6 +81,9 @@ std::string checkProgram(const fb::Program &p) {
         (fp8 && shapeProduct(w->scale_shape()) == 0))
       return what + " ('" + w->symbol()->str() +
              "'): fp8 weights need scales, others have none";
+    if (fp8 && w->experts() > 0 && w->scale_shape()->Get(0) != w->experts())
+      return what + " ('" + w->symbol()->str() +
+             "'): experts do not match its scale shape";
   }
   for (uint32_t i = 0; i < p.kernels()->size(); ++i) {
     const fb::Kernel *k = p.kernels()->Get(i);
@@ -92,9 +102,11 @@ std::string checkProgram(const fb::Program &p) {
     decode |= name == "decode";
     if (e->max_tokens() <= 0 || e->max_tokens() > (1 << 20))
       return "entry '" + name + "': max_tokens out of range";
-    uint64_t logitsBytes = uint64_t(e->max_tokens()) * m.vocab_size() * 4;
+    // max_tokens x vocab x 4 bytes must fit after logits_offset; divided
+    // rather than multiplied, since the product can exceed 64 bits.
     if (e->logits_offset() > p.arena_bytes() ||
-        logitsBytes > p.arena_bytes() - e->logits_offset())
+        uint64_t(m.vocab_size()) > (p.arena_bytes() - e->logits_offset()) /
+                                       4 / uint64_t(e->max_tokens()))
       return "entry '" + name + "': logits outside the arena";
     for (const fb::Launch *l : *e->launches()) {
       if (l->kernel() >= p.kernels()->size() || !l->args())

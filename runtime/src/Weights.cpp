@@ -6,7 +6,10 @@
 
 #include "dsrt/Weights.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -206,7 +209,9 @@ Expected<WeightStore> WeightStore::fromExecutable(const Program &program,
   uint64_t expected = 0;
   for (uint32_t i = 0; i < program.fb().weights()->size(); ++i) {
     auto [bytes, scaleBytes] = imageBytes(program, i);
-    expected += bytes + scaleBytes;
+    // Saturating: a sum past 2^64 must not wrap to a size that matches.
+    uint64_t add = bytes + scaleBytes;
+    expected = add > UINT64_MAX - expected ? UINT64_MAX : expected + add;
   }
   if (trailer.offset % 64 != 0 || trailer.size != expected ||
       trailer.offset > fileSize - sizeof(trailer) ||
@@ -273,12 +278,11 @@ Expected<WeightStore> WeightStore::load(const Program &program,
   return store;
 }
 
-Expected<WeightStore> WeightStore::dummy(const Program &program,
-                                         uint64_t seed) {
-  Expected<WeightStore> allocated = allocate(program);
-  if (!allocated)
-    return allocated;
-  WeightStore store = allocated.take();
+namespace {
+
+/// Fills weight `w` (n elements, `cols` wide) from its own generator.
+void fillDummy(const fb::Weight &w, uint64_t n, uint64_t scaleCount,
+               uint8_t *data, uint8_t *scaleData, uint64_t seed) {
   uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
   auto next = [&]() { // splitmix64
     uint64_t z = (state += 0x9E3779B97F4A7C15ull);
@@ -295,47 +299,65 @@ Expected<WeightStore> WeightStore::dummy(const Program &program,
     bits += 0x7FFF + ((bits >> 16) & 1);
     return static_cast<uint16_t>(bits >> 16);
   };
-  const auto &weights = *program.fb().weights();
-  for (uint32_t i = 0; i < weights.size(); ++i) {
-    const fb::Weight &w = *weights.Get(i);
-    uint64_t n = program.weightElements(i);
-    int64_t cols = w.shape()->Get(w.shape()->size() - 1);
-    bool vector = w.shape()->size() == 1;
-    // Norm weights near 1, biases small and positive, matrices scaled by
-    // 1/sqrt(fan-in) so activations stay in range through the layers.
-    float scale = vector ? 0.1f : 1.0f / std::sqrt(static_cast<float>(cols));
-    uint8_t *data = store.data_[i];
-    for (uint64_t j = 0; j < n; ++j) {
-      float v = vector ? 1.0f + scale * uniform() : scale * uniform();
-      switch (w.dtype()) {
-      case fb::DType::BF16: {
-        uint16_t b = bf16(v);
-        std::memcpy(data + 2 * j, &b, 2);
-        break;
-      }
-      case fb::DType::F32: {
-        float f = vector ? 0.5f + 0.5f * (uniform() + 1.0f) : v;
-        std::memcpy(data + 4 * j, &f, 4);
-        break;
-      }
-      case fb::DType::F8_E4M3: {
-        uint8_t byte = static_cast<uint8_t>(next() & 0xF7); // exponent < 15
-        data[j] = byte;
-        break;
-      }
-      case fb::DType::I32:
-        std::memset(data + 4 * j, 0, 4);
-        break;
-      }
+  int64_t cols = w.shape()->Get(w.shape()->size() - 1);
+  bool vector = w.shape()->size() == 1;
+  // Norm weights near 1, biases small and positive, matrices scaled by
+  // 1/sqrt(fan-in) so activations stay in range through the layers.
+  float scale = vector ? 0.1f : 1.0f / std::sqrt(static_cast<float>(cols));
+  for (uint64_t j = 0; j < n; ++j) {
+    float v = vector ? 1.0f + scale * uniform() : scale * uniform();
+    switch (w.dtype()) {
+    case fb::DType::BF16: {
+      uint16_t b = bf16(v);
+      std::memcpy(data + 2 * j, &b, 2);
+      break;
     }
-    if (w.scale_tensor()) {
-      // e4m3 values reach 448 (here at most 240): scale to ~1/sqrt(fan-in).
-      float s = 1.0f / (240.0f * std::sqrt(static_cast<float>(cols)));
-      float *scales = reinterpret_cast<float *>(store.scales_[i]);
-      for (uint64_t j = 0; j < program.scaleElements(i); ++j)
-        scales[j] = s * (1.0f + 0.25f * uniform());
+    case fb::DType::F32: {
+      float f = vector ? 0.5f + 0.5f * (uniform() + 1.0f) : v;
+      std::memcpy(data + 4 * j, &f, 4);
+      break;
+    }
+    case fb::DType::F8_E4M3:
+      data[j] = static_cast<uint8_t>(next() & 0xF7); // exponent < 15: no NaN
+      break;
+    case fb::DType::I32:
+      std::memset(data + 4 * j, 0, 4);
+      break;
     }
   }
+  // e4m3 values reach 240 here: scale the products to ~1/sqrt(fan-in).
+  float s = 1.0f / (240.0f * std::sqrt(static_cast<float>(cols)));
+  float *scales = reinterpret_cast<float *>(scaleData);
+  for (uint64_t j = 0; j < scaleCount; ++j)
+    scales[j] = s * (1.0f + 0.25f * uniform());
+}
+
+} // namespace
+
+Expected<WeightStore> WeightStore::dummy(const Program &program,
+                                         uint64_t seed) {
+  Expected<WeightStore> allocated = allocate(program);
+  if (!allocated)
+    return allocated;
+  WeightStore store = allocated.take();
+  const auto &weights = *program.fb().weights();
+  // Each weight has its own generator (seeded by the seed and its index),
+  // so the result does not depend on how many threads fill them.
+  std::atomic<uint32_t> nextWeight{0};
+  auto worker = [&] {
+    for (uint32_t i; (i = nextWeight++) < weights.size();)
+      fillDummy(*weights.Get(i), program.weightElements(i),
+                weights.Get(i)->scale_tensor() ? program.scaleElements(i) : 0,
+                store.data_[i], store.scales_[i],
+                seed * 1000003u + i);
+  };
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t)
+    pool.emplace_back(worker);
+  worker();
+  for (std::thread &t : pool)
+    t.join();
   return store;
 }
 

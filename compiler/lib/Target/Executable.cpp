@@ -135,12 +135,16 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       fbb, intAttr(cacheDict, "layers", 0), intAttr(cacheDict, "latent", 0),
       intAttr(cacheDict, "rope", 0), intAttr(cacheDict, "slots", 0),
       intAttr(cacheDict, "max_seq", 0));
+  bool gpu = !metadata.gpuImage.empty();
   auto program = fb::CreateProgram(
       fbb, /*schema_version=*/1, fbb.CreateString(metadata.target),
       fbb.CreateString(metadata.dscVersion), model, fbb.CreateVector(weights),
       fbb.CreateVector(kernels), fbb.CreateVector(entries), cache,
       static_cast<uint64_t>(arena.getInt()),
-      fbb.CreateString(metadata.checkpointDir));
+      fbb.CreateString(metadata.checkpointDir), /*tokenizer=*/0,
+      gpu ? fbb.CreateVector(metadata.gpuImage) : 0,
+      gpu ? fbb.CreateString(metadata.gpuImageFormat) : 0,
+      gpu ? fbb.CreateString(metadata.gpuChip) : 0);
   fb::FinishProgramBuffer(fbb, program);
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());
@@ -152,27 +156,30 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
 
 LogicalResult emitHostObject(ModuleOp module,
                              const std::vector<uint8_t> &program,
-                             const std::string &cpu,
+                             const std::string &cpu, bool hostKernels,
                              const std::string &objectPath) {
-  ModuleOp kernels;
-  for (auto nested : module.getOps<ModuleOp>())
-    if (nested->hasAttr("ds.kernels"))
-      kernels = nested;
-  if (!kernels)
-    return module.emitError("no @kernels module to compile");
   SmallVector<std::string> names;
-  for (KernelOp k : module.getOps<KernelOp>())
-    names.push_back(k.getSymName().str());
-
-  if (failed(lowerHostKernelsToLLVM(kernels)))
-    return kernels.emitError("lowering the host kernels to LLVM failed");
-  registerBuiltinDialectTranslation(*module.getContext());
-  registerLLVMDialectTranslation(*module.getContext());
   llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(kernels, llvmContext, "dsc_program");
-  if (!llvmModule)
-    return kernels.emitError("translation to LLVM IR failed");
+  std::unique_ptr<llvm::Module> llvmModule;
+  if (hostKernels) {
+    ModuleOp kernels;
+    for (auto nested : module.getOps<ModuleOp>())
+      if (nested->hasAttr("ds.kernels"))
+        kernels = nested;
+    if (!kernels)
+      return module.emitError("no @kernels module to compile");
+    for (KernelOp k : module.getOps<KernelOp>())
+      names.push_back(k.getSymName().str());
+    if (failed(lowerHostKernelsToLLVM(kernels)))
+      return kernels.emitError("lowering the host kernels to LLVM failed");
+    registerBuiltinDialectTranslation(*module.getContext());
+    registerLLVMDialectTranslation(*module.getContext());
+    llvmModule = translateModuleToLLVMIR(kernels, llvmContext, "dsc_program");
+    if (!llvmModule)
+      return kernels.emitError("translation to LLVM IR failed");
+  } else {
+    llvmModule = std::make_unique<llvm::Module>("dsc_program", llvmContext);
+  }
 
   // The tables main() reads.
   llvm::Type *ptr = llvm::PointerType::get(llvmContext, 0);

@@ -9,7 +9,9 @@
 #include "dsc/Compiler/Passes.h"
 #include "dsc/Compiler/Pipelines.h"
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Target/CudaKernels.h"
 #include "dsc/Target/Executable.h"
+#include "dsc/Target/TargetDescription.h"
 #include "dsc/Frontend/CheckpointCheck.h"
 #include "dsc/Frontend/ModelConfig.h"
 #include "dsc/Frontend/ModelImporter.h"
@@ -52,7 +54,7 @@ cl::opt<bool> infoJson("json", cl::desc("Print the summary as JSON"),
 cl::opt<std::string> compilePath(cl::Positional, cl::Required,
                                  cl::desc("<checkpoint folder or config.json>"),
                                  cl::sub(compileCommand));
-enum class EmitStage { DS, DSOpt, Schedule, Program, Exe };
+enum class EmitStage { DS, DSOpt, Schedule, Kernels, PTX, Program, Exe };
 cl::opt<EmitStage> emitStage(
     "emit", cl::desc("The stage to stop at and write (default: exe)"),
     cl::values(
@@ -61,6 +63,9 @@ cl::opt<EmitStage> emitStage(
                    "kernel-level ds (absorbed decode attention, decomposed)"),
         clEnumValN(EmitStage::Schedule, "schedule",
                    "planned buffers, generated kernels and ordered launches"),
+        clEnumValN(EmitStage::Kernels, "kernels",
+                   "the generated kernels (scf/arith/llvm IR)"),
+        clEnumValN(EmitStage::PTX, "ptx", "the kernels as PTX (cuda targets)"),
         clEnumValN(EmitStage::Program, "program",
                    "the serialized FlatBuffer program (binary)"),
         clEnumValN(EmitStage::Exe, "exe", "a standalone executable")),
@@ -69,9 +74,20 @@ cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout; "
                                               "required for exe)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::sub(compileCommand));
-cl::opt<std::string> targetName("target",
-                                cl::desc("Target: cpu (default)"),
-                                cl::init("cpu"), cl::sub(compileCommand));
+cl::opt<std::string> targetName(
+    "target",
+    cl::desc("Target: cpu (default), cuda:sm_90a (H100/H200), cuda:sm_89, "
+             "cuda:sm_80"),
+    cl::init("cpu"), cl::sub(compileCommand));
+cl::opt<std::string> cudaPath(
+    "cuda-path",
+    cl::desc("CUDA toolkit for ptxas and libdevice (default: $CUDA_HOME, "
+             "ptxas on PATH, /usr/local/cuda)"),
+    cl::value_desc("dir"), cl::sub(compileCommand));
+cl::opt<bool> noPtxas("no-ptxas",
+                      cl::desc("Embed PTX (compiled by the driver at load) "
+                               "even when ptxas is found"),
+                      cl::sub(compileCommand));
 cl::opt<std::string> hostCpu("cpu",
                              cl::desc("Host CPU the cpu target tunes for: "
                                       "native (default) or an LLVM CPU name "
@@ -337,9 +353,14 @@ void appendWeights(const std::vector<uint8_t> &bytes, const std::string &dir) {
 }
 
 int runCompile(const char *argv0) {
-  if (targetName != "cpu")
-    fail("unsupported --target '" + targetName +
-         "': this build compiles for 'cpu' (CUDA targets are not built yet)");
+  std::string knownTargets;
+  std::optional<dsc::TargetDescription> target =
+      dsc::lookupTarget(targetName, knownTargets);
+  if (!target)
+    fail("unsupported --target '" + targetName + "' (known: " + knownTargets +
+         ")");
+  if (emitStage == EmitStage::PTX && !target->isCUDA())
+    fail("--emit=ptx needs a cuda target");
   if (maxSeqLen <= 0 || maxBatch <= 0 || prefillChunk <= 0)
     fail("--max-seq-len, --max-batch and --prefill-chunk must be positive");
   if (emitStage == EmitStage::Exe && outputPath == "-")
@@ -386,6 +407,14 @@ int runCompile(const char *argv0) {
     writeOutput(print);
     return 0;
   }
+  mlir::ModuleOp kernels;
+  for (auto nested : module->getOps<mlir::ModuleOp>())
+    if (nested->hasAttr("ds.kernels"))
+      kernels = nested;
+  if (emitStage == EmitStage::Kernels) {
+    writeOutput([&](raw_ostream &os) { kernels.print(os); os << "\n"; });
+    return 0;
+  }
 
   dsc::ProgramMetadata metadata;
   metadata.target = targetName;
@@ -394,6 +423,27 @@ int runCompile(const char *argv0) {
     metadata.checkpointDir = absolutePath(weightsDir);
   else if (sys::fs::is_directory(compilePath))
     metadata.checkpointDir = absolutePath(compilePath);
+  if (target->isCUDA()) {
+    std::vector<std::string> names;
+    for (auto k : module->getOps<dsc::ds::KernelOp>())
+      names.push_back(k.getSymName().str());
+    std::string toolkit = dsc::findCudaToolkit(cudaPath);
+    auto image = dsc::compileCudaKernels(kernels, names, *target, toolkit,
+                                         !noPtxas);
+    if (failed(image))
+      fail("generating the CUDA kernels failed (see the diagnostics above)");
+    if (emitStage == EmitStage::PTX) {
+      writeOutput([&](raw_ostream &os) { os << image->ptx; });
+      return 0;
+    }
+    metadata.gpuImage = std::move(image->bytes);
+    metadata.gpuImageFormat = image->format;
+    metadata.gpuChip = target->chip;
+    if (printStats)
+      errs() << "dsc: " << metadata.gpuImageFormat << " for "
+             << target->chip << ", " << metadata.gpuImage.size()
+             << " bytes\n";
+  }
   auto program = dsc::serializeProgram(*module, metadata);
   if (failed(program))
     fail("serializing the program failed");
@@ -412,6 +462,7 @@ int runCompile(const char *argv0) {
     fail("cannot create a temporary object file: " + ec.message());
   FileRemover removeObject(object);
   if (failed(dsc::emitHostObject(*module, *program, hostCpu,
+                                 /*hostKernels=*/!target->isCUDA(),
                                  std::string(object))))
     fail("generating machine code failed");
   std::string error;

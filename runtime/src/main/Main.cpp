@@ -281,15 +281,16 @@ int main(int argc, char **argv) {
   if (!program)
     fail(program.error());
   const dsrt::Program &p = program.value();
-  if (p.fb().kernels()->size() != dsc_kernel_count)
-    fail(std::string(argv[0]) + ": corrupted program: it names " +
-         std::to_string(p.fb().kernels()->size()) + " kernels, the executable "
-         "holds " + std::to_string(dsc_kernel_count));
   Options o = parseOptions(argc, argv, p);
   dsrt::WeightStore weights = loadWeights(o, p, argv[0]);
-  dsrt::CpuDevice device(o.threads);
-  dsrt::Session session(p, weights, device, dsc_kernel_table,
-                        dsc_kernel_count);
+  dsrt::SessionOptions sessionOptions;
+  sessionOptions.threads = o.threads;
+  sessionOptions.hostKernels = dsc_kernel_table;
+  sessionOptions.numHostKernels = dsc_kernel_count;
+  auto created = dsrt::Session::create(p, weights, sessionOptions);
+  if (!created)
+    fail(std::string(argv[0]) + ": " + created.error());
+  dsrt::Session &session = *created.value();
 
   const int64_t vocab = p.fb().model()->vocab_size();
   const int64_t maxSeq = p.fb().cache()->max_seq();
@@ -332,7 +333,8 @@ int main(int argc, char **argv) {
   auto prefillStart = std::chrono::steady_clock::now();
   int64_t prefillTokens = 0;
   for (size_t b = 0; b < seqs.size(); ++b) {
-    session.resetSlot(static_cast<int32_t>(b));
+    if (dsrt::Status reset = session.resetSlot(static_cast<int32_t>(b)); !reset)
+      fail(reset.error());
     prefillTokens += static_cast<int64_t>(seqs[b].prompt.size());
   }
   if (o.promptByDecode) {
@@ -435,11 +437,11 @@ int main(int argc, char **argv) {
                 "\"prefill_seconds\": %.6f, \"prefill_tokens_per_second\": %.2f, "
                 "\"decode_tokens\": %lld, \"decode_steps\": %lld, "
                 "\"decode_seconds\": %.6f, \"decode_tokens_per_second\": %.2f, "
-                "\"threads\": %u}}\n",
+                "\"device\": \"%s\"}}\n",
                 static_cast<long long>(prefillTokens), prefillSeconds,
                 prefillRate, static_cast<long long>(decodeTokens),
                 static_cast<long long>(decodeSteps), decodeSeconds, decodeRate,
-                device.threads());
+                session.deviceName().c_str());
   } else {
     for (const Sequence &s : seqs) {
       std::string line;
@@ -451,10 +453,10 @@ int main(int argc, char **argv) {
   if (o.bench)
     std::fprintf(stderr,
                  "prefill: %lld tokens, %.1f tokens/s; decode: %lld tokens "
-                 "in %lld steps, %.1f tokens/s (%u threads)\n",
+                 "in %lld steps, %.1f tokens/s (%s)\n",
                  static_cast<long long>(prefillTokens), prefillRate,
                  static_cast<long long>(decodeTokens),
                  static_cast<long long>(decodeSteps), decodeRate,
-                 device.threads());
+                 session.deviceName().c_str());
   return 0;
 }

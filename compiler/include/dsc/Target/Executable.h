@@ -22,6 +22,10 @@ struct ProgramMetadata {
   std::string target = "cpu";
   std::string dscVersion;
   std::string checkpointDir; // absolute; empty when compiled from a config
+  // CUDA targets: the compiled kernels.
+  std::vector<uint8_t> gpuImage;
+  std::string gpuImageFormat; // "cubin" | "ptx"
+  std::string gpuChip;
 };
 
 /// ds-serialize: the FlatBuffer program (runtime/schemas/program.fbs) of a
@@ -29,13 +33,14 @@ struct ProgramMetadata {
 mlir::FailureOr<std::vector<uint8_t>>
 serializeProgram(mlir::ModuleOp scheduled, const ProgramMetadata &metadata);
 
-/// Compiles the nested `@kernels` module (lowered to the LLVM dialect in
-/// place) for the host CPU `cpu` ("native": this machine) and writes an
-/// object file holding the kernels, `dsc_kernel_table`/`dsc_kernel_count`
-/// and `dsc_program_data`/`dsc_program_size`.
+/// Writes an object file for the host CPU `cpu` ("native": this machine)
+/// holding `dsc_program_data`/`dsc_program_size` and
+/// `dsc_kernel_table`/`dsc_kernel_count`. With `hostKernels`, the nested
+/// `@kernels` module is lowered (in place) and compiled into it; otherwise
+/// (GPU targets, whose kernels travel in the program) the table is empty.
 mlir::LogicalResult emitHostObject(mlir::ModuleOp scheduled,
                                    const std::vector<uint8_t> &program,
-                                   const std::string &cpu,
+                                   const std::string &cpu, bool hostKernels,
                                    const std::string &objectPath);
 
 /// Links `objectPath` with libdsrt-main.a and libdsrt.a from `runtimeDir`

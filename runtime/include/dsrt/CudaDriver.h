@@ -1,0 +1,69 @@
+//===- CudaDriver.h - the CUDA driver API, loaded at run time -----*- C++ -*-===//
+//
+// The few driver entry points the `cuda` device uses, resolved with dlopen
+// from libcuda.so.1, so executables have no link-time dependency on the CUDA
+// toolkit or driver. check() turns a CUresult into a message naming the
+// call and the driver's error name.
+//
+// Threading: load() once; the table is read-only afterwards.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSRT_CUDADRIVER_H
+#define DSRT_CUDADRIVER_H
+
+#include "dsrt/Expected.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace dsrt {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+struct CUctx_st;
+struct CUmod_st;
+struct CUfunc_st;
+struct CUstream_st;
+using CUcontext = CUctx_st *;
+using CUmodule = CUmod_st *;
+using CUfunction = CUfunc_st *;
+using CUstream = CUstream_st *;
+
+struct CudaDriver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, unsigned, CUstream,
+                             void **, void **);
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+
+  /// Loads libcuda.so.1 and resolves every entry point.
+  static Expected<const CudaDriver *> load();
+
+  /// Ok, or "<call> failed: CUDA_ERROR_..." for a failed CUresult.
+  Status check(CUresult result, const char *call) const;
+};
+
+/// cuDeviceGetAttribute codes used here.
+constexpr int kCuAttrComputeCapabilityMajor = 75;
+constexpr int kCuAttrComputeCapabilityMinor = 76;
+
+} // namespace dsrt
+
+#endif // DSRT_CUDADRIVER_H

@@ -1,0 +1,65 @@
+//===- CudaDriver.cpp - dlopen the CUDA driver ---------------------------===//
+//
+// Resolves the driver API from libcuda.so.1 (the _v2 symbols where the API
+// versioned them).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsrt/CudaDriver.h"
+
+#include <dlfcn.h>
+
+namespace dsrt {
+
+Expected<const CudaDriver *> CudaDriver::load() {
+  static CudaDriver driver;
+  static std::string error;
+  static bool loaded = false;
+  if (loaded)
+    return error.empty() ? Expected<const CudaDriver *>(&driver)
+                         : Expected<const CudaDriver *>::error(error);
+  loaded = true;
+  void *library = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    error = "no NVIDIA driver: libcuda.so.1 cannot be loaded";
+    return Expected<const CudaDriver *>::error(error);
+  }
+  auto resolve = [&](auto &slot, const char *name) {
+    void *symbol = ::dlsym(library, name);
+    if (!symbol && error.empty())
+      error = std::string("the NVIDIA driver lacks ") + name;
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(symbol);
+  };
+  resolve(driver.cuInit, "cuInit");
+  resolve(driver.cuDeviceGet, "cuDeviceGet");
+  resolve(driver.cuDeviceGetCount, "cuDeviceGetCount");
+  resolve(driver.cuDeviceGetName, "cuDeviceGetName");
+  resolve(driver.cuDeviceGetAttribute, "cuDeviceGetAttribute");
+  resolve(driver.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+  resolve(driver.cuCtxSetCurrent, "cuCtxSetCurrent");
+  resolve(driver.cuCtxSynchronize, "cuCtxSynchronize");
+  resolve(driver.cuModuleLoadData, "cuModuleLoadData");
+  resolve(driver.cuModuleGetFunction, "cuModuleGetFunction");
+  resolve(driver.cuMemAlloc, "cuMemAlloc_v2");
+  resolve(driver.cuMemFree, "cuMemFree_v2");
+  resolve(driver.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
+  resolve(driver.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
+  resolve(driver.cuMemsetD8, "cuMemsetD8_v2");
+  resolve(driver.cuLaunchKernel, "cuLaunchKernel");
+  resolve(driver.cuGetErrorName, "cuGetErrorName");
+  if (!error.empty())
+    return Expected<const CudaDriver *>::error(error);
+  return &driver;
+}
+
+Status CudaDriver::check(CUresult result, const char *call) const {
+  if (result == 0)
+    return Status::success();
+  const char *name = nullptr;
+  if (!cuGetErrorName || cuGetErrorName(result, &name) != 0 || !name)
+    name = "unknown CUDA error";
+  return Status::error(std::string(call) + " failed: " + name + " (" +
+                       std::to_string(result) + ")");
+}
+
+} // namespace dsrt

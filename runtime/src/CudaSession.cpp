@@ -1,0 +1,275 @@
+//===- CudaSession.cpp - the cuda device's session -----------------------===//
+//
+// Loads the program's GPU image (cubin, or PTX the driver compiles), uploads
+// the weights once, and allocates the arena, the KV cache and the chunk's
+// index buffers on the device. Every launch's pointer arguments are fixed,
+// so their tables are built and uploaded once; a chunk then costs one small
+// copy of its token ids, positions and slots, the launches, and the copy of
+// the logits back. Every driver call is checked and reported by its error
+// name.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsrt/CudaDriver.h"
+#include "dsrt/Session.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace dsrt {
+
+namespace {
+
+/// Threads per block of the generic kernels (compiler: kGenericBlockSize).
+constexpr unsigned kBlockSize = 128;
+
+class CudaSession : public Session {
+public:
+  ~CudaSession() override {
+    if (!driver_)
+      return;
+    for (CUdeviceptr p : allocations_)
+      driver_->cuMemFree(p);
+  }
+
+  Status init(const Program &program, const WeightStore &weights) {
+    program_ = &program;
+    auto driver = CudaDriver::load();
+    if (!driver)
+      return Status::error(driver.error() + "; this executable was compiled "
+                           "for " + program.fb().target()->str() +
+                           " and needs an NVIDIA GPU");
+    driver_ = driver.value();
+    const CudaDriver &d = *driver_;
+#define DSRT_CHECK(call)                                                       \
+  if (Status s = d.check(call, #call); !s)                                     \
+    return s;
+    DSRT_CHECK(d.cuInit(0));
+    int devices = 0;
+    DSRT_CHECK(d.cuDeviceGetCount(&devices));
+    if (devices == 0)
+      return Status::error("no CUDA device; this executable was compiled for " +
+                           program.fb().target()->str());
+    CUdevice device;
+    DSRT_CHECK(d.cuDeviceGet(&device, 0));
+    char name[256] = {};
+    DSRT_CHECK(d.cuDeviceGetName(name, sizeof(name) - 1, device));
+    int major = 0, minor = 0;
+    DSRT_CHECK(d.cuDeviceGetAttribute(&major, kCuAttrComputeCapabilityMajor,
+                                      device));
+    DSRT_CHECK(d.cuDeviceGetAttribute(&minor, kCuAttrComputeCapabilityMinor,
+                                      device));
+    deviceName_ = std::string(name) + " (sm_" + std::to_string(major) +
+                  std::to_string(minor) + ")";
+    CUcontext context;
+    DSRT_CHECK(d.cuDevicePrimaryCtxRetain(&context, device));
+    DSRT_CHECK(d.cuCtxSetCurrent(context));
+
+    const fb::Program &p = program.fb();
+    if (!p.gpu_image() || p.gpu_image()->size() == 0 || !p.gpu_image_format())
+      return Status::error("corrupted program: no GPU image for target " +
+                           p.target()->str());
+    std::string format = p.gpu_image_format()->str();
+    if (format == "ptx" && p.gpu_image()->data()[p.gpu_image()->size() - 1])
+      return Status::error("corrupted program: the PTX is not terminated");
+    CUmodule module;
+    if (Status s = d.check(d.cuModuleLoadData(&module, p.gpu_image()->data()),
+                           "cuModuleLoadData");
+        !s)
+      return Status::error(s.error() + " (loading the " + format + " for " +
+                           (p.gpu_chip() ? p.gpu_chip()->str() : "?") +
+                           " on " + deviceName_ + ")");
+    for (const fb::Kernel *k : *p.kernels()) {
+      CUfunction f;
+      std::string entry = k->name()->str() + "_entry";
+      DSRT_CHECK(d.cuModuleGetFunction(&f, module, entry.c_str()));
+      functions_.push_back(f);
+    }
+
+    // Device memory: weights, arena, cache, the chunk's index arrays.
+    const auto &ws = *p.weights();
+    for (uint32_t i = 0; i < ws.size(); ++i) {
+      uint64_t bytes = program.weightElements(i) * dtypeBytes(ws.Get(i)->dtype());
+      CUdeviceptr data = 0, scales = 0;
+      if (Status s = upload(weights.data(i), bytes, data); !s)
+        return s;
+      if (ws.Get(i)->scale_tensor())
+        if (Status s = upload(weights.scales(i), program.scaleElements(i) * 4,
+                              scales);
+            !s)
+          return s;
+      weightPtrs_.push_back(data);
+      scalePtrs_.push_back(scales);
+    }
+    maxTokens_ = 0;
+    for (const fb::Entry *e : *p.entries())
+      maxTokens_ = std::max<int64_t>(maxTokens_, e->max_tokens());
+    if (Status s = allocate(p.arena_bytes(), arena_); !s)
+      return s;
+    if (Status s = allocate(program.cacheBytes(), cache_); !s)
+      return s;
+    DSRT_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
+    for (CUdeviceptr *p : {&tokens_, &positions_, &slots_})
+      if (Status s = allocate(maxTokens_ * 4, *p); !s)
+        return s;
+
+    // One argument table per launch, all in one device buffer.
+    std::vector<CUdeviceptr> tables;
+    for (const fb::Entry *e : *p.entries()) {
+      std::vector<uint64_t> offsets;
+      for (const fb::Launch *l : *e->launches()) {
+        offsets.push_back(tables.size() * sizeof(CUdeviceptr));
+        for (const fb::Arg *a : *l->args())
+          tables.push_back(pointer(*a));
+      }
+      tableOffsets_.push_back(std::move(offsets));
+    }
+    if (Status s = upload(tables.data(), tables.size() * sizeof(CUdeviceptr),
+                          tables_);
+        !s)
+      return s;
+    logits_.resize(static_cast<size_t>(maxTokens_ * p.model()->vocab_size()));
+    return Status::success();
+#undef DSRT_CHECK
+  }
+
+  Expected<const float *> run(const char *entryName,
+                              const std::vector<int32_t> &tokens,
+                              const std::vector<int32_t> &positions,
+                              const std::vector<int32_t> &slots) override {
+    const fb::Program &p = program_->fb();
+    size_t entryIndex = 0;
+    for (; entryIndex < p.entries()->size(); ++entryIndex)
+      if (p.entries()->Get(entryIndex)->name()->str() == entryName)
+        break;
+    const fb::Entry &entry = *p.entries()->Get(entryIndex);
+    Status ok = checkChunk(entry, entryName, tokens, positions, slots);
+    if (!ok)
+      return Expected<const float *>::error(ok.error());
+    const CudaDriver &d = *driver_;
+    int64_t count = static_cast<int64_t>(tokens.size());
+    auto fail = [](const Status &s) {
+      return Expected<const float *>::error(s.error());
+    };
+    if (Status s = d.check(d.cuMemcpyHtoD(tokens_, tokens.data(), count * 4),
+                           "cuMemcpyHtoD(tokens)");
+        !s)
+      return fail(s);
+    if (Status s = d.check(
+            d.cuMemcpyHtoD(positions_, positions.data(), count * 4),
+            "cuMemcpyHtoD(positions)");
+        !s)
+      return fail(s);
+    if (Status s = d.check(d.cuMemcpyHtoD(slots_, slots.data(), count * 4),
+                           "cuMemcpyHtoD(slots)");
+        !s)
+      return fail(s);
+    const auto &kernels = *p.kernels();
+    const auto &offsets = tableOffsets_[entryIndex];
+    for (size_t i = 0; i < entry.launches()->size(); ++i) {
+      const fb::Launch &launch = *entry.launches()->Get(i);
+      const fb::Kernel &kernel = *kernels.Get(launch.kernel());
+      int64_t extent = kernel.parallel() == fb::ParallelDim::Tokens ? count
+                       : kernel.parallel() == fb::ParallelDim::Static
+                           ? kernel.extent()
+                           : count * kernel.extent();
+      CUdeviceptr table = tables_ + offsets[i];
+      void *params[] = {&table, &count, &extent};
+      unsigned blocks =
+          static_cast<unsigned>((extent + kBlockSize - 1) / kBlockSize);
+      if (Status s = d.check(d.cuLaunchKernel(functions_[launch.kernel()],
+                                              blocks, 1, 1, kBlockSize, 1, 1, 0,
+                                              nullptr, params, nullptr),
+                             "cuLaunchKernel");
+          !s)
+        return fail(Status::error(s.error() + " (kernel " +
+                                  kernel.name()->str() + ")"));
+    }
+    size_t bytes = static_cast<size_t>(count) * p.model()->vocab_size() * 4;
+    if (Status s = d.check(d.cuMemcpyDtoH(logits_.data(),
+                                          arena_ + entry.logits_offset(), bytes),
+                           "cuMemcpyDtoH(logits)");
+        !s)
+      return fail(s);
+    return logits_.data();
+  }
+
+  Status resetSlot(int32_t slot) override {
+    const fb::CacheInfo &c = *program_->fb().cache();
+    uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
+    for (int64_t layer = 0; layer < c.layers(); ++layer)
+      if (Status s = driver_->check(
+              driver_->cuMemsetD8(
+                  cache_ + (layer * c.slots() + slot) * slotBytes, 0,
+                  slotBytes),
+              "cuMemsetD8(cache)");
+          !s)
+        return s;
+    return Status::success();
+  }
+
+  std::string deviceName() const override { return deviceName_; }
+  bool keepsHostWeights() const override { return false; }
+
+private:
+  Status allocate(uint64_t bytes, CUdeviceptr &out) {
+    if (Status s = driver_->check(driver_->cuMemAlloc(&out, std::max<uint64_t>(bytes, 256)),
+                                  "cuMemAlloc");
+        !s)
+      return Status::error(s.error() + " (" + std::to_string(bytes) +
+                           " bytes)");
+    allocations_.push_back(out);
+    return Status::success();
+  }
+
+  Status upload(const void *host, uint64_t bytes, CUdeviceptr &out) {
+    if (Status s = allocate(bytes, out); !s)
+      return s;
+    return driver_->check(driver_->cuMemcpyHtoD(out, host, bytes),
+                          "cuMemcpyHtoD(weights)");
+  }
+
+  CUdeviceptr pointer(const fb::Arg &arg) const {
+    switch (arg.kind()) {
+    case fb::ArgKind::Arena:
+      return arena_ + arg.value();
+    case fb::ArgKind::Weight:
+      return weightPtrs_[arg.value()];
+    case fb::ArgKind::WeightScales:
+      return scalePtrs_[arg.value()];
+    case fb::ArgKind::Cache:
+      return cache_ + arg.value();
+    case fb::ArgKind::Tokens:
+      return tokens_;
+    case fb::ArgKind::Positions:
+      return positions_;
+    case fb::ArgKind::Slots:
+      return slots_;
+    }
+    return 0;
+  }
+
+  const Program *program_ = nullptr;
+  const CudaDriver *driver_ = nullptr;
+  std::string deviceName_;
+  std::vector<CUfunction> functions_;
+  std::vector<CUdeviceptr> allocations_, weightPtrs_, scalePtrs_;
+  CUdeviceptr arena_ = 0, cache_ = 0, tokens_ = 0, positions_ = 0, slots_ = 0,
+              tables_ = 0;
+  std::vector<std::vector<uint64_t>> tableOffsets_;
+  int64_t maxTokens_ = 0;
+  std::vector<float> logits_;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<Session>>
+createCudaSession(const Program &program, const WeightStore &weights) {
+  auto session = std::make_unique<CudaSession>();
+  Status ok = session->init(program, weights);
+  if (!ok)
+    return Expected<std::unique_ptr<Session>>::error(ok.error());
+  return std::unique_ptr<Session>(std::move(session));
+}
+
+} // namespace dsrt

@@ -1,0 +1,208 @@
+//===- ProgramBuilder.h - build compiled programs in tests ------*- C++ -*-===//
+//
+// ProgramBuilder describes a compiled program (schemas/program.fbs) as plain
+// structs and serializes it with flatbuffers::FlatBufferBuilder. A default
+// ProgramBuilder is the smallest program that Program::load() accepts; every
+// field is public, so a test breaks exactly one rule by editing one field
+// (a shape, an offset, the identifier, a table left out) and builds again.
+// The fuzz seed generator (fuzz/make_program_seeds.cpp) uses it too, so it
+// needs no gtest.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSRT_TEST_PROGRAMBUILDER_H
+#define DSRT_TEST_PROGRAMBUILDER_H
+
+#include "dsrt/Program.h"
+#include "dsrt/program_generated.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dsrt::test {
+
+/// One manifest entry. An empty scaleTensor or scaleShape is left out of the
+/// buffer (the field is absent, not an empty string or vector).
+struct WeightSpec {
+  WeightSpec(std::string symbol, std::string tensor, fb::DType dtype,
+             std::vector<int64_t> shape, std::string scaleTensor = "",
+             std::vector<int64_t> scaleShape = {}, int64_t experts = 0)
+      : symbol(std::move(symbol)), tensor(std::move(tensor)), dtype(dtype),
+        shape(std::move(shape)), scaleTensor(std::move(scaleTensor)),
+        scaleShape(std::move(scaleShape)), experts(experts) {}
+
+  std::string symbol;
+  std::string tensor;
+  fb::DType dtype = fb::DType::BF16;
+  std::vector<int64_t> shape;
+  std::string scaleTensor;
+  std::vector<int64_t> scaleShape;
+  int64_t experts = 0;
+};
+
+struct KernelSpec {
+  std::string name;
+  fb::ParallelDim parallel = fb::ParallelDim::Tokens;
+  int64_t extent = 0;
+};
+
+struct LaunchSpec {
+  uint32_t kernel = 0;
+  std::vector<fb::Arg> args;
+};
+
+struct EntrySpec {
+  std::string name;
+  int64_t maxTokens = 1;
+  std::vector<LaunchSpec> launches;
+  uint64_t logitsOffset = 0;
+};
+
+struct ModelSpec {
+  std::string family = "deepseek_v3";
+  int64_t vocabSize = 32;
+  int64_t hiddenSize = 16;
+  int64_t numLayers = 2;
+  int64_t bosTokenId = 0;
+  int64_t eosTokenId = 1;
+  int64_t maxPositionEmbeddings = 16;
+};
+
+/// Cache bytes: layers x slots x maxSeq x (latent + rope) x 2.
+struct CacheSpec {
+  int64_t layers = 2;
+  int64_t latent = 8;
+  int64_t rope = 4;
+  int64_t slots = 2;
+  int64_t maxSeq = 16;
+};
+
+inline fb::Arg arenaArg(uint64_t offset) { return {fb::ArgKind::Arena, offset}; }
+inline fb::Arg weightArg(uint64_t index) { return {fb::ArgKind::Weight, index}; }
+inline fb::Arg scalesArg(uint64_t index) {
+  return {fb::ArgKind::WeightScales, index};
+}
+inline fb::Arg cacheArg(uint64_t offset) { return {fb::ArgKind::Cache, offset}; }
+inline fb::Arg tokensArg() { return {fb::ArgKind::Tokens, 0}; }
+inline fb::Arg positionsArg() { return {fb::ArgKind::Positions, 0}; }
+inline fb::Arg slotsArg() { return {fb::ArgKind::Slots, 0}; }
+
+class ProgramBuilder {
+public:
+  /// The minimal valid program: vocabulary 32, a bf16 embedding [32, 16]
+  /// (weight 0), an fp8 lm_head [32, 16] with scales [2, 1] (weight 1),
+  /// three kernels (embed and attention over tokens, lm_head static over
+  /// 32), a 1536-byte cache, a 1024-byte arena, and prefill (4 tokens) and
+  /// decode (2 tokens) entry points with their logits at arena offset 512.
+  ProgramBuilder() {
+    weights = {
+        {"embed", "model.embed_tokens.weight", fb::DType::BF16, {32, 16}},
+        {"lm_head", "lm_head.weight", fb::DType::F8_E4M3, {32, 16},
+         "lm_head.weight_scale_inv", {2, 1}},
+    };
+    kernels = {
+        {"embed", fb::ParallelDim::Tokens, 0},
+        {"attention", fb::ParallelDim::Tokens, 0},
+        {"lm_head", fb::ParallelDim::Static, 32},
+    };
+    std::vector<LaunchSpec> launches = {
+        {0, {tokensArg(), weightArg(0), arenaArg(0)}},
+        {1, {arenaArg(0), cacheArg(0), cacheArg(768), positionsArg(),
+             slotsArg()}},
+        {2, {arenaArg(0), weightArg(1), scalesArg(1), arenaArg(512)}},
+    };
+    entries = {
+        {"prefill", 4, launches, 512},
+        {"decode", 2, launches, 512},
+    };
+  }
+
+  uint32_t schemaVersion = kSchemaVersion;
+  /// Four characters, written where the "DSCP" file identifier goes.
+  std::string identifier = "DSCP";
+  std::string target = "cpu";
+  std::string dscVersion = "test";
+  std::string checkpointDir = "/nonexistent/checkpoint";
+  ModelSpec model;
+  CacheSpec cache;
+  std::vector<WeightSpec> weights;
+  std::vector<KernelSpec> kernels;
+  std::vector<EntrySpec> entries;
+  uint64_t arenaBytes = 1024;
+  std::vector<uint8_t> tokenizer;
+  /// Leave a required table out of the buffer.
+  bool omitModel = false;
+  bool omitCache = false;
+  bool omitWeights = false;
+
+  /// The entry point called `name`; it must exist.
+  EntrySpec &entry(const std::string &name) {
+    for (EntrySpec &e : entries)
+      if (e.name == name)
+        return e;
+    std::fprintf(stderr, "ProgramBuilder: no entry point '%s'\n",
+                 name.c_str());
+    std::abort();
+  }
+
+  std::vector<uint8_t> build() const {
+    flatbuffers::FlatBufferBuilder fbb(1024);
+    auto stringOrNone = [&](const std::string &s) {
+      return s.empty() ? flatbuffers::Offset<flatbuffers::String>()
+                       : fbb.CreateString(s);
+    };
+    auto modelOffset = fb::CreateModelInfo(
+        fbb, fbb.CreateString(model.family), model.vocabSize, model.hiddenSize,
+        model.numLayers, model.bosTokenId, model.eosTokenId,
+        model.maxPositionEmbeddings);
+
+    std::vector<flatbuffers::Offset<fb::Weight>> weightOffsets;
+    for (const WeightSpec &w : weights)
+      weightOffsets.push_back(fb::CreateWeight(
+          fbb, stringOrNone(w.symbol), stringOrNone(w.tensor), w.dtype,
+          fbb.CreateVector(w.shape), stringOrNone(w.scaleTensor),
+          w.scaleShape.empty() ? 0 : fbb.CreateVector(w.scaleShape),
+          w.experts));
+
+    std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets;
+    for (const KernelSpec &k : kernels)
+      kernelOffsets.push_back(fb::CreateKernel(
+          fbb, stringOrNone(k.name), fbb.CreateString("test kernel"),
+          k.parallel, k.extent));
+
+    std::vector<flatbuffers::Offset<fb::Entry>> entryOffsets;
+    for (const EntrySpec &e : entries) {
+      std::vector<flatbuffers::Offset<fb::Launch>> launches;
+      for (const LaunchSpec &l : e.launches)
+        launches.push_back(
+            fb::CreateLaunch(fbb, l.kernel, fbb.CreateVectorOfStructs(l.args)));
+      entryOffsets.push_back(fb::CreateEntry(fbb, stringOrNone(e.name),
+                                             e.maxTokens,
+                                             fbb.CreateVector(launches),
+                                             e.logitsOffset));
+    }
+
+    auto cacheOffset =
+        fb::CreateCacheInfo(fbb, cache.layers, cache.latent, cache.rope,
+                            cache.slots, cache.maxSeq);
+    auto program = fb::CreateProgram(
+        fbb, schemaVersion, fbb.CreateString(target),
+        fbb.CreateString(dscVersion), omitModel ? 0 : modelOffset,
+        omitWeights ? 0 : fbb.CreateVector(weightOffsets),
+        fbb.CreateVector(kernelOffsets), fbb.CreateVector(entryOffsets),
+        omitCache ? 0 : cacheOffset, arenaBytes,
+        fbb.CreateString(checkpointDir),
+        tokenizer.empty() ? 0 : fbb.CreateVector(tokenizer));
+    fbb.Finish(program, identifier.c_str());
+    return std::vector<uint8_t>(fbb.GetBufferPointer(),
+                                fbb.GetBufferPointer() + fbb.GetSize());
+  }
+};
+
+} // namespace dsrt::test
+
+#endif // DSRT_TEST_PROGRAMBUILDER_H

@@ -1,0 +1,479 @@
+//===- ProgramTest.cpp - tests of the compiled program loader ---*- C++ -*-===//
+//
+// Unit tests of dsrt/Program.h: a valid program loads and its accessors read
+// it back; then one test per rule of Program::load(), each breaking a valid
+// program (built by ProgramBuilder) in exactly one way and matching the
+// whole message that names the rule. Boundary values on the accepted side
+// are loaded too, so an off-by-one in either direction fails.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsrt/Program.h"
+
+#include "ProgramBuilder.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+
+namespace dsrt {
+namespace {
+
+using test::arenaArg;
+using test::cacheArg;
+using test::ProgramBuilder;
+using test::scalesArg;
+using test::weightArg;
+
+Expected<Program> loadBytes(const std::vector<uint8_t> &bytes) {
+  return Program::load(bytes.data(), bytes.size(), "prog");
+}
+
+/// The message of loading `bytes`, which must be rejected.
+std::string loadError(const std::vector<uint8_t> &bytes) {
+  Expected<Program> program = loadBytes(bytes);
+  EXPECT_FALSE(program.ok()) << "accepted";
+  return program.error();
+}
+std::string loadError(const ProgramBuilder &builder) {
+  return loadError(builder.build());
+}
+
+/// Loads the program of `builder`, which must be accepted.
+void expectLoads(const ProgramBuilder &builder) {
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> program = loadBytes(bytes);
+  EXPECT_TRUE(program.ok()) << program.error();
+}
+
+std::string corrupted(const std::string &why) {
+  return "prog: corrupted program: " + why;
+}
+
+const char *kVerifierFailed = "the FlatBuffer verifier rejected it";
+
+//===--- valid programs ---------------------------------------------------===//
+
+TEST(ProgramTest, MinimalProgramLoads) {
+  ProgramBuilder builder;
+  builder.tokenizer = {1, 2, 3};
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> loaded = loadBytes(bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  const Program &program = loaded.value();
+
+  EXPECT_EQ(program.fb().schema_version(), kSchemaVersion);
+  EXPECT_EQ(program.fb().target()->str(), "cpu");
+  EXPECT_EQ(program.fb().model()->vocab_size(), 32);
+  EXPECT_EQ(program.fb().arena_bytes(), 1024u);
+  EXPECT_EQ(program.fb().tokenizer()->size(), 3u);
+
+  const fb::Entry &prefill = program.entry("prefill");
+  EXPECT_EQ(prefill.name()->str(), "prefill");
+  EXPECT_EQ(prefill.max_tokens(), 4);
+  EXPECT_EQ(prefill.launches()->size(), 3u);
+  EXPECT_EQ(prefill.logits_offset(), 512u);
+  const fb::Entry &decode = program.entry("decode");
+  EXPECT_EQ(decode.name()->str(), "decode");
+  EXPECT_EQ(decode.max_tokens(), 2);
+  EXPECT_NE(&prefill, &decode);
+
+  // 2 layers x 2 slots x 16 positions x (8 + 4) x 2 bytes.
+  EXPECT_EQ(program.cacheBytes(), 1536u);
+  EXPECT_EQ(program.weightElements(0), 32u * 16u);
+  EXPECT_EQ(program.scaleElements(0), 0u);
+  EXPECT_EQ(program.weightElements(1), 32u * 16u);
+  EXPECT_EQ(program.scaleElements(1), 2u);
+}
+
+TEST(ProgramTest, ExpertStacksCountEveryExpert) {
+  ProgramBuilder builder;
+  builder.weights.push_back({"gate", "model.layers.1.mlp.experts.{e}.w",
+                             fb::DType::BF16, {3, 4, 6}, "", {}, 3});
+  builder.weights.push_back({"down", "model.layers.1.mlp.experts.{e}.d",
+                             fb::DType::F8_E4M3, {3, 6, 4},
+                             "model.layers.1.mlp.experts.{e}.d_scale_inv",
+                             {3, 2, 1}, 3});
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> loaded = loadBytes(bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_EQ(loaded.value().weightElements(2), 72u);
+  EXPECT_EQ(loaded.value().scaleElements(2), 0u);
+  EXPECT_EQ(loaded.value().weightElements(3), 72u);
+  EXPECT_EQ(loaded.value().scaleElements(3), 6u);
+}
+
+TEST(ProgramTest, LargeCacheIsSizedExactly) {
+  ProgramBuilder builder;
+  builder.cache = {61, 512, 64, 8, 4096};
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> loaded = loadBytes(bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_EQ(loaded.value().cacheBytes(), 61ull * 8 * 4096 * 576 * 2);
+}
+
+TEST(ProgramTest, FuzzSeedsAreValidPrograms) {
+  size_t seeds = 0;
+  for (const auto &entry :
+       std::filesystem::directory_iterator(DSRT_PROGRAM_SEED_DIR)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+    Expected<Program> program = loadBytes(bytes);
+    EXPECT_TRUE(program.ok()) << entry.path() << ": " << program.error();
+    EXPECT_LE(bytes.size(), 4096u) << entry.path();
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 3u);
+}
+
+//===--- framing ----------------------------------------------------------===//
+
+TEST(ProgramTest, TooShort) {
+  std::string message = corrupted("shorter than a FlatBuffer header");
+  EXPECT_EQ(Program::load(nullptr, 0, "prog").error(), message);
+  std::vector<uint8_t> bytes = ProgramBuilder().build();
+  EXPECT_EQ(Program::load(nullptr, bytes.size(), "prog").error(), message);
+  for (size_t size : {0, 1, 7})
+    EXPECT_EQ(Program::load(bytes.data(), size, "prog").error(), message)
+        << size;
+}
+
+TEST(ProgramTest, WrongIdentifier) {
+  ProgramBuilder builder;
+  builder.identifier = "DSCQ";
+  EXPECT_EQ(loadError(builder),
+            corrupted("missing the \"DSCP\" identifier"));
+  // Eight bytes that are no FlatBuffer at all.
+  EXPECT_EQ(loadError(std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8}),
+            corrupted("missing the \"DSCP\" identifier"));
+}
+
+TEST(ProgramTest, VerifierRejectsTruncatedBuffers) {
+  std::vector<uint8_t> bytes = ProgramBuilder().build();
+  ASSERT_GT(bytes.size(), 64u);
+  // The identifier survives every cut from 8 bytes on; the verifier must
+  // notice that something the root reaches is cut off.
+  for (size_t size = 8; size < bytes.size(); ++size) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + size);
+    EXPECT_EQ(loadError(cut), corrupted(kVerifierFailed)) << size;
+  }
+}
+
+TEST(ProgramTest, VerifierRejectsGarbageRootOffset) {
+  std::vector<uint8_t> bytes = ProgramBuilder().build();
+  uint32_t size = static_cast<uint32_t>(bytes.size());
+  for (uint32_t root : {size, size - 4, size + 1024, uint32_t(0xFFFFFFF0),
+                        uint32_t(3), uint32_t(4)}) {
+    std::vector<uint8_t> broken = bytes;
+    std::memcpy(broken.data(), &root, 4);
+    EXPECT_EQ(loadError(broken), corrupted(kVerifierFailed)) << root;
+  }
+}
+
+TEST(ProgramTest, WrongSchemaVersion) {
+  ProgramBuilder builder;
+  builder.schemaVersion = kSchemaVersion + 1;
+  EXPECT_EQ(loadError(builder),
+            corrupted("schema version 2, this runtime reads version 1"));
+  builder.schemaVersion = 0;
+  EXPECT_EQ(loadError(builder),
+            corrupted("schema version 0, this runtime reads version 1"));
+}
+
+TEST(ProgramTest, MissingTables) {
+  std::string message =
+      corrupted("missing model, weights, kernels, entries, cache or target");
+  ProgramBuilder noModel;
+  noModel.omitModel = true;
+  EXPECT_EQ(loadError(noModel), message);
+  ProgramBuilder noCache;
+  noCache.omitCache = true;
+  EXPECT_EQ(loadError(noCache), message);
+  ProgramBuilder noWeights;
+  noWeights.omitWeights = true;
+  EXPECT_EQ(loadError(noWeights), message);
+}
+
+//===--- entry points and launches ----------------------------------------===//
+
+TEST(ProgramTest, MissingEntryPoint) {
+  std::string message =
+      corrupted("the prefill and decode entry points are required");
+  ProgramBuilder noDecode;
+  noDecode.entries.pop_back();
+  EXPECT_EQ(loadError(noDecode), message);
+  ProgramBuilder noPrefill;
+  noPrefill.entries.erase(noPrefill.entries.begin());
+  EXPECT_EQ(loadError(noPrefill), message);
+  ProgramBuilder renamed;
+  renamed.entry("decode").name = "Decode";
+  EXPECT_EQ(loadError(renamed), message);
+  ProgramBuilder none;
+  none.entries.clear();
+  EXPECT_EQ(loadError(none), message);
+}
+
+TEST(ProgramTest, EntryWithoutName) {
+  ProgramBuilder builder;
+  builder.entry("decode").name = "";
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry point without name or launches"));
+}
+
+TEST(ProgramTest, MaxTokensOutOfRange) {
+  for (int64_t maxTokens : {int64_t(0), int64_t(-1), int64_t(1 << 20) + 1}) {
+    ProgramBuilder builder;
+    builder.entry("decode").maxTokens = maxTokens;
+    EXPECT_EQ(loadError(builder),
+              corrupted("entry 'decode': max_tokens out of range"))
+        << maxTokens;
+  }
+}
+
+TEST(ProgramTest, KernelIndexOutOfRange) {
+  ProgramBuilder builder;
+  builder.entry("prefill").launches[1].kernel = 3; // three kernels
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': launch of kernel 3 out of range"));
+  builder.entry("prefill").launches[1].kernel = 0xFFFFFFFF;
+  EXPECT_EQ(
+      loadError(builder),
+      corrupted("entry 'prefill': launch of kernel 4294967295 out of range"));
+  builder.entry("prefill").launches[1].kernel = 2;
+  expectLoads(builder);
+}
+
+const char *kArgOutOfRange = "a launch argument is out of range";
+
+TEST(ProgramTest, ArenaArgumentPastTheArena) {
+  ProgramBuilder builder;
+  builder.entry("decode").launches[2].args[3] = arenaArg(1024);
+  EXPECT_EQ(loadError(builder),
+            corrupted(std::string("entry 'decode': ") + kArgOutOfRange));
+  builder.entry("decode").launches[2].args[3] = arenaArg(~uint64_t(0));
+  EXPECT_EQ(loadError(builder),
+            corrupted(std::string("entry 'decode': ") + kArgOutOfRange));
+  builder.entry("decode").launches[2].args[3] = arenaArg(1023);
+  expectLoads(builder);
+}
+
+TEST(ProgramTest, WeightArgumentOutOfRange) {
+  ProgramBuilder builder;
+  builder.entry("prefill").launches[0].args[1] = weightArg(2); // two weights
+  EXPECT_EQ(loadError(builder),
+            corrupted(std::string("entry 'prefill': ") + kArgOutOfRange));
+  builder.entry("prefill").launches[0].args[1] = weightArg(1);
+  expectLoads(builder);
+  builder.entry("prefill").launches[2].args[2] = scalesArg(2);
+  EXPECT_EQ(loadError(builder),
+            corrupted(std::string("entry 'prefill': ") + kArgOutOfRange));
+}
+
+TEST(ProgramTest, CacheOffsetPastTheCache) {
+  ProgramBuilder builder; // 1536 cache bytes
+  builder.entry("prefill").launches[1].args[2] = cacheArg(1536);
+  EXPECT_EQ(loadError(builder),
+            corrupted(std::string("entry 'prefill': ") + kArgOutOfRange));
+  builder.entry("prefill").launches[1].args[2] = cacheArg(1535);
+  expectLoads(builder);
+}
+
+TEST(ProgramTest, UnknownArgumentKind) {
+  ProgramBuilder builder;
+  builder.entry("decode").launches[0].args[0] = {static_cast<fb::ArgKind>(7),
+                                                 0};
+  EXPECT_EQ(loadError(builder),
+            corrupted(std::string("entry 'decode': ") + kArgOutOfRange));
+}
+
+TEST(ProgramTest, LogitsOutsideTheArena) {
+  // decode: 2 tokens x 32 x 4 bytes = 256 bytes of logits in 1024.
+  ProgramBuilder builder;
+  builder.entry("decode").logitsOffset = 769;
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'decode': logits outside the arena"));
+  builder.entry("decode").logitsOffset = 1025;
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'decode': logits outside the arena"));
+  builder.entry("decode").logitsOffset = 768;
+  expectLoads(builder);
+  // prefill: 4 x 32 x 4 = 512 bytes; one more token does not fit at 512.
+  builder.entry("prefill").maxTokens = 5;
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': logits outside the arena"));
+}
+
+TEST(ProgramTest, LogitsBytesMustNotWrapAround) {
+  // 4 tokens x 2^62 x 4 bytes is 2^66, which wraps to 0 in 64 bits.
+  ProgramBuilder builder;
+  builder.model.vocabSize = int64_t(1) << 62;
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': logits outside the arena"));
+  builder.model.vocabSize = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': logits outside the arena"));
+}
+
+//===--- model, cache and kernels -----------------------------------------===//
+
+TEST(ProgramTest, NonPositiveModelDimensions) {
+  ProgramBuilder builder;
+  builder.model.hiddenSize = 0;
+  EXPECT_EQ(loadError(builder),
+            corrupted("model dimensions must be positive"));
+}
+
+TEST(ProgramTest, CacheGeometryOutOfRange) {
+  std::string message = corrupted("cache geometry out of range");
+  auto withCache = [](auto edit) {
+    ProgramBuilder builder;
+    edit(builder.cache);
+    return builder;
+  };
+  EXPECT_EQ(loadError(withCache([](auto &c) { c.layers = 0; })), message);
+  EXPECT_EQ(loadError(withCache([](auto &c) { c.rope = -4; })), message);
+  EXPECT_EQ(loadError(withCache([](auto &c) { c.slots = (1 << 16) + 1; })),
+            message);
+  EXPECT_EQ(loadError(withCache([](auto &c) { c.latent = (1 << 16); })),
+            message);
+  // latent + rope must not overflow before it is compared.
+  EXPECT_EQ(loadError(withCache([](auto &c) {
+              c.latent = std::numeric_limits<int64_t>::max();
+            })),
+            message);
+}
+
+TEST(ProgramTest, CacheBytesMustNotWrapAround) {
+  // Each dimension is within its limit, but the bytes (2^69 - 2^45) are not
+  // representable in 64 bits; wrapped, they would leave room for the
+  // program's cache arguments.
+  ProgramBuilder builder;
+  builder.cache = {1 << 12, 1 << 15, 1 << 15, 1 << 16, (1 << 24) - 1};
+  EXPECT_EQ(loadError(builder), corrupted("cache geometry out of range"));
+}
+
+TEST(ProgramTest, KernelWithoutNameOrExtent) {
+  ProgramBuilder builder;
+  builder.kernels[1].name = "";
+  EXPECT_EQ(loadError(builder), corrupted("kernel 1 has no name"));
+
+  std::string message = corrupted("kernel 2 has an extent out of range");
+  for (fb::ParallelDim parallel :
+       {fb::ParallelDim::Static, fb::ParallelDim::TokensTimesStatic,
+        static_cast<fb::ParallelDim>(5)}) {
+    for (int64_t extent : {int64_t(0), int64_t(-1), (int64_t(1) << 32) + 1}) {
+      builder = ProgramBuilder();
+      builder.kernels[2].parallel = parallel;
+      builder.kernels[2].extent = extent;
+      EXPECT_EQ(loadError(builder), message)
+          << int(parallel) << " " << extent;
+    }
+    builder.kernels[2].extent = int64_t(1) << 32;
+    expectLoads(builder);
+  }
+  // Over tokens, the extent is not read.
+  builder = ProgramBuilder();
+  builder.kernels[2].parallel = fb::ParallelDim::Tokens;
+  builder.kernels[2].extent = -1;
+  expectLoads(builder);
+}
+
+//===--- the weight manifest ----------------------------------------------===//
+
+TEST(ProgramTest, Fp8WeightWithoutScales) {
+  std::string message = corrupted(
+      "weight 1 ('lm_head'): fp8 weights need scales, others have none");
+  ProgramBuilder noScaleTensor;
+  noScaleTensor.weights[1].scaleTensor = "";
+  EXPECT_EQ(loadError(noScaleTensor), message);
+  ProgramBuilder noScaleShape;
+  noScaleShape.weights[1].scaleShape = {};
+  EXPECT_EQ(loadError(noScaleShape), message);
+  ProgramBuilder zeroScaleShape;
+  zeroScaleShape.weights[1].scaleShape = {2, 0};
+  EXPECT_EQ(loadError(zeroScaleShape), message);
+  ProgramBuilder bf16WithScales;
+  bf16WithScales.weights[1].dtype = fb::DType::BF16;
+  EXPECT_EQ(loadError(bf16WithScales), message);
+}
+
+TEST(ProgramTest, NonPositiveShape) {
+  std::string message =
+      corrupted("weight 0: missing name or non-positive shape");
+  for (std::vector<int64_t> shape :
+       {std::vector<int64_t>{32, 0}, {-1, 16}, {}, {16, -16}}) {
+    ProgramBuilder builder;
+    builder.weights[0].shape = shape;
+    EXPECT_EQ(loadError(builder), message) << shape.size();
+  }
+  ProgramBuilder noSymbol;
+  noSymbol.weights[0].symbol = "";
+  EXPECT_EQ(loadError(noSymbol), message);
+  ProgramBuilder noTensor;
+  noTensor.weights[0].tensor = "";
+  EXPECT_EQ(loadError(noTensor), message);
+}
+
+TEST(ProgramTest, WeightBytesMustNotWrapAround) {
+  // 2^62 f32 elements are 2^64 bytes: too many to allocate or map.
+  std::string message =
+      corrupted("weight 0: missing name or non-positive shape");
+  ProgramBuilder builder;
+  builder.weights[0].dtype = fb::DType::F32;
+  builder.weights[0].shape = {int64_t(1) << 31, int64_t(1) << 31};
+  EXPECT_EQ(loadError(builder), message);
+  builder.weights[0].shape = {(int64_t(1) << 62) - 1};
+  EXPECT_EQ(loadError(builder), message);
+  // 2^60 elements still load (and would fail to allocate, not overflow).
+  builder.weights[0].shape = {int64_t(1) << 30, int64_t(1) << 30};
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> program = loadBytes(bytes);
+  ASSERT_TRUE(program.ok()) << program.error();
+  EXPECT_EQ(program.value().weightElements(0), uint64_t(1) << 60);
+}
+
+TEST(ProgramTest, UnknownWeightDType) {
+  ProgramBuilder builder;
+  builder.weights[0].dtype = static_cast<fb::DType>(9);
+  EXPECT_EQ(loadError(builder),
+            corrupted("weight 0 ('embed'): unknown dtype 9"));
+}
+
+TEST(ProgramTest, ExpertsMismatchingShape) {
+  auto withExperts = [](int64_t experts, std::vector<int64_t> shape) {
+    ProgramBuilder builder;
+    builder.weights.push_back({"experts", "model.experts.{e}.w",
+                               fb::DType::BF16, shape, "", {}, experts});
+    return builder;
+  };
+  std::string message =
+      corrupted("weight 2 ('experts'): experts do not match its shape");
+  EXPECT_EQ(loadError(withExperts(3, {2, 4, 4})), message);
+  EXPECT_EQ(loadError(withExperts(3, {4, 3, 4})), message);
+  EXPECT_EQ(loadError(withExperts(3, {3})), message);
+  EXPECT_EQ(loadError(withExperts(-1, {3, 4, 4})), message);
+  expectLoads(withExperts(3, {3, 4, 4}));
+  expectLoads(withExperts(0, {3, 4, 4})); // no stack: one tensor
+}
+
+TEST(ProgramTest, ExpertScalesMismatchingExperts) {
+  // Stacked scales carry the expert dimension first, like the weights;
+  // otherwise the scale buffer would be too small for every expert's scales.
+  ProgramBuilder builder;
+  builder.weights.push_back({"experts", "model.experts.{e}.w",
+                             fb::DType::F8_E4M3, {3, 4, 8},
+                             "model.experts.{e}.w_scale_inv", {1, 1, 1}, 3});
+  EXPECT_EQ(loadError(builder),
+            corrupted("weight 2 ('experts'): experts do not match its scale "
+                      "shape"));
+  builder.weights.back().scaleShape = {3, 1, 1};
+  expectLoads(builder);
+}
+
+} // namespace
+} // namespace dsrt

@@ -1,0 +1,554 @@
+//===- WeightsTest.cpp - tests of the weight store --------------*- C++ -*-===//
+//
+// Unit tests of dsrt/Weights.h against a hand-built manifest (a bf16 matrix,
+// an fp8 matrix with scales, an f32 vector, and stacks of three experts in
+// bf16 and in fp8 with scales) and a checkpoint folder of two shards that
+// holds exactly those tensors with random payloads, the experts spread over
+// both shards out of order. Covers check() and its messages, load() copying
+// the exact bytes, dummy() weights, and the image appendImage() writes and
+// fromExecutable() maps back.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsrt/Weights.h"
+
+#include "ProgramBuilder.h"
+#include "SafetensorsBuilder.h"
+#include "TempDir.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <random>
+
+namespace dsrt {
+namespace {
+
+using test::ProgramBuilder;
+using test::SafetensorsBuilder;
+using test::TempDir;
+
+const char *kGate = "model.layers.1.mlp.experts.{e}.gate_proj.weight";
+const char *kUp = "model.layers.1.mlp.experts.{e}.up_proj.weight";
+const char *kUpScale = "model.layers.1.mlp.experts.{e}.up_proj.weight_scale_inv";
+
+std::string expert(const char *pattern, int e) {
+  std::string name = pattern;
+  return name.replace(name.find("{e}"), 3, std::to_string(e));
+}
+
+/// The manifest: ProgramBuilder's embed (bf16 [32, 16], weight 0) and
+/// lm_head (fp8 [32, 16], scales [2, 1], weight 1), then the f32 norm [16]
+/// (weight 2), three bf16 gate experts [3, 4, 6] (weight 3) and three fp8
+/// up experts [3, 6, 4] with scales [3, 2, 1] (weight 4).
+ProgramBuilder manifest() {
+  ProgramBuilder builder;
+  builder.weights.push_back(
+      {"norm", "model.norm.weight", fb::DType::F32, {16}});
+  builder.weights.push_back(
+      {"gate", kGate, fb::DType::BF16, {3, 4, 6}, "", {}, 3});
+  builder.weights.push_back(
+      {"up", kUp, fb::DType::F8_E4M3, {3, 6, 4}, kUpScale, {3, 2, 1}, 3});
+  return builder;
+}
+
+/// The checkpoint tensors behind each manifest entry, in manifest order:
+/// {data parts, scale parts}.
+std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>>
+partsByWeight() {
+  return {
+      {{"model.embed_tokens.weight"}, {}},
+      {{"lm_head.weight"}, {"lm_head.weight_scale_inv"}},
+      {{"model.norm.weight"}, {}},
+      {{expert(kGate, 0), expert(kGate, 1), expert(kGate, 2)}, {}},
+      {{expert(kUp, 0), expert(kUp, 1), expert(kUp, 2)},
+       {expert(kUpScale, 0), expert(kUpScale, 1), expert(kUpScale, 2)}},
+  };
+}
+
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  int shard; // 0: a.safetensors, 1: b.safetensors
+};
+
+/// Every tensor the manifest needs, experts out of order across the shards.
+std::vector<TensorSpec> matchingTensors() {
+  return {
+      {expert(kGate, 2), DType::BF16, {4, 6}, 0},
+      {"model.embed_tokens.weight", DType::BF16, {32, 16}, 0},
+      {expert(kUp, 1), DType::F8_E4M3, {6, 4}, 0},
+      {expert(kUpScale, 2), DType::F32, {2, 1}, 0},
+      {expert(kGate, 0), DType::BF16, {4, 6}, 0},
+      {"lm_head.weight_scale_inv", DType::F32, {2, 1}, 0},
+      {"lm_head.weight", DType::F8_E4M3, {32, 16}, 1},
+      {expert(kUpScale, 1), DType::F32, {2, 1}, 1},
+      {expert(kUp, 2), DType::F8_E4M3, {6, 4}, 1},
+      {"model.norm.weight", DType::F32, {16}, 1},
+      {expert(kGate, 1), DType::BF16, {4, 6}, 1},
+      {expert(kUp, 0), DType::F8_E4M3, {6, 4}, 1},
+      {expert(kUpScale, 0), DType::F32, {2, 1}, 1},
+      {"model.layers.0.unused.weight", DType::BF16, {2}, 1}, // not in the manifest
+  };
+}
+
+/// A checkpoint folder of two loose shards holding `tensors`.
+struct CheckpointFolder {
+  TempDir dir;
+  std::map<std::string, std::vector<uint8_t>> payloads;
+
+  explicit CheckpointFolder(const std::vector<TensorSpec> &tensors) {
+    SafetensorsBuilder shards[2] = {SafetensorsBuilder(11),
+                                    SafetensorsBuilder(12)};
+    for (const TensorSpec &t : tensors) {
+      shards[t.shard].add(t.name, t.dtype, t.shape);
+      payloads[t.name] = shards[t.shard].payload(t.name);
+    }
+    dir.writeFile("a.safetensors", shards[0].build());
+    dir.writeFile("b.safetensors", shards[1].build());
+  }
+
+  Checkpoint open() const {
+    Expected<Checkpoint> checkpoint = Checkpoint::open(dir.path());
+    EXPECT_TRUE(checkpoint.ok()) << checkpoint.error();
+    return checkpoint.take();
+  }
+
+  /// The payloads of `names`, one after the other.
+  std::vector<uint8_t> joined(const std::vector<std::string> &names) const {
+    std::vector<uint8_t> bytes;
+    for (const std::string &name : names) {
+      const std::vector<uint8_t> &payload = payloads.at(name);
+      bytes.insert(bytes.end(), payload.begin(), payload.end());
+    }
+    return bytes;
+  }
+};
+
+/// A loaded program together with the bytes it views.
+struct LoadedProgram {
+  std::vector<uint8_t> bytes;
+  std::optional<Program> program;
+
+  explicit LoadedProgram(const ProgramBuilder &builder)
+      : bytes(builder.build()) {
+    Expected<Program> loaded =
+        Program::load(bytes.data(), bytes.size(), "test");
+    EXPECT_TRUE(loaded.ok()) << loaded.error();
+    if (loaded)
+      program.emplace(loaded.take());
+  }
+  const Program &operator*() const { return *program; }
+};
+
+uint64_t alignUp(uint64_t n) { return (n + 63) / 64 * 64; }
+
+/// Bytes of weight i (or its scales) without padding.
+uint64_t dataBytes(const Program &program, uint32_t i) {
+  return program.weightElements(i) *
+         dtypeBytes(program.fb().weights()->Get(i)->dtype());
+}
+uint64_t scaleBytes(const Program &program, uint32_t i) {
+  return program.scaleElements(i) * 4;
+}
+
+bool isAligned(const void *p) {
+  return reinterpret_cast<uintptr_t>(p) % 64 == 0;
+}
+
+/// Expects `actual` to hold the bytes of `expected` for every weight.
+void expectSameWeights(const Program &program, const WeightStore &expected,
+                       const WeightStore &actual) {
+  ASSERT_EQ(actual.numWeights(), expected.numWeights());
+  for (uint32_t i = 0; i < expected.numWeights(); ++i) {
+    EXPECT_TRUE(isAligned(actual.data(i))) << i;
+    EXPECT_EQ(std::memcmp(actual.data(i), expected.data(i),
+                          dataBytes(program, i)),
+              0)
+        << "weight " << i;
+    ASSERT_EQ(actual.scales(i) == nullptr, expected.scales(i) == nullptr)
+        << i;
+    if (!expected.scales(i))
+      continue;
+    EXPECT_TRUE(isAligned(actual.scales(i))) << i;
+    EXPECT_EQ(std::memcmp(actual.scales(i), expected.scales(i),
+                          scaleBytes(program, i)),
+              0)
+        << "scales of weight " << i;
+  }
+}
+
+std::vector<uint8_t> readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+}
+
+std::vector<uint8_t> randomBytes(size_t size, uint32_t seed) {
+  std::mt19937 random(seed);
+  return test::randomPayload(size, random);
+}
+
+/// The message check() gives for `lines` problems in `dir`.
+std::string problems(const std::string &dir,
+                     const std::vector<std::string> &lines) {
+  std::string message = dir + ": the checkpoint does not hold the weights "
+                              "this program was compiled for (" +
+                        std::to_string(lines.size()) + " problems):";
+  for (const std::string &line : lines)
+    message += "\n  " + line;
+  return message;
+}
+
+//===--- check() and load() -----------------------------------------------===//
+
+TEST(WeightsTest, MatchingCheckpointPassesCheck) {
+  LoadedProgram program(manifest());
+  CheckpointFolder folder(matchingTensors());
+  Checkpoint checkpoint = folder.open();
+  Status status = WeightStore::check(*program, checkpoint);
+  EXPECT_TRUE(status.ok()) << status.error();
+}
+
+TEST(WeightsTest, LoadCopiesTheCheckpointBytes) {
+  LoadedProgram program(manifest());
+  CheckpointFolder folder(matchingTensors());
+  Checkpoint checkpoint = folder.open();
+  std::vector<std::pair<uint64_t, uint64_t>> reports;
+  Expected<WeightStore> loaded = WeightStore::load(
+      *program, checkpoint,
+      [&](uint64_t done, uint64_t total) { reports.push_back({done, total}); });
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  const WeightStore &store = loaded.value();
+
+  auto parts = partsByWeight();
+  ASSERT_EQ(store.numWeights(), parts.size());
+  uint64_t tensorBytes = 0, paddedBytes = 0;
+  for (uint32_t i = 0; i < parts.size(); ++i) {
+    // Expert stacks are contiguous in expert order, scales likewise.
+    std::vector<uint8_t> data = folder.joined(parts[i].first);
+    ASSERT_EQ(data.size(), dataBytes(*program, i)) << i;
+    EXPECT_TRUE(isAligned(store.data(i))) << i;
+    EXPECT_EQ(std::memcmp(store.data(i), data.data(), data.size()), 0)
+        << "weight " << i;
+    tensorBytes += data.size();
+    paddedBytes += alignUp(data.size());
+    if (parts[i].second.empty()) {
+      EXPECT_EQ(store.scales(i), nullptr) << i;
+      continue;
+    }
+    std::vector<uint8_t> scales = folder.joined(parts[i].second);
+    ASSERT_EQ(scales.size(), scaleBytes(*program, i)) << i;
+    ASSERT_NE(store.scales(i), nullptr) << i;
+    EXPECT_TRUE(isAligned(store.scales(i))) << i;
+    EXPECT_EQ(std::memcmp(store.scales(i), scales.data(), scales.size()), 0)
+        << "scales of weight " << i;
+    tensorBytes += scales.size();
+    paddedBytes += alignUp(scales.size());
+  }
+  EXPECT_EQ(store.totalBytes(), paddedBytes);
+
+  // One report per tensor copied, counting up to every tensor byte.
+  ASSERT_EQ(reports.size(), 13u);
+  for (size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_EQ(reports[i].second, store.totalBytes());
+    EXPECT_LE(reports[i].first, reports[i].second);
+    if (i > 0)
+      EXPECT_GT(reports[i].first, reports[i - 1].first);
+  }
+  EXPECT_EQ(reports.back().first, tensorBytes);
+}
+
+TEST(WeightsTest, CheckListsEveryProblemByName) {
+  std::vector<TensorSpec> tensors = matchingTensors();
+  auto find = [&](const std::string &name) {
+    return std::find_if(tensors.begin(), tensors.end(),
+                        [&](const TensorSpec &t) { return t.name == name; });
+  };
+  tensors.erase(find("model.norm.weight"));
+  tensors.erase(find("lm_head.weight_scale_inv"));
+  tensors.erase(find(expert(kUpScale, 2)));
+  find("model.embed_tokens.weight")->dtype = DType::F32;
+  find(expert(kGate, 1))->shape = {6, 4};
+  find(expert(kUp, 0))->dtype = DType::BF16;
+  find(expert(kUp, 0))->shape = {6};
+  CheckpointFolder folder(tensors);
+  Checkpoint checkpoint = folder.open();
+  LoadedProgram program(manifest());
+
+  // In manifest order: each weight's data, then its scales.
+  std::string expected = problems(
+      folder.dir.path(),
+      {"tensor 'model.embed_tokens.weight' is F32 [32, 16], expected BF16 "
+       "[32, 16]",
+       "missing tensor 'lm_head.weight_scale_inv' (expected F32 [2, 1])",
+       "missing tensor 'model.norm.weight' (expected F32 [16])",
+       "tensor '" + expert(kGate, 1) +
+           "' is BF16 [6, 4], expected BF16 [4, 6]",
+       "tensor '" + expert(kUp, 0) + "' is BF16 [6], expected F8_E4M3 [6, 4]",
+       "missing tensor '" + expert(kUpScale, 2) + "' (expected F32 [2, 1])"});
+  Status status = WeightStore::check(*program, checkpoint);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error(), expected);
+
+  Expected<WeightStore> loaded = WeightStore::load(*program, checkpoint);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error(), expected);
+}
+
+TEST(WeightsTest, ManyProblemsAreSummarised) {
+  CheckpointFolder folder(matchingTensors());
+  Checkpoint checkpoint = folder.open();
+  const char *pattern = "model.layers.2.mlp.experts.{e}.w";
+  for (int experts : {20, 21, 30}) {
+    ProgramBuilder builder = manifest();
+    builder.weights.push_back(
+        {"absent", pattern, fb::DType::BF16, {experts, 2, 2}, "", {}, experts});
+    LoadedProgram program(builder);
+    std::vector<std::string> lines;
+    for (int e = 0; e < std::min(experts, 20); ++e)
+      lines.push_back("missing tensor '" + expert(pattern, e) +
+                      "' (expected BF16 [2, 2])");
+    std::string expected = problems(folder.dir.path(), lines);
+    expected.replace(expected.find("(20 problems)"), 13,
+                     "(" + std::to_string(experts) + " problems)");
+    if (experts > 20)
+      expected +=
+          "\n  ... and " + std::to_string(experts - 20) + " more";
+    Status status = WeightStore::check(*program, checkpoint);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error(), expected) << experts;
+  }
+}
+
+//===--- dummy() ----------------------------------------------------------===//
+
+float bf16ToFloat(uint16_t bits) {
+  uint32_t word = uint32_t(bits) << 16;
+  float value;
+  std::memcpy(&value, &word, 4);
+  return value;
+}
+
+TEST(WeightsTest, DummyFillsEveryBuffer) {
+  LoadedProgram program(manifest());
+  Expected<WeightStore> made = WeightStore::dummy(*program, 7);
+  ASSERT_TRUE(made.ok()) << made.error();
+  const WeightStore &store = made.value();
+  ASSERT_EQ(store.numWeights(), 5u);
+  for (uint32_t i = 0; i < store.numWeights(); ++i) {
+    const fb::Weight &w = *(*program).fb().weights()->Get(i);
+    uint64_t n = (*program).weightElements(i);
+    EXPECT_TRUE(isAligned(store.data(i))) << i;
+    const uint8_t *data = static_cast<const uint8_t *>(store.data(i));
+    std::vector<float> values;
+    switch (w.dtype()) {
+    case fb::DType::BF16:
+      for (uint64_t j = 0; j < n; ++j) {
+        uint16_t bits;
+        std::memcpy(&bits, data + 2 * j, 2);
+        values.push_back(bf16ToFloat(bits));
+      }
+      break;
+    case fb::DType::F32:
+      for (uint64_t j = 0; j < n; ++j) {
+        float v;
+        std::memcpy(&v, data + 4 * j, 4);
+        values.push_back(v);
+      }
+      break;
+    case fb::DType::F8_E4M3: {
+      std::vector<uint8_t> bytes(data, data + n);
+      for (uint8_t b : bytes)
+        ASSERT_TRUE(b != 0x7F && b != 0xFF) << "NaN code in weight " << i;
+      EXPECT_GT(std::count_if(bytes.begin(), bytes.end(),
+                              [&](uint8_t b) { return b != bytes[0]; }),
+                0)
+          << i;
+      break;
+    }
+    default:
+      FAIL() << "unexpected dtype";
+    }
+    // Finite, small, and not all alike: filled by the generator.
+    for (float v : values) {
+      ASSERT_TRUE(std::isfinite(v)) << "weight " << i;
+      ASSERT_LE(std::fabs(v), 2.0f) << "weight " << i;
+    }
+    if (!values.empty()) {
+      EXPECT_GT(std::count_if(values.begin(), values.end(),
+                              [&](float v) { return v != values[0]; }),
+                0)
+          << i;
+    }
+    if (w.scale_tensor()) {
+      ASSERT_NE(store.scales(i), nullptr) << i;
+      EXPECT_TRUE(isAligned(store.scales(i))) << i;
+      const float *scales = static_cast<const float *>(store.scales(i));
+      for (uint64_t j = 0; j < (*program).scaleElements(i); ++j) {
+        EXPECT_TRUE(std::isfinite(scales[j]) && scales[j] > 0.0f &&
+                    scales[j] < 1.0f)
+            << "scale " << j << " of weight " << i << ": " << scales[j];
+      }
+    } else {
+      EXPECT_EQ(store.scales(i), nullptr) << i;
+    }
+  }
+}
+
+TEST(WeightsTest, DummyIsDeterministicPerSeed) {
+  LoadedProgram program(manifest());
+  Expected<WeightStore> first = WeightStore::dummy(*program, 7);
+  Expected<WeightStore> again = WeightStore::dummy(*program, 7);
+  Expected<WeightStore> other = WeightStore::dummy(*program, 8);
+  ASSERT_TRUE(first.ok() && again.ok() && other.ok());
+  expectSameWeights(*program, first.value(), again.value());
+  for (uint32_t i = 0; i < first.value().numWeights(); ++i)
+    EXPECT_NE(std::memcmp(first.value().data(i), other.value().data(i),
+                          dataBytes(*program, i)),
+              0)
+        << "weight " << i << " does not depend on the seed";
+}
+
+//===--- the embedded image -----------------------------------------------===//
+
+TEST(WeightsTest, ImageRoundTrip) {
+  LoadedProgram program(manifest());
+  CheckpointFolder folder(matchingTensors());
+  Checkpoint checkpoint = folder.open();
+  Expected<WeightStore> loaded = WeightStore::load(*program, checkpoint);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+
+  TempDir dir;
+  std::vector<uint8_t> executable = randomBytes(100, 3);
+  std::string path = dir.writeFile("executable", executable);
+  Status appended = loaded.value().appendImage(*program, path);
+  ASSERT_TRUE(appended.ok()) << appended.error();
+
+  // The executable's bytes stay; the image starts 64-byte aligned after
+  // them and the 24-byte trailer ends the file.
+  std::vector<uint8_t> file = readFile(path);
+  ASSERT_EQ(file.size(), 128 + loaded.value().totalBytes() + 24);
+  EXPECT_TRUE(std::equal(executable.begin(), executable.end(), file.begin()));
+  EXPECT_EQ(std::memcmp(file.data() + file.size() - 24, "DSCWGT01", 8), 0);
+
+  Expected<WeightStore> mapped = WeightStore::fromExecutable(*program, path);
+  ASSERT_TRUE(mapped.ok()) << mapped.error();
+  EXPECT_EQ(mapped.value().totalBytes(), loaded.value().totalBytes());
+  expectSameWeights(*program, loaded.value(), mapped.value());
+  // Mapped from the file: the first weight is where the image starts.
+  EXPECT_EQ(std::memcmp(mapped.value().data(0), file.data() + 128,
+                        dataBytes(*program, 0)),
+            0);
+
+  // The mapping outlives the store it was moved from.
+  WeightStore moved = mapped.take();
+  expectSameWeights(*program, loaded.value(), moved);
+}
+
+TEST(WeightsTest, ImageOfDummyWeightsRoundTrip) {
+  LoadedProgram program(manifest());
+  Expected<WeightStore> made = WeightStore::dummy(*program, 42);
+  ASSERT_TRUE(made.ok()) << made.error();
+  TempDir dir;
+  std::string path = dir.writeFile("executable", randomBytes(4096, 4));
+  ASSERT_TRUE(made.value().appendImage(*program, path).ok());
+  Expected<WeightStore> mapped = WeightStore::fromExecutable(*program, path);
+  ASSERT_TRUE(mapped.ok()) << mapped.error();
+  expectSameWeights(*program, made.value(), mapped.value());
+}
+
+TEST(WeightsTest, ExecutableWithoutImage) {
+  LoadedProgram program(manifest());
+  TempDir dir;
+  for (size_t size : {0, 5, 23, 24, 1000}) {
+    std::string path = dir.writeFile("plain", randomBytes(size, 5));
+    Expected<WeightStore> store = WeightStore::fromExecutable(*program, path);
+    ASSERT_TRUE(store.ok()) << size << ": " << store.error();
+    EXPECT_EQ(store.value().numWeights(), 0u) << size;
+    EXPECT_EQ(store.value().totalBytes(), 0u) << size;
+  }
+  std::string absent = dir.file("absent");
+  Expected<WeightStore> store = WeightStore::fromExecutable(*program, absent);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error(),
+            absent + ": cannot open: No such file or directory");
+}
+
+/// Overwrites the trailer of the image at the end of `path`.
+void writeTrailer(const std::string &path, uint64_t offset, uint64_t size) {
+  std::vector<uint8_t> file = readFile(path);
+  ASSERT_GE(file.size(), 24u);
+  std::memcpy(file.data() + file.size() - 24, "DSCWGT01", 8);
+  std::memcpy(file.data() + file.size() - 16, &offset, 8);
+  std::memcpy(file.data() + file.size() - 8, &size, 8);
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char *>(file.data()),
+             static_cast<std::streamsize>(file.size()));
+}
+
+TEST(WeightsTest, DamagedImage) {
+  LoadedProgram program(manifest());
+  Expected<WeightStore> made = WeightStore::dummy(*program, 1);
+  ASSERT_TRUE(made.ok()) << made.error();
+  uint64_t size = made.value().totalBytes();
+  TempDir dir;
+  std::string path = dir.writeFile("executable", randomBytes(100, 6));
+  ASSERT_TRUE(made.value().appendImage(*program, path).ok());
+  auto damaged = [&](uint64_t imageSize, uint64_t offset, uint64_t needed) {
+    return path + ": the embedded weights image is damaged (" +
+           std::to_string(imageSize) + " bytes at " + std::to_string(offset) +
+           ", the program needs " + std::to_string(needed) + ")";
+  };
+
+  // Another program: its weights do not add up to the image.
+  LoadedProgram smaller{ProgramBuilder()};
+  uint64_t needed = alignUp(32 * 16 * 2) + alignUp(32 * 16) + alignUp(2 * 4);
+  Expected<WeightStore> store = WeightStore::fromExecutable(*smaller, path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error(), damaged(size, 128, needed));
+
+  // A trailer that points elsewhere or past the file.
+  for (auto [offset, imageSize] :
+       {std::pair<uint64_t, uint64_t>{100, size}, {192, size},
+        {~uint64_t(0) - 63, size}, {128, size + 64}, {128, ~uint64_t(0)}}) {
+    writeTrailer(path, offset, imageSize);
+    store = WeightStore::fromExecutable(*program, path);
+    ASSERT_FALSE(store.ok()) << offset << " " << imageSize;
+    EXPECT_EQ(store.error(), damaged(imageSize, offset, size));
+  }
+  writeTrailer(path, 128, size);
+  store = WeightStore::fromExecutable(*program, path);
+  ASSERT_TRUE(store.ok()) << store.error();
+  expectSameWeights(*program, made.value(), store.value());
+}
+
+TEST(WeightsTest, ImageSizeMustNotWrapAround) {
+  // Eight bf16 weights of 2^60 elements need 2^64 bytes: with the sum
+  // wrapped to 0, an empty image would seem to hold them all.
+  ProgramBuilder builder;
+  builder.weights.clear();
+  for (int i = 0; i < 8; ++i)
+    builder.weights.push_back({"huge" + std::to_string(i), "huge",
+                               fb::DType::BF16,
+                               {int64_t(1) << 30, int64_t(1) << 30}});
+  LoadedProgram program(builder);
+  TempDir dir;
+  std::string path = dir.writeFile("executable", std::vector<uint8_t>(88, 0));
+  writeTrailer(path, 0, 0);
+  Expected<WeightStore> store = WeightStore::fromExecutable(*program, path);
+  ASSERT_FALSE(store.ok()) << "mapped " << store.value().numWeights()
+                           << " weights from an empty image";
+  EXPECT_NE(store.error().find("damaged"), std::string::npos)
+      << store.error();
+}
+
+} // namespace
+} // namespace dsrt
