@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""CUDA checks on the GPU machine (see prepare-cuda-checks.sh).
+
+Runs the carried CUDA executables and compares, for each tiny model:
+  * teacher-forced logits (prefill in chunks, and single-token decode steps)
+    against the NumPy reference: err <= 1.5 err(reference bf16) + 5e-3 and
+    argmax agreement at clear-margin positions (top-1 leads by > 2% of range);
+  * against HuggingFace transformers in fp32 (bf16 checkpoints; the fp8 one
+    against the NumPy reference, see deepseek-model.md §9 item 13): same rule
+    with transformers in bf16 as the bound;
+  * against the CPU executable's logits;
+  * tiny-v3 as PTX for sm_90a, sm_80 and sm_89 (compiled by the driver's JIT)
+    against the sm_90a cubin.
+Then the real DeepSeek-V2-Lite config with --dummy-weights: decode tokens/s at
+batch 1 and 16 and prefill tokens/s, next to transformers eager in the same
+call. Prints a table last. Usage: check-cuda.py DIR (the carried build-device).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+DIR = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build-device")
+rows, failures = [], []
+
+
+def rel(x, ref):
+    return float(np.linalg.norm(x - ref) / np.linalg.norm(ref))
+
+
+def clear(ref):
+    top2 = np.sort(ref, -1)[:, -2:]
+    return (top2[:, 1] - top2[:, 0]) > 0.02 * (ref.max(-1) - ref.min(-1))
+
+
+def judge(label, got, exact, bf16):
+    n = min(len(got), len(exact))
+    got, exact, bf16 = got[:n], exact[:n], bf16[:n]
+    err, bound = rel(got, exact), 1.5 * rel(bf16, exact) + 5e-3
+    mask = clear(exact)
+    agree = bool(np.all(got.argmax(-1)[mask] == exact.argmax(-1)[mask]))
+    ok = err <= bound and agree
+    rows.append((label, f"err {err:.4f} <= {bound:.4f}", f"argmax {int(mask.sum())}/{n}", "ok" if ok else "FAIL"))
+    if not ok:
+        failures.append(label)
+
+
+def run_exe(exe, prompt, extra, timeout=300):
+    out = os.path.join(DIR, "out.npy")
+    cmd = [exe, "--prompt-ids", prompt, "-n", "1", "--dump-logits", out] + extra
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"{os.path.basename(exe)}: {r.stderr.strip()}")
+    return np.load(out)[0]
+
+
+def hf_logits(ckpt, tokens, dtype):
+    import torch
+    from transformers import AutoModelForCausalLM
+    try:
+        model = AutoModelForCausalLM.from_pretrained(ckpt, dtype=dtype)
+    except TypeError:
+        model = AutoModelForCausalLM.from_pretrained(ckpt, torch_dtype=dtype)
+    model = model.cuda().eval()
+    with torch.no_grad():
+        out = model(torch.tensor([tokens], device="cuda")).logits[0]
+    return out.float().cpu().numpy()
+
+
+def tiny_checks():
+    import torch
+    for name in ["tiny-v2", "tiny-v2-lite", "tiny-v3", "tiny-v3-bf16"]:
+        d = os.path.join(DIR, name)
+        prompt = open(os.path.join(d, "prompt.txt")).read().strip()
+        tokens = list(map(int, prompt.split()))
+        exact, bf16 = np.load(os.path.join(d, "exact.npy")), np.load(os.path.join(d, "bf16.npy"))
+        cpu = np.load(os.path.join(d, "cpu.npy"))[0]
+        try:
+            pre = run_exe(os.path.join(d, "sm_90a.exe"), prompt, [])
+            dec = run_exe(os.path.join(d, "sm_90a.exe"), prompt, ["--prompt-mode", "decode"])
+        except Exception as e:  # noqa: BLE001
+            rows.append((f"{name} cuda", str(e)[:80], "", "FAIL"))
+            failures.append(name)
+            continue
+        judge(f"{name} cuda prefill vs numpy", pre, exact, bf16)
+        judge(f"{name} cuda decode vs numpy", dec, exact, bf16)
+        rows.append((f"{name} cuda vs cpu exe", f"rel {rel(pre, cpu[:len(pre)]):.2e}", "", "info"))
+        if name == "tiny-v3":
+            for variant in ["sm_90a-ptx", "sm_80", "sm_89"]:
+                try:
+                    got = run_exe(os.path.join(d, variant + ".exe"), prompt, [])
+                    r = rel(got, pre)
+                    ok = r < 1e-3
+                    rows.append((f"tiny-v3 {variant} (driver JIT)", f"rel to cubin {r:.2e}", "", "ok" if ok else "FAIL"))
+                    if not ok:
+                        failures.append(variant)
+                except Exception as e:  # noqa: BLE001
+                    rows.append((f"tiny-v3 {variant}", str(e)[:80], "", "FAIL"))
+                    failures.append(variant)
+            continue  # fp8: transformers' dequantisation differs (§9 item 13)
+        try:
+            hf32 = hf_logits(os.path.join(d, "ckpt"), tokens, torch.float32)
+            hf16 = hf_logits(os.path.join(d, "ckpt"), tokens, torch.bfloat16)
+            judge(f"{name} cuda vs transformers", pre, hf32, hf16)
+            rows.append((f"{name} transformers fp32 vs numpy", f"rel {rel(hf32, exact):.2e}", "", "info"))
+        except Exception as e:  # noqa: BLE001
+            rows.append((f"{name} transformers", str(e)[:80], "", "FAIL"))
+            failures.append(name + " hf")
+
+
+def bench_dsc(exe, prompts, n, timeout):
+    cmd = [exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--json"]
+    for p in prompts:
+        cmd += ["--prompt-ids", p]
+    t = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip()[-200:])
+    j = json.loads(r.stdout)["timings"]
+    return j, time.time() - t
+
+
+def perf():
+    exe = os.path.join(DIR, "v2lite.exe")
+    rng = np.random.default_rng(1)
+    short = lambda: " ".join(map(str, rng.integers(2, 100000, size=8)))  # noqa: E731
+    results = {}
+    for batch in [1, 16]:
+        try:
+            j, wall = bench_dsc(exe, [short() for _ in range(batch)], 32, 300)
+            results[f"dsc decode b{batch}"] = j["decode_tokens_per_second"]
+            rows.append((f"V2-Lite dsc decode batch {batch}", f"{j['decode_tokens_per_second']:.1f} tok/s", f"wall {wall:.0f}s", "info"))
+        except Exception as e:  # noqa: BLE001
+            rows.append((f"V2-Lite dsc decode batch {batch}", str(e)[:80], "", "FAIL"))
+    try:
+        long = " ".join(map(str, rng.integers(2, 100000, size=1024)))
+        j, wall = bench_dsc(exe, [long], 1, 400)
+        results["dsc prefill"] = j["prefill_tokens_per_second"]
+        rows.append(("V2-Lite dsc prefill 1024", f"{j['prefill_tokens_per_second']:.1f} tok/s", f"wall {wall:.0f}s", "info"))
+    except Exception as e:  # noqa: BLE001
+        rows.append(("V2-Lite dsc prefill 1024", str(e)[:80], "", "FAIL"))
+    try:
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM
+        cfg = AutoConfig.from_pretrained(os.path.join(DIR, "v2lite-config.json"))
+        with torch.device("cuda"):
+            model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).eval()
+        for batch in [1, 16]:
+            ids = torch.randint(2, 100000, (batch, 8), device="cuda")
+            with torch.no_grad():
+                out = model(ids, use_cache=True)
+                past, nxt = out.past_key_values, out.logits[:, -1:].argmax(-1)
+                torch.cuda.synchronize()
+                t = time.time()
+                for _ in range(16):
+                    out = model(nxt, past_key_values=past, use_cache=True)
+                    past, nxt = out.past_key_values, out.logits[:, -1:].argmax(-1)
+                torch.cuda.synchronize()
+            rate = 16 * batch / (time.time() - t)
+            rows.append((f"V2-Lite transformers eager decode batch {batch}", f"{rate:.1f} tok/s", "", "info"))
+        ids = torch.randint(2, 100000, (1, 1024), device="cuda")
+        with torch.no_grad():
+            model(ids[:, :16])
+            torch.cuda.synchronize()
+            t = time.time()
+            model(ids)
+            torch.cuda.synchronize()
+        rows.append(("V2-Lite transformers eager prefill 1024", f"{1024 / (time.time() - t):.1f} tok/s", "", "info"))
+    except Exception as e:  # noqa: BLE001
+        rows.append(("V2-Lite transformers", str(e)[:100], "", "FAIL"))
+
+
+def main():
+    t = time.time()
+    tiny_checks()
+    if "--no-perf" not in sys.argv:
+        perf()
+    print(f"\n{'check':48s} {'figure':28s} {'detail':16s} result")
+    for r in rows:
+        print(f"{r[0]:48s} {r[1]:28s} {r[2]:16s} {r[3]}")
+    print(f"\n{len(failures)} failure(s); {time.time() - t:.0f} s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
