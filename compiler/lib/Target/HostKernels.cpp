@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
@@ -211,6 +212,50 @@ public:
                const std::function<Value(Value, Value)> &body) {
     return reduce(c64(lb), c64(ub), init, body);
   }
+  Value reduceStep(Value lb, Value ub, int64_t step, Value init,
+                   const std::function<Value(Value, Value)> &body) {
+    auto forOp =
+        scf::ForOp::create(b, loc, lb, ub, c64(step), ValueRange{init});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    Value next = body(forOp.getInductionVar(), forOp.getRegionIterArgs()[0]);
+    scf::YieldOp::create(b, loc, next);
+    return forOp.getResult(0);
+  }
+
+  // Warps (GPU variants): 32 lanes share one output.
+  static constexpr int64_t kWarp = 32;
+  Value rem(Value x, Value y) { return arith::RemSIOp::create(b, loc, x, y); }
+  /// The sum of `v` over the 32 lanes, in every lane (butterfly shuffles;
+  /// all lanes add the same pairs, so all hold the same bits).
+  Value warpSum(Value v) {
+    auto i32 = b.getI32Type();
+    auto c32 = [&](int32_t x) {
+      return arith::ConstantIntOp::create(b, loc, x, 32).getResult();
+    };
+    auto kind = NVVM::ShflKindAttr::get(b.getContext(), NVVM::ShflKind::bfly);
+    for (int32_t offset = 16; offset >= 1; offset /= 2) {
+      Value other = NVVM::ShflOp::create(b, loc, v.getType(), c32(-1), v,
+                                         c32(offset), c32(31), kind,
+                                         UnitAttr());
+      v = fadd(v, other);
+    }
+    (void)i32;
+    return v;
+  }
+  /// This lane's part of sum_k x[xOffset + k] * W[expert, n, k]: the k that
+  /// are `lane` modulo 32 (consecutive lanes read consecutive elements).
+  Value dotLane(Value x, Type xElement, Value xOffset, const WeightView &w,
+                Value expert, Value n, Value lane) {
+    Value row = add(mul(expert, c64(w.rows)), n);
+    Value rowStart = mul(row, c64(w.cols));
+    return reduceStep(lane, c64(w.cols), kWarp, f32(0.0),
+                      [&](Value k, Value acc) {
+      Value xv = loadF32(x, xElement, add(xOffset, k));
+      return fma(xv, weightElement(w, expert, n, k), acc);
+    });
+    (void)rowStart;
+  }
 
   // Weights.
   WeightView weight(unsigned operand) {
@@ -392,9 +437,9 @@ namespace {
 
 class KernelBodies {
 public:
-  KernelBodies(Emitter &e, CacheGeometry cache,
+  KernelBodies(Emitter &e, CacheGeometry cache, bool gpu,
                std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable)
-      : e(e), cache(cache), invFreqTable(std::move(invFreqTable)) {}
+      : e(e), cache(cache), gpu(gpu), invFreqTable(std::move(invFreqTable)) {}
 
   /// Emits the body; returns the parallel dimension and its extent.
   std::pair<ParallelDim, int64_t> emit(Operation *op) {
@@ -416,6 +461,7 @@ public:
 private:
   Emitter &e;
   CacheGeometry cache;
+  bool gpu;
   std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
 
   Value operand(unsigned i) { return e.operandPtrs.lookup(i); }
@@ -471,35 +517,63 @@ private:
     (void)input;
   }
 
+  /// GPU: one warp per output feature; every lane stores the same sum.
+  void matmulWarp(unsigned weightOperand, int64_t rows, bool toF32) {
+    WeightView w = e.weight(weightOperand);
+    int64_t k = w.cols, n = w.rows;
+    Value total = e.mul(e.tokens, e.c64(rows));
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value col = e.div(i, warp), lane = e.rem(i, warp);
+      e.loop(e.c64(0), total, [&](Value row) {
+        Value acc = e.warpSum(e.dotLane(operand(0), bf16(),
+                                        e.mul(row, e.c64(k)), w, e.c64(0),
+                                        col, lane));
+        Value index = e.add(e.mul(row, e.c64(n)), col);
+        if (toF32)
+          e.store(e.roundBF16(acc), result(), index);
+        else
+          e.storeBF16(acc, result(), index);
+      });
+    });
+  }
+
   std::pair<ParallelDim, int64_t> linear(LinearOp op) {
-    matmul(op.getInput(), 1, rowsPerToken(op.getInput()), false);
+    int64_t rows = rowsPerToken(op.getInput());
+    if (gpu) {
+      matmulWarp(1, rows, false);
+      return fixed(e.weight(1).rows * Emitter::kWarp);
+    }
+    matmul(op.getInput(), 1, rows, false);
     return fixed(e.weight(1).rows);
   }
 
   std::pair<ParallelDim, int64_t> lmHead(LMHeadOp op) {
+    if (gpu) {
+      matmulWarp(1, 1, true);
+      return fixed(e.weight(1).rows * Emitter::kWarp);
+    }
     matmul(op.getInput(), 1, 1, true);
     return fixed(e.weight(1).rows);
   }
 
+  // Element-wise ops are parallel over every element of the chunk.
   std::pair<ParallelDim, int64_t> swiglu(SwiGLUOp op) {
     int64_t width = featureCount(op.getGate()) * rowsPerToken(op.getGate());
-    e.loop(e.mul(e.begin, e.c64(width)), e.mul(e.end, e.c64(width)),
-           [&](Value i) {
-             Value g = e.loadBF16(operand(0), i), u = e.loadBF16(operand(1), i);
-             e.storeBF16(e.fmul(e.silu(g), u), result(), i);
-           });
-    return tokens();
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value g = e.loadBF16(operand(0), i), u = e.loadBF16(operand(1), i);
+      e.storeBF16(e.fmul(e.silu(g), u), result(), i);
+    });
+    return {ParallelDim::TokensTimesStatic, width};
   }
 
   std::pair<ParallelDim, int64_t> addOp(AddOp op) {
     int64_t width = featureCount(op.getLhs()) * rowsPerToken(op.getLhs());
-    e.loop(e.mul(e.begin, e.c64(width)), e.mul(e.end, e.c64(width)),
-           [&](Value i) {
-             e.storeBF16(e.fadd(e.loadBF16(operand(0), i),
-                                e.loadBF16(operand(1), i)),
-                         result(), i);
-           });
-    return tokens();
+    e.loop(e.begin, e.end, [&](Value i) {
+      e.storeBF16(e.fadd(e.loadBF16(operand(0), i), e.loadBF16(operand(1), i)),
+                  result(), i);
+    });
+    return {ParallelDim::TokensTimesStatic, width};
   }
 
   std::pair<ParallelDim, int64_t> rope(RopeOp op) {
@@ -548,7 +622,105 @@ private:
     return tokens();
   }
 
+  /// GPU, absorbed form: one warp per (token, head). Lanes split the latent
+  /// dimension (lane, lane + 32, ...) for q_abs, the scores, o_lat and the
+  /// W_UV product, so cache and weight reads are coalesced; every lane keeps
+  /// the same scores and softmax.
+  std::pair<ParallelDim, int64_t> attentionWarp(MLAAttentionOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
+    int64_t width = latent + ropeDim;
+    int64_t heads = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
+            vDim = op.getVHeadDim(), qkDim = nope + ropeDim;
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    WeightView kvB = e.weight(4);
+    Value cachePtr = operand(3);
+    Value zero = e.c64(0);
+    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
+    Value qPe = e.scratch(ropeDim);
+    Value scores = e.scratch(cache.maxSeq);
+    Value qAbs = e.scratch(latent), oLat = e.scratch(latent);
+    Type f32 = e.b.getF32Type();
+    Value warp = e.c64(Emitter::kWarp);
+
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value pair = e.div(index, warp), lane = e.rem(index, warp);
+      Value t = e.div(pair, e.c64(heads));
+      Value h = e.rem(pair, e.c64(heads));
+      Value kvRow0 = e.mul(h, e.c64(nope + vDim));
+      Value position = e.loadI64(operand(1), t);
+      Value slot = e.loadI64(operand(2), t);
+      Value qBase =
+          e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
+      Value qPeBase = e.add(qBase, e.c64(nope));
+      e.ropeRow([&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
+                [&](Value i, Value v) { e.store(e.roundBF16(v), qPe, i); },
+                position, op.getRope(), freqs);
+      // q_abs[c] = bf16(sum_j q_nope[j] W_UK[h][j, c]) for this lane's c.
+      e.reduceStep(lane, e.c64(latent), Emitter::kWarp, e.f32(0.0),
+                   [&](Value c, Value unused) {
+        Value acc = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
+          Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
+          return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), w, a);
+        });
+        e.store(e.roundBF16(acc), qAbs, c);
+        return unused;
+      });
+      Value last = e.add(position, e.c64(1));
+      Value maxScore = e.reduce(e.c64(0), last, e.f32(-INFINITY),
+                                [&](Value s, Value running) {
+        Value row = cacheRow(slot, s, width);
+        Value part = e.reduceStep(lane, e.c64(latent), Emitter::kWarp,
+                                  e.f32(0.0), [&](Value c, Value a) {
+          return e.fma(e.load(qAbs, f32, c),
+                       e.loadBF16(cachePtr, e.add(row, c)), a);
+        });
+        part = e.reduceStep(lane, e.c64(ropeDim), Emitter::kWarp, part,
+                            [&](Value i, Value a) {
+          Value k = e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), i));
+          return e.fma(e.load(qPe, f32, i), k, a);
+        });
+        Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
+        e.store(score, scores, s);
+        return e.fmax(running, score);
+      });
+      Value sum = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+        Value p = e.exp(e.fsub(e.load(scores, f32, s), maxScore));
+        e.store(p, scores, s);
+        return e.fadd(a, p);
+      });
+      Value inv = e.fdiv(e.f32(1.0), sum);
+      e.loop(e.c64(0), last, [&](Value s) {
+        e.store(e.roundBF16(e.fmul(e.load(scores, f32, s), inv)), scores, s);
+      });
+      // o_lat = bf16(P c) for this lane's c; out = bf16(W_UV[h] o_lat).
+      e.reduceStep(lane, e.c64(latent), Emitter::kWarp, e.f32(0.0),
+                   [&](Value c, Value unused) {
+        Value acc = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+          Value cv = e.loadBF16(cachePtr, e.add(cacheRow(slot, s, width), c));
+          return e.fma(e.load(scores, f32, s), cv, a);
+        });
+        e.store(e.roundBF16(acc), oLat, c);
+        return unused;
+      });
+      Value outBase =
+          e.add(e.mul(t, e.c64(heads * vDim)), e.mul(h, e.c64(vDim)));
+      Value vRow0 = e.add(kvRow0, e.c64(nope));
+      e.loop(0, vDim, [&](Value j) {
+        Value part = e.reduceStep(lane, e.c64(latent), Emitter::kWarp,
+                                  e.f32(0.0), [&](Value c, Value a) {
+          Value w = e.weightElement(kvB, zero, e.add(vRow0, j), c);
+          return e.fma(e.load(oLat, f32, c), w, a);
+        });
+        e.storeBF16(e.warpSum(part), result(), e.add(outBase, j));
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, heads * Emitter::kWarp};
+  }
+
   std::pair<ParallelDim, int64_t> attention(MLAAttentionOp op) {
+    if (gpu && op.getAbsorbed())
+      return attentionWarp(op);
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
     int64_t width = latent + ropeDim;
@@ -676,14 +848,22 @@ private:
     Type f32 = e.b.getF32Type();
     Value scores = e.scratch(experts), selection = e.scratch(experts);
     Value groupScores = e.scratch(groups);
+    Value chosen = e.scratch(topK);
     Value zero = e.c64(0);
 
-    e.loop(e.begin, e.end, [&](Value t) {
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value index) {
+      // GPU: one warp per token; every lane ends with the same choice.
+      Value t = gpu ? e.div(index, warp) : index;
+      Value lane = gpu ? e.rem(index, warp) : Value();
       Value x = e.mul(t, e.c64(hidden));
       // fp32 logits, then scores.
       Value maxLogit = e.reduce(0, experts, e.f32(-INFINITY),
                                 [&](Value i, Value m) {
-        Value logit = e.dot(operand(0), bf16(), x, router, zero, i);
+        Value logit =
+            gpu ? e.warpSum(e.dotLane(operand(0), bf16(), x, router, zero, i,
+                                      lane))
+                : e.dot(operand(0), bf16(), x, router, zero, i);
         e.store(logit, scores, i);
         return e.fmax(m, logit);
       });
@@ -757,7 +937,9 @@ private:
         });
       }
       // Top-k by repeated argmax (ties: lower index); a taken expert's
-      // selection score becomes -inf.
+      // selection score becomes -inf. The raw weights wait in `chosen` so
+      // that the outputs are written once (lanes of a warp write the same
+      // values; none reads them back).
       Value out = e.mul(t, e.c64(topK));
       Value total = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value sum) {
         Value pick = argmax(selection, experts, /*skipInf=*/false);
@@ -765,7 +947,7 @@ private:
         Value w = e.load(scores, f32, pick);
         e.store(arith::TruncIOp::create(e.b, e.loc, e.b.getI32Type(), pick),
                 indicesOut, e.add(out, j));
-        e.store(w, weightsOut, e.add(out, j));
+        e.store(w, chosen, j);
         return e.fadd(sum, w);
       });
       bool normalise = op.getNormTopkProb() && topK > 1;
@@ -775,11 +957,12 @@ private:
       if (normalise)
         factor = e.fdiv(factor, e.fadd(total, e.f32(1e-20)));
       e.loop(0, topK, [&](Value j) {
-        Value index = e.add(out, j);
-        e.store(e.fmul(e.load(weightsOut, f32, index), factor), weightsOut,
-                index);
+        e.store(e.fmul(e.load(chosen, f32, j), factor), weightsOut,
+                e.add(out, j));
       });
     });
+    if (gpu)
+      return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
     return tokens();
   }
 
@@ -813,7 +996,57 @@ private:
     return forOp.getResult(1);
   }
 
+  std::pair<ParallelDim, int64_t> expertUpWarp(MoEExpertUpOp op) {
+    WeightView gateW = e.weight(2), upW = e.weight(3);
+    int64_t hidden = featureCount(op.getInput());
+    int64_t topK = op.getIndices().getType().getDimSize(1);
+    int64_t inner = gateW.rows;
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value n = e.div(i, warp), lane = e.rem(i, warp);
+      e.loop(e.c64(0), e.tokens, [&](Value t) {
+        Value x = e.mul(t, e.c64(hidden));
+        e.loop(0, topK, [&](Value j) {
+          Value choice = e.add(e.mul(t, e.c64(topK)), j);
+          Value expert = e.loadI64(operand(1), choice);
+          Value g = e.roundBF16(e.warpSum(
+              e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
+          Value u = e.roundBF16(e.warpSum(
+              e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
+          e.storeBF16(e.fmul(e.silu(g), u), result(),
+                      e.add(e.mul(choice, e.c64(inner)), n));
+        });
+      });
+    });
+    return fixed(inner * Emitter::kWarp);
+  }
+
+  std::pair<ParallelDim, int64_t> expertDownWarp(MoEExpertDownOp op) {
+    WeightView down = e.weight(3);
+    int64_t topK = op.getIndices().getType().getDimSize(1);
+    int64_t inner = down.cols, hidden = down.rows;
+    Type f32 = e.b.getF32Type();
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value d = e.div(i, warp), lane = e.rem(i, warp);
+      e.loop(e.c64(0), e.tokens, [&](Value t) {
+        Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
+          Value choice = e.add(e.mul(t, e.c64(topK)), j);
+          Value expert = e.loadI64(operand(2), choice);
+          Value y = e.roundBF16(e.warpSum(
+              e.dotLane(operand(0), bf16(), e.mul(choice, e.c64(inner)), down,
+                        expert, d, lane)));
+          return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
+        });
+        e.storeBF16(acc, result(), e.add(e.mul(t, e.c64(hidden)), d));
+      });
+    });
+    return fixed(hidden * Emitter::kWarp);
+  }
+
   std::pair<ParallelDim, int64_t> expertUp(MoEExpertUpOp op) {
+    if (gpu)
+      return expertUpWarp(op);
     WeightView gateW = e.weight(2), upW = e.weight(3);
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
@@ -835,6 +1068,8 @@ private:
   }
 
   std::pair<ParallelDim, int64_t> expertDown(MoEExpertDownOp op) {
+    if (gpu)
+      return expertDownWarp(op);
     WeightView down = e.weight(3);
     int64_t topK = op.getIndices().getType().getDimSize(1);
     int64_t inner = down.cols, hidden = down.rows;
@@ -915,13 +1150,15 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
                     ropeInverseFrequencies(rope));
   };
 
+  if (gpu)
+    ctx->loadDialect<NVVM::NVVMDialect>();
   std::string name = "dsc_kernel_" + std::to_string(index);
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto i64 = b.getI64Type();
   auto func = func::FuncOp::create(
       b, loc, name, b.getFunctionType({ptr, i64, i64, i64}, {}));
   Emitter emitter(b, loc, func, op, fp8Table);
-  KernelBodies bodies(emitter, cache, invFreqTable);
+  KernelBodies bodies(emitter, cache, gpu, invFreqTable);
   auto [parallel, extent] = bodies.emit(op);
   func::ReturnOp::create(b, loc);
 

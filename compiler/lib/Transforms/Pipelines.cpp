@@ -15,10 +15,14 @@ namespace dsc {
 
 void buildModelPipeline(mlir::OpPassManager &pm,
                         const PipelineOptions &options) {
-  (void)options;
   // Decode attends in the latent space (deepseek-model.md §2.7): per step it
-  // reads the 576-wide cache instead of expanding keys and values.
-  pm.addPass(createDSAbsorbMLA());
+  // reads the 576-wide cache instead of expanding keys and values. On GPUs
+  // prefill does too, until a tensor-core prefill attention exists: the
+  // generic naive form expands keys per query, which is far slower there.
+  DSAbsorbMLAOptions absorb;
+  if (options.gpu)
+    absorb.entries = {"prefill", "decode"};
+  pm.addPass(createDSAbsorbMLA(absorb));
   // One op per kernel launch from here on: every later step (buffers,
   // kernels, launches) works op by op.
   pm.addPass(createDSDecompose());
@@ -37,6 +41,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   DSScheduleOptions schedule;
   schedule.maxSeqLen = options.maxSeqLen;
   schedule.maxBatch = options.maxBatch;
+  schedule.gpu = options.gpu;
   pm.addPass(createDSSchedule(schedule));
 }
 

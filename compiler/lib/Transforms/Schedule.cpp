@@ -68,7 +68,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     b.setInsertionPointToEnd(module.getBody());
     auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
     kernels->setAttr("ds.kernels", b.getStringAttr("cpu"));
-    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen});
+    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen}, gpu);
 
     SmallVector<func::FuncOp> entries;
     for (auto f : module.getOps<func::FuncOp>())

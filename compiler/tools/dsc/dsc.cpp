@@ -387,6 +387,7 @@ int runCompile(const char *argv0) {
   options.maxSeqLen = maxSeqLen;
   options.maxBatch = maxBatch;
   options.prefillChunk = prefillChunk;
+  options.gpu = target->isCUDA();
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

@@ -88,7 +88,9 @@ def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
            "positions per sequence in the KV cache">,
     Option<"maxBatch", "max-batch", "int64_t", "8",
-           "sequences held in the KV cache at once">
+           "sequences held in the KV cache at once">,
+    Option<"gpu", "gpu", "bool", "false",
+           "generate the warp-cooperative kernel variants of CUDA targets">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect", "::mlir::func::FuncDialect"];
 }

@@ -18,6 +18,7 @@ struct PipelineOptions {
   int64_t maxSeqLen = 4096;  // positions per sequence in the KV cache
   int64_t maxBatch = 8;      // sequences at once (decode tokens per step)
   int64_t prefillChunk = 256; // tokens per prefill call
+  bool gpu = false;           // a CUDA target
 };
 
 /// Model-level ds to kernel-level ds (`--emit=ds-opt`).

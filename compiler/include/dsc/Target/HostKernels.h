@@ -65,8 +65,13 @@ bool isKernelOp(mlir::Operation *op);
 class HostKernelGenerator {
 public:
   /// Kernels are added to `kernels`, a module of func.func.
-  HostKernelGenerator(mlir::ModuleOp kernels, CacheGeometry cache)
-      : kernels(kernels), cache(cache) {}
+  /// With `gpu`, the matrix products, the router and the attention use
+  /// warp-cooperative variants (32 lanes per output, reduced with shuffles,
+  /// so weight reads are coalesced); the module then needs the NVVM dialect
+  /// and can only be compiled for a CUDA target.
+  HostKernelGenerator(mlir::ModuleOp kernels, CacheGeometry cache,
+                      bool gpu = false)
+      : kernels(kernels), cache(cache), gpu(gpu) {}
 
   /// The index of the kernel of `op`, generated on first use of its
   /// signature (op name, attributes but the layer, operand and result types).
@@ -77,6 +82,7 @@ public:
 private:
   mlir::ModuleOp kernels;
   CacheGeometry cache;
+  bool gpu;
   llvm::StringMap<unsigned> bySignature;
   std::vector<KernelInfo> kernelInfos;
 };
