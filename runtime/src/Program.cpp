@@ -42,6 +42,15 @@ uint64_t shapeProduct(const flatbuffers::Vector<int64_t> *shape) {
   return product;
 }
 
+/// Whether the elements of `vector` (may be null or empty) are 8-byte
+/// aligned. The FlatBuffer verifier checks only the alignment of a vector's
+/// 4-byte length, so a buffer can place 8-byte elements (shapes, launch
+/// arguments) 4 bytes off, and reading them would be undefined behaviour.
+template <class Vector> bool elementsAligned(const Vector *vector) {
+  return !vector || vector->size() == 0 ||
+         reinterpret_cast<uintptr_t>(vector->Data()) % 8 == 0;
+}
+
 std::string checkProgram(const fb::Program &p) {
   if (p.schema_version() != kSchemaVersion)
     return "schema version " + std::to_string(p.schema_version()) +
@@ -66,6 +75,8 @@ std::string checkProgram(const fb::Program &p) {
   for (uint32_t i = 0; i < p.weights()->size(); ++i) {
     const fb::Weight *w = p.weights()->Get(i);
     std::string what = "weight " + std::to_string(i);
+    if (!elementsAligned(w->shape()) || !elementsAligned(w->scale_shape()))
+      return what + ": misaligned shape";
     if (!w->symbol() || !w->tensor() || shapeProduct(w->shape()) == 0)
       return what + ": missing name or non-positive shape";
     if (dtypeBytes(w->dtype()) == 0)
@@ -112,6 +123,8 @@ std::string checkProgram(const fb::Program &p) {
       if (l->kernel() >= p.kernels()->size() || !l->args())
         return "entry '" + name + "': launch of kernel " +
                std::to_string(l->kernel()) + " out of range";
+      if (!elementsAligned(l->args()))
+        return "entry '" + name + "': misaligned launch arguments";
       for (const fb::Arg *a : *l->args()) {
         bool ok = true;
         switch (a->kind()) {
@@ -153,6 +166,9 @@ Expected<Program> Program::load(const uint8_t *data, size_t size,
     return fail("shorter than a FlatBuffer header");
   if (!fb::ProgramBufferHasIdentifier(data))
     return fail("missing the \"DSCP\" identifier");
+  // The verifier checks alignment relative to the buffer's start.
+  if (reinterpret_cast<uintptr_t>(data) % 8 != 0)
+    return fail("the buffer is not 8-byte aligned in memory");
   flatbuffers::Verifier verifier(data, size);
   if (!fb::VerifyProgramBuffer(verifier))
     return fail("the FlatBuffer verifier rejected it");

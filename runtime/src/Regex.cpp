@@ -40,8 +40,11 @@ Expected<Regex> Regex::compile(std::string_view pattern, bool literal) {
   if (!context)
     return Expected<Regex>::error("out of memory");
   pcre2_set_newline(context, PCRE2_NEWLINE_LF);
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
-  options |= literal ? PCRE2_LITERAL : PCRE2_MULTILINE;
+  // PCRE2_LITERAL admits few other options; UTF keeps matches on
+  // character boundaries.
+  uint32_t options = literal ? PCRE2_UTF | PCRE2_LITERAL
+                             : PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE |
+                                   PCRE2_NEVER_BACKSLASH_C;
   int errorCode = 0;
   PCRE2_SIZE errorOffset = 0;
   pcre2_code *code =

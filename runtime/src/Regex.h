@@ -60,8 +60,8 @@ public:
   /// character boundary) and sets [begin, end). `subject` must be valid
   /// UTF-8. Returns false when there is no match, and also when PCRE2 gives
   /// up (its match or heap limit); then `gaveUp` is set.
-  bool find(std::string_view subject, size_t start, size_t &begin,
-            size_t &end, RegexScratch &scratch, bool &gaveUp) const;
+  bool find(std::string_view subject, size_t start, size_t &begin, size_t &end,
+            RegexScratch &scratch, bool &gaveUp) const;
 
   /// Whether the whole of `subject` (valid UTF-8) starts with a match.
   bool matchesAtStart(std::string_view subject, RegexScratch &scratch) const;

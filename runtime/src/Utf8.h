@@ -142,14 +142,17 @@ inline void appendUtf8(uint32_t codePoint, std::string &out) {
 
 /// Decodes the well-formed sequence of `length` bytes at the start of `text`.
 inline uint32_t decodeUtf8(std::string_view text, size_t length) {
-  auto byte = [&](size_t i) { return uint32_t(static_cast<unsigned char>(text[i])); };
+  auto byte = [&](size_t i) {
+    return uint32_t(static_cast<unsigned char>(text[i]));
+  };
   switch (length) {
   case 1:
     return byte(0);
   case 2:
     return ((byte(0) & 0x1F) << 6) | (byte(1) & 0x3F);
   case 3:
-    return ((byte(0) & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) | (byte(2) & 0x3F);
+    return ((byte(0) & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) |
+           (byte(2) & 0x3F);
   default:
     return ((byte(0) & 0x07) << 18) | ((byte(1) & 0x3F) << 12) |
            ((byte(2) & 0x3F) << 6) | (byte(3) & 0x3F);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -138,6 +139,11 @@ public:
   bool omitModel = false;
   bool omitCache = false;
   bool omitWeights = false;
+  /// Write weight 0's shape, or every launch's arguments, so that their
+  /// 8-byte elements sit 4 bytes off 8-byte alignment: a layout the
+  /// FlatBuffer verifier accepts (it checks only the 4-byte length).
+  bool misalignFirstShape = false;
+  bool misalignArgs = false;
 
   /// The entry point called `name`; it must exist.
   EntrySpec &entry(const std::string &name) {
@@ -151,6 +157,24 @@ public:
 
   std::vector<uint8_t> build() const {
     flatbuffers::FlatBufferBuilder fbb(1024);
+    // The final buffer's size is a multiple of 8 (its largest alignment),
+    // so an element lies 4 mod 8 from its start when the vector's length
+    // field ends at a multiple of 8 from the end being built towards.
+    auto misaligned = [&](const void *elements, size_t count,
+                          size_t elementBytes) {
+      size_t words = count * elementBytes / 4;
+      fbb.Align(4);
+      if ((fbb.GetSize() + 4) % 8 != 0)
+        fbb.PushElement<uint32_t>(0);
+      fbb.StartVector(words, 4);
+      const uint8_t *bytes = static_cast<const uint8_t *>(elements);
+      for (size_t i = words; i-- > 0;) {
+        uint32_t word;
+        std::memcpy(&word, bytes + 4 * i, 4);
+        fbb.PushElement(word);
+      }
+      return fbb.EndVector(count);
+    };
     auto stringOrNone = [&](const std::string &s) {
       return s.empty() ? flatbuffers::Offset<flatbuffers::String>()
                        : fbb.CreateString(s);
@@ -164,7 +188,11 @@ public:
     for (const WeightSpec &w : weights)
       weightOffsets.push_back(fb::CreateWeight(
           fbb, stringOrNone(w.symbol), stringOrNone(w.tensor), w.dtype,
-          fbb.CreateVector(w.shape), stringOrNone(w.scaleTensor),
+          misalignFirstShape && weightOffsets.empty()
+              ? flatbuffers::Offset<flatbuffers::Vector<int64_t>>(
+                    misaligned(w.shape.data(), w.shape.size(), 8))
+              : fbb.CreateVector(w.shape),
+          stringOrNone(w.scaleTensor),
           w.scaleShape.empty() ? 0 : fbb.CreateVector(w.scaleShape),
           w.experts));
 
@@ -178,8 +206,13 @@ public:
     for (const EntrySpec &e : entries) {
       std::vector<flatbuffers::Offset<fb::Launch>> launches;
       for (const LaunchSpec &l : e.launches)
-        launches.push_back(
-            fb::CreateLaunch(fbb, l.kernel, fbb.CreateVectorOfStructs(l.args)));
+        launches.push_back(fb::CreateLaunch(
+            fbb, l.kernel,
+            misalignArgs
+                ? flatbuffers::Offset<flatbuffers::Vector<const fb::Arg *>>(
+                      misaligned(l.args.data(), l.args.size(),
+                                 sizeof(fb::Arg)))
+                : fbb.CreateVectorOfStructs(l.args)));
       entryOffsets.push_back(fb::CreateEntry(fbb, stringOrNone(e.name),
                                              e.maxTokens,
                                              fbb.CreateVector(launches),

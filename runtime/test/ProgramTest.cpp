@@ -175,6 +175,44 @@ TEST(ProgramTest, VerifierRejectsGarbageRootOffset) {
   }
 }
 
+TEST(ProgramTest, MisalignedBuffer) {
+  // The verifier checks alignment relative to the buffer's start, so the
+  // start itself must be aligned for the 8-byte fields to be.
+  std::vector<uint8_t> bytes = ProgramBuilder().build();
+  std::vector<uint64_t> storage(bytes.size() / 8 + 2);
+  uint8_t *shifted = reinterpret_cast<uint8_t *>(storage.data()) + 4;
+  std::memcpy(shifted, bytes.data(), bytes.size());
+  EXPECT_EQ(Program::load(shifted, bytes.size(), "prog").error(),
+            corrupted("the buffer is not 8-byte aligned in memory"));
+}
+
+TEST(ProgramTest, MisalignedVectorElements) {
+  // The FlatBuffer verifier accepts 8-byte vector elements 4 bytes off their
+  // alignment; reading them would be undefined behaviour.
+  ProgramBuilder shape;
+  shape.misalignFirstShape = true;
+  std::vector<uint8_t> bytes = shape.build();
+  const fb::Program *raw = fb::GetProgram(bytes.data());
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(bytes.data()) % 8, 0u);
+  EXPECT_EQ(
+      reinterpret_cast<uintptr_t>(raw->weights()->Get(0)->shape()->Data()) % 8,
+      4u);
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  EXPECT_TRUE(fb::VerifyProgramBuffer(verifier));
+  EXPECT_EQ(loadError(bytes), corrupted("weight 0: misaligned shape"));
+
+  ProgramBuilder args;
+  args.misalignArgs = true;
+  bytes = args.build();
+  raw = fb::GetProgram(bytes.data());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(
+                raw->entries()->Get(0)->launches()->Get(0)->args()->Data()) %
+                8,
+            4u);
+  EXPECT_EQ(loadError(bytes),
+            corrupted("entry 'prefill': misaligned launch arguments"));
+}
+
 TEST(ProgramTest, WrongSchemaVersion) {
   ProgramBuilder builder;
   builder.schemaVersion = kSchemaVersion + 1;

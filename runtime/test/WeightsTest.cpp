@@ -260,8 +260,9 @@ TEST(WeightsTest, LoadCopiesTheCheckpointBytes) {
   for (size_t i = 0; i < reports.size(); ++i) {
     EXPECT_EQ(reports[i].second, store.totalBytes());
     EXPECT_LE(reports[i].first, reports[i].second);
-    if (i > 0)
+    if (i > 0) {
       EXPECT_GT(reports[i].first, reports[i - 1].first);
+    }
   }
   EXPECT_EQ(reports.back().first, tensorBytes);
 }

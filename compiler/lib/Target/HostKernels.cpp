@@ -80,6 +80,7 @@ namespace {
 struct WeightView {
   Value data, scales;
   bool fp8 = false;
+  int64_t experts = 1; // leading dimension of an expert stack
   int64_t rows = 0, cols = 0, blockRows = 1, blockCols = 1, scaleRows = 0,
           scaleCols = 0;
 };
@@ -267,6 +268,8 @@ public:
       w.scales = scalePtrs.lookup(operand);
       w.rows = fp8.getRows();
       w.cols = fp8.getCols();
+      if (fp8.getShape().size() == 3)
+        w.experts = fp8.getShape()[0];
       w.blockRows = fp8.getBlockRows();
       w.blockCols = fp8.getBlockCols();
       auto scaleShape = fp8.getScaleShape();
@@ -276,6 +279,8 @@ public:
       auto shape = cast<RankedTensorType>(type).getShape();
       w.rows = shape[shape.size() - 2];
       w.cols = shape.back();
+      if (shape.size() == 3)
+        w.experts = shape[0];
     }
     return w;
   }
@@ -996,31 +1001,53 @@ private:
     return forOp.getResult(1);
   }
 
+  /// Calls `body(choice)` for every (token, slot) choice of expert
+  /// `expert`, visiting experts in order: a warp then reads each expert's
+  /// row once per chunk (later choices of the same expert hit the cache)
+  /// instead of once per choice.
+  void forEachChoiceByExpert(Value indices, int64_t experts, int64_t topK,
+                             const std::function<void(Value, Value)> &body) {
+    Value choices = e.mul(e.tokens, e.c64(topK));
+    e.loop(0, experts, [&](Value expert) {
+      e.loop(e.c64(0), choices, [&](Value choice) {
+        Value chosen = e.loadI64(indices, choice);
+        Value match = arith::CmpIOp::create(e.b, e.loc,
+                                            arith::CmpIPredicate::eq, chosen,
+                                            expert);
+        auto ifOp = scf::IfOp::create(e.b, e.loc, match, /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        body(expert, choice);
+      });
+    });
+  }
+
   std::pair<ParallelDim, int64_t> expertUpWarp(MoEExpertUpOp op) {
     WeightView gateW = e.weight(2), upW = e.weight(3);
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
+    int64_t experts = e.weight(2).experts;
     int64_t inner = gateW.rows;
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
       Value n = e.div(i, warp), lane = e.rem(i, warp);
-      e.loop(e.c64(0), e.tokens, [&](Value t) {
-        Value x = e.mul(t, e.c64(hidden));
-        e.loop(0, topK, [&](Value j) {
-          Value choice = e.add(e.mul(t, e.c64(topK)), j);
-          Value expert = e.loadI64(operand(1), choice);
-          Value g = e.roundBF16(e.warpSum(
-              e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
-          Value u = e.roundBF16(e.warpSum(
-              e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
-          e.storeBF16(e.fmul(e.silu(g), u), result(),
-                      e.add(e.mul(choice, e.c64(inner)), n));
-        });
+      forEachChoiceByExpert(operand(1), experts, topK,
+                            [&](Value expert, Value choice) {
+        Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
+        Value g = e.roundBF16(e.warpSum(
+            e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
+        Value u = e.roundBF16(e.warpSum(
+            e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
+        e.storeBF16(e.fmul(e.silu(g), u), result(),
+                    e.add(e.mul(choice, e.c64(inner)), n));
       });
     });
     return fixed(inner * Emitter::kWarp);
   }
 
+  /// Token by token: a token's weighted sum over its choices stays in a
+  /// register and is rounded once. (Visiting experts in order, as
+  /// expertUpWarp does, would need an f32 partial result per choice.)
   std::pair<ParallelDim, int64_t> expertDownWarp(MoEExpertDownOp op) {
     WeightView down = e.weight(3);
     int64_t topK = op.getIndices().getType().getDimSize(1);
