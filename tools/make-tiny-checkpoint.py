@@ -771,6 +771,130 @@ def write_config(src_path, dst_path, cfg, fp8):
 SHARD_RE = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 
 
+# --------------------------------------------------------------------------
+# A tiny tokenizer in the HuggingFace format (tokenizer.json and
+# tokenizer_config.json), so that text in and text out can be tested on the
+# tiny models: the BOS/EOS tokens at the config's ids, DeepSeek's chat
+# tokens, the 256 byte-level symbols, and BPE merges learnt (greedily, by
+# pair frequency) on a fixed English text until the vocabulary is full.
+
+_TOKENIZER_TEXT = (
+    "The quick brown fox jumps over the lazy dog. DeepSeek models route every "
+    "token through a few experts and attend over a compressed latent cache. "
+    "Hello, world! How are you today? I am fine, thank you. 0123456789 "
+    "def main(): return 42\n\nUser: hi\n\nAssistant: hello there. "
+) * 4
+_SPLIT = (r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?"
+          r"[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def _bytes_to_unicode():
+    """GPT-2's reversible byte -> printable character map (ByteLevel)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) \
+        + list(range(ord("\xae"), ord("\xff") + 1))
+    chars, extra = list(keep), 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {b: chr(c) for b, c in zip(keep, chars)}
+
+
+def write_tokenizer(out_dir, cfg):
+    vocab_size = int(cfg["vocab_size"])
+    bos, eos = int(cfg.get("bos_token_id", 0)), int(cfg.get("eos_token_id", 1))
+    v3 = cfg.get("model_type") == "deepseek_v3"
+    specials = {bos: "<｜begin▁of▁sentence｜>", eos: "<｜end▁of▁sentence｜>"}
+    chat = ["<｜User｜>", "<｜Assistant｜>", "<think>", "</think>"] if v3 else []
+    vocab, next_id = {}, 0
+
+    def take_id():
+        nonlocal next_id
+        while next_id in specials or next_id in vocab.values():
+            next_id += 1
+        next_id += 1
+        return next_id - 1
+
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, t in sorted(specials.items())]
+    for t in chat:
+        added.append({"id": take_id(), "content": t, "single_word": False, "lstrip": False,
+                      "rstrip": False, "normalized": True, "special": False})
+    for a in added:
+        vocab[a["content"]] = a["id"]
+    byte_map = _bytes_to_unicode()
+    for b in range(256):
+        vocab[byte_map[b]] = take_id()
+    # Greedy BPE on the fixed text, words split on spaces (the space stays
+    # with the following word, as the byte-level pre-tokenizer keeps it).
+    words = {}
+    for piece in re.findall(r" ?[A-Za-z]+| ?[0-9]+| ?[^A-Za-z0-9 ]+| +", _TOKENIZER_TEXT):
+        key = tuple(byte_map[b] for b in piece.encode("utf-8"))
+        words[key] = words.get(key, 0) + 1
+    merges = []
+    while len(vocab) < vocab_size:
+        pairs = {}
+        for word, count in words.items():
+            for a, b in zip(word, word[1:]):
+                pairs[(a, b)] = pairs.get((a, b), 0) + count
+        if not pairs:
+            break
+        (a, b), _ = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))
+        merged = a + b
+        if merged in vocab:
+            break
+        merges.append(f"{a} {b}")
+        vocab[merged] = take_id()
+        rewritten = {}
+        for word, count in words.items():
+            out, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and word[i] == a and word[i + 1] == b:
+                    out.append(merged)
+                    i += 2
+                else:
+                    out.append(word[i])
+                    i += 1
+            rewritten[tuple(out)] = rewritten.get(tuple(out), 0) + count
+        words = rewritten
+    if max(vocab.values()) >= vocab_size:
+        raise CheckpointError(f"vocab_size {vocab_size} is too small for a byte-level tokenizer")
+    tokenizer = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": _SPLIT}, "behavior": "Isolated",
+             "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
+             "use_regex": False}]},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
+                    "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": False, "byte_fallback": False, "vocab": vocab, "merges": merges},
+    }
+    with open(os.path.join(out_dir, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tokenizer, f, ensure_ascii=False, indent=1)
+    if v3:
+        template = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}"
+                    "<｜User｜>{{ m['content'] }}{% elif m['role'] == 'assistant' %}"
+                    "<｜Assistant｜>{{ m['content'] }}<｜end▁of▁sentence｜>{% endif %}{% endfor %}"
+                    "{% if add_generation_prompt %}<｜Assistant｜>{% endif %}")
+    else:
+        template = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}"
+                    "User: {{ m['content'] }}\n\n{% elif m['role'] == 'assistant' %}"
+                    "Assistant: {{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
+                    "{% if add_generation_prompt %}Assistant:{% endif %}")
+    config = {"add_bos_token": True, "add_eos_token": False, "bos_token": specials[bos],
+              "eos_token": specials[eos], "model_max_length": 16384,
+              "tokenizer_class": "LlamaTokenizerFast", "chat_template": template}
+    with open(os.path.join(out_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, ensure_ascii=False, indent=2)
+    return len(vocab)
+
+
 def make_checkpoint(config_arg, out_dir, seed=0, shards=2, dtype="auto", max_params=100_000_000,
                     router="structured"):
     config_path = os.path.join(config_arg, "config.json") if os.path.isdir(config_arg) \
@@ -806,6 +930,7 @@ def make_checkpoint(config_arg, out_dir, seed=0, shards=2, dtype="auto", max_par
     index = {"metadata": {"total_size": sum(t.nbytes for t in tensors)}, "weight_map": weight_map}
     with open(os.path.join(out_dir, "model.safetensors.index.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    write_tokenizer(out_dir, cfg)
     mtp = [t for t in tensors if t.name.startswith("model.layers.")
            and int(t.name.split(".")[2]) >= model.layers and not t.name.endswith("_scale_inv")]
     mtp_params = sum(t.numel for t in mtp)

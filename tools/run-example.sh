@@ -19,3 +19,5 @@ MODEL="$BUILD/example/tiny-v3"
 "$BUILD/bin/dsc" compile "$MODEL" -o "$BUILD/example/tiny-v3.exe" --max-seq-len 256 --stats
 echo "== $BUILD/example/tiny-v3.exe --prompt-ids \"0 17 42 99 7 3 250 11\" -n 32 --bench"
 "$BUILD/example/tiny-v3.exe" --prompt-ids "0 17 42 99 7 3 250 11" -n 32 --bench
+echo "== $BUILD/example/tiny-v3.exe -p \"Hello there\" -n 24   (random weights: arbitrary text)"
+"$BUILD/example/tiny-v3.exe" -p "Hello there" -n 24

@@ -141,10 +141,17 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       fbb.CreateString(metadata.dscVersion), model, fbb.CreateVector(weights),
       fbb.CreateVector(kernels), fbb.CreateVector(entries), cache,
       static_cast<uint64_t>(arena.getInt()),
-      fbb.CreateString(metadata.checkpointDir), /*tokenizer=*/0,
+      fbb.CreateString(metadata.checkpointDir),
+      metadata.tokenizerJson.empty()
+          ? 0
+          : fbb.CreateVector(
+                reinterpret_cast<const uint8_t *>(metadata.tokenizerJson.data()),
+                metadata.tokenizerJson.size()),
       gpu ? fbb.CreateVector(metadata.gpuImage) : 0,
       gpu ? fbb.CreateString(metadata.gpuImageFormat) : 0,
-      gpu ? fbb.CreateString(metadata.gpuChip) : 0);
+      gpu ? fbb.CreateString(metadata.gpuChip) : 0,
+      metadata.chatTemplate.empty() ? 0
+                                    : fbb.CreateString(metadata.chatTemplate));
   fb::FinishProgramBuffer(fbb, program);
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());
@@ -279,6 +286,20 @@ LogicalResult linkExecutable(const std::string &objectPath,
                              std::string &error) {
   std::string mainLib = runtimeDir + "/libdsrt-main.a";
   std::string runtimeLib = runtimeDir + "/libdsrt.a";
+  // The tokenizer's regular expressions: PCRE2, linked statically so that
+  // the executable needs only libc.
+  std::string pcre2;
+  for (const char *candidate : {"/usr/lib/x86_64-linux-gnu/libpcre2-8.a",
+                                "/usr/lib/libpcre2-8.a",
+                                "/usr/local/lib/libpcre2-8.a"})
+    if (llvm::sys::fs::exists(candidate)) {
+      pcre2 = candidate;
+      break;
+    }
+  if (pcre2.empty()) {
+    error = "libpcre2-8.a not found (install Debian's libpcre2-dev)";
+    return failure();
+  }
   for (const std::string &lib : {mainLib, runtimeLib})
     if (!llvm::sys::fs::exists(lib)) {
       error = "runtime library " + lib +
@@ -295,11 +316,12 @@ LogicalResult linkExecutable(const std::string &objectPath,
     error = "no C++ linker driver (c++, g++, clang++) on PATH";
     return failure();
   }
-  SmallVector<StringRef> args = {driver,        objectPath,
-                                 mainLib,       runtimeLib,
-                                 "-o",          outputPath,
-                                 "-static-libstdc++", "-static-libgcc",
-                                 "-pthread",    "-lm"};
+  SmallVector<StringRef> args = {driver,  objectPath,
+                                 mainLib, runtimeLib,
+                                 pcre2,   "-o",
+                                 outputPath, "-static-libstdc++",
+                                 "-static-libgcc", "-pthread",
+                                 "-ldl",  "-lm"};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0,
                                      &message);

@@ -17,7 +17,9 @@
 #include "dsc/Frontend/ModelImporter.h"
 #include "dsc/Frontend/ModelWeights.h"
 #include "dsrt/Checkpoint.h"
+#include "dsrt/Json.h"
 #include "dsrt/Program.h"
+#include "dsrt/Tokenizer.h"
 #include "dsrt/Weights.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -29,6 +31,7 @@
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -331,6 +334,43 @@ void writeOutput(const std::function<void(raw_ostream &)> &write) {
   output->keep();
 }
 
+/// The checkpoint's tokenizer.json (checked by loading it, as the executable
+/// will) and the chat format: V2 for deepseek_v2, R1 when the chat
+/// template opens a <think> block, V3 otherwise (deepseek-model.md §7).
+void readTokenizer(const LoadedModel &model, dsc::ProgramMetadata &metadata) {
+  bool v2 = model.config.family == dsc::ModelFamily::DeepSeekV2;
+  metadata.chatTemplate = v2 ? "deepseek-v2" : "deepseek-v3";
+  if (!sys::fs::is_directory(compilePath))
+    return;
+  SmallString<256> path(compilePath.getValue());
+  sys::path::append(path, "tokenizer.json");
+  auto text = MemoryBuffer::getFile(path);
+  if (!text) {
+    errs() << "dsc: note: no tokenizer.json in " << compilePath
+           << ": the executable takes --prompt-ids only\n";
+    return;
+  }
+  auto tokenizer =
+      dsrt::Tokenizer::fromJson((*text)->getBuffer(), std::string(path));
+  if (!tokenizer)
+    fail(tokenizer.error());
+  metadata.tokenizerJson = (*text)->getBuffer().str();
+  SmallString<256> configPath(compilePath.getValue());
+  sys::path::append(configPath, "tokenizer_config.json");
+  if (auto config = MemoryBuffer::getFile(configPath)) {
+    auto parsed = dsrt::json::parse((*config)->getBuffer());
+    if (!parsed)
+      fail(std::string(configPath) + ": invalid JSON: " + parsed.error());
+    const dsrt::json::Value *chat = parsed.value().find("chat_template");
+    if (!v2 && chat && chat->isString() &&
+        chat->asString().find("<think>\\n") != std::string::npos)
+      metadata.chatTemplate = "deepseek-r1";
+    if (!v2 && chat && chat->isString() &&
+        chat->asString().find("<think>\n") != std::string::npos)
+      metadata.chatTemplate = "deepseek-r1";
+  }
+}
+
 /// --embed-weights: checks and copies the checkpoint's weights into the
 /// image the executable maps at start.
 void appendWeights(const std::vector<uint8_t> &bytes, const std::string &dir) {
@@ -424,6 +464,7 @@ int runCompile(const char *argv0) {
     metadata.checkpointDir = absolutePath(weightsDir);
   else if (sys::fs::is_directory(compilePath))
     metadata.checkpointDir = absolutePath(compilePath);
+  readTokenizer(model, metadata);
   if (target->isCUDA()) {
     std::vector<std::string> names;
     for (auto k : module->getOps<dsc::ds::KernelOp>())

@@ -18,6 +18,7 @@
 #include "dsrt/Program.h"
 #include "dsrt/Sampler.h"
 #include "dsrt/Session.h"
+#include "dsrt/Tokenizer.h"
 #include "dsrt/Weights.h"
 
 #include <cerrno>
@@ -26,6 +27,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iostream>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -55,14 +58,32 @@ struct Options {
   std::string weightsDir;
   bool json = false, bench = false, dummyWeights = false, ignoreEos = false;
   bool promptByDecode = false; // --prompt-mode decode
+  // Text in, text out.
+  std::string text;             // -p / -f
+  bool haveText = false, chat = false, raw = false, tokenizeOnly = false,
+       hideReasoning = false, showPrompt = false;
+  std::string system;
+  std::vector<std::string> stops;
   unsigned threads = 0;
 };
 
 void printHelp(const char *argv0, const dsrt::Program &program) {
   const dsrt::fb::Program &p = program.fb();
   std::printf(
-      "usage: %s --prompt-ids \"ID ID ...\" [options]\n\n"
+      "usage: %s -p \"TEXT\" | -f FILE | --chat | --prompt-ids \"ID ...\" [options]\n\n"
       "Runs %s (%s target, compiled by dsc %s).\n\n"
+      "Text (needs the tokenizer compiled in from tokenizer.json):\n"
+      "  -p, --prompt TEXT      a user message, in the model's chat format;\n"
+      "                         the reply streams to stdout\n"
+      "  -f, --file FILE        the message read from FILE\n"
+      "  --chat                 interactive, multi-turn, from stdin\n"
+      "  --system TEXT          system prompt\n"
+      "  --raw                  send the text as is (BOS + text), no chat format\n"
+      "  --stop STR             stop when the output ends with STR (repeatable)\n"
+      "  --hide-reasoning       R1: do not show the <think> part (shown on stderr)\n"
+      "  --tokenize             print the prompt's token ids as JSON and exit\n"
+      "  --show-prompt          print the formatted prompt to stderr\n\n"
+      "Token ids:\n"
       "  --prompt-ids \"0 5 9\"  prompt token ids; repeat for a batch (at most %lld)\n"
       "  -n, --max-tokens N     tokens to generate per prompt (default 16)\n"
       "  --temp T               sampling temperature; 0 = greedy (default 0)\n"
@@ -141,6 +162,32 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
                   p.dsc_version() ? p.dsc_version()->c_str() : "?",
                   p.target()->c_str(), p.model()->family()->c_str());
       std::exit(0);
+    } else if (flag == "-p" || flag == "--prompt") {
+      o.text = value();
+      o.haveText = true;
+    } else if (flag == "-f" || flag == "--file") {
+      std::string path = value();
+      std::ifstream in(path, std::ios::binary);
+      if (!in)
+        fail("cannot read " + path + ": " + std::strerror(errno));
+      o.text.assign(std::istreambuf_iterator<char>(in), {});
+      o.haveText = true;
+    } else if (flag == "--chat") {
+      o.chat = true;
+    } else if (flag == "--system") {
+      o.system = value();
+    } else if (flag == "--raw") {
+      o.raw = true;
+    } else if (flag == "--stop") {
+      o.stops.push_back(value());
+      if (o.stops.back().empty())
+        fail("--stop needs a non-empty string");
+    } else if (flag == "--hide-reasoning") {
+      o.hideReasoning = true;
+    } else if (flag == "--tokenize") {
+      o.tokenizeOnly = true;
+    } else if (flag == "--show-prompt") {
+      o.showPrompt = true;
     } else if (flag == "--prompt-ids") {
       o.prompts.push_back(parseIds(value(), vocab));
     } else if (flag == "-n" || flag == "--max-tokens") {
@@ -182,8 +229,18 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
   dsrt::Status valid = dsrt::validate(o.sampling);
   if (!valid)
     fail(valid.error());
+  bool textMode = o.haveText || o.chat;
+  if (textMode && !o.prompts.empty())
+    fail("give either text (-p, -f, --chat) or --prompt-ids, not both");
+  if (o.haveText && o.chat)
+    fail("--chat reads its messages from stdin; drop -p/-f");
+  if (o.haveText && o.text.find_first_not_of(" \t\r\n") == std::string::npos)
+    fail("the prompt is empty");
+  if (textMode)
+    return o;
   if (o.prompts.empty())
-    fail("no prompt: give --prompt-ids \"ID ID ...\" (see --help)");
+    fail("no prompt: give -p \"TEXT\", --chat or --prompt-ids \"ID ID ...\" "
+         "(see --help)");
   int64_t slots = program.fb().cache()->slots();
   if (static_cast<int64_t>(o.prompts.size()) > slots)
     fail(std::to_string(o.prompts.size()) +
@@ -273,6 +330,345 @@ std::string idsJson(const std::vector<int32_t> &ids) {
   return s + "]";
 }
 
+
+//===----------------------------------------------------------------------===//
+// Text mode: chat formats, streaming, stop strings, R1 reasoning
+//===----------------------------------------------------------------------===//
+
+struct Turn {
+  std::string user, assistant;
+};
+
+/// The model's chat format (deepseek-model.md §7), with the generation
+/// prompt for `user` appended.
+std::string formatChat(const std::string &style, const std::string &bos,
+                       const std::string &eos, const std::string &system,
+                       const std::vector<Turn> &history,
+                       const std::string &user) {
+  std::string out = bos;
+  if (style == "deepseek-v2") {
+    if (!system.empty())
+      out += system + "\n\n";
+    for (const Turn &t : history)
+      out += "User: " + t.user + "\n\nAssistant: " + t.assistant + eos;
+    return out + "User: " + user + "\n\nAssistant:";
+  }
+  bool r1 = style == "deepseek-r1";
+  out += system;
+  for (const Turn &t : history) {
+    std::string answer = t.assistant;
+    size_t think = answer.find("</think>");
+    if (r1 && think != std::string::npos) // history keeps the answer only
+      answer = answer.substr(think + 8);
+    out += "<｜User｜>" + t.user + "<｜Assistant｜>" + answer +
+           "<｜end▁of▁sentence｜>";
+  }
+  out += "<｜User｜>" + user + "<｜Assistant｜>";
+  return r1 ? out + "<think>\n" : out;
+}
+
+std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default:
+      if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+  }
+  return out + "\"";
+}
+
+/// Largest n <= limit such that text[0, n) ends on a UTF-8 character
+/// boundary.
+size_t utf8Boundary(const std::string &text, size_t limit) {
+  while (limit > 0 && limit < text.size() &&
+         (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80)
+    --limit;
+  return limit;
+}
+
+struct Reply {
+  std::vector<int32_t> ids;
+  std::string text;      // answer (R1: after </think>)
+  std::string reasoning; // R1: the <think> part
+  std::string raw;       // everything generated
+  double ttft = 0, decodeSeconds = 0;
+  int64_t decodeTokens = 0;
+  std::string stopReason; // "eos" | "stop" | "length" | "context"
+};
+
+class TextGenerator {
+public:
+  TextGenerator(dsrt::Session &session, const dsrt::Tokenizer &tokenizer,
+                const dsrt::Program &program, const Options &options)
+      : session_(session), tokenizer_(tokenizer), program_(program),
+        options_(options), sampler_(options.sampling, 0) {}
+
+  /// Runs `ids` (a whole conversation: the cache keeps the common prefix of
+  /// the previous call) and generates the reply, streaming it unless
+  /// `quiet`.
+  Reply generate(const std::vector<int32_t> &ids, bool reasoningFirst,
+                 bool quiet) {
+    const int64_t vocab = program_.fb().model()->vocab_size();
+    const int64_t maxSeq = program_.fb().cache()->max_seq();
+    const int64_t eos = program_.fb().model()->eos_token_id();
+    if (static_cast<int64_t>(ids.size()) >= maxSeq)
+      fail("context overflow: the prompt has " + std::to_string(ids.size()) +
+           " tokens, this executable holds " + std::to_string(maxSeq) +
+           " positions (dsc compile --max-seq-len)");
+    size_t common = 0;
+    while (common < cached_.size() && common < ids.size() &&
+           cached_[common] == ids[common])
+      ++common;
+    if (common == ids.size())
+      --common; // at least one token must run to give logits
+    Reply reply;
+    auto started = std::chrono::steady_clock::now();
+    const int64_t chunk = program_.entry("prefill").max_tokens();
+    const float *logits = nullptr;
+    for (size_t start = common; start < ids.size(); start += chunk) {
+      size_t count = std::min<size_t>(chunk, ids.size() - start);
+      std::vector<int32_t> tokens(ids.begin() + start,
+                                  ids.begin() + start + count);
+      std::vector<int32_t> positions(count), slots(count, 0);
+      for (size_t i = 0; i < count; ++i)
+        positions[i] = static_cast<int32_t>(start + i);
+      auto r = session_.run("prefill", tokens, positions, slots);
+      if (!r)
+        fail(r.error());
+      logits = r.value() + (count - 1) * vocab;
+    }
+    cached_ = ids;
+    dsrt::IncrementalDecoder decoder(tokenizer_);
+    reasoning_ = reasoningFirst;
+    printed_ = 0;
+    holdBack_ = 8;
+    for (const std::string &stop : options_.stops)
+      holdBack_ = std::max(holdBack_, stop.size());
+    auto decodeStart = std::chrono::steady_clock::now();
+    for (int64_t step = 0;; ++step) {
+      if (step >= options_.maxTokens) {
+        reply.stopReason = "length";
+        break;
+      }
+      int32_t next = sampler_.sample(logits, static_cast<size_t>(vocab));
+      if (step == 0) {
+        reply.ttft = secondsSince(started);
+        decodeStart = std::chrono::steady_clock::now();
+      }
+      if (next == eos && !options_.ignoreEos) {
+        reply.stopReason = "eos";
+        break;
+      }
+      reply.ids.push_back(next);
+      reply.raw += decoder.push(next);
+      if (stoppedAtStop(reply)) {
+        reply.stopReason = "stop";
+        break;
+      }
+      emit(reply, quiet, /*final=*/false);
+      int64_t position = static_cast<int64_t>(cached_.size());
+      if (position >= maxSeq) {
+        reply.stopReason = "context";
+        break;
+      }
+      auto r = session_.run("decode", {next}, {static_cast<int32_t>(position)},
+                            {0});
+      if (!r)
+        fail(r.error());
+      logits = r.value();
+      cached_.push_back(next);
+      ++reply.decodeTokens;
+    }
+    if (reply.stopReason != "stop")
+      reply.raw += decoder.flush();
+    reply.decodeSeconds = secondsSince(decodeStart);
+    emit(reply, quiet, /*final=*/true);
+    size_t think = reply.raw.find("</think>");
+    if (reasoningFirst) {
+      reply.reasoning = reply.raw.substr(0, think);
+      reply.text = think == std::string::npos ? "" : reply.raw.substr(think + 8);
+    } else {
+      reply.text = reply.raw;
+    }
+    return reply;
+  }
+
+private:
+  /// Cuts `raw` at the first stop string; true when one was found.
+  bool stoppedAtStop(Reply &reply) {
+    size_t cut = std::string::npos;
+    for (const std::string &stop : options_.stops)
+      cut = std::min(cut, reply.raw.find(stop));
+    if (cut == std::string::npos)
+      return false;
+    reply.raw.resize(cut);
+    return true;
+  }
+
+  /// Prints what is certain of `raw`: held back are the last bytes that
+  /// could start a stop string or "</think>", and any unfinished character.
+  /// Reasoning goes to stderr (or nowhere), the answer to stdout.
+  void emit(const Reply &reply, bool quiet, bool final) {
+    size_t limit = reply.raw.size();
+    if (!final)
+      limit = utf8Boundary(reply.raw,
+                           limit > holdBack_ ? limit - holdBack_ + 1 : 0);
+    if (limit <= printed_)
+      return;
+    while (printed_ < limit) {
+      if (reasoning_) {
+        size_t end = reply.raw.find("</think>", printed_);
+        size_t upto = end == std::string::npos ? limit : std::min(limit, end);
+        if (!quiet && !options_.hideReasoning)
+          std::fputs(reply.raw.substr(printed_, upto - printed_).c_str(),
+                     stderr);
+        printed_ = upto;
+        if (end != std::string::npos && end < limit) {
+          printed_ = end + 8;
+          reasoning_ = false;
+          if (!quiet && !options_.hideReasoning)
+            std::fputs("\n", stderr);
+        }
+        continue;
+      }
+      if (!quiet)
+        std::fputs(reply.raw.substr(printed_, limit - printed_).c_str(),
+                   stdout);
+      printed_ = limit;
+    }
+    if (!quiet) {
+      std::fflush(stdout);
+      std::fflush(stderr);
+    }
+  }
+
+  dsrt::Session &session_;
+  const dsrt::Tokenizer &tokenizer_;
+  const dsrt::Program &program_;
+  const Options &options_;
+  dsrt::Sampler sampler_;
+  std::vector<int32_t> cached_; // token ids in cache slot 0
+  bool reasoning_ = false;
+  size_t printed_ = 0, holdBack_ = 8;
+};
+
+/// Loads the tokenizer compiled into the program.
+dsrt::Tokenizer loadTokenizer(const dsrt::Program &p, const char *argv0) {
+  const auto *bytes = p.fb().tokenizer();
+  if (!bytes || bytes->size() == 0)
+    fail(std::string(argv0) + " has no tokenizer (its checkpoint had no "
+         "tokenizer.json when it was compiled): use --prompt-ids");
+  auto tokenizer = dsrt::Tokenizer::fromJson(
+      std::string_view(reinterpret_cast<const char *>(bytes->data()),
+                       bytes->size()),
+      std::string(argv0) + ": embedded tokenizer.json");
+  if (!tokenizer)
+    fail(tokenizer.error());
+  return tokenizer.take();
+}
+
+std::vector<int32_t> promptIds(const Options &o, const dsrt::Program &p,
+                               const dsrt::Tokenizer &tok,
+                               const std::vector<Turn> &history,
+                               const std::string &user) {
+  int64_t bosId = p.fb().model()->bos_token_id();
+  int64_t eosId = p.fb().model()->eos_token_id();
+  const std::string *bos = bosId >= 0 ? tok.tokenText(bosId) : nullptr;
+  const std::string *eos = eosId >= 0 ? tok.tokenText(eosId) : nullptr;
+  if (o.raw) {
+    std::vector<int32_t> ids;
+    if (bosId >= 0)
+      ids.push_back(static_cast<int32_t>(bosId));
+    std::vector<int32_t> body = tok.encode(user);
+    ids.insert(ids.end(), body.begin(), body.end());
+    return ids;
+  }
+  std::string style =
+      p.fb().chat_template() ? p.fb().chat_template()->str() : "deepseek-v3";
+  std::string text = formatChat(style, bos ? *bos : "", eos ? *eos : "",
+                                o.system, history, user);
+  if (o.showPrompt)
+    std::fprintf(stderr, "%s\n", text.c_str());
+  return tok.encode(text);
+}
+
+int runText(const Options &o, const dsrt::Program &p, const char *argv0) {
+  dsrt::Tokenizer tok = loadTokenizer(p, argv0);
+  bool r1 = !o.raw && p.fb().chat_template() &&
+            p.fb().chat_template()->str() == "deepseek-r1";
+  if (o.tokenizeOnly) {
+    if (o.chat)
+      fail("--tokenize needs -p or -f");
+    std::printf("%s\n", idsJson(promptIds(o, p, tok, {}, o.text)).c_str());
+    return 0;
+  }
+  dsrt::WeightStore weights = loadWeights(o, p, argv0);
+  dsrt::SessionOptions sessionOptions;
+  sessionOptions.threads = o.threads;
+  sessionOptions.hostKernels = dsc_kernel_table;
+  sessionOptions.numHostKernels = dsc_kernel_count;
+  auto created = dsrt::Session::create(p, weights, sessionOptions);
+  if (!created)
+    fail(std::string(argv0) + ": " + created.error());
+  TextGenerator generator(*created.value(), tok, p, o);
+  auto report = [&](const Reply &r) {
+    std::fprintf(stderr,
+                 "\n[%zu tokens; time to first token %.1f ms; decode %.1f "
+                 "tokens/s; stopped: %s]\n",
+                 r.ids.size(), r.ttft * 1e3,
+                 r.decodeSeconds > 0 ? r.decodeTokens / r.decodeSeconds : 0.0,
+                 r.stopReason.c_str());
+  };
+  if (!o.chat) {
+    std::vector<int32_t> ids = promptIds(o, p, tok, {}, o.text);
+    Reply r = generator.generate(ids, r1, /*quiet=*/o.json);
+    if (o.json) {
+      std::printf("{\"prompt_tokens\": %zu, \"text\": %s, \"reasoning\": %s, "
+                  "\"ids\": %s, \"stopped\": %s, \"timings\": "
+                  "{\"time_to_first_token_seconds\": %.6f, "
+                  "\"decode_tokens\": %lld, \"decode_seconds\": %.6f}}\n",
+                  ids.size(), jsonString(r.text).c_str(),
+                  jsonString(r.reasoning).c_str(), idsJson(r.ids).c_str(),
+                  jsonString(r.stopReason).c_str(), r.ttft,
+                  static_cast<long long>(r.decodeTokens), r.decodeSeconds);
+    } else {
+      std::printf("\n");
+    }
+    if (o.bench || !o.json)
+      report(r);
+    return 0;
+  }
+  std::vector<Turn> history;
+  bool tty = isatty(fileno(stdin));
+  std::string line;
+  for (;;) {
+    if (tty)
+      std::fprintf(stderr, "> ");
+    if (!std::getline(std::cin, line))
+      break;
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    Reply r = generator.generate(promptIds(o, p, tok, history, line), r1,
+                                 /*quiet=*/false);
+    std::printf("\n");
+    report(r);
+    history.push_back({line, r1 ? "<think>\n" + r.raw : r.raw});
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -282,6 +678,8 @@ int main(int argc, char **argv) {
     fail(program.error());
   const dsrt::Program &p = program.value();
   Options o = parseOptions(argc, argv, p);
+  if (o.haveText || o.chat)
+    return runText(o, p, argv[0]);
   dsrt::WeightStore weights = loadWeights(o, p, argv[0]);
   dsrt::SessionOptions sessionOptions;
   sessionOptions.threads = o.threads;

@@ -26,6 +26,9 @@ struct ProgramMetadata {
   std::vector<uint8_t> gpuImage;
   std::string gpuImageFormat; // "cubin" | "ptx"
   std::string gpuChip;
+  // Text in, text out: tokenizer.json as read, and the chat format.
+  std::string tokenizerJson;
+  std::string chatTemplate;
 };
 
 /// ds-serialize: the FlatBuffer program (runtime/schemas/program.fbs) of a
