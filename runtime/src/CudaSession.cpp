@@ -14,7 +14,11 @@
 #include "dsrt/Session.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 
 namespace dsrt {
 
@@ -28,6 +32,8 @@ public:
   ~CudaSession() override {
     if (!driver_)
       return;
+    if (profile_)
+      printProfile();
     for (CUdeviceptr p : allocations_)
       driver_->cuMemFree(p);
   }
@@ -177,6 +183,7 @@ public:
       void *params[] = {&table, &count, &extent};
       unsigned blocks =
           static_cast<unsigned>((extent + kBlockSize - 1) / kBlockSize);
+      auto launched = std::chrono::steady_clock::now();
       if (Status s = d.check(d.cuLaunchKernel(functions_[launch.kernel()],
                                               blocks, 1, 1, kBlockSize, 1, 1, 0,
                                               nullptr, params, nullptr),
@@ -184,6 +191,17 @@ public:
           !s)
         return fail(Status::error(s.error() + " (kernel " +
                                   kernel.name()->str() + ")"));
+      if (profile_) {
+        // DSRT_PROFILE=1: synchronise after every launch and charge the
+        // time to the kernel (a diagnostic; it removes all overlap).
+        if (Status s = d.check(d.cuCtxSynchronize(), "cuCtxSynchronize"); !s)
+          return fail(s);
+        auto &entry = profileTimes_[kernel.summary()->str()];
+        entry.first += std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - launched)
+                           .count();
+        entry.second += 1;
+      }
     }
     size_t bytes = static_cast<size_t>(count) * p.model()->vocab_size() * 4;
     if (Status s = d.check(d.cuMemcpyDtoH(logits_.data(),
@@ -212,6 +230,25 @@ public:
   bool keepsHostWeights() const override { return false; }
 
 private:
+  void printProfile() const {
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (const auto &[name, entry] : profileTimes_) {
+      rows.emplace_back(entry.first, name);
+      total += entry.first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::fprintf(stderr, "DSRT_PROFILE: %.1f ms in kernels\n", total * 1e3);
+    for (const auto &[seconds, name] : rows)
+      std::fprintf(stderr, "  %8.2f ms %5.1f%% %6lld x  %s\n", seconds * 1e3,
+                   100 * seconds / total,
+                   static_cast<long long>(profileTimes_.at(name).second),
+                   name.substr(0, 110).c_str());
+  }
+
+  bool profile_ = std::getenv("DSRT_PROFILE") != nullptr;
+  std::map<std::string, std::pair<double, int64_t>> profileTimes_;
+
   Status allocate(uint64_t bytes, CUdeviceptr &out) {
     if (Status s = driver_->check(driver_->cuMemAlloc(&out, std::max<uint64_t>(bytes, 256)),
                                   "cuMemAlloc");

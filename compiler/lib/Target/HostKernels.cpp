@@ -246,16 +246,35 @@ public:
   }
   /// This lane's part of sum_k x[xOffset + k] * W[expert, n, k]: the k that
   /// are `lane` modulo 32 (consecutive lanes read consecutive elements).
+  /// Four independent partial sums (k, k + 32, k + 64, k + 96) keep four
+  /// loads in flight per lane; out-of-range k contribute zero.
   Value dotLane(Value x, Type xElement, Value xOffset, const WeightView &w,
                 Value expert, Value n, Value lane) {
-    Value row = add(mul(expert, c64(w.rows)), n);
-    Value rowStart = mul(row, c64(w.cols));
-    return reduceStep(lane, c64(w.cols), kWarp, f32(0.0),
-                      [&](Value k, Value acc) {
-      Value xv = loadF32(x, xElement, add(xOffset, k));
-      return fma(xv, weightElement(w, expert, n, k), acc);
-    });
-    (void)rowStart;
+    constexpr int kChains = 4;
+    Value cols = c64(w.cols), last = c64(w.cols - 1);
+    SmallVector<Value> init(kChains, f32(0.0));
+    auto forOp = scf::ForOp::create(b, loc, lane, cols, c64(kWarp * kChains),
+                                    init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(forOp.getBody());
+      SmallVector<Value> next;
+      for (int u = 0; u < kChains; ++u) {
+        Value k = add(forOp.getInductionVar(), c64(kWarp * u));
+        Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                              k, cols);
+        Value safeK = arith::SelectOp::create(b, loc, inRange, k, last);
+        Value xv = loadF32(x, xElement, add(xOffset, safeK));
+        xv = arith::SelectOp::create(b, loc, inRange, xv, f32(0.0));
+        next.push_back(fma(xv, weightElement(w, expert, n, safeK),
+                           forOp.getRegionIterArgs()[u]));
+      }
+      scf::YieldOp::create(b, loc, next);
+    }
+    Value sum = forOp.getResult(0);
+    for (int u = 1; u < kChains; ++u)
+      sum = fadd(sum, forOp.getResult(u));
+    return sum;
   }
 
   // Weights.
@@ -490,7 +509,40 @@ private:
     return tokens();
   }
 
+  /// GPU: one warp per row; lanes split the row.
+  std::pair<ParallelDim, int64_t> rmsNormWarp(RMSNormOp op) {
+    int64_t width = featureCount(op.getInput());
+    int64_t rows = rowsPerToken(op.getInput());
+    double eps = op.getEps().convertToDouble();
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value row = e.div(index, warp), lane = e.rem(index, warp);
+      Value offset = e.mul(row, e.c64(width));
+      Value part = e.reduceStep(lane, e.c64(width), Emitter::kWarp,
+                                e.f32(0.0), [&](Value i, Value acc) {
+        Value x = e.loadBF16(operand(0), e.add(offset, i));
+        return e.fma(x, x, acc);
+      });
+      Value meanSquare =
+          e.fdiv(e.warpSum(part), e.f32(static_cast<double>(width)));
+      Value inv = e.fdiv(e.f32(1.0),
+                         math::SqrtOp::create(e.b, e.loc,
+                                              e.fadd(meanSquare, e.f32(eps))));
+      e.reduceStep(lane, e.c64(width), Emitter::kWarp, e.f32(0.0),
+                   [&](Value i, Value unused) {
+        Value y = e.roundBF16(e.fmul(e.loadBF16(operand(0), e.add(offset, i)),
+                                     inv));
+        e.storeBF16(e.fmul(y, e.loadBF16(operand(1), i)), result(),
+                    e.add(offset, i));
+        return unused;
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, rows * Emitter::kWarp};
+  }
+
   std::pair<ParallelDim, int64_t> rmsNorm(RMSNormOp op) {
+    if (gpu)
+      return rmsNormWarp(op);
     int64_t width = featureCount(op.getInput());
     int64_t rows = rowsPerToken(op.getInput());
     double eps = op.getEps().convertToDouble();
