@@ -132,8 +132,12 @@ std::string checkProgram(const fb::Program &p) {
           ok = a->value() < p.arena_bytes();
           break;
         case fb::ArgKind::Weight:
-        case fb::ArgKind::WeightScales:
           ok = a->value() < p.weights()->size();
+          break;
+        case fb::ArgKind::WeightScales: // only fp8 weights have scales
+          ok = a->value() < p.weights()->size() &&
+               p.weights()->Get(static_cast<uint32_t>(a->value()))
+                   ->scale_tensor();
           break;
         case fb::ArgKind::Cache:
           ok = a->value() < cacheBytes;

@@ -312,6 +312,16 @@ TEST(ProgramTest, WeightArgumentOutOfRange) {
             corrupted(std::string("entry 'prefill': ") + kArgOutOfRange));
 }
 
+TEST(ProgramTest, ScalesOfAWeightWithoutScales) {
+  ProgramBuilder builder;
+  // Weight 0 (embed) is bf16: it has no scales to point at.
+  builder.entry("prefill").launches[2].args[2] = scalesArg(0);
+  EXPECT_EQ(loadError(builder),
+            corrupted(std::string("entry 'prefill': ") + kArgOutOfRange));
+  builder.entry("prefill").launches[2].args[2] = scalesArg(1);
+  expectLoads(builder);
+}
+
 TEST(ProgramTest, CacheOffsetPastTheCache) {
   ProgramBuilder builder; // 1536 cache bytes
   builder.entry("prefill").launches[1].args[2] = cacheArg(1536);
