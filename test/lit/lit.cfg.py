@@ -29,3 +29,10 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.dsc_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["dsc", "dsc-opt"], tool_dirs)
+
+# CUDA toolkit (ptxas, libdevice): the NVPTX tests need it; without it they
+# are reported as UNSUPPORTED.
+_cuda = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+if os.path.exists(os.path.join(_cuda, "nvvm", "libdevice", "libdevice.10.bc")):
+    config.available_features.add("cuda-toolkit")
+    config.environment["CUDA_HOME"] = _cuda

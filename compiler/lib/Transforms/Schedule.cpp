@@ -67,7 +67,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
 
     b.setInsertionPointToEnd(module.getBody());
     auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
-    kernels->setAttr("ds.kernels", b.getStringAttr("cpu"));
+    kernels->setAttr("ds.kernels", b.getStringAttr(gpu ? "cuda" : "cpu"));
     dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen}, gpu);
 
     SmallVector<func::FuncOp> entries;
