@@ -10,6 +10,7 @@
 #include "dsc/Target/CudaKernels.h"
 
 #include "dsc/Target/HostKernels.h"
+#include "dsc/Target/LLVMOptimizer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -200,20 +201,7 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
   module->addModuleFlag(llvm::Module::Override, "nvvm-reflect-ftz",
                         static_cast<uint32_t>(0));
 
-  {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PassBuilder builder(machine.get());
-    builder.registerModuleAnalyses(mam);
-    builder.registerCGSCCAnalyses(cgam);
-    builder.registerFunctionAnalyses(fam);
-    builder.registerLoopAnalyses(lam);
-    builder.crossRegisterProxies(lam, fam, cgam, mam);
-    builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3)
-        .run(*module, mam);
-  }
+  optimizeModule(*module, *machine);
 
   CudaImage image;
   {

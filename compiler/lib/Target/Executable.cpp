@@ -10,6 +10,7 @@
 
 #include "dsc/Dialect/DS/DSDialect.h"
 #include "dsc/Target/HostKernels.h"
+#include "dsc/Target/LLVMOptimizer.h"
 #include "dsrt/program_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -246,21 +247,7 @@ LogicalResult emitHostObject(ModuleOp module,
   llvmModule->setTargetTriple(triple);
 
   // -O3 (vectorises the reductions the kernels mark reassociable).
-  {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PassBuilder builder(machine.get());
-    builder.registerModuleAnalyses(mam);
-    builder.registerCGSCCAnalyses(cgam);
-    builder.registerFunctionAnalyses(fam);
-    builder.registerLoopAnalyses(lam);
-    builder.crossRegisterProxies(lam, fam, cgam, mam);
-    llvm::ModulePassManager mpm =
-        builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
-    mpm.run(*llvmModule, mam);
-  }
+  optimizeModule(*llvmModule, *machine);
 
   std::error_code ec;
   llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);

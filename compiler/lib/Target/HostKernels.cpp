@@ -679,6 +679,21 @@ private:
     return tokens();
   }
 
+  /// scores[0, last) become bf16(softmax) in f32 storage (§9b: fp32
+  /// softmax, probabilities rounded to bf16); `maxScore` is their maximum.
+  void softmaxToBF16(Value scores, Value last, Value maxScore) {
+    Type f32 = e.b.getF32Type();
+    Value sum = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+      Value p = e.exp(e.fsub(e.load(scores, f32, s), maxScore));
+      e.store(p, scores, s);
+      return e.fadd(a, p);
+    });
+    Value inv = e.fdiv(e.f32(1.0), sum);
+    e.loop(e.c64(0), last, [&](Value s) {
+      e.store(e.roundBF16(e.fmul(e.load(scores, f32, s), inv)), scores, s);
+    });
+  }
+
   /// GPU, absorbed form: one warp per (token, head). Lanes split the latent
   /// dimension (lane, lane + 32, ...) for q_abs, the scores, o_lat and the
   /// W_UV product, so cache and weight reads are coalesced; every lane keeps
@@ -741,15 +756,7 @@ private:
         e.store(score, scores, s);
         return e.fmax(running, score);
       });
-      Value sum = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
-        Value p = e.exp(e.fsub(e.load(scores, f32, s), maxScore));
-        e.store(p, scores, s);
-        return e.fadd(a, p);
-      });
-      Value inv = e.fdiv(e.f32(1.0), sum);
-      e.loop(e.c64(0), last, [&](Value s) {
-        e.store(e.roundBF16(e.fmul(e.load(scores, f32, s), inv)), scores, s);
-      });
+      softmaxToBF16(scores, last, maxScore);
       // o_lat = bf16(P c) for this lane's c; out = bf16(W_UV[h] o_lat).
       e.reduceStep(lane, e.c64(latent), Emitter::kWarp, e.f32(0.0),
                    [&](Value c, Value unused) {
@@ -846,15 +853,7 @@ private:
           e.store(score, scores, s);
           return e.fmax(running, score);
         });
-        Value sum = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
-          Value p = e.exp(e.fsub(e.load(scores, f32, s), maxScore));
-          e.store(p, scores, s);
-          return e.fadd(a, p);
-        });
-        Value inv = e.fdiv(e.f32(1.0), sum);
-        e.loop(e.c64(0), last, [&](Value s) {
-          e.store(e.roundBF16(e.fmul(e.load(scores, f32, s), inv)), scores, s);
-        });
+        softmaxToBF16(scores, last, maxScore);
         Value outBase = e.add(e.mul(t, e.c64(heads * vDim)),
                               e.mul(h, e.c64(vDim)));
         Value vRow0 = e.add(kvRow0, e.c64(nope));
