@@ -47,6 +47,15 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuMemsetD8, "cuMemsetD8_v2");
   resolve(driver.cuLaunchKernel, "cuLaunchKernel");
   resolve(driver.cuGetErrorName, "cuGetErrorName");
+  resolve(driver.cuStreamCreate, "cuStreamCreate");
+  resolve(driver.cuStreamSynchronize, "cuStreamSynchronize");
+  resolve(driver.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
+  resolve(driver.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+  resolve(driver.cuStreamBeginCapture, "cuStreamBeginCapture_v2");
+  resolve(driver.cuStreamEndCapture, "cuStreamEndCapture");
+  resolve(driver.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
+  resolve(driver.cuGraphLaunch, "cuGraphLaunch");
+  resolve(driver.cuGraphDestroy, "cuGraphDestroy");
   if (!error.empty())
     return Expected<const CudaDriver *>::error(error);
   return &driver;

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unistd.h>
 
 namespace dsrt {
 
@@ -70,6 +71,7 @@ public:
     CUcontext context;
     DSRT_CHECK(d.cuDevicePrimaryCtxRetain(&context, device));
     DSRT_CHECK(d.cuCtxSetCurrent(context));
+    DSRT_CHECK(d.cuStreamCreate(&stream_, 0));
 
     const fb::Program &p = program.fb();
     if (!p.gpu_image() || p.gpu_image()->size() == 0 || !p.gpu_image_format())
@@ -92,9 +94,21 @@ public:
       functions_.push_back(f);
     }
 
-    // Device memory: weights, arena, cache, the chunk's index arrays.
+    // Device memory: weights (with progress on a terminal), arena, cache,
+    // the chunk's index arrays.
     const auto &ws = *p.weights();
+    bool tty = isatty(fileno(stderr));
+    auto uploadStart = std::chrono::steady_clock::now();
+    uint64_t uploaded = 0;
     for (uint32_t i = 0; i < ws.size(); ++i) {
+      if (tty) {
+        double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - uploadStart)
+                             .count();
+        std::fprintf(stderr, "\ruploading weights %5.1f%% (%.1f GB/s)",
+                     100.0 * uploaded / std::max<uint64_t>(weights.totalBytes(), 1),
+                     seconds > 0 ? uploaded / seconds / 1e9 : 0.0);
+      }
       uint64_t bytes = program.weightElements(i) * dtypeBytes(ws.Get(i)->dtype());
       CUdeviceptr data = 0, scales = 0;
       if (Status s = upload(weights.data(i), bytes, data); !s)
@@ -106,7 +120,11 @@ public:
           return s;
       weightPtrs_.push_back(data);
       scalePtrs_.push_back(scales);
+      uploaded += bytes + program.scaleElements(i) * 4;
     }
+    if (tty)
+      std::fprintf(stderr, "\ruploaded %.2f GB of weights to %s\n",
+                   uploaded / 1e9, deviceName_.c_str());
     maxTokens_ = 0;
     for (const fb::Entry *e : *p.entries())
       maxTokens_ = std::max<int64_t>(maxTokens_, e->max_tokens());
@@ -157,20 +175,69 @@ public:
     auto fail = [](const Status &s) {
       return Expected<const float *>::error(s.error());
     };
-    if (Status s = d.check(d.cuMemcpyHtoD(tokens_, tokens.data(), count * 4),
-                           "cuMemcpyHtoD(tokens)");
+    struct Copy {
+      CUdeviceptr to;
+      const std::vector<int32_t> &from;
+      const char *what;
+    };
+    for (const Copy &c : {Copy{tokens_, tokens, "cuMemcpyHtoDAsync(tokens)"},
+                          Copy{positions_, positions,
+                               "cuMemcpyHtoDAsync(positions)"},
+                          Copy{slots_, slots, "cuMemcpyHtoDAsync(slots)"}})
+      if (Status s = d.check(
+              d.cuMemcpyHtoDAsync(c.to, c.from.data(), count * 4, stream_),
+              c.what);
+          !s)
+        return fail(s);
+    // Decode steps replay a CUDA graph captured once per token count: the
+    // step's launches need nothing from the host (positions, slots and
+    // tokens are read from device memory).
+    bool graph = !profile_ && !noGraphs_ && std::string(entryName) == "decode";
+    if (graph) {
+      auto &exec = graphs_[count];
+      if (!exec) {
+        if (Status s = d.check(d.cuStreamBeginCapture(
+                                   stream_, kCuStreamCaptureThreadLocal),
+                               "cuStreamBeginCapture");
+            !s)
+          return fail(s);
+        Status launched = launchAll(entry, entryIndex, count);
+        CUgraph captured = nullptr;
+        Status ended = d.check(d.cuStreamEndCapture(stream_, &captured),
+                               "cuStreamEndCapture");
+        if (!launched)
+          return fail(launched);
+        if (!ended)
+          return fail(ended);
+        Status made = d.check(d.cuGraphInstantiateWithFlags(&exec, captured, 0),
+                              "cuGraphInstantiateWithFlags");
+        d.cuGraphDestroy(captured);
+        if (!made)
+          return fail(made);
+      }
+      if (Status s = d.check(d.cuGraphLaunch(exec, stream_), "cuGraphLaunch");
+          !s)
+        return fail(s);
+    } else if (Status s = launchAll(entry, entryIndex, count); !s) {
+      return fail(s);
+    }
+    size_t bytes = static_cast<size_t>(count) * p.model()->vocab_size() * 4;
+    if (Status s = d.check(d.cuMemcpyDtoHAsync(logits_.data(),
+                                               arena_ + entry.logits_offset(),
+                                               bytes, stream_),
+                           "cuMemcpyDtoHAsync(logits)");
         !s)
       return fail(s);
-    if (Status s = d.check(
-            d.cuMemcpyHtoD(positions_, positions.data(), count * 4),
-            "cuMemcpyHtoD(positions)");
+    if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
         !s)
       return fail(s);
-    if (Status s = d.check(d.cuMemcpyHtoD(slots_, slots.data(), count * 4),
-                           "cuMemcpyHtoD(slots)");
-        !s)
-      return fail(s);
-    const auto &kernels = *p.kernels();
+    return logits_.data();
+  }
+
+  /// Launches every kernel of `entry` for `count` tokens on the stream.
+  Status launchAll(const fb::Entry &entry, size_t entryIndex, int64_t count) {
+    const CudaDriver &d = *driver_;
+    const auto &kernels = *program_->fb().kernels();
     const auto &offsets = tableOffsets_[entryIndex];
     for (size_t i = 0; i < entry.launches()->size(); ++i) {
       const fb::Launch &launch = *entry.launches()->Get(i);
@@ -186,30 +253,26 @@ public:
       auto launched = std::chrono::steady_clock::now();
       if (Status s = d.check(d.cuLaunchKernel(functions_[launch.kernel()],
                                               blocks, 1, 1, kBlockSize, 1, 1, 0,
-                                              nullptr, params, nullptr),
+                                              stream_, params, nullptr),
                              "cuLaunchKernel");
           !s)
-        return fail(Status::error(s.error() + " (kernel " +
-                                  kernel.name()->str() + ")"));
+        return Status::error(s.error() + " (kernel " + kernel.name()->str() +
+                             ")");
       if (profile_) {
         // DSRT_PROFILE=1: synchronise after every launch and charge the
         // time to the kernel (a diagnostic; it removes all overlap).
-        if (Status s = d.check(d.cuCtxSynchronize(), "cuCtxSynchronize"); !s)
-          return fail(s);
-        auto &entry = profileTimes_[kernel.summary()->str()];
-        entry.first += std::chrono::duration<double>(
-                           std::chrono::steady_clock::now() - launched)
-                           .count();
-        entry.second += 1;
+        if (Status s = d.check(d.cuStreamSynchronize(stream_),
+                               "cuStreamSynchronize");
+            !s)
+          return s;
+        auto &slot = profileTimes_[kernel.summary()->str()];
+        slot.first += std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - launched)
+                          .count();
+        slot.second += 1;
       }
     }
-    size_t bytes = static_cast<size_t>(count) * p.model()->vocab_size() * 4;
-    if (Status s = d.check(d.cuMemcpyDtoH(logits_.data(),
-                                          arena_ + entry.logits_offset(), bytes),
-                           "cuMemcpyDtoH(logits)");
-        !s)
-      return fail(s);
-    return logits_.data();
+    return Status::success();
   }
 
   Status resetSlot(int32_t slot) override {
@@ -247,6 +310,9 @@ private:
   }
 
   bool profile_ = std::getenv("DSRT_PROFILE") != nullptr;
+  bool noGraphs_ = std::getenv("DSRT_NO_GRAPHS") != nullptr;
+  CUstream stream_ = nullptr;
+  std::map<int64_t, CUgraphExec> graphs_; // decode graph per token count
   std::map<std::string, std::pair<double, int64_t>> profileTimes_;
 
   Status allocate(uint64_t bytes, CUdeviceptr &out) {

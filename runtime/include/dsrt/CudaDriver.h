@@ -27,6 +27,10 @@ struct CUctx_st;
 struct CUmod_st;
 struct CUfunc_st;
 struct CUstream_st;
+struct CUgraph_st;
+struct CUgraphExec_st;
+using CUgraph = CUgraph_st *;
+using CUgraphExec = CUgraphExec_st *;
 using CUcontext = CUctx_st *;
 using CUmodule = CUmod_st *;
 using CUfunction = CUfunc_st *;
@@ -52,6 +56,16 @@ struct CudaDriver {
                              unsigned, unsigned, unsigned, unsigned, CUstream,
                              void **, void **);
   CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+  CUresult (*cuMemcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuStreamBeginCapture)(CUstream, int);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph,
+                                          unsigned long long);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphDestroy)(CUgraph);
 
   /// Loads libcuda.so.1 and resolves every entry point.
   static Expected<const CudaDriver *> load();
@@ -63,6 +77,8 @@ struct CudaDriver {
 /// cuDeviceGetAttribute codes used here.
 constexpr int kCuAttrComputeCapabilityMajor = 75;
 constexpr int kCuAttrComputeCapabilityMinor = 76;
+/// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL.
+constexpr int kCuStreamCaptureThreadLocal = 1;
 
 } // namespace dsrt
 
