@@ -51,8 +51,8 @@ namespace dsc {
 
 bool isKernelOp(Operation *op) {
   return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, RopeOp,
-             MLACacheWriteOp, MLAAttentionOp, MoEGateOp, MoEExpertUpOp,
-             MoEExpertDownOp>(op);
+             MLACacheWriteOp, MLAAttentionOp, RouterLogitsOp, MoESelectOp,
+             MoEExpertUpOp, MoEExpertDownOp>(op);
 }
 
 std::vector<KernelArgument> kernelArguments(Operation *op) {
@@ -477,7 +477,8 @@ public:
         .Case([&](RopeOp o) { return rope(o); })
         .Case([&](MLACacheWriteOp o) { return cacheWrite(o); })
         .Case([&](MLAAttentionOp o) { return attention(o); })
-        .Case([&](MoEGateOp o) { return gate(o); })
+        .Case([&](RouterLogitsOp o) { return routerLogits(o); })
+        .Case([&](MoESelectOp o) { return select(o); })
         .Case([&](MoEExpertUpOp o) { return expertUp(o); })
         .Case([&](MoEExpertDownOp o) { return expertDown(o); });
   }
@@ -556,7 +557,9 @@ private:
   }
 
   /// [T*rows, K] x [N, K]^T: parallel over the N output features.
-  void matmul(Value input, unsigned weightOperand, int64_t rows, bool toF32) {
+  /// How a matrix product stores its f32 sum.
+  enum class Output { BF16, F32OfBF16, F32 };
+  void matmul(Value input, unsigned weightOperand, int64_t rows, Output out) {
     WeightView w = e.weight(weightOperand);
     int64_t k = w.cols, n = w.rows;
     Value total = e.mul(e.tokens, e.c64(rows));
@@ -564,18 +567,23 @@ private:
       e.loop(e.c64(0), total, [&](Value row) {
         Value acc = e.dot(operand(0), bf16(), e.mul(row, e.c64(k)), w,
                           e.c64(0), col);
-        Value index = e.add(e.mul(row, e.c64(n)), col);
-        if (toF32)
-          e.store(e.roundBF16(acc), result(), index);
-        else
-          e.storeBF16(acc, result(), index);
+        store(acc, e.add(e.mul(row, e.c64(n)), col), out);
       });
     });
     (void)input;
   }
 
+  void store(Value acc, Value index, Output out) {
+    if (out == Output::F32)
+      e.store(acc, result(), index);
+    else if (out == Output::F32OfBF16)
+      e.store(e.roundBF16(acc), result(), index);
+    else
+      e.storeBF16(acc, result(), index);
+  }
+
   /// GPU: one warp per output feature; every lane stores the same sum.
-  void matmulWarp(unsigned weightOperand, int64_t rows, bool toF32) {
+  void matmulWarp(unsigned weightOperand, int64_t rows, Output out) {
     WeightView w = e.weight(weightOperand);
     int64_t k = w.cols, n = w.rows;
     Value total = e.mul(e.tokens, e.c64(rows));
@@ -586,11 +594,7 @@ private:
         Value acc = e.warpSum(e.dotLane(operand(0), bf16(),
                                         e.mul(row, e.c64(k)), w, e.c64(0),
                                         col, lane));
-        Value index = e.add(e.mul(row, e.c64(n)), col);
-        if (toF32)
-          e.store(e.roundBF16(acc), result(), index);
-        else
-          e.storeBF16(acc, result(), index);
+        store(acc, e.add(e.mul(row, e.c64(n)), col), out);
       });
     });
   }
@@ -598,19 +602,29 @@ private:
   std::pair<ParallelDim, int64_t> linear(LinearOp op) {
     int64_t rows = rowsPerToken(op.getInput());
     if (gpu) {
-      matmulWarp(1, rows, false);
+      matmulWarp(1, rows, Output::BF16);
       return fixed(e.weight(1).rows * Emitter::kWarp);
     }
-    matmul(op.getInput(), 1, rows, false);
+    matmul(op.getInput(), 1, rows, Output::BF16);
+    return fixed(e.weight(1).rows);
+  }
+
+  /// fp32 logits of bf16 inputs, not rounded (the router, §3.3).
+  std::pair<ParallelDim, int64_t> routerLogits(RouterLogitsOp op) {
+    if (gpu) {
+      matmulWarp(1, 1, Output::F32);
+      return fixed(e.weight(1).rows * Emitter::kWarp);
+    }
+    matmul(op.getInput(), 1, 1, Output::F32);
     return fixed(e.weight(1).rows);
   }
 
   std::pair<ParallelDim, int64_t> lmHead(LMHeadOp op) {
     if (gpu) {
-      matmulWarp(1, 1, true);
+      matmulWarp(1, 1, Output::F32OfBF16);
       return fixed(e.weight(1).rows * Emitter::kWarp);
     }
-    matmul(op.getInput(), 1, 1, true);
+    matmul(op.getInput(), 1, 1, Output::F32OfBF16);
     return fixed(e.weight(1).rows);
   }
 
@@ -890,36 +904,26 @@ private:
     return {ParallelDim::TokensTimesStatic, heads};
   }
 
-  std::pair<ParallelDim, int64_t> gate(MoEGateOp op) {
-    int64_t experts = op.getWeight().getType().getDimSize(0);
-    int64_t hidden = featureCount(op.getInput());
+  /// Scores, group-limited selection and top-k from the logits, one
+  /// token per parallel index (deepseek-model.md §3.3).
+  std::pair<ParallelDim, int64_t> select(MoESelectOp op) {
+    int64_t experts = op.getLogits().getType().getDimSize(1);
     int64_t topK = op.getTopK(), groups = op.getNGroup(),
             keptGroups = op.getTopkGroup(), perGroup = experts / groups;
     bool sigmoid = op.getScoring() == ScoringFunc::Sigmoid;
     TopkMethod method = op.getTopkMethod();
     bool hasBias = static_cast<bool>(op.getBias());
-    unsigned firstResult = 0;
-    Value weightsOut = result(firstResult), indicesOut = result(1);
-    WeightView router = e.weight(1);
+    Value weightsOut = result(0), indicesOut = result(1);
     Type f32 = e.b.getF32Type();
     Value scores = e.scratch(experts), selection = e.scratch(experts);
     Value groupScores = e.scratch(groups);
     Value chosen = e.scratch(topK);
-    Value zero = e.c64(0);
 
-    Value warp = e.c64(Emitter::kWarp);
-    e.loop(e.begin, e.end, [&](Value index) {
-      // GPU: one warp per token; every lane ends with the same choice.
-      Value t = gpu ? e.div(index, warp) : index;
-      Value lane = gpu ? e.rem(index, warp) : Value();
-      Value x = e.mul(t, e.c64(hidden));
-      // fp32 logits, then scores.
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value row = e.mul(t, e.c64(experts));
       Value maxLogit = e.reduce(0, experts, e.f32(-INFINITY),
                                 [&](Value i, Value m) {
-        Value logit =
-            gpu ? e.warpSum(e.dotLane(operand(0), bf16(), x, router, zero, i,
-                                      lane))
-                : e.dot(operand(0), bf16(), x, router, zero, i);
+        Value logit = e.load(operand(0), f32, e.add(row, i));
         e.store(logit, scores, i);
         return e.fmax(m, logit);
       });
@@ -943,7 +947,7 @@ private:
       e.loop(0, experts, [&](Value i) {
         Value s = e.load(scores, f32, i);
         if (hasBias)
-          s = e.fadd(s, e.load(operand(2), f32, i));
+          s = e.fadd(s, e.load(operand(1), f32, i));
         e.store(s, selection, i);
       });
       if (method != TopkMethod::Greedy && groups > 1) {
@@ -1017,8 +1021,6 @@ private:
                 e.add(out, j));
       });
     });
-    if (gpu)
-      return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
     return tokens();
   }
 

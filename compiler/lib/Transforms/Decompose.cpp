@@ -89,6 +89,25 @@ struct DecomposeMLA : OpRewritePattern<MLAOp> {
   }
 };
 
+struct DecomposeMoEGate : OpRewritePattern<MoEGateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MoEGateOp op,
+                                PatternRewriter &rewriter) const override {
+    auto input = op.getInput().getType();
+    int64_t experts = op.getWeight().getType().getDimSize(0);
+    auto logitsType = RankedTensorType::get({input.getDimSize(0), experts},
+                                            rewriter.getF32Type());
+    Value logits = RouterLogitsOp::create(rewriter, op.getLoc(), logitsType,
+                                          op.getInput(), op.getWeight());
+    rewriter.replaceOpWithNewOp<MoESelectOp>(
+        op, op.getWeights().getType(), op.getIndices().getType(), logits,
+        op.getBias(), op.getScoringAttr(), op.getTopkMethodAttr(),
+        op.getTopKAttr(), op.getNGroupAttr(), op.getTopkGroupAttr(),
+        op.getNormTopkProbAttr(), op.getRoutedScalingFactorAttr());
+    return success();
+  }
+};
+
 struct DecomposeMoEExperts : OpRewritePattern<MoEExpertsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MoEExpertsOp op,
@@ -120,6 +139,6 @@ struct DecomposePass : dsc::impl::DSDecomposeBase<DecomposePass> {
 } // namespace
 
 void dsc::populateDSDecomposePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeMLP, DecomposeMLA, DecomposeMoEExperts>(
-      patterns.getContext());
+  patterns.add<DecomposeMLP, DecomposeMLA, DecomposeMoEGate,
+               DecomposeMoEExperts>(patterns.getContext());
 }

@@ -430,3 +430,12 @@ LogicalResult KernelOp::verify() {
     return emitOpError("a static kernel needs a positive extent");
   return success();
 }
+
+LogicalResult RouterLogitsOp::verify() {
+  auto weight = getWeight().getType();
+  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))) ||
+      failed(checkTokenMatrix(*this, "result", getResult(),
+                              weight.getDimSize(0))))
+    return failure();
+  return success();
+}

@@ -66,3 +66,17 @@ func.func @experts(%x: tensor<?x32xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi3
   %y = ds.moe_experts %x, %w, %i, %g, %g, %d : tensor<?x32xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, !ds.fp8_block<8x16x32, block = 128x128, scales = f32>, !ds.fp8_block<8x16x32, block = 128x128, scales = f32>, !ds.fp8_block<8x32x16, block = 128x128, scales = f32> -> tensor<?x32xbf16>
   return %y : tensor<?x32xbf16>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @gate
+// CHECK: %[[L:.*]] = ds.router_logits %{{.*}}, %{{.*}} : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x8xf32>
+// CHECK: %[[W:.*]], %[[I:.*]] = ds.moe_select %[[L]] bias(%{{.*}} : tensor<8xf32>) {n_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.500000e+00 : f64, scoring = #ds.scoring<sigmoid>, top_k = 2 : i64, topk_group = 2 : i64, topk_method = #ds.topk_method<noaux_tc>} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+// CHECK: return %[[W]], %[[I]]
+func.func @gate(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %b: tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %i = ds.moe_gate %x, %r bias(%b : tensor<8xf32>)
+      {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 2 : i64,
+       n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}

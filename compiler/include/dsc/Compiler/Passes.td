@@ -40,6 +40,7 @@ def DSDecompose : Pass<"ds-decompose", "::mlir::ModuleOp"> {
     |---|---|
     | `ds.mlp` | `ds.linear` (gate), `ds.linear` (up), `ds.swiglu`, `ds.linear` (down) |
     | `ds.mla` | q path `ds.linear`/`ds.rms_norm`, `ds.linear` (kv_a), `ds.mla_cache_write`, `ds.mla_attention`, `ds.linear` (o) |
+    | `ds.moe_gate` | `ds.router_logits`, `ds.moe_select` |
     | `ds.moe_experts` | `ds.moe_expert_up`, `ds.moe_expert_down` |
 
     Rounding points are those of `deepseek-model.md` §9b: every

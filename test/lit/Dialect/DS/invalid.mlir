@@ -476,3 +476,11 @@ func.func @f(%x: tensor<?x32xbf16>, %w: tensor<?x9xf32>, %i: tensor<?x9xi32>, %g
   %y = ds.moe_experts %x, %w, %i, %g, %g, %d : tensor<?x32xbf16>, tensor<?x9xf32>, tensor<?x9xi32>, tensor<8x16x32xbf16>, tensor<8x16x32xbf16>, tensor<8x32x16xbf16> -> tensor<?x32xbf16>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>) {
+  // expected-error @+1 {{result must have 8 features, got 4}}
+  %l = ds.router_logits %x, %r : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x4xf32>
+  return
+}

@@ -112,3 +112,14 @@ func.func @moe(%x: tensor<?x32xbf16>, %router: tensor<8x32xbf16>, %down: !ds.fp8
       !ds.fp8_block<8x32x16, block = 128x128, scales = ue8m0> -> tensor<?x32xbf16>
   return %y : tensor<?x32xbf16>
 }
+
+// CHECK-LABEL: func.func @router
+func.func @router(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  // CHECK: %[[L:.*]] = ds.router_logits %{{.*}}, %{{.*}} : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x8xf32>
+  %l = ds.router_logits %x, %r : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x8xf32>
+  // CHECK: ds.moe_select %[[L]] {{{.*}}topk_method = #ds.topk_method<greedy>} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %w, %i = ds.moe_select %l {scoring = #ds.scoring<softmax>, topk_method = #ds.topk_method<greedy>, top_k = 2 : i64,
+      n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}

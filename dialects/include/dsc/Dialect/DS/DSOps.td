@@ -501,6 +501,53 @@ def DS_MLAAttentionOp : DS_PureOp<"mla_attention", [AllTypesMatch<["positions", 
   let hasVerifier = 1;
 }
 
+def DS_RouterLogitsOp : DS_PureOp<"router_logits"> {
+  let summary = "fp32 router logits";
+  let description = [{
+    `result[t, e] = sum_k f32(input[t, k]) * f32(weight[e, k])`, not rounded:
+    the first half of `ds.moe_gate` (`deepseek-model.md` §3.3 upcasts both
+    operands and computes in fp32). `weight` is `tensor<ExDxbf16>`, the
+    result `tensor<?xExf32>`.
+
+    ```mlir
+    %l = ds.router_logits %x, %w : tensor<?x7168xbf16>, tensor<256x7168xbf16> -> tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, 2DTensorOf<[BF16]>:$weight);
+  let results = (outs 2DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MoESelectOp : DS_PureOp<"moe_select"> {
+  let summary = "expert choice and combine weights from router logits";
+  let description = [{
+    The second half of `ds.moe_gate`: steps 2-4 of its description (scores,
+    group-limited selection, top-k, normalisation and scaling) on the fp32
+    `logits` (`tensor<?xExf32>`) of `ds.router_logits`. Attributes and
+    results are those of `ds.moe_gate`.
+
+    ```mlir
+    %w, %i = ds.moe_select %l bias(%b : tensor<256xf32>) {...}
+        : tensor<?x256xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[F32]>:$logits,
+                       Optional<1DTensorOf<[F32]>>:$bias,
+                       DS_ScoringFuncAttr:$scoring,
+                       DS_TopkMethodAttr:$topk_method,
+                       I64Attr:$top_k, I64Attr:$n_group, I64Attr:$topk_group,
+                       BoolAttr:$norm_topk_prob,
+                       F64Attr:$routed_scaling_factor);
+  let results = (outs 2DTensorOf<[F32]>:$weights, 2DTensorOf<[I32]>:$indices);
+  let assemblyFormat = [{
+    $logits (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    `:` type($logits) `->` type($weights) `,` type($indices)
+  }];
+}
+
 def DS_MoEExpertUpOp : DS_PureOp<"moe_expert_up"> {
   let summary = "gate and up projections of the chosen experts, with SwiGLU";
   let description = [{
