@@ -299,44 +299,56 @@ LogicalResult MLAOp::verify() {
 // MoE
 //===----------------------------------------------------------------------===//
 
-LogicalResult MoEGateOp::verify() {
-  auto weight = getWeight().getType();
-  int64_t experts = weight.getDimSize(0);
-  int64_t topK = getTopK(), groups = getNGroup(), keptGroups = getTopkGroup();
-  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))))
-    return failure();
+/// The routing rules shared by ds.moe_gate and ds.moe_select: `tokens` is
+/// the type whose first dimension counts the tokens.
+template <typename RoutingOp>
+static LogicalResult verifyRouting(RoutingOp op, int64_t experts,
+                                   Type tokens) {
+  int64_t topK = op.getTopK(), groups = op.getNGroup(),
+          keptGroups = op.getTopkGroup();
   if (groups <= 0 || experts % groups != 0)
-    return emitOpError("n_group (")
+    return op.emitOpError("n_group (")
            << groups << ") must divide the " << experts << " experts";
   if (keptGroups < 1 || keptGroups > groups)
-    return emitOpError("topk_group (")
+    return op.emitOpError("topk_group (")
            << keptGroups << ") must be in [1, n_group = " << groups << "]";
   int64_t reachable = keptGroups * (experts / groups);
   if (topK < 1 || topK > reachable)
-    return emitOpError("top_k (")
+    return op.emitOpError("top_k (")
            << topK << ") must be in [1, " << reachable
            << "], the experts held by the " << keptGroups << " kept groups";
-  bool noaux = getTopkMethod() == TopkMethod::NoauxTc;
-  if (noaux != static_cast<bool>(getBias()))
-    return emitOpError(noaux ? "noaux_tc requires a correction bias"
-                             : "a correction bias is only used by noaux_tc");
-  if (getBias() &&
-      failed(checkVector(*this, "bias", getBias(), experts)))
+  bool noaux = op.getTopkMethod() == TopkMethod::NoauxTc;
+  if (noaux != static_cast<bool>(op.getBias()))
+    return op.emitOpError(noaux ? "noaux_tc requires a correction bias"
+                                : "a correction bias is only used by noaux_tc");
+  if (op.getBias() && failed(checkVector(op, "bias", op.getBias(), experts)))
     return failure();
   if (noaux && experts / groups < 2)
-    return emitOpError("noaux_tc scores a group by its two best experts, so "
-                       "groups need at least 2 experts");
-  if (!(getRoutedScalingFactor().convertToDouble() > 0.0))
-    return emitOpError("routed_scaling_factor must be positive");
-  for (Value result : {getWeights(), getIndices()}) {
+    return op.emitOpError("noaux_tc scores a group by its two best experts, "
+                          "so groups need at least 2 experts");
+  if (!(op.getRoutedScalingFactor().convertToDouble() > 0.0))
+    return op.emitOpError("routed_scaling_factor must be positive");
+  for (Value result : {op.getWeights(), op.getIndices()}) {
     auto type = cast<RankedTensorType>(result.getType());
     if (type.getDimSize(1) != topK)
-      return emitOpError("weights and indices must be [tokens, ")
+      return op.emitOpError("weights and indices must be [tokens, ")
              << topK << "]";
-    if (!sameTokenCount(type, getInput().getType()))
-      return emitOpError("weights and indices must have one row per token");
+    if (!sameTokenCount(type, tokens))
+      return op.emitOpError("weights and indices must have one row per token");
   }
   return success();
+}
+
+LogicalResult MoEGateOp::verify() {
+  auto weight = getWeight().getType();
+  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))))
+    return failure();
+  return verifyRouting(*this, weight.getDimSize(0), getInput().getType());
+}
+
+LogicalResult MoESelectOp::verify() {
+  auto logits = getLogits().getType();
+  return verifyRouting(*this, logits.getDimSize(1), logits);
 }
 
 LogicalResult MoEExpertsOp::verify() {

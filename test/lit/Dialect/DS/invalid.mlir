@@ -484,3 +484,13 @@ func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>) {
   %l = ds.router_logits %x, %r : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x4xf32>
   return
 }
+
+// -----
+
+func.func @f(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{n_group (3) must divide the 8 experts}}
+  %w, %i = ds.moe_select %l {scoring = #ds.scoring<softmax>, topk_method = #ds.topk_method<group_limited_greedy>, top_k = 2 : i64,
+      n_group = 3 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}

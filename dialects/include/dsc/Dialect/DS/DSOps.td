@@ -546,6 +546,7 @@ def DS_MoESelectOp : DS_PureOp<"moe_select"> {
     $logits (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
     `:` type($logits) `->` type($weights) `,` type($indices)
   }];
+  let hasVerifier = 1;
 }
 
 def DS_MoEExpertUpOp : DS_PureOp<"moe_expert_up"> {
