@@ -77,18 +77,29 @@ public:
     return value && !value->isNull() ? value : nullptr;
   }
 
-  void integer(const char *name, int64_t &out,
-               std::optional<int64_t> fallback) {
+  /// The member `name` to read, or nullptr when there is nothing to read:
+  /// an earlier error, or an absent member (then `out` takes `fallback`, or
+  /// the member is reported as required).
+  template <typename T, typename Fallback>
+  const json::Value *member(const char *name, T &out,
+                            const std::optional<Fallback> &fallback) {
     if (!error.empty())
-      return;
+      return nullptr;
     const json::Value *value = get(name);
     if (!value) {
       if (fallback)
         out = *fallback;
       else
         fail(name, "is required");
-      return;
     }
+    return value;
+  }
+
+  void integer(const char *name, int64_t &out,
+               std::optional<int64_t> fallback) {
+    const json::Value *value = member(name, out, fallback);
+    if (!value)
+      return;
     if (!value->isNumber())
       return fail(name, "expected an integer, got " + describe(*value));
     if (!value->getInt64(out))
@@ -108,16 +119,9 @@ public:
   }
 
   void number(const char *name, double &out, std::optional<double> fallback) {
-    if (!error.empty())
+    const json::Value *value = member(name, out, fallback);
+    if (!value)
       return;
-    const json::Value *value = get(name);
-    if (!value) {
-      if (fallback)
-        out = *fallback;
-      else
-        fail(name, "is required");
-      return;
-    }
     if (!value->isNumber())
       return fail(name, "expected a number, got " + describe(*value));
     out = value->asNumber();
@@ -126,13 +130,9 @@ public:
   }
 
   void boolean(const char *name, bool &out, bool fallback) {
-    if (!error.empty())
+    const json::Value *value = member(name, out, std::optional<bool>(fallback));
+    if (!value)
       return;
-    const json::Value *value = get(name);
-    if (!value) {
-      out = fallback;
-      return;
-    }
     if (!value->isBool())
       return fail(name, "expected true or false, got " + describe(*value));
     out = value->asBool();
@@ -140,16 +140,9 @@ public:
 
   void string(const char *name, std::string &out,
               std::optional<std::string> fallback) {
-    if (!error.empty())
+    const json::Value *value = member(name, out, fallback);
+    if (!value)
       return;
-    const json::Value *value = get(name);
-    if (!value) {
-      if (fallback)
-        out = *fallback;
-      else
-        fail(name, "is required");
-      return;
-    }
     if (!value->isString())
       return fail(name, "expected a string, got " + describe(*value));
     out = value->asString();

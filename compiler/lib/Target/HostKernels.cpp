@@ -599,33 +599,30 @@ private:
     });
   }
 
-  std::pair<ParallelDim, int64_t> linear(LinearOp op) {
-    int64_t rows = rowsPerToken(op.getInput());
+  /// A matrix product with the weight in operand 1: warp per output on
+  /// GPUs, thread share of the outputs on the CPU.
+  std::pair<ParallelDim, int64_t> product(Value input, int64_t rows,
+                                          Output out) {
+    int64_t outputs = e.weight(1).rows;
     if (gpu) {
-      matmulWarp(1, rows, Output::BF16);
-      return fixed(e.weight(1).rows * Emitter::kWarp);
+      matmulWarp(1, rows, out);
+      return fixed(outputs * Emitter::kWarp);
     }
-    matmul(op.getInput(), 1, rows, Output::BF16);
-    return fixed(e.weight(1).rows);
+    matmul(input, 1, rows, out);
+    return fixed(outputs);
+  }
+
+  std::pair<ParallelDim, int64_t> linear(LinearOp op) {
+    return product(op.getInput(), rowsPerToken(op.getInput()), Output::BF16);
   }
 
   /// fp32 logits of bf16 inputs, not rounded (the router, §3.3).
   std::pair<ParallelDim, int64_t> routerLogits(RouterLogitsOp op) {
-    if (gpu) {
-      matmulWarp(1, 1, Output::F32);
-      return fixed(e.weight(1).rows * Emitter::kWarp);
-    }
-    matmul(op.getInput(), 1, 1, Output::F32);
-    return fixed(e.weight(1).rows);
+    return product(op.getInput(), 1, Output::F32);
   }
 
   std::pair<ParallelDim, int64_t> lmHead(LMHeadOp op) {
-    if (gpu) {
-      matmulWarp(1, 1, Output::F32OfBF16);
-      return fixed(e.weight(1).rows * Emitter::kWarp);
-    }
-    matmul(op.getInput(), 1, 1, Output::F32OfBF16);
-    return fixed(e.weight(1).rows);
+    return product(op.getInput(), 1, Output::F32OfBF16);
   }
 
   // Element-wise ops are parallel over every element of the chunk.
