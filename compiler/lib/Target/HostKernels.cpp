@@ -80,7 +80,6 @@ namespace {
 struct WeightView {
   Value data, scales;
   bool fp8 = false;
-  int64_t experts = 1; // leading dimension of an expert stack
   int64_t rows = 0, cols = 0, blockRows = 1, blockCols = 1, scaleRows = 0,
           scaleCols = 0;
 };
@@ -287,8 +286,6 @@ public:
       w.scales = scalePtrs.lookup(operand);
       w.rows = fp8.getRows();
       w.cols = fp8.getCols();
-      if (fp8.getShape().size() == 3)
-        w.experts = fp8.getShape()[0];
       w.blockRows = fp8.getBlockRows();
       w.blockCols = fp8.getBlockCols();
       auto scaleShape = fp8.getScaleShape();
@@ -298,8 +295,6 @@ public:
       auto shape = cast<RankedTensorType>(type).getShape();
       w.rows = shape[shape.size() - 2];
       w.cols = shape.back();
-      if (shape.size() == 3)
-        w.experts = shape[0];
     }
     return w;
   }
@@ -583,19 +578,19 @@ private:
   }
 
   /// GPU: one warp per output feature; every lane stores the same sum.
-  void matmulWarp(unsigned weightOperand, int64_t rows, Output out) {
+  /// GPU: one warp per output element (row, feature), so small products
+  /// still fill the GPU; warps of one feature share its weight row in L2.
+  void matmulWarp(unsigned weightOperand, Output out) {
     WeightView w = e.weight(weightOperand);
     int64_t k = w.cols, n = w.rows;
-    Value total = e.mul(e.tokens, e.c64(rows));
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
-      Value col = e.div(i, warp), lane = e.rem(i, warp);
-      e.loop(e.c64(0), total, [&](Value row) {
-        Value acc = e.warpSum(e.dotLane(operand(0), bf16(),
-                                        e.mul(row, e.c64(k)), w, e.c64(0),
-                                        col, lane));
-        store(acc, e.add(e.mul(row, e.c64(n)), col), out);
-      });
+      Value pair = e.div(i, warp), lane = e.rem(i, warp);
+      Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
+      Value acc = e.warpSum(e.dotLane(operand(0), bf16(),
+                                      e.mul(row, e.c64(k)), w, e.c64(0), col,
+                                      lane));
+      store(acc, e.add(e.mul(row, e.c64(n)), col), out);
     });
   }
 
@@ -605,8 +600,8 @@ private:
                                           Output out) {
     int64_t outputs = e.weight(1).rows;
     if (gpu) {
-      matmulWarp(1, rows, out);
-      return fixed(outputs * Emitter::kWarp);
+      matmulWarp(1, out);
+      return {ParallelDim::TokensTimesStatic, rows * outputs * Emitter::kWarp};
     }
     matmul(input, 1, rows, out);
     return fixed(outputs);
@@ -1051,53 +1046,31 @@ private:
     return forOp.getResult(1);
   }
 
-  /// Calls `body(choice)` for every (token, slot) choice of expert
-  /// `expert`, visiting experts in order: a warp then reads each expert's
-  /// row once per chunk (later choices of the same expert hit the cache)
-  /// instead of once per choice.
-  void forEachChoiceByExpert(Value indices, int64_t experts, int64_t topK,
-                             const std::function<void(Value, Value)> &body) {
-    Value choices = e.mul(e.tokens, e.c64(topK));
-    e.loop(0, experts, [&](Value expert) {
-      e.loop(e.c64(0), choices, [&](Value choice) {
-        Value chosen = e.loadI64(indices, choice);
-        Value match = arith::CmpIOp::create(e.b, e.loc,
-                                            arith::CmpIPredicate::eq, chosen,
-                                            expert);
-        auto ifOp = scf::IfOp::create(e.b, e.loc, match, /*withElse=*/false);
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-        body(expert, choice);
-      });
-    });
-  }
-
+  /// GPU: one warp per (choice, output feature): a chunk's choices of one
+  /// expert read its rows from L2 after the first.
   std::pair<ParallelDim, int64_t> expertUpWarp(MoEExpertUpOp op) {
     WeightView gateW = e.weight(2), upW = e.weight(3);
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
-    int64_t experts = e.weight(2).experts;
     int64_t inner = gateW.rows;
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
-      Value n = e.div(i, warp), lane = e.rem(i, warp);
-      forEachChoiceByExpert(operand(1), experts, topK,
-                            [&](Value expert, Value choice) {
-        Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
-        Value g = e.roundBF16(e.warpSum(
-            e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
-        Value u = e.roundBF16(e.warpSum(
-            e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
-        e.storeBF16(e.fmul(e.silu(g), u), result(),
-                    e.add(e.mul(choice, e.c64(inner)), n));
-      });
+      Value pair = e.div(i, warp), lane = e.rem(i, warp);
+      Value n = e.rem(pair, e.c64(inner)), choice = e.div(pair, e.c64(inner));
+      Value expert = e.loadI64(operand(1), choice);
+      Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
+      Value g = e.roundBF16(e.warpSum(
+          e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
+      Value u = e.roundBF16(e.warpSum(
+          e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
+      e.storeBF16(e.fmul(e.silu(g), u), result(),
+                  e.add(e.mul(choice, e.c64(inner)), n));
     });
-    return fixed(inner * Emitter::kWarp);
+    return {ParallelDim::TokensTimesStatic, topK * inner * Emitter::kWarp};
   }
 
-  /// Token by token: a token's weighted sum over its choices stays in a
-  /// register and is rounded once. (Visiting experts in order, as
-  /// expertUpWarp does, would need an f32 partial result per choice.)
+  /// GPU: one warp per (token, output feature); the token's weighted sum
+  /// over its choices stays in a register and is rounded once.
   std::pair<ParallelDim, int64_t> expertDownWarp(MoEExpertDownOp op) {
     WeightView down = e.weight(3);
     int64_t topK = op.getIndices().getType().getDimSize(1);
@@ -1105,20 +1078,19 @@ private:
     Type f32 = e.b.getF32Type();
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
-      Value d = e.div(i, warp), lane = e.rem(i, warp);
-      e.loop(e.c64(0), e.tokens, [&](Value t) {
-        Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
-          Value choice = e.add(e.mul(t, e.c64(topK)), j);
-          Value expert = e.loadI64(operand(2), choice);
-          Value y = e.roundBF16(e.warpSum(
-              e.dotLane(operand(0), bf16(), e.mul(choice, e.c64(inner)), down,
-                        expert, d, lane)));
-          return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
-        });
-        e.storeBF16(acc, result(), e.add(e.mul(t, e.c64(hidden)), d));
+      Value pair = e.div(i, warp), lane = e.rem(i, warp);
+      Value d = e.rem(pair, e.c64(hidden)), t = e.div(pair, e.c64(hidden));
+      Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
+        Value choice = e.add(e.mul(t, e.c64(topK)), j);
+        Value expert = e.loadI64(operand(2), choice);
+        Value y = e.roundBF16(e.warpSum(
+            e.dotLane(operand(0), bf16(), e.mul(choice, e.c64(inner)), down,
+                      expert, d, lane)));
+        return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
       });
+      e.storeBF16(acc, result(), e.add(e.mul(t, e.c64(hidden)), d));
     });
-    return fixed(hidden * Emitter::kWarp);
+    return {ParallelDim::TokensTimesStatic, hidden * Emitter::kWarp};
   }
 
   std::pair<ParallelDim, int64_t> expertUp(MoEExpertUpOp op) {
