@@ -79,25 +79,6 @@ std::string readFile(const char *path) {
   return text.str();
 }
 
-/// GPT-2's byte-to-symbol map, to spell the synthetic vocabulary.
-std::string byteSymbol(unsigned char byte) {
-  uint32_t next = 0x100, code = 0;
-  for (uint32_t b = 0; b < 256; ++b) {
-    bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
-                     (b >= 0xAE && b <= 0xFF);
-    uint32_t c = printable ? b : next++;
-    if (b == byte)
-      code = c;
-  }
-  std::string out;
-  if (code < 0x80) {
-    out += static_cast<char>(code);
-  } else {
-    out += static_cast<char>(0xC0 | (code >> 6));
-    out += static_cast<char>(0x80 | (code & 0x3F));
-  }
-  return out;
-}
 
 std::string jsonString(const std::string &text) {
   std::string out = "\"";
@@ -121,7 +102,7 @@ std::string makeSyntheticTokenizer() {
       vocab.push_back(token);
   };
   for (int b = 0; b < 256; ++b)
-    add(byteSymbol(static_cast<unsigned char>(b)));
+    add(dsrt::byteLevelSymbol(static_cast<uint8_t>(b)));
   for (const char *paragraph : kParagraphs) {
     std::string text = paragraph;
     for (size_t start = 0; start < text.size();) {
@@ -131,9 +112,9 @@ std::string makeSyntheticTokenizer() {
         ++end;
       std::string word = text.substr(start, end - start);
       start = end;
-      std::string prefix = byteSymbol(static_cast<unsigned char>(word[0]));
+      std::string prefix = dsrt::byteLevelSymbol(static_cast<uint8_t>(word[0]));
       for (size_t i = 1; i < word.size(); ++i) {
-        std::string next = byteSymbol(static_cast<unsigned char>(word[i]));
+        std::string next = dsrt::byteLevelSymbol(static_cast<uint8_t>(word[i]));
         if (!known.count(prefix + next)) {
           merges.push_back({prefix, next});
           add(prefix + next);

@@ -564,6 +564,12 @@ Tokenizer::Tokenizer(Tokenizer &&) noexcept = default;
 Tokenizer &Tokenizer::operator=(Tokenizer &&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
+std::string byteLevelSymbol(uint8_t byte) {
+  std::string out;
+  detail::appendUtf8(detail::byteAlphabet().byteToChar[byte], out);
+  return out;
+}
+
 Expected<Tokenizer> Tokenizer::fromJson(std::string_view tokenizerJson,
                                         std::string_view fileName) {
   auto impl = detail::loadTokenizer(tokenizerJson);

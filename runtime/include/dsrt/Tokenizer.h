@@ -89,6 +89,10 @@ namespace detail {
 struct TokenizerImpl;
 } // namespace detail
 
+/// The ByteLevel symbol of `byte` (GPT-2's bytes_to_unicode), as UTF-8:
+/// how a byte-level vocabulary spells it.
+std::string byteLevelSymbol(uint8_t byte);
+
 class Tokenizer {
 public:
   /// Builds the tokenizer that `tokenizerJson` (the text of a HuggingFace
