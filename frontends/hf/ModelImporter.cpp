@@ -227,11 +227,14 @@ Value Importer::decoderLayer(int64_t layer, Value hidden) {
 void Importer::buildEntry(llvm::StringRef name) {
   auto indexType = RankedTensorType::get({ShapedType::kDynamic},
                                          builder.getI32Type());
+  auto paramsType = RankedTensorType::get({ShapedType::kDynamic, 8},
+                                          builder.getI32Type());
   Type cacheType = ds::LatentCacheType::get(&ctx, c.numLayers, c.kvLoraRank,
                                             c.qkRopeHeadDim, bf16());
   Type logitsType = tokens(c.vocabSize, builder.getF32Type());
   auto funcType = builder.getFunctionType(
-      {indexType, indexType, indexType, cacheType}, {logitsType, cacheType});
+      {indexType, indexType, indexType, indexType, paramsType, cacheType},
+      {logitsType, indexType, cacheType});
 
   builder.setInsertionPointToEnd(module.getBody());
   auto func = func::FuncOp::create(builder, fileLoc, name, funcType);
@@ -243,7 +246,9 @@ void Importer::buildEntry(llvm::StringRef name) {
   Value tokenIds = body->getArgument(0);
   positions = body->getArgument(1);
   slots = body->getArgument(2);
-  cache = body->getArgument(3);
+  Value rows = body->getArgument(3);
+  Value sampling = body->getArgument(4);
+  cache = body->getArgument(5);
 
   int64_t d = c.hiddenSize, vocab = c.vocabSize;
   Value table = weight("model.embed_tokens.weight", {vocab, d},
@@ -257,8 +262,10 @@ void Importer::buildEntry(llvm::StringRef name) {
                                  builder.getF64FloatAttr(c.rmsNormEps));
   Value head = weight("lm_head.weight", {vocab, d}, WeightRole::Head);
   Value logits = ds::LMHeadOp::create(builder, at("lm_head"), logitsType,
-                                      hidden, head);
-  func::ReturnOp::create(builder, fileLoc, ValueRange{logits, cache});
+                                      hidden, head, rows);
+  Value next = ds::SampleOp::create(builder, at("sample"), indexType, logits,
+                                    sampling);
+  func::ReturnOp::create(builder, fileLoc, ValueRange{logits, next, cache});
 }
 
 OwningOpRef<ModuleOp> Importer::run() {

@@ -52,9 +52,9 @@ ProgramBuilder moeProgram() {
   b.weights.push_back({"ids", "model.layers.1.mlp.ids", fb::DType::I32, {4}});
   b.kernels.push_back({"moe", fb::ParallelDim::Static, 4});
   b.kernels.push_back({"heads", fb::ParallelDim::TokensTimesStatic, 4});
-  LaunchSpec moe{3, {arenaArg(64), weightArg(2), weightArg(3), weightArg(4),
+  LaunchSpec moe{4, {arenaArg(64), weightArg(2), weightArg(3), weightArg(4),
                      scalesArg(4), weightArg(5), arenaArg(128)}};
-  LaunchSpec heads{4, {arenaArg(64), cacheArg(12), positionsArg(),
+  LaunchSpec heads{5, {arenaArg(64), cacheArg(12), positionsArg(),
                        slotsArg(), arenaArg(256)}};
   for (const char *entry : {"prefill", "decode"}) {
     b.entry(entry).launches.push_back(moe);

@@ -4,8 +4,9 @@
 // the weights once, and allocates the arena, the KV cache and the chunk's
 // index buffers on the device. Every launch's pointer arguments are fixed,
 // so their tables are built and uploaded once; a chunk then costs one small
-// copy of its token ids, positions and slots, the launches, and the copy of
-// the logits back. Every driver call is checked and reported by its error
+// copy of its token ids, positions, slots, output rows and sampling
+// parameters, the launches, and the copy of the sampled ids back (and of the
+// outputs' logits when asked). Every driver call is checked and reported by its error
 // name.
 //
 //===----------------------------------------------------------------------===//
@@ -133,9 +134,11 @@ public:
     if (Status s = allocate(program.cacheBytes(), cache_); !s)
       return s;
     DSRT_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
-    for (CUdeviceptr *p : {&tokens_, &positions_, &slots_})
+    for (CUdeviceptr *p : {&tokens_, &positions_, &slots_, &rows_})
       if (Status s = allocate(maxTokens_ * 4, *p); !s)
         return s;
+    if (Status s = allocate(maxTokens_ * sizeof(SamplingRow), sampling_); !s)
+      return s;
 
     // One argument table per launch, all in one device buffer.
     std::vector<CUdeviceptr> tables;
@@ -153,55 +156,62 @@ public:
         !s)
       return s;
     logits_.resize(static_cast<size_t>(maxTokens_ * p.model()->vocab_size()));
+    next_.resize(static_cast<size_t>(maxTokens_));
     return Status::success();
 #undef DSRT_CHECK
   }
 
-  Expected<const float *> run(const char *entryName,
-                              const std::vector<int32_t> &tokens,
-                              const std::vector<int32_t> &positions,
-                              const std::vector<int32_t> &slots) override {
+  Expected<ChunkResult> run(const char *entryName,
+                            const Chunk &chunk) override {
     const fb::Program &p = program_->fb();
     size_t entryIndex = 0;
     for (; entryIndex < p.entries()->size(); ++entryIndex)
       if (p.entries()->Get(entryIndex)->name()->str() == entryName)
         break;
     const fb::Entry &entry = *p.entries()->Get(entryIndex);
-    Status ok = checkChunk(entry, entryName, tokens, positions, slots);
+    Status ok = checkChunk(entry, entryName, chunk);
     if (!ok)
-      return Expected<const float *>::error(ok.error());
+      return Expected<ChunkResult>::error(ok.error());
     const CudaDriver &d = *driver_;
-    int64_t count = static_cast<int64_t>(tokens.size());
     auto fail = [](const Status &s) {
-      return Expected<const float *>::error(s.error());
+      return Expected<ChunkResult>::error(s.error());
     };
     struct Copy {
       CUdeviceptr to;
-      const std::vector<int32_t> &from;
+      const void *from;
+      size_t bytes;
       const char *what;
     };
-    for (const Copy &c : {Copy{tokens_, tokens, "cuMemcpyHtoDAsync(tokens)"},
-                          Copy{positions_, positions,
-                               "cuMemcpyHtoDAsync(positions)"},
-                          Copy{slots_, slots, "cuMemcpyHtoDAsync(slots)"}})
-      if (Status s = d.check(
-              d.cuMemcpyHtoDAsync(c.to, c.from.data(), count * 4, stream_),
-              c.what);
-          !s)
-        return fail(s);
-    // Decode steps replay a CUDA graph captured once per token count: the
-    // step's launches need nothing from the host (positions, slots and
-    // tokens are read from device memory).
+    size_t count = chunk.tokens.size(), outputs = chunk.rows.size();
+    for (const Copy &c :
+         {Copy{tokens_, chunk.tokens.data(), count * 4,
+               "cuMemcpyHtoDAsync(tokens)"},
+          Copy{positions_, chunk.positions.data(), count * 4,
+               "cuMemcpyHtoDAsync(positions)"},
+          Copy{slots_, chunk.slots.data(), count * 4,
+               "cuMemcpyHtoDAsync(slots)"},
+          Copy{rows_, chunk.rows.data(), outputs * 4,
+               "cuMemcpyHtoDAsync(rows)"},
+          Copy{sampling_, chunk.sampling.data(), outputs * sizeof(SamplingRow),
+               "cuMemcpyHtoDAsync(sampling)"}})
+      if (c.bytes)
+        if (Status s = d.check(
+                d.cuMemcpyHtoDAsync(c.to, c.from, c.bytes, stream_), c.what);
+            !s)
+          return fail(s);
+    // Decode steps replay a CUDA graph captured once per (tokens, outputs):
+    // the step's launches, sampling included, need nothing from the host
+    // (every index array is read from device memory).
     bool graph = !profile_ && !noGraphs_ && std::string(entryName) == "decode";
     if (graph) {
-      auto &exec = graphs_[count];
+      auto &exec = graphs_[{count, outputs}];
       if (!exec) {
         if (Status s = d.check(d.cuStreamBeginCapture(
                                    stream_, kCuStreamCaptureThreadLocal),
                                "cuStreamBeginCapture");
             !s)
           return fail(s);
-        Status launched = launchAll(entry, entryIndex, count);
+        Status launched = launchAll(entry, entryIndex, chunk);
         CUgraph captured = nullptr;
         Status ended = d.check(d.cuStreamEndCapture(stream_, &captured),
                                "cuStreamEndCapture");
@@ -218,34 +228,48 @@ public:
       if (Status s = d.check(d.cuGraphLaunch(exec, stream_), "cuGraphLaunch");
           !s)
         return fail(s);
-    } else if (Status s = launchAll(entry, entryIndex, count); !s) {
+    } else if (Status s = launchAll(entry, entryIndex, chunk); !s) {
       return fail(s);
     }
-    size_t bytes = static_cast<size_t>(count) * p.model()->vocab_size() * 4;
-    if (Status s = d.check(d.cuMemcpyDtoHAsync(logits_.data(),
-                                               arena_ + entry.logits_offset(),
-                                               bytes, stream_),
-                           "cuMemcpyDtoHAsync(logits)");
-        !s)
-      return fail(s);
+    ChunkResult result;
+    if (outputs) {
+      if (Status s = d.check(d.cuMemcpyDtoHAsync(next_.data(),
+                                                 arena_ + entry.sampled_offset(),
+                                                 outputs * 4, stream_),
+                             "cuMemcpyDtoHAsync(sampled tokens)");
+          !s)
+        return fail(s);
+      result.next = next_.data();
+    }
+    if (chunk.wantLogits && outputs) {
+      size_t bytes = outputs * p.model()->vocab_size() * 4;
+      if (Status s = d.check(d.cuMemcpyDtoHAsync(logits_.data(),
+                                                 arena_ + entry.logits_offset(),
+                                                 bytes, stream_),
+                             "cuMemcpyDtoHAsync(logits)");
+          !s)
+        return fail(s);
+      result.logits = logits_.data();
+    }
     if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
         !s)
       return fail(s);
-    return logits_.data();
+    return result;
   }
 
-  /// Launches every kernel of `entry` for `count` tokens on the stream.
-  Status launchAll(const fb::Entry &entry, size_t entryIndex, int64_t count) {
+  /// Launches every kernel of `entry` for `chunk` on the stream.
+  Status launchAll(const fb::Entry &entry, size_t entryIndex,
+                   const Chunk &chunk) {
     const CudaDriver &d = *driver_;
     const auto &kernels = *program_->fb().kernels();
     const auto &offsets = tableOffsets_[entryIndex];
     for (size_t i = 0; i < entry.launches()->size(); ++i) {
       const fb::Launch &launch = *entry.launches()->Get(i);
       const fb::Kernel &kernel = *kernels.Get(launch.kernel());
-      int64_t extent = kernel.parallel() == fb::ParallelDim::Tokens ? count
-                       : kernel.parallel() == fb::ParallelDim::Static
-                           ? kernel.extent()
-                           : count * kernel.extent();
+      int64_t count = rowCount(kernel, chunk);
+      int64_t extent = extentOf(kernel, count);
+      if (extent == 0)
+        continue; // no output rows
       CUdeviceptr table = tables_ + offsets[i];
       void *params[] = {&table, &count, &extent};
       unsigned blocks =
@@ -312,7 +336,8 @@ private:
   bool profile_ = std::getenv("DSRT_PROFILE") != nullptr;
   bool noGraphs_ = std::getenv("DSRT_NO_GRAPHS") != nullptr;
   CUstream stream_ = nullptr;
-  std::map<int64_t, CUgraphExec> graphs_; // decode graph per token count
+  // Decode graph per (tokens, outputs).
+  std::map<std::pair<size_t, size_t>, CUgraphExec> graphs_;
   std::map<std::string, std::pair<double, int64_t>> profileTimes_;
 
   Status allocate(uint64_t bytes, CUdeviceptr &out) {
@@ -348,6 +373,10 @@ private:
       return positions_;
     case fb::ArgKind::Slots:
       return slots_;
+    case fb::ArgKind::Rows:
+      return rows_;
+    case fb::ArgKind::Sampling:
+      return sampling_;
     }
     return 0;
   }
@@ -358,10 +387,11 @@ private:
   std::vector<CUfunction> functions_;
   std::vector<CUdeviceptr> allocations_, weightPtrs_, scalePtrs_;
   CUdeviceptr arena_ = 0, cache_ = 0, tokens_ = 0, positions_ = 0, slots_ = 0,
-              tables_ = 0;
+              rows_ = 0, sampling_ = 0, tables_ = 0;
   std::vector<std::vector<uint64_t>> tableOffsets_;
   int64_t maxTokens_ = 0;
   std::vector<float> logits_;
+  std::vector<int32_t> next_;
 };
 
 } // namespace

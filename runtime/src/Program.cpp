@@ -103,6 +103,8 @@ std::string checkProgram(const fb::Program &p) {
     if (k->parallel() != fb::ParallelDim::Tokens &&
         (k->extent() <= 0 || k->extent() > (int64_t(1) << 32)))
       return "kernel " + std::to_string(i) + " has an extent out of range";
+    if (k->rows() != fb::RowCount::Tokens && k->rows() != fb::RowCount::Outputs)
+      return "kernel " + std::to_string(i) + " has an unknown row count";
   }
   bool prefill = false, decode = false;
   for (const fb::Entry *e : *p.entries()) {
@@ -119,6 +121,9 @@ std::string checkProgram(const fb::Program &p) {
         uint64_t(m.vocab_size()) > (p.arena_bytes() - e->logits_offset()) /
                                        4 / uint64_t(e->max_tokens()))
       return "entry '" + name + "': logits outside the arena";
+    if (e->sampled_offset() > p.arena_bytes() ||
+        uint64_t(e->max_tokens()) > (p.arena_bytes() - e->sampled_offset()) / 4)
+      return "entry '" + name + "': sampled tokens outside the arena";
     for (const fb::Launch *l : *e->launches()) {
       if (l->kernel() >= p.kernels()->size() || !l->args())
         return "entry '" + name + "': launch of kernel " +
@@ -145,6 +150,8 @@ std::string checkProgram(const fb::Program &p) {
         case fb::ArgKind::Tokens:
         case fb::ArgKind::Positions:
         case fb::ArgKind::Slots:
+        case fb::ArgKind::Rows:
+        case fb::ArgKind::Sampling:
           break;
         default:
           ok = false;

@@ -14,16 +14,43 @@
 namespace dsrt {
 
 Status Session::checkChunk(const fb::Entry &entry, const char *name,
-                           const std::vector<int32_t> &tokens,
-                           const std::vector<int32_t> &positions,
-                           const std::vector<int32_t> &slots) {
-  int64_t count = static_cast<int64_t>(tokens.size());
+                           const Chunk &chunk) {
+  int64_t count = static_cast<int64_t>(chunk.tokens.size());
   if (count == 0 || count > entry.max_tokens() ||
-      positions.size() != tokens.size() || slots.size() != tokens.size())
+      chunk.positions.size() != chunk.tokens.size() ||
+      chunk.slots.size() != chunk.tokens.size())
     return Status::error(std::string(name) + ": expected 1 to " +
                          std::to_string(entry.max_tokens()) +
                          " tokens with one position and slot each");
+  if (static_cast<int64_t>(chunk.rows.size()) > entry.max_tokens() ||
+      chunk.sampling.size() != chunk.rows.size())
+    return Status::error(std::string(name) + ": expected at most " +
+                         std::to_string(entry.max_tokens()) +
+                         " output rows with sampling parameters each");
+  for (int32_t row : chunk.rows)
+    if (row < 0 || row >= count)
+      return Status::error(std::string(name) + ": output row " +
+                           std::to_string(row) + " is not a token of the "
+                           "chunk");
   return Status::success();
+}
+
+int64_t Session::rowCount(const fb::Kernel &kernel, const Chunk &chunk) {
+  return static_cast<int64_t>(kernel.rows() == fb::RowCount::Outputs
+                                  ? chunk.rows.size()
+                                  : chunk.tokens.size());
+}
+
+int64_t Session::extentOf(const fb::Kernel &kernel, int64_t rows) {
+  switch (kernel.parallel()) {
+  case fb::ParallelDim::Tokens:
+    return rows;
+  case fb::ParallelDim::Static:
+    return rows ? kernel.extent() : 0;
+  case fb::ParallelDim::TokensTimesStatic:
+    return rows * kernel.extent();
+  }
+  return 0;
 }
 
 Expected<std::unique_ptr<Session>>
@@ -63,30 +90,32 @@ public:
 
   bool ready() const { return arena_ && cache_; }
 
-  Expected<const float *> run(const char *entryName,
-                              const std::vector<int32_t> &tokens,
-                              const std::vector<int32_t> &positions,
-                              const std::vector<int32_t> &slots) override {
+  Expected<ChunkResult> run(const char *entryName,
+                            const Chunk &chunk) override {
     const fb::Entry &entry = program_.entry(entryName);
-    Status ok = checkChunk(entry, entryName, tokens, positions, slots);
+    Status ok = checkChunk(entry, entryName, chunk);
     if (!ok)
-      return Expected<const float *>::error(ok.error());
-    int64_t count = static_cast<int64_t>(tokens.size());
+      return Expected<ChunkResult>::error(ok.error());
     const auto &kernels = *program_.fb().kernels();
     std::vector<void *> args;
     for (const fb::Launch *launch : *entry.launches()) {
+      const fb::Kernel &kernel = *kernels.Get(launch->kernel());
+      int64_t rows = rowCount(kernel, chunk);
+      int64_t extent = extentOf(kernel, rows);
+      if (extent == 0)
+        continue; // no output rows
       args.clear();
       for (const fb::Arg *arg : *launch->args())
-        args.push_back(pointer(*arg, tokens, positions, slots));
-      const fb::Kernel &kernel = *kernels.Get(launch->kernel());
-      int64_t extent = kernel.parallel() == fb::ParallelDim::Tokens ? count
-                       : kernel.parallel() == fb::ParallelDim::Static
-                           ? kernel.extent()
-                           : count * kernel.extent();
-      device_.run(kernels_[launch->kernel()], args.data(), count, extent);
+        args.push_back(pointer(*arg, chunk));
+      device_.run(kernels_[launch->kernel()], args.data(), rows, extent);
     }
-    return reinterpret_cast<const float *>(arena_.get() +
-                                           entry.logits_offset());
+    ChunkResult result;
+    result.next = reinterpret_cast<const int32_t *>(arena_.get() +
+                                                    entry.sampled_offset());
+    if (chunk.wantLogits)
+      result.logits = reinterpret_cast<const float *>(arena_.get() +
+                                                      entry.logits_offset());
+    return result;
   }
 
   Status resetSlot(int32_t slot) override {
@@ -104,9 +133,7 @@ public:
   bool keepsHostWeights() const override { return true; }
 
 private:
-  void *pointer(const fb::Arg &arg, const std::vector<int32_t> &tokens,
-                const std::vector<int32_t> &positions,
-                const std::vector<int32_t> &slots) {
+  void *pointer(const fb::Arg &arg, const Chunk &chunk) {
     switch (arg.kind()) {
     case fb::ArgKind::Arena:
       return arena_.get() + arg.value();
@@ -117,11 +144,15 @@ private:
     case fb::ArgKind::Cache:
       return cache_.get() + arg.value();
     case fb::ArgKind::Tokens:
-      return const_cast<int32_t *>(tokens.data());
+      return const_cast<int32_t *>(chunk.tokens.data());
     case fb::ArgKind::Positions:
-      return const_cast<int32_t *>(positions.data());
+      return const_cast<int32_t *>(chunk.positions.data());
     case fb::ArgKind::Slots:
-      return const_cast<int32_t *>(slots.data());
+      return const_cast<int32_t *>(chunk.slots.data());
+    case fb::ArgKind::Rows:
+      return const_cast<int32_t *>(chunk.rows.data());
+    case fb::ArgKind::Sampling:
+      return const_cast<SamplingRow *>(chunk.sampling.data());
     }
     return nullptr;
   }

@@ -49,6 +49,7 @@ struct KernelSpec {
   std::string name;
   fb::ParallelDim parallel = fb::ParallelDim::Tokens;
   int64_t extent = 0;
+  fb::RowCount rows = fb::RowCount::Tokens;
 };
 
 struct LaunchSpec {
@@ -61,6 +62,7 @@ struct EntrySpec {
   int64_t maxTokens = 1;
   std::vector<LaunchSpec> launches;
   uint64_t logitsOffset = 0;
+  uint64_t sampledOffset = 0;
 };
 
 struct ModelSpec {
@@ -91,14 +93,17 @@ inline fb::Arg cacheArg(uint64_t offset) { return {fb::ArgKind::Cache, offset}; 
 inline fb::Arg tokensArg() { return {fb::ArgKind::Tokens, 0}; }
 inline fb::Arg positionsArg() { return {fb::ArgKind::Positions, 0}; }
 inline fb::Arg slotsArg() { return {fb::ArgKind::Slots, 0}; }
+inline fb::Arg rowsArg() { return {fb::ArgKind::Rows, 0}; }
+inline fb::Arg samplingArg() { return {fb::ArgKind::Sampling, 0}; }
 
 class ProgramBuilder {
 public:
   /// The minimal valid program: vocabulary 32, a bf16 embedding [32, 16]
   /// (weight 0), an fp8 lm_head [32, 16] with scales [2, 1] (weight 1),
-  /// three kernels (embed and attention over tokens, lm_head static over
-  /// 32), a 1536-byte cache, a 1024-byte arena, and prefill (4 tokens) and
-  /// decode (2 tokens) entry points with their logits at arena offset 512.
+  /// four kernels (embed and attention over tokens, lm_head static over
+  /// 32 and sample over the outputs), a 1536-byte cache, a 1024-byte arena,
+  /// and prefill (4 tokens) and decode (2 tokens) entry points with their
+  /// logits at arena offset 512 and sampled tokens at 1000.
   ProgramBuilder() {
     weights = {
         {"embed", "model.embed_tokens.weight", fb::DType::BF16, {32, 16}},
@@ -108,17 +113,20 @@ public:
     kernels = {
         {"embed", fb::ParallelDim::Tokens, 0},
         {"attention", fb::ParallelDim::Tokens, 0},
-        {"lm_head", fb::ParallelDim::Static, 32},
+        {"lm_head", fb::ParallelDim::Static, 32, fb::RowCount::Outputs},
+        {"sample", fb::ParallelDim::Tokens, 0, fb::RowCount::Outputs},
     };
     std::vector<LaunchSpec> launches = {
         {0, {tokensArg(), weightArg(0), arenaArg(0)}},
         {1, {arenaArg(0), cacheArg(0), cacheArg(768), positionsArg(),
              slotsArg()}},
-        {2, {arenaArg(0), weightArg(1), scalesArg(1), arenaArg(512)}},
+        {2, {arenaArg(0), weightArg(1), scalesArg(1), rowsArg(),
+             arenaArg(512)}},
+        {3, {arenaArg(512), samplingArg(), arenaArg(1000)}},
     };
     entries = {
-        {"prefill", 4, launches, 512},
-        {"decode", 2, launches, 512},
+        {"prefill", 4, launches, 512, 1000},
+        {"decode", 2, launches, 512, 1000},
     };
   }
 
@@ -200,7 +208,7 @@ public:
     for (const KernelSpec &k : kernels)
       kernelOffsets.push_back(fb::CreateKernel(
           fbb, stringOrNone(k.name), fbb.CreateString("test kernel"),
-          k.parallel, k.extent));
+          k.parallel, k.extent, k.rows));
 
     std::vector<flatbuffers::Offset<fb::Entry>> entryOffsets;
     for (const EntrySpec &e : entries) {
@@ -216,7 +224,7 @@ public:
       entryOffsets.push_back(fb::CreateEntry(fbb, stringOrNone(e.name),
                                              e.maxTokens,
                                              fbb.CreateVector(launches),
-                                             e.logitsOffset));
+                                             e.logitsOffset, e.sampledOffset));
     }
 
     auto cacheOffset =

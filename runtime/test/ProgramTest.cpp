@@ -75,8 +75,10 @@ TEST(ProgramTest, MinimalProgramLoads) {
   const fb::Entry &prefill = program.entry("prefill");
   EXPECT_EQ(prefill.name()->str(), "prefill");
   EXPECT_EQ(prefill.max_tokens(), 4);
-  EXPECT_EQ(prefill.launches()->size(), 3u);
+  EXPECT_EQ(prefill.launches()->size(), 4u);
   EXPECT_EQ(prefill.logits_offset(), 512u);
+  EXPECT_EQ(prefill.sampled_offset(), 1000u);
+  EXPECT_EQ(program.fb().kernels()->Get(3)->rows(), fb::RowCount::Outputs);
   const fb::Entry &decode = program.entry("decode");
   EXPECT_EQ(decode.name()->str(), "decode");
   EXPECT_EQ(decode.max_tokens(), 2);
@@ -216,11 +218,13 @@ TEST(ProgramTest, MisalignedVectorElements) {
 TEST(ProgramTest, WrongSchemaVersion) {
   ProgramBuilder builder;
   builder.schemaVersion = kSchemaVersion + 1;
+  std::string reads =
+      ", this runtime reads version " + std::to_string(kSchemaVersion);
   EXPECT_EQ(loadError(builder),
-            corrupted("schema version 2, this runtime reads version 1"));
+            corrupted("schema version " + std::to_string(kSchemaVersion + 1) +
+                      reads));
   builder.schemaVersion = 0;
-  EXPECT_EQ(loadError(builder),
-            corrupted("schema version 0, this runtime reads version 1"));
+  EXPECT_EQ(loadError(builder), corrupted("schema version 0" + reads));
 }
 
 TEST(ProgramTest, MissingTables) {
@@ -275,9 +279,9 @@ TEST(ProgramTest, MaxTokensOutOfRange) {
 
 TEST(ProgramTest, KernelIndexOutOfRange) {
   ProgramBuilder builder;
-  builder.entry("prefill").launches[1].kernel = 3; // three kernels
+  builder.entry("prefill").launches[1].kernel = 4; // four kernels
   EXPECT_EQ(loadError(builder),
-            corrupted("entry 'prefill': launch of kernel 3 out of range"));
+            corrupted("entry 'prefill': launch of kernel 4 out of range"));
   builder.entry("prefill").launches[1].kernel = 0xFFFFFFFF;
   EXPECT_EQ(
       loadError(builder),
@@ -290,13 +294,13 @@ const char *kArgOutOfRange = "a launch argument is out of range";
 
 TEST(ProgramTest, ArenaArgumentPastTheArena) {
   ProgramBuilder builder;
-  builder.entry("decode").launches[2].args[3] = arenaArg(1024);
+  builder.entry("decode").launches[2].args[4] = arenaArg(1024);
   EXPECT_EQ(loadError(builder),
             corrupted(std::string("entry 'decode': ") + kArgOutOfRange));
-  builder.entry("decode").launches[2].args[3] = arenaArg(~uint64_t(0));
+  builder.entry("decode").launches[2].args[4] = arenaArg(~uint64_t(0));
   EXPECT_EQ(loadError(builder),
             corrupted(std::string("entry 'decode': ") + kArgOutOfRange));
-  builder.entry("decode").launches[2].args[3] = arenaArg(1023);
+  builder.entry("decode").launches[2].args[4] = arenaArg(1023);
   expectLoads(builder);
 }
 
@@ -333,10 +337,31 @@ TEST(ProgramTest, CacheOffsetPastTheCache) {
 
 TEST(ProgramTest, UnknownArgumentKind) {
   ProgramBuilder builder;
-  builder.entry("decode").launches[0].args[0] = {static_cast<fb::ArgKind>(7),
+  builder.entry("decode").launches[0].args[0] = {static_cast<fb::ArgKind>(9),
                                                  0};
   EXPECT_EQ(loadError(builder),
             corrupted(std::string("entry 'decode': ") + kArgOutOfRange));
+}
+
+TEST(ProgramTest, SampledTokensOutsideTheArena) {
+  // decode: 2 tokens x 4 bytes in 1024.
+  ProgramBuilder builder;
+  builder.entry("decode").sampledOffset = 1017; // 2 tokens x 4 bytes
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'decode': sampled tokens outside the arena"));
+  builder.entry("decode").sampledOffset = ~uint64_t(0);
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'decode': sampled tokens outside the arena"));
+  builder.entry("decode").sampledOffset = 1016;
+  expectLoads(builder);
+}
+
+TEST(ProgramTest, UnknownRowCount) {
+  ProgramBuilder builder;
+  builder.kernels[0].rows = fb::RowCount::Outputs;
+  expectLoads(builder);
+  builder.kernels[0].rows = static_cast<fb::RowCount>(2);
+  EXPECT_EQ(loadError(builder), corrupted("kernel 0 has an unknown row count"));
 }
 
 TEST(ProgramTest, LogitsOutsideTheArena) {

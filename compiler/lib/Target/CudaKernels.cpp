@@ -62,8 +62,8 @@ std::string findCudaToolkit(const std::string &cudaPath) {
 
 namespace {
 
-/// math.exp/sin/cos become calls of libdevice's correctly rounded-within-ulp
-/// functions (the NVPTX backend has no instruction for them).
+/// math.exp/log/sin/cos become calls of libdevice's functions (accurate to
+/// within an ulp or two; the NVPTX backend has no instruction for them).
 void useLibdevice(ModuleOp kernels) {
   OpBuilder b(kernels.getContext());
   Type f32 = b.getF32Type();
@@ -79,11 +79,12 @@ void useLibdevice(ModuleOp kernels) {
   };
   SmallVector<Operation *> ops;
   kernels.walk([&](Operation *op) {
-    if (isa<math::ExpOp, math::SinOp, math::CosOp>(op))
+    if (isa<math::ExpOp, math::LogOp, math::SinOp, math::CosOp>(op))
       ops.push_back(op);
   });
   for (Operation *op : ops) {
     StringRef name = isa<math::ExpOp>(op)   ? "__nv_expf"
+                     : isa<math::LogOp>(op) ? "__nv_logf"
                      : isa<math::SinOp>(op) ? "__nv_sinf"
                                             : "__nv_cosf";
     func::FuncOp callee = declare(name);
@@ -177,7 +178,7 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
   module->setTargetTriple(triple);
   module->setDataLayout(machine->createDataLayout());
 
-  // libdevice: exp, sin, cos. NVVMReflect (in the NVPTX pipeline) resolves
+  // libdevice: exp, log, sin, cos. NVVMReflect (in the NVPTX pipeline) resolves
   // its __nvvm_reflect queries; no flush-to-zero.
   bool needsLibdevice = false;
   for (llvm::Function &f : *module)

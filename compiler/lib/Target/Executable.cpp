@@ -11,6 +11,7 @@
 #include "dsc/Dialect/DS/DSDialect.h"
 #include "dsc/Target/HostKernels.h"
 #include "dsc/Target/LLVMOptimizer.h"
+#include "dsrt/Program.h"
 #include "dsrt/program_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -101,7 +102,9 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         k.getParallel() == "tokens"   ? fb::ParallelDim::Tokens
         : k.getParallel() == "static" ? fb::ParallelDim::Static
                                       : fb::ParallelDim::TokensTimesStatic,
-        static_cast<int64_t>(k.getExtent())));
+        static_cast<int64_t>(k.getExtent()),
+        k.getRows() == "outputs" ? fb::RowCount::Outputs
+                                 : fb::RowCount::Tokens));
   }
 
   std::vector<flatbuffers::Offset<fb::Entry>> entries;
@@ -110,8 +113,9 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
     if (!entry)
       continue;
     auto logits = f->getAttrOfType<ArgAttr>("ds.logits");
+    auto sampled = f->getAttrOfType<ArgAttr>("ds.sampled");
     auto maxTokens = f->getAttrOfType<IntegerAttr>("ds.max_tokens");
-    if (!logits || !maxTokens)
+    if (!logits || !sampled || !maxTokens)
       return f.emitOpError("is not scheduled (run ds-schedule)");
     std::vector<flatbuffers::Offset<fb::Launch>> launches;
     for (LaunchOp l : f.getOps<LaunchOp>()) {
@@ -129,7 +133,7 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
     }
     entries.push_back(fb::CreateEntry(
         fbb, fbb.CreateString(entry.getValue().str()), maxTokens.getInt(),
-        fbb.CreateVector(launches), logits.getValue()));
+        fbb.CreateVector(launches), logits.getValue(), sampled.getValue()));
   }
 
   auto cache = fb::CreateCacheInfo(
@@ -138,7 +142,7 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       intAttr(cacheDict, "max_seq", 0));
   bool gpu = !metadata.gpuImage.empty();
   auto program = fb::CreateProgram(
-      fbb, /*schema_version=*/1, fbb.CreateString(metadata.target),
+      fbb, dsrt::kSchemaVersion, fbb.CreateString(metadata.target),
       fbb.CreateString(metadata.dscVersion), model, fbb.CreateVector(weights),
       fbb.CreateVector(kernels), fbb.CreateVector(entries), cache,
       static_cast<uint64_t>(arena.getInt()),

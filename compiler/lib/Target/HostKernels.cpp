@@ -37,6 +37,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cfloat>
 #include <cmath>
 #include <functional>
 
@@ -50,7 +51,8 @@ namespace dsc {
 //===----------------------------------------------------------------------===//
 
 bool isKernelOp(Operation *op) {
-  return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, RopeOp,
+  return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, SampleOp,
+             RopeOp,
              MLACacheWriteOp, MLAAttentionOp, RouterLogitsOp, MoESelectOp,
              MoEExpertUpOp, MoEExpertDownOp>(op);
 }
@@ -126,6 +128,7 @@ public:
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
   Value div(Value x, Value y) { return arith::DivSIOp::create(b, loc, x, y); }
+  Value fsubI(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
@@ -229,19 +232,19 @@ public:
   /// The sum of `v` over the 32 lanes, in every lane (butterfly shuffles;
   /// all lanes add the same pairs, so all hold the same bits).
   Value warpSum(Value v) {
-    auto i32 = b.getI32Type();
+    for (int32_t offset = 16; offset >= 1; offset /= 2)
+      v = fadd(v, shuffleXor(v, offset));
+    return v;
+  }
+  /// `v` of the lane whose index differs from this one in the bits of
+  /// `offset` (f32 or i32).
+  Value shuffleXor(Value v, int32_t offset) {
     auto c32 = [&](int32_t x) {
       return arith::ConstantIntOp::create(b, loc, x, 32).getResult();
     };
     auto kind = NVVM::ShflKindAttr::get(b.getContext(), NVVM::ShflKind::bfly);
-    for (int32_t offset = 16; offset >= 1; offset /= 2) {
-      Value other = NVVM::ShflOp::create(b, loc, v.getType(), c32(-1), v,
-                                         c32(offset), c32(31), kind,
-                                         UnitAttr());
-      v = fadd(v, other);
-    }
-    (void)i32;
-    return v;
+    return NVVM::ShflOp::create(b, loc, v.getType(), c32(-1), v, c32(offset),
+                                c32(31), kind, UnitAttr());
   }
   /// This lane's part of sum_k x[xOffset + k] * W[expert, n, k]: the k that
   /// are `lane` modulo 32 (consecutive lanes read consecutive elements).
@@ -467,6 +470,7 @@ public:
         .Case([&](RMSNormOp o) { return rmsNorm(o); })
         .Case([&](LinearOp o) { return linear(o); })
         .Case([&](LMHeadOp o) { return lmHead(o); })
+        .Case([&](SampleOp o) { return sample(o); })
         .Case([&](SwiGLUOp o) { return swiglu(o); })
         .Case([&](AddOp o) { return addOp(o); })
         .Case([&](RopeOp o) { return rope(o); })
@@ -560,8 +564,8 @@ private:
     Value total = e.mul(e.tokens, e.c64(rows));
     e.loop(e.begin, e.end, [&](Value col) {
       e.loop(e.c64(0), total, [&](Value row) {
-        Value acc = e.dot(operand(0), bf16(), e.mul(row, e.c64(k)), w,
-                          e.c64(0), col);
+        Value acc = e.dot(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)),
+                          w, e.c64(0), col);
         store(acc, e.add(e.mul(row, e.c64(n)), col), out);
       });
     });
@@ -588,8 +592,8 @@ private:
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
       Value acc = e.warpSum(e.dotLane(operand(0), bf16(),
-                                      e.mul(row, e.c64(k)), w, e.c64(0), col,
-                                      lane));
+                                      e.mul(inputRow(row), e.c64(k)), w,
+                                      e.c64(0), col, lane));
       store(acc, e.add(e.mul(row, e.c64(n)), col), out);
     });
   }
@@ -616,8 +620,278 @@ private:
     return product(op.getInput(), 1, Output::F32);
   }
 
+  /// Output row `o` reads input row rows[o] (its count is the outputs').
   std::pair<ParallelDim, int64_t> lmHead(LMHeadOp op) {
+    rowMap = operand(2);
     return product(op.getInput(), 1, Output::F32OfBF16);
+  }
+
+  /// The input row a matrix product's output row `row` reads.
+  Value inputRow(Value row) {
+    return rowMap ? e.loadI64(rowMap, row) : row;
+  }
+  Value rowMap; // ds.lm_head: i32 [outputs] of input rows
+
+  //===--- ds.sample ---------------------------------------------------===//
+  // One row per (GPU: warp | CPU: thread share); every pass over the
+  // vocabulary is lane-strided and its result combined over the lanes, so
+  // the CPU kernel is the same algorithm with one lane.
+
+  Type i32() { return e.b.getI32Type(); }
+  Value c32(int32_t v) {
+    return arith::ConstantIntOp::create(e.b, e.loc, v, 32);
+  }
+  Value cmpF(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(e.b, e.loc, p, x, y);
+  }
+  Value cmpI(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(e.b, e.loc, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(e.b, e.loc, c, x, y);
+  }
+  Value bitcast(Type t, Value v) {
+    return arith::BitcastOp::create(e.b, e.loc, t, v);
+  }
+  /// Signed i64 with the order of the float (no NaN): non-negative floats
+  /// keep their bits, negative ones flip the 31 low bits.
+  Value orderKey(Value f) {
+    Value bits = bitcast(i32(), f);
+    Value negative = cmpI(arith::CmpIPredicate::slt, bits, c32(0));
+    Value flipped = arith::XOrIOp::create(e.b, e.loc, bits, c32(0x7fffffff));
+    return e.i32ToI64(select(negative, flipped, bits));
+  }
+  /// splitmix64's finaliser.
+  Value mix64(Value z) {
+    auto shr = [&](Value x, int64_t n) {
+      return arith::ShRUIOp::create(e.b, e.loc, x, e.c64(n)).getResult();
+    };
+    auto xorOp = [&](Value x, Value y) {
+      return arith::XOrIOp::create(e.b, e.loc, x, y).getResult();
+    };
+    z = e.mul(xorOp(z, shr(z, 30)), e.c64(static_cast<int64_t>(0xbf58476d1ce4e5b9ULL)));
+    z = e.mul(xorOp(z, shr(z, 27)), e.c64(static_cast<int64_t>(0x94d049bb133111ebULL)));
+    return xorOp(z, shr(z, 31));
+  }
+  /// Sum over the lanes of a row (identity on the CPU).
+  Value laneSum(Value v) { return gpu ? e.warpSum(v) : v; }
+  /// (value, index) with the largest value, the lowest index on ties, over
+  /// the lanes of a row.
+  std::pair<Value, Value> laneArgmax(Value v, Value i) {
+    if (!gpu)
+      return {v, i};
+    for (int32_t offset = 16; offset >= 1; offset /= 2) {
+      Value ov = e.shuffleXor(v, offset), oi = e.shuffleXor(i, offset);
+      Value take = arith::OrIOp::create(
+          e.b, e.loc, cmpF(arith::CmpFPredicate::OGT, ov, v),
+          arith::AndIOp::create(e.b, e.loc,
+                                cmpF(arith::CmpFPredicate::OEQ, ov, v),
+                                cmpI(arith::CmpIPredicate::slt, oi, i)));
+      v = select(take, ov, v);
+      i = select(take, oi, i);
+    }
+    return {v, i};
+  }
+  /// Lane-strided argmax of score(i) over [0, count): (value, i32 index).
+  std::pair<Value, Value>
+  stridedArgmax(Value lane, int64_t count,
+                const std::function<Value(Value)> &score) {
+    int64_t lanes = gpu ? Emitter::kWarp : 1;
+    auto forOp = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
+                                    e.c64(lanes),
+                                    ValueRange{e.f32(-INFINITY), c32(0)});
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(forOp.getBody());
+      Value i = forOp.getInductionVar();
+      Value v = score(i);
+      Value best = forOp.getRegionIterArgs()[0];
+      Value better = cmpF(arith::CmpFPredicate::OGT, v, best);
+      Value index = arith::TruncIOp::create(e.b, e.loc, i32(), i);
+      scf::YieldOp::create(
+          e.b, e.loc,
+          ValueRange{select(better, v, best),
+                     select(better, index, forOp.getRegionIterArgs()[1])});
+    }
+    return laneArgmax(forOp.getResult(0), forOp.getResult(1));
+  }
+  /// Lane-strided sum of term(i) over [0, count), over the lanes.
+  Value stridedSum(Value lane, int64_t count,
+                   const std::function<Value(Value)> &term) {
+    int64_t lanes = gpu ? Emitter::kWarp : 1;
+    return laneSum(e.reduceStep(lane, e.c64(count), lanes, e.f32(0.0),
+                                [&](Value i, Value acc) {
+                                  return e.fadd(acc, term(i));
+                                }));
+  }
+  /// The largest key t in [lo, hi] with measure(t) >= target, where
+  /// measure decreases as t grows and measure(lo) >= target: bisection,
+  /// 32 steps cover the 2^31 keys of the non-positive floats.
+  Value bisect(Value lo, Value hi, Value target,
+               const std::function<Value(Value)> &measure) {
+    auto forOp = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(32),
+                                    e.c64(1), ValueRange{lo, hi});
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(forOp.getBody());
+      Value l = forOp.getRegionIterArgs()[0], h = forOp.getRegionIterArgs()[1];
+      Value open = cmpI(arith::CmpIPredicate::slt, l, h);
+      auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{l.getType(), h.getType()},
+                                    open, /*withElse=*/true);
+      {
+        OpBuilder::InsertionGuard inner(e.b);
+        e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        Value mid = e.add(l, e.div(e.add(e.fsubI(h, l), e.c64(1)), e.c64(2)));
+        Value ok = cmpF(arith::CmpFPredicate::OGE, measure(mid), target);
+        scf::YieldOp::create(
+            e.b, e.loc,
+            ValueRange{select(ok, mid, l),
+                       select(ok, h, e.fsubI(mid, e.c64(1)))});
+        e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+        scf::YieldOp::create(e.b, e.loc, ValueRange{l, h});
+      }
+      scf::YieldOp::create(e.b, e.loc, ifOp.getResults());
+    }
+    return forOp.getResult(0);
+  }
+  /// Emits `then` (yielding one i32) under `cond`, else yields `otherwise`.
+  Value ifElse(Value cond, const std::function<Value()> &then,
+               Value otherwise) {
+    auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{otherwise.getType()},
+                                  cond, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    scf::YieldOp::create(e.b, e.loc, then());
+    e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(e.b, e.loc, otherwise);
+    return ifOp.getResult(0);
+  }
+
+  std::pair<ParallelDim, int64_t> sample(SampleOp op) {
+    int64_t vocab = featureCount(op.getLogits());
+    Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value row = gpu ? e.div(index, warp) : index;
+      Value lane = gpu ? e.rem(index, warp) : e.c64(0);
+      Value logitsRow = e.mul(row, e.c64(vocab));
+      Value words = e.mul(row, e.c64(8));
+      auto word = [&](int64_t k) {
+        return e.load(operand(1), i32(), e.add(words, e.c64(k)));
+      };
+      auto word64 = [&](int64_t k) {
+        Value lo = arith::ExtUIOp::create(e.b, e.loc, i64, word(k));
+        Value hi = arith::ExtUIOp::create(e.b, e.loc, i64, word(k + 1));
+        return arith::OrIOp::create(
+                   e.b, e.loc, lo,
+                   arith::ShLIOp::create(e.b, e.loc, hi, e.c64(32)))
+            .getResult();
+      };
+      Value temperature = bitcast(f32, word(0));
+      Value topK = e.i32ToI64(word(1));
+      Value topP = bitcast(f32, word(2));
+      Value minP = bitcast(f32, word(3));
+      Value seed = word64(4), draw = word64(6);
+      // NaN counts as -inf.
+      auto logit = [&](Value i) {
+        Value x = e.load(operand(0), f32, e.add(logitsRow, i));
+        return select(cmpF(arith::CmpFPredicate::UNO, x, x), e.f32(-INFINITY),
+                      x);
+      };
+
+      auto [maxLogit, argmax] = stridedArgmax(lane, vocab, logit);
+      Value greedy = arith::OrIOp::create(
+          e.b, e.loc, cmpF(arith::CmpFPredicate::ULE, temperature, e.f32(0.0)),
+          cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(-INFINITY)));
+      Value chosen = ifElse(
+          arith::XOrIOp::create(e.b, e.loc, greedy,
+                                arith::ConstantIntOp::create(e.b, e.loc, 1, 1)),
+          [&]() -> Value {
+            Value infinite =
+                cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(INFINITY));
+            auto z = [&](Value i) {
+              Value x = logit(i);
+              Value scaled = e.fdiv(e.fsub(x, maxLogit), temperature);
+              Value top = select(cmpF(arith::CmpFPredicate::OEQ, x,
+                                      e.f32(INFINITY)),
+                                 e.f32(0.0), e.f32(-INFINITY));
+              return select(infinite, top, scaled);
+            };
+            Value floorKey = orderKey(e.f32(-FLT_MAX)), zeroKey = e.c64(0);
+            auto imax = [&](Value x, Value y) {
+              return arith::MaxSIOp::create(e.b, e.loc, x, y).getResult();
+            };
+            // min-p: exp(z) >= min_p  <=>  z >= ln(min_p).
+            Value threshold =
+                imax(floorKey, orderKey(math::LogOp::create(e.b, e.loc, minP)));
+            // top-k: the k-th largest z.
+            Value useK = arith::AndIOp::create(
+                e.b, e.loc, cmpI(arith::CmpIPredicate::sgt, topK, e.c64(0)),
+                cmpI(arith::CmpIPredicate::slt, topK, e.c64(vocab)));
+            Value kKey = ifElse(useK, [&]() -> Value {
+              Value target = arith::SIToFPOp::create(e.b, e.loc, f32, topK);
+              return bisect(floorKey, zeroKey, target, [&](Value t) {
+                return stridedSum(lane, vocab, [&](Value i) {
+                  return select(cmpI(arith::CmpIPredicate::sge,
+                                     orderKey(z(i)), t),
+                                e.f32(1.0), e.f32(0.0));
+                });
+              });
+            }, floorKey);
+            threshold = imax(threshold, kKey);
+            // top-p over the tokens top-k keeps.
+            auto massAbove = [&](Value t) {
+              return stridedSum(lane, vocab, [&](Value i) {
+                Value zi = z(i);
+                return select(cmpI(arith::CmpIPredicate::sge, orderKey(zi), t),
+                              e.exp(zi), e.f32(0.0));
+              });
+            };
+            Value useP = cmpF(arith::CmpFPredicate::OLT, topP, e.f32(1.0));
+            Value pKey = ifElse(useP, [&]() -> Value {
+              Value target = e.fmul(topP, massAbove(kKey));
+              return bisect(kKey, zeroKey, target, massAbove);
+            }, floorKey);
+            threshold = imax(threshold, pKey);
+            // Gumbel-max over the kept tokens.
+            Value stream = mix64(arith::XOrIOp::create(
+                e.b, e.loc, seed,
+                mix64(e.add(draw, e.c64(static_cast<int64_t>(
+                                       0x9e3779b97f4a7c15ULL))))));
+            auto [best, pick] = stridedArgmax(lane, vocab, [&](Value i) {
+              Value zi = z(i);
+              Value bits = mix64(e.add(
+                  stream, e.mul(e.add(i, e.c64(1)),
+                                e.c64(static_cast<int64_t>(
+                                    0xd1b54a32d192ed03ULL)))));
+              Value top24 = arith::ShRUIOp::create(e.b, e.loc, bits, e.c64(40));
+              Value u = e.fmul(
+                  e.fadd(arith::UIToFPOp::create(e.b, e.loc, f32, top24),
+                         e.f32(0.5)),
+                  e.f32(1.0 / 16777216.0));
+              Value gumbel = e.fsub(
+                  e.f32(0.0),
+                  math::LogOp::create(
+                      e.b, e.loc,
+                      e.fsub(e.f32(0.0), math::LogOp::create(e.b, e.loc, u))));
+              Value kept = cmpI(arith::CmpIPredicate::sge, orderKey(zi),
+                                threshold);
+              return select(kept, e.fadd(zi, gumbel), e.f32(-INFINITY));
+            });
+            (void)best;
+            return pick;
+          },
+          argmax);
+      auto first = scf::IfOp::create(
+          e.b, e.loc, cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
+          /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(&first.getThenRegion().front());
+      e.store(chosen, result(), row);
+    });
+    if (gpu)
+      return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
+    return tokens();
   }
 
   // Element-wise ops are parallel over every element of the chunk.
@@ -1215,6 +1489,7 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   info.name = name;
   info.parallel = parallel;
   info.extent = extent;
+  info.perOutput = isa<LMHeadOp, SampleOp>(op);
   llvm::raw_string_ostream summary(info.summary);
   summary << op->getName();
   for (Type t : op->getOperandTypes())

@@ -85,6 +85,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
                        b.getStringAttr(parallelName(k.parallel)),
                        b.getI64IntegerAttr(k.extent),
+                       b.getStringAttr(k.perOutput ? "outputs" : "tokens"),
                        b.getStringAttr(k.summary));
     module->setAttr(
         "ds.cache",
@@ -110,11 +111,13 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     where[body.getArgument(0)] = arg(ArgKind::Tokens, 0);
     where[body.getArgument(1)] = arg(ArgKind::Positions, 0);
     where[body.getArgument(2)] = arg(ArgKind::Slots, 0);
-    Value cache = body.getArgument(3);
+    where[body.getArgument(3)] = arg(ArgKind::Rows, 0);
+    where[body.getArgument(4)] = arg(ArgKind::Sampling, 0);
+    Value cache = body.getArgument(5);
     llvm::DenseMap<Value, uint64_t> weightOf;
 
     SmallVector<std::pair<FlatSymbolRefAttr, ArrayAttr>> launches;
-    ArgAttr logits;
+    ArgAttr logits, sampled;
     for (Operation &op : body) {
       if (auto get = dyn_cast<GetWeightOp>(op)) {
         weightOf[get.getResult()] = weightIndex.lookup(get.getNameAttr().getAttr());
@@ -122,6 +125,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       }
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         logits = where.lookup(ret.getOperand(0));
+        sampled = where.lookup(ret.getOperand(1));
         continue;
       }
       FailureOr<unsigned> kernel = generator.getOrCreate(&op);
@@ -168,8 +172,10 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
           b.getArrayAttr(args));
     }
     (void)cache;
-    if (!logits || logits.getKind() != ArgKind::Arena)
-      return f.emitOpError("must return logits computed in the arena");
+    if (!logits || logits.getKind() != ArgKind::Arena || !sampled ||
+        sampled.getKind() != ArgKind::Arena)
+      return f.emitOpError("must return logits and sampled tokens computed "
+                           "in the arena");
 
     // Replace the body with the launches.
     Location loc = f.getLoc();
@@ -181,6 +187,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       LaunchOp::create(b, loc, kernel, args);
     func::ReturnOp::create(b, loc);
     f->setAttr("ds.logits", logits);
+    f->setAttr("ds.sampled", sampled);
     return success();
   }
 };

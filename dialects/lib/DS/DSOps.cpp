@@ -224,8 +224,21 @@ LogicalResult LMHeadOp::verify() {
       failed(checkTokenMatrix(*this, "result", getResult(),
                               weight.getDimSize(0))))
     return failure();
-  if (!sameTokenCount(getInput().getType(), getResult().getType()))
-    return emitOpError("result must have one row per token");
+  if (!sameTokenCount(getRows().getType(), getResult().getType()))
+    return emitOpError("result must have one row per entry of rows");
+  return success();
+}
+
+LogicalResult SampleOp::verify() {
+  auto params = getParams().getType();
+  if (params.getDimSize(1) != 8)
+    return emitOpError("params must have 8 i32 words per row, got ")
+           << params.getDimSize(1);
+  if (!sameTokenCount(getLogits().getType(), params) ||
+      !sameTokenCount(getLogits().getType(), getResult().getType()))
+    return emitOpError("logits, params and result must have the same rows");
+  if (ShapedType::isDynamic(getLogits().getType().getDimSize(1)))
+    return emitOpError("the vocabulary size must be static");
   return success();
 }
 
@@ -440,6 +453,9 @@ LogicalResult KernelOp::verify() {
            << parallel << "\"";
   if (parallel != "tokens" && static_cast<int64_t>(getExtent()) <= 0)
     return emitOpError("a static kernel needs a positive extent");
+  if (getRows() != "tokens" && getRows() != "outputs")
+    return emitOpError("rows must be \"tokens\" or \"outputs\", got \"")
+           << getRows() << "\"";
   return success();
 }
 

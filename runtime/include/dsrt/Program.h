@@ -24,7 +24,7 @@
 namespace dsrt {
 
 /// The schema version this runtime reads.
-constexpr uint32_t kSchemaVersion = 1;
+constexpr uint32_t kSchemaVersion = 2;
 
 class Program {
 public:

@@ -3,8 +3,8 @@
 // A Session owns what one running model needs on its device: the weights
 // there, the activation arena and the latent KV cache, sized by the program.
 // run() executes an entry point's launches for one chunk of tokens (each
-// with its position and cache slot) and returns the logits of every token
-// in host memory. Two devices implement it: `cpu` (kernels compiled into the
+// with its position and cache slot) and returns, for the chunk's output
+// rows, the tokens the program sampled and, when asked, their logits. Two devices implement it: `cpu` (kernels compiled into the
 // executable, run by a thread pool) and `cuda` (kernels in the program's GPU
 // image, launched through the dlopen'd driver).
 //
@@ -18,6 +18,7 @@
 #include "dsrt/CpuDevice.h"
 #include "dsrt/Expected.h"
 #include "dsrt/Program.h"
+#include "dsrt/Sampling.h"
 #include "dsrt/Weights.h"
 
 #include <cstdint>
@@ -33,6 +34,28 @@ struct SessionOptions {
   size_t numHostKernels = 0;
 };
 
+/// One call of an entry point.
+struct Chunk {
+  /// Token i is tokens[i] at position positions[i] of the sequence in cache
+  /// slot slots[i]; 1 to the entry's max_tokens of them.
+  std::vector<int32_t> tokens, positions, slots;
+  /// The output rows: indices into tokens whose logits are computed and
+  /// sampled (at most max_tokens; may be empty, e.g. for the first chunks of
+  /// a long prompt).
+  std::vector<int32_t> rows;
+  /// One per output row.
+  std::vector<SamplingRow> sampling;
+  /// Copy the outputs' logits to the host (they stay on the device
+  /// otherwise).
+  bool wantLogits = false;
+};
+
+/// What run() gives back, valid until the next run().
+struct ChunkResult {
+  const int32_t *next = nullptr; // [rows]: the sampled tokens
+  const float *logits = nullptr; // [rows, vocab] f32 when wantLogits
+};
+
 class Session {
 public:
   virtual ~Session() = default;
@@ -44,13 +67,8 @@ public:
   create(const Program &program, const WeightStore &weights,
          const SessionOptions &options);
 
-  /// Runs entry point `entry` on tokens[i] at positions[i] of slots[i]
-  /// (all of the same length, at most the entry's max_tokens). The logits,
-  /// [tokens, vocab] f32 in host memory, stay valid until the next run().
-  virtual Expected<const float *> run(const char *entry,
-                                      const std::vector<int32_t> &tokens,
-                                      const std::vector<int32_t> &positions,
-                                      const std::vector<int32_t> &slots) = 0;
+  /// Runs entry point `entry` ("prefill" or "decode") on `chunk`.
+  virtual Expected<ChunkResult> run(const char *entry, const Chunk &chunk) = 0;
 
   /// Empties slot `slot` of the cache.
   virtual Status resetSlot(int32_t slot) = 0;
@@ -64,9 +82,10 @@ public:
 protected:
   /// The checks every device makes before running a chunk.
   static Status checkChunk(const fb::Entry &entry, const char *name,
-                           const std::vector<int32_t> &tokens,
-                           const std::vector<int32_t> &positions,
-                           const std::vector<int32_t> &slots);
+                           const Chunk &chunk);
+  /// The row count a launch of `kernel` covers, and its parallel extent.
+  static int64_t rowCount(const fb::Kernel &kernel, const Chunk &chunk);
+  static int64_t extentOf(const fb::Kernel &kernel, int64_t rows);
 };
 
 /// Sessions of each device (Session::create picks by the program's target).

@@ -16,7 +16,7 @@
 #include "dsrt/CpuDevice.h"
 #include "dsrt/NpyWriter.h"
 #include "dsrt/Program.h"
-#include "dsrt/Sampler.h"
+#include "dsrt/Sampling.h"
 #include "dsrt/Session.h"
 #include "dsrt/Tokenizer.h"
 #include "dsrt/Weights.h"
@@ -314,7 +314,6 @@ dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
 struct Sequence {
   std::vector<int32_t> prompt, generated;
   std::vector<std::vector<float>> logits; // one row per position run
-  dsrt::Sampler sampler;
   bool done = false;
 };
 
@@ -413,14 +412,13 @@ public:
   TextGenerator(dsrt::Session &session, const dsrt::Tokenizer &tokenizer,
                 const dsrt::Program &program, const Options &options)
       : session_(session), tokenizer_(tokenizer), program_(program),
-        options_(options), sampler_(options.sampling, 0) {}
+        options_(options) {}
 
   /// Runs `ids` (a whole conversation: the cache keeps the common prefix of
   /// the previous call) and generates the reply, streaming it unless
   /// `quiet`.
   Reply generate(const std::vector<int32_t> &ids, bool reasoningFirst,
                  bool quiet) {
-    const int64_t vocab = program_.fb().model()->vocab_size();
     const int64_t maxSeq = program_.fb().cache()->max_seq();
     const int64_t eos = program_.fb().model()->eos_token_id();
     if (static_cast<int64_t>(ids.size()) >= maxSeq)
@@ -436,18 +434,24 @@ public:
     Reply reply;
     auto started = std::chrono::steady_clock::now();
     const int64_t chunk = program_.entry("prefill").max_tokens();
-    const float *logits = nullptr;
+    int32_t next = 0;
     for (size_t start = common; start < ids.size(); start += chunk) {
       size_t count = std::min<size_t>(chunk, ids.size() - start);
-      std::vector<int32_t> tokens(ids.begin() + start,
-                                  ids.begin() + start + count);
-      std::vector<int32_t> positions(count), slots(count, 0);
+      dsrt::Chunk c;
+      c.tokens.assign(ids.begin() + start, ids.begin() + start + count);
+      c.positions.resize(count);
+      c.slots.assign(count, 0);
       for (size_t i = 0; i < count; ++i)
-        positions[i] = static_cast<int32_t>(start + i);
-      auto r = session_.run("prefill", tokens, positions, slots);
+        c.positions[i] = static_cast<int32_t>(start + i);
+      if (start + count == ids.size()) { // the last chunk: sample
+        c.rows = {static_cast<int32_t>(count - 1)};
+        c.sampling = {dsrt::samplingRow(options_.sampling, 0, draws_++)};
+      }
+      auto r = session_.run("prefill", c);
       if (!r)
         fail(r.error());
-      logits = r.value() + (count - 1) * vocab;
+      if (!c.rows.empty())
+        next = r.value().next[0];
     }
     cached_ = ids;
     dsrt::IncrementalDecoder decoder(tokenizer_);
@@ -462,7 +466,6 @@ public:
         reply.stopReason = "length";
         break;
       }
-      int32_t next = sampler_.sample(logits, static_cast<size_t>(vocab));
       if (step == 0) {
         reply.ttft = secondsSince(started);
         decodeStart = std::chrono::steady_clock::now();
@@ -483,12 +486,17 @@ public:
         reply.stopReason = "context";
         break;
       }
-      auto r = session_.run("decode", {next}, {static_cast<int32_t>(position)},
-                            {0});
+      dsrt::Chunk c;
+      c.tokens = {next};
+      c.positions = {static_cast<int32_t>(position)};
+      c.slots = {0};
+      c.rows = {0};
+      c.sampling = {dsrt::samplingRow(options_.sampling, 0, draws_++)};
+      auto r = session_.run("decode", c);
       if (!r)
         fail(r.error());
-      logits = r.value();
       cached_.push_back(next);
+      next = r.value().next[0];
       ++reply.decodeTokens;
     }
     if (reply.stopReason != "stop")
@@ -558,7 +566,7 @@ private:
   const dsrt::Tokenizer &tokenizer_;
   const dsrt::Program &program_;
   const Options &options_;
-  dsrt::Sampler sampler_;
+  uint32_t draws_ = 0;           // tokens sampled so far (the draw number)
   std::vector<int32_t> cached_; // token ids in cache slot 0
   bool reasoning_ = false;
   size_t printed_ = 0, holdBack_ = 8;
@@ -696,35 +704,57 @@ int main(int argc, char **argv) {
   const bool keepLogits = !o.dumpLogits.empty();
   std::vector<Sequence> seqs;
   for (size_t b = 0; b < o.prompts.size(); ++b)
-    seqs.push_back({o.prompts[b], {}, {}, dsrt::Sampler(o.sampling, b)});
+    seqs.push_back({o.prompts[b], {}, {}});
 
-  auto check = [](dsrt::Expected<const float *> r) {
+  auto check = [](dsrt::Expected<dsrt::ChunkResult> r) {
     if (!r)
       fail(r.error());
     return r.value();
   };
-  auto take = [&](Sequence &s, const float *row) {
+  // Sequence b's next token (and its logits row, when kept).
+  auto take = [&](Sequence &s, int32_t next, const float *row) {
     if (keepLogits)
       s.logits.emplace_back(row, row + vocab);
-    int32_t next = s.sampler.sample(row, static_cast<size_t>(vocab));
     s.generated.push_back(next);
     int64_t length = static_cast<int64_t>(s.prompt.size() + s.generated.size());
     if (static_cast<int64_t>(s.generated.size()) >= o.maxTokens ||
         (!o.ignoreEos && next == eos) || length >= maxSeq)
       s.done = true;
   };
-
-  // The prompt's logits row i, for the last position: sample.
-  auto promptRow = [&](Sequence &s, int64_t position, const float *row) {
-    if (position == static_cast<int64_t>(s.prompt.size()) - 1) {
-      if (o.maxTokens > 0)
-        take(s, row);
-      else
-        s.done = true;
-    } else if (keepLogits) {
-      s.logits.emplace_back(row, row + vocab);
+  // Adds token `index` of a chunk to its outputs when its logits or its
+  // sample are wanted: every token with --dump-logits, else the last token
+  // of a prompt (which samples the first generated token).
+  auto addOutput = [&](dsrt::Chunk &c, size_t b, int64_t index,
+                       int64_t position) {
+    const Sequence &s = seqs[b];
+    bool last = position == static_cast<int64_t>(s.prompt.size()) - 1;
+    if (!keepLogits && !(last && o.maxTokens > 0))
+      return;
+    c.rows.push_back(static_cast<int32_t>(index));
+    c.sampling.push_back(dsrt::samplingRow(
+        o.sampling, static_cast<uint32_t>(b),
+        static_cast<uint32_t>(s.generated.size())));
+  };
+  // The outputs of a prompt chunk: output j is token c.rows[j] of sequence
+  // who[c.rows[j]] at position positions[c.rows[j]].
+  auto promptOutputs = [&](const dsrt::Chunk &c, const dsrt::ChunkResult &r,
+                           const std::vector<size_t> &who) {
+    for (size_t j = 0; j < c.rows.size(); ++j) {
+      Sequence &s = seqs[who[c.rows[j]]];
+      const float *row = r.logits ? r.logits + j * vocab : nullptr;
+      if (c.positions[c.rows[j]] == static_cast<int64_t>(s.prompt.size()) - 1) {
+        if (o.maxTokens > 0)
+          take(s, r.next[j], row);
+        else
+          s.done = true;
+      } else if (keepLogits) {
+        s.logits.emplace_back(row, row + vocab);
+      }
     }
   };
+  if (o.maxTokens <= 0)
+    for (Sequence &s : seqs)
+      s.done = true;
 
   // Prefill, one sequence at a time, in chunks of the entry's capacity (or,
   // with --prompt-mode decode, every prompt token as a batched decode step).
@@ -737,21 +767,20 @@ int main(int argc, char **argv) {
   }
   if (o.promptByDecode) {
     for (int64_t position = 0;; ++position) {
-      std::vector<int32_t> tokens, positions, slots;
+      dsrt::Chunk c;
+      c.wantLogits = keepLogits;
       std::vector<size_t> who;
       for (size_t b = 0; b < seqs.size(); ++b)
         if (position < static_cast<int64_t>(seqs[b].prompt.size())) {
-          tokens.push_back(seqs[b].prompt[position]);
-          positions.push_back(static_cast<int32_t>(position));
-          slots.push_back(static_cast<int32_t>(b));
+          addOutput(c, b, static_cast<int64_t>(c.tokens.size()), position);
+          c.tokens.push_back(seqs[b].prompt[position]);
+          c.positions.push_back(static_cast<int32_t>(position));
+          c.slots.push_back(static_cast<int32_t>(b));
           who.push_back(b);
         }
-      if (tokens.empty())
+      if (c.tokens.empty())
         break;
-      const float *logits =
-          check(session.run("decode", tokens, positions, slots));
-      for (size_t i = 0; i < who.size(); ++i)
-        promptRow(seqs[who[i]], position, logits + i * vocab);
+      promptOutputs(c, check(session.run("decode", c)), who);
     }
   } else {
     const int64_t chunk = p.entry("prefill").max_tokens();
@@ -760,15 +789,18 @@ int main(int argc, char **argv) {
       int64_t n = static_cast<int64_t>(s.prompt.size());
       for (int64_t start = 0; start < n; start += chunk) {
         int64_t count = std::min(chunk, n - start);
-        std::vector<int32_t> tokens(s.prompt.begin() + start,
-                                    s.prompt.begin() + start + count);
-        std::vector<int32_t> positions(count), slots(count, int32_t(b));
-        for (int64_t i = 0; i < count; ++i)
-          positions[i] = static_cast<int32_t>(start + i);
-        const float *logits =
-            check(session.run("prefill", tokens, positions, slots));
-        for (int64_t i = 0; i < count; ++i)
-          promptRow(s, start + i, logits + i * vocab);
+        dsrt::Chunk c;
+        c.wantLogits = keepLogits;
+        c.tokens.assign(s.prompt.begin() + start,
+                        s.prompt.begin() + start + count);
+        c.positions.resize(count);
+        c.slots.assign(count, int32_t(b));
+        for (int64_t i = 0; i < count; ++i) {
+          c.positions[i] = static_cast<int32_t>(start + i);
+          addOutput(c, b, i, start + i);
+        }
+        promptOutputs(c, check(session.run("prefill", c)),
+                      std::vector<size_t>(count, b));
       }
     }
   }
@@ -778,24 +810,29 @@ int main(int argc, char **argv) {
   auto decodeStart = std::chrono::steady_clock::now();
   int64_t decodeTokens = 0, decodeSteps = 0;
   for (;;) {
-    std::vector<int32_t> tokens, positions, slots;
+    dsrt::Chunk c;
+    c.wantLogits = keepLogits;
     std::vector<size_t> who;
     for (size_t b = 0; b < seqs.size(); ++b) {
       Sequence &s = seqs[b];
       if (s.done)
         continue;
-      tokens.push_back(s.generated.back());
-      positions.push_back(
+      c.rows.push_back(static_cast<int32_t>(c.tokens.size()));
+      c.sampling.push_back(dsrt::samplingRow(
+          o.sampling, static_cast<uint32_t>(b),
+          static_cast<uint32_t>(s.generated.size())));
+      c.tokens.push_back(s.generated.back());
+      c.positions.push_back(
           static_cast<int32_t>(s.prompt.size() + s.generated.size() - 1));
-      slots.push_back(static_cast<int32_t>(b));
+      c.slots.push_back(static_cast<int32_t>(b));
       who.push_back(b);
     }
-    if (tokens.empty())
+    if (c.tokens.empty())
       break;
-    const float *logits = check(session.run("decode", tokens, positions, slots));
+    dsrt::ChunkResult r = check(session.run("decode", c));
     for (size_t i = 0; i < who.size(); ++i)
-      take(seqs[who[i]], logits + i * vocab);
-    decodeTokens += static_cast<int64_t>(tokens.size());
+      take(seqs[who[i]], r.next[i], r.logits ? r.logits + i * vocab : nullptr);
+    decodeTokens += static_cast<int64_t>(c.tokens.size());
     ++decodeSteps;
   }
   double decodeSeconds = secondsSince(decodeStart);

@@ -17,11 +17,14 @@ ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
 // CHECK-NEXT: ds.kernel @[[$FP8:dsc_kernel_[0-9]+]] "static" 32 "ds.linear tensor<?x32xbf16> !ds.fp8_block<32x32, block = 128x128, scales = f32>"
 // CHECK-NEXT: ds.kernel @[[$KV:dsc_kernel_[0-9]+]] "static" 24 "ds.linear
 // CHECK-NEXT: ds.kernel @[[$CACHE:dsc_kernel_[0-9]+]] "tokens" 0 "ds.mla_cache_write
-// CHECK-NEXT: ds.kernel @[[$HEAD:dsc_kernel_[0-9]+]] "static" 64 "ds.lm_head
+// The head and the sampler count the chunk's output rows, not its tokens.
+// CHECK-NEXT: ds.kernel @[[$HEAD:dsc_kernel_[0-9]+]] "static" 64 rows "outputs" "ds.lm_head
+// CHECK-NEXT: ds.kernel @[[$SAMPLE:dsc_kernel_[0-9]+]] "tokens" 0 rows "outputs" "ds.sample tensor<?x64xf32> tensor<?x8xi32>"
 // CHECK-NOT: ds.kernel @
 
 // CHECK-LABEL: func.func @prefill()
 // CHECK-SAME: ds.logits = #ds.arg<arena, [[LOGITS:[0-9]+]]>
+// CHECK-SAME: ds.sampled = #ds.arg<arena, [[NEXT:[0-9]+]]>
 // CHECK-NEXT: ds.launch @[[$EMBED]] [#ds.arg<tokens, 0>, #ds.arg<weight, 0>, #ds.arg<arena, [[H:[0-9]+]]>]
 // CHECK-NEXT: ds.launch @[[$LINEAR]] [#ds.arg<arena, [[H]]>, #ds.arg<weight, 1>, #ds.arg<arena, [[A:[0-9]+]]>]
 // CHECK-NEXT: ds.launch @[[$FP8]] [#ds.arg<arena, [[A]]>, #ds.arg<weight, 2>, #ds.arg<weight_scales, 2>, #ds.arg<arena, [[B:[0-9]+]]>]
@@ -29,15 +32,17 @@ ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
 // CHECK-NEXT: ds.launch @[[$KV]] [#ds.arg<arena, [[D]]>, #ds.arg<weight, 4>, #ds.arg<arena, [[K:[0-9]+]]>]
 // Layer 1 of a cache of 2 slots x 8 positions x (16 + 8) bf16 starts 768 bytes in.
 // CHECK-NEXT: ds.launch @[[$CACHE]] [#ds.arg<arena, [[K]]>, #ds.arg<weight, 5>, #ds.arg<positions, 0>, #ds.arg<slots, 0>, #ds.arg<cache, 768>]
-// CHECK-NEXT: ds.launch @[[$HEAD]] [#ds.arg<arena, [[D]]>, #ds.arg<weight, 6>, #ds.arg<arena, [[LOGITS]]>]
+// CHECK-NEXT: ds.launch @[[$HEAD]] [#ds.arg<arena, [[D]]>, #ds.arg<weight, 6>, #ds.arg<rows, 0>, #ds.arg<arena, [[LOGITS]]>]
+// CHECK-NEXT: ds.launch @[[$SAMPLE]] [#ds.arg<arena, [[LOGITS]]>, #ds.arg<sampling, 0>, #ds.arg<arena, [[NEXT]]>]
 // CHECK-NEXT: return
 
 // CHECK: module @kernels attributes {ds.kernels = "cpu"}
 // CHECK: func.func @dsc_kernel_0(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64)
 
 func.func @prefill(%t: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                   %rows: tensor<?xi32>, %params: tensor<?x8xi32>,
                    %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>)
-    -> (tensor<?x64xf32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>)
+    -> (tensor<?x64xf32>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>)
     attributes {ds.entry = "prefill"} {
   %table = ds.get_weight @table : tensor<64x32xbf16>
   %w0 = ds.get_weight @w0 : tensor<32x32xbf16>
@@ -54,7 +59,8 @@ func.func @prefill(%t: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>
   %c1 = ds.mla_cache_write %kv, %n, %pos, %slots, %c layer 1
       {eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
       : tensor<?x24xbf16>, tensor<16xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>
-  %logits = ds.lm_head %d, %head : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
-  return %logits, %c1 : tensor<?x64xf32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>
+  %logits = ds.lm_head %d, %head rows(%rows : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+  %next = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>
+  return %logits, %next, %c1 : tensor<?x64xf32>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>
 }
 

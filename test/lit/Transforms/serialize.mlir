@@ -12,13 +12,15 @@ module attributes {ds.model = {family = "deepseek_v3", vocab_size = 64 : i64, hi
   ds.weight @table = "model.embed_tokens.weight" : tensor<64x32xbf16>
   ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
   func.func @prefill(%t: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                     %rows: tensor<?xi32>, %params: tensor<?x8xi32>,
                      %c: !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>)
-      -> (tensor<?x64xf32>, !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>)
+      -> (tensor<?x64xf32>, tensor<?xi32>, !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>)
       attributes {ds.entry = "prefill"} {
     %table = ds.get_weight @table : tensor<64x32xbf16>
     %head = ds.get_weight @head : tensor<64x32xbf16>
     %h = ds.embed %t, %table : tensor<?xi32>, tensor<64x32xbf16> -> tensor<?x32xbf16>
-    %logits = ds.lm_head %h, %head : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
-    return %logits, %c : tensor<?x64xf32>, !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>
+    %logits = ds.lm_head %h, %head rows(%rows : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+    %next = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>
+    return %logits, %next, %c : tensor<?x64xf32>, tensor<?xi32>, !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>
   }
 }

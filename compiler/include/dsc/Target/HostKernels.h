@@ -7,7 +7,7 @@
 //   void kernel(void **args, int64_t tokens, int64_t begin, int64_t end)
 //
 // where `args` are the op's buffers (see kernelArguments), `tokens` the
-// chunk's token count, and [begin, end) the share of the kernel's parallel
+// chunk's token count (its output count for KernelInfo::perOutput kernels), and [begin, end) the share of the kernel's parallel
 // dimension this call computes. These kernels follow the precision plan of
 // deepseek-model.md §9b and are the reference every specialised kernel is
 // tested against.
@@ -39,6 +39,9 @@ struct KernelInfo {
   ParallelDim parallel = ParallelDim::Tokens;
   int64_t extent = 0;    // for ParallelDim::Static
   int64_t grainCost = 1; // rough work per parallel index, to size thread shares
+  /// Whether `tokens` counts the chunk's outputs (the rows whose logits
+  /// are computed: ds.lm_head, ds.sample) rather than its tokens.
+  bool perOutput = false;
 };
 
 /// Capacity of the latent KV cache, which kernels index directly.

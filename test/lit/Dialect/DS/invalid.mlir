@@ -214,9 +214,49 @@ func.func @f(%x: tensor<?x32xbf16>, %g: tensor<48x32xbf16>, %d: tensor<32x40xbf1
 
 // -----
 
-func.func @f(%x: tensor<?x16xbf16>, %w: tensor<64x32xbf16>) {
+func.func @f(%x: tensor<?x16xbf16>, %w: tensor<64x32xbf16>, %rows: tensor<?xi32>) {
   // expected-error @+1 {{input must have 32 features, got 16}}
-  %l = ds.lm_head %x, %w : tensor<?x16xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+  %l = ds.lm_head %x, %w rows(%rows : tensor<?xi32>) : tensor<?x16xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<64x32xbf16>, %rows: tensor<2xi32>) {
+  // expected-error @+1 {{result must have one row per entry of rows}}
+  %l = ds.lm_head %x, %w rows(%rows : tensor<2xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x64xf32>, %p: tensor<?x4xi32>) {
+  // expected-error @+1 {{params must have 8 i32 words per row, got 4}}
+  %n = ds.sample %l, %p : tensor<?x64xf32>, tensor<?x4xi32> -> tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<2x64xf32>, %p: tensor<3x8xi32>) {
+  // expected-error @+1 {{logits, params and result must have the same rows}}
+  %n = ds.sample %l, %p : tensor<2x64xf32>, tensor<3x8xi32> -> tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x?xf32>, %p: tensor<?x8xi32>) {
+  // expected-error @+1 {{the vocabulary size must be static}}
+  %n = ds.sample %l, %p : tensor<?x?xf32>, tensor<?x8xi32> -> tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x64xf32>, %p: tensor<?x8xf32>) {
+  // expected-error @+1 {{operand #1 must be 2D tensor of 32-bit signless integer values}}
+  %n = ds.sample %l, %p : tensor<?x64xf32>, tensor<?x8xf32> -> tensor<?xi32>
   return
 }
 
@@ -494,3 +534,18 @@ func.func @f(%l: tensor<?x8xf32>) {
       : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{parallel must be "tokens", "static" or "tokens_x_static", got "heads"}}
+ds.kernel @k "heads" 4 "ds.linear"
+
+// -----
+
+// expected-error @+1 {{a static kernel needs a positive extent}}
+ds.kernel @k "static" 0 "ds.linear"
+
+// -----
+
+// expected-error @+1 {{rows must be "tokens" or "outputs", got "experts"}}
+ds.kernel @k "tokens" 0 rows "experts" "ds.sample"

@@ -16,7 +16,8 @@ ds.weight @experts = "e.{e}.w" scale "e.{e}.s" experts 8 : !ds.fp8_block<8x16x32
 // CHECK-LABEL: func.func @dense
 func.func @dense(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %norm: tensor<32xbf16>,
                  %w: tensor<16x32xbf16>, %g: tensor<48x32xbf16>, %d: tensor<32x48xbf16>,
-                 %head: tensor<64x32xbf16>) -> tensor<?x64xf32> {
+                 %head: tensor<64x32xbf16>, %rows: tensor<?xi32>,
+                 %params: tensor<?x8xi32>) -> (tensor<?x64xf32>, tensor<?xi32>) {
   // CHECK: %[[T:.*]] = ds.get_weight @table : tensor<64x32xbf16>
   %t = ds.get_weight @table : tensor<64x32xbf16>
   // CHECK: %[[H:.*]] = ds.embed %{{.*}}, %[[T]] : tensor<?xi32>, tensor<64x32xbf16> -> tensor<?x32xbf16>
@@ -35,9 +36,11 @@ func.func @dense(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %norm: tensor<32xb
   %m = ds.mlp %n, %g, %g, %d : tensor<?x32xbf16>, tensor<48x32xbf16>, tensor<48x32xbf16>, tensor<32x48xbf16>
   // CHECK: %[[A:.*]] = ds.add %[[H]], %[[M]] : tensor<?x32xbf16>
   %a = ds.add %h, %m : tensor<?x32xbf16>
-  // CHECK: ds.lm_head %[[A]], %{{.*}} : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
-  %logits = ds.lm_head %a, %head : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
-  return %logits : tensor<?x64xf32>
+  // CHECK: %[[L:.*]] = ds.lm_head %[[A]], %{{.*}} rows(%{{.*}} : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+  %logits = ds.lm_head %a, %head rows(%rows : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+  // CHECK: ds.sample %[[L]], %{{.*}} : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>
+  %next = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>
+  return %logits, %next : tensor<?x64xf32>, tensor<?xi32>
 }
 
 // CHECK-LABEL: func.func @rope_heads

@@ -64,7 +64,9 @@ def DS_ArgKind : I32EnumAttr<"ArgKind",
       I32EnumAttrCase<"Cache", 3, "cache">,
       I32EnumAttrCase<"Tokens", 4, "tokens">,
       I32EnumAttrCase<"Positions", 5, "positions">,
-      I32EnumAttrCase<"Slots", 6, "slots">]> {
+      I32EnumAttrCase<"Slots", 6, "slots">,
+      I32EnumAttrCase<"Rows", 7, "rows">,
+      I32EnumAttrCase<"Sampling", 8, "sampling">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -75,7 +77,8 @@ def DS_ArgAttr : DS_AttrDef<"Arg", "arg"> {
     Where a launch argument points at run time: `arena` (byte offset in the
     activation arena), `weight` / `weight_scales` (index of a `ds.weight` in
     module order), `cache` (byte offset of a layer in the latent KV cache),
-    or the chunk's `tokens`, `positions` and `slots` (value 0).
+    or the chunk's `tokens`, `positions` and `slots`, its output `rows` and
+    their `sampling` parameters (value 0).
 
     ```mlir
     #ds.arg<arena, 4096>

@@ -222,20 +222,61 @@ def DS_AddOp : DS_PureOp<"add", [SameOperandsAndResultType, Commutative]> {
 }
 
 def DS_LMHeadOp : DS_PureOp<"lm_head"> {
-  let summary = "logits of the vocabulary";
+  let summary = "logits of the vocabulary for the chosen rows";
   let description = [{
-    `result = f32(bf16(x W^T))`: the language-model head, an fp32-accumulated
-    GEMM whose bf16 result is widened to f32 for sampling. `weight` is
-    `tensor<VxDxbf16>`; `result` is `tensor<?xVxf32>`.
+    `result[o] = f32(bf16(x[rows[o]] W^T))`: the language-model head, an
+    fp32-accumulated GEMM whose bf16 result is widened to f32 for sampling,
+    computed only for the rows of `input` that `rows` names (the *outputs* of
+    the chunk: usually the last token of each sequence, every token when all
+    logits are wanted). `weight` is `tensor<VxDxbf16>`; `rows` is
+    `tensor<?xi32>` with values in `[0, tokens)`; `result` is
+    `tensor<?xVxf32>`, one row per entry of `rows`.
 
     ```mlir
-    %logits = ds.lm_head %h, %w : tensor<?x7168xbf16>, tensor<129280x7168xbf16> -> tensor<?x129280xf32>
+    %logits = ds.lm_head %h, %w rows(%rows : tensor<?xi32>) : tensor<?x7168xbf16>, tensor<129280x7168xbf16> -> tensor<?x129280xf32>
     ```
   }];
-  let arguments = (ins 2DTensorOf<[BF16]>:$input, 2DTensorOf<[BF16]>:$weight);
+  let arguments = (ins 2DTensorOf<[BF16]>:$input, 2DTensorOf<[BF16]>:$weight,
+                       1DTensorOf<[I32]>:$rows);
   let results = (outs 2DTensorOf<[F32]>:$result);
   let assemblyFormat = [{
-    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+    $input `,` $weight `rows` `(` $rows `:` type($rows) `)` attr-dict
+    `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_SampleOp : DS_PureOp<"sample"> {
+  let summary = "next tokens drawn from logits, on the device";
+  let description = [{
+    One token per row of `logits` (`tensor<?xVxf32>`), chosen with that row's
+    parameters `params[o]` (`tensor<?x8xi32>`, 32 bytes per row, little
+    endian: `f32 temperature, i32 top_k, f32 top_p, f32 min_p, u64 seed,
+    u64 draw`). NaN logits count as `-inf`.
+
+    - `temperature <= 0`: the argmax (the lowest index on ties; 0 when every
+      logit is `-inf`).
+    - Otherwise `z = (l - max l) / temperature` (when some logits are `+inf`
+      those tokens get `z = 0` and all others `-inf`), and a token is kept
+      when `z` reaches all of these thresholds: the `top_k`-th largest `z`
+      (`top_k > 0`); the largest `t` such that the tokens with `z >= t`
+      hold at least `top_p` of the probability mass of the tokens kept by
+      top-k (`top_p < 1`); `ln(min_p)` (`min_p > 0`). Tokens tied with the
+      token at a threshold are all kept. The draw picks a kept token with
+      probability proportional to `exp(z)` by the Gumbel-max rule with
+      uniform numbers that are a hash of `(seed, draw, token)`: the same
+      parameters always pick the same token, on every target.
+
+    The result (`tensor<?xi32>`) has one token per row.
+
+    ```mlir
+    %next = ds.sample %logits, %params : tensor<?x129280xf32>, tensor<?x8xi32> -> tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[F32]>:$logits, 2DTensorOf<[I32]>:$params);
+  let results = (outs 1DTensorOf<[I32]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $params attr-dict `:` type($logits) `,` type($params) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -603,15 +644,22 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     for the host target) and how a launch splits its work: over the chunk's
     `tokens`, over a `static` range `[0, extent)` (output features), or
     over `tokens_x_static` (`[0, tokens * extent)`: token-head pairs).
-    `summary` names the op and shapes it implements.
+    `rows` says what "tokens" counts for this kernel: the chunk's tokens
+    (the default) or its `outputs`, the rows whose logits are computed
+    (`ds.lm_head`, `ds.sample`). `summary` names the op and shapes it
+    implements.
 
     ```mlir
-    ds.kernel @dsc_kernel_2 static 1536 "ds.linear tensor<?x7168xbf16>"
+    ds.kernel @dsc_kernel_2 "static" 1536 "ds.linear tensor<?x7168xbf16>"
+    ds.kernel @dsc_kernel_21 "tokens" 0 rows "outputs" "ds.sample tensor<?x129280xf32>"
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$parallel,
-                       I64Attr:$extent, StrAttr:$summary);
-  let assemblyFormat = "$sym_name $parallel $extent $summary attr-dict";
+                       I64Attr:$extent,
+                       DefaultValuedStrAttr<StrAttr, "tokens">:$rows,
+                       StrAttr:$summary);
+  let assemblyFormat =
+      "$sym_name $parallel $extent (`rows` $rows^)? $summary attr-dict";
   let hasVerifier = 1;
 }
 
