@@ -976,8 +976,9 @@ private:
 
   /// GPU, absorbed form: one warp per (token, head). Lanes split the latent
   /// dimension (lane, lane + 32, ...) for q_abs, the scores, o_lat and the
-  /// W_UV product, so cache and weight reads are coalesced; every lane keeps
-  /// the same scores and softmax.
+  /// W_UV product, so cache and weight reads are coalesced. Scores are
+  /// computed twice (softmax statistics, then the weighted sum) rather than
+  /// stored, so no buffer grows with the context.
   std::pair<ParallelDim, int64_t> attentionWarp(MLAAttentionOp op) {
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
@@ -990,8 +991,7 @@ private:
     Value zero = e.c64(0);
     LLVM::GlobalOp freqs = invFreqTable(op.getRope());
     Value qPe = e.scratch(ropeDim);
-    Value scores = e.scratch(cache.maxSeq);
-    Value qAbs = e.scratch(latent), oLat = e.scratch(latent);
+    Value qAbs = e.scratch(latent);
     Type f32 = e.b.getF32Type();
     Value warp = e.c64(Emitter::kWarp);
 
@@ -1019,8 +1019,8 @@ private:
         return unused;
       });
       Value last = e.add(position, e.c64(1));
-      Value maxScore = e.reduce(e.c64(0), last, e.f32(-INFINITY),
-                                [&](Value s, Value running) {
+      // The scaled score of cached position s, in every lane.
+      auto scoreAt = [&](Value s) {
         Value row = cacheRow(slot, s, width);
         Value part = e.reduceStep(lane, e.c64(latent), Emitter::kWarp,
                                   e.f32(0.0), [&](Value c, Value a) {
@@ -1032,30 +1032,72 @@ private:
           Value k = e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), i));
           return e.fma(e.load(qPe, f32, i), k, a);
         });
-        Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
-        e.store(score, scores, s);
-        return e.fmax(running, score);
-      });
-      softmaxToBF16(scores, last, maxScore);
-      // o_lat = bf16(P c) for this lane's c; out = bf16(W_UV[h] o_lat).
-      e.reduceStep(lane, e.c64(latent), Emitter::kWarp, e.f32(0.0),
-                   [&](Value c, Value unused) {
-        Value acc = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
-          Value cv = e.loadBF16(cachePtr, e.add(cacheRow(slot, s, width), c));
-          return e.fma(e.load(scores, f32, s), cv, a);
-        });
-        e.store(e.roundBF16(acc), oLat, c);
-        return unused;
-      });
+        return e.fmul(e.warpSum(part), e.f32(softmaxScale));
+      };
+      // Pass 1: the maximum and the sum of exp(score - maximum), kept
+      // online (rescaled when the maximum grows). No score is stored, so
+      // the context is bounded by the cache alone.
+      auto stats = scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1),
+                                      ValueRange{e.f32(-INFINITY), e.f32(0.0)});
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(stats.getBody());
+        Value m = stats.getRegionIterArgs()[0], l = stats.getRegionIterArgs()[1];
+        Value score = scoreAt(stats.getInductionVar());
+        Value next = e.fmax(m, score);
+        Value sum = e.fadd(e.fmul(l, e.exp(e.fsub(m, next))),
+                           e.exp(e.fsub(score, next)));
+        scf::YieldOp::create(e.b, e.loc, ValueRange{next, sum});
+      }
+      Value maxScore = stats.getResult(0);
+      Value inv = e.fdiv(e.f32(1.0), stats.getResult(1));
+      // Pass 2: p = bf16(exp(score - maximum) / sum) as in the generic
+      // kernel; o_lat[c] = bf16(sum_s p c_s[c]) for this lane's c = lane +
+      // 32 k, accumulated in registers.
+      int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
+      SmallVector<Value> zeros(perLane, e.f32(0.0));
+      auto accumulate =
+          scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1), zeros);
+      auto laneColumn = [&](int64_t k) {
+        Value c = e.add(lane, e.c64(k * Emitter::kWarp));
+        Value inRange = arith::CmpIOp::create(
+            e.b, e.loc, arith::CmpIPredicate::slt, c, e.c64(latent));
+        Value safe = arith::SelectOp::create(e.b, e.loc, inRange, c,
+                                             e.c64(latent - 1));
+        return std::make_pair(safe, inRange);
+      };
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(accumulate.getBody());
+        Value s = accumulate.getInductionVar();
+        Value p = e.roundBF16(
+            e.fmul(e.exp(e.fsub(scoreAt(s), maxScore)), inv));
+        Value row = cacheRow(slot, s, width);
+        SmallVector<Value> next;
+        for (int64_t k = 0; k < perLane; ++k) {
+          auto [c, inRange] = laneColumn(k);
+          Value cv = e.loadBF16(cachePtr, e.add(row, c));
+          cv = arith::SelectOp::create(e.b, e.loc, inRange, cv, e.f32(0.0));
+          next.push_back(e.fma(p, cv, accumulate.getRegionIterArgs()[k]));
+        }
+        scf::YieldOp::create(e.b, e.loc, next);
+      }
+      SmallVector<Value> oLatLane;
+      for (int64_t k = 0; k < perLane; ++k)
+        oLatLane.push_back(e.roundBF16(accumulate.getResult(k)));
+      // out = bf16(W_UV[h] o_lat).
       Value outBase =
           e.add(e.mul(t, e.c64(heads * vDim)), e.mul(h, e.c64(vDim)));
       Value vRow0 = e.add(kvRow0, e.c64(nope));
       e.loop(0, vDim, [&](Value j) {
-        Value part = e.reduceStep(lane, e.c64(latent), Emitter::kWarp,
-                                  e.f32(0.0), [&](Value c, Value a) {
+        Value part = e.f32(0.0);
+        for (int64_t k = 0; k < perLane; ++k) {
+          auto [c, inRange] = laneColumn(k);
           Value w = e.weightElement(kvB, zero, e.add(vRow0, j), c);
-          return e.fma(e.load(oLat, f32, c), w, a);
-        });
+          Value o = arith::SelectOp::create(e.b, e.loc, inRange, oLatLane[k],
+                                            e.f32(0.0));
+          part = e.fma(o, w, part);
+        }
         e.storeBF16(e.warpSum(part), result(), e.add(outBase, j));
       });
     });
