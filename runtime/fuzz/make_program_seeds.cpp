@@ -3,7 +3,7 @@
 // Writes the seed files of fuzz/corpus/program: small valid programs (each
 // under 4 KB) built with test/ProgramBuilder.h, covering every argument
 // kind, static and token kernels, expert stacks in bf16 and fp8 with scales,
-// every dtype, and a tokenizer blob. The files are committed, so this only
+// every dtype, kernel outputs, host twins, and a tokenizer blob. The files are committed, so this only
 // needs re-running when the seeds or the schema change:
 //
 //   dsrt-make-program-seeds runtime/fuzz/corpus/program
@@ -60,6 +60,11 @@ ProgramBuilder moeProgram() {
     b.entry(entry).launches.push_back(moe);
     b.entry(entry).launches.push_back(heads);
   }
+  // What kernels write, and a --check-kernels build's host twins.
+  b.kernels[0].outputs = {{2, fb::DType::BF16, 16}};
+  b.kernels[4].outputs = {{6, fb::DType::F32, 4}, {6, fb::DType::I32, 2}};
+  b.hostTwins = b.kernels;
+  b.hostTwins[5].parallel = fb::ParallelDim::Tokens;
   return b;
 }
 

@@ -15,6 +15,7 @@
 #include "dsrt/Session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,8 +41,29 @@ public:
       driver_->cuMemFree(p);
   }
 
-  Status init(const Program &program, const WeightStore &weights) {
+  Status init(const Program &program, const WeightStore &weights,
+              const SessionOptions &options) {
     program_ = &program;
+    if (options.checkKernels) {
+      const auto *twins = program.fb().host_twins();
+      if (!twins)
+        return Status::error("this executable was not compiled with "
+                             "--check-kernels (dsc compile --check-kernels)");
+      if (!options.hostKernels ||
+          options.numHostKernels != program.fb().kernels()->size())
+        return Status::error("corrupted program: it names " +
+                             std::to_string(program.fb().kernels()->size()) +
+                             " kernels, the executable holds " +
+                             std::to_string(options.numHostKernels) +
+                             " host twins");
+      check_ = std::make_unique<KernelCheck>();
+      check_->hostKernels = options.hostKernels;
+      check_->weights = &weights;
+      check_->cpu = std::make_unique<CpuDevice>(options.threads);
+      check_->arena.assign(program.fb().arena_bytes(), 0);
+      check_->cache.assign(program.cacheBytes(), 0);
+      check_->stats.resize(program.fb().kernels()->size());
+    }
     auto driver = CudaDriver::load();
     if (!driver)
       return Status::error(driver.error() + "; this executable was compiled "
@@ -131,6 +153,8 @@ public:
       maxTokens_ = std::max<int64_t>(maxTokens_, e->max_tokens());
     if (Status s = allocate(p.arena_bytes(), arena_); !s)
       return s;
+    if (check_) // the host mirror starts equal to the device arena
+      DSRT_CHECK(d.cuMemsetD8(arena_, 0, std::max<uint64_t>(p.arena_bytes(), 1)));
     if (Status s = allocate(program.cacheBytes(), cache_); !s)
       return s;
     DSRT_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
@@ -202,7 +226,8 @@ public:
     // Decode steps replay a CUDA graph captured once per (tokens, outputs):
     // the step's launches, sampling included, need nothing from the host
     // (every index array is read from device memory).
-    bool graph = !profile_ && !noGraphs_ && std::string(entryName) == "decode";
+    bool graph = !profile_ && !noGraphs_ && !check_ &&
+                 std::string(entryName) == "decode";
     if (graph) {
       auto &exec = graphs_[{count, outputs}];
       if (!exec) {
@@ -274,6 +299,9 @@ public:
       void *params[] = {&table, &count, &extent};
       unsigned blocks =
           static_cast<unsigned>((extent + kBlockSize - 1) / kBlockSize);
+      if (check_)
+        if (Status s = runTwin(launch, chunk); !s)
+          return s;
       auto launched = std::chrono::steady_clock::now();
       if (Status s = d.check(d.cuLaunchKernel(functions_[launch.kernel()],
                                               blocks, 1, 1, kBlockSize, 1, 1, 0,
@@ -282,6 +310,9 @@ public:
           !s)
         return Status::error(s.error() + " (kernel " + kernel.name()->str() +
                              ")");
+      if (check_)
+        if (Status s = compareWithTwin(launch, chunk); !s)
+          return s;
       if (profile_) {
         // DSRT_PROFILE=1: synchronise after every launch and charge the
         // time to the kernel (a diagnostic; it removes all overlap).
@@ -302,7 +333,7 @@ public:
   Status resetSlot(int32_t slot) override {
     const fb::CacheInfo &c = *program_->fb().cache();
     uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
-    for (int64_t layer = 0; layer < c.layers(); ++layer)
+    for (int64_t layer = 0; layer < c.layers(); ++layer) {
       if (Status s = driver_->check(
               driver_->cuMemsetD8(
                   cache_ + (layer * c.slots() + slot) * slotBytes, 0,
@@ -310,13 +341,189 @@ public:
               "cuMemsetD8(cache)");
           !s)
         return s;
+      if (check_)
+        std::memset(check_->cache.data() + (layer * c.slots() + slot) * slotBytes,
+                    0, slotBytes);
+    }
     return Status::success();
   }
 
   std::string deviceName() const override { return deviceName_; }
-  bool keepsHostWeights() const override { return false; }
+  bool keepsHostWeights() const override { return check_ != nullptr; }
+
+  std::string kernelCheckReport(bool &passed) const override {
+    passed = true;
+    if (!check_)
+      return "";
+    const auto &kernels = *program_->fb().kernels();
+    std::string out = "kernel         launches  max rel err  int mismatches  "
+                      "result  op\n";
+    char line[512];
+    for (size_t k = 0; k < check_->stats.size(); ++k) {
+      const KernelStats &st = check_->stats[k];
+      if (st.launches == 0)
+        continue;
+      bool ok = st.failures == 0;
+      passed &= ok;
+      std::snprintf(line, sizeof(line), "%-14s %8lld  %11.2e  %14lld  %-6s  %s\n",
+                    kernels.Get(k)->name()->c_str(),
+                    static_cast<long long>(st.launches), st.maxRelError,
+                    static_cast<long long>(st.intMismatches),
+                    ok ? "ok" : "FAIL",
+                    kernels.Get(k)->summary()->str().substr(0, 90).c_str());
+      out += line;
+    }
+    return out;
+  }
 
 private:
+  /// --check-kernels: a host mirror of the arena and the cache that always
+  /// holds what the GPU computed, so each launch's host twin reads exactly
+  /// the GPU kernel's inputs.
+  struct KernelStats {
+    int64_t launches = 0, intMismatches = 0, failures = 0;
+    double maxRelError = 0;
+  };
+  struct KernelCheck {
+    const HostKernel *hostKernels = nullptr;
+    const WeightStore *weights = nullptr;
+    std::unique_ptr<CpuDevice> cpu;
+    std::vector<uint8_t> arena, cache, scratch;
+    std::vector<KernelStats> stats;
+  };
+  /// Largest relative error (L2 of the difference over L2 of the host
+  /// result) a float output may have; bf16 rounding of sums taken in
+  /// another order moves single elements by an ulp (2^-8 relative).
+  static constexpr double kMaxRelError = 1e-2;
+
+  void *hostPointer(const fb::Arg &arg, const Chunk &chunk) {
+    switch (arg.kind()) {
+    case fb::ArgKind::Arena:
+      return check_->arena.data() + arg.value();
+    case fb::ArgKind::Weight:
+      return const_cast<void *>(check_->weights->data(arg.value()));
+    case fb::ArgKind::WeightScales:
+      return const_cast<void *>(check_->weights->scales(arg.value()));
+    case fb::ArgKind::Cache:
+      return check_->cache.data() + arg.value();
+    case fb::ArgKind::Tokens:
+      return const_cast<int32_t *>(chunk.tokens.data());
+    case fb::ArgKind::Positions:
+      return const_cast<int32_t *>(chunk.positions.data());
+    case fb::ArgKind::Slots:
+      return const_cast<int32_t *>(chunk.slots.data());
+    case fb::ArgKind::Rows:
+      return const_cast<int32_t *>(chunk.rows.data());
+    case fb::ArgKind::Sampling:
+      return const_cast<SamplingRow *>(chunk.sampling.data());
+    }
+    return nullptr;
+  }
+
+  /// Runs the launch's host twin on the mirror (before the GPU kernel).
+  Status runTwin(const fb::Launch &launch, const Chunk &chunk) {
+    const fb::Kernel &twin = *program_->fb().host_twins()->Get(launch.kernel());
+    int64_t rows = rowCount(twin, chunk);
+    std::vector<void *> args;
+    for (const fb::Arg *a : *launch.args())
+      args.push_back(hostPointer(*a, chunk));
+    check_->cpu->run(check_->hostKernels[launch.kernel()], args.data(), rows,
+                     extentOf(twin, rows));
+    return Status::success();
+  }
+
+  /// Compares what the GPU kernel wrote with the twin's results, then puts
+  /// the GPU's values in the mirror.
+  Status compareWithTwin(const fb::Launch &launch, const Chunk &chunk) {
+    const CudaDriver &d = *driver_;
+    const fb::Kernel &kernel = *program_->fb().kernels()->Get(launch.kernel());
+    KernelStats &st = check_->stats[launch.kernel()];
+    ++st.launches;
+    int64_t rows = rowCount(kernel, chunk);
+    if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
+        !s)
+      return Status::error(s.error() + " (kernel " + kernel.name()->str() + ")");
+    struct Region {
+      uint64_t offset, bytes;
+      fb::DType dtype;
+      bool cache;
+    };
+    std::vector<Region> regions;
+    if (kernel.outputs())
+      for (const fb::KernelOutput *o : *kernel.outputs())
+        regions.push_back({launch.args()->Get(o->arg())->value(),
+                           uint64_t(rows) * o->row_elements() *
+                               dtypeBytes(o->dtype()),
+                           o->dtype(), false});
+    if (kernel.writes_cache()) {
+      // The rows of the chunk's tokens in the layer the launch addresses.
+      const fb::CacheInfo &c = *program_->fb().cache();
+      uint64_t rowBytes = uint64_t(c.latent() + c.rope()) * 2;
+      for (const fb::Arg *a : *launch.args())
+        if (a->kind() == fb::ArgKind::Cache)
+          for (size_t t = 0; t < chunk.tokens.size(); ++t)
+            regions.push_back(
+                {a->value() + (uint64_t(chunk.slots[t]) * c.max_seq() +
+                               uint64_t(chunk.positions[t])) * rowBytes,
+                 rowBytes, fb::DType::BF16, true});
+    }
+    double diff2 = 0, ref2 = 0;
+    bool nonFinite = false;
+    int64_t mismatches = 0;
+    for (const Region &r : regions) {
+      uint8_t *mirror = (r.cache ? check_->cache.data() : check_->arena.data()) +
+                        r.offset;
+      check_->scratch.resize(r.bytes);
+      if (Status s = d.check(d.cuMemcpyDtoH(check_->scratch.data(),
+                                            (r.cache ? cache_ : arena_) + r.offset,
+                                            r.bytes),
+                             "cuMemcpyDtoH(kernel check)");
+          !s)
+        return s;
+      const uint8_t *gpu = check_->scratch.data();
+      size_t n = r.bytes / dtypeBytes(r.dtype);
+      for (size_t i = 0; i < n; ++i) {
+        if (r.dtype == fb::DType::I32) {
+          int32_t x, y;
+          std::memcpy(&x, gpu + 4 * i, 4);
+          std::memcpy(&y, mirror + 4 * i, 4);
+          mismatches += x != y;
+          continue;
+        }
+        float x, y;
+        if (r.dtype == fb::DType::F32) {
+          std::memcpy(&x, gpu + 4 * i, 4);
+          std::memcpy(&y, mirror + 4 * i, 4);
+        } else {
+          uint16_t hx, hy;
+          std::memcpy(&hx, gpu + 2 * i, 2);
+          std::memcpy(&hy, mirror + 2 * i, 2);
+          uint32_t wx = uint32_t(hx) << 16, wy = uint32_t(hy) << 16;
+          std::memcpy(&x, &wx, 4);
+          std::memcpy(&y, &wy, 4);
+        }
+        if (std::isfinite(x) != std::isfinite(y)) {
+          nonFinite = true;
+          continue;
+        }
+        if (!std::isfinite(y))
+          continue;
+        diff2 += double(x - y) * double(x - y);
+        ref2 += double(y) * double(y);
+      }
+      std::memcpy(mirror, gpu, r.bytes);
+    }
+    double rel = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+    if (nonFinite)
+      rel = INFINITY;
+    st.maxRelError = std::max(st.maxRelError, rel);
+    st.intMismatches += mismatches;
+    if (rel > kMaxRelError || mismatches > 0)
+      ++st.failures;
+    return Status::success();
+  }
+
+  std::unique_ptr<KernelCheck> check_;
   void printProfile() const {
     std::vector<std::pair<double, std::string>> rows;
     double total = 0;
@@ -397,9 +604,10 @@ private:
 } // namespace
 
 Expected<std::unique_ptr<Session>>
-createCudaSession(const Program &program, const WeightStore &weights) {
+createCudaSession(const Program &program, const WeightStore &weights,
+                  const SessionOptions &options) {
   auto session = std::make_unique<CudaSession>();
-  Status ok = session->init(program, weights);
+  Status ok = session->init(program, weights, options);
   if (!ok)
     return Expected<std::unique_ptr<Session>>::error(ok.error());
   return std::unique_ptr<Session>(std::move(session));

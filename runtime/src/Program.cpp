@@ -96,15 +96,39 @@ std::string checkProgram(const fb::Program &p) {
       return what + " ('" + w->symbol()->str() +
              "'): experts do not match its scale shape";
   }
-  for (uint32_t i = 0; i < p.kernels()->size(); ++i) {
-    const fb::Kernel *k = p.kernels()->Get(i);
+  auto checkKernel = [&](const fb::Kernel *k, const std::string &what)
+      -> std::string {
     if (!k->name())
-      return "kernel " + std::to_string(i) + " has no name";
+      return what + " has no name";
+    if (k->parallel() != fb::ParallelDim::Tokens &&
+        k->parallel() != fb::ParallelDim::Static &&
+        k->parallel() != fb::ParallelDim::TokensTimesStatic)
+      return what + " has an unknown parallel dimension";
     if (k->parallel() != fb::ParallelDim::Tokens &&
         (k->extent() <= 0 || k->extent() > (int64_t(1) << 32)))
-      return "kernel " + std::to_string(i) + " has an extent out of range";
+      return what + " has an extent out of range";
     if (k->rows() != fb::RowCount::Tokens && k->rows() != fb::RowCount::Outputs)
-      return "kernel " + std::to_string(i) + " has an unknown row count";
+      return what + " has an unknown row count";
+    if (k->outputs())
+      for (const fb::KernelOutput *o : *k->outputs())
+        if (dtypeBytes(o->dtype()) == 0 || o->row_elements() <= 0 ||
+            o->row_elements() > (int64_t(1) << 32))
+          return what + " has a malformed output";
+    return "";
+  };
+  for (uint32_t i = 0; i < p.kernels()->size(); ++i)
+    if (std::string e = checkKernel(p.kernels()->Get(i),
+                                    "kernel " + std::to_string(i));
+        !e.empty())
+      return e;
+  if (p.host_twins()) {
+    if (p.host_twins()->size() != p.kernels()->size())
+      return "host twins do not match the kernels";
+    for (uint32_t i = 0; i < p.host_twins()->size(); ++i)
+      if (std::string e = checkKernel(p.host_twins()->Get(i),
+                                      "host twin " + std::to_string(i));
+          !e.empty())
+        return e;
   }
   bool prefill = false, decode = false;
   for (const fb::Entry *e : *p.entries()) {
@@ -159,6 +183,21 @@ std::string checkProgram(const fb::Program &p) {
         if (!ok)
           return "entry '" + name + "': a launch argument is out of range";
       }
+      // What the kernel writes lies in the arena for any row count.
+      const fb::Kernel *k = p.kernels()->Get(l->kernel());
+      if (k->outputs())
+        for (const fb::KernelOutput *o : *k->outputs()) {
+          if (o->arg() >= l->args()->size() ||
+              l->args()->Get(o->arg())->kind() != fb::ArgKind::Arena)
+            return "entry '" + name + "': kernel " +
+                   std::to_string(l->kernel()) +
+                   " writes an argument that is not in the arena";
+          uint64_t offset = l->args()->Get(o->arg())->value();
+          uint64_t rowBytes = uint64_t(o->row_elements()) * dtypeBytes(o->dtype());
+          if (rowBytes > (p.arena_bytes() - offset) / uint64_t(e->max_tokens()))
+            return "entry '" + name + "': kernel " +
+                   std::to_string(l->kernel()) + " writes past the arena";
+        }
     }
   }
   if (!prefill || !decode)

@@ -57,10 +57,14 @@ Expected<std::unique_ptr<Session>>
 Session::create(const Program &program, const WeightStore &weights,
                 const SessionOptions &options) {
   std::string target = program.fb().target()->str();
+  if (options.checkKernels && target.rfind("cuda:", 0) != 0)
+    return Expected<std::unique_ptr<Session>>::error(
+        "--check-kernels compares GPU kernels with their host lowering; this "
+        "executable targets " + target);
   if (target == "cpu")
     return createCpuSession(program, weights, options);
   if (target.rfind("cuda:", 0) == 0)
-    return createCudaSession(program, weights);
+    return createCudaSession(program, weights, options);
   return Expected<std::unique_ptr<Session>>::error(
       "this runtime cannot run programs for target '" + target + "'");
 }

@@ -50,6 +50,7 @@ struct KernelSpec {
   fb::ParallelDim parallel = fb::ParallelDim::Tokens;
   int64_t extent = 0;
   fb::RowCount rows = fb::RowCount::Tokens;
+  std::vector<fb::KernelOutput> outputs;
 };
 
 struct LaunchSpec {
@@ -140,6 +141,7 @@ public:
   CacheSpec cache;
   std::vector<WeightSpec> weights;
   std::vector<KernelSpec> kernels;
+  std::vector<KernelSpec> hostTwins; // empty: none
   std::vector<EntrySpec> entries;
   uint64_t arenaBytes = 1024;
   std::vector<uint8_t> tokenizer;
@@ -204,11 +206,19 @@ public:
           w.scaleShape.empty() ? 0 : fbb.CreateVector(w.scaleShape),
           w.experts));
 
-    std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets;
-    for (const KernelSpec &k : kernels)
-      kernelOffsets.push_back(fb::CreateKernel(
-          fbb, stringOrNone(k.name), fbb.CreateString("test kernel"),
-          k.parallel, k.extent, k.rows));
+    auto kernelTable = [&](const std::vector<KernelSpec> &specs) {
+      std::vector<flatbuffers::Offset<fb::Kernel>> offsets;
+      for (const KernelSpec &k : specs)
+        offsets.push_back(fb::CreateKernel(
+            fbb, stringOrNone(k.name), fbb.CreateString("test kernel"),
+            k.parallel, k.extent, k.rows,
+            fbb.CreateVectorOfStructs(k.outputs)));
+      return offsets;
+    };
+    std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets =
+        kernelTable(kernels);
+    std::vector<flatbuffers::Offset<fb::Kernel>> twinOffsets =
+        kernelTable(hostTwins);
 
     std::vector<flatbuffers::Offset<fb::Entry>> entryOffsets;
     for (const EntrySpec &e : entries) {
@@ -237,7 +247,8 @@ public:
         fbb.CreateVector(kernelOffsets), fbb.CreateVector(entryOffsets),
         omitCache ? 0 : cacheOffset, arenaBytes,
         fbb.CreateString(checkpointDir),
-        tokenizer.empty() ? 0 : fbb.CreateVector(tokenizer));
+        tokenizer.empty() ? 0 : fbb.CreateVector(tokenizer), 0, 0, 0, 0,
+        hostTwins.empty() ? 0 : fbb.CreateVector(twinOffsets));
     fbb.Finish(program, identifier.c_str());
     return std::vector<uint8_t>(fbb.GetBufferPointer(),
                                 fbb.GetBufferPointer() + fbb.GetSize());

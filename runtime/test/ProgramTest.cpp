@@ -437,8 +437,7 @@ TEST(ProgramTest, KernelWithoutNameOrExtent) {
 
   std::string message = corrupted("kernel 2 has an extent out of range");
   for (fb::ParallelDim parallel :
-       {fb::ParallelDim::Static, fb::ParallelDim::TokensTimesStatic,
-        static_cast<fb::ParallelDim>(5)}) {
+       {fb::ParallelDim::Static, fb::ParallelDim::TokensTimesStatic}) {
     for (int64_t extent : {int64_t(0), int64_t(-1), (int64_t(1) << 32) + 1}) {
       builder = ProgramBuilder();
       builder.kernels[2].parallel = parallel;
@@ -454,6 +453,48 @@ TEST(ProgramTest, KernelWithoutNameOrExtent) {
   builder.kernels[2].parallel = fb::ParallelDim::Tokens;
   builder.kernels[2].extent = -1;
   expectLoads(builder);
+
+  builder.kernels[2].parallel = static_cast<fb::ParallelDim>(5);
+  EXPECT_EQ(loadError(builder),
+            corrupted("kernel 2 has an unknown parallel dimension"));
+}
+
+TEST(ProgramTest, KernelOutputsLieInTheArena) {
+  // The embedding (kernel 0, argument 2 at arena offset 0) writes 4 prefill
+  // tokens x 16 bf16 = 128 bytes of the 1024.
+  ProgramBuilder builder;
+  builder.kernels[0].outputs = {{2, fb::DType::BF16, 16}};
+  expectLoads(builder);
+  builder.kernels[0].outputs = {{2, fb::DType::F32, 64}}; // exactly 1024
+  expectLoads(builder);
+  builder.kernels[0].outputs = {{2, fb::DType::F32, 65}};
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': kernel 0 writes past the arena"));
+  builder.kernels[0].outputs = {{1, fb::DType::BF16, 16}}; // a weight
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': kernel 0 writes an argument that is "
+                      "not in the arena"));
+  builder.kernels[0].outputs = {{3, fb::DType::BF16, 16}}; // no such argument
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': kernel 0 writes an argument that is "
+                      "not in the arena"));
+  builder.kernels[0].outputs = {{2, static_cast<fb::DType>(9), 16}};
+  EXPECT_EQ(loadError(builder), corrupted("kernel 0 has a malformed output"));
+  builder.kernels[0].outputs = {{2, fb::DType::BF16, 0}};
+  EXPECT_EQ(loadError(builder), corrupted("kernel 0 has a malformed output"));
+}
+
+TEST(ProgramTest, HostTwinsMatchTheKernels) {
+  ProgramBuilder builder;
+  builder.hostTwins = builder.kernels;
+  expectLoads(builder);
+  builder.hostTwins.pop_back();
+  EXPECT_EQ(loadError(builder),
+            corrupted("host twins do not match the kernels"));
+  builder.hostTwins = builder.kernels;
+  builder.hostTwins[2].extent = 0;
+  EXPECT_EQ(loadError(builder),
+            corrupted("host twin 2 has an extent out of range"));
 }
 
 //===--- the weight manifest ----------------------------------------------===//

@@ -92,19 +92,51 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         w.getExperts() ? static_cast<int64_t>(*w.getExperts()) : 0));
   }
 
+  auto parallelOf = [](StringRef parallel) {
+    return parallel == "tokens"   ? fb::ParallelDim::Tokens
+           : parallel == "static" ? fb::ParallelDim::Static
+                                  : fb::ParallelDim::TokensTimesStatic;
+  };
   std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
   llvm::StringMap<uint32_t> kernelIndex;
   for (KernelOp k : module.getOps<KernelOp>()) {
     kernelIndex[k.getSymName()] = kernels.size();
+    std::vector<fb::KernelOutput> outputs;
+    if (auto triples = k->getAttrOfType<DenseI64ArrayAttr>("ds.outputs")) {
+      ArrayRef<int64_t> v = triples.asArrayRef();
+      if (v.size() % 3)
+        return k.emitOpError("has malformed ds.outputs");
+      for (size_t i = 0; i < v.size(); i += 3)
+        outputs.emplace_back(static_cast<uint32_t>(v[i]),
+                             static_cast<fb::DType>(v[i + 1]), v[i + 2]);
+    }
     kernels.push_back(fb::CreateKernel(
         fbb, fbb.CreateString(k.getSymName().str()),
-        fbb.CreateString(k.getSummary().str()),
-        k.getParallel() == "tokens"   ? fb::ParallelDim::Tokens
-        : k.getParallel() == "static" ? fb::ParallelDim::Static
-                                      : fb::ParallelDim::TokensTimesStatic,
+        fbb.CreateString(k.getSummary().str()), parallelOf(k.getParallel()),
         static_cast<int64_t>(k.getExtent()),
         k.getRows() == "outputs" ? fb::RowCount::Outputs
-                                 : fb::RowCount::Tokens));
+                                 : fb::RowCount::Tokens,
+        fbb.CreateVectorOfStructs(outputs),
+        k->hasAttr("ds.writes_cache")));
+  }
+  // --check-kernels: the host twins, named like the kernels they mirror.
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Kernel>>>
+      twins = 0;
+  if (auto shapes = module->getAttrOfType<ArrayAttr>("ds.host_twins")) {
+    std::vector<flatbuffers::Offset<fb::Kernel>> list;
+    auto declared = llvm::to_vector(module.getOps<KernelOp>());
+    if (shapes.size() != declared.size())
+      return module.emitError("ds.host_twins does not match the kernels");
+    for (auto [shape, k] : llvm::zip(shapes, declared)) {
+      ArrayRef<int64_t> v = cast<DenseI64ArrayAttr>(shape).asArrayRef();
+      list.push_back(fb::CreateKernel(
+          fbb, fbb.CreateString(k.getSymName().str()),
+          fbb.CreateString(k.getSummary().str()),
+          static_cast<fb::ParallelDim>(v[0]), v[1],
+          k.getRows() == "outputs" ? fb::RowCount::Outputs
+                                   : fb::RowCount::Tokens));
+    }
+    twins = fbb.CreateVector(list);
   }
 
   std::vector<flatbuffers::Offset<fb::Entry>> entries;
@@ -156,7 +188,8 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       gpu ? fbb.CreateString(metadata.gpuImageFormat) : 0,
       gpu ? fbb.CreateString(metadata.gpuChip) : 0,
       metadata.chatTemplate.empty() ? 0
-                                    : fbb.CreateString(metadata.chatTemplate));
+                                    : fbb.CreateString(metadata.chatTemplate),
+      twins);
   fb::FinishProgramBuffer(fbb, program);
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());
@@ -168,18 +201,12 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
 
 LogicalResult emitHostObject(ModuleOp module,
                              const std::vector<uint8_t> &program,
-                             const std::string &cpu, bool hostKernels,
+                             const std::string &cpu, ModuleOp kernels,
                              const std::string &objectPath) {
   SmallVector<std::string> names;
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule;
-  if (hostKernels) {
-    ModuleOp kernels;
-    for (auto nested : module.getOps<ModuleOp>())
-      if (nested->hasAttr("ds.kernels"))
-        kernels = nested;
-    if (!kernels)
-      return module.emitError("no @kernels module to compile");
+  if (kernels) {
     for (KernelOp k : module.getOps<KernelOp>())
       names.push_back(k.getSymName().str());
     if (failed(lowerHostKernelsToLLVM(kernels)))

@@ -1532,6 +1532,25 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   info.parallel = parallel;
   info.extent = extent;
   info.perOutput = isa<LMHeadOp, SampleOp>(op);
+  std::vector<KernelArgument> layout = kernelArguments(op);
+  for (unsigned i = 0; i < layout.size(); ++i) {
+    if (layout[i].kind != KernelArgument::Result)
+      continue;
+    auto type = cast<RankedTensorType>(op->getResult(layout[i].index).getType());
+    KernelOutput out;
+    out.arg = i;
+    Type element = type.getElementType();
+    out.dtype = element.isBF16()   ? KernelOutput::BF16
+                : element.isF32()  ? KernelOutput::F32
+                                   : KernelOutput::I32;
+    out.rowElements = 1;
+    for (int64_t d : type.getShape().drop_front())
+      out.rowElements *= d;
+    info.outputs.push_back(out);
+  }
+  info.writesCache = llvm::any_of(op->getResultTypes(), [](Type t) {
+    return isa<LatentCacheType>(t);
+  });
   llvm::raw_string_ostream summary(info.summary);
   summary << op->getName();
   for (Type t : op->getOperandTypes())

@@ -42,6 +42,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   schedule.maxSeqLen = options.maxSeqLen;
   schedule.maxBatch = options.maxBatch;
   schedule.gpu = options.gpu;
+  schedule.hostTwins = options.hostTwins;
   pm.addPass(createDSSchedule(schedule));
 }
 

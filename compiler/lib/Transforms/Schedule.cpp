@@ -12,6 +12,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
+#include <optional>
+
 namespace dsc {
 #define GEN_PASS_DEF_DSSCHEDULE
 #include "dsc/Compiler/Passes.h.inc"
@@ -69,24 +71,52 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
     kernels->setAttr("ds.kernels", b.getStringAttr(gpu ? "cuda" : "cpu"));
     dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen}, gpu);
+    // Check builds: the generic host lowering of every kernel, with the
+    // same indices (both generators deduplicate by the same signature).
+    std::optional<dsc::HostKernelGenerator> twins;
+    if (gpu && hostTwins) {
+      auto twinModule = ModuleOp::create(b, module.getLoc(),
+                                         StringRef("host_twins"));
+      twinModule->setAttr("ds.twin_kernels", b.getStringAttr("cpu"));
+      twins.emplace(twinModule, dsc::CacheGeometry{maxBatch, maxSeqLen},
+                    /*gpu=*/false);
+    }
 
     SmallVector<func::FuncOp> entries;
     for (auto f : module.getOps<func::FuncOp>())
       if (f->hasAttr("ds.entry"))
         entries.push_back(f);
     for (func::FuncOp f : entries)
-      if (failed(schedule(f, generator, weightIndex, layerBytes)))
+      if (failed(schedule(f, generator, twins ? &*twins : nullptr,
+                          weightIndex, layerBytes)))
         return signalPassFailure();
 
     // Declare the kernels, in index order, before the entry points.
     b.setInsertionPoint(entries.empty() ? kernels.getOperation()
                                         : entries.front().getOperation());
-    for (const dsc::KernelInfo &k : generator.infos())
-      KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
-                       b.getStringAttr(parallelName(k.parallel)),
-                       b.getI64IntegerAttr(k.extent),
-                       b.getStringAttr(k.perOutput ? "outputs" : "tokens"),
-                       b.getStringAttr(k.summary));
+    for (const dsc::KernelInfo &k : generator.infos()) {
+      auto kernel = KernelOp::create(
+          b, module.getLoc(), b.getStringAttr(k.name),
+          b.getStringAttr(parallelName(k.parallel)),
+          b.getI64IntegerAttr(k.extent),
+          b.getStringAttr(k.perOutput ? "outputs" : "tokens"),
+          b.getStringAttr(k.summary));
+      // What it writes: (argument, dtype, elements per row) triples.
+      SmallVector<int64_t> outputs;
+      for (const dsc::KernelOutput &o : k.outputs)
+        outputs.append({o.arg, o.dtype, o.rowElements});
+      kernel->setAttr("ds.outputs", b.getDenseI64ArrayAttr(outputs));
+      if (k.writesCache)
+        kernel->setAttr("ds.writes_cache", b.getUnitAttr());
+    }
+    if (twins) {
+      // (parallel, extent) of each kernel's host twin.
+      SmallVector<Attribute> shapes;
+      for (const dsc::KernelInfo &k : twins->infos())
+        shapes.push_back(b.getDenseI64ArrayAttr(
+            {static_cast<int64_t>(k.parallel), k.extent}));
+      module->setAttr("ds.host_twins", b.getArrayAttr(shapes));
+    }
     module->setAttr(
         "ds.cache",
         b.getDictionaryAttr(
@@ -98,6 +128,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
   }
 
   LogicalResult schedule(func::FuncOp f, dsc::HostKernelGenerator &generator,
+                         dsc::HostKernelGenerator *twins,
                          llvm::DenseMap<StringAttr, uint64_t> &weightIndex,
                          uint64_t layerBytes) {
     MLIRContext *ctx = f.getContext();
@@ -131,6 +162,14 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       FailureOr<unsigned> kernel = generator.getOrCreate(&op);
       if (failed(kernel))
         return failure();
+      if (twins) {
+        FailureOr<unsigned> twin = twins->getOrCreate(&op);
+        if (failed(twin))
+          return failure();
+        if (*twin != *kernel)
+          return op.emitOpError("internal error: host twin ")
+                 << *twin << " of kernel " << *kernel;
+      }
       auto offsets = op.getAttrOfType<ArrayAttr>("ds.arena_offsets");
       for (OpResult r : op.getResults()) {
         if (isa<LatentCacheType>(r.getType())) {

@@ -91,6 +91,12 @@ cl::opt<bool> noPtxas("no-ptxas",
                       cl::desc("Embed PTX (compiled by the driver at load) "
                                "even when ptxas is found"),
                       cl::sub(compileCommand));
+cl::opt<bool> checkKernels(
+    "check-kernels",
+    cl::desc("cuda targets: also compile every kernel's generic host "
+             "lowering into the executable, whose --check-kernels flag then "
+             "compares each GPU launch with it"),
+    cl::sub(compileCommand));
 cl::opt<std::string> hostCpu("cpu",
                              cl::desc("Host CPU the cpu target tunes for: "
                                       "native (default) or an LLVM CPU name "
@@ -401,6 +407,9 @@ int runCompile(const char *argv0) {
          ")");
   if (emitStage == EmitStage::PTX && !target->isCUDA())
     fail("--emit=ptx needs a cuda target");
+  if (checkKernels && !target->isCUDA())
+    fail("--check-kernels needs a cuda target (the cpu target's kernels are "
+         "the generic lowering already)");
   if (maxSeqLen <= 0 || maxBatch <= 0 || prefillChunk <= 0)
     fail("--max-seq-len, --max-batch and --prefill-chunk must be positive");
   if (emitStage == EmitStage::Exe && outputPath == "-")
@@ -428,6 +437,7 @@ int runCompile(const char *argv0) {
   options.maxBatch = maxBatch;
   options.prefillChunk = prefillChunk;
   options.gpu = target->isCUDA();
+  options.hostTwins = checkKernels;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)
@@ -448,10 +458,13 @@ int runCompile(const char *argv0) {
     writeOutput(print);
     return 0;
   }
-  mlir::ModuleOp kernels;
-  for (auto nested : module->getOps<mlir::ModuleOp>())
+  mlir::ModuleOp kernels, twins;
+  for (auto nested : module->getOps<mlir::ModuleOp>()) {
     if (nested->hasAttr("ds.kernels"))
       kernels = nested;
+    if (nested->hasAttr("ds.twin_kernels"))
+      twins = nested;
+  }
   if (emitStage == EmitStage::Kernels) {
     writeOutput([&](raw_ostream &os) { kernels.print(os); os << "\n"; });
     return 0;
@@ -504,7 +517,7 @@ int runCompile(const char *argv0) {
     fail("cannot create a temporary object file: " + ec.message());
   FileRemover removeObject(object);
   if (failed(dsc::emitHostObject(*module, *program, hostCpu,
-                                 /*hostKernels=*/!target->isCUDA(),
+                                 target->isCUDA() ? twins : kernels,
                                  std::string(object))))
     fail("generating machine code failed");
   std::string error;

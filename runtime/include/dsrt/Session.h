@@ -32,6 +32,10 @@ struct SessionOptions {
   unsigned threads = 0;                 // cpu: worker threads (0: all)
   const HostKernel *hostKernels = nullptr; // cpu: the executable's table
   size_t numHostKernels = 0;
+  /// cuda, executables built with `dsc compile --check-kernels`: run every
+  /// launch's generic host lowering (hostKernels, the program's host_twins)
+  /// on the same inputs and compare what both write. Slow; a diagnostic.
+  bool checkKernels = false;
 };
 
 /// One call of an entry point.
@@ -79,6 +83,14 @@ public:
   /// Whether run() reads the WeightStore passed to create().
   virtual bool keepsHostWeights() const = 0;
 
+  /// With SessionOptions::checkKernels: one line per kernel (launches
+  /// compared, the largest relative error, integer mismatches) and whether
+  /// every comparison passed. Empty and true otherwise.
+  virtual std::string kernelCheckReport(bool &passed) const {
+    passed = true;
+    return "";
+  }
+
 protected:
   /// The checks every device makes before running a chunk.
   static Status checkChunk(const fb::Entry &entry, const char *name,
@@ -93,7 +105,8 @@ Expected<std::unique_ptr<Session>>
 createCpuSession(const Program &program, const WeightStore &weights,
                  const SessionOptions &options);
 Expected<std::unique_ptr<Session>>
-createCudaSession(const Program &program, const WeightStore &weights);
+createCudaSession(const Program &program, const WeightStore &weights,
+                  const SessionOptions &options);
 
 } // namespace dsrt
 

@@ -57,6 +57,7 @@ struct Options {
   std::string dumpLogits;
   std::string weightsDir;
   bool json = false, bench = false, dummyWeights = false, ignoreEos = false;
+  bool checkKernels = false;
   bool promptByDecode = false; // --prompt-mode decode
   // Text in, text out.
   std::string text;             // -p / -f
@@ -102,6 +103,10 @@ void printHelp(const char *argv0, const dsrt::Program &program) {
       "  --prompt-mode M        prefill (default) or decode: run the prompt\n"
       "                         through single-token decode steps (a check\n"
       "                         that both entry points agree)\n"
+      "  --check-kernels        compare every GPU launch with the kernel's\n"
+      "                         host lowering on the same inputs and print a\n"
+      "                         table; exit 1 on a mismatch (executables from\n"
+      "                         dsc compile --check-kernels)\n"
       "  --help, --version\n\n"
       "Context: %lld positions per sequence. Generated ids go to stdout, one\n"
       "line per prompt.\n",
@@ -220,6 +225,8 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
       o.bench = true;
     } else if (flag == "--dummy-weights") {
       o.dummyWeights = true;
+    } else if (flag == "--check-kernels") {
+      o.checkKernels = true;
     } else if (flag == "--ignore-eos") {
       o.ignoreEos = true;
     } else {
@@ -234,6 +241,8 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
     fail("give either text (-p, -f, --chat) or --prompt-ids, not both");
   if (o.haveText && o.chat)
     fail("--chat reads its messages from stdin; drop -p/-f");
+  if (textMode && o.checkKernels)
+    fail("--check-kernels runs token ids: give --prompt-ids");
   if (o.haveText && o.text.find_first_not_of(" \t\r\n") == std::string::npos)
     fail("the prompt is empty");
   if (textMode)
@@ -688,11 +697,15 @@ int main(int argc, char **argv) {
   Options o = parseOptions(argc, argv, p);
   if (o.haveText || o.chat)
     return runText(o, p, argv[0]);
+  if (o.checkKernels && !p.fb().host_twins())
+    fail(std::string(argv[0]) + " was not compiled with --check-kernels "
+         "(dsc compile --target=cuda:... --check-kernels)");
   dsrt::WeightStore weights = loadWeights(o, p, argv[0]);
   dsrt::SessionOptions sessionOptions;
   sessionOptions.threads = o.threads;
   sessionOptions.hostKernels = dsc_kernel_table;
   sessionOptions.numHostKernels = dsc_kernel_count;
+  sessionOptions.checkKernels = o.checkKernels;
   auto created = dsrt::Session::create(p, weights, sessionOptions);
   if (!created)
     fail(std::string(argv[0]) + ": " + created.error());
@@ -884,6 +897,15 @@ int main(int argc, char **argv) {
         line += (i ? " " : "") + std::to_string(s.generated[i]);
       std::printf("%s\n", line.c_str());
     }
+  }
+  if (o.checkKernels) {
+    bool passed = true;
+    std::string table = session.kernelCheckReport(passed);
+    std::fprintf(stderr, "%s%s\n", table.c_str(),
+                 passed ? "every GPU kernel matches its host lowering"
+                        : "some GPU kernels differ from their host lowering");
+    if (!passed)
+      return 1;
   }
   if (o.bench)
     std::fprintf(stderr,

@@ -91,7 +91,10 @@ def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
     Option<"maxBatch", "max-batch", "int64_t", "8",
            "sequences held in the KV cache at once">,
     Option<"gpu", "gpu", "bool", "false",
-           "generate the warp-cooperative kernel variants of CUDA targets">
+           "generate the warp-cooperative kernel variants of CUDA targets">,
+    Option<"hostTwins", "host-twins", "bool", "false",
+           "with gpu: also generate each kernel's generic host lowering "
+           "(module @host_twins), for --check-kernels executables">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect", "::mlir::func::FuncDialect"];
 }

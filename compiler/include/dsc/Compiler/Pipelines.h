@@ -19,6 +19,7 @@ struct PipelineOptions {
   int64_t maxBatch = 8;      // sequences at once (decode tokens per step)
   int64_t prefillChunk = 256; // tokens per prefill call
   bool gpu = false;           // a CUDA target
+  bool hostTwins = false;     // gpu: also the generic host kernels (checks)
 };
 
 /// Model-level ds to kernel-level ds (`--emit=ds-opt`).

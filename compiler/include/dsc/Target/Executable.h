@@ -38,12 +38,15 @@ serializeProgram(mlir::ModuleOp scheduled, const ProgramMetadata &metadata);
 
 /// Writes an object file for the host CPU `cpu` ("native": this machine)
 /// holding `dsc_program_data`/`dsc_program_size` and
-/// `dsc_kernel_table`/`dsc_kernel_count`. With `hostKernels`, the nested
-/// `@kernels` module is lowered (in place) and compiled into it; otherwise
-/// (GPU targets, whose kernels travel in the program) the table is empty.
+/// `dsc_kernel_table`/`dsc_kernel_count`. With `hostKernels` (the nested
+/// `@kernels` module of a CPU target, or the `@host_twins` of a
+/// --check-kernels build) that module is lowered (in place) and compiled
+/// into the table, one function per ds.kernel in order; otherwise (GPU
+/// targets, whose kernels travel in the program) the table is empty.
 mlir::LogicalResult emitHostObject(mlir::ModuleOp scheduled,
                                    const std::vector<uint8_t> &program,
-                                   const std::string &cpu, bool hostKernels,
+                                   const std::string &cpu,
+                                   mlir::ModuleOp hostKernels,
                                    const std::string &objectPath);
 
 /// Links `objectPath` with libdsrt-main.a and libdsrt.a from `runtimeDir`

@@ -33,6 +33,15 @@ enum class ParallelDim {
   TokensTimesStatic, // [0, tokens * extent): (token, head) pairs
 };
 
+/// A buffer a kernel writes: launch argument `arg`, `rowElements` elements
+/// of `dtype` per row (rows: the launch's row count).
+struct KernelOutput {
+  enum DType { BF16 = 0, F32 = 1, I32 = 3 }; // the program's DType values
+  unsigned arg = 0;
+  DType dtype = F32;
+  int64_t rowElements = 0;
+};
+
 struct KernelInfo {
   std::string name;
   std::string summary; // op name and shapes, for listings
@@ -42,6 +51,10 @@ struct KernelInfo {
   /// Whether `tokens` counts the chunk's outputs (the rows whose logits
   /// are computed: ds.lm_head, ds.sample) rather than its tokens.
   bool perOutput = false;
+  /// The buffers it writes (for checks against another lowering), and
+  /// whether it writes the KV cache.
+  std::vector<KernelOutput> outputs;
+  bool writesCache = false;
 };
 
 /// Capacity of the latent KV cache, which kernels index directly.
