@@ -4,7 +4,8 @@
 # ctest `gpu-cuda-checks` (label `gpu`): builds the CUDA executables of the
 # tiny models and runs tools/device/check-cuda.py (logits against the NumPy
 # reference and HuggingFace transformers, PTX for sm_80/sm_89/sm_90a through
-# the driver's JIT). Without an NVIDIA GPU, or without python3 with torch
+# the driver's JIT, every kernel against its generic host lowering with
+# --check-kernels at several prompt lengths and batch sizes, sampling). Without an NVIDIA GPU, or without python3 with torch
 # and transformers, it says so and exits 77, which ctest reports as skipped.
 #
 # Usage: run-cuda-checks.sh BUILD_DIR

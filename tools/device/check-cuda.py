@@ -11,6 +11,11 @@ Runs the carried CUDA executables and compares, for each tiny model:
   * against the CPU executable's logits;
   * tiny-v3 as PTX for sm_90a, sm_80 and sm_89 (compiled by the driver's JIT)
     against the sm_90a cubin.
+Kernel checks: every tiny model's --check-kernels executable, and the real
+V2-Lite config's with --dummy-weights, runs prompts of several lengths and
+batch sizes (prefill chunks, decode batches, greedy and sampled) comparing
+each GPU launch with the kernel's generic host lowering on the same inputs.
+Sampling: the CUDA and CPU executables draw with the same seed.
 Then the real DeepSeek-V2-Lite config with --dummy-weights: decode tokens/s at
 batch 1 and 16 and prefill tokens/s, next to transformers eager in the same
 call. Prints a table last. Usage: check-cuda.py DIR (the carried build-device).
@@ -111,8 +116,75 @@ def tiny_checks():
             failures.append(name + " hf")
 
 
-def bench_dsc(exe, prompts, n, timeout):
-    cmd = [exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--json"]
+def ids(rng, n, high=500):
+    return " ".join(map(str, rng.integers(2, high, size=n)))
+
+
+def check_kernels(label, exe, prompt_sets, extra, timeout=300):
+    """Runs `exe --check-kernels` once per prompt set; one row per run."""
+    for i, (prompts, args) in enumerate(prompt_sets):
+        cmd = [exe, "--check-kernels", "-n", "3"] + extra + args
+        for p in prompts:
+            cmd += ["--prompt-ids", p]
+        shape = f"{len(prompts)}x" + "/".join(str(len(p.split())) for p in prompts)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rows.append((f"{label} kernels {shape}", "timeout", "", "FAIL"))
+            failures.append(label)
+            continue
+        table = [line for line in r.stderr.splitlines() if line.startswith("dsc_kernel_")]
+        errs = [float(line.split()[2]) for line in table]
+        worst = max(errs) if errs else float("nan")
+        ok = r.returncode == 0 and len(table) > 0
+        detail = " ".join(args) if args else "greedy"
+        rows.append((f"{label} kernels {shape}", f"{len(table)} kernels, max rel {worst:.1e}",
+                     detail[:16], "ok" if ok else "FAIL"))
+        if not ok:
+            failures.append(f"{label} kernels {shape}")
+            print(r.stderr[-3000:])
+
+
+def kernel_checks():
+    rng = np.random.default_rng(5)
+    for name in ["tiny-v2", "tiny-v2-lite", "tiny-v3", "tiny-v3-bf16"]:
+        exe = os.path.join(DIR, name, "check.exe")
+        sets = [
+            ([ids(rng, 7), ids(rng, 3)], []),                 # prefill 7 and 3, decode batch 2
+            ([ids(rng, 20)], []),                             # prefill chunks 12 + 8
+            ([ids(rng, 5), ids(rng, 2), ids(rng, 9)], ["--prompt-mode", "decode"]),  # decode batches 3..1
+            ([ids(rng, 6), ids(rng, 6)], ["--temperature", "0.8", "--top-k", "20", "--top-p", "0.9",
+                                          "--min-p", "0.05", "--seed", "3"]),
+        ]
+        check_kernels(name, exe, sets, [])
+    exe = os.path.join(DIR, "v2lite-check.exe")
+    sets = [([ids(rng, 9, 100000), ids(rng, 4, 100000)], []),
+            ([ids(rng, 5, 100000)], ["--temperature", "0.6", "--top-p", "0.95", "--seed", "1"])]
+    check_kernels("V2-Lite (dummy weights)", exe, sets, ["--dummy-weights"], timeout=500)
+
+
+def sampling_agreement():
+    """Same seed, CUDA vs CPU executable: tokens drawn alike (info)."""
+    rng = np.random.default_rng(9)
+    for name in ["tiny-v2-lite", "tiny-v3"]:
+        d = os.path.join(DIR, name)
+        prompts = [ids(rng, 6) for _ in range(4)]
+        outs = []
+        for exe in ["cpu.exe", "sm_90a.exe"]:
+            cmd = [os.path.join(d, exe), "-n", "12", "--temperature", "0.9", "--top-p", "0.9",
+                   "--seed", "21", "--ignore-eos"]
+            for p in prompts:
+                cmd += ["--prompt-ids", p]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            outs.append([line.split() for line in r.stdout.strip().splitlines()])
+        same_first = sum(a[0] == b[0] for a, b in zip(*outs))
+        same_all = sum(a == b for a, b in zip(*outs))
+        rows.append((f"{name} sampling cuda vs cpu (seed 21)",
+                     f"first token {same_first}/4, all 12 {same_all}/4", "", "info"))
+
+
+def bench_dsc(exe, prompts, n, timeout, extra=()):
+    cmd = [exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--json"] + list(extra)
     for p in prompts:
         cmd += ["--prompt-ids", p]
     t = time.time()
@@ -135,6 +207,12 @@ def perf():
             rows.append((f"V2-Lite dsc decode batch {batch}", f"{j['decode_tokens_per_second']:.1f} tok/s", f"wall {wall:.0f}s", "info"))
         except Exception as e:  # noqa: BLE001
             rows.append((f"V2-Lite dsc decode batch {batch}", str(e)[:80], "", "FAIL"))
+    try:
+        j, wall = bench_dsc(exe, [short()], 32, 300, ["--temperature", "0.6", "--top-p", "0.95"])
+        rows.append(("V2-Lite dsc decode b1 T0.6 top-p 0.95", f"{j['decode_tokens_per_second']:.1f} tok/s",
+                     f"wall {wall:.0f}s", "info"))
+    except Exception as e:  # noqa: BLE001
+        rows.append(("V2-Lite dsc decode sampled", str(e)[:80], "", "FAIL"))
     try:
         long = " ".join(map(str, rng.integers(2, 100000, size=1024)))
         j, wall = bench_dsc(exe, [long], 1, 400)
@@ -176,6 +254,8 @@ def perf():
 def main():
     t = time.time()
     tiny_checks()
+    kernel_checks()
+    sampling_agreement()
     if "--no-perf" not in sys.argv:
         perf()
     print(f"\n{'check':48s} {'figure':28s} {'detail':16s} result")
