@@ -263,8 +263,9 @@ void Importer::buildEntry(llvm::StringRef name) {
   Value head = weight("lm_head.weight", {vocab, d}, WeightRole::Head);
   Value logits = ds::LMHeadOp::create(builder, at("lm_head"), logitsType,
                                       hidden, head, rows);
-  Value next = ds::SampleOp::create(builder, at("sample"), indexType, logits,
-                                    sampling);
+  Value next = ds::SampleOp::create(builder, at("sample"), indexType,
+                                    logitsType, logits, sampling)
+                   .getResult();
   func::ReturnOp::create(builder, fileLoc, ValueRange{logits, next, cache});
 }
 

@@ -653,14 +653,6 @@ private:
   Value bitcast(Type t, Value v) {
     return arith::BitcastOp::create(e.b, e.loc, t, v);
   }
-  /// Signed i64 with the order of the float (no NaN): non-negative floats
-  /// keep their bits, negative ones flip the 31 low bits.
-  Value orderKey(Value f) {
-    Value bits = bitcast(i32(), f);
-    Value negative = cmpI(arith::CmpIPredicate::slt, bits, c32(0));
-    Value flipped = arith::XOrIOp::create(e.b, e.loc, bits, c32(0x7fffffff));
-    return e.i32ToI64(select(negative, flipped, bits));
-  }
   /// splitmix64's finaliser.
   Value mix64(Value z) {
     auto shr = [&](Value x, int64_t n) {
@@ -767,6 +759,91 @@ private:
     return ifOp.getResult(0);
   }
 
+  /// The sampled branch of ds.sample for one row (see the op): weights to
+  /// result 1, thresholds by bisection over the weights' bit patterns
+  /// (non-negative floats order like their bits), then Gumbel-max.
+  Value sampleRow(Value lane, int64_t vocab, Value logitsRow, Value maxLogit,
+                  Value temperature, Value topK, Value topP, Value minP,
+                  Value seed, Value draw,
+                  const std::function<Value(Value)> &logit) {
+    Type f32 = e.b.getF32Type();
+    Value weights = result(1);
+    Value infinite = cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(INFINITY));
+    // Pass 1: w = exp((l - max) / T), stored; +inf logits weigh 1, the
+    // rest 0, when the maximum is +inf.
+    Value total = stridedSum(lane, vocab, [&](Value i) {
+      Value x = logit(i);
+      Value scaled = e.exp(e.fdiv(e.fsub(x, maxLogit), temperature));
+      Value top = select(cmpF(arith::CmpFPredicate::OEQ, x, e.f32(INFINITY)),
+                         e.f32(1.0), e.f32(0.0));
+      Value w = select(infinite, top, scaled);
+      e.store(w, weights, e.add(logitsRow, i));
+      return w;
+    });
+    (void)total;
+    auto weight = [&](Value i) {
+      return e.load(weights, f32, e.add(logitsRow, i));
+    };
+    auto key = [&](Value w) { return e.i32ToI64(bitcast(i32(), w)); };
+    Value one = key(e.f32(1.0)), smallest = e.c64(1); // the least positive
+    auto imax = [&](Value x, Value y) {
+      return arith::MaxSIOp::create(e.b, e.loc, x, y).getResult();
+    };
+    // min-p: w >= min_p (the best token weighs 1).
+    Value threshold = imax(smallest, key(minP));
+    // top-k: the k-th largest weight.
+    Value useK = arith::AndIOp::create(
+        e.b, e.loc, cmpI(arith::CmpIPredicate::sgt, topK, e.c64(0)),
+        cmpI(arith::CmpIPredicate::slt, topK, e.c64(vocab)));
+    Value kKey = ifElse(useK, [&]() -> Value {
+      Value target = arith::SIToFPOp::create(e.b, e.loc, f32, topK);
+      return bisect(smallest, one, target, [&](Value t) {
+        return stridedSum(lane, vocab, [&](Value i) {
+          return select(cmpI(arith::CmpIPredicate::sge, key(weight(i)), t),
+                        e.f32(1.0), e.f32(0.0));
+        });
+      });
+    }, smallest);
+    threshold = imax(threshold, kKey);
+    // top-p over the tokens top-k keeps.
+    auto massAbove = [&](Value t) {
+      return stridedSum(lane, vocab, [&](Value i) {
+        Value w = weight(i);
+        return select(cmpI(arith::CmpIPredicate::sge, key(w), t), w,
+                      e.f32(0.0));
+      });
+    };
+    Value useP = cmpF(arith::CmpFPredicate::OLT, topP, e.f32(1.0));
+    Value pKey = ifElse(useP, [&]() -> Value {
+      Value target = e.fmul(topP, massAbove(kKey));
+      return bisect(kKey, one, target, massAbove);
+    }, smallest);
+    threshold = imax(threshold, pKey);
+    // Gumbel-max over the kept tokens.
+    Value stream = mix64(arith::XOrIOp::create(
+        e.b, e.loc, seed,
+        mix64(e.add(draw, e.c64(static_cast<int64_t>(0x9e3779b97f4a7c15ULL))))));
+    auto [best, pick] = stridedArgmax(lane, vocab, [&](Value i) {
+      Value w = weight(i);
+      Value bits = mix64(e.add(
+          stream,
+          e.mul(e.add(i, e.c64(1)),
+                e.c64(static_cast<int64_t>(0xd1b54a32d192ed03ULL)))));
+      Value top24 = arith::ShRUIOp::create(e.b, e.loc, bits, e.c64(40));
+      Value u = e.fmul(e.fadd(arith::UIToFPOp::create(e.b, e.loc, f32, top24),
+                              e.f32(0.5)),
+                       e.f32(1.0 / 16777216.0));
+      auto log = [&](Value x) {
+        return math::LogOp::create(e.b, e.loc, x).getResult();
+      };
+      Value gumbel = e.fsub(e.f32(0.0), log(e.fsub(e.f32(0.0), log(u))));
+      Value kept = cmpI(arith::CmpIPredicate::sge, key(w), threshold);
+      return select(kept, e.fadd(log(w), gumbel), e.f32(-INFINITY));
+    });
+    (void)best;
+    return pick;
+  }
+
   std::pair<ParallelDim, int64_t> sample(SampleOp op) {
     int64_t vocab = featureCount(op.getLogits());
     Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
@@ -807,79 +884,8 @@ private:
           arith::XOrIOp::create(e.b, e.loc, greedy,
                                 arith::ConstantIntOp::create(e.b, e.loc, 1, 1)),
           [&]() -> Value {
-            Value infinite =
-                cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(INFINITY));
-            auto z = [&](Value i) {
-              Value x = logit(i);
-              Value scaled = e.fdiv(e.fsub(x, maxLogit), temperature);
-              Value top = select(cmpF(arith::CmpFPredicate::OEQ, x,
-                                      e.f32(INFINITY)),
-                                 e.f32(0.0), e.f32(-INFINITY));
-              return select(infinite, top, scaled);
-            };
-            Value floorKey = orderKey(e.f32(-FLT_MAX)), zeroKey = e.c64(0);
-            auto imax = [&](Value x, Value y) {
-              return arith::MaxSIOp::create(e.b, e.loc, x, y).getResult();
-            };
-            // min-p: exp(z) >= min_p  <=>  z >= ln(min_p).
-            Value threshold =
-                imax(floorKey, orderKey(math::LogOp::create(e.b, e.loc, minP)));
-            // top-k: the k-th largest z.
-            Value useK = arith::AndIOp::create(
-                e.b, e.loc, cmpI(arith::CmpIPredicate::sgt, topK, e.c64(0)),
-                cmpI(arith::CmpIPredicate::slt, topK, e.c64(vocab)));
-            Value kKey = ifElse(useK, [&]() -> Value {
-              Value target = arith::SIToFPOp::create(e.b, e.loc, f32, topK);
-              return bisect(floorKey, zeroKey, target, [&](Value t) {
-                return stridedSum(lane, vocab, [&](Value i) {
-                  return select(cmpI(arith::CmpIPredicate::sge,
-                                     orderKey(z(i)), t),
-                                e.f32(1.0), e.f32(0.0));
-                });
-              });
-            }, floorKey);
-            threshold = imax(threshold, kKey);
-            // top-p over the tokens top-k keeps.
-            auto massAbove = [&](Value t) {
-              return stridedSum(lane, vocab, [&](Value i) {
-                Value zi = z(i);
-                return select(cmpI(arith::CmpIPredicate::sge, orderKey(zi), t),
-                              e.exp(zi), e.f32(0.0));
-              });
-            };
-            Value useP = cmpF(arith::CmpFPredicate::OLT, topP, e.f32(1.0));
-            Value pKey = ifElse(useP, [&]() -> Value {
-              Value target = e.fmul(topP, massAbove(kKey));
-              return bisect(kKey, zeroKey, target, massAbove);
-            }, floorKey);
-            threshold = imax(threshold, pKey);
-            // Gumbel-max over the kept tokens.
-            Value stream = mix64(arith::XOrIOp::create(
-                e.b, e.loc, seed,
-                mix64(e.add(draw, e.c64(static_cast<int64_t>(
-                                       0x9e3779b97f4a7c15ULL))))));
-            auto [best, pick] = stridedArgmax(lane, vocab, [&](Value i) {
-              Value zi = z(i);
-              Value bits = mix64(e.add(
-                  stream, e.mul(e.add(i, e.c64(1)),
-                                e.c64(static_cast<int64_t>(
-                                    0xd1b54a32d192ed03ULL)))));
-              Value top24 = arith::ShRUIOp::create(e.b, e.loc, bits, e.c64(40));
-              Value u = e.fmul(
-                  e.fadd(arith::UIToFPOp::create(e.b, e.loc, f32, top24),
-                         e.f32(0.5)),
-                  e.f32(1.0 / 16777216.0));
-              Value gumbel = e.fsub(
-                  e.f32(0.0),
-                  math::LogOp::create(
-                      e.b, e.loc,
-                      e.fsub(e.f32(0.0), math::LogOp::create(e.b, e.loc, u))));
-              Value kept = cmpI(arith::CmpIPredicate::sge, orderKey(zi),
-                                threshold);
-              return select(kept, e.fadd(zi, gumbel), e.f32(-INFINITY));
-            });
-            (void)best;
-            return pick;
+            return sampleRow(lane, vocab, logitsRow, maxLogit, temperature,
+                             topK, topP, minP, seed, draw, logit);
           },
           argmax);
       auto first = scf::IfOp::create(
@@ -976,9 +982,8 @@ private:
 
   /// GPU, absorbed form: one warp per (token, head). Lanes split the latent
   /// dimension (lane, lane + 32, ...) for q_abs, the scores, o_lat and the
-  /// W_UV product, so cache and weight reads are coalesced. Scores are
-  /// computed twice (softmax statistics, then the weighted sum) rather than
-  /// stored, so no buffer grows with the context.
+  /// W_UV product, so cache and weight reads are coalesced. The softmax is
+  /// kept online in one pass, so no buffer grows with the context.
   std::pair<ParallelDim, int64_t> attentionWarp(MLAAttentionOp op) {
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
@@ -1034,30 +1039,19 @@ private:
         });
         return e.fmul(e.warpSum(part), e.f32(softmaxScale));
       };
-      // Pass 1: the maximum and the sum of exp(score - maximum), kept
-      // online (rescaled when the maximum grows). No score is stored, so
-      // the context is bounded by the cache alone.
-      auto stats = scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1),
-                                      ValueRange{e.f32(-INFINITY), e.f32(0.0)});
-      {
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(stats.getBody());
-        Value m = stats.getRegionIterArgs()[0], l = stats.getRegionIterArgs()[1];
-        Value score = scoreAt(stats.getInductionVar());
-        Value next = e.fmax(m, score);
-        Value sum = e.fadd(e.fmul(l, e.exp(e.fsub(m, next))),
-                           e.exp(e.fsub(score, next)));
-        scf::YieldOp::create(e.b, e.loc, ValueRange{next, sum});
-      }
-      Value maxScore = stats.getResult(0);
-      Value inv = e.fdiv(e.f32(1.0), stats.getResult(1));
-      // Pass 2: p = bf16(exp(score - maximum) / sum) as in the generic
-      // kernel; o_lat[c] = bf16(sum_s p c_s[c]) for this lane's c = lane +
-      // 32 k, accumulated in registers.
+      // One pass over the cached positions with the softmax kept online
+      // (flash-decoding): the running maximum m, the running sum l of
+      // exp(score - m) and this lane's o_lat accumulators (c = lane + 32 k,
+      // in registers) are rescaled by exp(m_old - m_new) as m grows. No
+      // score is stored, so the context is bounded by the cache alone.
+      // Unlike the generic kernel, the probabilities are not rounded to
+      // bf16 before the weighted sum (--check-kernels bounds the
+      // difference).
       int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
-      SmallVector<Value> zeros(perLane, e.f32(0.0));
-      auto accumulate =
-          scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1), zeros);
+      SmallVector<Value> init = {e.f32(-INFINITY), e.f32(0.0)};
+      init.append(perLane, e.f32(0.0));
+      auto online = scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1),
+                                       init);
       auto laneColumn = [&](int64_t k) {
         Value c = e.add(lane, e.c64(k * Emitter::kWarp));
         Value inRange = arith::CmpIOp::create(
@@ -1068,23 +1062,28 @@ private:
       };
       {
         OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(accumulate.getBody());
-        Value s = accumulate.getInductionVar();
-        Value p = e.roundBF16(
-            e.fmul(e.exp(e.fsub(scoreAt(s), maxScore)), inv));
+        e.b.setInsertionPointToStart(online.getBody());
+        Value s = online.getInductionVar();
+        Value m = online.getRegionIterArgs()[0], l = online.getRegionIterArgs()[1];
+        Value score = scoreAt(s);
+        Value next = e.fmax(m, score);
+        Value alpha = e.exp(e.fsub(m, next));
+        Value p = e.exp(e.fsub(score, next));
+        SmallVector<Value> yields = {next, e.fadd(e.fmul(l, alpha), p)};
         Value row = cacheRow(slot, s, width);
-        SmallVector<Value> next;
         for (int64_t k = 0; k < perLane; ++k) {
           auto [c, inRange] = laneColumn(k);
           Value cv = e.loadBF16(cachePtr, e.add(row, c));
           cv = arith::SelectOp::create(e.b, e.loc, inRange, cv, e.f32(0.0));
-          next.push_back(e.fma(p, cv, accumulate.getRegionIterArgs()[k]));
+          Value acc = online.getRegionIterArgs()[2 + k];
+          yields.push_back(e.fma(p, cv, e.fmul(acc, alpha)));
         }
-        scf::YieldOp::create(e.b, e.loc, next);
+        scf::YieldOp::create(e.b, e.loc, yields);
       }
+      Value inv = e.fdiv(e.f32(1.0), online.getResult(1));
       SmallVector<Value> oLatLane;
       for (int64_t k = 0; k < perLane; ++k)
-        oLatLane.push_back(e.roundBF16(accumulate.getResult(k)));
+        oLatLane.push_back(e.roundBF16(e.fmul(online.getResult(2 + k), inv)));
       // out = bf16(W_UV[h] o_lat).
       Value outBase =
           e.add(e.mul(t, e.c64(heads * vDim)), e.mul(h, e.c64(vDim)));

@@ -235,8 +235,12 @@ LogicalResult SampleOp::verify() {
     return emitOpError("params must have 8 i32 words per row, got ")
            << params.getDimSize(1);
   if (!sameTokenCount(getLogits().getType(), params) ||
-      !sameTokenCount(getLogits().getType(), getResult().getType()))
-    return emitOpError("logits, params and result must have the same rows");
+      !sameTokenCount(getLogits().getType(), getResult().getType()) ||
+      !sameTokenCount(getLogits().getType(), getWeights().getType()))
+    return emitOpError("logits, params and results must have the same rows");
+  if (getWeights().getType().getDimSize(1) !=
+      getLogits().getType().getDimSize(1))
+    return emitOpError("weights must have one column per logit");
   if (ShapedType::isDynamic(getLogits().getType().getDimSize(1)))
     return emitOpError("the vocabulary size must be static");
   return success();

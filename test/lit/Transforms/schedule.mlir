@@ -33,7 +33,7 @@ ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
 // Layer 1 of a cache of 2 slots x 8 positions x (16 + 8) bf16 starts 768 bytes in.
 // CHECK-NEXT: ds.launch @[[$CACHE]] [#ds.arg<arena, [[K]]>, #ds.arg<weight, 5>, #ds.arg<positions, 0>, #ds.arg<slots, 0>, #ds.arg<cache, 768>]
 // CHECK-NEXT: ds.launch @[[$HEAD]] [#ds.arg<arena, [[D]]>, #ds.arg<weight, 6>, #ds.arg<rows, 0>, #ds.arg<arena, [[LOGITS]]>]
-// CHECK-NEXT: ds.launch @[[$SAMPLE]] [#ds.arg<arena, [[LOGITS]]>, #ds.arg<sampling, 0>, #ds.arg<arena, [[NEXT]]>]
+// CHECK-NEXT: ds.launch @[[$SAMPLE]] [#ds.arg<arena, [[LOGITS]]>, #ds.arg<sampling, 0>, #ds.arg<arena, [[NEXT]]>, #ds.arg<arena, {{[0-9]+}}>]
 // CHECK-NEXT: return
 
 // CHECK: module @kernels attributes {ds.kernels = "cpu"}
@@ -60,7 +60,7 @@ func.func @prefill(%t: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>
       {eps = 1.0e-6 : f64, rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
       : tensor<?x24xbf16>, tensor<16xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>
   %logits = ds.lm_head %d, %head rows(%rows : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
-  %next = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>
+  %next, %next_w = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x64xf32>
   return %logits, %next, %c1 : tensor<?x64xf32>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>
 }
 

@@ -232,15 +232,23 @@ func.func @f(%x: tensor<?x32xbf16>, %w: tensor<64x32xbf16>, %rows: tensor<2xi32>
 
 func.func @f(%l: tensor<?x64xf32>, %p: tensor<?x4xi32>) {
   // expected-error @+1 {{params must have 8 i32 words per row, got 4}}
-  %n = ds.sample %l, %p : tensor<?x64xf32>, tensor<?x4xi32> -> tensor<?xi32>
+  %n, %n_w = ds.sample %l, %p : tensor<?x64xf32>, tensor<?x4xi32> -> tensor<?xi32>, tensor<?x64xf32>
   return
 }
 
 // -----
 
 func.func @f(%l: tensor<2x64xf32>, %p: tensor<3x8xi32>) {
-  // expected-error @+1 {{logits, params and result must have the same rows}}
-  %n = ds.sample %l, %p : tensor<2x64xf32>, tensor<3x8xi32> -> tensor<?xi32>
+  // expected-error @+1 {{logits, params and results must have the same rows}}
+  %n, %n_w = ds.sample %l, %p : tensor<2x64xf32>, tensor<3x8xi32> -> tensor<?xi32>, tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x64xf32>, %p: tensor<?x8xi32>) {
+  // expected-error @+1 {{weights must have one column per logit}}
+  %n, %n_w = ds.sample %l, %p : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x32xf32>
   return
 }
 
@@ -248,7 +256,7 @@ func.func @f(%l: tensor<2x64xf32>, %p: tensor<3x8xi32>) {
 
 func.func @f(%l: tensor<?x?xf32>, %p: tensor<?x8xi32>) {
   // expected-error @+1 {{the vocabulary size must be static}}
-  %n = ds.sample %l, %p : tensor<?x?xf32>, tensor<?x8xi32> -> tensor<?xi32>
+  %n, %n_w = ds.sample %l, %p : tensor<?x?xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x?xf32>
   return
 }
 
@@ -256,7 +264,7 @@ func.func @f(%l: tensor<?x?xf32>, %p: tensor<?x8xi32>) {
 
 func.func @f(%l: tensor<?x64xf32>, %p: tensor<?x8xf32>) {
   // expected-error @+1 {{operand #1 must be 2D tensor of 32-bit signless integer values}}
-  %n = ds.sample %l, %p : tensor<?x64xf32>, tensor<?x8xf32> -> tensor<?xi32>
+  %n, %n_w = ds.sample %l, %p : tensor<?x64xf32>, tensor<?x8xf32> -> tensor<?xi32>, tensor<?x64xf32>
   return
 }
 

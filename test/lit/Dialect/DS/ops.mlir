@@ -38,8 +38,8 @@ func.func @dense(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %norm: tensor<32xb
   %a = ds.add %h, %m : tensor<?x32xbf16>
   // CHECK: %[[L:.*]] = ds.lm_head %[[A]], %{{.*}} rows(%{{.*}} : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
   %logits = ds.lm_head %a, %head rows(%rows : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
-  // CHECK: ds.sample %[[L]], %{{.*}} : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>
-  %next = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>
+  // CHECK: ds.sample %[[L]], %{{.*}} : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x64xf32>
+  %next, %next_w = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x64xf32>
   return %logits, %next : tensor<?x64xf32>, tensor<?xi32>
 }
 

@@ -256,27 +256,35 @@ def DS_SampleOp : DS_PureOp<"sample"> {
 
     - `temperature <= 0`: the argmax (the lowest index on ties; 0 when every
       logit is `-inf`).
-    - Otherwise `z = (l - max l) / temperature` (when some logits are `+inf`
-      those tokens get `z = 0` and all others `-inf`), and a token is kept
-      when `z` reaches all of these thresholds: the `top_k`-th largest `z`
-      (`top_k > 0`); the largest `t` such that the tokens with `z >= t`
-      hold at least `top_p` of the probability mass of the tokens kept by
-      top-k (`top_p < 1`); `ln(min_p)` (`min_p > 0`). Tokens tied with the
-      token at a threshold are all kept. The draw picks a kept token with
-      probability proportional to `exp(z)` by the Gumbel-max rule with
-      uniform numbers that are a hash of `(seed, draw, token)`: the same
-      parameters always pick the same token, on every target.
+    - Otherwise each token gets the weight `w = exp((l - max l) /
+      temperature)` (so the most likely token weighs 1; when some logits are
+      `+inf` those tokens weigh 1 and all others 0), written to `weights`.
+      A token is kept when its weight is positive and reaches every
+      threshold that applies: the `top_k`-th largest weight (`top_k > 0`);
+      the largest `t` such that the tokens weighing `t` or more hold at
+      least `top_p` of the weight of the tokens top-k keeps (`top_p < 1`);
+      `min_p` (`min_p > 0`: a probability of at least `min_p` times the
+      highest). Tokens tied with the token at a threshold are all kept.
+      The draw picks a kept token with probability proportional to its
+      weight (the Gumbel-max rule: the largest `ln w + g`, with `g`
+      Gumbel noise from uniform numbers that are a hash of `(seed, draw,
+      token)`). The same parameters pick the same token on one target; two
+      targets agree except where rounding of `exp`, `log` or of a sum moves
+      a token across a threshold or changes the winner.
 
-    The result (`tensor<?xi32>`) has one token per row.
+    `result` (`tensor<?xi32>`) has one token per row; `weights`
+    (`tensor<?xVxf32>`) is the sampled rows' weights (not written for greedy
+    rows).
 
     ```mlir
-    %next = ds.sample %logits, %params : tensor<?x129280xf32>, tensor<?x8xi32> -> tensor<?xi32>
+    %next, %w = ds.sample %logits, %params : tensor<?x129280xf32>, tensor<?x8xi32>
+        -> tensor<?xi32>, tensor<?x129280xf32>
     ```
   }];
   let arguments = (ins 2DTensorOf<[F32]>:$logits, 2DTensorOf<[I32]>:$params);
-  let results = (outs 1DTensorOf<[I32]>:$result);
+  let results = (outs 1DTensorOf<[I32]>:$result, 2DTensorOf<[F32]>:$weights);
   let assemblyFormat = [{
-    $logits `,` $params attr-dict `:` type($logits) `,` type($params) `->` type($result)
+    $logits `,` $params attr-dict `:` type($logits) `,` type($params) `->` type($result) `,` type($weights)
   }];
   let hasVerifier = 1;
 }
