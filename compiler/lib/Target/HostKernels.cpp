@@ -716,34 +716,73 @@ private:
                                   return e.fadd(acc, term(i));
                                 }));
   }
-  /// The largest key t in [lo, hi] with measure(t) >= target, where
-  /// measure decreases as t grows and measure(lo) >= target: bisection,
-  /// 32 steps cover the 2^31 keys of the non-positive floats.
-  Value bisect(Value lo, Value hi, Value target,
-               const std::function<Value(Value)> &measure) {
-    auto forOp = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(32),
-                                    e.c64(1), ValueRange{lo, hi});
+  /// The largest key t in [lo, hi] (lo <= hi < 2^32) with measure(t) >=
+  /// target, where measure(t) = sum over tokens with key(i) >= t of
+  /// value(i) decreases as t grows and measure(lo) >= target. A 16-way
+  /// search: each pass over the vocabulary measures 15 cut points at once
+  /// (one load per token, independent sums in flight): a span of s keys
+  /// shrinks to at most ceil(s / 16) - 1, and spans under 16 are measured
+  /// whole, so 9 passes settle any span under 2^32 (weights in (0, 1] have
+  /// keys under 2^30: 8 passes, the ninth finds lo == hi and is skipped).
+  Value search(Value lo, Value hi, Value target, Value lane, int64_t count,
+               const std::function<Value(Value)> &keyOf,
+               const std::function<Value(Value)> &valueOf) {
+    constexpr int64_t kWays = 16;
+    int64_t lanes = gpu ? Emitter::kWarp : 1;
+    auto forOp = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(9), e.c64(1),
+                                    ValueRange{lo, hi});
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(forOp.getBody());
+    Value l = forOp.getRegionIterArgs()[0], h = forOp.getRegionIterArgs()[1];
+    auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{l.getType(), h.getType()},
+                                  cmpI(arith::CmpIPredicate::slt, l, h),
+                                  /*withElse=*/true);
     {
-      OpBuilder::InsertionGuard guard(e.b);
-      e.b.setInsertionPointToStart(forOp.getBody());
-      Value l = forOp.getRegionIterArgs()[0], h = forOp.getRegionIterArgs()[1];
-      Value open = cmpI(arith::CmpIPredicate::slt, l, h);
-      auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{l.getType(), h.getType()},
-                                    open, /*withElse=*/true);
+      OpBuilder::InsertionGuard inner(e.b);
+      e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      // Cut j = l + ceil(j (h - l) / 16), j = 1..15: increasing, in (l, h].
+      Value span = e.fsubI(h, l);
+      SmallVector<Value> cuts;
+      for (int64_t j = 1; j < kWays; ++j)
+        cuts.push_back(e.add(
+            l, e.div(e.add(e.mul(span, e.c64(j)), e.c64(kWays - 1)),
+                     e.c64(kWays))));
+      SmallVector<Value> zeros(cuts.size(), e.f32(0.0));
+      auto pass = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
+                                     e.c64(lanes), zeros);
       {
-        OpBuilder::InsertionGuard inner(e.b);
-        e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        Value mid = e.add(l, e.div(e.add(e.fsubI(h, l), e.c64(1)), e.c64(2)));
-        Value ok = cmpF(arith::CmpFPredicate::OGE, measure(mid), target);
-        scf::YieldOp::create(
-            e.b, e.loc,
-            ValueRange{select(ok, mid, l),
-                       select(ok, h, e.fsubI(mid, e.c64(1)))});
-        e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-        scf::YieldOp::create(e.b, e.loc, ValueRange{l, h});
+        OpBuilder::InsertionGuard body(e.b);
+        e.b.setInsertionPointToStart(pass.getBody());
+        Value i = pass.getInductionVar();
+        Value k = keyOf(i), v = valueOf(i);
+        SmallVector<Value> next;
+        for (size_t j = 0; j < cuts.size(); ++j)
+          next.push_back(e.fadd(pass.getRegionIterArgs()[j],
+                                select(cmpI(arith::CmpIPredicate::sge, k,
+                                            cuts[j]),
+                                       v, e.f32(0.0))));
+        scf::YieldOp::create(e.b, e.loc, next);
       }
-      scf::YieldOp::create(e.b, e.loc, ifOp.getResults());
+      // The last cut that still measures >= target bounds the answer from
+      // below, the cut after it from above.
+      Value newLo = l, newHi = h;
+      for (size_t j = 0; j < cuts.size(); ++j) {
+        Value ok = cmpF(arith::CmpFPredicate::OGE, laneSum(pass.getResult(j)),
+                        target);
+        newLo = select(ok, cuts[j], newLo);
+        Value below = e.fsubI(cuts[j], e.c64(1));
+        Value firstFail = arith::AndIOp::create(
+            e.b, e.loc, arith::XOrIOp::create(e.b, e.loc, ok,
+                                              arith::ConstantIntOp::create(
+                                                  e.b, e.loc, 1, 1)),
+            cmpI(arith::CmpIPredicate::eq, newHi, h));
+        newHi = select(firstFail, below, newHi);
+      }
+      scf::YieldOp::create(e.b, e.loc, ValueRange{newLo, newHi});
+      e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      scf::YieldOp::create(e.b, e.loc, ValueRange{l, h});
     }
+    scf::YieldOp::create(e.b, e.loc, ifOp.getResults());
     return forOp.getResult(0);
   }
   /// Emits `then` (yielding one i32) under `cond`, else yields `otherwise`.
@@ -795,28 +834,22 @@ private:
     Value useK = arith::AndIOp::create(
         e.b, e.loc, cmpI(arith::CmpIPredicate::sgt, topK, e.c64(0)),
         cmpI(arith::CmpIPredicate::slt, topK, e.c64(vocab)));
+    auto keyAt = [&](Value i) { return key(weight(i)); };
     Value kKey = ifElse(useK, [&]() -> Value {
       Value target = arith::SIToFPOp::create(e.b, e.loc, f32, topK);
-      return bisect(smallest, one, target, [&](Value t) {
-        return stridedSum(lane, vocab, [&](Value i) {
-          return select(cmpI(arith::CmpIPredicate::sge, key(weight(i)), t),
-                        e.f32(1.0), e.f32(0.0));
-        });
-      });
+      return search(smallest, one, target, lane, vocab, keyAt,
+                    [&](Value) { return e.f32(1.0); });
     }, smallest);
     threshold = imax(threshold, kKey);
     // top-p over the tokens top-k keeps.
-    auto massAbove = [&](Value t) {
-      return stridedSum(lane, vocab, [&](Value i) {
-        Value w = weight(i);
-        return select(cmpI(arith::CmpIPredicate::sge, key(w), t), w,
-                      e.f32(0.0));
-      });
-    };
     Value useP = cmpF(arith::CmpFPredicate::OLT, topP, e.f32(1.0));
     Value pKey = ifElse(useP, [&]() -> Value {
-      Value target = e.fmul(topP, massAbove(kKey));
-      return bisect(kKey, one, target, massAbove);
+      Value kept = stridedSum(lane, vocab, [&](Value i) {
+        Value w = weight(i);
+        return select(cmpI(arith::CmpIPredicate::sge, key(w), kKey), w,
+                      e.f32(0.0));
+      });
+      return search(kKey, one, e.fmul(topP, kept), lane, vocab, keyAt, weight);
     }, smallest);
     threshold = imax(threshold, pKey);
     // Gumbel-max over the kept tokens.
