@@ -1019,121 +1019,235 @@ private:
   /// kept online in one pass, so no buffer grows with the context.
   std::pair<ParallelDim, int64_t> attentionWarp(MLAAttentionOp op) {
     LatentCacheType type = op.getCache().getType();
-    int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
-    int64_t width = latent + ropeDim;
-    int64_t heads = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
-            vDim = op.getVHeadDim(), qkDim = nope + ropeDim;
-    double softmaxScale = op.getSoftmaxScale().convertToDouble();
-    WeightView kvB = e.weight(4);
-    Value cachePtr = operand(3);
-    Value zero = e.c64(0);
-    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
-    Value qPe = e.scratch(ropeDim);
-    Value qAbs = e.scratch(latent);
-    Type f32 = e.b.getF32Type();
+    AttentionShape a;
+    a.latent = type.getLatent();
+    a.ropeDim = op.getQkRopeHeadDim();
+    a.width = a.latent + a.ropeDim;
+    a.heads = op.getNumHeads();
+    a.nope = op.getQkNopeHeadDim();
+    a.vDim = op.getVHeadDim();
+    a.softmaxScale = op.getSoftmaxScale().convertToDouble();
+    a.rope = op.getRope();
+    a.freqs = invFreqTable(op.getRope());
+    auto groupAttr = op->getAttrOfType<IntegerAttr>("ds.query_group");
+    int64_t kGroup = groupAttr ? std::max<int64_t>(groupAttr.getInt(), 1) : 1;
+    a.qPe = e.scratch(kGroup * a.ropeDim);
     Value warp = e.c64(Emitter::kWarp);
 
     e.loop(e.begin, e.end, [&](Value index) {
       Value pair = e.div(index, warp), lane = e.rem(index, warp);
-      Value t = e.div(pair, e.c64(heads));
-      Value h = e.rem(pair, e.c64(heads));
-      Value kvRow0 = e.mul(h, e.c64(nope + vDim));
-      Value position = e.loadI64(operand(1), t);
-      Value slot = e.loadI64(operand(2), t);
-      Value qBase =
-          e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
-      Value qPeBase = e.add(qBase, e.c64(nope));
-      e.ropeRow([&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
-                [&](Value i, Value v) { e.store(e.roundBF16(v), qPe, i); },
-                position, op.getRope(), freqs);
-      // q_abs[c] = bf16(sum_j q_nope[j] W_UK[h][j, c]) for this lane's c.
-      e.reduceStep(lane, e.c64(latent), Emitter::kWarp, e.f32(0.0),
-                   [&](Value c, Value unused) {
-        Value acc = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
-          Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
-          return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), w, a);
-        });
-        e.store(e.roundBF16(acc), qAbs, c);
-        return unused;
-      });
-      Value last = e.add(position, e.c64(1));
-      // The scaled score of cached position s, in every lane.
-      auto scoreAt = [&](Value s) {
-        Value row = cacheRow(slot, s, width);
-        Value part = e.reduceStep(lane, e.c64(latent), Emitter::kWarp,
-                                  e.f32(0.0), [&](Value c, Value a) {
-          return e.fma(e.load(qAbs, f32, c),
-                       e.loadBF16(cachePtr, e.add(row, c)), a);
-        });
-        part = e.reduceStep(lane, e.c64(ropeDim), Emitter::kWarp, part,
-                            [&](Value i, Value a) {
-          Value k = e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), i));
-          return e.fma(e.load(qPe, f32, i), k, a);
-        });
-        return e.fmul(e.warpSum(part), e.f32(softmaxScale));
+      Value t = e.div(pair, e.c64(a.heads));
+      Value h = e.rem(pair, e.c64(a.heads));
+      if (kGroup == 1) {
+        attendGroup(a, op, lane, h, e.loadI64(operand(2), t), {t},
+                    {arith::ConstantIntOp::create(e.b, e.loc, 1, 1)});
+        return;
+      }
+      // Tokens [base, base + kGroup) of one slot (a prefill chunk) share
+      // every cache row they read: the group's first warp serves them all
+      // and the others return. Tokens of distinct slots (a decode batch)
+      // each get their own warp.
+      Value base = e.fsubI(t, e.rem(t, e.c64(kGroup)));
+      Value lastToken = e.fsubI(e.tokens, e.c64(1));
+      auto clampToken = [&](Value x) {
+        return arith::MinSIOp::create(e.b, e.loc, x, lastToken).getResult();
       };
-      // One pass over the cached positions with the softmax kept online
-      // (flash-decoding): the running maximum m, the running sum l of
-      // exp(score - m) and this lane's o_lat accumulators (c = lane + 32 k,
-      // in registers) are rescaled by exp(m_old - m_new) as m grows. No
-      // score is stored, so the context is bounded by the cache alone.
-      // Unlike the generic kernel, the probabilities are not rounded to
-      // bf16 before the weighted sum (--check-kernels bounds the
-      // difference).
-      int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
-      SmallVector<Value> init = {e.f32(-INFINITY), e.f32(0.0)};
-      init.append(perLane, e.f32(0.0));
-      auto online = scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1),
-                                       init);
-      auto laneColumn = [&](int64_t k) {
-        Value c = e.add(lane, e.c64(k * Emitter::kWarp));
-        Value inRange = arith::CmpIOp::create(
-            e.b, e.loc, arith::CmpIPredicate::slt, c, e.c64(latent));
-        Value safe = arith::SelectOp::create(e.b, e.loc, inRange, c,
-                                             e.c64(latent - 1));
-        return std::make_pair(safe, inRange);
-      };
+      Value slot0 = e.loadI64(operand(2), base);
+      Value same = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
+      SmallVector<Value> group, valid;
+      for (int64_t g = 0; g < kGroup; ++g) {
+        Value tg = e.add(base, e.c64(g));
+        Value inChunk = cmpI(arith::CmpIPredicate::slt, tg, e.tokens);
+        Value slotG = e.loadI64(operand(2), clampToken(tg));
+        same = arith::AndIOp::create(
+            e.b, e.loc, same,
+            arith::OrIOp::create(
+                e.b, e.loc,
+                arith::XOrIOp::create(
+                    e.b, e.loc, inChunk,
+                    arith::ConstantIntOp::create(e.b, e.loc, 1, 1)),
+                cmpI(arith::CmpIPredicate::eq, slotG, slot0)));
+        group.push_back(clampToken(tg));
+        valid.push_back(inChunk);
+      }
+      auto shared = scf::IfOp::create(e.b, e.loc, same, /*withElse=*/true);
       {
         OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(online.getBody());
-        Value s = online.getInductionVar();
-        Value m = online.getRegionIterArgs()[0], l = online.getRegionIterArgs()[1];
-        Value score = scoreAt(s);
+        e.b.setInsertionPointToStart(&shared.getThenRegion().front());
+        auto leader = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::eq, t, base),
+            /*withElse=*/false);
+        e.b.setInsertionPointToStart(&leader.getThenRegion().front());
+        attendGroup(a, op, lane, h, slot0, group, valid);
+        e.b.setInsertionPointToStart(&shared.getElseRegion().front());
+        attendGroup(a, op, lane, h, e.loadI64(operand(2), t), {t},
+                    {arith::ConstantIntOp::create(e.b, e.loc, 1, 1)});
+      }
+    });
+    return {ParallelDim::TokensTimesStatic, a.heads * Emitter::kWarp};
+  }
+
+  struct AttentionShape {
+    int64_t latent, ropeDim, width, heads, nope, vDim;
+    double softmaxScale;
+    RopeAttr rope;
+    LLVM::GlobalOp freqs;
+    Value qPe; // (query group) x ropeDim f32 scratch
+  };
+
+  /// One warp attends head `h` for `tokens` (all of cache slot `slot`;
+  /// `valid[g]` false for padding past the chunk): lanes split the latent
+  /// dimension (c = lane + 32 k) for q_abs, the scores, o_lat and the W_UV
+  /// product, so cache and weight reads are coalesced, and each cache row
+  /// is read once for all tokens. The softmax is kept online in one pass
+  /// (flash-decoding): per token the running maximum m, the running sum l
+  /// of exp(score - m) and the o_lat accumulators (registers) are rescaled
+  /// by exp(m_old - m_new) as m grows; no score is stored, so the context is
+  /// bounded by the cache alone. Unlike the generic kernel the
+  /// probabilities are not rounded to bf16 before the weighted sum
+  /// (--check-kernels bounds the difference).
+  void attendGroup(const AttentionShape &a, MLAAttentionOp op, Value lane,
+                   Value h, Value slot, ArrayRef<Value> tokens,
+                   ArrayRef<Value> valid) {
+    int64_t n = static_cast<int64_t>(tokens.size());
+    int64_t qkDim = a.nope + a.ropeDim;
+    WeightView kvB = e.weight(4);
+    Value cachePtr = operand(3), zero = e.c64(0);
+    Type f32 = e.b.getF32Type();
+    Value kvRow0 = e.mul(h, e.c64(a.nope + a.vDim));
+    int64_t perLane = (a.latent + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t ropeLane = (a.ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
+    auto column = [&](int64_t k, int64_t limit) {
+      Value c = e.add(lane, e.c64(k * Emitter::kWarp));
+      Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
+      return std::make_pair(select(inRange, c, e.c64(limit - 1)), inRange);
+    };
+    SmallVector<Value> positions, qBase;
+    for (int64_t g = 0; g < n; ++g) {
+      positions.push_back(e.loadI64(operand(1), tokens[g]));
+      qBase.push_back(e.add(e.mul(tokens[g], e.c64(a.heads * qkDim)),
+                            e.mul(h, e.c64(qkDim))));
+      Value qPeBase = e.add(qBase[g], e.c64(a.nope));
+      Value out = e.c64(g * a.ropeDim);
+      e.ropeRow(
+          [&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
+          [&](Value i, Value v) { e.store(e.roundBF16(v), a.qPe, e.add(out, i)); },
+          positions[g], a.rope, a.freqs);
+    }
+    // q_abs[g][c] = bf16(sum_j q_nope[g][j] W_UK[h][j, c]) for this lane's
+    // c; each weight element is read once for the group.
+    SmallVector<SmallVector<Value>> qAbs(n);
+    for (int64_t k = 0; k < perLane; ++k) {
+      Value c = column(k, a.latent).first;
+      SmallVector<Value> init(n, e.f32(0.0));
+      auto dot = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(a.nope),
+                                    e.c64(1), init);
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(dot.getBody());
+        Value j = dot.getInductionVar();
+        Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
+        SmallVector<Value> next;
+        for (int64_t g = 0; g < n; ++g)
+          next.push_back(e.fma(e.loadBF16(operand(0), e.add(qBase[g], j)), w,
+                               dot.getRegionIterArgs()[g]));
+        scf::YieldOp::create(e.b, e.loc, next);
+      }
+      for (int64_t g = 0; g < n; ++g)
+        qAbs[g].push_back(e.roundBF16(dot.getResult(g)));
+    }
+    // The positions to visit: up to the last valid token's.
+    Value last = e.c64(0);
+    for (int64_t g = 0; g < n; ++g)
+      last = select(valid[g],
+                    arith::MaxSIOp::create(e.b, e.loc, last,
+                                           e.add(positions[g], e.c64(1))),
+                    last);
+    // Per token: m, l, then perLane accumulators.
+    int64_t stride = 2 + perLane;
+    SmallVector<Value> init;
+    for (int64_t g = 0; g < n; ++g) {
+      init.append({e.f32(-INFINITY), e.f32(0.0)});
+      init.append(perLane, e.f32(0.0));
+    }
+    auto online = scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1),
+                                     init);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(online.getBody());
+      Value s = online.getInductionVar();
+      Value row = cacheRow(slot, s, a.width);
+      SmallVector<Value> cv, kpe;
+      for (int64_t k = 0; k < perLane; ++k) {
+        auto [c, inRange] = column(k, a.latent);
+        cv.push_back(select(inRange, e.loadBF16(cachePtr, e.add(row, c)),
+                            e.f32(0.0)));
+      }
+      for (int64_t k = 0; k < ropeLane; ++k) {
+        auto [r, inRange] = column(k, a.ropeDim);
+        kpe.push_back(select(
+            inRange,
+            e.loadBF16(cachePtr, e.add(e.add(row, e.c64(a.latent)), r)),
+            e.f32(0.0)));
+      }
+      SmallVector<Value> yields;
+      for (int64_t g = 0; g < n; ++g) {
+        auto args = online.getRegionIterArgs().slice(g * stride, stride);
+        Value part = e.f32(0.0);
+        for (int64_t k = 0; k < perLane; ++k)
+          part = e.fma(qAbs[g][k], cv[k], part);
+        for (int64_t k = 0; k < ropeLane; ++k) {
+          Value r = column(k, a.ropeDim).first;
+          Value q = e.load(a.qPe, f32, e.add(e.c64(g * a.ropeDim), r));
+          part = e.fma(q, kpe[k], part);
+        }
+        Value score = e.fmul(e.warpSum(part), e.f32(a.softmaxScale));
+        Value active = arith::AndIOp::create(
+            e.b, e.loc, valid[g],
+            cmpI(arith::CmpIPredicate::sle, s, positions[g]));
+        Value m = args[0], l = args[1];
         Value next = e.fmax(m, score);
         Value alpha = e.exp(e.fsub(m, next));
         Value p = e.exp(e.fsub(score, next));
-        SmallVector<Value> yields = {next, e.fadd(e.fmul(l, alpha), p)};
-        Value row = cacheRow(slot, s, width);
-        for (int64_t k = 0; k < perLane; ++k) {
-          auto [c, inRange] = laneColumn(k);
-          Value cv = e.loadBF16(cachePtr, e.add(row, c));
-          cv = arith::SelectOp::create(e.b, e.loc, inRange, cv, e.f32(0.0));
-          Value acc = online.getRegionIterArgs()[2 + k];
-          yields.push_back(e.fma(p, cv, e.fmul(acc, alpha)));
-        }
-        scf::YieldOp::create(e.b, e.loc, yields);
+        yields.push_back(select(active, next, m));
+        yields.push_back(select(active, e.fadd(e.fmul(l, alpha), p), l));
+        for (int64_t k = 0; k < perLane; ++k)
+          yields.push_back(select(active,
+                                  e.fma(p, cv[k], e.fmul(args[2 + k], alpha)),
+                                  args[2 + k]));
       }
-      Value inv = e.fdiv(e.f32(1.0), online.getResult(1));
-      SmallVector<Value> oLatLane;
-      for (int64_t k = 0; k < perLane; ++k)
-        oLatLane.push_back(e.roundBF16(e.fmul(online.getResult(2 + k), inv)));
-      // out = bf16(W_UV[h] o_lat).
-      Value outBase =
-          e.add(e.mul(t, e.c64(heads * vDim)), e.mul(h, e.c64(vDim)));
-      Value vRow0 = e.add(kvRow0, e.c64(nope));
-      e.loop(0, vDim, [&](Value j) {
-        Value part = e.f32(0.0);
-        for (int64_t k = 0; k < perLane; ++k) {
-          auto [c, inRange] = laneColumn(k);
-          Value w = e.weightElement(kvB, zero, e.add(vRow0, j), c);
-          Value o = arith::SelectOp::create(e.b, e.loc, inRange, oLatLane[k],
-                                            e.f32(0.0));
-          part = e.fma(o, w, part);
-        }
-        e.storeBF16(e.warpSum(part), result(), e.add(outBase, j));
-      });
+      scf::YieldOp::create(e.b, e.loc, yields);
+    }
+    // o_lat = bf16(acc / l); out = bf16(W_UV[h] o_lat), each weight element
+    // read once for the group.
+    SmallVector<SmallVector<Value>> oLat(n);
+    for (int64_t g = 0; g < n; ++g) {
+      Value inv = e.fdiv(e.f32(1.0), online.getResult(g * stride + 1));
+      for (int64_t k = 0; k < perLane; ++k) {
+        Value o = e.roundBF16(e.fmul(online.getResult(g * stride + 2 + k), inv));
+        oLat[g].push_back(select(column(k, a.latent).second, o, e.f32(0.0)));
+      }
+    }
+    Value vRow0 = e.add(kvRow0, e.c64(a.nope));
+    e.loop(0, a.vDim, [&](Value j) {
+      SmallVector<Value> part(n, e.f32(0.0));
+      for (int64_t k = 0; k < perLane; ++k) {
+        Value w = e.weightElement(kvB, zero, e.add(vRow0, j),
+                                  column(k, a.latent).first);
+        for (int64_t g = 0; g < n; ++g)
+          part[g] = e.fma(oLat[g][k], w, part[g]);
+      }
+      for (int64_t g = 0; g < n; ++g) {
+        Value sum = e.warpSum(part[g]);
+        auto store = scf::IfOp::create(e.b, e.loc, valid[g], /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&store.getThenRegion().front());
+        Value outBase = e.add(e.mul(tokens[g], e.c64(a.heads * a.vDim)),
+                              e.mul(h, e.c64(a.vDim)));
+        e.storeBF16(sum, result(), e.add(outBase, j));
+      }
     });
-    return {ParallelDim::TokensTimesStatic, heads * Emitter::kWarp};
+    (void)op;
   }
 
   std::pair<ParallelDim, int64_t> attention(MLAAttentionOp op) {
@@ -1501,8 +1615,9 @@ std::string signatureOf(Operation *op) {
   for (NamedAttribute attr : op->getAttrs())
     // The layer only moves the cache pointer; discardable "ds.*"
     // attributes (buffer placement) do not change the code.
-    if (attr.getName() != "layer" &&
-        !attr.getName().getValue().starts_with("ds."))
+    if (attr.getName() == "ds.query_group" ||
+        (attr.getName() != "layer" &&
+         !attr.getName().getValue().starts_with("ds.")))
       os << attr.getName().getValue() << "=" << attr.getValue() << ";";
   return key;
 }

@@ -24,6 +24,10 @@ using namespace dsc::ds;
 
 namespace {
 
+/// Prefill tokens per warp in the GPU attention (registers bound it: 4
+/// tokens of a 512-wide latent use all 255).
+constexpr int64_t kQueryGroup = 4;
+
 const char *parallelName(dsc::ParallelDim parallel) {
   switch (parallel) {
   case dsc::ParallelDim::Tokens:
@@ -159,6 +163,12 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         sampled = where.lookup(ret.getOperand(1));
         continue;
       }
+      // GPU prefill: one warp attends a group of a chunk's tokens, which
+      // share the cache rows they read (decode batches are one token per
+      // slot and keep a warp per token and fewer registers).
+      if (gpu && isa<MLAAttentionOp>(op) &&
+          f->getAttrOfType<StringAttr>("ds.entry").getValue() == "prefill")
+        op.setAttr("ds.query_group", b.getI64IntegerAttr(kQueryGroup));
       FailureOr<unsigned> kernel = generator.getOrCreate(&op);
       if (failed(kernel))
         return failure();
