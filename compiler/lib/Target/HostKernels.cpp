@@ -684,26 +684,49 @@ private:
     }
     return {v, i};
   }
+  /// Lane-strided passes over a row handle kUnroll tokens per iteration:
+  /// their loads are issued together, so one warp keeps several in flight
+  /// (a pass is otherwise bound by one memory latency per token).
+  static constexpr int64_t kUnroll = 8;
+  /// Calls body(u, index, inRange) for the kUnroll tokens of the iteration
+  /// at `i` (out-of-range tokens read the last one's data and must not
+  /// count).
+  template <typename Body>
+  void unrolled(Value i, int64_t count, int64_t unroll, Body body) {
+    int64_t lanes = gpu ? Emitter::kWarp : 1;
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value index = e.add(i, e.c64(u * lanes));
+      Value inRange = cmpI(arith::CmpIPredicate::slt, index, e.c64(count));
+      body(u, select(inRange, index, e.c64(count - 1)), inRange);
+    }
+  }
   /// Lane-strided argmax of score(i) over [0, count): (value, i32 index).
   std::pair<Value, Value>
   stridedArgmax(Value lane, int64_t count,
                 const std::function<Value(Value)> &score) {
     int64_t lanes = gpu ? Emitter::kWarp : 1;
     auto forOp = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
-                                    e.c64(lanes),
+                                    e.c64(lanes * kUnroll),
                                     ValueRange{e.f32(-INFINITY), c32(0)});
     {
       OpBuilder::InsertionGuard guard(e.b);
       e.b.setInsertionPointToStart(forOp.getBody());
-      Value i = forOp.getInductionVar();
-      Value v = score(i);
+      SmallVector<std::pair<Value, Value>> scored;
+      unrolled(forOp.getInductionVar(), count, kUnroll,
+               [&](int64_t, Value index, Value inRange) {
+                 scored.push_back(
+                     {select(inRange, score(index), e.f32(-INFINITY)),
+                      arith::TruncIOp::create(e.b, e.loc, i32(), index)});
+               });
+      // In index order, so the first of equal scores stays.
       Value best = forOp.getRegionIterArgs()[0];
-      Value better = cmpF(arith::CmpFPredicate::OGT, v, best);
-      Value index = arith::TruncIOp::create(e.b, e.loc, i32(), i);
-      scf::YieldOp::create(
-          e.b, e.loc,
-          ValueRange{select(better, v, best),
-                     select(better, index, forOp.getRegionIterArgs()[1])});
+      Value bestIndex = forOp.getRegionIterArgs()[1];
+      for (auto [v, index] : scored) {
+        Value better = cmpF(arith::CmpFPredicate::OGT, v, best);
+        best = select(better, v, best);
+        bestIndex = select(better, index, bestIndex);
+      }
+      scf::YieldOp::create(e.b, e.loc, ValueRange{best, bestIndex});
     }
     return laneArgmax(forOp.getResult(0), forOp.getResult(1));
   }
@@ -711,10 +734,25 @@ private:
   Value stridedSum(Value lane, int64_t count,
                    const std::function<Value(Value)> &term) {
     int64_t lanes = gpu ? Emitter::kWarp : 1;
-    return laneSum(e.reduceStep(lane, e.c64(count), lanes, e.f32(0.0),
-                                [&](Value i, Value acc) {
-                                  return e.fadd(acc, term(i));
-                                }));
+    SmallVector<Value> zeros(kUnroll, e.f32(0.0));
+    auto forOp = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
+                                    e.c64(lanes * kUnroll), zeros);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(forOp.getBody());
+      SmallVector<Value> next;
+      unrolled(forOp.getInductionVar(), count, kUnroll,
+               [&](int64_t u, Value index, Value inRange) {
+                 next.push_back(e.fadd(forOp.getRegionIterArgs()[u],
+                                       select(inRange, term(index),
+                                              e.f32(0.0))));
+               });
+      scf::YieldOp::create(e.b, e.loc, next);
+    }
+    Value sum = forOp.getResult(0);
+    for (int64_t u = 1; u < kUnroll; ++u)
+      sum = e.fadd(sum, forOp.getResult(u));
+    return laneSum(sum);
   }
   /// The largest key t in [lo, hi] (lo <= hi < 2^32) with measure(t) >=
   /// target, where measure(t) = sum over tokens with key(i) >= t of
@@ -748,19 +786,26 @@ private:
             l, e.div(e.add(e.mul(span, e.c64(j)), e.c64(kWays - 1)),
                      e.c64(kWays))));
       SmallVector<Value> zeros(cuts.size(), e.f32(0.0));
+      constexpr int64_t kSearchUnroll = 4;
       auto pass = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
-                                     e.c64(lanes), zeros);
+                                     e.c64(lanes * kSearchUnroll), zeros);
       {
         OpBuilder::InsertionGuard body(e.b);
         e.b.setInsertionPointToStart(pass.getBody());
-        Value i = pass.getInductionVar();
-        Value k = keyOf(i), v = valueOf(i);
-        SmallVector<Value> next;
-        for (size_t j = 0; j < cuts.size(); ++j)
-          next.push_back(e.fadd(pass.getRegionIterArgs()[j],
-                                select(cmpI(arith::CmpIPredicate::sge, k,
-                                            cuts[j]),
-                                       v, e.f32(0.0))));
+        SmallVector<std::pair<Value, Value>> tokens; // (key, value)
+        unrolled(pass.getInductionVar(), count, kSearchUnroll,
+                 [&](int64_t, Value index, Value inRange) {
+                   tokens.push_back(
+                       {keyOf(index), select(inRange, valueOf(index),
+                                             e.f32(0.0))});
+                 });
+        SmallVector<Value> next(pass.getRegionIterArgs().begin(),
+                                pass.getRegionIterArgs().end());
+        for (auto [k, v] : tokens)
+          for (size_t j = 0; j < cuts.size(); ++j)
+            next[j] = e.fadd(next[j],
+                             select(cmpI(arith::CmpIPredicate::sge, k, cuts[j]),
+                                    v, e.f32(0.0)));
         scf::YieldOp::create(e.b, e.loc, next);
       }
       // The last cut that still measures >= target bounds the answer from
