@@ -220,17 +220,19 @@ def perf():
         rows.append(("V2-Lite dsc prefill 1024", f"{j['prefill_tokens_per_second']:.1f} tok/s", f"wall {wall:.0f}s", "info"))
     except Exception as e:  # noqa: BLE001
         rows.append(("V2-Lite dsc prefill 1024", str(e)[:80], "", "FAIL"))
-    # Where a 1024-token prefill spends its time (synchronises per launch).
-    try:
-        long = " ".join(map(str, rng.integers(2, 100000, size=1024)))
-        r = subprocess.run([exe, "--dummy-weights", "-n", "1", "--prompt-ids", long],
-                           capture_output=True, text=True, timeout=300,
-                           env=dict(os.environ, DSRT_PROFILE="1"))
-        lines = r.stderr.splitlines()
-        at = next(i for i, line in enumerate(lines) if line.startswith("DSRT_PROFILE"))
-        print("\n".join(lines[at:at + 10]))
-    except Exception as e:  # noqa: BLE001
-        print("profile failed:", e)
+    # Where a 1024-token prefill and batch-1 decode spend their time
+    # (synchronises per launch).
+    for what, prompt, n in [("prefill 1024", " ".join(map(str, rng.integers(2, 100000, size=1024))), 1),
+                            ("8-token prompt, 32 decode steps", short(), 33)]:
+        try:
+            r = subprocess.run([exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--prompt-ids", prompt],
+                               capture_output=True, text=True, timeout=300,
+                               env=dict(os.environ, DSRT_PROFILE="1"))
+            lines = r.stderr.splitlines()
+            at = next(i for i, line in enumerate(lines) if line.startswith("DSRT_PROFILE"))
+            print(f"== {what}\n" + "\n".join(lines[at:at + 10]))
+        except Exception as e:  # noqa: BLE001
+            print("profile failed:", e)
     try:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM
