@@ -213,6 +213,16 @@ def perf():
                      f"wall {wall:.0f}s", "info"))
     except Exception as e:  # noqa: BLE001
         rows.append(("V2-Lite dsc decode sampled", str(e)[:80], "", "FAIL"))
+    # The model's whole context compiled in (163840 positions): an 8192-token
+    # prompt in 1024-token chunks, then decode at that depth.
+    try:
+        j, wall = bench_dsc(os.path.join(DIR, "v2lite-long.exe"),
+                            [" ".join(map(str, rng.integers(2, 100000, size=8192)))], 16, 400)
+        rows.append(("V2-Lite max-seq-len 163840: prefill 8192", f"{j['prefill_tokens_per_second']:.1f} tok/s",
+                     f"decode {j['decode_tokens_per_second']:.1f}", "ok"))
+    except Exception as e:  # noqa: BLE001
+        rows.append(("V2-Lite max-seq-len 163840", str(e)[:80], "", "FAIL"))
+        failures.append("long context")
     try:
         long = " ".join(map(str, rng.integers(2, 100000, size=1024)))
         j, wall = bench_dsc(exe, [long], 1, 400)

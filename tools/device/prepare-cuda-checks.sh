@@ -14,6 +14,7 @@
 #   <model>/check.exe     CUDA executable with --check-kernels (host twins)
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
 #   v2lite-check.exe      the same with --check-kernels, small geometry
+#   v2lite-long.exe       the same with the model's whole context (163840)
 #
 # build-device.tar.xz packs it all (the device tool carries at most 64 MiB):
 #   device: tar -xJf build-device.tar.xz && cd build-device && python3 check-cuda.py .
@@ -55,6 +56,8 @@ D="$OUT/tiny-v3"
 "$DSC" compile "$D/ckpt" -o "$D/sm_89.exe" --target=cuda:sm_89 --no-ptxas "${COMPILE[@]}" 2>/dev/null
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite.exe" --target=cuda:sm_90a \
   --max-seq-len 1152 --max-batch 16 --prefill-chunk 1024 --stats
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-long.exe" --target=cuda:sm_90a \
+  --max-seq-len 163840 --max-batch 1 --prefill-chunk 1024
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-check.exe" --target=cuda:sm_90a \
   --check-kernels --max-seq-len 64 --max-batch 4 --prefill-chunk 16
 cp "$ROOT/examples/deepseek-v2-lite/config.json" "$OUT/v2lite-config.json"
