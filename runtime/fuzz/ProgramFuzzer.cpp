@@ -89,10 +89,24 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
     }
   }
 
-  for (const dsrt::fb::Kernel *k : *p.kernels()) {
+  auto checkKernel = [](const dsrt::fb::Kernel *k) {
     check(k->name() != nullptr);
+    check(static_cast<int>(k->parallel()) >= 0 &&
+          static_cast<int>(k->parallel()) <= 2);
     if (k->parallel() != dsrt::fb::ParallelDim::Tokens)
       check(k->extent() > 0 && k->extent() <= (int64_t(1) << 32));
+    check(k->rows() == dsrt::fb::RowCount::Tokens ||
+          k->rows() == dsrt::fb::RowCount::Outputs);
+    if (k->outputs())
+      for (const dsrt::fb::KernelOutput *o : *k->outputs())
+        check(dsrt::dtypeBytes(o->dtype()) > 0 && o->row_elements() > 0);
+  };
+  for (const dsrt::fb::Kernel *k : *p.kernels())
+    checkKernel(k);
+  if (p.host_twins()) {
+    check(p.host_twins()->size() == p.kernels()->size());
+    for (const dsrt::fb::Kernel *k : *p.host_twins())
+      checkKernel(k);
   }
 
   Wide vocab = Wide(p.model()->vocab_size());
@@ -100,8 +114,22 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
     check(e->name() && e->launches() && e->max_tokens() > 0);
     Wide logitsEnd = Wide(e->logits_offset()) + Wide(e->max_tokens()) * vocab * 4;
     check(logitsEnd <= Wide(p.arena_bytes()));
+    Wide sampledEnd = Wide(e->sampled_offset()) + Wide(e->max_tokens()) * 4;
+    check(sampledEnd <= Wide(p.arena_bytes()));
     for (const dsrt::fb::Launch *l : *e->launches()) {
       check(l->kernel() < p.kernels()->size() && l->args());
+      // What the kernel writes lies in the arena at any row count.
+      const dsrt::fb::Kernel *k = p.kernels()->Get(l->kernel());
+      if (k->outputs())
+        for (const dsrt::fb::KernelOutput *o : *k->outputs()) {
+          check(o->arg() < l->args()->size());
+          const dsrt::fb::Arg *a = l->args()->Get(o->arg());
+          check(a->kind() == dsrt::fb::ArgKind::Arena);
+          check(Wide(a->value()) + Wide(e->max_tokens()) *
+                                       Wide(o->row_elements()) *
+                                       Wide(dsrt::dtypeBytes(o->dtype())) <=
+                Wide(p.arena_bytes()));
+        }
       for (const dsrt::fb::Arg *a : *l->args()) {
         switch (a->kind()) {
         case dsrt::fb::ArgKind::Arena:
@@ -117,6 +145,8 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
         case dsrt::fb::ArgKind::Tokens:
         case dsrt::fb::ArgKind::Positions:
         case dsrt::fb::ArgKind::Slots:
+        case dsrt::fb::ArgKind::Rows:
+        case dsrt::fb::ArgKind::Sampling:
           break;
         default:
           check(false);

@@ -8,6 +8,7 @@
 #include "dsrt/CudaDriver.h"
 
 #include <dlfcn.h>
+#include <initializer_list>
 
 namespace dsrt {
 
@@ -56,6 +57,21 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
   resolve(driver.cuGraphLaunch, "cuGraphLaunch");
   resolve(driver.cuGraphDestroy, "cuGraphDestroy");
+  // Events only time kernels (DSRT_PROFILE); drivers before CUDA 12.8 name
+  // the elapsed-time call without _v2.
+  auto optional = [&](auto &slot, std::initializer_list<const char *> names) {
+    for (const char *name : names)
+      if (void *symbol = ::dlsym(library, name)) {
+        slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(symbol);
+        return;
+      }
+  };
+  optional(driver.cuEventCreate, {"cuEventCreate"});
+  optional(driver.cuEventRecord, {"cuEventRecord"});
+  optional(driver.cuEventSynchronize, {"cuEventSynchronize"});
+  optional(driver.cuEventElapsedTime,
+           {"cuEventElapsedTime_v2", "cuEventElapsedTime"});
+  optional(driver.cuEventDestroy, {"cuEventDestroy_v2", "cuEventDestroy"});
   if (!error.empty())
     return Expected<const CudaDriver *>::error(error);
   return &driver;

@@ -37,6 +37,8 @@ public:
       return;
     if (profile_)
       printProfile();
+    for (CUevent e : events_)
+      driver_->cuEventDestroy(e);
     for (CUdeviceptr p : allocations_)
       driver_->cuMemFree(p);
   }
@@ -276,10 +278,49 @@ public:
         return fail(s);
       result.logits = logits_.data();
     }
+    if (eventProfile())
+      if (Status s = recordEvent(""); !s)
+        return fail(s);
     if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
         !s)
       return fail(s);
+    if (eventProfile())
+      if (Status s = collectEvents(); !s)
+        return fail(s);
     return result;
+  }
+
+  /// DSRT_PROFILE=1 (any value but "sync"): CUDA events around every launch,
+  /// read after the chunk's one synchronisation, so kernels run back to back
+  /// as usual and each is charged its GPU time.
+  bool eventProfile() const { return profile_ && !profileSync_ && driver_->cuEventCreate; }
+  Status recordEvent(std::string kernel) {
+    const CudaDriver &d = *driver_;
+    if (eventsUsed_ == events_.size()) {
+      CUevent e = nullptr;
+      if (Status s = d.check(d.cuEventCreate(&e, 0), "cuEventCreate"); !s)
+        return s;
+      events_.push_back(e);
+    }
+    eventKernels_.push_back(std::move(kernel));
+    return d.check(d.cuEventRecord(events_[eventsUsed_++], stream_),
+                   "cuEventRecord");
+  }
+  Status collectEvents() {
+    const CudaDriver &d = *driver_;
+    for (size_t i = 0; i + 1 < eventsUsed_; ++i) {
+      float ms = 0;
+      if (Status s = d.check(d.cuEventElapsedTime(&ms, events_[i], events_[i + 1]),
+                             "cuEventElapsedTime");
+          !s)
+        return s;
+      auto &slot = profileTimes_[eventKernels_[i]];
+      slot.first += ms * 1e-3;
+      slot.second += 1;
+    }
+    eventsUsed_ = 0;
+    eventKernels_.clear();
+    return Status::success();
   }
 
   /// Launches every kernel of `entry` for `chunk` on the stream.
@@ -303,6 +344,9 @@ public:
         if (Status s = runTwin(launch, chunk); !s)
           return s;
       auto launched = std::chrono::steady_clock::now();
+      if (eventProfile())
+        if (Status s = recordEvent(kernel.summary()->str()); !s)
+          return s;
       if (Status s = d.check(d.cuLaunchKernel(functions_[launch.kernel()],
                                               blocks, 1, 1, kBlockSize, 1, 1, 0,
                                               stream_, params, nullptr),
@@ -313,9 +357,9 @@ public:
       if (check_)
         if (Status s = compareWithTwin(launch, chunk); !s)
           return s;
-      if (profile_) {
-        // DSRT_PROFILE=1: synchronise after every launch and charge the
-        // time to the kernel (a diagnostic; it removes all overlap).
+      if (profile_ && !eventProfile()) {
+        // DSRT_PROFILE=sync: synchronise after every launch and charge the
+        // host's wall time to the kernel (launch latency included).
         if (Status s = d.check(d.cuStreamSynchronize(stream_),
                                "cuStreamSynchronize");
             !s)
@@ -532,7 +576,9 @@ private:
       total += entry.first;
     }
     std::sort(rows.rbegin(), rows.rend());
-    std::fprintf(stderr, "DSRT_PROFILE: %.1f ms in kernels\n", total * 1e3);
+    std::fprintf(stderr, "DSRT_PROFILE: %.1f ms in kernels (%s)\n", total * 1e3,
+                 eventProfile() ? "GPU time between CUDA events"
+                                : "host time, synchronised per launch");
     for (const auto &[seconds, name] : rows)
       std::fprintf(stderr, "  %8.2f ms %5.1f%% %6lld x  %s\n", seconds * 1e3,
                    100 * seconds / total,
@@ -541,6 +587,10 @@ private:
   }
 
   bool profile_ = std::getenv("DSRT_PROFILE") != nullptr;
+  bool profileSync_ = profile_ && std::string(std::getenv("DSRT_PROFILE")) == "sync";
+  std::vector<CUevent> events_;
+  std::vector<std::string> eventKernels_; // the kernel after each event
+  size_t eventsUsed_ = 0;
   bool noGraphs_ = std::getenv("DSRT_NO_GRAPHS") != nullptr;
   CUstream stream_ = nullptr;
   // Decode graph per (tokens, outputs).

@@ -109,6 +109,8 @@ std::string checkProgram(const fb::Program &p) {
       return what + " has an extent out of range";
     if (k->rows() != fb::RowCount::Tokens && k->rows() != fb::RowCount::Outputs)
       return what + " has an unknown row count";
+    if (k->outputs() && !elementsAligned(k->outputs()))
+      return what + " has misaligned outputs";
     if (k->outputs())
       for (const fb::KernelOutput *o : *k->outputs())
         if (dtypeBytes(o->dtype()) == 0 || o->row_elements() <= 0 ||

@@ -154,6 +154,7 @@ public:
   /// FlatBuffer verifier accepts (it checks only the 4-byte length).
   bool misalignFirstShape = false;
   bool misalignArgs = false;
+  bool misalignOutputs = false; // every kernel's output table
 
   /// The entry point called `name`; it must exist.
   EntrySpec &entry(const std::string &name) {
@@ -212,7 +213,12 @@ public:
         offsets.push_back(fb::CreateKernel(
             fbb, stringOrNone(k.name), fbb.CreateString("test kernel"),
             k.parallel, k.extent, k.rows,
-            fbb.CreateVectorOfStructs(k.outputs)));
+            misalignOutputs && !k.outputs.empty()
+                ? flatbuffers::Offset<
+                      flatbuffers::Vector<const fb::KernelOutput *>>(
+                      misaligned(k.outputs.data(), k.outputs.size(),
+                                 sizeof(fb::KernelOutput)))
+                : fbb.CreateVectorOfStructs(k.outputs)));
       return offsets;
     };
     std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets =

@@ -482,6 +482,10 @@ TEST(ProgramTest, KernelOutputsLieInTheArena) {
   EXPECT_EQ(loadError(builder), corrupted("kernel 0 has a malformed output"));
   builder.kernels[0].outputs = {{2, fb::DType::BF16, 0}};
   EXPECT_EQ(loadError(builder), corrupted("kernel 0 has a malformed output"));
+  // A table the verifier accepts but whose 8-byte fields are misaligned.
+  builder.kernels[0].outputs = {{2, fb::DType::BF16, 16}};
+  builder.misalignOutputs = true;
+  EXPECT_EQ(loadError(builder), corrupted("kernel 0 has misaligned outputs"));
 }
 
 TEST(ProgramTest, HostTwinsMatchTheKernels) {

@@ -35,6 +35,8 @@ using CUcontext = CUctx_st *;
 using CUmodule = CUmod_st *;
 using CUfunction = CUfunc_st *;
 using CUstream = CUstream_st *;
+struct CUevent_st;
+using CUevent = CUevent_st *;
 
 struct CudaDriver {
   CUresult (*cuInit)(unsigned);
@@ -66,6 +68,12 @@ struct CudaDriver {
                                           unsigned long long);
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
   CUresult (*cuGraphDestroy)(CUgraph);
+  // Optional (null when the driver lacks them): kernel timing only.
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
+  CUresult (*cuEventDestroy)(CUevent);
 
   /// Loads libcuda.so.1 and resolves every entry point.
   static Expected<const CudaDriver *> load();
