@@ -438,6 +438,64 @@ public:
     });
   }
 
+  /// rmsNormRow by one warp (GPU): lanes split the row; with 256 | width
+  /// each lane moves 8 bf16 per 16-byte load and store (rows start 16-byte
+  /// aligned), else one element at a time. Every lane ends with the same
+  /// sum of squares.
+  void rmsNormRowWarp(Value src, Value srcOff, int64_t width, Value weightPtr,
+                      Value dst, Value dstOff, double eps, Value lane) {
+    Type bf16Type = b.getBF16Type(), f32Type = b.getF32Type();
+    bool vector = width % (kWarp * 8) == 0;
+    int64_t per = vector ? 8 : 1;
+    auto vecType = VectorType::get({8}, bf16Type);
+    auto loadGroup = [&](Value base, Value offset) {
+      SmallVector<Value> values;
+      if (!vector) {
+        values.push_back(loadBF16(base, offset));
+        return values;
+      }
+      Value v = LLVM::LoadOp::create(b, loc, vecType, gep(base, bf16Type, offset),
+                                     /*alignment=*/16);
+      for (int64_t j = 0; j < 8; ++j) {
+        Value element = LLVM::ExtractElementOp::create(
+            b, loc, v, arith::ConstantIntOp::create(b, loc, j, 32));
+        values.push_back(arith::ExtFOp::create(b, loc, f32Type, element));
+      }
+      return values;
+    };
+    Value first = mul(lane, c64(per));
+    Value part = reduceStep(first, c64(width), kWarp * per, f32(0.0),
+                            [&](Value i, Value acc) {
+      for (Value x : loadGroup(src, add(srcOff, i)))
+        acc = fma(x, x, acc);
+      return acc;
+    });
+    Value meanSquare =
+        fdiv(warpSum(part), f32(static_cast<double>(width)));
+    Value inv = fdiv(f32(1.0), math::SqrtOp::create(
+                                   b, loc, fadd(meanSquare, f32(eps))));
+    reduceStep(first, c64(width), kWarp * per, f32(0.0),
+               [&](Value i, Value unused) {
+      SmallVector<Value> xs = loadGroup(src, add(srcOff, i));
+      SmallVector<Value> ws = loadGroup(weightPtr, i);
+      SmallVector<Value> ys;
+      for (size_t j = 0; j < xs.size(); ++j)
+        ys.push_back(arith::TruncFOp::create(
+            b, loc, bf16Type, fmul(roundBF16(fmul(xs[j], inv)), ws[j])));
+      if (!vector) {
+        store(ys[0], dst, add(dstOff, i));
+        return unused;
+      }
+      Value out = LLVM::UndefOp::create(b, loc, vecType);
+      for (int64_t j = 0; j < 8; ++j)
+        out = LLVM::InsertElementOp::create(
+            b, loc, out, ys[j], arith::ConstantIntOp::create(b, loc, j, 32));
+      LLVM::StoreOp::create(b, loc, out, gep(dst, bf16Type, add(dstOff, i)),
+                            /*alignment=*/16);
+      return unused;
+    });
+  }
+
   /// Rotates the interleaved pairs of one row of `dim` values at `position`
   /// (f32 in, f32 out); the caller rounds or stores.
   void ropeRow(const std::function<Value(Value)> &read,
@@ -583,29 +641,12 @@ private:
   std::pair<ParallelDim, int64_t> rmsNormWarp(RMSNormOp op) {
     int64_t width = featureCount(op.getInput());
     int64_t rows = rowsPerToken(op.getInput());
-    double eps = op.getEps().convertToDouble();
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value index) {
       Value row = e.div(index, warp), lane = e.rem(index, warp);
       Value offset = e.mul(row, e.c64(width));
-      Value part = e.reduceStep(lane, e.c64(width), Emitter::kWarp,
-                                e.f32(0.0), [&](Value i, Value acc) {
-        Value x = e.loadBF16(operand(0), e.add(offset, i));
-        return e.fma(x, x, acc);
-      });
-      Value meanSquare =
-          e.fdiv(e.warpSum(part), e.f32(static_cast<double>(width)));
-      Value inv = e.fdiv(e.f32(1.0),
-                         math::SqrtOp::create(e.b, e.loc,
-                                              e.fadd(meanSquare, e.f32(eps))));
-      e.reduceStep(lane, e.c64(width), Emitter::kWarp, e.f32(0.0),
-                   [&](Value i, Value unused) {
-        Value y = e.roundBF16(e.fmul(e.loadBF16(operand(0), e.add(offset, i)),
-                                     inv));
-        e.storeBF16(e.fmul(y, e.loadBF16(operand(1), i)), result(),
-                    e.add(offset, i));
-        return unused;
-      });
+      e.rmsNormRowWarp(operand(0), offset, width, operand(1), result(), offset,
+                       op.getEps().convertToDouble(), lane);
     });
     return {ParallelDim::TokensTimesStatic, rows * Emitter::kWarp};
   }
@@ -1092,6 +1133,8 @@ private:
   }
 
   std::pair<ParallelDim, int64_t> cacheWrite(MLACacheWriteOp op) {
+    if (gpu)
+      return cacheWriteWarp(op);
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), ropeDim = type.getRope();
     int64_t width = latent + ropeDim;
@@ -1111,6 +1154,48 @@ private:
           position, op.getRope(), freqs);
     });
     return tokens();
+  }
+
+  /// GPU: one warp per token; the lanes normalise the latent together and
+  /// rotate one pair of k_pe each.
+  std::pair<ParallelDim, int64_t> cacheWriteWarp(MLACacheWriteOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim;
+    RopeAttr rope = op.getRope();
+    LLVM::GlobalOp freqs = invFreqTable(rope);
+    Value cachePtr = operand(4);
+    Value warp = e.c64(Emitter::kWarp);
+    Type f32 = e.b.getF32Type();
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value t = e.div(index, warp), lane = e.rem(index, warp);
+      Value position = e.loadI64(operand(2), t);
+      Value row = cacheRow(e.loadI64(operand(3), t), position, width);
+      Value src = e.mul(t, e.c64(width));
+      e.rmsNormRowWarp(operand(0), src, latent, operand(1), cachePtr, row,
+                       op.getEps().convertToDouble(), lane);
+      // Pair i = lane, lane + 32, ... of the rotary part (as ropeRow).
+      Value ropeSrc = e.add(src, e.c64(latent));
+      Value ropeDst = e.add(row, e.c64(latent));
+      Value pos = arith::SIToFPOp::create(e.b, e.loc, f32, position);
+      Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
+      Value scale = e.f32(rope.getCosSinScale());
+      e.reduceStep(lane, e.c64(ropeDim / 2), Emitter::kWarp, e.f32(0.0),
+                   [&](Value i, Value unused) {
+        Value angle = e.fmul(pos, e.load(table, f32, i));
+        Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
+        Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
+        Value even = e.mul(i, e.c64(2)), odd = e.add(even, e.c64(1));
+        Value x0 = e.loadBF16(operand(0), e.add(ropeSrc, even));
+        Value x1 = e.loadBF16(operand(0), e.add(ropeSrc, odd));
+        e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), cachePtr,
+                    e.add(ropeDst, even));
+        e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), cachePtr,
+                    e.add(ropeDst, odd));
+        return unused;
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
   }
 
   /// scores[0, last) become bf16(softmax) in f32 storage (§9b: fp32
@@ -1250,27 +1335,31 @@ private:
           positions[g], a.rope, a.freqs);
     }
     // q_abs[g][c] = bf16(sum_j q_nope[g][j] W_UK[h][j, c]) for this lane's
-    // c; each weight element is read once for the group.
-    SmallVector<SmallVector<Value>> qAbs(n);
-    for (int64_t k = 0; k < perLane; ++k) {
-      Value c = column(k, a.latent).first;
-      SmallVector<Value> init(n, e.f32(0.0));
-      auto dot = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(a.nope),
-                                    e.c64(1), init);
-      {
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(dot.getBody());
-        Value j = dot.getInductionVar();
-        Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
-        SmallVector<Value> next;
-        for (int64_t g = 0; g < n; ++g)
-          next.push_back(e.fma(e.loadBF16(operand(0), e.add(qBase[g], j)), w,
-                               dot.getRegionIterArgs()[g]));
-        scf::YieldOp::create(e.b, e.loc, next);
-      }
+    // c; each weight element is read once for the group, and the perLane
+    // columns of a row are loaded together (independent accumulators).
+    SmallVector<Value> dotInit(n * perLane, e.f32(0.0));
+    auto dot = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(a.nope),
+                                  e.c64(1), dotInit);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(dot.getBody());
+      Value j = dot.getInductionVar();
+      SmallVector<Value> w, q, next;
+      for (int64_t k = 0; k < perLane; ++k)
+        w.push_back(e.weightElement(kvB, zero, e.add(kvRow0, j),
+                                    column(k, a.latent).first));
       for (int64_t g = 0; g < n; ++g)
-        qAbs[g].push_back(e.roundBF16(dot.getResult(g)));
+        q.push_back(e.loadBF16(operand(0), e.add(qBase[g], j)));
+      for (int64_t g = 0; g < n; ++g)
+        for (int64_t k = 0; k < perLane; ++k)
+          next.push_back(
+              e.fma(q[g], w[k], dot.getRegionIterArgs()[g * perLane + k]));
+      scf::YieldOp::create(e.b, e.loc, next);
     }
+    SmallVector<SmallVector<Value>> qAbs(n);
+    for (int64_t g = 0; g < n; ++g)
+      for (int64_t k = 0; k < perLane; ++k)
+        qAbs[g].push_back(e.roundBF16(dot.getResult(g * perLane + k)));
     // The positions to visit: up to the last valid token's.
     Value last = e.c64(0);
     for (int64_t g = 0; g < n; ++g)
@@ -1343,25 +1432,36 @@ private:
         oLat[g].push_back(select(column(k, a.latent).second, o, e.f32(0.0)));
       }
     }
+    // Four output features per iteration: their 4 x perLane weight loads
+    // and 4 x n warp sums are independent, so they overlap.
     Value vRow0 = e.add(kvRow0, e.c64(a.nope));
-    e.loop(0, a.vDim, [&](Value j) {
-      SmallVector<Value> part(n, e.f32(0.0));
-      for (int64_t k = 0; k < perLane; ++k) {
-        Value w = e.weightElement(kvB, zero, e.add(vRow0, j),
-                                  column(k, a.latent).first);
-        for (int64_t g = 0; g < n; ++g)
-          part[g] = e.fma(oLat[g][k], w, part[g]);
-      }
-      for (int64_t g = 0; g < n; ++g) {
-        Value sum = e.warpSum(part[g]);
-        auto store = scf::IfOp::create(e.b, e.loc, valid[g], /*withElse=*/false);
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(&store.getThenRegion().front());
-        Value outBase = e.add(e.mul(tokens[g], e.c64(a.heads * a.vDim)),
-                              e.mul(h, e.c64(a.vDim)));
-        e.storeBF16(sum, result(), e.add(outBase, j));
-      }
-    });
+    int64_t step = a.vDim % 4 == 0 ? 4 : 1;
+    auto features = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(a.vDim),
+                                       e.c64(step));
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPoint(features.getBody()->getTerminator());
+      Value j0 = features.getInductionVar();
+      SmallVector<SmallVector<Value>> part(step, SmallVector<Value>(n, e.f32(0.0)));
+      for (int64_t jj = 0; jj < step; ++jj)
+        for (int64_t k = 0; k < perLane; ++k) {
+          Value w = e.weightElement(kvB, zero,
+                                    e.add(vRow0, e.add(j0, e.c64(jj))),
+                                    column(k, a.latent).first);
+          for (int64_t g = 0; g < n; ++g)
+            part[jj][g] = e.fma(oLat[g][k], w, part[jj][g]);
+        }
+      for (int64_t jj = 0; jj < step; ++jj)
+        for (int64_t g = 0; g < n; ++g) {
+          Value sum = e.warpSum(part[jj][g]);
+          auto store = scf::IfOp::create(e.b, e.loc, valid[g], /*withElse=*/false);
+          OpBuilder::InsertionGuard inner(e.b);
+          e.b.setInsertionPointToStart(&store.getThenRegion().front());
+          Value outBase = e.add(e.mul(tokens[g], e.c64(a.heads * a.vDim)),
+                                e.mul(h, e.c64(a.vDim)));
+          e.storeBF16(sum, result(), e.add(outBase, e.add(j0, e.c64(jj))));
+        }
+    }
     (void)op;
   }
 
