@@ -53,8 +53,9 @@ namespace dsc {
 bool isKernelOp(Operation *op) {
   return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, SampleOp,
              RopeOp,
-             MLACacheWriteOp, MLAAttentionOp, RouterLogitsOp, MoESelectOp,
-             MoEExpertUpOp, MoEExpertDownOp>(op);
+             MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
+             MLALatentAttentionOp, MLAAbsorbValueOp, RouterLogitsOp,
+             MoESelectOp, MoEExpertUpOp, MoEExpertDownOp>(op);
 }
 
 std::vector<KernelArgument> kernelArguments(Operation *op) {
@@ -604,6 +605,9 @@ public:
         .Case([&](RopeOp o) { return rope(o); })
         .Case([&](MLACacheWriteOp o) { return cacheWrite(o); })
         .Case([&](MLAAttentionOp o) { return attention(o); })
+        .Case([&](MLAAbsorbQueryOp o) { return absorbQuery(o); })
+        .Case([&](MLALatentAttentionOp o) { return latentAttention(o); })
+        .Case([&](MLAAbsorbValueOp o) { return absorbValue(o); })
         .Case([&](RouterLogitsOp o) { return routerLogits(o); })
         .Case([&](MoESelectOp o) { return select(o); })
         .Case([&](MoEExpertUpOp o) { return expertUp(o); })
@@ -1213,153 +1217,260 @@ private:
     });
   }
 
-  /// GPU, absorbed form: one warp per (token, head). Lanes split the latent
-  /// dimension (lane, lane + 32, ...) for q_abs, the scores, o_lat and the
-  /// W_UV product, so cache and weight reads are coalesced. The softmax is
-  /// kept online in one pass, so no buffer grows with the context.
-  std::pair<ParallelDim, int64_t> attentionWarp(MLAAttentionOp op) {
-    LatentCacheType type = op.getCache().getType();
-    AttentionShape a;
-    a.latent = type.getLatent();
-    a.ropeDim = op.getQkRopeHeadDim();
-    a.width = a.latent + a.ropeDim;
-    a.heads = op.getNumHeads();
-    a.nope = op.getQkNopeHeadDim();
-    a.vDim = op.getVHeadDim();
-    a.softmaxScale = op.getSoftmaxScale().convertToDouble();
-    a.rope = op.getRope();
-    a.freqs = invFreqTable(op.getRope());
-    auto groupAttr = op->getAttrOfType<IntegerAttr>("ds.query_group");
-    int64_t kGroup = groupAttr ? std::max<int64_t>(groupAttr.getInt(), 1) : 1;
-    a.qPe = e.scratch(kGroup * a.ropeDim);
-    Value warp = e.c64(Emitter::kWarp);
+  //===--- the absorbed attention in three kernels (§2.7) -----------------===//
 
+  /// q_lat[t, h] = [bf16(q_nope W_UK[h]) | bf16(rope(q_pe))]. Generic: one
+  /// (token, head) per index. GPU: one thread per (token, head, column c <
+  /// R) and per rotary pair, so lanes read consecutive columns of W_UK.
+  std::pair<ParallelDim, int64_t> absorbQuery(MLAAbsorbQueryOp op) {
+    WeightView kvB = e.weight(2);
+    int64_t latent = kvB.cols, ropeDim = op.getQkRopeHeadDim();
+    int64_t heads = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
+            vDim = op.getVHeadDim(), qkDim = nope + ropeDim;
+    int64_t width = latent + ropeDim;
+    RopeAttr rope = op.getRope();
+    LLVM::GlobalOp freqs = invFreqTable(rope);
+    Value zero = e.c64(0);
+    Type f32 = e.b.getF32Type();
+    auto qAbsColumn = [&](Value t, Value h, Value c) {
+      Value kvRow0 = e.mul(h, e.c64(nope + vDim));
+      Value qBase = e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
+      // Four chains, so four weight loads are in flight.
+      int64_t chains = nope % 4 == 0 ? 4 : 1;
+      SmallVector<Value> init(chains, e.f32(0.0));
+      auto dot = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(nope),
+                                    e.c64(chains), init);
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(dot.getBody());
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < chains; ++u) {
+          Value j = e.add(dot.getInductionVar(), e.c64(u));
+          Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
+          next.push_back(e.fma(e.loadBF16(operand(0), e.add(qBase, j)), w,
+                               dot.getRegionIterArgs()[u]));
+        }
+        scf::YieldOp::create(e.b, e.loc, next);
+      }
+      Value acc = dot.getResult(0);
+      for (int64_t u = 1; u < chains; ++u)
+        acc = e.fadd(acc, dot.getResult(u));
+      Value out = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width));
+      e.storeBF16(acc, result(), e.add(out, c));
+    };
+    auto ropePair = [&](Value t, Value h, Value pairIndex) {
+      Value qPeBase = e.add(e.add(e.mul(t, e.c64(heads * qkDim)),
+                                  e.mul(h, e.c64(qkDim))),
+                            e.c64(nope));
+      Value out = e.add(e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width)),
+                        e.c64(latent));
+      Value pos = arith::SIToFPOp::create(e.b, e.loc, f32,
+                                          e.loadI64(operand(1), t));
+      Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
+      Value scale = e.f32(rope.getCosSinScale());
+      Value angle = e.fmul(pos, e.load(table, f32, pairIndex));
+      Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
+      Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
+      Value even = e.mul(pairIndex, e.c64(2)), odd = e.add(even, e.c64(1));
+      Value x0 = e.loadBF16(operand(0), e.add(qPeBase, even));
+      Value x1 = e.loadBF16(operand(0), e.add(qPeBase, odd));
+      e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), result(),
+                  e.add(out, even));
+      e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), result(),
+                  e.add(out, odd));
+    };
+    int64_t pairs = ropeDim / 2, perHead = latent + pairs;
+    if (gpu) {
+      e.loop(e.begin, e.end, [&](Value index) {
+        Value th = e.div(index, e.c64(perHead));
+        Value c = e.rem(index, e.c64(perHead));
+        Value t = e.div(th, e.c64(heads)), h = e.rem(th, e.c64(heads));
+        auto isQAbs = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, c, e.c64(latent)),
+            /*withElse=*/true);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&isQAbs.getThenRegion().front());
+        qAbsColumn(t, h, c);
+        e.b.setInsertionPointToStart(&isQAbs.getElseRegion().front());
+        ropePair(t, h, e.fsubI(c, e.c64(latent)));
+      });
+      return {ParallelDim::TokensTimesStatic, heads * perHead};
+    }
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
+      e.loop(0, pairs, [&](Value i) { ropePair(t, h, i); });
+      e.loop(0, latent, [&](Value c) { qAbsColumn(t, h, c); });
+    });
+    return {ParallelDim::TokensTimesStatic, heads};
+  }
+
+  /// result[t, h, j] = bf16(o_lat[t, h] . W_UV[h][j]): one warp per output
+  /// on GPUs (a matrix product with one weight row per (head, feature)).
+  std::pair<ParallelDim, int64_t> absorbValue(MLAAbsorbValueOp op) {
+    WeightView kvB = e.weight(1);
+    int64_t latent = kvB.cols, heads = op.getNumHeads(),
+            nope = op.getQkNopeHeadDim(), vDim = op.getVHeadDim();
+    Value zero = e.c64(0);
+    auto output = [&](Value t, Value h, Value j, Value lane) {
+      Value row = e.add(e.mul(h, e.c64(nope + vDim)), e.add(e.c64(nope), j));
+      Value x = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(latent));
+      Value out = e.add(e.mul(t, e.c64(heads * vDim)),
+                        e.add(e.mul(h, e.c64(vDim)), j));
+      Value sum = lane ? e.warpSum(e.dotLane(operand(0), bf16(), x, kvB, zero,
+                                             row, lane))
+                       : e.dot(operand(0), bf16(), x, kvB, zero, row);
+      e.storeBF16(sum, result(), out);
+    };
+    if (gpu) {
+      Value warp = e.c64(Emitter::kWarp);
+      e.loop(e.begin, e.end, [&](Value index) {
+        Value element = e.div(index, warp), lane = e.rem(index, warp);
+        Value th = e.div(element, e.c64(vDim)), j = e.rem(element, e.c64(vDim));
+        output(e.div(th, e.c64(heads)), e.rem(th, e.c64(heads)), j, lane);
+      });
+      return {ParallelDim::TokensTimesStatic, heads * vDim * Emitter::kWarp};
+    }
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
+      e.loop(0, vDim, [&](Value j) { output(t, h, j, Value()); });
+    });
+    return {ParallelDim::TokensTimesStatic, heads};
+  }
+
+  /// o_lat[t, h] = bf16(softmax(scores) . c). Generic: one (token, head) per
+  /// index, scores in a buffer, probabilities rounded to bf16.
+  std::pair<ParallelDim, int64_t> latentAttention(MLALatentAttentionOp op) {
+    if (gpu)
+      return latentAttentionWarp(op);
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim, heads = op.getNumHeads();
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    Value scores = e.scratch(cache.maxSeq);
+    Type f32 = e.b.getF32Type();
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads));
+      Value position = e.loadI64(operand(1), t);
+      Value slot = e.loadI64(operand(2), t);
+      Value q = e.mul(pair, e.c64(width)); // (t * heads + h) * width
+      Value last = e.add(position, e.c64(1));
+      Value maxScore = e.reduce(e.c64(0), last, e.f32(-INFINITY),
+                                [&](Value s, Value running) {
+        Value row = cacheRow(slot, s, width);
+        auto part = [&](int64_t from, int64_t to) {
+          return e.reduce(from, to, e.f32(0.0), [&](Value c, Value a) {
+            return e.fma(e.loadBF16(operand(0), e.add(q, c)),
+                         e.loadBF16(cachePtr, e.add(row, c)), a);
+          });
+        };
+        Value score = e.fmul(e.fadd(part(0, latent), part(latent, width)),
+                             e.f32(softmaxScale));
+        e.store(score, scores, s);
+        return e.fmax(running, score);
+      });
+      softmaxToBF16(scores, last, maxScore);
+      Value out = e.mul(pair, e.c64(latent));
+      e.loop(0, latent, [&](Value c) {
+        Value acc = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+          Value cv = e.loadBF16(cachePtr, e.add(cacheRow(slot, s, width), c));
+          return e.fma(e.load(scores, f32, s), cv, a);
+        });
+        e.storeBF16(acc, result(), e.add(out, c));
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, heads};
+  }
+
+  /// GPU: one warp per (token, head); lanes split the latent dimension
+  /// (c = lane + 32 k) for the scores and o_lat, so cache reads are
+  /// coalesced. In prefill (`ds.query_group`) tokens [base, base + G) of one
+  /// slot share a warp and read each cache row once for all of them; the
+  /// group's first warp serves it and the others return (tokens of distinct
+  /// slots each keep their own warp).
+  std::pair<ParallelDim, int64_t> latentAttentionWarp(MLALatentAttentionOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t heads = op.getNumHeads();
+    auto groupAttr = op->getAttrOfType<IntegerAttr>("ds.query_group");
+    int64_t group = groupAttr ? std::max<int64_t>(groupAttr.getInt(), 1) : 1;
+    Value warp = e.c64(Emitter::kWarp);
+    Value yes = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
     e.loop(e.begin, e.end, [&](Value index) {
       Value pair = e.div(index, warp), lane = e.rem(index, warp);
-      Value t = e.div(pair, e.c64(a.heads));
-      Value h = e.rem(pair, e.c64(a.heads));
-      if (kGroup == 1) {
-        attendGroup(a, op, lane, h, e.loadI64(operand(2), t), {t},
-                    {arith::ConstantIntOp::create(e.b, e.loc, 1, 1)});
+      Value t = e.div(pair, e.c64(heads));
+      Value h = e.rem(pair, e.c64(heads));
+      if (group == 1) {
+        attendGroup(type, op, lane, h, e.loadI64(operand(2), t), {t}, {yes});
         return;
       }
-      // Tokens [base, base + kGroup) of one slot (a prefill chunk) share
-      // every cache row they read: the group's first warp serves them all
-      // and the others return. Tokens of distinct slots (a decode batch)
-      // each get their own warp.
-      Value base = e.fsubI(t, e.rem(t, e.c64(kGroup)));
+      Value base = e.fsubI(t, e.rem(t, e.c64(group)));
       Value lastToken = e.fsubI(e.tokens, e.c64(1));
-      auto clampToken = [&](Value x) {
-        return arith::MinSIOp::create(e.b, e.loc, x, lastToken).getResult();
-      };
       Value slot0 = e.loadI64(operand(2), base);
-      Value same = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
-      SmallVector<Value> group, valid;
-      for (int64_t g = 0; g < kGroup; ++g) {
+      Value same = yes;
+      SmallVector<Value> tokens, valid;
+      for (int64_t g = 0; g < group; ++g) {
         Value tg = e.add(base, e.c64(g));
         Value inChunk = cmpI(arith::CmpIPredicate::slt, tg, e.tokens);
-        Value slotG = e.loadI64(operand(2), clampToken(tg));
+        Value clamped = arith::MinSIOp::create(e.b, e.loc, tg, lastToken);
+        Value sameSlot = cmpI(arith::CmpIPredicate::eq,
+                              e.loadI64(operand(2), clamped), slot0);
         same = arith::AndIOp::create(
             e.b, e.loc, same,
-            arith::OrIOp::create(
-                e.b, e.loc,
-                arith::XOrIOp::create(
-                    e.b, e.loc, inChunk,
-                    arith::ConstantIntOp::create(e.b, e.loc, 1, 1)),
-                cmpI(arith::CmpIPredicate::eq, slotG, slot0)));
-        group.push_back(clampToken(tg));
+            arith::OrIOp::create(e.b, e.loc,
+                                 arith::XOrIOp::create(e.b, e.loc, inChunk, yes),
+                                 sameSlot));
+        tokens.push_back(clamped);
         valid.push_back(inChunk);
       }
       auto shared = scf::IfOp::create(e.b, e.loc, same, /*withElse=*/true);
-      {
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(&shared.getThenRegion().front());
-        auto leader = scf::IfOp::create(
-            e.b, e.loc, cmpI(arith::CmpIPredicate::eq, t, base),
-            /*withElse=*/false);
-        e.b.setInsertionPointToStart(&leader.getThenRegion().front());
-        attendGroup(a, op, lane, h, slot0, group, valid);
-        e.b.setInsertionPointToStart(&shared.getElseRegion().front());
-        attendGroup(a, op, lane, h, e.loadI64(operand(2), t), {t},
-                    {arith::ConstantIntOp::create(e.b, e.loc, 1, 1)});
-      }
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(&shared.getThenRegion().front());
+      auto leader = scf::IfOp::create(
+          e.b, e.loc, cmpI(arith::CmpIPredicate::eq, t, base),
+          /*withElse=*/false);
+      e.b.setInsertionPointToStart(&leader.getThenRegion().front());
+      attendGroup(type, op, lane, h, slot0, tokens, valid);
+      e.b.setInsertionPointToStart(&shared.getElseRegion().front());
+      attendGroup(type, op, lane, h, e.loadI64(operand(2), t), {t}, {yes});
     });
-    return {ParallelDim::TokensTimesStatic, a.heads * Emitter::kWarp};
+    return {ParallelDim::TokensTimesStatic, heads * Emitter::kWarp};
   }
 
-  struct AttentionShape {
-    int64_t latent, ropeDim, width, heads, nope, vDim;
-    double softmaxScale;
-    RopeAttr rope;
-    LLVM::GlobalOp freqs;
-    Value qPe; // (query group) x ropeDim f32 scratch
-  };
-
   /// One warp attends head `h` for `tokens` (all of cache slot `slot`;
-  /// `valid[g]` false for padding past the chunk): lanes split the latent
-  /// dimension (c = lane + 32 k) for q_abs, the scores, o_lat and the W_UV
-  /// product, so cache and weight reads are coalesced, and each cache row
-  /// is read once for all tokens. The softmax is kept online in one pass
-  /// (flash-decoding): per token the running maximum m, the running sum l
-  /// of exp(score - m) and the o_lat accumulators (registers) are rescaled
-  /// by exp(m_old - m_new) as m grows; no score is stored, so the context is
-  /// bounded by the cache alone. Unlike the generic kernel the
-  /// probabilities are not rounded to bf16 before the weighted sum
-  /// (--check-kernels bounds the difference).
-  void attendGroup(const AttentionShape &a, MLAAttentionOp op, Value lane,
+  /// `valid[g]` false for padding past the chunk). The softmax is kept
+  /// online in one pass (flash-decoding): per token the running maximum m,
+  /// the running sum l of exp(score - m) and this lane's o_lat accumulators
+  /// (registers) are rescaled by exp(m_old - m_new) as m grows; no score is
+  /// stored, so the context is bounded by the cache alone. Unlike the
+  /// generic kernel the probabilities are not rounded to bf16 before the
+  /// weighted sum (--check-kernels bounds the difference).
+  void attendGroup(LatentCacheType type, MLALatentAttentionOp op, Value lane,
                    Value h, Value slot, ArrayRef<Value> tokens,
                    ArrayRef<Value> valid) {
     int64_t n = static_cast<int64_t>(tokens.size());
-    int64_t qkDim = a.nope + a.ropeDim;
-    WeightView kvB = e.weight(4);
-    Value cachePtr = operand(3), zero = e.c64(0);
-    Type f32 = e.b.getF32Type();
-    Value kvRow0 = e.mul(h, e.c64(a.nope + a.vDim));
-    int64_t perLane = (a.latent + Emitter::kWarp - 1) / Emitter::kWarp;
-    int64_t ropeLane = (a.ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim, heads = op.getNumHeads();
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t ropeLane = (ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
     auto column = [&](int64_t k, int64_t limit) {
       Value c = e.add(lane, e.c64(k * Emitter::kWarp));
       Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
       return std::make_pair(select(inRange, c, e.c64(limit - 1)), inRange);
     };
-    SmallVector<Value> positions, qBase;
+    // This lane's query columns of each token (q_abs, then q_pe).
+    SmallVector<Value> positions;
+    SmallVector<SmallVector<Value>> qAbs(n), qPe(n);
     for (int64_t g = 0; g < n; ++g) {
       positions.push_back(e.loadI64(operand(1), tokens[g]));
-      qBase.push_back(e.add(e.mul(tokens[g], e.c64(a.heads * qkDim)),
-                            e.mul(h, e.c64(qkDim))));
-      Value qPeBase = e.add(qBase[g], e.c64(a.nope));
-      Value out = e.c64(g * a.ropeDim);
-      e.ropeRow(
-          [&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
-          [&](Value i, Value v) { e.store(e.roundBF16(v), a.qPe, e.add(out, i)); },
-          positions[g], a.rope, a.freqs);
-    }
-    // q_abs[g][c] = bf16(sum_j q_nope[g][j] W_UK[h][j, c]) for this lane's
-    // c; each weight element is read once for the group, and the perLane
-    // columns of a row are loaded together (independent accumulators).
-    SmallVector<Value> dotInit(n * perLane, e.f32(0.0));
-    auto dot = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(a.nope),
-                                  e.c64(1), dotInit);
-    {
-      OpBuilder::InsertionGuard guard(e.b);
-      e.b.setInsertionPointToStart(dot.getBody());
-      Value j = dot.getInductionVar();
-      SmallVector<Value> w, q, next;
+      Value q = e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(width));
       for (int64_t k = 0; k < perLane; ++k)
-        w.push_back(e.weightElement(kvB, zero, e.add(kvRow0, j),
-                                    column(k, a.latent).first));
-      for (int64_t g = 0; g < n; ++g)
-        q.push_back(e.loadBF16(operand(0), e.add(qBase[g], j)));
-      for (int64_t g = 0; g < n; ++g)
-        for (int64_t k = 0; k < perLane; ++k)
-          next.push_back(
-              e.fma(q[g], w[k], dot.getRegionIterArgs()[g * perLane + k]));
-      scf::YieldOp::create(e.b, e.loc, next);
+        qAbs[g].push_back(e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
+      for (int64_t k = 0; k < ropeLane; ++k)
+        qPe[g].push_back(e.loadBF16(
+            operand(0), e.add(e.add(q, e.c64(latent)), column(k, ropeDim).first)));
     }
-    SmallVector<SmallVector<Value>> qAbs(n);
-    for (int64_t g = 0; g < n; ++g)
-      for (int64_t k = 0; k < perLane; ++k)
-        qAbs[g].push_back(e.roundBF16(dot.getResult(g * perLane + k)));
     // The positions to visit: up to the last valid token's.
     Value last = e.c64(0);
     for (int64_t g = 0; g < n; ++g)
@@ -1380,18 +1491,17 @@ private:
       OpBuilder::InsertionGuard guard(e.b);
       e.b.setInsertionPointToStart(online.getBody());
       Value s = online.getInductionVar();
-      Value row = cacheRow(slot, s, a.width);
+      Value row = cacheRow(slot, s, width);
       SmallVector<Value> cv, kpe;
       for (int64_t k = 0; k < perLane; ++k) {
-        auto [c, inRange] = column(k, a.latent);
+        auto [c, inRange] = column(k, latent);
         cv.push_back(select(inRange, e.loadBF16(cachePtr, e.add(row, c)),
                             e.f32(0.0)));
       }
       for (int64_t k = 0; k < ropeLane; ++k) {
-        auto [r, inRange] = column(k, a.ropeDim);
+        auto [r, inRange] = column(k, ropeDim);
         kpe.push_back(select(
-            inRange,
-            e.loadBF16(cachePtr, e.add(e.add(row, e.c64(a.latent)), r)),
+            inRange, e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), r)),
             e.f32(0.0)));
       }
       SmallVector<Value> yields;
@@ -1400,12 +1510,9 @@ private:
         Value part = e.f32(0.0);
         for (int64_t k = 0; k < perLane; ++k)
           part = e.fma(qAbs[g][k], cv[k], part);
-        for (int64_t k = 0; k < ropeLane; ++k) {
-          Value r = column(k, a.ropeDim).first;
-          Value q = e.load(a.qPe, f32, e.add(e.c64(g * a.ropeDim), r));
-          part = e.fma(q, kpe[k], part);
-        }
-        Value score = e.fmul(e.warpSum(part), e.f32(a.softmaxScale));
+        for (int64_t k = 0; k < ropeLane; ++k)
+          part = e.fma(qPe[g][k], kpe[k], part);
+        Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
         Value active = arith::AndIOp::create(
             e.b, e.loc, valid[g],
             cmpI(arith::CmpIPredicate::sle, s, positions[g]));
@@ -1422,52 +1529,25 @@ private:
       }
       scf::YieldOp::create(e.b, e.loc, yields);
     }
-    // o_lat = bf16(acc / l); out = bf16(W_UV[h] o_lat), each weight element
-    // read once for the group.
-    SmallVector<SmallVector<Value>> oLat(n);
     for (int64_t g = 0; g < n; ++g) {
       Value inv = e.fdiv(e.f32(1.0), online.getResult(g * stride + 1));
+      Value out = e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(latent));
       for (int64_t k = 0; k < perLane; ++k) {
-        Value o = e.roundBF16(e.fmul(online.getResult(g * stride + 2 + k), inv));
-        oLat[g].push_back(select(column(k, a.latent).second, o, e.f32(0.0)));
+        auto [c, inRange] = column(k, latent);
+        auto store = scf::IfOp::create(
+            e.b, e.loc, arith::AndIOp::create(e.b, e.loc, valid[g], inRange),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&store.getThenRegion().front());
+        e.storeBF16(e.fmul(online.getResult(g * stride + 2 + k), inv), result(),
+                    e.add(out, c));
       }
     }
-    // Four output features per iteration: their 4 x perLane weight loads
-    // and 4 x n warp sums are independent, so they overlap.
-    Value vRow0 = e.add(kvRow0, e.c64(a.nope));
-    int64_t step = a.vDim % 4 == 0 ? 4 : 1;
-    auto features = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(a.vDim),
-                                       e.c64(step));
-    {
-      OpBuilder::InsertionGuard guard(e.b);
-      e.b.setInsertionPoint(features.getBody()->getTerminator());
-      Value j0 = features.getInductionVar();
-      SmallVector<SmallVector<Value>> part(step, SmallVector<Value>(n, e.f32(0.0)));
-      for (int64_t jj = 0; jj < step; ++jj)
-        for (int64_t k = 0; k < perLane; ++k) {
-          Value w = e.weightElement(kvB, zero,
-                                    e.add(vRow0, e.add(j0, e.c64(jj))),
-                                    column(k, a.latent).first);
-          for (int64_t g = 0; g < n; ++g)
-            part[jj][g] = e.fma(oLat[g][k], w, part[jj][g]);
-        }
-      for (int64_t jj = 0; jj < step; ++jj)
-        for (int64_t g = 0; g < n; ++g) {
-          Value sum = e.warpSum(part[jj][g]);
-          auto store = scf::IfOp::create(e.b, e.loc, valid[g], /*withElse=*/false);
-          OpBuilder::InsertionGuard inner(e.b);
-          e.b.setInsertionPointToStart(&store.getThenRegion().front());
-          Value outBase = e.add(e.mul(tokens[g], e.c64(a.heads * a.vDim)),
-                                e.mul(h, e.c64(a.vDim)));
-          e.storeBF16(sum, result(), e.add(outBase, e.add(j0, e.c64(jj))));
-        }
-    }
-    (void)op;
   }
 
+  /// ds.mla_attention in one kernel (the generic lowering, also on GPUs:
+  /// their pipeline produces the three absorbed ops instead).
   std::pair<ParallelDim, int64_t> attention(MLAAttentionOp op) {
-    if (gpu && op.getAbsorbed())
-      return attentionWarp(op);
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
     int64_t width = latent + ropeDim;

@@ -77,12 +77,35 @@ struct DecomposeMLA : OpRewritePattern<MLAOp> {
         op.getPositions(), op.getSlots(), op.getCache(), op.getLayerAttr(),
         op.getEpsAttr(), op.getRopeAttr());
     int64_t heads = op.getNumHeads(), vDim = op.getVHeadDim();
-    Value attention = MLAAttentionOp::create(
-        rewriter, loc, tokenRows(x, heads * vDim), q, op.getPositions(),
-        op.getSlots(), cache, op.getKvBProj(), op.getLayerAttr(),
-        op.getNumHeadsAttr(), op.getQkNopeHeadDimAttr(),
-        op.getQkRopeHeadDimAttr(), op.getVHeadDimAttr(),
-        op.getSoftmaxScaleAttr(), op.getRopeAttr(), op.getAbsorbedAttr());
+    Value attention;
+    if (op.getAbsorbed()) {
+      // Latent space (§2.7) in three kernels: the queries through W_UK, the
+      // attention over the cache, the result through W_UV.
+      auto cacheType = cast<LatentCacheType>(op.getCache().getType());
+      int64_t latent = cacheType.getLatent(), rope = cacheType.getRope();
+      auto tokensDim = cast<RankedTensorType>(x.getType()).getDimSize(0);
+      Type bf16 = rewriter.getBF16Type();
+      Value qLat = MLAAbsorbQueryOp::create(
+          rewriter, loc,
+          RankedTensorType::get({tokensDim, heads, latent + rope}, bf16), q,
+          op.getPositions(), op.getKvBProj(), op.getNumHeadsAttr(),
+          op.getQkNopeHeadDimAttr(), op.getQkRopeHeadDimAttr(),
+          op.getVHeadDimAttr(), op.getRopeAttr());
+      Value oLat = MLALatentAttentionOp::create(
+          rewriter, loc, RankedTensorType::get({tokensDim, heads, latent}, bf16),
+          qLat, op.getPositions(), op.getSlots(), cache, op.getLayerAttr(),
+          op.getNumHeadsAttr(), op.getSoftmaxScaleAttr());
+      attention = MLAAbsorbValueOp::create(
+          rewriter, loc, tokenRows(x, heads * vDim), oLat, op.getKvBProj(),
+          op.getNumHeadsAttr(), op.getQkNopeHeadDimAttr(), op.getVHeadDimAttr());
+    } else {
+      attention = MLAAttentionOp::create(
+          rewriter, loc, tokenRows(x, heads * vDim), q, op.getPositions(),
+          op.getSlots(), cache, op.getKvBProj(), op.getLayerAttr(),
+          op.getNumHeadsAttr(), op.getQkNopeHeadDimAttr(),
+          op.getQkRopeHeadDimAttr(), op.getVHeadDimAttr(),
+          op.getSoftmaxScaleAttr(), op.getRopeAttr(), UnitAttr());
+    }
     Value out = linear(rewriter, loc, attention, op.getOProj());
     rewriter.replaceOp(op, {out, cache});
     return success();

@@ -166,7 +166,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       // GPU prefill: one warp attends a group of a chunk's tokens, which
       // share the cache rows they read (decode batches are one token per
       // slot and keep a warp per token and fewer registers).
-      if (gpu && isa<MLAAttentionOp>(op) &&
+      if (gpu && isa<MLALatentAttentionOp>(op) &&
           f->getAttrOfType<StringAttr>("ds.entry").getValue() == "prefill")
         op.setAttr("ds.query_group", b.getI64IntegerAttr(kQueryGroup));
       FailureOr<unsigned> kernel = generator.getOrCreate(&op);

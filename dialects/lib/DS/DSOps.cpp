@@ -444,6 +444,76 @@ LogicalResult MLAAttentionOp::verify() {
   return success();
 }
 
+/// [T, heads, width] bf16 activations.
+static LogicalResult checkHeads(Operation *op, StringRef name, Value value,
+                                int64_t heads, int64_t width) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() != 3 || type.getDimSize(1) != heads ||
+      type.getDimSize(2) != width)
+    return op->emitOpError() << name << " must be [tokens, " << heads << ", "
+                             << width << "], got " << type;
+  return success();
+}
+
+static int64_t latentOf(Value kvB) {
+  WeightShape shape = getWeightShape(kvB.getType());
+  return shape.dims.empty() ? 0 : shape.cols();
+}
+
+LogicalResult MLAAbsorbQueryOp::verify() {
+  int64_t heads = getNumHeads(), nope = getQkNopeHeadDim(),
+          rope = getQkRopeHeadDim(), vDim = getVHeadDim();
+  if (heads <= 0 || nope <= 0 || rope <= 0 || vDim <= 0)
+    return emitOpError("head count and dims must be positive");
+  int64_t latent = latentOf(getKvB());
+  if (failed(checkTokenMatrix(*this, "q", getQ(), heads * (nope + rope))) ||
+      failed(checkMatrix(*this, "kv_b", getKvB(), heads * (nope + vDim),
+                         latent)) ||
+      failed(checkHeads(*this, "result", getResult(), heads, latent + rope)))
+    return failure();
+  if (getRope().getDim() != rope)
+    return emitOpError("the rope attribute's dim (")
+           << getRope().getDim() << ") must equal qk_rope_head_dim " << rope;
+  if (!sameTokenCount(getQ().getType(), getResult().getType()))
+    return emitOpError("result must have one row per token");
+  return success();
+}
+
+LogicalResult MLALatentAttentionOp::verify() {
+  LatentCacheType cache = getCache().getType();
+  int64_t heads = getNumHeads();
+  if (heads <= 0)
+    return emitOpError("head count must be positive");
+  if (failed(checkHeads(*this, "q", getQ(), heads,
+                        cache.getLatent() + cache.getRope())) ||
+      failed(checkHeads(*this, "result", getResult(), heads,
+                        cache.getLatent())))
+    return failure();
+  if (!sameTokenCount(getQ().getType(), getResult().getType()))
+    return emitOpError("result must have one row per token");
+  int64_t layer = getLayer();
+  if (layer < 0 || layer >= cache.getLayers())
+    return emitOpError("layer ") << layer << " is outside the cache's "
+                                 << cache.getLayers() << " layers";
+  return success();
+}
+
+LogicalResult MLAAbsorbValueOp::verify() {
+  int64_t heads = getNumHeads(), nope = getQkNopeHeadDim(),
+          vDim = getVHeadDim();
+  if (heads <= 0 || nope <= 0 || vDim <= 0)
+    return emitOpError("head count and dims must be positive");
+  int64_t latent = latentOf(getKvB());
+  if (failed(checkHeads(*this, "o", getO(), heads, latent)) ||
+      failed(checkMatrix(*this, "kv_b", getKvB(), heads * (nope + vDim),
+                         latent)) ||
+      failed(checkTokenMatrix(*this, "result", getResult(), heads * vDim)))
+    return failure();
+  if (!sameTokenCount(getO().getType(), getResult().getType()))
+    return emitOpError("result must have one row per token");
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Schedule-level ops
 //===----------------------------------------------------------------------===//

@@ -23,8 +23,11 @@ func.func @mlp(%x: tensor<?x32xbf16>, %g: tensor<48x32xbf16>, %u: tensor<48x32xb
 // CHECK: %[[Q:.*]] = ds.linear %[[QN]], %{{.*}} -> tensor<?x96xbf16>
 // CHECK: %[[KV:.*]] = ds.linear %[[X]], %{{.*}} -> tensor<?x24xbf16>
 // CHECK: %[[C1:.*]] = ds.mla_cache_write %[[KV]], %{{.*}}, %[[POS]], %[[SLOTS]], %[[C]] layer 1
-// CHECK: %[[A:.*]] = ds.mla_attention %[[Q]], %[[POS]], %[[SLOTS]], %[[C1]], %{{.*}} layer 1 {absorbed, num_heads = 4 : i64
-// CHECK-SAME: -> tensor<?x64xbf16>
+// The absorbed attention: queries into the latent space, attention there,
+// values out of it.
+// CHECK: %[[QL:.*]] = ds.mla_absorb_query %[[Q]], %[[POS]], %{{.*}} {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, rope = {{.*}}, v_head_dim = 16 : i64} : tensor<?x96xbf16>, tensor<?xi32>, tensor<128x16xbf16> -> tensor<?x4x24xbf16>
+// CHECK: %[[OL:.*]] = ds.mla_latent_attention %[[QL]], %[[POS]], %[[SLOTS]], %[[C1]] layer 1 {num_heads = 4 : i64, softmax_scale = 2.000000e-01 : f64} : tensor<?x4x24xbf16>, tensor<?xi32>, {{.*}} -> tensor<?x4x16xbf16>
+// CHECK: %[[A:.*]] = ds.mla_absorb_value %[[OL]], %{{.*}} {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64} : tensor<?x4x16xbf16>, tensor<128x16xbf16> -> tensor<?x64xbf16>
 // CHECK: %[[O:.*]] = ds.linear %[[A]], %{{.*}} -> tensor<?x32xbf16>
 // CHECK: return %[[O]], %[[C1]]
 func.func @decode(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,

@@ -557,3 +557,72 @@ ds.kernel @k "static" 0 "ds.linear"
 
 // expected-error @+1 {{rows must be "tokens" or "outputs", got "experts"}}
 ds.kernel @k "tokens" 0 rows "experts" "ds.sample"
+
+// -----
+
+func.func @f(%q: tensor<?x96xbf16>, %pos: tensor<?xi32>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{result must be [tokens, 4, 24], got 'tensor<?x4x16xbf16>'}}
+  %ql = ds.mla_absorb_query %q, %pos, %kvb
+      {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64,
+       rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x96xbf16>, tensor<?xi32>, tensor<128x16xbf16> -> tensor<?x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x96xbf16>, %pos: tensor<?xi32>, %kvb: tensor<96x16xbf16>) {
+  // expected-error @+1 {{kv_b must have shape [128, 16], got [96, 16]}}
+  %ql = ds.mla_absorb_query %q, %pos, %kvb
+      {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64,
+       rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x96xbf16>, tensor<?xi32>, tensor<96x16xbf16> -> tensor<?x4x24xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x96xbf16>, %pos: tensor<?xi32>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{the rope attribute's dim (16) must equal qk_rope_head_dim 8}}
+  %ql = ds.mla_absorb_query %q, %pos, %kvb
+      {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64,
+       rope = #ds.rope<dim = 16, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x96xbf16>, tensor<?xi32>, tensor<128x16xbf16> -> tensor<?x4x24xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x4x24xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
+  // expected-error @+1 {{layer 2 is outside the cache's 2 layers}}
+  %ol = ds.mla_latent_attention %q, %pos, %slots, %c layer 2 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<?x4x24xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x4x20xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
+  // expected-error @+1 {{q must be [tokens, 4, 24], got 'tensor<?x4x20xbf16>'}}
+  %ol = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<?x4x20xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<?x4x16xbf16>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{result must have 64 features, got 48}}
+  %a = ds.mla_absorb_value %o, %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
+      : tensor<?x4x16xbf16>, tensor<128x16xbf16> -> tensor<?x48xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<?x2x16xbf16>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{o must be [tokens, 4, 16], got 'tensor<?x2x16xbf16>'}}
+  %a = ds.mla_absorb_value %o, %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
+      : tensor<?x2x16xbf16>, tensor<128x16xbf16> -> tensor<?x64xbf16>
+  return
+}

@@ -126,3 +126,22 @@ func.func @router(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>) -> (tensor<?x2xf
       : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
 }
+
+// The absorbed attention's three kernel-level parts.
+// CHECK-LABEL: func.func @absorbed_attention
+func.func @absorbed_attention(%q: tensor<?x96xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                              %cache: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
+                              %kvb: tensor<128x16xbf16>) -> tensor<?x64xbf16> {
+  // CHECK: %[[QL:.*]] = ds.mla_absorb_query %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, rope = {{.*}}, v_head_dim = 16 : i64} : tensor<?x96xbf16>, tensor<?xi32>, tensor<128x16xbf16> -> tensor<?x4x24xbf16>
+  %ql = ds.mla_absorb_query %q, %pos, %kvb
+      {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64,
+       rope = #ds.rope<dim = 8, theta = 10000.0, scaling = none, factor = 1.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0>}
+      : tensor<?x96xbf16>, tensor<?xi32>, tensor<128x16xbf16> -> tensor<?x4x24xbf16>
+  // CHECK: %[[OL:.*]] = ds.mla_latent_attention %[[QL]], %{{.*}}, %{{.*}}, %{{.*}} layer 1 {num_heads = 4 : i64, softmax_scale = 2.000000e-01 : f64} : tensor<?x4x24xbf16>, tensor<?xi32>, <layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x4x16xbf16>
+  %ol = ds.mla_latent_attention %ql, %pos, %slots, %cache layer 1 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<?x4x24xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x4x16xbf16>
+  // CHECK: ds.mla_absorb_value %[[OL]], %{{.*}} {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64} : tensor<?x4x16xbf16>, tensor<128x16xbf16> -> tensor<?x64xbf16>
+  %a = ds.mla_absorb_value %ol, %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
+      : tensor<?x4x16xbf16>, tensor<128x16xbf16> -> tensor<?x64xbf16>
+  return %a : tensor<?x64xbf16>
+}

@@ -550,6 +550,87 @@ def DS_MLAAttentionOp : DS_PureOp<"mla_attention", [AllTypesMatch<["positions", 
   let hasVerifier = 1;
 }
 
+def DS_MLAAbsorbQueryOp : DS_PureOp<"mla_absorb_query"> {
+  let summary = "queries of the absorbed attention, in the latent space";
+  let description = [{
+    The first third of `ds.mla_attention {absorbed}` (§2.7), split out so
+    that each part is one well-shaped kernel: for token `t` and head `h`,
+    `result[t, h, :R] = bf16(q_nope[t, h] W_UK[h])` (`W_UK[h]` is rows
+    `h*(dn+dv) .. h*(dn+dv)+dn` of `kv_b`, `[H*(dn+dv), R]`) and
+    `result[t, h, R:] = bf16(rope(q_pe[t, h], positions[t]))`. `q` is
+    `[T, H*(dn+dr)]`; the result `[T, H, R+dr]`.
+
+    ```mlir
+    %ql = ds.mla_absorb_query %q, %pos, %kvb
+        {num_heads = 16 : i64, qk_nope_head_dim = 128 : i64, qk_rope_head_dim = 64 : i64,
+         v_head_dim = 128 : i64, rope = #ds.rope<...>}
+        : tensor<?x3072xbf16>, tensor<?xi32>, tensor<4096x512xbf16> -> tensor<?x16x576xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$q, DS_TokenIndices:$positions,
+                       DS_LinearWeight:$kv_b, I64Attr:$num_heads,
+                       I64Attr:$qk_nope_head_dim, I64Attr:$qk_rope_head_dim,
+                       I64Attr:$v_head_dim, DS_RopeAttr:$rope);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $q `,` $positions `,` $kv_b attr-dict `:` type($q) `,` type($positions)
+    `,` type($kv_b) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MLALatentAttentionOp : DS_PureOp<"mla_latent_attention",
+    [AllTypesMatch<["positions", "slots"]>]> {
+  let summary = "attention over the latent cache, in the latent space";
+  let description = [{
+    The middle of `ds.mla_attention {absorbed}`: token `t`, head `h` scores
+    every cached position `s <= positions[t]` of slot `slots[t]` of layer
+    `layer` as `softmax_scale * (q[t, h, :R] . c_s + q[t, h, R:] . k_pe_s)`;
+    an fp32 softmax gives probabilities rounded to bf16, and
+    `result[t, h] = bf16(sum_s p_s c_s)`. `q` is `[T, H, R+dr]` (from
+    `ds.mla_absorb_query`), the result `[T, H, R]`.
+
+    ```mlir
+    %ol = ds.mla_latent_attention %ql, %pos, %slots, %cache layer 0
+        {num_heads = 16 : i64, softmax_scale = 0.135 : f64}
+        : tensor<?x16x576xbf16>, tensor<?xi32>, !ds.latent_cache<...> -> tensor<?x16x512xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$q, DS_TokenIndices:$positions,
+                       DS_TokenIndices:$slots, DS_LatentCacheType:$cache,
+                       I64Attr:$layer, I64Attr:$num_heads,
+                       F64Attr:$softmax_scale);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $q `,` $positions `,` $slots `,` $cache `layer` $layer attr-dict
+    `:` type($q) `,` type($positions) `,` type($cache) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MLAAbsorbValueOp : DS_PureOp<"mla_absorb_value"> {
+  let summary = "values of the absorbed attention, out of the latent space";
+  let description = [{
+    The last third of `ds.mla_attention {absorbed}`:
+    `result[t, h*dv + j] = bf16(o[t, h] . W_UV[h][j])`, with `W_UV[h]` rows
+    `h*(dn+dv)+dn .. (h+1)*(dn+dv)` of `kv_b`. `o` is `[T, H, R]`, the
+    result `[T, H*dv]`.
+
+    ```mlir
+    %a = ds.mla_absorb_value %ol, %kvb {num_heads = 16 : i64, qk_nope_head_dim = 128 : i64, v_head_dim = 128 : i64}
+        : tensor<?x16x512xbf16>, tensor<4096x512xbf16> -> tensor<?x2048xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$o, DS_LinearWeight:$kv_b,
+                       I64Attr:$num_heads, I64Attr:$qk_nope_head_dim,
+                       I64Attr:$v_head_dim);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $o `,` $kv_b attr-dict `:` type($o) `,` type($kv_b) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def DS_RouterLogitsOp : DS_PureOp<"router_logits"> {
   let summary = "fp32 router logits";
   let description = [{
