@@ -97,6 +97,11 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
       check(k->extent() > 0 && k->extent() <= (int64_t(1) << 32));
     check(k->rows() == dsrt::fb::RowCount::Tokens ||
           k->rows() == dsrt::fb::RowCount::Outputs);
+    // A GPU block: whole warps, and whole blocks of work when not 128.
+    check(k->block() >= 32 && k->block() <= 1024 && k->block() % 32 == 0);
+    if (k->block() != 128)
+      check(k->parallel() != dsrt::fb::ParallelDim::Tokens &&
+            k->extent() % k->block() == 0);
     if (k->outputs())
       for (const dsrt::fb::KernelOutput *o : *k->outputs())
         check(dsrt::dtypeBytes(o->dtype()) > 0 && o->row_elements() > 0);

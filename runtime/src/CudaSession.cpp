@@ -27,9 +27,6 @@ namespace dsrt {
 
 namespace {
 
-/// Threads per block of the generic kernels (compiler: kGenericBlockSize).
-constexpr unsigned kBlockSize = 128;
-
 class CudaSession : public Session {
 public:
   ~CudaSession() override {
@@ -338,8 +335,8 @@ public:
         continue; // no output rows
       CUdeviceptr table = tables_ + offsets[i];
       void *params[] = {&table, &count, &extent};
-      unsigned blocks =
-          static_cast<unsigned>((extent + kBlockSize - 1) / kBlockSize);
+      unsigned block = kernel.block();
+      unsigned blocks = static_cast<unsigned>((extent + block - 1) / block);
       if (check_)
         if (Status s = runTwin(launch, chunk); !s)
           return s;
@@ -348,7 +345,7 @@ public:
         if (Status s = recordEvent(kernel.summary()->str()); !s)
           return s;
       if (Status s = d.check(d.cuLaunchKernel(functions_[launch.kernel()],
-                                              blocks, 1, 1, kBlockSize, 1, 1, 0,
+                                              blocks, 1, 1, block, 1, 1, 0,
                                               stream_, params, nullptr),
                              "cuLaunchKernel");
           !s)

@@ -109,6 +109,10 @@ std::string checkProgram(const fb::Program &p) {
       return what + " has an extent out of range";
     if (k->rows() != fb::RowCount::Tokens && k->rows() != fb::RowCount::Outputs)
       return what + " has an unknown row count";
+    if (k->block() < 32 || k->block() > 1024 || k->block() % 32 != 0 ||
+        (k->block() != 128 && (k->parallel() == fb::ParallelDim::Tokens ||
+                               k->extent() % k->block() != 0)))
+      return what + " has a block size that does not divide its work";
     if (k->outputs() && !elementsAligned(k->outputs()))
       return what + " has misaligned outputs";
     if (k->outputs())

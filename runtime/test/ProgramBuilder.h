@@ -51,6 +51,7 @@ struct KernelSpec {
   int64_t extent = 0;
   fb::RowCount rows = fb::RowCount::Tokens;
   std::vector<fb::KernelOutput> outputs;
+  uint32_t block = 128;
 };
 
 struct LaunchSpec {
@@ -218,7 +219,8 @@ public:
                       flatbuffers::Vector<const fb::KernelOutput *>>(
                       misaligned(k.outputs.data(), k.outputs.size(),
                                  sizeof(fb::KernelOutput)))
-                : fbb.CreateVectorOfStructs(k.outputs)));
+                : fbb.CreateVectorOfStructs(k.outputs),
+            /*writes_cache=*/false, k.block));
       return offsets;
     };
     std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets =

@@ -488,6 +488,24 @@ TEST(ProgramTest, KernelOutputsLieInTheArena) {
   EXPECT_EQ(loadError(builder), corrupted("kernel 0 has misaligned outputs"));
 }
 
+TEST(ProgramTest, BlockSizesDivideTheWork) {
+  // Kernel 2 (lm_head) is static over 32.
+  ProgramBuilder builder;
+  builder.kernels[2].block = 32;
+  expectLoads(builder);
+  std::string message =
+      corrupted("kernel 2 has a block size that does not divide its work");
+  for (uint32_t block : {0u, 16u, 48u, 64u, 2048u}) {
+    builder.kernels[2].block = block;
+    EXPECT_EQ(loadError(builder), message) << block;
+  }
+  // Over tokens only the default fits (the row count is not known).
+  builder = ProgramBuilder();
+  builder.kernels[0].block = 256;
+  EXPECT_EQ(loadError(builder),
+            corrupted("kernel 0 has a block size that does not divide its work"));
+}
+
 TEST(ProgramTest, HostTwinsMatchTheKernels) {
   ProgramBuilder builder;
   builder.hostTwins = builder.kernels;

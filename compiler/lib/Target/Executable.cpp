@@ -117,7 +117,11 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         k.getRows() == "outputs" ? fb::RowCount::Outputs
                                  : fb::RowCount::Tokens,
         fbb.CreateVectorOfStructs(outputs),
-        k->hasAttr("ds.writes_cache")));
+        k->hasAttr("ds.writes_cache"),
+        k->hasAttr("ds.block")
+            ? static_cast<uint32_t>(
+                  k->getAttrOfType<IntegerAttr>("ds.block").getInt())
+            : 128u));
   }
   // --check-kernels: the host twins, named like the kernels they mirror.
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Kernel>>>

@@ -589,8 +589,13 @@ namespace {
 class KernelBodies {
 public:
   KernelBodies(Emitter &e, CacheGeometry cache, bool gpu,
-               std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable)
-      : e(e), cache(cache), gpu(gpu), invFreqTable(std::move(invFreqTable)) {}
+               std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable,
+               std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray)
+      : e(e), cache(cache), gpu(gpu), invFreqTable(std::move(invFreqTable)),
+        sharedArray(std::move(sharedArray)) {}
+
+  /// GPU threads per block the emitted kernel needs.
+  int64_t blockSize = 128;
 
   /// Emits the body; returns the parallel dimension and its extent.
   std::pair<ParallelDim, int64_t> emit(Operation *op) {
@@ -619,6 +624,8 @@ private:
   CacheGeometry cache;
   bool gpu;
   std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
+  /// A block-shared f32 array of the kernel (GPU only).
+  std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
 
   Value operand(unsigned i) { return e.operandPtrs.lookup(i); }
   Value result(unsigned i = 0) { return e.resultPtrs.lookup(i); }
@@ -1393,6 +1400,8 @@ private:
     int64_t heads = op.getNumHeads();
     auto groupAttr = op->getAttrOfType<IntegerAttr>("ds.query_group");
     int64_t group = groupAttr ? std::max<int64_t>(groupAttr.getInt(), 1) : 1;
+    if (group == 1)
+      return latentAttentionSplit(op);
     Value warp = e.c64(Emitter::kWarp);
     Value yes = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
     e.loop(e.begin, e.end, [&](Value index) {
@@ -1434,6 +1443,169 @@ private:
       attendGroup(type, op, lane, h, e.loadI64(operand(2), t), {t}, {yes});
     });
     return {ParallelDim::TokensTimesStatic, heads * Emitter::kWarp};
+  }
+
+  /// GPU decode: one block of kSplitWarps warps per (token, head), each warp
+  /// taking a contiguous share of the cached positions (flash-decoding's
+  /// split), combined through shared memory: the block's maximum of the
+  /// warps' running maxima, each warp's sum and accumulators rescaled to it,
+  /// the accumulators added with shared-memory atomics. Long contexts thus
+  /// use kSplitWarps warps per head instead of one.
+  static constexpr int64_t kSplitWarps = 16; // 512 threads: <= 128 registers each
+  std::pair<ParallelDim, int64_t>
+  latentAttentionSplit(MLALatentAttentionOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), heads = op.getNumHeads();
+    int64_t block = kSplitWarps * Emitter::kWarp;
+    blockSize = block;
+    Type f32 = e.b.getF32Type();
+    auto shared = [&](StringRef what, int64_t count) {
+      Value address = LLVM::AddressOfOp::create(e.b, e.loc, sharedArray(what, count));
+      return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address)
+          .getResult();
+    };
+    Value sharedMax = shared("max", kSplitWarps);
+    Value sharedSum = shared("sum", kSplitWarps);
+    Value sharedAcc = shared("acc", latent);
+    Value yes = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value pair = e.div(index, e.c64(block));
+      Value thread = e.rem(index, e.c64(block));
+      Value warpIndex = e.div(thread, e.c64(Emitter::kWarp));
+      Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+      Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
+      Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
+      Value share = e.div(e.add(count, e.c64(kSplitWarps - 1)),
+                          e.c64(kSplitWarps));
+      Value from = arith::MinSIOp::create(e.b, e.loc,
+                                          e.mul(warpIndex, share), count);
+      Value to = arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+      // The block's accumulator starts at zero.
+      {
+        auto zero = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, thread, e.c64(latent)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&zero.getThenRegion().front());
+        e.store(e.f32(0.0), sharedAcc, thread);
+      }
+      AttendResult part = attendRange(type, op, lane, h,
+                                      e.loadI64(operand(2), t), t, from, to);
+      {
+        auto first = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&first.getThenRegion().front());
+        e.store(part.max, sharedMax, warpIndex);
+        e.store(part.sum, sharedSum, warpIndex);
+      }
+      NVVM::Barrier0Op::create(e.b, e.loc);
+      Value blockMax = e.reduce(0, kSplitWarps, e.f32(-INFINITY),
+                                [&](Value w, Value m) {
+        return e.fmax(m, e.load(sharedMax, f32, w));
+      });
+      Value blockSum = e.reduce(0, kSplitWarps, e.f32(0.0), [&](Value w, Value l) {
+        Value m = e.load(sharedMax, f32, w);
+        Value scale = select(cmpF(arith::CmpFPredicate::OEQ, m, e.f32(-INFINITY)),
+                             e.f32(0.0), e.exp(e.fsub(m, blockMax)));
+        return e.fadd(l, e.fmul(e.load(sharedSum, f32, w), scale));
+      });
+      Value scale = select(
+          cmpF(arith::CmpFPredicate::OEQ, part.max, e.f32(-INFINITY)),
+          e.f32(0.0), e.exp(e.fsub(part.max, blockMax)));
+      for (size_t k = 0; k < part.acc.size(); ++k) {
+        Value c = e.add(lane, e.c64(static_cast<int64_t>(k) * Emitter::kWarp));
+        auto add = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, c, e.c64(latent)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&add.getThenRegion().front());
+        LLVM::AtomicRMWOp::create(e.b, e.loc, LLVM::AtomicBinOp::fadd,
+                                  e.gep(sharedAcc, f32, c),
+                                  e.fmul(part.acc[k], scale),
+                                  LLVM::AtomicOrdering::monotonic);
+      }
+      NVVM::Barrier0Op::create(e.b, e.loc);
+      {
+        auto out = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, thread, e.c64(latent)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&out.getThenRegion().front());
+        Value base = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(latent));
+        e.storeBF16(e.fdiv(e.load(sharedAcc, f32, thread), blockSum), result(),
+                    e.add(base, thread));
+      }
+      (void)yes;
+    });
+    return {ParallelDim::TokensTimesStatic, heads * block};
+  }
+
+  /// A warp's online softmax over cached positions [from, to) of one
+  /// token: its running maximum (-inf when empty), sum and this lane's
+  /// accumulators (c = lane + 32 k).
+  struct AttendResult {
+    Value max, sum;
+    SmallVector<Value> acc;
+  };
+  AttendResult attendRange(LatentCacheType type, MLALatentAttentionOp op,
+                           Value lane, Value h, Value slot, Value token,
+                           Value from, Value to) {
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim, heads = op.getNumHeads();
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t ropeLane = (ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
+    auto column = [&](int64_t k, int64_t limit) {
+      Value c = e.add(lane, e.c64(k * Emitter::kWarp));
+      Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
+      return std::make_pair(select(inRange, c, e.c64(limit - 1)), inRange);
+    };
+    Value q = e.mul(e.add(e.mul(token, e.c64(heads)), h), e.c64(width));
+    SmallVector<Value> qAbs, qPe;
+    for (int64_t k = 0; k < perLane; ++k)
+      qAbs.push_back(e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
+    for (int64_t k = 0; k < ropeLane; ++k)
+      qPe.push_back(e.loadBF16(
+          operand(0), e.add(e.add(q, e.c64(latent)), column(k, ropeDim).first)));
+    SmallVector<Value> init = {e.f32(-INFINITY), e.f32(0.0)};
+    init.append(perLane, e.f32(0.0));
+    auto online = scf::ForOp::create(e.b, e.loc, from, to, e.c64(1), init);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(online.getBody());
+      Value row = cacheRow(slot, online.getInductionVar(), width);
+      SmallVector<Value> cv;
+      Value part = e.f32(0.0);
+      for (int64_t k = 0; k < perLane; ++k) {
+        auto [c, inRange] = column(k, latent);
+        cv.push_back(select(inRange, e.loadBF16(cachePtr, e.add(row, c)),
+                            e.f32(0.0)));
+        part = e.fma(qAbs[k], cv[k], part);
+      }
+      for (int64_t k = 0; k < ropeLane; ++k) {
+        auto [r, inRange] = column(k, ropeDim);
+        Value kpe = select(
+            inRange, e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), r)),
+            e.f32(0.0));
+        part = e.fma(qPe[k], kpe, part);
+      }
+      Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
+      auto args = online.getRegionIterArgs();
+      Value next = e.fmax(args[0], score);
+      Value alpha = e.exp(e.fsub(args[0], next));
+      Value p = e.exp(e.fsub(score, next));
+      SmallVector<Value> yields = {next, e.fadd(e.fmul(args[1], alpha), p)};
+      for (int64_t k = 0; k < perLane; ++k)
+        yields.push_back(e.fma(p, cv[k], e.fmul(args[2 + k], alpha)));
+      scf::YieldOp::create(e.b, e.loc, yields);
+    }
+    AttendResult r{online.getResult(0), online.getResult(1), {}};
+    for (int64_t k = 0; k < perLane; ++k)
+      r.acc.push_back(online.getResult(2 + k));
+    return r;
   }
 
   /// One warp attends head `h` for `tokens` (all of cache slot `slot`;
@@ -1964,8 +2136,17 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   auto i64 = b.getI64Type();
   auto func = func::FuncOp::create(
       b, loc, name, b.getFunctionType({ptr, i64, i64, i64}, {}));
+  auto sharedArray = [&](StringRef what, int64_t count) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(kernels.getBody());
+    auto type = LLVM::LLVMArrayType::get(b.getF32Type(), count);
+    return LLVM::GlobalOp::create(
+        b, loc, type, /*isConstant=*/false, LLVM::Linkage::Internal,
+        name + "_" + what.str(), Attribute(), /*alignment=*/16,
+        /*addrSpace=*/3);
+  };
   Emitter emitter(b, loc, func, op, fp8Table);
-  KernelBodies bodies(emitter, cache, gpu, invFreqTable);
+  KernelBodies bodies(emitter, cache, gpu, invFreqTable, sharedArray);
   auto [parallel, extent] = bodies.emit(op);
   func::ReturnOp::create(b, loc);
 
@@ -1974,6 +2155,7 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   info.parallel = parallel;
   info.extent = extent;
   info.perOutput = isa<LMHeadOp, SampleOp>(op);
+  info.blockSize = bodies.blockSize;
   std::vector<KernelArgument> layout = kernelArguments(op);
   for (unsigned i = 0; i < layout.size(); ++i) {
     if (layout[i].kind != KernelArgument::Result)

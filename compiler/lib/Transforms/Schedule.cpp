@@ -112,6 +112,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       kernel->setAttr("ds.outputs", b.getDenseI64ArrayAttr(outputs));
       if (k.writesCache)
         kernel->setAttr("ds.writes_cache", b.getUnitAttr());
+      if (k.blockSize != 128)
+        kernel->setAttr("ds.block", b.getI64IntegerAttr(k.blockSize));
     }
     if (twins) {
       // (parallel, extent) of each kernel's host twin.

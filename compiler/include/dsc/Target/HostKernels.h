@@ -55,6 +55,9 @@ struct KernelInfo {
   /// whether it writes the KV cache.
   std::vector<KernelOutput> outputs;
   bool writesCache = false;
+  /// GPU threads per block. 128 unless the kernel cooperates through shared
+  /// memory across a block (its extent is then a multiple of the block).
+  int64_t blockSize = 128;
 };
 
 /// Capacity of the latent KV cache, which kernels index directly.
