@@ -966,7 +966,7 @@ private:
   }
 
   /// The sampled branch of ds.sample for one row (see the op): weights to
-  /// result 1, thresholds by bisection over the weights' bit patterns
+  /// result 1, thresholds by a 16-way search over the weights' bit patterns
   /// (non-negative floats order like their bits), then Gumbel-max.
   Value sampleRow(Value lane, int64_t vocab, Value logitsRow, Value maxLogit,
                   Value temperature, Value topK, Value topP, Value minP,
