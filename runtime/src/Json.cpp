@@ -241,6 +241,7 @@ private:
   std::string_view text_;
   ParseOptions options_;
   size_t pos_ = 0;
+  size_t values_ = 0; // values started so far
   std::vector<OpenContainer> open_;
   size_t errorPos_ = 0;
   std::string error_;
@@ -272,6 +273,9 @@ bool Parser::parseValue(Value &result) {
     skipWhitespace();
     if (atEnd())
       return fail("unexpected end of input, expected a value");
+    if (++values_ > options_.maxValues)
+      return fail("more than " + std::to_string(options_.maxValues) +
+                  " values");
     if (peek() == '[' || peek() == '{') {
       bool isObject = peek() == '{';
       if (!openContainer())

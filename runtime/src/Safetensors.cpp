@@ -350,6 +350,9 @@ Expected<SafetensorsHeader> parseSafetensorsHeader(const uint8_t *bytes,
                         static_cast<size_t>(headerLength));
   json::ParseOptions options;
   options.maxSize = kMaxSafetensorsHeaderSize;
+  // ~10 values per tensor: a checkpoint of 90k tensors in one file fits;
+  // a hostile header of tiny values costs at most ~0.4 GB of nodes.
+  options.maxValues = size_t(2) << 20;
   Expected<json::Value> root = json::parse(text, options);
   if (!root)
     return fail("header is not valid JSON: " + root.error());

@@ -227,6 +227,21 @@ TEST(JsonTest, NestingLimit) {
             "line 1, column 7: nesting deeper than 2");
 }
 
+TEST(JsonTest, ValueLimit) {
+  ParseOptions few;
+  few.maxValues = 5; // the array and four numbers
+  EXPECT_TRUE(parse("[0,1,2,3]", few).ok());
+  EXPECT_EQ(parseError("[0,1,2,3,4]", few),
+            "line 1, column 10: more than 5 values");
+  // Keys are not values: the object, {}, [], [ and 1 are five.
+  EXPECT_TRUE(parse(R"({"a":{},"b":[],"c":[1]})", few).ok());
+  EXPECT_EQ(parseError(R"({"a":{},"b":[],"c":[1,2]})", few),
+            "line 1, column 23: more than 5 values");
+  // By default a document made only of tiny values stops at 8Mi values,
+  // long before the 256 MiB size limit (~1 GB of nodes at most).
+  EXPECT_EQ(ParseOptions().maxValues, size_t(8) << 20);
+}
+
 TEST(JsonTest, HundredThousandOpenBracketsFailWithoutRecursion) {
   EXPECT_EQ(parseError(std::string(100000, '[')),
             "line 1, column 257: nesting deeper than 256");

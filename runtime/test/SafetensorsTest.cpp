@@ -210,6 +210,18 @@ TEST(SafetensorsTest, HeaderNotJson) {
             "unexpected end of input, expected a value");
 }
 
+TEST(SafetensorsTest, HeaderOfTinyValuesStopsEarly) {
+  // 2Mi + 1 zeros in 4 MiB: far under the size cap, over the value limit
+  // (which bounds the parser's memory to ~0.4 GB for any header).
+  std::string values = "[0";
+  for (int i = 0; i < (2 << 20); ++i)
+    values += ",0";
+  values += "]";
+  std::string error = headerError(values);
+  EXPECT_EQ(error.substr(error.rfind(':') + 2), "more than 2097152 values");
+  EXPECT_EQ(error.rfind("f.safetensors: header is not valid JSON: ", 0), 0u);
+}
+
 TEST(SafetensorsTest, HeaderNotAnObject) {
   EXPECT_EQ(headerError("[1,2]"),
             "f.safetensors: header is a JSON array, expected an object");

@@ -107,6 +107,11 @@ struct ParseOptions {
   size_t maxDepth = 256;
   /// Longer documents are rejected before any parsing.
   size_t maxSize = size_t(256) << 20;
+  /// At most this many values (scalars, arrays, objects; ~100 bytes each in
+  /// memory): a document of small values costs ~50x its size in nodes, so
+  /// this bounds memory independently of maxSize. DeepSeek's tokenizer.json
+  /// has ~600k values.
+  size_t maxValues = size_t(8) << 20;
 };
 
 /// Parses one JSON document.
