@@ -25,12 +25,12 @@ std::vector<uint8_t> makeShard(int count) {
   std::string header = "{";
   uint64_t offset = 0, bytes = 128 * 128 * 2;
   for (int i = 0; i < count; ++i) {
-    header += (i ? "," : "") + std::string("\"model.layers.") +
-              std::to_string(i / 500) + ".mlp.experts." +
-              std::to_string(i % 500) + ".up_proj.weight\":{\"dtype\":\"BF16\","
-              "\"shape\":[128,128],\"data_offsets\":[" +
-              std::to_string(offset) + "," + std::to_string(offset + bytes) +
-              "]}";
+    header +=
+        (i ? "," : "") + std::string("\"model.layers.") +
+        std::to_string(i / 500) + ".mlp.experts." + std::to_string(i % 500) +
+        ".up_proj.weight\":{\"dtype\":\"BF16\","
+        "\"shape\":[128,128],\"data_offsets\":[" +
+        std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
     offset += bytes;
   }
   header += "}";

@@ -79,7 +79,6 @@ std::string readFile(const char *path) {
   return text.str();
 }
 
-
 std::string jsonString(const std::string &text) {
   std::string out = "\"";
   for (char c : text) {

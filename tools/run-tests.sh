@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #===- run-tests.sh - every test of dsc -------------------------------------===#
 #
-# 1. installs what is needed (tools/setup.sh) and builds dsc (tools/build.sh);
+# 1. installs what is needed (tools/setup.sh), checks the C++ format
+#    (tools/check-format.sh) and builds dsc (tools/build.sh);
 # 2. runs ctest: the lit + FileCheck suites and the gtest unit tests;
 # 3. builds test/sanitized with clang 22 and runs the unit tests under
 #    AddressSanitizer + UndefinedBehaviorSanitizer;
@@ -20,6 +21,9 @@ FUZZ_SECONDS="${DSC_FUZZ_SECONDS:-60}"
 JOBS="$(nproc)"
 
 "$ROOT/tools/setup.sh"
+
+echo "== format"
+"$ROOT/tools/check-format.sh"
 
 echo "== build"
 "$ROOT/tools/build.sh"

@@ -13,7 +13,7 @@ set -euo pipefail
 PACKAGES=(
   cmake ninja-build g++ git python3 python3-numpy
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
-  clang-22 libclang-rt-22-dev
+  clang-22 libclang-rt-22-dev clang-format-22
   libgtest-dev libbenchmark-dev libflatbuffers-dev flatbuffers-compiler libpcre2-dev
   # Found by LLVM's CMake package when it is loaded.
   zlib1g-dev libzstd-dev libedit-dev libxml2-dev libffi-dev libcurl4-openssl-dev

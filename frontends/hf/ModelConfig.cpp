@@ -68,7 +68,8 @@ public:
 
   void fail(std::string_view field, const std::string &problem) {
     if (error.empty())
-      error = file + ": field '" + prefix + std::string(field) + "': " + problem;
+      error =
+          file + ": field '" + prefix + std::string(field) + "': " + problem;
   }
 
   /// The member `name`, or nullptr when it is absent or JSON null.
@@ -103,8 +104,8 @@ public:
     if (!value->isNumber())
       return fail(name, "expected an integer, got " + describe(*value));
     if (!value->getInt64(out))
-      fail(name, "expected an integer, got " +
-                     std::string(value->numberLiteral()));
+      fail(name,
+           "expected an integer, got " + std::string(value->numberLiteral()));
   }
 
   void optionalInteger(const char *name, std::optional<int64_t> &out) {
@@ -173,12 +174,12 @@ struct FamilyDefaults {
 // DeepseekV2Config: n_routed_experts, n_shared_experts, num_experts_per_tok,
 // n_group and topk_group default to None (a dense model; 1 group).
 constexpr FamilyDefaults kV2Defaults = {
-    102400, 4096, 11008, 1407, 30, 32, 1536, 0, 0, 0, 1, 1, 0, 2048,
-    100000, 100001, "greedy", "softmax", false, 1.0};
+    102400, 4096, 11008, 1407, 30,     32,     1536,     0,         0,     0,
+    1,      1,    0,     2048, 100000, 100001, "greedy", "softmax", false, 1.0};
 // DeepseekV3Config: the released V3 architecture.
 constexpr FamilyDefaults kV3Defaults = {
-    129280, 7168, 18432, 2048, 61, 128, 1536, 256, 1, 8, 8, 4, 3, 4096,
-    0, 1, "noaux_tc", "sigmoid", true, 2.5};
+    129280, 7168, 18432, 2048, 61, 128, 1536,       256,       1,    8,
+    8,      4,    3,     4096, 0,  1,   "noaux_tc", "sigmoid", true, 2.5};
 
 void readRopeScaling(const json::Value &root, const std::string &file,
                      ModelConfig &config, std::string &error) {
@@ -210,8 +211,7 @@ void readRopeScaling(const json::Value &root, const std::string &file,
   RopeConfig &rope = config.rope;
   rope.yarn = true;
   r.number("factor", rope.factor, std::nullopt);
-  r.integer("original_max_position_embeddings", rope.originalMaxPosition,
-            4096);
+  r.integer("original_max_position_embeddings", rope.originalMaxPosition, 4096);
   r.number("beta_fast", rope.betaFast, 32.0);
   r.number("beta_slow", rope.betaSlow, 1.0);
   r.number("mscale", rope.mscale, 1.0);
@@ -250,8 +250,8 @@ void readQuantization(const json::Value &root, const std::string &file,
            "only \"dynamic\" is supported, got \"" + activation + "\"");
   r.string("scale_fmt", scaleFormat, "");
   if (r.error.empty() && !scaleFormat.empty() && scaleFormat != "ue8m0")
-    r.fail("scale_fmt", "expected \"ue8m0\" or null, got \"" + scaleFormat +
-                            "\"");
+    r.fail("scale_fmt",
+           "expected \"ue8m0\" or null, got \"" + scaleFormat + "\"");
   FP8Config fp8;
   fp8.ue8m0Scales = scaleFormat == "ue8m0";
   if (const json::Value *block = r.get("weight_block_size")) {
@@ -312,8 +312,8 @@ void validate(const ModelConfig &c, FieldReader &r) {
   r.positive("qk_rope_head_dim", c.qkRopeHeadDim);
   r.positive("v_head_dim", c.vHeadDim);
   if (c.qLoraRank < 0)
-    r.fail("q_lora_rank", "must be null, 0 or positive, got " +
-                              std::to_string(c.qLoraRank));
+    r.fail("q_lora_rank",
+           "must be null, 0 or positive, got " + std::to_string(c.qLoraRank));
   if (c.qkRopeHeadDim % 2 != 0)
     r.fail("qk_rope_head_dim", "must be even (RoPE rotates pairs), got " +
                                    std::to_string(c.qkRopeHeadDim));
@@ -362,8 +362,8 @@ void validate(const ModelConfig &c, FieldReader &r) {
   int64_t reachable = c.topkGroup * (experts / c.numGroups);
   if (c.numExpertsPerToken > reachable)
     return r.fail("num_experts_per_tok",
-                  std::to_string(c.numExpertsPerToken) +
-                      " is more than the " + std::to_string(reachable) +
+                  std::to_string(c.numExpertsPerToken) + " is more than the " +
+                      std::to_string(reachable) +
                       " experts held by the topk_group = " +
                       std::to_string(c.topkGroup) + " kept groups");
   if (c.topkMethod == TopkMethod::NoauxTc && experts / c.numGroups < 2)
@@ -380,8 +380,8 @@ Expected<ModelConfig> parseModelConfig(std::string_view text,
   std::string file(fileName);
   Expected<json::Value> parsed = json::parse(text);
   if (!parsed)
-    return Expected<ModelConfig>::error(file + ": invalid JSON: " +
-                                        parsed.error());
+    return Expected<ModelConfig>::error(file +
+                                        ": invalid JSON: " + parsed.error());
   const json::Value &root = parsed.value();
   if (!root.isObject())
     return Expected<ModelConfig>::error(
@@ -402,8 +402,8 @@ Expected<ModelConfig> parseModelConfig(std::string_view text,
     return Expected<ModelConfig>::error(
         file + ": field 'model_type': unsupported model \"" + modelType +
         "\" (dsc compiles deepseek_v2 and deepseek_v3)");
-  const FamilyDefaults &d = c.family == ModelFamily::DeepSeekV2 ? kV2Defaults
-                                                                : kV3Defaults;
+  const FamilyDefaults &d =
+      c.family == ModelFamily::DeepSeekV2 ? kV2Defaults : kV3Defaults;
 
   r.integer("vocab_size", c.vocabSize, d.vocabSize);
   r.integer("hidden_size", c.hiddenSize, d.hiddenSize);
@@ -457,17 +457,18 @@ Expected<ModelConfig> parseModelConfig(std::string_view text,
     c.topkMethod = TopkMethod::NoauxTc;
   else
     r.fail("topk_method", "expected \"greedy\", \"group_limited_greedy\" or "
-                          "\"noaux_tc\", got \"" + topkMethod + "\"");
+                          "\"noaux_tc\", got \"" +
+                              topkMethod + "\"");
   if (scoringFunc == "softmax")
     c.scoringFunc = ScoringFunc::Softmax;
   else if (scoringFunc == "sigmoid")
     c.scoringFunc = ScoringFunc::Sigmoid;
   else
-    r.fail("scoring_func", "expected \"softmax\" or \"sigmoid\", got \"" +
-                               scoringFunc + "\"");
+    r.fail("scoring_func",
+           "expected \"softmax\" or \"sigmoid\", got \"" + scoringFunc + "\"");
   if (activation != "silu")
-    r.fail("hidden_act", "only \"silu\" is supported, got \"" + activation +
-                             "\"");
+    r.fail("hidden_act",
+           "only \"silu\" is supported, got \"" + activation + "\"");
   bool attentionBias = false, tiedEmbeddings = false;
   r.boolean("attention_bias", attentionBias, false);
   r.boolean("tie_word_embeddings", tiedEmbeddings, false);
@@ -497,12 +498,12 @@ Expected<ModelConfig> loadModelConfig(const std::string &path) {
   std::string file = path;
   struct stat info;
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
-    file = path + (path.empty() || path.back() == '/' ? "" : "/") +
-           "config.json";
+    file =
+        path + (path.empty() || path.back() == '/' ? "" : "/") + "config.json";
   std::ifstream in(file, std::ios::binary);
   if (!in)
-    return Expected<ModelConfig>::error(file + ": cannot open: " +
-                                        std::strerror(errno));
+    return Expected<ModelConfig>::error(
+        file + ": cannot open: " + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad())

@@ -98,8 +98,7 @@ Value Importer::declared(const std::string &symbol, const std::string &tensor,
       scale = builder.getStringAttr(tensor + "_scale_inv");
     IntegerAttr count =
         experts ? builder.getI64IntegerAttr(*experts) : IntegerAttr();
-    decl = ds::WeightOp::create(builder, fileLoc,
-                                builder.getStringAttr(symbol),
+    decl = ds::WeightOp::create(builder, fileLoc, builder.getStringAttr(symbol),
                                 builder.getStringAttr(tensor),
                                 TypeAttr::get(type), scale, count);
   }
@@ -107,8 +106,8 @@ Value Importer::declared(const std::string &symbol, const std::string &tensor,
                                  FlatSymbolRefAttr::get(decl.getSymNameAttr()));
 }
 
-Value Importer::weight(const std::string &tensor,
-                       llvm::ArrayRef<int64_t> shape, WeightRole role) {
+Value Importer::weight(const std::string &tensor, llvm::ArrayRef<int64_t> shape,
+                       WeightRole role) {
   return declared(symbolFor(tensor), tensor, weightType(shape, role),
                   std::nullopt);
 }
@@ -117,16 +116,17 @@ Value Importer::expertStack(const std::string &layer, const char *projection,
                             int64_t rows, int64_t cols) {
   std::string tensor = layer + "mlp.experts.{e}." + projection + ".weight";
   std::string symbol = symbolFor(layer) + "mlp.experts." + projection;
-  Type type =
-      weightType({c.numRoutedExperts, rows, cols}, WeightRole::Linear);
+  Type type = weightType({c.numRoutedExperts, rows, cols}, WeightRole::Linear);
   return declared(symbol, tensor, type, c.numRoutedExperts);
 }
 
 Value Importer::swiglu(const std::string &prefix, int64_t inner, Value input) {
   int64_t d = c.hiddenSize;
-  Value gate = weight(prefix + "gate_proj.weight", {inner, d}, WeightRole::Linear);
+  Value gate =
+      weight(prefix + "gate_proj.weight", {inner, d}, WeightRole::Linear);
   Value up = weight(prefix + "up_proj.weight", {inner, d}, WeightRole::Linear);
-  Value down = weight(prefix + "down_proj.weight", {d, inner}, WeightRole::Linear);
+  Value down =
+      weight(prefix + "down_proj.weight", {d, inner}, WeightRole::Linear);
   return ds::MLPOp::create(builder, at(prefix), input, gate, up, down);
 }
 
@@ -138,7 +138,8 @@ Value Importer::attention(int64_t layer, Value normed) {
     q = weight(p + "q_proj.weight", {h * c.qkHeadDim(), d}, WeightRole::Linear);
   } else {
     qa = weight(p + "q_a_proj.weight", {c.qLoraRank, d}, WeightRole::Linear);
-    qaNorm = weight(p + "q_a_layernorm.weight", {c.qLoraRank}, WeightRole::Norm);
+    qaNorm =
+        weight(p + "q_a_layernorm.weight", {c.qLoraRank}, WeightRole::Norm);
     qb = weight(p + "q_b_proj.weight", {h * c.qkHeadDim(), c.qLoraRank},
                 WeightRole::Linear);
   }
@@ -149,7 +150,8 @@ Value Importer::attention(int64_t layer, Value normed) {
   Value kvb = weight(p + "kv_b_proj.weight",
                      {h * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank},
                      WeightRole::Linear);
-  Value o = weight(p + "o_proj.weight", {d, h * c.vHeadDim}, WeightRole::Linear);
+  Value o =
+      weight(p + "o_proj.weight", {d, h * c.vHeadDim}, WeightRole::Linear);
   auto mla = ds::MLAOp::create(
       builder, at(p), normed.getType(), cache.getType(), normed, positions,
       slots, cache, q, qa, qaNorm, qb, kva, kvaNorm, kvb, o,
@@ -202,8 +204,8 @@ Value Importer::feedForward(int64_t layer, Value normed) {
       gate.getWeights(), gate.getIndices(), gates, ups, downs);
   if (c.numSharedExperts == 0)
     return routed;
-  Value shared = swiglu(p + "mlp.shared_experts.", c.numSharedExperts * mi,
-                        normed);
+  Value shared =
+      swiglu(p + "mlp.shared_experts.", c.numSharedExperts * mi, normed);
   return ds::AddOp::create(builder, at(p + "mlp"), routed, shared);
 }
 
@@ -225,10 +227,10 @@ Value Importer::decoderLayer(int64_t layer, Value hidden) {
 }
 
 void Importer::buildEntry(llvm::StringRef name) {
-  auto indexType = RankedTensorType::get({ShapedType::kDynamic},
-                                         builder.getI32Type());
-  auto paramsType = RankedTensorType::get({ShapedType::kDynamic, 8},
-                                          builder.getI32Type());
+  auto indexType =
+      RankedTensorType::get({ShapedType::kDynamic}, builder.getI32Type());
+  auto paramsType =
+      RankedTensorType::get({ShapedType::kDynamic, 8}, builder.getI32Type());
   Type cacheType = ds::LatentCacheType::get(&ctx, c.numLayers, c.kvLoraRank,
                                             c.qkRopeHeadDim, bf16());
   Type logitsType = tokens(c.vocabSize, builder.getF32Type());
@@ -251,8 +253,8 @@ void Importer::buildEntry(llvm::StringRef name) {
   cache = body->getArgument(5);
 
   int64_t d = c.hiddenSize, vocab = c.vocabSize;
-  Value table = weight("model.embed_tokens.weight", {vocab, d},
-                       WeightRole::Embedding);
+  Value table =
+      weight("model.embed_tokens.weight", {vocab, d}, WeightRole::Embedding);
   Value hidden = ds::EmbedOp::create(builder, at("model.embed_tokens"),
                                      activations(), tokenIds, table);
   for (int64_t i = 0; i < c.numLayers; ++i)
@@ -276,10 +278,14 @@ OwningOpRef<ModuleOp> Importer::run() {
 
   // Model metadata the later stages and the runtime need.
   SmallVector<NamedAttribute> meta = {
-      builder.getNamedAttr("family", builder.getStringAttr(familyName(c.family))),
-      builder.getNamedAttr("vocab_size", builder.getI64IntegerAttr(c.vocabSize)),
-      builder.getNamedAttr("hidden_size", builder.getI64IntegerAttr(c.hiddenSize)),
-      builder.getNamedAttr("num_layers", builder.getI64IntegerAttr(c.numLayers)),
+      builder.getNamedAttr("family",
+                           builder.getStringAttr(familyName(c.family))),
+      builder.getNamedAttr("vocab_size",
+                           builder.getI64IntegerAttr(c.vocabSize)),
+      builder.getNamedAttr("hidden_size",
+                           builder.getI64IntegerAttr(c.hiddenSize)),
+      builder.getNamedAttr("num_layers",
+                           builder.getI64IntegerAttr(c.numLayers)),
       builder.getNamedAttr("max_position_embeddings",
                            builder.getI64IntegerAttr(c.maxPositionEmbeddings))};
   if (c.bosTokenId)
@@ -291,11 +297,11 @@ OwningOpRef<ModuleOp> Importer::run() {
   module->setAttr("ds.model", builder.getDictionaryAttr(meta));
 
   const RopeConfig &r = c.rope;
-  rope = ds::RopeAttr::get(&ctx, c.qkRopeHeadDim, r.theta,
-                           r.yarn ? ds::RopeScaling::Yarn : ds::RopeScaling::None,
-                           r.yarn ? r.factor : 1.0,
-                           r.originalMaxPosition, r.betaFast, r.betaSlow,
-                           r.mscale, r.mscaleAllDim);
+  rope =
+      ds::RopeAttr::get(&ctx, c.qkRopeHeadDim, r.theta,
+                        r.yarn ? ds::RopeScaling::Yarn : ds::RopeScaling::None,
+                        r.yarn ? r.factor : 1.0, r.originalMaxPosition,
+                        r.betaFast, r.betaSlow, r.mscale, r.mscaleAllDim);
 
   buildEntry("prefill");
   buildEntry("decode");

@@ -43,8 +43,8 @@ public:
               bool mtp)
       : c(c), out(out), layer(layer), mtp(mtp), prefix(layerPrefix(layer)) {}
 
-  void add(const std::string &name, std::vector<int64_t> shape,
-           WeightRole role, int64_t expert = -1) {
+  void add(const std::string &name, std::vector<int64_t> shape, WeightRole role,
+           int64_t expert = -1) {
     out.push_back({prefix + name, std::move(shape), role, layer, expert, mtp});
   }
 
@@ -59,7 +59,8 @@ public:
     int64_t d = c.hiddenSize, h = c.numHeads;
     add("input_layernorm.weight", {d}, WeightRole::Norm);
     if (c.qLoraRank == 0) {
-      add("self_attn.q_proj.weight", {h * c.qkHeadDim(), d}, WeightRole::Linear);
+      add("self_attn.q_proj.weight", {h * c.qkHeadDim(), d},
+          WeightRole::Linear);
     } else {
       add("self_attn.q_a_proj.weight", {c.qLoraRank, d}, WeightRole::Linear);
       add("self_attn.q_a_layernorm.weight", {c.qLoraRank}, WeightRole::Norm);
@@ -85,8 +86,7 @@ public:
       swiglu("mlp.experts." + std::to_string(e) + ".", c.moeIntermediateSize,
              e);
     if (c.numSharedExperts > 0)
-      swiglu("mlp.shared_experts.",
-             c.numSharedExperts * c.moeIntermediateSize);
+      swiglu("mlp.shared_experts.", c.numSharedExperts * c.moeIntermediateSize);
   }
 
 private:
@@ -102,8 +102,8 @@ private:
 std::vector<WeightSpec> listWeights(const ModelConfig &c, bool includeMTP) {
   std::vector<WeightSpec> out;
   int64_t d = c.hiddenSize, vocab = c.vocabSize;
-  out.push_back({"model.embed_tokens.weight", {vocab, d},
-                 WeightRole::Embedding});
+  out.push_back(
+      {"model.embed_tokens.weight", {vocab, d}, WeightRole::Embedding});
   for (int64_t i = 0; i < c.numLayers; ++i)
     LayerLister(c, out, i, /*mtp=*/false).decoderLayer(c.isMoELayer(i));
   out.push_back({"model.norm.weight", {d}, WeightRole::Norm});

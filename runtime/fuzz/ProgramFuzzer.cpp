@@ -117,7 +117,8 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
   Wide vocab = Wide(p.model()->vocab_size());
   for (const dsrt::fb::Entry *e : *p.entries()) {
     check(e->name() && e->launches() && e->max_tokens() > 0);
-    Wide logitsEnd = Wide(e->logits_offset()) + Wide(e->max_tokens()) * vocab * 4;
+    Wide logitsEnd =
+        Wide(e->logits_offset()) + Wide(e->max_tokens()) * vocab * 4;
     check(logitsEnd <= Wide(p.arena_bytes()));
     Wide sampledEnd = Wide(e->sampled_offset()) + Wide(e->max_tokens()) * 4;
     check(sampledEnd <= Wide(p.arena_bytes()));
@@ -169,8 +170,7 @@ void checkDummyWeights(const dsrt::Program &program) {
   const auto &weights = *program.fb().weights();
   check(store.value().numWeights() == weights.size());
   for (uint32_t i = 0; i < weights.size(); ++i) {
-    const uint8_t *data =
-        static_cast<const uint8_t *>(store.value().data(i));
+    const uint8_t *data = static_cast<const uint8_t *>(store.value().data(i));
     check(reinterpret_cast<uintptr_t>(data) % 64 == 0);
     if (weights.Get(i)->dtype() == dsrt::fb::DType::F8_E4M3)
       for (uint64_t j = 0; j < program.weightElements(i); ++j)

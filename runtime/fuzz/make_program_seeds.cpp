@@ -3,8 +3,8 @@
 // Writes the seed files of fuzz/corpus/program: small valid programs (each
 // under 4 KB) built with test/ProgramBuilder.h, covering every argument
 // kind, static and token kernels, expert stacks in bf16 and fp8 with scales,
-// every dtype, kernel outputs, host twins, and a tokenizer blob. The files are committed, so this only
-// needs re-running when the seeds or the schema change:
+// every dtype, kernel outputs, host twins, and a tokenizer blob. The files are
+// committed, so this only needs re-running when the seeds or the schema change:
 //
 //   dsrt-make-program-seeds runtime/fuzz/corpus/program
 //
@@ -42,20 +42,30 @@ bool writeSeed(const std::string &dir, const std::string &name,
 ProgramBuilder moeProgram() {
   ProgramBuilder b;
   b.weights.push_back({"norm", "model.norm.weight", fb::DType::F32, {16}});
-  b.weights.push_back({"gate", "model.layers.1.mlp.experts.{e}.gate_proj.weight",
-                       fb::DType::BF16, {4, 8, 16}, "", {}, 4});
+  b.weights.push_back({"gate",
+                       "model.layers.1.mlp.experts.{e}.gate_proj.weight",
+                       fb::DType::BF16,
+                       {4, 8, 16},
+                       "",
+                       {},
+                       4});
   b.weights.push_back(
-      {"down", "model.layers.1.mlp.experts.{e}.down_proj.weight",
-       fb::DType::F8_E4M3, {4, 16, 8},
+      {"down",
+       "model.layers.1.mlp.experts.{e}.down_proj.weight",
+       fb::DType::F8_E4M3,
+       {4, 16, 8},
        "model.layers.1.mlp.experts.{e}.down_proj.weight_scale_inv",
-       {4, 1, 1}, 4});
+       {4, 1, 1},
+       4});
   b.weights.push_back({"ids", "model.layers.1.mlp.ids", fb::DType::I32, {4}});
   b.kernels.push_back({"moe", fb::ParallelDim::Static, 4});
   b.kernels.push_back({"heads", fb::ParallelDim::TokensTimesStatic, 4});
-  LaunchSpec moe{4, {arenaArg(64), weightArg(2), weightArg(3), weightArg(4),
-                     scalesArg(4), weightArg(5), arenaArg(128)}};
-  LaunchSpec heads{5, {arenaArg(64), cacheArg(12), positionsArg(),
-                       slotsArg(), arenaArg(256)}};
+  LaunchSpec moe{4,
+                 {arenaArg(64), weightArg(2), weightArg(3), weightArg(4),
+                  scalesArg(4), weightArg(5), arenaArg(128)}};
+  LaunchSpec heads{
+      5,
+      {arenaArg(64), cacheArg(12), positionsArg(), slotsArg(), arenaArg(256)}};
   for (const char *entry : {"prefill", "decode"}) {
     b.entry(entry).launches.push_back(moe);
     b.entry(entry).launches.push_back(heads);

@@ -62,7 +62,8 @@ Expected<const CudaDriver *> CudaDriver::load() {
   auto optional = [&](auto &slot, std::initializer_list<const char *> names) {
     for (const char *name : names)
       if (void *symbol = ::dlsym(library, name)) {
-        slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(symbol);
+        slot =
+            reinterpret_cast<std::remove_reference_t<decltype(slot)>>(symbol);
         return;
       }
   };

@@ -6,8 +6,8 @@
 // so their tables are built and uploaded once; a chunk then costs one small
 // copy of its token ids, positions, slots, output rows and sampling
 // parameters, the launches, and the copy of the sampled ids back (and of the
-// outputs' logits when asked). Every driver call is checked and reported by its error
-// name.
+// outputs' logits when asked). Every driver call is checked and reported by its
+// error name.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,8 +15,8 @@
 #include "dsrt/Session.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -65,8 +65,10 @@ public:
     }
     auto driver = CudaDriver::load();
     if (!driver)
-      return Status::error(driver.error() + "; this executable was compiled "
-                           "for " + program.fb().target()->str() +
+      return Status::error(driver.error() +
+                           "; this executable was compiled "
+                           "for " +
+                           program.fb().target()->str() +
                            " and needs an NVIDIA GPU");
     driver_ = driver.value();
     const CudaDriver &d = *driver_;
@@ -84,10 +86,10 @@ public:
     char name[256] = {};
     DSRT_CHECK(d.cuDeviceGetName(name, sizeof(name) - 1, device));
     int major = 0, minor = 0;
-    DSRT_CHECK(d.cuDeviceGetAttribute(&major, kCuAttrComputeCapabilityMajor,
-                                      device));
-    DSRT_CHECK(d.cuDeviceGetAttribute(&minor, kCuAttrComputeCapabilityMinor,
-                                      device));
+    DSRT_CHECK(
+        d.cuDeviceGetAttribute(&major, kCuAttrComputeCapabilityMajor, device));
+    DSRT_CHECK(
+        d.cuDeviceGetAttribute(&minor, kCuAttrComputeCapabilityMinor, device));
     deviceName_ = std::string(name) + " (sm_" + std::to_string(major) +
                   std::to_string(minor) + ")";
     CUcontext context;
@@ -107,8 +109,8 @@ public:
                            "cuModuleLoadData");
         !s)
       return Status::error(s.error() + " (loading the " + format + " for " +
-                           (p.gpu_chip() ? p.gpu_chip()->str() : "?") +
-                           " on " + deviceName_ + ")");
+                           (p.gpu_chip() ? p.gpu_chip()->str() : "?") + " on " +
+                           deviceName_ + ")");
     for (const fb::Kernel *k : *p.kernels()) {
       CUfunction f;
       std::string entry = k->name()->str() + "_entry";
@@ -128,16 +130,18 @@ public:
                              std::chrono::steady_clock::now() - uploadStart)
                              .count();
         std::fprintf(stderr, "\ruploading weights %5.1f%% (%.1f GB/s)",
-                     100.0 * uploaded / std::max<uint64_t>(weights.totalBytes(), 1),
+                     100.0 * uploaded /
+                         std::max<uint64_t>(weights.totalBytes(), 1),
                      seconds > 0 ? uploaded / seconds / 1e9 : 0.0);
       }
-      uint64_t bytes = program.weightElements(i) * dtypeBytes(ws.Get(i)->dtype());
+      uint64_t bytes =
+          program.weightElements(i) * dtypeBytes(ws.Get(i)->dtype());
       CUdeviceptr data = 0, scales = 0;
       if (Status s = upload(weights.data(i), bytes, data); !s)
         return s;
       if (ws.Get(i)->scale_tensor())
-        if (Status s = upload(weights.scales(i), program.scaleElements(i) * 4,
-                              scales);
+        if (Status s =
+                upload(weights.scales(i), program.scaleElements(i) * 4, scales);
             !s)
           return s;
       weightPtrs_.push_back(data);
@@ -153,7 +157,8 @@ public:
     if (Status s = allocate(p.arena_bytes(), arena_); !s)
       return s;
     if (check_) // the host mirror starts equal to the device arena
-      DSRT_CHECK(d.cuMemsetD8(arena_, 0, std::max<uint64_t>(p.arena_bytes(), 1)));
+      DSRT_CHECK(
+          d.cuMemsetD8(arena_, 0, std::max<uint64_t>(p.arena_bytes(), 1)));
     if (Status s = allocate(program.cacheBytes(), cache_); !s)
       return s;
     DSRT_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
@@ -174,8 +179,8 @@ public:
       }
       tableOffsets_.push_back(std::move(offsets));
     }
-    if (Status s = upload(tables.data(), tables.size() * sizeof(CUdeviceptr),
-                          tables_);
+    if (Status s =
+            upload(tables.data(), tables.size() * sizeof(CUdeviceptr), tables_);
         !s)
       return s;
     logits_.resize(static_cast<size_t>(maxTokens_ * p.model()->vocab_size()));
@@ -230,9 +235,9 @@ public:
     if (graph) {
       auto &exec = graphs_[{count, outputs}];
       if (!exec) {
-        if (Status s = d.check(d.cuStreamBeginCapture(
-                                   stream_, kCuStreamCaptureThreadLocal),
-                               "cuStreamBeginCapture");
+        if (Status s = d.check(
+                d.cuStreamBeginCapture(stream_, kCuStreamCaptureThreadLocal),
+                "cuStreamBeginCapture");
             !s)
           return fail(s);
         Status launched = launchAll(entry, entryIndex, chunk);
@@ -257,10 +262,10 @@ public:
     }
     ChunkResult result;
     if (outputs) {
-      if (Status s = d.check(d.cuMemcpyDtoHAsync(next_.data(),
-                                                 arena_ + entry.sampled_offset(),
-                                                 outputs * 4, stream_),
-                             "cuMemcpyDtoHAsync(sampled tokens)");
+      if (Status s = d.check(
+              d.cuMemcpyDtoHAsync(next_.data(), arena_ + entry.sampled_offset(),
+                                  outputs * 4, stream_),
+              "cuMemcpyDtoHAsync(sampled tokens)");
           !s)
         return fail(s);
       result.next = next_.data();
@@ -278,7 +283,8 @@ public:
     if (eventProfile())
       if (Status s = recordEvent(""); !s)
         return fail(s);
-    if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
+    if (Status s =
+            d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
         !s)
       return fail(s);
     if (eventProfile())
@@ -290,7 +296,9 @@ public:
   /// DSRT_PROFILE=1 (any value but "sync"): CUDA events around every launch,
   /// read after the chunk's one synchronisation, so kernels run back to back
   /// as usual and each is charged its GPU time.
-  bool eventProfile() const { return profile_ && !profileSync_ && driver_->cuEventCreate; }
+  bool eventProfile() const {
+    return profile_ && !profileSync_ && driver_->cuEventCreate;
+  }
   Status recordEvent(std::string kernel) {
     const CudaDriver &d = *driver_;
     if (eventsUsed_ == events_.size()) {
@@ -307,8 +315,9 @@ public:
     const CudaDriver &d = *driver_;
     for (size_t i = 0; i + 1 < eventsUsed_; ++i) {
       float ms = 0;
-      if (Status s = d.check(d.cuEventElapsedTime(&ms, events_[i], events_[i + 1]),
-                             "cuEventElapsedTime");
+      if (Status s =
+              d.check(d.cuEventElapsedTime(&ms, events_[i], events_[i + 1]),
+                      "cuEventElapsedTime");
           !s)
         return s;
       auto &slot = profileTimes_[eventKernels_[i]];
@@ -357,8 +366,8 @@ public:
       if (profile_ && !eventProfile()) {
         // DSRT_PROFILE=sync: synchronise after every launch and charge the
         // host's wall time to the kernel (launch latency included).
-        if (Status s = d.check(d.cuStreamSynchronize(stream_),
-                               "cuStreamSynchronize");
+        if (Status s =
+                d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
             !s)
           return s;
         auto &slot = profileTimes_[kernel.summary()->str()];
@@ -376,14 +385,15 @@ public:
     uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
     for (int64_t layer = 0; layer < c.layers(); ++layer) {
       if (Status s = driver_->check(
-              driver_->cuMemsetD8(
-                  cache_ + (layer * c.slots() + slot) * slotBytes, 0,
-                  slotBytes),
+              driver_->cuMemsetD8(cache_ +
+                                      (layer * c.slots() + slot) * slotBytes,
+                                  0, slotBytes),
               "cuMemsetD8(cache)");
           !s)
         return s;
       if (check_)
-        std::memset(check_->cache.data() + (layer * c.slots() + slot) * slotBytes,
+        std::memset(check_->cache.data() +
+                        (layer * c.slots() + slot) * slotBytes,
                     0, slotBytes);
     }
     return Status::success();
@@ -406,12 +416,12 @@ public:
         continue;
       bool ok = st.failures == 0;
       passed &= ok;
-      std::snprintf(line, sizeof(line), "%-14s %8lld  %11.2e  %14lld  %-6s  %s\n",
-                    kernels.Get(k)->name()->c_str(),
-                    static_cast<long long>(st.launches), st.maxRelError,
-                    static_cast<long long>(st.intMismatches),
-                    ok ? "ok" : "FAIL",
-                    kernels.Get(k)->summary()->str().substr(0, 90).c_str());
+      std::snprintf(
+          line, sizeof(line), "%-14s %8lld  %11.2e  %14lld  %-6s  %s\n",
+          kernels.Get(k)->name()->c_str(), static_cast<long long>(st.launches),
+          st.maxRelError, static_cast<long long>(st.intMismatches),
+          ok ? "ok" : "FAIL",
+          kernels.Get(k)->summary()->str().substr(0, 90).c_str());
       out += line;
     }
     return out;
@@ -481,9 +491,11 @@ private:
     KernelStats &st = check_->stats[launch.kernel()];
     ++st.launches;
     int64_t rows = rowCount(kernel, chunk);
-    if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
+    if (Status s =
+            d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
         !s)
-      return Status::error(s.error() + " (kernel " + kernel.name()->str() + ")");
+      return Status::error(s.error() + " (kernel " + kernel.name()->str() +
+                           ")");
     struct Region {
       uint64_t offset, bytes;
       fb::DType dtype;
@@ -492,10 +504,10 @@ private:
     std::vector<Region> regions;
     if (kernel.outputs())
       for (const fb::KernelOutput *o : *kernel.outputs())
-        regions.push_back({launch.args()->Get(o->arg())->value(),
-                           uint64_t(rows) * o->row_elements() *
-                               dtypeBytes(o->dtype()),
-                           o->dtype(), false});
+        regions.push_back(
+            {launch.args()->Get(o->arg())->value(),
+             uint64_t(rows) * o->row_elements() * dtypeBytes(o->dtype()),
+             o->dtype(), false});
     if (kernel.writes_cache()) {
       // The rows of the chunk's tokens in the layer the launch addresses.
       const fb::CacheInfo &c = *program_->fb().cache();
@@ -505,20 +517,21 @@ private:
           for (size_t t = 0; t < chunk.tokens.size(); ++t)
             regions.push_back(
                 {a->value() + (uint64_t(chunk.slots[t]) * c.max_seq() +
-                               uint64_t(chunk.positions[t])) * rowBytes,
+                               uint64_t(chunk.positions[t])) *
+                                  rowBytes,
                  rowBytes, fb::DType::BF16, true});
     }
     double diff2 = 0, ref2 = 0;
     bool nonFinite = false;
     int64_t mismatches = 0;
     for (const Region &r : regions) {
-      uint8_t *mirror = (r.cache ? check_->cache.data() : check_->arena.data()) +
-                        r.offset;
+      uint8_t *mirror =
+          (r.cache ? check_->cache.data() : check_->arena.data()) + r.offset;
       check_->scratch.resize(r.bytes);
-      if (Status s = d.check(d.cuMemcpyDtoH(check_->scratch.data(),
-                                            (r.cache ? cache_ : arena_) + r.offset,
-                                            r.bytes),
-                             "cuMemcpyDtoH(kernel check)");
+      if (Status s = d.check(
+              d.cuMemcpyDtoH(check_->scratch.data(),
+                             (r.cache ? cache_ : arena_) + r.offset, r.bytes),
+              "cuMemcpyDtoH(kernel check)");
           !s)
         return s;
       const uint8_t *gpu = check_->scratch.data();
@@ -584,7 +597,8 @@ private:
   }
 
   bool profile_ = std::getenv("DSRT_PROFILE") != nullptr;
-  bool profileSync_ = profile_ && std::string(std::getenv("DSRT_PROFILE")) == "sync";
+  bool profileSync_ =
+      profile_ && std::string(std::getenv("DSRT_PROFILE")) == "sync";
   std::vector<CUevent> events_;
   std::vector<std::string> eventKernels_; // the kernel after each event
   size_t eventsUsed_ = 0;
@@ -595,8 +609,9 @@ private:
   std::map<std::string, std::pair<double, int64_t>> profileTimes_;
 
   Status allocate(uint64_t bytes, CUdeviceptr &out) {
-    if (Status s = driver_->check(driver_->cuMemAlloc(&out, std::max<uint64_t>(bytes, 256)),
-                                  "cuMemAlloc");
+    if (Status s = driver_->check(
+            driver_->cuMemAlloc(&out, std::max<uint64_t>(bytes, 256)),
+            "cuMemAlloc");
         !s)
       return Status::error(s.error() + " (" + std::to_string(bytes) +
                            " bytes)");

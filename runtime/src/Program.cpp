@@ -83,8 +83,8 @@ std::string checkProgram(const fb::Program &p) {
       return what + " ('" + w->symbol()->str() + "'): unknown dtype " +
              std::to_string(static_cast<int>(w->dtype()));
     if (w->experts() < 0 ||
-        (w->experts() > 0 && (w->shape()->size() < 2 ||
-                              w->shape()->Get(0) != w->experts())))
+        (w->experts() > 0 &&
+         (w->shape()->size() < 2 || w->shape()->Get(0) != w->experts())))
       return what + " ('" + w->symbol()->str() +
              "'): experts do not match its shape";
     bool fp8 = w->dtype() == fb::DType::F8_E4M3;
@@ -96,8 +96,8 @@ std::string checkProgram(const fb::Program &p) {
       return what + " ('" + w->symbol()->str() +
              "'): experts do not match its scale shape";
   }
-  auto checkKernel = [&](const fb::Kernel *k, const std::string &what)
-      -> std::string {
+  auto checkKernel = [&](const fb::Kernel *k,
+                         const std::string &what) -> std::string {
     if (!k->name())
       return what + " has no name";
     if (k->parallel() != fb::ParallelDim::Tokens &&
@@ -123,8 +123,8 @@ std::string checkProgram(const fb::Program &p) {
     return "";
   };
   for (uint32_t i = 0; i < p.kernels()->size(); ++i)
-    if (std::string e = checkKernel(p.kernels()->Get(i),
-                                    "kernel " + std::to_string(i));
+    if (std::string e =
+            checkKernel(p.kernels()->Get(i), "kernel " + std::to_string(i));
         !e.empty())
       return e;
   if (p.host_twins()) {
@@ -148,8 +148,8 @@ std::string checkProgram(const fb::Program &p) {
     // max_tokens x vocab x 4 bytes must fit after logits_offset; divided
     // rather than multiplied, since the product can exceed 64 bits.
     if (e->logits_offset() > p.arena_bytes() ||
-        uint64_t(m.vocab_size()) > (p.arena_bytes() - e->logits_offset()) /
-                                       4 / uint64_t(e->max_tokens()))
+        uint64_t(m.vocab_size()) > (p.arena_bytes() - e->logits_offset()) / 4 /
+                                       uint64_t(e->max_tokens()))
       return "entry '" + name + "': logits outside the arena";
     if (e->sampled_offset() > p.arena_bytes() ||
         uint64_t(e->max_tokens()) > (p.arena_bytes() - e->sampled_offset()) / 4)
@@ -171,7 +171,8 @@ std::string checkProgram(const fb::Program &p) {
           break;
         case fb::ArgKind::WeightScales: // only fp8 weights have scales
           ok = a->value() < p.weights()->size() &&
-               p.weights()->Get(static_cast<uint32_t>(a->value()))
+               p.weights()
+                   ->Get(static_cast<uint32_t>(a->value()))
                    ->scale_tensor();
           break;
         case fb::ArgKind::Cache:
@@ -199,7 +200,8 @@ std::string checkProgram(const fb::Program &p) {
                    std::to_string(l->kernel()) +
                    " writes an argument that is not in the arena";
           uint64_t offset = l->args()->Get(o->arg())->value();
-          uint64_t rowBytes = uint64_t(o->row_elements()) * dtypeBytes(o->dtype());
+          uint64_t rowBytes =
+              uint64_t(o->row_elements()) * dtypeBytes(o->dtype());
           if (rowBytes > (p.arena_bytes() - offset) / uint64_t(e->max_tokens()))
             return "entry '" + name + "': kernel " +
                    std::to_string(l->kernel()) + " writes past the arena";

@@ -30,7 +30,8 @@ Status Session::checkChunk(const fb::Entry &entry, const char *name,
   for (int32_t row : chunk.rows)
     if (row < 0 || row >= count)
       return Status::error(std::string(name) + ": output row " +
-                           std::to_string(row) + " is not a token of the "
+                           std::to_string(row) +
+                           " is not a token of the "
                            "chunk");
   return Status::success();
 }
@@ -60,7 +61,8 @@ Session::create(const Program &program, const WeightStore &weights,
   if (options.checkKernels && target.rfind("cuda:", 0) != 0)
     return Expected<std::unique_ptr<Session>>::error(
         "--check-kernels compares GPU kernels with their host lowering; this "
-        "executable targets " + target);
+        "executable targets " +
+        target);
   if (target == "cpu")
     return createCpuSession(program, weights, options);
   if (target.rfind("cuda:", 0) == 0)
@@ -117,8 +119,8 @@ public:
     result.next = reinterpret_cast<const int32_t *>(arena_.get() +
                                                     entry.sampled_offset());
     if (chunk.wantLogits)
-      result.logits = reinterpret_cast<const float *>(arena_.get() +
-                                                      entry.logits_offset());
+      result.logits =
+          reinterpret_cast<const float *>(arena_.get() + entry.logits_offset());
     return result;
   }
 

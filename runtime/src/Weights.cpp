@@ -9,12 +9,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace dsrt {
@@ -109,7 +109,8 @@ Status WeightStore::check(const Program &program,
     return Status::success();
   if (count > 20)
     problems += "\n  ... and " + std::to_string(count - 20) + " more";
-  return Status::error(checkpoint.dir() + ": the checkpoint does not hold "
+  return Status::error(checkpoint.dir() +
+                       ": the checkpoint does not hold "
                        "the weights this program was compiled for (" +
                        std::to_string(count) + " problems):" + problems);
 }
@@ -122,14 +123,14 @@ Expected<WeightStore> WeightStore::allocate(const Program &program) {
                              dtypeBytes(weights.Get(i)->dtype()));
     uint64_t scaleBytes = alignUp(program.scaleElements(i) * 4);
     Buffer data(static_cast<uint8_t *>(std::aligned_alloc(64, bytes)));
-    Buffer scales(scaleBytes ? static_cast<uint8_t *>(
-                                   std::aligned_alloc(64, scaleBytes))
-                             : nullptr);
+    Buffer scales(
+        scaleBytes ? static_cast<uint8_t *>(std::aligned_alloc(64, scaleBytes))
+                   : nullptr);
     if (!data || (scaleBytes && !scales))
-      return Expected<WeightStore>::error(
-          "out of memory allocating weight '" +
-          weights.Get(i)->symbol()->str() + "' (" + std::to_string(bytes) +
-          " bytes)");
+      return Expected<WeightStore>::error("out of memory allocating weight '" +
+                                          weights.Get(i)->symbol()->str() +
+                                          "' (" + std::to_string(bytes) +
+                                          " bytes)");
     store.totalBytes_ += bytes + scaleBytes;
     store.data_.push_back(data.get());
     store.scales_.push_back(scales.get());
@@ -160,8 +161,8 @@ Status WeightStore::appendImage(const Program &program,
                                 const std::string &path) const {
   std::FILE *f = std::fopen(path.c_str(), "ab");
   if (!f)
-    return Status::error(path + ": cannot open for writing: " +
-                         std::strerror(errno));
+    return Status::error(path +
+                         ": cannot open for writing: " + std::strerror(errno));
   long start = std::ftell(f);
   // The image starts 64-byte aligned in the file so that mapped weights
   // keep the alignment of allocated ones.
@@ -183,8 +184,8 @@ Status WeightStore::appendImage(const Program &program,
   ok = ok && std::fwrite(&trailer, sizeof(trailer), 1, f) == 1;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok)
-    return Status::error(path + ": cannot write the weights image: " +
-                         std::strerror(errno));
+    return Status::error(
+        path + ": cannot write the weights image: " + std::strerror(errno));
   return Status::success();
 }
 
@@ -192,15 +193,15 @@ Expected<WeightStore> WeightStore::fromExecutable(const Program &program,
                                                   const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return Expected<WeightStore>::error(path + ": cannot open: " +
-                                        std::strerror(errno));
+    return Expected<WeightStore>::error(
+        path + ": cannot open: " + std::strerror(errno));
   struct stat info;
   ImageTrailer trailer;
-  bool readable = ::fstat(fd, &info) == 0 &&
-                  static_cast<uint64_t>(info.st_size) >= sizeof(trailer) &&
-                  ::pread(fd, &trailer, sizeof(trailer),
-                          info.st_size - sizeof(trailer)) ==
-                      static_cast<ssize_t>(sizeof(trailer));
+  bool readable =
+      ::fstat(fd, &info) == 0 &&
+      static_cast<uint64_t>(info.st_size) >= sizeof(trailer) &&
+      ::pread(fd, &trailer, sizeof(trailer), info.st_size - sizeof(trailer)) ==
+          static_cast<ssize_t>(sizeof(trailer));
   if (!readable || std::memcmp(trailer.magic, kImageMagic, 8) != 0) {
     ::close(fd);
     return WeightStore(); // no embedded weights
@@ -226,8 +227,8 @@ Expected<WeightStore> WeightStore::fromExecutable(const Program &program,
   void *base = ::mmap(nullptr, fileSize, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (base == MAP_FAILED)
-    return Expected<WeightStore>::error(path + ": cannot map: " +
-                                        std::strerror(errno));
+    return Expected<WeightStore>::error(
+        path + ": cannot map: " + std::strerror(errno));
   WeightStore store;
   store.mapping_ = std::shared_ptr<void>(
       base, [fileSize](void *p) { ::munmap(p, fileSize); });
@@ -265,9 +266,9 @@ Expected<WeightStore> WeightStore::load(const Program &program,
         const uint8_t *src = shard.tensorData(*entry->info);
         uint64_t bytes = entry->info->numBytes();
         if (!src)
-          return Expected<WeightStore>::error(
-              shard.path() + ": tensor '" + part.name +
-              "' lies outside the file");
+          return Expected<WeightStore>::error(shard.path() + ": tensor '" +
+                                              part.name +
+                                              "' lies outside the file");
         std::memcpy(dst, src, bytes);
         dst += bytes;
         done += bytes;
@@ -348,8 +349,7 @@ Expected<WeightStore> WeightStore::dummy(const Program &program,
     for (uint32_t i; (i = nextWeight++) < weights.size();)
       fillDummy(*weights.Get(i), program.weightElements(i),
                 weights.Get(i)->scale_tensor() ? program.scaleElements(i) : 0,
-                store.data_[i], store.scales_[i],
-                seed * 1000003u + i);
+                store.data_[i], store.scales_[i], seed * 1000003u + i);
   };
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;

@@ -28,8 +28,8 @@ struct Record {
       : seen(std::make_unique<std::atomic<int>[]>(extent > 0 ? extent : 1)) {}
   std::unique_ptr<std::atomic<int>[]> seen; // per index
   std::atomic<int64_t> calls{0};
-  std::atomic<int64_t> emptyCalls{0};       // begin >= end
-  std::atomic<int64_t> outOfRange{0};       // begin < 0 or end > extent
+  std::atomic<int64_t> emptyCalls{0}; // begin >= end
+  std::atomic<int64_t> outOfRange{0}; // begin < 0 or end > extent
   std::atomic<int64_t> wrongTokens{0};
   int64_t extent = 0;
   int64_t tokens = 0;
@@ -73,13 +73,11 @@ TEST_P(CpuDeviceTest, EveryIndexExactlyOnce) {
     record.extent = extent;
     record.tokens = 17 + extent;
     void *args[] = {&record};
-    withDeadline(std::chrono::seconds(60), [&] {
-      device.run(markIndices, args, record.tokens, extent);
-    });
+    withDeadline(std::chrono::seconds(60),
+                 [&] { device.run(markIndices, args, record.tokens, extent); });
     for (int64_t i = 0; i < extent; ++i)
       ASSERT_EQ(record.seen[i].load(), 1)
-          << "index " << i << " of " << extent << ", " << threads
-          << " threads";
+          << "index " << i << " of " << extent << ", " << threads << " threads";
     EXPECT_EQ(record.wrongTokens.load(), 0) << extent;
     EXPECT_EQ(record.emptyCalls.load(), 0) << extent;
     EXPECT_EQ(record.outOfRange.load(), 0) << extent;
@@ -136,7 +134,9 @@ TEST_P(CpuDeviceTest, DestructionWhileIdle) {
   unsigned threads = GetParam();
   withDeadline(std::chrono::seconds(60), [&] {
     // Never launched.
-    { CpuDevice device(threads); }
+    {
+      CpuDevice device(threads);
+    }
     // Idle after a few launches; the workers are asleep when it goes.
     for (int round = 0; round < 50; ++round) {
       CpuDevice device(threads);

@@ -86,12 +86,18 @@ struct CacheSpec {
   int64_t maxSeq = 16;
 };
 
-inline fb::Arg arenaArg(uint64_t offset) { return {fb::ArgKind::Arena, offset}; }
-inline fb::Arg weightArg(uint64_t index) { return {fb::ArgKind::Weight, index}; }
+inline fb::Arg arenaArg(uint64_t offset) {
+  return {fb::ArgKind::Arena, offset};
+}
+inline fb::Arg weightArg(uint64_t index) {
+  return {fb::ArgKind::Weight, index};
+}
 inline fb::Arg scalesArg(uint64_t index) {
   return {fb::ArgKind::WeightScales, index};
 }
-inline fb::Arg cacheArg(uint64_t offset) { return {fb::ArgKind::Cache, offset}; }
+inline fb::Arg cacheArg(uint64_t offset) {
+  return {fb::ArgKind::Cache, offset};
+}
 inline fb::Arg tokensArg() { return {fb::ArgKind::Tokens, 0}; }
 inline fb::Arg positionsArg() { return {fb::ArgKind::Positions, 0}; }
 inline fb::Arg slotsArg() { return {fb::ArgKind::Slots, 0}; }
@@ -109,8 +115,12 @@ public:
   ProgramBuilder() {
     weights = {
         {"embed", "model.embed_tokens.weight", fb::DType::BF16, {32, 16}},
-        {"lm_head", "lm_head.weight", fb::DType::F8_E4M3, {32, 16},
-         "lm_head.weight_scale_inv", {2, 1}},
+        {"lm_head",
+         "lm_head.weight",
+         fb::DType::F8_E4M3,
+         {32, 16},
+         "lm_head.weight_scale_inv",
+         {2, 1}},
     };
     kernels = {
         {"embed", fb::ParallelDim::Tokens, 0},
@@ -120,10 +130,10 @@ public:
     };
     std::vector<LaunchSpec> launches = {
         {0, {tokensArg(), weightArg(0), arenaArg(0)}},
-        {1, {arenaArg(0), cacheArg(0), cacheArg(768), positionsArg(),
-             slotsArg()}},
-        {2, {arenaArg(0), weightArg(1), scalesArg(1), rowsArg(),
-             arenaArg(512)}},
+        {1,
+         {arenaArg(0), cacheArg(0), cacheArg(768), positionsArg(), slotsArg()}},
+        {2,
+         {arenaArg(0), weightArg(1), scalesArg(1), rowsArg(), arenaArg(512)}},
         {3, {arenaArg(512), samplingArg(), arenaArg(1000)}},
     };
     entries = {
@@ -162,8 +172,7 @@ public:
     for (EntrySpec &e : entries)
       if (e.name == name)
         return e;
-    std::fprintf(stderr, "ProgramBuilder: no entry point '%s'\n",
-                 name.c_str());
+    std::fprintf(stderr, "ProgramBuilder: no entry point '%s'\n", name.c_str());
     std::abort();
   }
 
@@ -236,18 +245,15 @@ public:
             fbb, l.kernel,
             misalignArgs
                 ? flatbuffers::Offset<flatbuffers::Vector<const fb::Arg *>>(
-                      misaligned(l.args.data(), l.args.size(),
-                                 sizeof(fb::Arg)))
+                      misaligned(l.args.data(), l.args.size(), sizeof(fb::Arg)))
                 : fbb.CreateVectorOfStructs(l.args)));
-      entryOffsets.push_back(fb::CreateEntry(fbb, stringOrNone(e.name),
-                                             e.maxTokens,
-                                             fbb.CreateVector(launches),
-                                             e.logitsOffset, e.sampledOffset));
+      entryOffsets.push_back(fb::CreateEntry(
+          fbb, stringOrNone(e.name), e.maxTokens, fbb.CreateVector(launches),
+          e.logitsOffset, e.sampledOffset));
     }
 
-    auto cacheOffset =
-        fb::CreateCacheInfo(fbb, cache.layers, cache.latent, cache.rope,
-                            cache.slots, cache.maxSeq);
+    auto cacheOffset = fb::CreateCacheInfo(
+        fbb, cache.layers, cache.latent, cache.rope, cache.slots, cache.maxSeq);
     auto program = fb::CreateProgram(
         fbb, schemaVersion, fbb.CreateString(target),
         fbb.CreateString(dscVersion), omitModel ? 0 : modelOffset,

@@ -94,12 +94,20 @@ TEST(ProgramTest, MinimalProgramLoads) {
 
 TEST(ProgramTest, ExpertStacksCountEveryExpert) {
   ProgramBuilder builder;
-  builder.weights.push_back({"gate", "model.layers.1.mlp.experts.{e}.w",
-                             fb::DType::BF16, {3, 4, 6}, "", {}, 3});
-  builder.weights.push_back({"down", "model.layers.1.mlp.experts.{e}.d",
-                             fb::DType::F8_E4M3, {3, 6, 4},
+  builder.weights.push_back({"gate",
+                             "model.layers.1.mlp.experts.{e}.w",
+                             fb::DType::BF16,
+                             {3, 4, 6},
+                             "",
+                             {},
+                             3});
+  builder.weights.push_back({"down",
+                             "model.layers.1.mlp.experts.{e}.d",
+                             fb::DType::F8_E4M3,
+                             {3, 6, 4},
                              "model.layers.1.mlp.experts.{e}.d_scale_inv",
-                             {3, 2, 1}, 3});
+                             {3, 2, 1},
+                             3});
   std::vector<uint8_t> bytes = builder.build();
   Expected<Program> loaded = loadBytes(bytes);
   ASSERT_TRUE(loaded.ok()) << loaded.error();
@@ -148,8 +156,7 @@ TEST(ProgramTest, TooShort) {
 TEST(ProgramTest, WrongIdentifier) {
   ProgramBuilder builder;
   builder.identifier = "DSCQ";
-  EXPECT_EQ(loadError(builder),
-            corrupted("missing the \"DSCP\" identifier"));
+  EXPECT_EQ(loadError(builder), corrupted("missing the \"DSCP\" identifier"));
   // Eight bytes that are no FlatBuffer at all.
   EXPECT_EQ(loadError(std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8}),
             corrupted("missing the \"DSCP\" identifier"));
@@ -397,8 +404,7 @@ TEST(ProgramTest, LogitsBytesMustNotWrapAround) {
 TEST(ProgramTest, NonPositiveModelDimensions) {
   ProgramBuilder builder;
   builder.model.hiddenSize = 0;
-  EXPECT_EQ(loadError(builder),
-            corrupted("model dimensions must be positive"));
+  EXPECT_EQ(loadError(builder), corrupted("model dimensions must be positive"));
 }
 
 TEST(ProgramTest, CacheGeometryOutOfRange) {
@@ -442,8 +448,7 @@ TEST(ProgramTest, KernelWithoutNameOrExtent) {
       builder = ProgramBuilder();
       builder.kernels[2].parallel = parallel;
       builder.kernels[2].extent = extent;
-      EXPECT_EQ(loadError(builder), message)
-          << int(parallel) << " " << extent;
+      EXPECT_EQ(loadError(builder), message) << int(parallel) << " " << extent;
     }
     builder.kernels[2].extent = int64_t(1) << 32;
     expectLoads(builder);
@@ -502,8 +507,9 @@ TEST(ProgramTest, BlockSizesDivideTheWork) {
   // Over tokens only the default fits (the row count is not known).
   builder = ProgramBuilder();
   builder.kernels[0].block = 256;
-  EXPECT_EQ(loadError(builder),
-            corrupted("kernel 0 has a block size that does not divide its work"));
+  EXPECT_EQ(
+      loadError(builder),
+      corrupted("kernel 0 has a block size that does not divide its work"));
 }
 
 TEST(ProgramTest, HostTwinsMatchTheKernels) {
@@ -583,8 +589,13 @@ TEST(ProgramTest, UnknownWeightDType) {
 TEST(ProgramTest, ExpertsMismatchingShape) {
   auto withExperts = [](int64_t experts, std::vector<int64_t> shape) {
     ProgramBuilder builder;
-    builder.weights.push_back({"experts", "model.experts.{e}.w",
-                               fb::DType::BF16, shape, "", {}, experts});
+    builder.weights.push_back({"experts",
+                               "model.experts.{e}.w",
+                               fb::DType::BF16,
+                               shape,
+                               "",
+                               {},
+                               experts});
     return builder;
   };
   std::string message =
@@ -601,9 +612,13 @@ TEST(ProgramTest, ExpertScalesMismatchingExperts) {
   // Stacked scales carry the expert dimension first, like the weights;
   // otherwise the scale buffer would be too small for every expert's scales.
   ProgramBuilder builder;
-  builder.weights.push_back({"experts", "model.experts.{e}.w",
-                             fb::DType::F8_E4M3, {3, 4, 8},
-                             "model.experts.{e}.w_scale_inv", {1, 1, 1}, 3});
+  builder.weights.push_back({"experts",
+                             "model.experts.{e}.w",
+                             fb::DType::F8_E4M3,
+                             {3, 4, 8},
+                             "model.experts.{e}.w_scale_inv",
+                             {1, 1, 1},
+                             3});
   EXPECT_EQ(loadError(builder),
             corrupted("weight 2 ('experts'): experts do not match its scale "
                       "shape"));

@@ -71,7 +71,6 @@ TEST(SamplingTest, ValidateNamesTheFlagAndTheValue) {
   EXPECT_EQ(validationError(params), "--min-p must be in [0, 1), got -0.25");
 }
 
-
 TEST(SamplingTest, RowHasTheLayoutTheKernelReads) {
   SamplingParams params;
   params.temperature = 0.6f;

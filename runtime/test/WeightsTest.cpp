@@ -36,7 +36,8 @@ using test::TempDir;
 
 const char *kGate = "model.layers.1.mlp.experts.{e}.gate_proj.weight";
 const char *kUp = "model.layers.1.mlp.experts.{e}.up_proj.weight";
-const char *kUpScale = "model.layers.1.mlp.experts.{e}.up_proj.weight_scale_inv";
+const char *kUpScale =
+    "model.layers.1.mlp.experts.{e}.up_proj.weight_scale_inv";
 
 std::string expert(const char *pattern, int e) {
   std::string name = pattern;
@@ -95,7 +96,10 @@ std::vector<TensorSpec> matchingTensors() {
       {expert(kGate, 1), DType::BF16, {4, 6}, 1},
       {expert(kUp, 0), DType::F8_E4M3, {6, 4}, 1},
       {expert(kUpScale, 0), DType::F32, {2, 1}, 1},
-      {"model.layers.0.unused.weight", DType::BF16, {2}, 1}, // not in the manifest
+      {"model.layers.0.unused.weight",
+       DType::BF16,
+       {2},
+       1}, // not in the manifest
   };
 }
 
@@ -169,12 +173,10 @@ void expectSameWeights(const Program &program, const WeightStore &expected,
   ASSERT_EQ(actual.numWeights(), expected.numWeights());
   for (uint32_t i = 0; i < expected.numWeights(); ++i) {
     EXPECT_TRUE(isAligned(actual.data(i))) << i;
-    EXPECT_EQ(std::memcmp(actual.data(i), expected.data(i),
-                          dataBytes(program, i)),
-              0)
+    EXPECT_EQ(
+        std::memcmp(actual.data(i), expected.data(i), dataBytes(program, i)), 0)
         << "weight " << i;
-    ASSERT_EQ(actual.scales(i) == nullptr, expected.scales(i) == nullptr)
-        << i;
+    ASSERT_EQ(actual.scales(i) == nullptr, expected.scales(i) == nullptr) << i;
     if (!expected.scales(i))
       continue;
     EXPECT_TRUE(isAligned(actual.scales(i))) << i;
@@ -199,8 +201,9 @@ std::vector<uint8_t> randomBytes(size_t size, uint32_t seed) {
 /// The message check() gives for `lines` problems in `dir`.
 std::string problems(const std::string &dir,
                      const std::vector<std::string> &lines) {
-  std::string message = dir + ": the checkpoint does not hold the weights "
-                              "this program was compiled for (" +
+  std::string message = dir +
+                        ": the checkpoint does not hold the weights "
+                        "this program was compiled for (" +
                         std::to_string(lines.size()) + " problems):";
   for (const std::string &line : lines)
     message += "\n  " + line;
@@ -291,8 +294,7 @@ TEST(WeightsTest, CheckListsEveryProblemByName) {
        "[32, 16]",
        "missing tensor 'lm_head.weight_scale_inv' (expected F32 [2, 1])",
        "missing tensor 'model.norm.weight' (expected F32 [16])",
-       "tensor '" + expert(kGate, 1) +
-           "' is BF16 [6, 4], expected BF16 [4, 6]",
+       "tensor '" + expert(kGate, 1) + "' is BF16 [6, 4], expected BF16 [4, 6]",
        "tensor '" + expert(kUp, 0) + "' is BF16 [6], expected F8_E4M3 [6, 4]",
        "missing tensor '" + expert(kUpScale, 2) + "' (expected F32 [2, 1])"});
   Status status = WeightStore::check(*program, checkpoint);
@@ -321,8 +323,7 @@ TEST(WeightsTest, ManyProblemsAreSummarised) {
     expected.replace(expected.find("(20 problems)"), 13,
                      "(" + std::to_string(experts) + " problems)");
     if (experts > 20)
-      expected +=
-          "\n  ... and " + std::to_string(experts - 20) + " more";
+      expected += "\n  ... and " + std::to_string(experts - 20) + " more";
     Status status = WeightStore::check(*program, checkpoint);
     ASSERT_FALSE(status.ok());
     EXPECT_EQ(status.error(), expected) << experts;
@@ -479,8 +480,7 @@ TEST(WeightsTest, ExecutableWithoutImage) {
   std::string absent = dir.file("absent");
   Expected<WeightStore> store = WeightStore::fromExecutable(*program, absent);
   ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.error(),
-            absent + ": cannot open: No such file or directory");
+  EXPECT_EQ(store.error(), absent + ": cannot open: No such file or directory");
 }
 
 /// Overwrites the trailer of the image at the end of `path`.
@@ -517,9 +517,11 @@ TEST(WeightsTest, DamagedImage) {
   EXPECT_EQ(store.error(), damaged(size, 128, needed));
 
   // A trailer that points elsewhere or past the file.
-  for (auto [offset, imageSize] :
-       {std::pair<uint64_t, uint64_t>{100, size}, {192, size},
-        {~uint64_t(0) - 63, size}, {128, size + 64}, {128, ~uint64_t(0)}}) {
+  for (auto [offset, imageSize] : {std::pair<uint64_t, uint64_t>{100, size},
+                                   {192, size},
+                                   {~uint64_t(0) - 63, size},
+                                   {128, size + 64},
+                                   {128, ~uint64_t(0)}}) {
     writeTrailer(path, offset, imageSize);
     store = WeightStore::fromExecutable(*program, path);
     ASSERT_FALSE(store.ok()) << offset << " " << imageSize;
@@ -537,7 +539,8 @@ TEST(WeightsTest, ImageSizeMustNotWrapAround) {
   ProgramBuilder builder;
   builder.weights.clear();
   for (int i = 0; i < 8; ++i)
-    builder.weights.push_back({"huge" + std::to_string(i), "huge",
+    builder.weights.push_back({"huge" + std::to_string(i),
+                               "huge",
                                fb::DType::BF16,
                                {int64_t(1) << 30, int64_t(1) << 30}});
   // bf16 weights have no scales to point at.
@@ -556,8 +559,7 @@ TEST(WeightsTest, ImageSizeMustNotWrapAround) {
   Expected<WeightStore> store = WeightStore::fromExecutable(*program, path);
   ASSERT_FALSE(store.ok()) << "mapped " << store.value().numWeights()
                            << " weights from an empty image";
-  EXPECT_NE(store.error().find("damaged"), std::string::npos)
-      << store.error();
+  EXPECT_NE(store.error().find("damaged"), std::string::npos) << store.error();
 }
 
 } // namespace

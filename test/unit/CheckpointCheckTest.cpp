@@ -95,9 +95,8 @@ TEST(CheckpointCheck, MissingTensorIsNamed) {
 }
 
 TEST(CheckpointCheck, WrongDtypeAndShape) {
-  CheckpointReport report =
-      check([](std::string &name, dsrt::DType &dtype,
-               std::vector<int64_t> &shape) {
+  CheckpointReport report = check(
+      [](std::string &name, dsrt::DType &dtype, std::vector<int64_t> &shape) {
         if (name == "lm_head.weight")
           dtype = dsrt::DType::F16;
         if (name == "model.layers.0.self_attn.q_a_proj.weight_scale_inv")

@@ -112,12 +112,11 @@ TEST(ModelConfig, FamilyDefaultsFillAbsentFields) {
 }
 
 TEST(ModelConfig, QLoraRankNullOrZeroMeansNone) {
-  EXPECT_EQ(parse(R"({"model_type": "deepseek_v3", "q_lora_rank": null})")
-                .qLoraRank,
-            0);
-  EXPECT_EQ(parse(R"({"model_type": "deepseek_v3", "q_lora_rank": 0})")
-                .qLoraRank,
-            0);
+  EXPECT_EQ(
+      parse(R"({"model_type": "deepseek_v3", "q_lora_rank": null})").qLoraRank,
+      0);
+  EXPECT_EQ(
+      parse(R"({"model_type": "deepseek_v3", "q_lora_rank": 0})").qLoraRank, 0);
 }
 
 TEST(ModelConfig, MoELayerFrequency) {
@@ -144,10 +143,11 @@ TEST(ModelConfig, ErrorsNameFileAndField) {
             "routed experts (n_routed_experts)");
   EXPECT_EQ(parseError(R"({"model_type": "deepseek_v3", "vocab_size": -1})"),
             "config.json: field 'vocab_size': must be positive, got -1");
-  EXPECT_EQ(parseError(
-                R"({"model_type": "deepseek_v3", "rope_scaling": {"type": 4}})"),
-            "config.json: field 'rope_scaling.type': expected a string, got "
-            "number");
+  EXPECT_EQ(
+      parseError(
+          R"({"model_type": "deepseek_v3", "rope_scaling": {"type": 4}})"),
+      "config.json: field 'rope_scaling.type': expected a string, got "
+      "number");
   EXPECT_NE(parseError("{").find("config.json: invalid JSON"),
             std::string::npos);
 }
@@ -156,9 +156,11 @@ TEST(ModelConfig, ErrorsNameFileAndField) {
 TEST(ModelWeights, TensorListOfTinyV3) {
   ModelConfig c = load("tiny-v3");
   std::vector<WeightSpec> main = listWeights(c);
-  int64_t attention = 1 + 3 + 3 + 1; // input norm, q_a/q_a_norm/q_b, kv_a/kv_a_norm/kv_b, o
+  int64_t attention =
+      1 + 3 + 3 + 1; // input norm, q_a/q_a_norm/q_b, kv_a/kv_a_norm/kv_b, o
   int64_t dense = attention + 1 + 3; // post norm + gate/up/down
-  int64_t moe = attention + 1 + 2 + 3 * c.numRoutedExperts + 3; // router, bias, experts, shared
+  int64_t moe = attention + 1 + 2 + 3 * c.numRoutedExperts +
+                3; // router, bias, experts, shared
   int64_t expected = 3 + c.firstKDenseReplace * dense +
                      (c.numLayers - c.firstKDenseReplace) * moe;
   EXPECT_EQ(static_cast<int64_t>(main.size()), expected);
@@ -195,9 +197,9 @@ TEST(ModelWeights, SummaryOfTinyV3) {
   }
   EXPECT_EQ(s.totalParameters, total);
   int64_t table = c.vocabSize * c.hiddenSize;
-  EXPECT_EQ(s.activeParameters, total - table + c.hiddenSize - experts +
-                                    experts * c.numExpertsPerToken /
-                                        c.numRoutedExperts);
+  EXPECT_EQ(s.activeParameters,
+            total - table + c.hiddenSize - experts +
+                experts * c.numExpertsPerToken / c.numRoutedExperts);
   EXPECT_EQ(s.kvCacheBytesPerToken, 2 * 4 * (128 + 16));
   EXPECT_GT(s.mtpParameters, 0);
   EXPECT_LT(s.fp8BytesPerToken, s.bf16BytesPerToken);

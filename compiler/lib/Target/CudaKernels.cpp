@@ -121,9 +121,9 @@ void addEntryKernel(ModuleOp kernels, StringRef name) {
   b.setInsertionPointToStart(&ifOp.getThenRegion().front());
   Value next = arith::AddIOp::create(
       b, loc, index, arith::ConstantIntOp::create(b, loc, 1, 64));
-  func::CallOp::create(b, loc, name, TypeRange{},
-                       ValueRange{block->getArgument(0), block->getArgument(1),
-                                  index, next});
+  func::CallOp::create(
+      b, loc, name, TypeRange{},
+      ValueRange{block->getArgument(0), block->getArgument(1), index, next});
   b.setInsertionPointToEnd(block);
   func::ReturnOp::create(b, loc);
 }
@@ -173,8 +173,8 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
       triple, target.chip, target.ptxFeature, llvm::TargetOptions(),
       std::nullopt, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
-    return fail(kernels, "cannot create an NVPTX target machine for " +
-                             target.chip);
+    return fail(kernels,
+                "cannot create an NVPTX target machine for " + target.chip);
   module->setTargetTriple(triple);
   module->setDataLayout(machine->createDataLayout());
 
@@ -192,7 +192,8 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
     if (!libdevice)
       return fail(kernels, "the CUDA kernels need libdevice.10.bc from a CUDA "
                            "toolkit (give --cuda-path or set CUDA_HOME); "
-                           "looked for '" + path + "'");
+                           "looked for '" +
+                               path + "'");
     libdevice->setTargetTriple(triple);
     libdevice->setDataLayout(module->getDataLayout());
     if (llvm::Linker::linkModules(*module, std::move(libdevice),

@@ -77,8 +77,8 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       scaleShape.assign(s.begin(), s.end());
     } else {
       auto tensor = cast<RankedTensorType>(type);
-      dtype = tensor.getElementType().isF32() ? fb::DType::F32
-                                              : fb::DType::BF16;
+      dtype =
+          tensor.getElementType().isF32() ? fb::DType::F32 : fb::DType::BF16;
       shape.assign(tensor.getShape().begin(), tensor.getShape().end());
     }
     auto scaleName = w.getScaleTensor()
@@ -86,9 +86,8 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
                          : flatbuffers::Offset<flatbuffers::String>();
     weights.push_back(fb::CreateWeight(
         fbb, fbb.CreateString(w.getSymName().str()),
-        fbb.CreateString(w.getTensor().str()), dtype,
-        fbb.CreateVector(shape), scaleName,
-        scaleShape.empty() ? 0 : fbb.CreateVector(scaleShape),
+        fbb.CreateString(w.getTensor().str()), dtype, fbb.CreateVector(shape),
+        scaleName, scaleShape.empty() ? 0 : fbb.CreateVector(scaleShape),
         w.getExperts() ? static_cast<int64_t>(*w.getExperts()) : 0));
   }
 
@@ -114,10 +113,8 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         fbb, fbb.CreateString(k.getSymName().str()),
         fbb.CreateString(k.getSummary().str()), parallelOf(k.getParallel()),
         static_cast<int64_t>(k.getExtent()),
-        k.getRows() == "outputs" ? fb::RowCount::Outputs
-                                 : fb::RowCount::Tokens,
-        fbb.CreateVectorOfStructs(outputs),
-        k->hasAttr("ds.writes_cache"),
+        k.getRows() == "outputs" ? fb::RowCount::Outputs : fb::RowCount::Tokens,
+        fbb.CreateVectorOfStructs(outputs), k->hasAttr("ds.writes_cache"),
         k->hasAttr("ds.block")
             ? static_cast<uint32_t>(
                   k->getAttrOfType<IntegerAttr>("ds.block").getInt())
@@ -133,12 +130,12 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       return module.emitError("ds.host_twins does not match the kernels");
     for (auto [shape, k] : llvm::zip(shapes, declared)) {
       ArrayRef<int64_t> v = cast<DenseI64ArrayAttr>(shape).asArrayRef();
-      list.push_back(fb::CreateKernel(
-          fbb, fbb.CreateString(k.getSymName().str()),
-          fbb.CreateString(k.getSummary().str()),
-          static_cast<fb::ParallelDim>(v[0]), v[1],
-          k.getRows() == "outputs" ? fb::RowCount::Outputs
-                                   : fb::RowCount::Tokens));
+      list.push_back(
+          fb::CreateKernel(fbb, fbb.CreateString(k.getSymName().str()),
+                           fbb.CreateString(k.getSummary().str()),
+                           static_cast<fb::ParallelDim>(v[0]), v[1],
+                           k.getRows() == "outputs" ? fb::RowCount::Outputs
+                                                    : fb::RowCount::Tokens));
     }
     twins = fbb.CreateVector(list);
   }
@@ -185,9 +182,9 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       fbb.CreateString(metadata.checkpointDir),
       metadata.tokenizerJson.empty()
           ? 0
-          : fbb.CreateVector(
-                reinterpret_cast<const uint8_t *>(metadata.tokenizerJson.data()),
-                metadata.tokenizerJson.size()),
+          : fbb.CreateVector(reinterpret_cast<const uint8_t *>(
+                                 metadata.tokenizerJson.data()),
+                             metadata.tokenizerJson.size()),
       gpu ? fbb.CreateVector(metadata.gpuImage) : 0,
       gpu ? fbb.CreateString(metadata.gpuImageFormat) : 0,
       gpu ? fbb.CreateString(metadata.gpuChip) : 0,
@@ -239,20 +236,18 @@ LogicalResult emitHostObject(ModuleOp module,
                            llvm::GlobalValue::ExternalLinkage,
                            llvm::ConstantArray::get(tableType, functions),
                            "dsc_kernel_table");
-  new llvm::GlobalVariable(*llvmModule, i64, true,
-                           llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantInt::get(i64, functions.size()),
-                           "dsc_kernel_count");
+  new llvm::GlobalVariable(
+      *llvmModule, i64, true, llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantInt::get(i64, functions.size()), "dsc_kernel_count");
   auto *bytes = llvm::ConstantDataArray::get(
       llvmContext, llvm::ArrayRef<uint8_t>(program.data(), program.size()));
   auto *data = new llvm::GlobalVariable(*llvmModule, bytes->getType(), true,
                                         llvm::GlobalValue::ExternalLinkage,
                                         bytes, "dsc_program_data");
   data->setAlignment(llvm::Align(16));
-  new llvm::GlobalVariable(*llvmModule, i64, true,
-                           llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantInt::get(i64, program.size()),
-                           "dsc_program_size");
+  new llvm::GlobalVariable(
+      *llvmModule, i64, true, llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantInt::get(i64, program.size()), "dsc_program_size");
 
   // Host code generation.
   llvm::InitializeNativeTarget();
@@ -262,9 +257,10 @@ LogicalResult emitHostObject(ModuleOp module,
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return module.emitError("no LLVM target for ") << triple.str() << ": "
-                                                   << error;
-  std::string cpuName = cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu;
+    return module.emitError("no LLVM target for ")
+           << triple.str() << ": " << error;
+  std::string cpuName =
+      cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu;
   std::string features;
   if (cpu == "native") {
     llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
@@ -273,8 +269,8 @@ LogicalResult emitHostObject(ModuleOp module,
   }
   llvm::TargetOptions targetOptions;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpuName, features, targetOptions, llvm::Reloc::PIC_,
-      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      triple, cpuName, features, targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     return module.emitError("cannot create an LLVM target machine for ")
            << cpuName;
@@ -287,8 +283,8 @@ LogicalResult emitHostObject(ModuleOp module,
   std::error_code ec;
   llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);
   if (ec)
-    return module.emitError("cannot write ") << objectPath << ": "
-                                             << ec.message();
+    return module.emitError("cannot write ")
+           << objectPath << ": " << ec.message();
   llvm::legacy::PassManager codegen;
   if (machine->addPassesToEmitFile(codegen, out.os(), nullptr,
                                    llvm::CodeGenFileType::ObjectFile))
@@ -311,9 +307,9 @@ LogicalResult linkExecutable(const std::string &objectPath,
   // The tokenizer's regular expressions: PCRE2, linked statically so that
   // the executable needs only libc.
   std::string pcre2;
-  for (const char *candidate : {"/usr/lib/x86_64-linux-gnu/libpcre2-8.a",
-                                "/usr/lib/libpcre2-8.a",
-                                "/usr/local/lib/libpcre2-8.a"})
+  for (const char *candidate :
+       {"/usr/lib/x86_64-linux-gnu/libpcre2-8.a", "/usr/lib/libpcre2-8.a",
+        "/usr/local/lib/libpcre2-8.a"})
     if (llvm::sys::fs::exists(candidate)) {
       pcre2 = candidate;
       break;
@@ -338,15 +334,21 @@ LogicalResult linkExecutable(const std::string &objectPath,
     error = "no C++ linker driver (c++, g++, clang++) on PATH";
     return failure();
   }
-  SmallVector<StringRef> args = {driver,  objectPath,
-                                 mainLib, runtimeLib,
-                                 pcre2,   "-o",
-                                 outputPath, "-static-libstdc++",
-                                 "-static-libgcc", "-pthread",
-                                 "-ldl",  "-lm"};
+  SmallVector<StringRef> args = {driver,
+                                 objectPath,
+                                 mainLib,
+                                 runtimeLib,
+                                 pcre2,
+                                 "-o",
+                                 outputPath,
+                                 "-static-libstdc++",
+                                 "-static-libgcc",
+                                 "-pthread",
+                                 "-ldl",
+                                 "-lm"};
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0,
-                                     &message);
+  int rc =
+      llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0) {
     error = "linking " + outputPath + " with " + driver + " failed" +
             (message.empty() ? "" : ": " + message);

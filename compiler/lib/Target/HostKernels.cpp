@@ -52,8 +52,7 @@ namespace dsc {
 
 bool isKernelOp(Operation *op) {
   return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, SampleOp,
-             RopeOp,
-             MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
+             RopeOp, MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
              MLALatentAttentionOp, MLAAbsorbValueOp, RouterLogitsOp,
              MoESelectOp, MoEExpertUpOp, MoEExpertDownOp>(op);
 }
@@ -89,8 +88,8 @@ struct WeightView {
 
 class Emitter {
 public:
-  Emitter(OpBuilder &builder, Location loc, func::FuncOp func,
-          Operation *op, LLVM::GlobalOp fp8Table)
+  Emitter(OpBuilder &builder, Location loc, func::FuncOp func, Operation *op,
+          LLVM::GlobalOp fp8Table)
       : b(builder), loc(loc), op(op), fp8Table(fp8Table) {
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
@@ -179,8 +178,7 @@ public:
     return loadF32(base, b.getBF16Type(), index);
   }
   void storeBF16(Value value, Value base, Value index) {
-    store(arith::TruncFOp::create(b, loc, b.getBF16Type(), value), base,
-          index);
+    store(arith::TruncFOp::create(b, loc, b.getBF16Type(), value), base, index);
   }
   Value loadI64(Value base, Value index) {
     return i32ToI64(load(base, b.getI32Type(), index));
@@ -253,21 +251,22 @@ public:
   /// loads in flight per lane; out-of-range k contribute zero.
   Value dotLane(Value x, Type xElement, Value xOffset, const WeightView &w,
                 Value expert, Value n, Value lane) {
-    if (xElement.isBF16() && w.cols % 8 == 0 && (!w.fp8 || w.blockCols % 8 == 0))
+    if (xElement.isBF16() && w.cols % 8 == 0 &&
+        (!w.fp8 || w.blockCols % 8 == 0))
       return dotLaneVector(x, xOffset, w, expert, n, lane);
     constexpr int kChains = 4;
     Value cols = c64(w.cols), last = c64(w.cols - 1);
     SmallVector<Value> init(kChains, f32(0.0));
-    auto forOp = scf::ForOp::create(b, loc, lane, cols, c64(kWarp * kChains),
-                                    init);
+    auto forOp =
+        scf::ForOp::create(b, loc, lane, cols, c64(kWarp * kChains), init);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(forOp.getBody());
       SmallVector<Value> next;
       for (int u = 0; u < kChains; ++u) {
         Value k = add(forOp.getInductionVar(), c64(kWarp * u));
-        Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                              k, cols);
+        Value inRange =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, cols);
         Value safeK = arith::SelectOp::create(b, loc, inRange, k, last);
         Value xv = loadF32(x, xElement, add(xOffset, safeK));
         xv = arith::SelectOp::create(b, loc, inRange, xv, f32(0.0));
@@ -287,8 +286,8 @@ public:
   /// two groups in flight, so a warp moves 512 bytes of weights per load
   /// instruction. Rows and activations start 16-byte aligned (the arena and
   /// weight buffers are, and cols is a multiple of 8).
-  Value dotLaneVector(Value x, Value xOffset, const WeightView &w,
-                      Value expert, Value n, Value lane) {
+  Value dotLaneVector(Value x, Value xOffset, const WeightView &w, Value expert,
+                      Value n, Value lane) {
     constexpr int kChains = 2;
     constexpr int64_t kVec = 8;
     Type bf16Type = b.getBF16Type(), i8 = b.getI8Type();
@@ -308,8 +307,8 @@ public:
       SmallVector<Value> next;
       for (int u = 0; u < kChains; ++u) {
         Value k = add(forOp.getInductionVar(), c64(kWarp * kVec * u));
-        Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                              k, cols);
+        Value inRange =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, cols);
         Value safeK = arith::SelectOp::create(b, loc, inRange, k, lastGroup);
         Value xs = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
                                         gep(x, bf16Type, add(xOffset, safeK)),
@@ -338,9 +337,9 @@ public:
                            .getResult();
           part = fma(xv, wv, part);
         }
-        next.push_back(fadd(forOp.getRegionIterArgs()[u],
-                            arith::SelectOp::create(b, loc, inRange, part,
-                                                    f32(0.0))));
+        next.push_back(
+            fadd(forOp.getRegionIterArgs()[u],
+                 arith::SelectOp::create(b, loc, inRange, part, f32(0.0))));
       }
       scf::YieldOp::create(b, loc, next);
     }
@@ -386,11 +385,11 @@ public:
     if (!w.fp8)
       return loadBF16(w.data, add(mul(row, c64(w.cols)), k));
     Value byte = load(w.data, b.getI8Type(), add(mul(row, c64(w.cols)), k));
-    Value scaleRow = add(mul(expert, c64(w.scaleRows)),
-                         div(n, c64(w.blockRows)));
-    Value scale = load(w.scales, b.getF32Type(),
-                       add(mul(scaleRow, c64(w.scaleCols)),
-                           div(k, c64(w.blockCols))));
+    Value scaleRow =
+        add(mul(expert, c64(w.scaleRows)), div(n, c64(w.blockRows)));
+    Value scale =
+        load(w.scales, b.getF32Type(),
+             add(mul(scaleRow, c64(w.scaleCols)), div(k, c64(w.blockCols))));
     return roundBF16(fmul(decodeE4M3(byte), scale));
   }
 
@@ -431,8 +430,8 @@ public:
       return fma(x, x, acc);
     });
     Value meanSquare = fdiv(sumSquares, f32(static_cast<double>(width)));
-    Value inv = fdiv(f32(1.0), math::SqrtOp::create(
-                                   b, loc, fadd(meanSquare, f32(eps))));
+    Value inv = fdiv(f32(1.0),
+                     math::SqrtOp::create(b, loc, fadd(meanSquare, f32(eps))));
     loop(0, width, [&](Value i) {
       Value y = roundBF16(fmul(loadBF16(src, add(srcOff, i)), inv));
       storeBF16(fmul(y, loadBF16(weightPtr, i)), dst, add(dstOff, i));
@@ -455,8 +454,9 @@ public:
         values.push_back(loadBF16(base, offset));
         return values;
       }
-      Value v = LLVM::LoadOp::create(b, loc, vecType, gep(base, bf16Type, offset),
-                                     /*alignment=*/16);
+      Value v =
+          LLVM::LoadOp::create(b, loc, vecType, gep(base, bf16Type, offset),
+                               /*alignment=*/16);
       for (int64_t j = 0; j < 8; ++j) {
         Value element = LLVM::ExtractElementOp::create(
             b, loc, v, arith::ConstantIntOp::create(b, loc, j, 32));
@@ -467,41 +467,41 @@ public:
     Value first = mul(lane, c64(per));
     Value part = reduceStep(first, c64(width), kWarp * per, f32(0.0),
                             [&](Value i, Value acc) {
-      for (Value x : loadGroup(src, add(srcOff, i)))
-        acc = fma(x, x, acc);
-      return acc;
-    });
-    Value meanSquare =
-        fdiv(warpSum(part), f32(static_cast<double>(width)));
-    Value inv = fdiv(f32(1.0), math::SqrtOp::create(
-                                   b, loc, fadd(meanSquare, f32(eps))));
-    reduceStep(first, c64(width), kWarp * per, f32(0.0),
-               [&](Value i, Value unused) {
-      SmallVector<Value> xs = loadGroup(src, add(srcOff, i));
-      SmallVector<Value> ws = loadGroup(weightPtr, i);
-      SmallVector<Value> ys;
-      for (size_t j = 0; j < xs.size(); ++j)
-        ys.push_back(arith::TruncFOp::create(
-            b, loc, bf16Type, fmul(roundBF16(fmul(xs[j], inv)), ws[j])));
-      if (!vector) {
-        store(ys[0], dst, add(dstOff, i));
-        return unused;
-      }
-      Value out = LLVM::UndefOp::create(b, loc, vecType);
-      for (int64_t j = 0; j < 8; ++j)
-        out = LLVM::InsertElementOp::create(
-            b, loc, out, ys[j], arith::ConstantIntOp::create(b, loc, j, 32));
-      LLVM::StoreOp::create(b, loc, out, gep(dst, bf16Type, add(dstOff, i)),
-                            /*alignment=*/16);
-      return unused;
-    });
+                              for (Value x : loadGroup(src, add(srcOff, i)))
+                                acc = fma(x, x, acc);
+                              return acc;
+                            });
+    Value meanSquare = fdiv(warpSum(part), f32(static_cast<double>(width)));
+    Value inv = fdiv(f32(1.0),
+                     math::SqrtOp::create(b, loc, fadd(meanSquare, f32(eps))));
+    reduceStep(
+        first, c64(width), kWarp * per, f32(0.0), [&](Value i, Value unused) {
+          SmallVector<Value> xs = loadGroup(src, add(srcOff, i));
+          SmallVector<Value> ws = loadGroup(weightPtr, i);
+          SmallVector<Value> ys;
+          for (size_t j = 0; j < xs.size(); ++j)
+            ys.push_back(arith::TruncFOp::create(
+                b, loc, bf16Type, fmul(roundBF16(fmul(xs[j], inv)), ws[j])));
+          if (!vector) {
+            store(ys[0], dst, add(dstOff, i));
+            return unused;
+          }
+          Value out = LLVM::UndefOp::create(b, loc, vecType);
+          for (int64_t j = 0; j < 8; ++j)
+            out = LLVM::InsertElementOp::create(
+                b, loc, out, ys[j],
+                arith::ConstantIntOp::create(b, loc, j, 32));
+          LLVM::StoreOp::create(b, loc, out, gep(dst, bf16Type, add(dstOff, i)),
+                                /*alignment=*/16);
+          return unused;
+        });
   }
 
   /// Rotates the interleaved pairs of one row of `dim` values at `position`
   /// (f32 in, f32 out); the caller rounds or stores.
   void ropeRow(const std::function<Value(Value)> &read,
-               const std::function<void(Value, Value)> &write,
-               Value position, RopeAttr rope, LLVM::GlobalOp invFreq) {
+               const std::function<void(Value, Value)> &write, Value position,
+               RopeAttr rope, LLVM::GlobalOp invFreq) {
     Value pos = arith::SIToFPOp::create(b, loc, b.getF32Type(), position);
     Value freqs = LLVM::AddressOfOp::create(b, loc, invFreq);
     Value scale = f32(rope.getCosSinScale());
@@ -686,8 +686,8 @@ private:
     Value total = e.mul(e.tokens, e.c64(rows));
     e.loop(e.begin, e.end, [&](Value col) {
       e.loop(e.c64(0), total, [&](Value row) {
-        Value acc = e.dot(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)),
-                          w, e.c64(0), col);
+        Value acc = e.dot(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)), w,
+                          e.c64(0), col);
         store(acc, e.add(e.mul(row, e.c64(n)), col), out);
       });
     });
@@ -749,9 +749,7 @@ private:
   }
 
   /// The input row a matrix product's output row `row` reads.
-  Value inputRow(Value row) {
-    return rowMap ? e.loadI64(rowMap, row) : row;
-  }
+  Value inputRow(Value row) { return rowMap ? e.loadI64(rowMap, row) : row; }
   Value rowMap; // ds.lm_head: i32 [outputs] of input rows
 
   //===--- ds.sample ---------------------------------------------------===//
@@ -783,8 +781,10 @@ private:
     auto xorOp = [&](Value x, Value y) {
       return arith::XOrIOp::create(e.b, e.loc, x, y).getResult();
     };
-    z = e.mul(xorOp(z, shr(z, 30)), e.c64(static_cast<int64_t>(0xbf58476d1ce4e5b9ULL)));
-    z = e.mul(xorOp(z, shr(z, 27)), e.c64(static_cast<int64_t>(0x94d049bb133111ebULL)));
+    z = e.mul(xorOp(z, shr(z, 30)),
+              e.c64(static_cast<int64_t>(0xbf58476d1ce4e5b9ULL)));
+    z = e.mul(xorOp(z, shr(z, 27)),
+              e.c64(static_cast<int64_t>(0x94d049bb133111ebULL)));
     return xorOp(z, shr(z, 31));
   }
   /// Sum over the lanes of a row (identity on the CPU).
@@ -865,9 +865,9 @@ private:
       SmallVector<Value> next;
       unrolled(forOp.getInductionVar(), count, kUnroll,
                [&](int64_t u, Value index, Value inRange) {
-                 next.push_back(e.fadd(forOp.getRegionIterArgs()[u],
-                                       select(inRange, term(index),
-                                              e.f32(0.0))));
+                 next.push_back(
+                     e.fadd(forOp.getRegionIterArgs()[u],
+                            select(inRange, term(index), e.f32(0.0))));
                });
       scf::YieldOp::create(e.b, e.loc, next);
     }
@@ -894,9 +894,10 @@ private:
     OpBuilder::InsertionGuard guard(e.b);
     e.b.setInsertionPointToStart(forOp.getBody());
     Value l = forOp.getRegionIterArgs()[0], h = forOp.getRegionIterArgs()[1];
-    auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{l.getType(), h.getType()},
-                                  cmpI(arith::CmpIPredicate::slt, l, h),
-                                  /*withElse=*/true);
+    auto ifOp =
+        scf::IfOp::create(e.b, e.loc, TypeRange{l.getType(), h.getType()},
+                          cmpI(arith::CmpIPredicate::slt, l, h),
+                          /*withElse=*/true);
     {
       OpBuilder::InsertionGuard inner(e.b);
       e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
@@ -904,9 +905,9 @@ private:
       Value span = e.fsubI(h, l);
       SmallVector<Value> cuts;
       for (int64_t j = 1; j < kWays; ++j)
-        cuts.push_back(e.add(
-            l, e.div(e.add(e.mul(span, e.c64(j)), e.c64(kWays - 1)),
-                     e.c64(kWays))));
+        cuts.push_back(
+            e.add(l, e.div(e.add(e.mul(span, e.c64(j)), e.c64(kWays - 1)),
+                           e.c64(kWays))));
       SmallVector<Value> zeros(cuts.size(), e.f32(0.0));
       constexpr int64_t kSearchUnroll = 4;
       auto pass = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
@@ -915,12 +916,12 @@ private:
         OpBuilder::InsertionGuard body(e.b);
         e.b.setInsertionPointToStart(pass.getBody());
         SmallVector<std::pair<Value, Value>> tokens; // (key, value)
-        unrolled(pass.getInductionVar(), count, kSearchUnroll,
-                 [&](int64_t, Value index, Value inRange) {
-                   tokens.push_back(
-                       {keyOf(index), select(inRange, valueOf(index),
-                                             e.f32(0.0))});
-                 });
+        unrolled(
+            pass.getInductionVar(), count, kSearchUnroll,
+            [&](int64_t, Value index, Value inRange) {
+              tokens.push_back(
+                  {keyOf(index), select(inRange, valueOf(index), e.f32(0.0))});
+            });
         SmallVector<Value> next(pass.getRegionIterArgs().begin(),
                                 pass.getRegionIterArgs().end());
         for (auto [k, v] : tokens)
@@ -934,14 +935,14 @@ private:
       // below, the cut after it from above.
       Value newLo = l, newHi = h;
       for (size_t j = 0; j < cuts.size(); ++j) {
-        Value ok = cmpF(arith::CmpFPredicate::OGE, laneSum(pass.getResult(j)),
-                        target);
+        Value ok =
+            cmpF(arith::CmpFPredicate::OGE, laneSum(pass.getResult(j)), target);
         newLo = select(ok, cuts[j], newLo);
         Value below = e.fsubI(cuts[j], e.c64(1));
         Value firstFail = arith::AndIOp::create(
-            e.b, e.loc, arith::XOrIOp::create(e.b, e.loc, ok,
-                                              arith::ConstantIntOp::create(
-                                                  e.b, e.loc, 1, 1)),
+            e.b, e.loc,
+            arith::XOrIOp::create(
+                e.b, e.loc, ok, arith::ConstantIntOp::create(e.b, e.loc, 1, 1)),
             cmpI(arith::CmpIPredicate::eq, newHi, h));
         newHi = select(firstFail, below, newHi);
       }
@@ -1002,37 +1003,44 @@ private:
         e.b, e.loc, cmpI(arith::CmpIPredicate::sgt, topK, e.c64(0)),
         cmpI(arith::CmpIPredicate::slt, topK, e.c64(vocab)));
     auto keyAt = [&](Value i) { return key(weight(i)); };
-    Value kKey = ifElse(useK, [&]() -> Value {
-      Value target = arith::SIToFPOp::create(e.b, e.loc, f32, topK);
-      return search(smallest, one, target, lane, vocab, keyAt,
-                    [&](Value) { return e.f32(1.0); });
-    }, smallest);
+    Value kKey = ifElse(
+        useK,
+        [&]() -> Value {
+          Value target = arith::SIToFPOp::create(e.b, e.loc, f32, topK);
+          return search(smallest, one, target, lane, vocab, keyAt,
+                        [&](Value) { return e.f32(1.0); });
+        },
+        smallest);
     threshold = imax(threshold, kKey);
     // top-p over the tokens top-k keeps.
     Value useP = cmpF(arith::CmpFPredicate::OLT, topP, e.f32(1.0));
-    Value pKey = ifElse(useP, [&]() -> Value {
-      Value kept = stridedSum(lane, vocab, [&](Value i) {
-        Value w = weight(i);
-        return select(cmpI(arith::CmpIPredicate::sge, key(w), kKey), w,
-                      e.f32(0.0));
-      });
-      return search(kKey, one, e.fmul(topP, kept), lane, vocab, keyAt, weight);
-    }, smallest);
+    Value pKey = ifElse(
+        useP,
+        [&]() -> Value {
+          Value kept = stridedSum(lane, vocab, [&](Value i) {
+            Value w = weight(i);
+            return select(cmpI(arith::CmpIPredicate::sge, key(w), kKey), w,
+                          e.f32(0.0));
+          });
+          return search(kKey, one, e.fmul(topP, kept), lane, vocab, keyAt,
+                        weight);
+        },
+        smallest);
     threshold = imax(threshold, pKey);
     // Gumbel-max over the kept tokens.
     Value stream = mix64(arith::XOrIOp::create(
         e.b, e.loc, seed,
-        mix64(e.add(draw, e.c64(static_cast<int64_t>(0x9e3779b97f4a7c15ULL))))));
+        mix64(
+            e.add(draw, e.c64(static_cast<int64_t>(0x9e3779b97f4a7c15ULL))))));
     auto [best, pick] = stridedArgmax(lane, vocab, [&](Value i) {
       Value w = weight(i);
       Value bits = mix64(e.add(
-          stream,
-          e.mul(e.add(i, e.c64(1)),
-                e.c64(static_cast<int64_t>(0xd1b54a32d192ed03ULL)))));
+          stream, e.mul(e.add(i, e.c64(1)),
+                        e.c64(static_cast<int64_t>(0xd1b54a32d192ed03ULL)))));
       Value top24 = arith::ShRUIOp::create(e.b, e.loc, bits, e.c64(40));
-      Value u = e.fmul(e.fadd(arith::UIToFPOp::create(e.b, e.loc, f32, top24),
-                              e.f32(0.5)),
-                       e.f32(1.0 / 16777216.0));
+      Value u = e.fmul(
+          e.fadd(arith::UIToFPOp::create(e.b, e.loc, f32, top24), e.f32(0.5)),
+          e.f32(1.0 / 16777216.0));
       auto log = [&](Value x) {
         return math::LogOp::create(e.b, e.loc, x).getResult();
       };
@@ -1127,11 +1135,10 @@ private:
       Value position = e.loadI64(operand(1), t);
       e.loop(0, rows, [&](Value r) {
         Value base = e.mul(e.add(e.mul(t, e.c64(rows)), r), e.c64(dim));
-        e.ropeRow([&](Value i) { return e.loadBF16(operand(0), e.add(base, i)); },
-                  [&](Value i, Value v) {
-                    e.storeBF16(v, result(), e.add(base, i));
-                  },
-                  position, op.getRope(), freqs);
+        e.ropeRow(
+            [&](Value i) { return e.loadBF16(operand(0), e.add(base, i)); },
+            [&](Value i, Value v) { e.storeBF16(v, result(), e.add(base, i)); },
+            position, op.getRope(), freqs);
       });
     });
     return tokens();
@@ -1161,7 +1168,9 @@ private:
       Value ropeDst = e.add(row, e.c64(latent));
       e.ropeRow(
           [&](Value i) { return e.loadBF16(operand(0), e.add(ropeSrc, i)); },
-          [&](Value i, Value v) { e.storeBF16(v, cachePtr, e.add(ropeDst, i)); },
+          [&](Value i, Value v) {
+            e.storeBF16(v, cachePtr, e.add(ropeDst, i));
+          },
           position, op.getRope(), freqs);
     });
     return tokens();
@@ -1191,20 +1200,21 @@ private:
       Value pos = arith::SIToFPOp::create(e.b, e.loc, f32, position);
       Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
       Value scale = e.f32(rope.getCosSinScale());
-      e.reduceStep(lane, e.c64(ropeDim / 2), Emitter::kWarp, e.f32(0.0),
-                   [&](Value i, Value unused) {
-        Value angle = e.fmul(pos, e.load(table, f32, i));
-        Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
-        Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
-        Value even = e.mul(i, e.c64(2)), odd = e.add(even, e.c64(1));
-        Value x0 = e.loadBF16(operand(0), e.add(ropeSrc, even));
-        Value x1 = e.loadBF16(operand(0), e.add(ropeSrc, odd));
-        e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), cachePtr,
-                    e.add(ropeDst, even));
-        e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), cachePtr,
-                    e.add(ropeDst, odd));
-        return unused;
-      });
+      e.reduceStep(
+          lane, e.c64(ropeDim / 2), Emitter::kWarp, e.f32(0.0),
+          [&](Value i, Value unused) {
+            Value angle = e.fmul(pos, e.load(table, f32, i));
+            Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
+            Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
+            Value even = e.mul(i, e.c64(2)), odd = e.add(even, e.c64(1));
+            Value x0 = e.loadBF16(operand(0), e.add(ropeSrc, even));
+            Value x1 = e.loadBF16(operand(0), e.add(ropeSrc, odd));
+            e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), cachePtr,
+                        e.add(ropeDst, even));
+            e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), cachePtr,
+                        e.add(ropeDst, odd));
+            return unused;
+          });
     });
     return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
   }
@@ -1241,7 +1251,8 @@ private:
     Type f32 = e.b.getF32Type();
     auto qAbsColumn = [&](Value t, Value h, Value c) {
       Value kvRow0 = e.mul(h, e.c64(nope + vDim));
-      Value qBase = e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
+      Value qBase =
+          e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
       // Four chains, so four weight loads are in flight.
       int64_t chains = nope % 4 == 0 ? 4 : 1;
       SmallVector<Value> init(chains, e.f32(0.0));
@@ -1266,13 +1277,13 @@ private:
       e.storeBF16(acc, result(), e.add(out, c));
     };
     auto ropePair = [&](Value t, Value h, Value pairIndex) {
-      Value qPeBase = e.add(e.add(e.mul(t, e.c64(heads * qkDim)),
-                                  e.mul(h, e.c64(qkDim))),
-                            e.c64(nope));
+      Value qPeBase =
+          e.add(e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim))),
+                e.c64(nope));
       Value out = e.add(e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width)),
                         e.c64(latent));
-      Value pos = arith::SIToFPOp::create(e.b, e.loc, f32,
-                                          e.loadI64(operand(1), t));
+      Value pos =
+          arith::SIToFPOp::create(e.b, e.loc, f32, e.loadI64(operand(1), t));
       Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
       Value scale = e.f32(rope.getCosSinScale());
       Value angle = e.fmul(pos, e.load(table, f32, pairIndex));
@@ -1321,8 +1332,8 @@ private:
     auto output = [&](Value t, Value h, Value j, Value lane) {
       Value row = e.add(e.mul(h, e.c64(nope + vDim)), e.add(e.c64(nope), j));
       Value x = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(latent));
-      Value out = e.add(e.mul(t, e.c64(heads * vDim)),
-                        e.add(e.mul(h, e.c64(vDim)), j));
+      Value out =
+          e.add(e.mul(t, e.c64(heads * vDim)), e.add(e.mul(h, e.c64(vDim)), j));
       Value sum = lane ? e.warpSum(e.dotLane(operand(0), bf16(), x, kvB, zero,
                                              row, lane))
                        : e.dot(operand(0), bf16(), x, kvB, zero, row);
@@ -1362,20 +1373,20 @@ private:
       Value slot = e.loadI64(operand(2), t);
       Value q = e.mul(pair, e.c64(width)); // (t * heads + h) * width
       Value last = e.add(position, e.c64(1));
-      Value maxScore = e.reduce(e.c64(0), last, e.f32(-INFINITY),
-                                [&](Value s, Value running) {
-        Value row = cacheRow(slot, s, width);
-        auto part = [&](int64_t from, int64_t to) {
-          return e.reduce(from, to, e.f32(0.0), [&](Value c, Value a) {
-            return e.fma(e.loadBF16(operand(0), e.add(q, c)),
-                         e.loadBF16(cachePtr, e.add(row, c)), a);
+      Value maxScore = e.reduce(
+          e.c64(0), last, e.f32(-INFINITY), [&](Value s, Value running) {
+            Value row = cacheRow(slot, s, width);
+            auto part = [&](int64_t from, int64_t to) {
+              return e.reduce(from, to, e.f32(0.0), [&](Value c, Value a) {
+                return e.fma(e.loadBF16(operand(0), e.add(q, c)),
+                             e.loadBF16(cachePtr, e.add(row, c)), a);
+              });
+            };
+            Value score = e.fmul(e.fadd(part(0, latent), part(latent, width)),
+                                 e.f32(softmaxScale));
+            e.store(score, scores, s);
+            return e.fmax(running, score);
           });
-        };
-        Value score = e.fmul(e.fadd(part(0, latent), part(latent, width)),
-                             e.f32(softmaxScale));
-        e.store(score, scores, s);
-        return e.fmax(running, score);
-      });
       softmaxToBF16(scores, last, maxScore);
       Value out = e.mul(pair, e.c64(latent));
       e.loop(0, latent, [&](Value c) {
@@ -1425,18 +1436,18 @@ private:
                               e.loadI64(operand(2), clamped), slot0);
         same = arith::AndIOp::create(
             e.b, e.loc, same,
-            arith::OrIOp::create(e.b, e.loc,
-                                 arith::XOrIOp::create(e.b, e.loc, inChunk, yes),
-                                 sameSlot));
+            arith::OrIOp::create(
+                e.b, e.loc, arith::XOrIOp::create(e.b, e.loc, inChunk, yes),
+                sameSlot));
         tokens.push_back(clamped);
         valid.push_back(inChunk);
       }
       auto shared = scf::IfOp::create(e.b, e.loc, same, /*withElse=*/true);
       OpBuilder::InsertionGuard guard(e.b);
       e.b.setInsertionPointToStart(&shared.getThenRegion().front());
-      auto leader = scf::IfOp::create(
-          e.b, e.loc, cmpI(arith::CmpIPredicate::eq, t, base),
-          /*withElse=*/false);
+      auto leader =
+          scf::IfOp::create(e.b, e.loc, cmpI(arith::CmpIPredicate::eq, t, base),
+                            /*withElse=*/false);
       e.b.setInsertionPointToStart(&leader.getThenRegion().front());
       attendGroup(type, op, lane, h, slot0, tokens, valid);
       e.b.setInsertionPointToStart(&shared.getElseRegion().front());
@@ -1451,7 +1462,8 @@ private:
   /// warps' running maxima, each warp's sum and accumulators rescaled to it,
   /// the accumulators added with shared-memory atomics. Long contexts thus
   /// use kSplitWarps warps per head instead of one.
-  static constexpr int64_t kSplitWarps = 16; // 512 threads: <= 128 registers each
+  static constexpr int64_t kSplitWarps =
+      16; // 512 threads: <= 128 registers each
   std::pair<ParallelDim, int64_t>
   latentAttentionSplit(MLALatentAttentionOp op) {
     LatentCacheType type = op.getCache().getType();
@@ -1460,7 +1472,8 @@ private:
     blockSize = block;
     Type f32 = e.b.getF32Type();
     auto shared = [&](StringRef what, int64_t count) {
-      Value address = LLVM::AddressOfOp::create(e.b, e.loc, sharedArray(what, count));
+      Value address =
+          LLVM::AddressOfOp::create(e.b, e.loc, sharedArray(what, count));
       return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address)
           .getResult();
     };
@@ -1475,10 +1488,10 @@ private:
       Value lane = e.rem(thread, e.c64(Emitter::kWarp));
       Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
       Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
-      Value share = e.div(e.add(count, e.c64(kSplitWarps - 1)),
-                          e.c64(kSplitWarps));
-      Value from = arith::MinSIOp::create(e.b, e.loc,
-                                          e.mul(warpIndex, share), count);
+      Value share =
+          e.div(e.add(count, e.c64(kSplitWarps - 1)), e.c64(kSplitWarps));
+      Value from =
+          arith::MinSIOp::create(e.b, e.loc, e.mul(warpIndex, share), count);
       Value to = arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
       // The block's accumulator starts at zero.
       {
@@ -1489,8 +1502,8 @@ private:
         e.b.setInsertionPointToStart(&zero.getThenRegion().front());
         e.store(e.f32(0.0), sharedAcc, thread);
       }
-      AttendResult part = attendRange(type, op, lane, h,
-                                      e.loadI64(operand(2), t), t, from, to);
+      AttendResult part =
+          attendRange(type, op, lane, h, e.loadI64(operand(2), t), t, from, to);
       {
         auto first = scf::IfOp::create(
             e.b, e.loc, cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
@@ -1501,19 +1514,21 @@ private:
         e.store(part.sum, sharedSum, warpIndex);
       }
       NVVM::Barrier0Op::create(e.b, e.loc);
-      Value blockMax = e.reduce(0, kSplitWarps, e.f32(-INFINITY),
-                                [&](Value w, Value m) {
-        return e.fmax(m, e.load(sharedMax, f32, w));
-      });
-      Value blockSum = e.reduce(0, kSplitWarps, e.f32(0.0), [&](Value w, Value l) {
-        Value m = e.load(sharedMax, f32, w);
-        Value scale = select(cmpF(arith::CmpFPredicate::OEQ, m, e.f32(-INFINITY)),
-                             e.f32(0.0), e.exp(e.fsub(m, blockMax)));
-        return e.fadd(l, e.fmul(e.load(sharedSum, f32, w), scale));
-      });
-      Value scale = select(
-          cmpF(arith::CmpFPredicate::OEQ, part.max, e.f32(-INFINITY)),
-          e.f32(0.0), e.exp(e.fsub(part.max, blockMax)));
+      Value blockMax =
+          e.reduce(0, kSplitWarps, e.f32(-INFINITY), [&](Value w, Value m) {
+            return e.fmax(m, e.load(sharedMax, f32, w));
+          });
+      Value blockSum =
+          e.reduce(0, kSplitWarps, e.f32(0.0), [&](Value w, Value l) {
+            Value m = e.load(sharedMax, f32, w);
+            Value scale =
+                select(cmpF(arith::CmpFPredicate::OEQ, m, e.f32(-INFINITY)),
+                       e.f32(0.0), e.exp(e.fsub(m, blockMax)));
+            return e.fadd(l, e.fmul(e.load(sharedSum, f32, w), scale));
+          });
+      Value scale =
+          select(cmpF(arith::CmpFPredicate::OEQ, part.max, e.f32(-INFINITY)),
+                 e.f32(0.0), e.exp(e.fsub(part.max, blockMax)));
       for (size_t k = 0; k < part.acc.size(); ++k) {
         Value c = e.add(lane, e.c64(static_cast<int64_t>(k) * Emitter::kWarp));
         auto add = scf::IfOp::create(
@@ -1521,10 +1536,9 @@ private:
             /*withElse=*/false);
         OpBuilder::InsertionGuard guard(e.b);
         e.b.setInsertionPointToStart(&add.getThenRegion().front());
-        LLVM::AtomicRMWOp::create(e.b, e.loc, LLVM::AtomicBinOp::fadd,
-                                  e.gep(sharedAcc, f32, c),
-                                  e.fmul(part.acc[k], scale),
-                                  LLVM::AtomicOrdering::monotonic);
+        LLVM::AtomicRMWOp::create(
+            e.b, e.loc, LLVM::AtomicBinOp::fadd, e.gep(sharedAcc, f32, c),
+            e.fmul(part.acc[k], scale), LLVM::AtomicOrdering::monotonic);
       }
       NVVM::Barrier0Op::create(e.b, e.loc);
       {
@@ -1568,8 +1582,8 @@ private:
     for (int64_t k = 0; k < perLane; ++k)
       qAbs.push_back(e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
     for (int64_t k = 0; k < ropeLane; ++k)
-      qPe.push_back(e.loadBF16(
-          operand(0), e.add(e.add(q, e.c64(latent)), column(k, ropeDim).first)));
+      qPe.push_back(e.loadBF16(operand(0), e.add(e.add(q, e.c64(latent)),
+                                                 column(k, ropeDim).first)));
     SmallVector<Value> init = {e.f32(-INFINITY), e.f32(0.0)};
     init.append(perLane, e.f32(0.0));
     auto online = scf::ForOp::create(e.b, e.loc, from, to, e.c64(1), init);
@@ -1581,8 +1595,8 @@ private:
       Value part = e.f32(0.0);
       for (int64_t k = 0; k < perLane; ++k) {
         auto [c, inRange] = column(k, latent);
-        cv.push_back(select(inRange, e.loadBF16(cachePtr, e.add(row, c)),
-                            e.f32(0.0)));
+        cv.push_back(
+            select(inRange, e.loadBF16(cachePtr, e.add(row, c)), e.f32(0.0)));
         part = e.fma(qAbs[k], cv[k], part);
       }
       for (int64_t k = 0; k < ropeLane; ++k) {
@@ -1638,10 +1652,12 @@ private:
       positions.push_back(e.loadI64(operand(1), tokens[g]));
       Value q = e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(width));
       for (int64_t k = 0; k < perLane; ++k)
-        qAbs[g].push_back(e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
+        qAbs[g].push_back(
+            e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
       for (int64_t k = 0; k < ropeLane; ++k)
-        qPe[g].push_back(e.loadBF16(
-            operand(0), e.add(e.add(q, e.c64(latent)), column(k, ropeDim).first)));
+        qPe[g].push_back(
+            e.loadBF16(operand(0), e.add(e.add(q, e.c64(latent)),
+                                         column(k, ropeDim).first)));
     }
     // The positions to visit: up to the last valid token's.
     Value last = e.c64(0);
@@ -1657,8 +1673,8 @@ private:
       init.append({e.f32(-INFINITY), e.f32(0.0)});
       init.append(perLane, e.f32(0.0));
     }
-    auto online = scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1),
-                                     init);
+    auto online =
+        scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1), init);
     {
       OpBuilder::InsertionGuard guard(e.b);
       e.b.setInsertionPointToStart(online.getBody());
@@ -1667,8 +1683,8 @@ private:
       SmallVector<Value> cv, kpe;
       for (int64_t k = 0; k < perLane; ++k) {
         auto [c, inRange] = column(k, latent);
-        cv.push_back(select(inRange, e.loadBF16(cachePtr, e.add(row, c)),
-                            e.f32(0.0)));
+        cv.push_back(
+            select(inRange, e.loadBF16(cachePtr, e.add(row, c)), e.f32(0.0)));
       }
       for (int64_t k = 0; k < ropeLane; ++k) {
         auto [r, inRange] = column(k, ropeDim);
@@ -1703,7 +1719,8 @@ private:
     }
     for (int64_t g = 0; g < n; ++g) {
       Value inv = e.fdiv(e.f32(1.0), online.getResult(g * stride + 1));
-      Value out = e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(latent));
+      Value out =
+          e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(latent));
       for (int64_t k = 0; k < perLane; ++k) {
         auto [c, inRange] = column(k, latent);
         auto store = scf::IfOp::create(
@@ -1746,12 +1763,13 @@ private:
       {
         Value position = e.loadI64(operand(1), t);
         Value slot = e.loadI64(operand(2), t);
-        Value qBase = e.add(e.mul(t, e.c64(heads * qkDim)),
-                            e.mul(h, e.c64(qkDim)));
+        Value qBase =
+            e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
         Value qPeBase = e.add(qBase, e.c64(nope));
-        e.ropeRow([&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
-                  [&](Value i, Value v) { e.store(e.roundBF16(v), qPe, i); },
-                  position, op.getRope(), freqs);
+        e.ropeRow(
+            [&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
+            [&](Value i, Value v) { e.store(e.roundBF16(v), qPe, i); },
+            position, op.getRope(), freqs);
         if (absorbed) {
           // q_abs[c] = bf16(sum_j q_nope[j] * W_UK[h][j, c])
           e.loop(0, latent, [&](Value c) {
@@ -1764,43 +1782,47 @@ private:
         }
         Value last = e.add(position, e.c64(1));
         // Scores over the cached positions [0, position].
-        Value maxScore = e.reduce(e.c64(0), last, e.f32(-INFINITY),
-                                  [&](Value s, Value running) {
-          Value row = cacheRow(slot, s, width);
-          Value nopePart;
-          if (absorbed) {
-            nopePart = e.reduce(0, latent, e.f32(0.0), [&](Value c, Value a) {
-              return e.fma(e.load(qAbs, f32, c),
-                           e.loadBF16(cachePtr, e.add(row, c)), a);
+        Value maxScore = e.reduce(
+            e.c64(0), last, e.f32(-INFINITY), [&](Value s, Value running) {
+              Value row = cacheRow(slot, s, width);
+              Value nopePart;
+              if (absorbed) {
+                nopePart =
+                    e.reduce(0, latent, e.f32(0.0), [&](Value c, Value a) {
+                      return e.fma(e.load(qAbs, f32, c),
+                                   e.loadBF16(cachePtr, e.add(row, c)), a);
+                    });
+              } else {
+                nopePart = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
+                  Value k = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(), row,
+                                              kvB, zero, e.add(kvRow0, j)));
+                  return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), k, a);
+                });
+              }
+              Value pePart =
+                  e.reduce(0, ropeDim, e.f32(0.0), [&](Value i, Value a) {
+                    Value k = e.loadBF16(cachePtr,
+                                         e.add(e.add(row, e.c64(latent)), i));
+                    return e.fma(e.load(qPe, f32, i), k, a);
+                  });
+              Value score =
+                  e.fmul(e.fadd(nopePart, pePart), e.f32(softmaxScale));
+              e.store(score, scores, s);
+              return e.fmax(running, score);
             });
-          } else {
-            nopePart = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
-              Value k = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(), row,
-                                          kvB, zero, e.add(kvRow0, j)));
-              return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), k, a);
-            });
-          }
-          Value pePart = e.reduce(0, ropeDim, e.f32(0.0), [&](Value i, Value a) {
-            Value k = e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), i));
-            return e.fma(e.load(qPe, f32, i), k, a);
-          });
-          Value score = e.fmul(e.fadd(nopePart, pePart), e.f32(softmaxScale));
-          e.store(score, scores, s);
-          return e.fmax(running, score);
-        });
         softmaxToBF16(scores, last, maxScore);
-        Value outBase = e.add(e.mul(t, e.c64(heads * vDim)),
-                              e.mul(h, e.c64(vDim)));
+        Value outBase =
+            e.add(e.mul(t, e.c64(heads * vDim)), e.mul(h, e.c64(vDim)));
         Value vRow0 = e.add(kvRow0, e.c64(nope));
         if (absorbed) {
           // o_lat = bf16(P c); out = bf16(W_UV[h] o_lat)
           e.loop(0, latent, [&](Value c) {
-            Value acc = e.reduce(e.c64(0), last, e.f32(0.0),
-                                 [&](Value s, Value a) {
-              Value cv = e.loadBF16(cachePtr,
-                                    e.add(cacheRow(slot, s, width), c));
-              return e.fma(e.load(scores, f32, s), cv, a);
-            });
+            Value acc =
+                e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+                  Value cv =
+                      e.loadBF16(cachePtr, e.add(cacheRow(slot, s, width), c));
+                  return e.fma(e.load(scores, f32, s), cv, a);
+                });
             e.store(e.roundBF16(acc), oLat, c);
           });
           e.loop(0, vDim, [&](Value j) {
@@ -1810,13 +1832,13 @@ private:
         } else {
           // out[j] = bf16(sum_s P_s * bf16(W_UV[h][j] . c_s))
           e.loop(0, vDim, [&](Value j) {
-            Value acc = e.reduce(e.c64(0), last, e.f32(0.0),
-                                 [&](Value s, Value a) {
-              Value v = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(),
-                                          cacheRow(slot, s, width), kvB, zero,
-                                          e.add(vRow0, j)));
-              return e.fma(e.load(scores, f32, s), v, a);
-            });
+            Value acc =
+                e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+                  Value v = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(),
+                                              cacheRow(slot, s, width), kvB,
+                                              zero, e.add(vRow0, j)));
+                  return e.fma(e.load(scores, f32, s), v, a);
+                });
             e.storeBF16(acc, result(), e.add(outBase, j));
           });
         }
@@ -1842,12 +1864,12 @@ private:
 
     e.loop(e.begin, e.end, [&](Value t) {
       Value row = e.mul(t, e.c64(experts));
-      Value maxLogit = e.reduce(0, experts, e.f32(-INFINITY),
-                                [&](Value i, Value m) {
-        Value logit = e.load(operand(0), f32, e.add(row, i));
-        e.store(logit, scores, i);
-        return e.fmax(m, logit);
-      });
+      Value maxLogit =
+          e.reduce(0, experts, e.f32(-INFINITY), [&](Value i, Value m) {
+            Value logit = e.load(operand(0), f32, e.add(row, i));
+            e.store(logit, scores, i);
+            return e.fmax(m, logit);
+          });
       if (sigmoid) {
         e.loop(0, experts, [&](Value i) {
           Value l = e.load(scores, f32, i);
@@ -1895,10 +1917,9 @@ private:
                 arith::SelectOp::create(e.b, e.loc, above2, v, b2));
             scf::YieldOp::create(e.b, e.loc, ValueRange{n1, n2});
           }
-          Value groupScore =
-              method == TopkMethod::NoauxTc
-                  ? e.fadd(best.getResult(0), best.getResult(1))
-                  : best.getResult(0);
+          Value groupScore = method == TopkMethod::NoauxTc
+                                 ? e.fadd(best.getResult(0), best.getResult(1))
+                                 : best.getResult(0);
           e.store(groupScore, groupScores, g);
         });
         // Keep the best topk_group groups (ties: lower index): mark a kept
@@ -1949,9 +1970,9 @@ private:
   /// `skipInf`, +inf entries (already taken) are ignored.
   Value argmax(Value values, int64_t count, bool skipInf) {
     Type f32 = e.b.getF32Type();
-    auto forOp = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(count),
-                                    e.c64(1),
-                                    ValueRange{e.f32(-INFINITY), e.c64(0)});
+    auto forOp =
+        scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(count), e.c64(1),
+                           ValueRange{e.f32(-INFINITY), e.c64(0)});
     {
       OpBuilder::InsertionGuard guard(e.b);
       e.b.setInsertionPointToStart(forOp.getBody());
@@ -1959,8 +1980,8 @@ private:
       Value v = e.load(values, f32, i);
       Value best = forOp.getRegionIterArgs()[0];
       Value bestIndex = forOp.getRegionIterArgs()[1];
-      Value better = arith::CmpFOp::create(e.b, e.loc,
-                                           arith::CmpFPredicate::OGT, v, best);
+      Value better =
+          arith::CmpFOp::create(e.b, e.loc, arith::CmpFPredicate::OGT, v, best);
       if (skipInf) {
         Value finite = arith::CmpFOp::create(
             e.b, e.loc, arith::CmpFPredicate::OLT, v, e.f32(INFINITY));
@@ -1968,9 +1989,9 @@ private:
       }
       scf::YieldOp::create(
           e.b, e.loc,
-          ValueRange{arith::SelectOp::create(e.b, e.loc, better, v, best),
-                     arith::SelectOp::create(e.b, e.loc, better, i,
-                                             bestIndex)});
+          ValueRange{
+              arith::SelectOp::create(e.b, e.loc, better, v, best),
+              arith::SelectOp::create(e.b, e.loc, better, i, bestIndex)});
     }
     return forOp.getResult(1);
   }
@@ -1988,10 +2009,10 @@ private:
       Value n = e.rem(pair, e.c64(inner)), choice = e.div(pair, e.c64(inner));
       Value expert = e.loadI64(operand(1), choice);
       Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
-      Value g = e.roundBF16(e.warpSum(
-          e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
-      Value u = e.roundBF16(e.warpSum(
-          e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
+      Value g = e.roundBF16(
+          e.warpSum(e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
+      Value u = e.roundBF16(
+          e.warpSum(e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
       e.storeBF16(e.fmul(e.silu(g), u), result(),
                   e.add(e.mul(choice, e.c64(inner)), n));
     });
@@ -2012,9 +2033,9 @@ private:
       Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
         Value choice = e.add(e.mul(t, e.c64(topK)), j);
         Value expert = e.loadI64(operand(2), choice);
-        Value y = e.roundBF16(e.warpSum(
-            e.dotLane(operand(0), bf16(), e.mul(choice, e.c64(inner)), down,
-                      expert, d, lane)));
+        Value y = e.roundBF16(
+            e.warpSum(e.dotLane(operand(0), bf16(), e.mul(choice, e.c64(inner)),
+                                down, expert, d, lane)));
         return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
       });
       e.storeBF16(acc, result(), e.add(e.mul(t, e.c64(hidden)), d));
@@ -2057,9 +2078,9 @@ private:
         Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
           Value choice = e.add(e.mul(t, e.c64(topK)), j);
           Value expert = e.loadI64(operand(2), choice);
-          Value y = e.roundBF16(e.dot(operand(0), bf16(),
-                                      e.mul(choice, e.c64(inner)), down,
-                                      expert, d));
+          Value y =
+              e.roundBF16(e.dot(operand(0), bf16(), e.mul(choice, e.c64(inner)),
+                                down, expert, d));
           return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
         });
         e.storeBF16(acc, result(), e.add(e.mul(t, e.c64(hidden)), d));
@@ -2134,8 +2155,8 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   std::string name = "dsc_kernel_" + std::to_string(index);
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto i64 = b.getI64Type();
-  auto func = func::FuncOp::create(
-      b, loc, name, b.getFunctionType({ptr, i64, i64, i64}, {}));
+  auto func = func::FuncOp::create(b, loc, name,
+                                   b.getFunctionType({ptr, i64, i64, i64}, {}));
   auto sharedArray = [&](StringRef what, int64_t count) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(kernels.getBody());
@@ -2160,21 +2181,21 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   for (unsigned i = 0; i < layout.size(); ++i) {
     if (layout[i].kind != KernelArgument::Result)
       continue;
-    auto type = cast<RankedTensorType>(op->getResult(layout[i].index).getType());
+    auto type =
+        cast<RankedTensorType>(op->getResult(layout[i].index).getType());
     KernelOutput out;
     out.arg = i;
     Type element = type.getElementType();
-    out.dtype = element.isBF16()   ? KernelOutput::BF16
-                : element.isF32()  ? KernelOutput::F32
-                                   : KernelOutput::I32;
+    out.dtype = element.isBF16()  ? KernelOutput::BF16
+                : element.isF32() ? KernelOutput::F32
+                                  : KernelOutput::I32;
     out.rowElements = 1;
     for (int64_t d : type.getShape().drop_front())
       out.rowElements *= d;
     info.outputs.push_back(out);
   }
-  info.writesCache = llvm::any_of(op->getResultTypes(), [](Type t) {
-    return isa<LatentCacheType>(t);
-  });
+  info.writesCache = llvm::any_of(
+      op->getResultTypes(), [](Type t) { return isa<LatentCacheType>(t); });
   llvm::raw_string_ostream summary(info.summary);
   summary << op->getName();
   for (Type t : op->getOperandTypes())

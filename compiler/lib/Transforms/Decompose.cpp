@@ -39,8 +39,8 @@ int64_t weightRows(Value weight) {
 
 Value linear(PatternRewriter &rewriter, Location loc, Value input,
              Value weight) {
-  return LinearOp::create(rewriter, loc,
-                          tokenRows(input, weightRows(weight)), input, weight);
+  return LinearOp::create(rewriter, loc, tokenRows(input, weightRows(weight)),
+                          input, weight);
 }
 
 struct DecomposeMLP : OpRewritePattern<MLPOp> {
@@ -92,12 +92,14 @@ struct DecomposeMLA : OpRewritePattern<MLAOp> {
           op.getQkNopeHeadDimAttr(), op.getQkRopeHeadDimAttr(),
           op.getVHeadDimAttr(), op.getRopeAttr());
       Value oLat = MLALatentAttentionOp::create(
-          rewriter, loc, RankedTensorType::get({tokensDim, heads, latent}, bf16),
-          qLat, op.getPositions(), op.getSlots(), cache, op.getLayerAttr(),
+          rewriter, loc,
+          RankedTensorType::get({tokensDim, heads, latent}, bf16), qLat,
+          op.getPositions(), op.getSlots(), cache, op.getLayerAttr(),
           op.getNumHeadsAttr(), op.getSoftmaxScaleAttr());
       attention = MLAAbsorbValueOp::create(
           rewriter, loc, tokenRows(x, heads * vDim), oLat, op.getKvBProj(),
-          op.getNumHeadsAttr(), op.getQkNopeHeadDimAttr(), op.getVHeadDimAttr());
+          op.getNumHeadsAttr(), op.getQkNopeHeadDimAttr(),
+          op.getVHeadDimAttr());
     } else {
       attention = MLAAttentionOp::create(
           rewriter, loc, tokenRows(x, heads * vDim), q, op.getPositions(),
@@ -141,9 +143,9 @@ struct DecomposeMoEExperts : OpRewritePattern<MoEExpertsOp> {
     auto hiddenType = RankedTensorType::get(
         {input.getDimSize(0), indices.getDimSize(1), inner},
         input.getElementType());
-    Value hidden = MoEExpertUpOp::create(rewriter, op.getLoc(), hiddenType,
-                                         op.getInput(), op.getIndices(),
-                                         op.getGate(), op.getUp());
+    Value hidden =
+        MoEExpertUpOp::create(rewriter, op.getLoc(), hiddenType, op.getInput(),
+                              op.getIndices(), op.getGate(), op.getUp());
     rewriter.replaceOpWithNewOp<MoEExpertDownOp>(
         op, input, hidden, op.getWeights(), op.getIndices(), op.getDown());
     return success();
@@ -162,6 +164,7 @@ struct DecomposePass : dsc::impl::DSDecomposeBase<DecomposePass> {
 } // namespace
 
 void dsc::populateDSDecomposePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeMLP, DecomposeMLA, DecomposeMoEGate,
-               DecomposeMoEExperts>(patterns.getContext());
+  patterns
+      .add<DecomposeMLP, DecomposeMLA, DecomposeMoEGate, DecomposeMoEExperts>(
+          patterns.getContext());
 }

@@ -1,4 +1,5 @@
-//===- PlanBuffers.cpp - ds-plan-buffers -----------------------------------===//
+//===- PlanBuffers.cpp - ds-plan-buffers
+//-----------------------------------===//
 //
 // Liveness-based first-fit placement of every activation of the entry
 // points in one arena. See Passes.td.
@@ -23,7 +24,9 @@ namespace {
 
 constexpr uint64_t kAlignment = 64;
 
-uint64_t alignUp(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+uint64_t alignUp(uint64_t n) {
+  return (n + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 /// Bytes of `type` with its dynamic (token) dimension at `maxTokens`.
 uint64_t bufferBytes(RankedTensorType type, int64_t maxTokens) {
@@ -65,7 +68,8 @@ struct PlanBuffersPass : dsc::impl::DSPlanBuffersBase<PlanBuffersPass> {
       auto entry = func->getAttrOfType<StringAttr>("ds.entry");
       if (!entry)
         continue;
-      int64_t maxTokens = entry.getValue() == "decode" ? maxBatch : prefillChunk;
+      int64_t maxTokens =
+          entry.getValue() == "decode" ? maxBatch : prefillChunk;
       if (maxTokens <= 0) {
         func.emitError("ds-plan-buffers: max tokens must be positive");
         return signalPassFailure();

@@ -1,4 +1,5 @@
-//===- Schedule.cpp - ds-schedule ------------------------------------------===//
+//===- Schedule.cpp - ds-schedule
+//------------------------------------------===//
 //
 // Generates the host kernels (deduplicated by signature) into a nested
 // `module @kernels` and rewrites each planned entry point into ds.launch
@@ -79,8 +80,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     // same indices (both generators deduplicate by the same signature).
     std::optional<dsc::HostKernelGenerator> twins;
     if (gpu && hostTwins) {
-      auto twinModule = ModuleOp::create(b, module.getLoc(),
-                                         StringRef("host_twins"));
+      auto twinModule =
+          ModuleOp::create(b, module.getLoc(), StringRef("host_twins"));
       twinModule->setAttr("ds.twin_kernels", b.getStringAttr("cpu"));
       twins.emplace(twinModule, dsc::CacheGeometry{maxBatch, maxSeqLen},
                     /*gpu=*/false);
@@ -91,20 +92,20 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       if (f->hasAttr("ds.entry"))
         entries.push_back(f);
     for (func::FuncOp f : entries)
-      if (failed(schedule(f, generator, twins ? &*twins : nullptr,
-                          weightIndex, layerBytes)))
+      if (failed(schedule(f, generator, twins ? &*twins : nullptr, weightIndex,
+                          layerBytes)))
         return signalPassFailure();
 
     // Declare the kernels, in index order, before the entry points.
     b.setInsertionPoint(entries.empty() ? kernels.getOperation()
                                         : entries.front().getOperation());
     for (const dsc::KernelInfo &k : generator.infos()) {
-      auto kernel = KernelOp::create(
-          b, module.getLoc(), b.getStringAttr(k.name),
-          b.getStringAttr(parallelName(k.parallel)),
-          b.getI64IntegerAttr(k.extent),
-          b.getStringAttr(k.perOutput ? "outputs" : "tokens"),
-          b.getStringAttr(k.summary));
+      auto kernel =
+          KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
+                           b.getStringAttr(parallelName(k.parallel)),
+                           b.getI64IntegerAttr(k.extent),
+                           b.getStringAttr(k.perOutput ? "outputs" : "tokens"),
+                           b.getStringAttr(k.summary));
       // What it writes: (argument, dtype, elements per row) triples.
       SmallVector<int64_t> outputs;
       for (const dsc::KernelOutput &o : k.outputs)
@@ -126,8 +127,10 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     module->setAttr(
         "ds.cache",
         b.getDictionaryAttr(
-            {b.getNamedAttr("layers", b.getI64IntegerAttr(cacheType.getLayers())),
-             b.getNamedAttr("latent", b.getI64IntegerAttr(cacheType.getLatent())),
+            {b.getNamedAttr("layers",
+                            b.getI64IntegerAttr(cacheType.getLayers())),
+             b.getNamedAttr("latent",
+                            b.getI64IntegerAttr(cacheType.getLatent())),
              b.getNamedAttr("rope", b.getI64IntegerAttr(cacheType.getRope())),
              b.getNamedAttr("slots", b.getI64IntegerAttr(maxBatch)),
              b.getNamedAttr("max_seq", b.getI64IntegerAttr(maxSeqLen))}));
@@ -157,7 +160,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     ArgAttr logits, sampled;
     for (Operation &op : body) {
       if (auto get = dyn_cast<GetWeightOp>(op)) {
-        weightOf[get.getResult()] = weightIndex.lookup(get.getNameAttr().getAttr());
+        weightOf[get.getResult()] =
+            weightIndex.lookup(get.getNameAttr().getAttr());
         continue;
       }
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -190,8 +194,9 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         }
         if (!offsets)
           return op.emitOpError("has no arena offsets (run ds-plan-buffers)");
-        where[r] = arg(ArgKind::Arena,
-                       cast<IntegerAttr>(offsets[r.getResultNumber()]).getInt());
+        where[r] =
+            arg(ArgKind::Arena,
+                cast<IntegerAttr>(offsets[r.getResultNumber()]).getInt());
       }
       SmallVector<Attribute> args;
       for (const dsc::KernelArgument &a : dsc::kernelArguments(&op)) {

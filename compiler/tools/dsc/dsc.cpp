@@ -9,13 +9,13 @@
 #include "dsc/Compiler/Passes.h"
 #include "dsc/Compiler/Pipelines.h"
 #include "dsc/Dialect/DS/DSDialect.h"
-#include "dsc/Target/CudaKernels.h"
-#include "dsc/Target/Executable.h"
-#include "dsc/Target/TargetDescription.h"
 #include "dsc/Frontend/CheckpointCheck.h"
 #include "dsc/Frontend/ModelConfig.h"
 #include "dsc/Frontend/ModelImporter.h"
 #include "dsc/Frontend/ModelWeights.h"
+#include "dsc/Target/CudaKernels.h"
+#include "dsc/Target/Executable.h"
+#include "dsc/Target/TargetDescription.h"
 #include "dsrt/Checkpoint.h"
 #include "dsrt/Json.h"
 #include "dsrt/Program.h"
@@ -23,8 +23,8 @@
 #include "dsrt/Weights.h"
 
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -73,8 +73,9 @@ cl::opt<EmitStage> emitStage(
                    "the serialized FlatBuffer program (binary)"),
         clEnumValN(EmitStage::Exe, "exe", "a standalone executable")),
     cl::init(EmitStage::Exe), cl::sub(compileCommand));
-cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout; "
-                                              "required for exe)"),
+cl::opt<std::string> outputPath("o",
+                                cl::desc("Output file ('-' for stdout; "
+                                         "required for exe)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::sub(compileCommand));
 cl::opt<std::string> targetName(
@@ -211,11 +212,11 @@ int runInfo() {
   LoadedModel model = loadModel(infoPath);
   const dsc::ModelConfig &c = model.config;
   dsc::ModelSummary s = dsc::summarize(c);
-  std::string weights = c.fp8 ? "fp8 e4m3, " + std::to_string(c.fp8->blockRows) +
-                                    "x" + std::to_string(c.fp8->blockCols) +
-                                    " block scales" +
-                                    (c.fp8->ue8m0Scales ? " (ue8m0)" : "")
-                              : "bf16";
+  std::string weights =
+      c.fp8 ? "fp8 e4m3, " + std::to_string(c.fp8->blockRows) + "x" +
+                  std::to_string(c.fp8->blockCols) + " block scales" +
+                  (c.fp8->ue8m0Scales ? " (ue8m0)" : "")
+            : "bf16";
 
   if (infoJson) {
     json::Object attention{{"num_heads", c.numHeads},
@@ -245,7 +246,8 @@ int runInfo() {
         {"intermediate_size", c.intermediateSize},
         {"vocab_size", c.vocabSize},
         {"attention", std::move(attention)},
-        {"moe", c.hasMoE() ? json::Value(std::move(moe)) : json::Value(nullptr)},
+        {"moe",
+         c.hasMoE() ? json::Value(std::move(moe)) : json::Value(nullptr)},
         {"total_parameters", s.totalParameters},
         {"active_parameters_per_token", s.activeParameters},
         {"mtp_parameters", s.mtpParameters},
@@ -266,8 +268,9 @@ int runInfo() {
                 << s.moeLayers << " MoE)\n";
   row("hidden") << c.hiddenSize << ", vocab " << c.vocabSize << "\n";
   row("attention") << "MLA, " << c.numHeads << " heads, "
-                   << (c.qLoraRank ? "q LoRA rank " + std::to_string(c.qLoraRank)
-                                   : std::string("no q LoRA"))
+                   << (c.qLoraRank
+                           ? "q LoRA rank " + std::to_string(c.qLoraRank)
+                           : std::string("no q LoRA"))
                    << ", KV LoRA rank " << c.kvLoraRank << ", qk "
                    << c.qkNopeHeadDim << "+" << c.qkRopeHeadDim << ", v "
                    << c.vHeadDim << ", softmax scale "
@@ -282,15 +285,15 @@ int runInfo() {
   else
     row("rope") << "theta " << num(r.theta) << ", no scaling\n";
   if (c.hasMoE())
-    row("moe") << c.numRoutedExperts << " routed experts (" << c.numExpertsPerToken
-               << " per token) + " << c.numSharedExperts << " shared, width "
-               << c.moeIntermediateSize << "; "
+    row("moe") << c.numRoutedExperts << " routed experts ("
+               << c.numExpertsPerToken << " per token) + " << c.numSharedExperts
+               << " shared, width " << c.moeIntermediateSize << "; "
                << dsc::scoringFuncName(c.scoringFunc) << ", "
                << dsc::topkMethodName(c.topkMethod)
-               << (c.numGroups > 1 ? ", " + std::to_string(c.numGroups) +
-                                         " groups, keep " +
-                                         std::to_string(c.topkGroup)
-                                   : std::string())
+               << (c.numGroups > 1
+                       ? ", " + std::to_string(c.numGroups) + " groups, keep " +
+                             std::to_string(c.topkGroup)
+                       : std::string())
                << (c.normTopkProb ? ", normalised" : "") << ", scale "
                << num(c.routedScalingFactor) << "\n";
   if (s.denseLayers)
@@ -426,7 +429,10 @@ int runCompile(const char *argv0) {
       dsc::importModel(context, model.config, model.configFile);
   if (failed(mlir::verify(*module)))
     fail("internal error: the imported module does not verify");
-  auto print = [&](raw_ostream &os) { module->print(os); os << "\n"; };
+  auto print = [&](raw_ostream &os) {
+    module->print(os);
+    os << "\n";
+  };
   if (emitStage == EmitStage::DS) {
     writeOutput(print);
     return 0;
@@ -450,7 +456,8 @@ int runCompile(const char *argv0) {
     module->walk([&](dsc::ds::LaunchOp) { ++launches; });
     errs() << "dsc: " << kernels << " kernels, " << launches
            << " launches, arena "
-           << (*module)->getAttrOfType<mlir::IntegerAttr>("ds.arena_bytes")
+           << (*module)
+                  ->getAttrOfType<mlir::IntegerAttr>("ds.arena_bytes")
                   .getInt()
            << " bytes\n";
   }
@@ -466,7 +473,10 @@ int runCompile(const char *argv0) {
       twins = nested;
   }
   if (emitStage == EmitStage::Kernels) {
-    writeOutput([&](raw_ostream &os) { kernels.print(os); os << "\n"; });
+    writeOutput([&](raw_ostream &os) {
+      kernels.print(os);
+      os << "\n";
+    });
     return 0;
   }
 
@@ -483,8 +493,8 @@ int runCompile(const char *argv0) {
     for (auto k : module->getOps<dsc::ds::KernelOp>())
       names.push_back(k.getSymName().str());
     std::string toolkit = dsc::findCudaToolkit(cudaPath);
-    auto image = dsc::compileCudaKernels(kernels, names, *target, toolkit,
-                                         !noPtxas);
+    auto image =
+        dsc::compileCudaKernels(kernels, names, *target, toolkit, !noPtxas);
     if (failed(image))
       fail("generating the CUDA kernels failed (see the diagnostics above)");
     if (emitStage == EmitStage::PTX) {
@@ -495,9 +505,8 @@ int runCompile(const char *argv0) {
     metadata.gpuImageFormat = image->format;
     metadata.gpuChip = target->chip;
     if (printStats)
-      errs() << "dsc: " << metadata.gpuImageFormat << " for "
-             << target->chip << ", " << metadata.gpuImage.size()
-             << " bytes\n";
+      errs() << "dsc: " << metadata.gpuImageFormat << " for " << target->chip
+             << ", " << metadata.gpuImage.size() << " bytes\n";
   }
   auto program = dsc::serializeProgram(*module, metadata);
   if (failed(program))
@@ -523,8 +532,8 @@ int runCompile(const char *argv0) {
   std::string error;
   std::string runtime =
       runtimeDir.empty() ? defaultRuntimeDir(argv0) : std::string(runtimeDir);
-  if (failed(dsc::linkExecutable(std::string(object), runtime, outputPath,
-                                 error)))
+  if (failed(
+          dsc::linkExecutable(std::string(object), runtime, outputPath, error)))
     fail(error);
   if (embedWeights)
     appendWeights(*program, metadata.checkpointDir);

@@ -45,14 +45,12 @@ double RopeAttr::getCosSinScale() const {
          yarnMscale(factor, getMscaleAllDim().convertToDouble());
 }
 
-LogicalResult RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                               int64_t dim, llvm::APFloat thetaValue,
-                               RopeScaling scaling, llvm::APFloat factorValue,
-                               int64_t originalMaxPosition,
-                               llvm::APFloat betaFastValue,
-                               llvm::APFloat betaSlowValue,
-                               llvm::APFloat mscaleValue,
-                               llvm::APFloat mscaleAllDimValue) {
+LogicalResult
+RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t dim,
+                 llvm::APFloat thetaValue, RopeScaling scaling,
+                 llvm::APFloat factorValue, int64_t originalMaxPosition,
+                 llvm::APFloat betaFastValue, llvm::APFloat betaSlowValue,
+                 llvm::APFloat mscaleValue, llvm::APFloat mscaleAllDimValue) {
   double theta = thetaValue.convertToDouble();
   double factor = factorValue.convertToDouble();
   double betaFast = betaFastValue.convertToDouble();
@@ -71,8 +69,9 @@ LogicalResult RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "yarn original_max_position must be positive, got "
                        << originalMaxPosition;
   if (!(betaFast > 0.0) || !(betaSlow > 0.0) || betaSlow > betaFast)
-    return emitError() << "yarn needs 0 < beta_slow <= beta_fast, got beta_fast = "
-                       << betaFast << ", beta_slow = " << betaSlow;
+    return emitError()
+           << "yarn needs 0 < beta_slow <= beta_fast, got beta_fast = "
+           << betaFast << ", beta_slow = " << betaSlow;
   if (!std::isfinite(mscale) || !std::isfinite(mscaleAllDim))
     return emitError() << "yarn mscale values must be finite";
   return success();

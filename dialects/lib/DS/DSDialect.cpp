@@ -14,8 +14,8 @@
 using namespace mlir;
 using namespace dsc::ds;
 
-#include "dsc/Dialect/DS/DSOpsDialect.cpp.inc"
 #include "dsc/Dialect/DS/DSEnums.cpp.inc"
+#include "dsc/Dialect/DS/DSOpsDialect.cpp.inc"
 
 void DSDialect::initialize() {
   addOperations<

@@ -41,12 +41,12 @@ static LogicalResult checkMatrix(Operation *op, StringRef name, Value value,
                                  int64_t rows, int64_t cols) {
   WeightShape shape = getWeightShape(value.getType());
   if (shape.dims.size() != 2)
-    return op->emitOpError() << name << " must be a matrix, got rank "
-                             << shape.dims.size();
+    return op->emitOpError()
+           << name << " must be a matrix, got rank " << shape.dims.size();
   if (shape.rows() != rows || shape.cols() != cols)
     return op->emitOpError()
-           << name << " must have shape [" << rows << ", " << cols
-           << "], got [" << shape.rows() << ", " << shape.cols() << "]";
+           << name << " must have shape [" << rows << ", " << cols << "], got ["
+           << shape.rows() << ", " << shape.cols() << "]";
   return success();
 }
 
@@ -54,8 +54,8 @@ static LogicalResult checkVector(Operation *op, StringRef name, Value value,
                                  int64_t size) {
   int64_t actual = cast<RankedTensorType>(value.getType()).getDimSize(0);
   if (actual != size)
-    return op->emitOpError() << name << " must have " << size
-                             << " elements, got " << actual;
+    return op->emitOpError()
+           << name << " must have " << size << " elements, got " << actual;
   return success();
 }
 
@@ -220,9 +220,10 @@ LogicalResult MLPOp::verify() {
 
 LogicalResult LMHeadOp::verify() {
   auto weight = getWeight().getType();
-  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))) ||
-      failed(checkTokenMatrix(*this, "result", getResult(),
-                              weight.getDimSize(0))))
+  if (failed(
+          checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))) ||
+      failed(
+          checkTokenMatrix(*this, "result", getResult(), weight.getDimSize(0))))
     return failure();
   if (!sameTokenCount(getRows().getType(), getResult().getType()))
     return emitOpError("result must have one row per entry of rows");
@@ -293,13 +294,12 @@ LogicalResult MLAOp::verify() {
   if (cache.getLatent() != kvLora || cache.getRope() != rope)
     return emitOpError("cache stores ")
            << cache.getLatent() << " latent + " << cache.getRope()
-           << " rope values per token, but the layer needs " << kvLora
-           << " + " << rope;
+           << " rope values per token, but the layer needs " << kvLora << " + "
+           << rope;
   int64_t layer = getLayer();
   if (layer < 0 || layer >= cache.getLayers())
-    return emitOpError("layer ")
-           << layer << " is outside the cache's " << cache.getLayers()
-           << " layers";
+    return emitOpError("layer ") << layer << " is outside the cache's "
+                                 << cache.getLayers() << " layers";
   if (getRope().getDim() != rope)
     return emitOpError("rope dim ")
            << getRope().getDim() << " differs from qk_rope_head_dim " << rope;
@@ -319,8 +319,7 @@ LogicalResult MLAOp::verify() {
 /// The routing rules shared by ds.moe_gate and ds.moe_select: `tokens` is
 /// the type whose first dimension counts the tokens.
 template <typename RoutingOp>
-static LogicalResult verifyRouting(RoutingOp op, int64_t experts,
-                                   Type tokens) {
+static LogicalResult verifyRouting(RoutingOp op, int64_t experts, Type tokens) {
   int64_t topK = op.getTopK(), groups = op.getNGroup(),
           keptGroups = op.getTopkGroup();
   if (groups <= 0 || experts % groups != 0)
@@ -358,7 +357,8 @@ static LogicalResult verifyRouting(RoutingOp op, int64_t experts,
 
 LogicalResult MoEGateOp::verify() {
   auto weight = getWeight().getType();
-  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))))
+  if (failed(
+          checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))))
     return failure();
   return verifyRouting(*this, weight.getDimSize(0), getInput().getType());
 }
@@ -417,8 +417,8 @@ LogicalResult MLACacheWriteOp::verify() {
     return emitOpError("layer ") << layer << " is outside the cache's "
                                  << cache.getLayers() << " layers";
   if (getRope().getDim() != rope)
-    return emitOpError("rope dim ") << getRope().getDim()
-                                    << " differs from the cache's " << rope;
+    return emitOpError("rope dim ")
+           << getRope().getDim() << " differs from the cache's " << rope;
   return success();
 }
 
@@ -486,8 +486,8 @@ LogicalResult MLALatentAttentionOp::verify() {
     return emitOpError("head count must be positive");
   if (failed(checkHeads(*this, "q", getQ(), heads,
                         cache.getLatent() + cache.getRope())) ||
-      failed(checkHeads(*this, "result", getResult(), heads,
-                        cache.getLatent())))
+      failed(
+          checkHeads(*this, "result", getResult(), heads, cache.getLatent())))
     return failure();
   if (!sameTokenCount(getQ().getType(), getResult().getType()))
     return emitOpError("result must have one row per token");
@@ -535,9 +535,10 @@ LogicalResult KernelOp::verify() {
 
 LogicalResult RouterLogitsOp::verify() {
   auto weight = getWeight().getType();
-  if (failed(checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))) ||
-      failed(checkTokenMatrix(*this, "result", getResult(),
-                              weight.getDimSize(0))))
+  if (failed(
+          checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))) ||
+      failed(
+          checkTokenMatrix(*this, "result", getResult(), weight.getDimSize(0))))
     return failure();
   return success();
 }

@@ -1,4 +1,5 @@
-//===- CpuDevice.h - run host kernels on a thread pool ------------*- C++ -*-===//
+//===- CpuDevice.h - run host kernels on a thread pool ------------*- C++
+//-*-===//
 //
 // The `cpu` device: kernels compiled into the executable, called through
 // the table the compiler emits. A launch splits the kernel's parallel
@@ -19,7 +20,8 @@
 
 namespace dsrt {
 
-/// The ABI of every host kernel (see compiler/include/dsc/Target/HostKernels.h).
+/// The ABI of every host kernel (see
+/// compiler/include/dsc/Target/HostKernels.h).
 using HostKernel = void (*)(void **args, int64_t tokens, int64_t begin,
                             int64_t end);
 
@@ -33,7 +35,9 @@ public:
 
   /// Runs `kernel` over [0, extent) split between the workers.
   void run(HostKernel kernel, void **args, int64_t tokens, int64_t extent);
-  unsigned threads() const { return static_cast<unsigned>(workers_.size()) + 1; }
+  unsigned threads() const {
+    return static_cast<unsigned>(workers_.size()) + 1;
+  }
 
 private:
   void work(unsigned worker);

@@ -1,4 +1,5 @@
-//===- CudaDriver.h - the CUDA driver API, loaded at run time -----*- C++ -*-===//
+//===- CudaDriver.h - the CUDA driver API, loaded at run time -----*- C++
+//-*-===//
 //
 // The few driver entry points the `cuda` device uses, resolved with dlopen
 // from libcuda.so.1, so executables have no link-time dependency on the CUDA
@@ -54,9 +55,9 @@ struct CudaDriver {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, unsigned, unsigned, CUstream,
-                             void **, void **);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuStreamCreate)(CUstream *, unsigned);
   CUresult (*cuStreamSynchronize)(CUstream);

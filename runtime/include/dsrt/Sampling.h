@@ -1,4 +1,5 @@
-//===- Sampling.h - how the next token is chosen ------------------*- C++ -*-===//
+//===- Sampling.h - how the next token is chosen ------------------*- C++
+//-*-===//
 //
 // Sampling runs inside the compiled program: every entry point ends with a
 // `ds.sample` kernel (the op's description in the dialect reference is the

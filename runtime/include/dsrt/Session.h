@@ -1,12 +1,14 @@
-//===- Session.h - KV cache, arena and entry points of a model ----*- C++ -*-===//
+//===- Session.h - KV cache, arena and entry points of a model ----*- C++
+//-*-===//
 //
 // A Session owns what one running model needs on its device: the weights
 // there, the activation arena and the latent KV cache, sized by the program.
 // run() executes an entry point's launches for one chunk of tokens (each
 // with its position and cache slot) and returns, for the chunk's output
-// rows, the tokens the program sampled and, when asked, their logits. Two devices implement it: `cpu` (kernels compiled into the
-// executable, run by a thread pool) and `cuda` (kernels in the program's GPU
-// image, launched through the dlopen'd driver).
+// rows, the tokens the program sampled and, when asked, their logits. Two
+// devices implement it: `cpu` (kernels compiled into the executable, run by a
+// thread pool) and `cuda` (kernels in the program's GPU image, launched through
+// the dlopen'd driver).
 //
 // Threading: one run() at a time.
 //
@@ -29,7 +31,7 @@
 namespace dsrt {
 
 struct SessionOptions {
-  unsigned threads = 0;                 // cpu: worker threads (0: all)
+  unsigned threads = 0;                    // cpu: worker threads (0: all)
   const HostKernel *hostKernels = nullptr; // cpu: the executable's table
   size_t numHostKernels = 0;
   /// cuda, executables built with `dsc compile --check-kernels`: run every

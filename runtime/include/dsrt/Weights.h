@@ -1,4 +1,5 @@
-//===- Weights.h - the weights of a program in host memory -------*- C++ -*-===//
+//===- Weights.h - the weights of a program in host memory -------*- C++
+//-*-===//
 //
 // Reads the weights a program's manifest names from a checkpoint folder:
 // every tensor is checked (present, dtype, shape, and for fp8 its

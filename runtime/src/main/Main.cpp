@@ -60,7 +60,7 @@ struct Options {
   bool checkKernels = false;
   bool promptByDecode = false; // --prompt-mode decode
   // Text in, text out.
-  std::string text;             // -p / -f
+  std::string text; // -p / -f
   bool haveText = false, chat = false, raw = false, tokenizeOnly = false,
        hideReasoning = false, showPrompt = false;
   std::string system;
@@ -71,7 +71,8 @@ struct Options {
 void printHelp(const char *argv0, const dsrt::Program &program) {
   const dsrt::fb::Program &p = program.fb();
   std::printf(
-      "usage: %s -p \"TEXT\" | -f FILE | --chat | --prompt-ids \"ID ...\" [options]\n\n"
+      "usage: %s -p \"TEXT\" | -f FILE | --chat | --prompt-ids \"ID ...\" "
+      "[options]\n\n"
       "Runs %s (%s target, compiled by dsc %s).\n\n"
       "Text (needs the tokenizer compiled in from tokenizer.json):\n"
       "  -p, --prompt TEXT      a user message, in the model's chat format;\n"
@@ -79,27 +80,34 @@ void printHelp(const char *argv0, const dsrt::Program &program) {
       "  -f, --file FILE        the message read from FILE\n"
       "  --chat                 interactive, multi-turn, from stdin\n"
       "  --system TEXT          system prompt\n"
-      "  --raw                  send the text as is (BOS + text), no chat format\n"
-      "  --stop STR             stop when the output ends with STR (repeatable)\n"
-      "  --hide-reasoning       R1: do not show the <think> part (shown on stderr)\n"
+      "  --raw                  send the text as is (BOS + text), no chat "
+      "format\n"
+      "  --stop STR             stop when the output ends with STR "
+      "(repeatable)\n"
+      "  --hide-reasoning       R1: do not show the <think> part (shown on "
+      "stderr)\n"
       "  --tokenize             print the prompt's token ids as JSON and exit\n"
       "  --show-prompt          print the formatted prompt to stderr\n\n"
       "Token ids:\n"
-      "  --prompt-ids \"0 5 9\"  prompt token ids; repeat for a batch (at most %lld)\n"
+      "  --prompt-ids \"0 5 9\"  prompt token ids; repeat for a batch (at most "
+      "%lld)\n"
       "  -n, --max-tokens N     tokens to generate per prompt (default 16)\n"
       "  --temp T               sampling temperature; 0 = greedy (default 0)\n"
       "  --top-k K              keep the K most likely tokens (0 = off)\n"
       "  --top-p P              nucleus sampling mass in (0, 1] (1 = off)\n"
       "  --min-p P              drop tokens below P x the top probability\n"
       "  --seed S               random seed (same seed, same tokens)\n"
-      "  --ignore-eos           keep generating after the end-of-sequence token\n"
+      "  --ignore-eos           keep generating after the end-of-sequence "
+      "token\n"
       "  --dump-logits F.npy    f32 logits [batch, positions, vocab] of every\n"
-      "                         prompt position and generated step (NaN-padded)\n"
+      "                         prompt position and generated step "
+      "(NaN-padded)\n"
       "  --json                 token ids and timings as JSON\n"
       "  --bench                print prefill and decode tokens/s on stderr\n"
       "  --weights DIR          checkpoint folder (default: %s)\n"
       "  --dummy-weights        random weights of the compiled shapes\n"
-      "  --threads N            worker threads (default: all hardware threads)\n"
+      "  --threads N            worker threads (default: all hardware "
+      "threads)\n"
       "  --prompt-mode M        prefill (default) or decode: run the prompt\n"
       "                         through single-token decode steps (a check\n"
       "                         that both entry points agree)\n"
@@ -141,8 +149,8 @@ std::vector<int32_t> parseIds(const std::string &text, int64_t vocab) {
   std::istringstream in(text);
   std::string word;
   while (in >> word)
-    ids.push_back(static_cast<int32_t>(
-        parseInteger("--prompt-ids", word, 0, vocab - 1)));
+    ids.push_back(
+        static_cast<int32_t>(parseInteger("--prompt-ids", word, 0, vocab - 1)));
   if (ids.empty())
     fail("--prompt-ids is empty");
   return ids;
@@ -280,7 +288,8 @@ dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
   }
   if (o.weightsDir.empty()) {
     // Weights appended by `dsc compile --embed-weights` come first.
-    auto embedded = dsrt::WeightStore::fromExecutable(program, "/proc/self/exe");
+    auto embedded =
+        dsrt::WeightStore::fromExecutable(program, "/proc/self/exe");
     if (!embedded)
       fail(std::string(argv0) + ": " + embedded.error());
     if (embedded.value().numWeights() > 0)
@@ -299,7 +308,7 @@ dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
     fail(checkpoint.error());
   if (!checkpoint.value().hasWeights())
     fail(dir + ": no safetensors weights in this folder (give --weights DIR "
-             "or --dummy-weights)");
+               "or --dummy-weights)");
   bool tty = isatty(fileno(stderr));
   auto started = std::chrono::steady_clock::now();
   auto store = dsrt::WeightStore::load(
@@ -337,7 +346,6 @@ std::string idsJson(const std::vector<int32_t> &ids) {
     s += (i ? ", " : "") + std::to_string(ids[i]);
   return s + "]";
 }
-
 
 //===----------------------------------------------------------------------===//
 // Text mode: chat formats, streaming, stop strings, R1 reasoning
@@ -379,11 +387,21 @@ std::string jsonString(const std::string &text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
     default:
       if (c < 0x20) {
         char buf[8];
@@ -515,7 +533,8 @@ public:
     size_t think = reply.raw.find("</think>");
     if (reasoningFirst) {
       reply.reasoning = reply.raw.substr(0, think);
-      reply.text = think == std::string::npos ? "" : reply.raw.substr(think + 8);
+      reply.text =
+          think == std::string::npos ? "" : reply.raw.substr(think + 8);
     } else {
       reply.text = reply.raw;
     }
@@ -575,7 +594,7 @@ private:
   const dsrt::Tokenizer &tokenizer_;
   const dsrt::Program &program_;
   const Options &options_;
-  uint32_t draws_ = 0;           // tokens sampled so far (the draw number)
+  uint32_t draws_ = 0;          // tokens sampled so far (the draw number)
   std::vector<int32_t> cached_; // token ids in cache slot 0
   bool reasoning_ = false;
   size_t printed_ = 0, holdBack_ = 8;
@@ -585,7 +604,8 @@ private:
 dsrt::Tokenizer loadTokenizer(const dsrt::Program &p, const char *argv0) {
   const auto *bytes = p.fb().tokenizer();
   if (!bytes || bytes->size() == 0)
-    fail(std::string(argv0) + " has no tokenizer (its checkpoint had no "
+    fail(std::string(argv0) +
+         " has no tokenizer (its checkpoint had no "
          "tokenizer.json when it was compiled): use --prompt-ids");
   auto tokenizer = dsrt::Tokenizer::fromJson(
       std::string_view(reinterpret_cast<const char *>(bytes->data()),
@@ -698,7 +718,8 @@ int main(int argc, char **argv) {
   if (o.haveText || o.chat)
     return runText(o, p, argv[0]);
   if (o.checkKernels && !p.fb().host_twins())
-    fail(std::string(argv[0]) + " was not compiled with --check-kernels "
+    fail(std::string(argv[0]) +
+         " was not compiled with --check-kernels "
          "(dsc compile --target=cuda:... --check-kernels)");
   dsrt::WeightStore weights = loadWeights(o, p, argv[0]);
   dsrt::SessionOptions sessionOptions;
@@ -744,9 +765,9 @@ int main(int argc, char **argv) {
     if (!keepLogits && !(last && o.maxTokens > 0))
       return;
     c.rows.push_back(static_cast<int32_t>(index));
-    c.sampling.push_back(dsrt::samplingRow(
-        o.sampling, static_cast<uint32_t>(b),
-        static_cast<uint32_t>(s.generated.size())));
+    c.sampling.push_back(
+        dsrt::samplingRow(o.sampling, static_cast<uint32_t>(b),
+                          static_cast<uint32_t>(s.generated.size())));
   };
   // The outputs of a prompt chunk: output j is token c.rows[j] of sequence
   // who[c.rows[j]] at position positions[c.rows[j]].
@@ -831,9 +852,9 @@ int main(int argc, char **argv) {
       if (s.done)
         continue;
       c.rows.push_back(static_cast<int32_t>(c.tokens.size()));
-      c.sampling.push_back(dsrt::samplingRow(
-          o.sampling, static_cast<uint32_t>(b),
-          static_cast<uint32_t>(s.generated.size())));
+      c.sampling.push_back(
+          dsrt::samplingRow(o.sampling, static_cast<uint32_t>(b),
+                            static_cast<uint32_t>(s.generated.size())));
       c.tokens.push_back(s.generated.back());
       c.positions.push_back(
           static_cast<int32_t>(s.prompt.size() + s.generated.size() - 1));
@@ -855,15 +876,15 @@ int main(int argc, char **argv) {
     for (const Sequence &s : seqs)
       rows = std::max(rows, s.logits.size());
     auto writer = dsrt::NpyFloat32Writer::create(
-        o.dumpLogits, {static_cast<int64_t>(seqs.size()),
-                       static_cast<int64_t>(rows), vocab});
+        o.dumpLogits,
+        {static_cast<int64_t>(seqs.size()), static_cast<int64_t>(rows), vocab});
     if (!writer)
       fail(writer.error());
     std::vector<float> padding(vocab, std::numeric_limits<float>::quiet_NaN());
     for (const Sequence &s : seqs)
       for (size_t r = 0; r < rows; ++r) {
-        const float *row = r < s.logits.size() ? s.logits[r].data()
-                                               : padding.data();
+        const float *row =
+            r < s.logits.size() ? s.logits[r].data() : padding.data();
         dsrt::Status st = writer.value().append(row, vocab);
         if (!st)
           fail(st.error());
@@ -881,15 +902,16 @@ int main(int argc, char **argv) {
       std::printf("%s{\"prompt\": %s, \"tokens\": %s}", b ? ", " : "",
                   idsJson(seqs[b].prompt).c_str(),
                   idsJson(seqs[b].generated).c_str());
-    std::printf("], \"timings\": {\"prefill_tokens\": %lld, "
-                "\"prefill_seconds\": %.6f, \"prefill_tokens_per_second\": %.2f, "
-                "\"decode_tokens\": %lld, \"decode_steps\": %lld, "
-                "\"decode_seconds\": %.6f, \"decode_tokens_per_second\": %.2f, "
-                "\"device\": \"%s\"}}\n",
-                static_cast<long long>(prefillTokens), prefillSeconds,
-                prefillRate, static_cast<long long>(decodeTokens),
-                static_cast<long long>(decodeSteps), decodeSeconds, decodeRate,
-                session.deviceName().c_str());
+    std::printf(
+        "], \"timings\": {\"prefill_tokens\": %lld, "
+        "\"prefill_seconds\": %.6f, \"prefill_tokens_per_second\": %.2f, "
+        "\"decode_tokens\": %lld, \"decode_steps\": %lld, "
+        "\"decode_seconds\": %.6f, \"decode_tokens_per_second\": %.2f, "
+        "\"device\": \"%s\"}}\n",
+        static_cast<long long>(prefillTokens), prefillSeconds, prefillRate,
+        static_cast<long long>(decodeTokens),
+        static_cast<long long>(decodeSteps), decodeSeconds, decodeRate,
+        session.deviceName().c_str());
   } else {
     for (const Sequence &s : seqs) {
       std::string line;

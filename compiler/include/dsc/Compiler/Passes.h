@@ -1,4 +1,5 @@
-//===- Passes.h - dsc passes ---------------------------------------*- C++ -*-===//
+//===- Passes.h - dsc passes ---------------------------------------*- C++
+//-*-===//
 //
 // Declarations and registration of every dsc pass (generated from
 // Passes.td).

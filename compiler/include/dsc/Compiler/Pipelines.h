@@ -1,4 +1,5 @@
-//===- Pipelines.h - dsc's pass pipelines --------------------------*- C++ -*-===//
+//===- Pipelines.h - dsc's pass pipelines --------------------------*- C++
+//-*-===//
 //
 // The pass pipelines `dsc compile` runs, as C++ functions with a comment per
 // step, so that dsc-opt, tests and other targets can run them too.
@@ -15,15 +16,16 @@
 namespace dsc {
 
 struct PipelineOptions {
-  int64_t maxSeqLen = 4096;  // positions per sequence in the KV cache
-  int64_t maxBatch = 8;      // sequences at once (decode tokens per step)
+  int64_t maxSeqLen = 4096;   // positions per sequence in the KV cache
+  int64_t maxBatch = 8;       // sequences at once (decode tokens per step)
   int64_t prefillChunk = 256; // tokens per prefill call
   bool gpu = false;           // a CUDA target
   bool hostTwins = false;     // gpu: also the generic host kernels (checks)
 };
 
 /// Model-level ds to kernel-level ds (`--emit=ds-opt`).
-void buildModelPipeline(mlir::OpPassManager &pm, const PipelineOptions &options);
+void buildModelPipeline(mlir::OpPassManager &pm,
+                        const PipelineOptions &options);
 
 /// Kernel-level ds to the schedule: planned buffers, generated host
 /// kernels, ordered launches (`--emit=schedule`).

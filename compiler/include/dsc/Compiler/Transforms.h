@@ -1,4 +1,5 @@
-//===- Transforms.h - reusable rewrite patterns of dsc -------------*- C++ -*-===//
+//===- Transforms.h - reusable rewrite patterns of dsc -------------*- C++
+//-*-===//
 //
 // The rewrite patterns behind dsc's passes, exported so that another
 // pipeline or target can apply them with its own driver.

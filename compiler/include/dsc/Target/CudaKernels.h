@@ -1,4 +1,5 @@
-//===- CudaKernels.h - the generic kernels for NVIDIA GPUs --------*- C++ -*-===//
+//===- CudaKernels.h - the generic kernels for NVIDIA GPUs --------*- C++
+//-*-===//
 //
 // The generic kernels of HostKernels.h compiled for a CUDA target: each
 // kernel body becomes a device function, and an entry kernel
@@ -37,11 +38,9 @@ std::string findCudaToolkit(const std::string &cudaPath);
 
 /// Compiles the `@kernels` module of a scheduled module (whose kernels are
 /// named `names`) for `target`; lowers the module in place.
-mlir::FailureOr<CudaImage> compileCudaKernels(mlir::ModuleOp kernels,
-                                              const std::vector<std::string> &names,
-                                              const TargetDescription &target,
-                                              const std::string &toolkit,
-                                              bool usePtxas);
+mlir::FailureOr<CudaImage> compileCudaKernels(
+    mlir::ModuleOp kernels, const std::vector<std::string> &names,
+    const TargetDescription &target, const std::string &toolkit, bool usePtxas);
 
 } // namespace dsc
 

@@ -1,4 +1,5 @@
-//===- Executable.h - program serialization, object emission, linking -*- C++ -*-===//
+//===- Executable.h - program serialization, object emission, linking -*- C++
+//-*-===//
 //
 // The last steps of `dsc compile`: the scheduled module becomes the
 // FlatBuffer program (ds-serialize), the host kernels become machine code in

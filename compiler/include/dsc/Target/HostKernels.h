@@ -1,4 +1,5 @@
-//===- HostKernels.h - generic kernels of the ds kernel-level ops -*- C++ -*-===//
+//===- HostKernels.h - generic kernels of the ds kernel-level ops -*- C++
+//-*-===//
 //
 // The generic lowering of ds: one kernel function per distinct kernel-level
 // op signature, built as scf/arith/math/llvm IR over raw pointers and
@@ -7,10 +8,10 @@
 //   void kernel(void **args, int64_t tokens, int64_t begin, int64_t end)
 //
 // where `args` are the op's buffers (see kernelArguments), `tokens` the
-// chunk's token count (its output count for KernelInfo::perOutput kernels), and [begin, end) the share of the kernel's parallel
-// dimension this call computes. These kernels follow the precision plan of
-// deepseek-model.md §9b and are the reference every specialised kernel is
-// tested against.
+// chunk's token count (its output count for KernelInfo::perOutput kernels), and
+// [begin, end) the share of the kernel's parallel dimension this call computes.
+// These kernels follow the precision plan of deepseek-model.md §9b and are the
+// reference every specialised kernel is tested against.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,8 +29,8 @@ namespace dsc {
 
 /// How a kernel's work is split between threads.
 enum class ParallelDim {
-  Tokens, // [0, tokens) of the chunk
-  Static, // [0, extent) fixed at compile time (output features)
+  Tokens,            // [0, tokens) of the chunk
+  Static,            // [0, extent) fixed at compile time (output features)
   TokensTimesStatic, // [0, tokens * extent): (token, head) pairs
 };
 

@@ -1,4 +1,5 @@
-//===- LLVMOptimizer.h - LLVM's -O3 for generated kernels ----------*- C++ -*-===//
+//===- LLVMOptimizer.h - LLVM's -O3 for generated kernels ----------*- C++
+//-*-===//
 //
 // The LLVM new-pass-manager -O3 pipeline for a target machine, shared by the
 // host (x86-64) and NVPTX code generators.

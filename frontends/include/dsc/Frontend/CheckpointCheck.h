@@ -1,4 +1,5 @@
-//===- CheckpointCheck.h - does a checkpoint hold the model? ------*- C++ -*-===//
+//===- CheckpointCheck.h - does a checkpoint hold the model? ------*- C++
+//-*-===//
 //
 // Compares the tensors of a checkpoint folder with the list the config
 // implies (ModelWeights.h): every tensor present with the expected dtype and

@@ -1,4 +1,5 @@
-//===- ModelConfig.h - a DeepSeek config.json, validated ----------*- C++ -*-===//
+//===- ModelConfig.h - a DeepSeek config.json, validated ----------*- C++
+//-*-===//
 //
 // The model hyper-parameters of a DeepSeek-V2/V2-Lite/V3/R1/V3.1 checkpoint,
 // read from its `config.json` (every field of `deepseek-model.md` §1), with

@@ -1,4 +1,5 @@
-//===- ModelImporter.h - DeepSeek config to ds module -------------*- C++ -*-===//
+//===- ModelImporter.h - DeepSeek config to ds module -------------*- C++
+//-*-===//
 //
 // Builds the model-level ds module of a whole DeepSeek model from its
 // validated config.

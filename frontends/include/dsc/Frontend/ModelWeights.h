@@ -1,4 +1,5 @@
-//===- ModelWeights.h - the tensors a DeepSeek model needs --------*- C++ -*-===//
+//===- ModelWeights.h - the tensors a DeepSeek model needs --------*- C++
+//-*-===//
 //
 // Enumerates every checkpoint tensor of a model from its config
 // (`deepseek-model.md` §6): name, shape, role, and whether an fp8 checkpoint
@@ -58,11 +59,11 @@ std::string layerPrefix(int64_t layer);
 struct ModelSummary {
   int64_t denseLayers = 0;
   int64_t moeLayers = 0;
-  int64_t totalParameters = 0;   // main model, MTP excluded
-  int64_t activeParameters = 0;  // read per token (see ModelWeights.cpp)
+  int64_t totalParameters = 0;  // main model, MTP excluded
+  int64_t activeParameters = 0; // read per token (see ModelWeights.cpp)
   int64_t mtpParameters = 0;
-  int64_t bf16BytesPerToken = 0; // weight bytes read per token, all bf16
-  int64_t fp8BytesPerToken = 0;  // ... with fp8 linears (+ their scales)
+  int64_t bf16BytesPerToken = 0;    // weight bytes read per token, all bf16
+  int64_t fp8BytesPerToken = 0;     // ... with fp8 linears (+ their scales)
   int64_t kvCacheBytesPerToken = 0; // latent cache, bf16, all layers
 };
 

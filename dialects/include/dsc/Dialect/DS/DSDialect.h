@@ -1,4 +1,5 @@
-//===- DSDialect.h - the ds dialect -------------------------------*- C++ -*-===//
+//===- DSDialect.h - the ds dialect -------------------------------*- C++
+//-*-===//
 //
 // Everything a user of the ds dialect includes: the dialect class, its enums,
 // attributes, types and operations.
@@ -25,8 +26,8 @@ namespace dsc::ds::detail {
 mlir::FailureOr<llvm::APFloat> parseF64(mlir::AsmParser &parser);
 } // namespace dsc::ds::detail
 
-#include "dsc/Dialect/DS/DSOpsDialect.h.inc"
 #include "dsc/Dialect/DS/DSEnums.h.inc"
+#include "dsc/Dialect/DS/DSOpsDialect.h.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "dsc/Dialect/DS/DSAttrs.h.inc"
