@@ -1,0 +1,743 @@
+//===- Attention.cpp - multi-head latent attention kernels --------------===//
+//
+// The kernels of MLA (docs/model.md §2.7): the latent cache write (RMSNorm
+// of the latent, rope of k_pe), the naive single-kernel attention (generic
+// lowering), and the absorbed form in three kernels (query absorption into
+// the latent space, attention over the latent cache, value absorption). On
+// CUDA targets decode attention splits each (token, head) over a block of
+// warps and prefill attention serves a group of a slot's tokens per warp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBody.h"
+#include "KernelFamilies.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cfloat>
+#include <cmath>
+
+namespace dsc::kernels {
+namespace {
+
+class AttentionKernels : public KernelBody {
+public:
+  using KernelBody::KernelBody;
+
+  KernelShape emit(Operation *op) {
+    return shape(
+        llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op)
+            .Case([&](MLACacheWriteOp o) { return cacheWrite(o); })
+            .Case([&](MLAAttentionOp o) { return attention(o); })
+            .Case([&](MLAAbsorbQueryOp o) { return absorbQuery(o); })
+            .Case([&](MLALatentAttentionOp o) { return latentAttention(o); })
+            .Case([&](MLAAbsorbValueOp o) { return absorbValue(o); }));
+  }
+
+private:
+  std::pair<ParallelDim, int64_t> cacheWrite(MLACacheWriteOp op) {
+    if (gpu)
+      return cacheWriteWarp(op);
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim;
+    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
+    Value cachePtr = operand(4);
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value position = e.loadI64(operand(2), t);
+      Value row = cacheRow(e.loadI64(operand(3), t), position, width);
+      Value src = e.mul(t, e.c64(width));
+      e.rmsNormRow(operand(0), src, latent, operand(1), cachePtr, row,
+                   op.getEps().convertToDouble());
+      Value ropeSrc = e.add(src, e.c64(latent));
+      Value ropeDst = e.add(row, e.c64(latent));
+      e.ropeRow(
+          [&](Value i) { return e.loadBF16(operand(0), e.add(ropeSrc, i)); },
+          [&](Value i, Value v) {
+            e.storeBF16(v, cachePtr, e.add(ropeDst, i));
+          },
+          position, op.getRope(), freqs);
+    });
+    return tokens();
+  }
+
+  /// GPU: one warp per token; the lanes normalise the latent together and
+  /// rotate one pair of k_pe each.
+  std::pair<ParallelDim, int64_t> cacheWriteWarp(MLACacheWriteOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim;
+    RopeAttr rope = op.getRope();
+    LLVM::GlobalOp freqs = invFreqTable(rope);
+    Value cachePtr = operand(4);
+    Value warp = e.c64(Emitter::kWarp);
+    Type f32 = e.b.getF32Type();
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value t = e.div(index, warp), lane = e.rem(index, warp);
+      Value position = e.loadI64(operand(2), t);
+      Value row = cacheRow(e.loadI64(operand(3), t), position, width);
+      Value src = e.mul(t, e.c64(width));
+      e.rmsNormRowWarp(operand(0), src, latent, operand(1), cachePtr, row,
+                       op.getEps().convertToDouble(), lane);
+      // Pair i = lane, lane + 32, ... of the rotary part (as ropeRow).
+      Value ropeSrc = e.add(src, e.c64(latent));
+      Value ropeDst = e.add(row, e.c64(latent));
+      Value pos = arith::SIToFPOp::create(e.b, e.loc, f32, position);
+      Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
+      Value scale = e.f32(rope.getCosSinScale());
+      e.reduceStep(
+          lane, e.c64(ropeDim / 2), Emitter::kWarp, e.f32(0.0),
+          [&](Value i, Value unused) {
+            Value angle = e.fmul(pos, e.load(table, f32, i));
+            Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
+            Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
+            Value even = e.mul(i, e.c64(2)), odd = e.add(even, e.c64(1));
+            Value x0 = e.loadBF16(operand(0), e.add(ropeSrc, even));
+            Value x1 = e.loadBF16(operand(0), e.add(ropeSrc, odd));
+            e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), cachePtr,
+                        e.add(ropeDst, even));
+            e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), cachePtr,
+                        e.add(ropeDst, odd));
+            return unused;
+          });
+    });
+    return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
+  }
+
+  /// scores[0, last) become bf16(softmax) in f32 storage (§9b: fp32
+  /// softmax, probabilities rounded to bf16); `maxScore` is their maximum.
+  void softmaxToBF16(Value scores, Value last, Value maxScore) {
+    Type f32 = e.b.getF32Type();
+    Value sum = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+      Value p = e.exp(e.fsub(e.load(scores, f32, s), maxScore));
+      e.store(p, scores, s);
+      return e.fadd(a, p);
+    });
+    Value inv = e.fdiv(e.f32(1.0), sum);
+    e.loop(e.c64(0), last, [&](Value s) {
+      e.store(e.roundBF16(e.fmul(e.load(scores, f32, s), inv)), scores, s);
+    });
+  }
+
+  //===--- the absorbed attention in three kernels (§2.7) -----------------===//
+
+  /// q_lat[t, h] = [bf16(q_nope W_UK[h]) | bf16(rope(q_pe))]. Generic: one
+  /// (token, head) per index. GPU: one thread per (token, head, column c <
+  /// R) and per rotary pair, so lanes read consecutive columns of W_UK.
+  std::pair<ParallelDim, int64_t> absorbQuery(MLAAbsorbQueryOp op) {
+    WeightView kvB = e.weight(2);
+    int64_t latent = kvB.cols, ropeDim = op.getQkRopeHeadDim();
+    int64_t heads = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
+            vDim = op.getVHeadDim(), qkDim = nope + ropeDim;
+    int64_t width = latent + ropeDim;
+    RopeAttr rope = op.getRope();
+    LLVM::GlobalOp freqs = invFreqTable(rope);
+    Value zero = e.c64(0);
+    Type f32 = e.b.getF32Type();
+    auto qAbsColumn = [&](Value t, Value h, Value c) {
+      Value kvRow0 = e.mul(h, e.c64(nope + vDim));
+      Value qBase =
+          e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
+      // Four chains, so four weight loads are in flight.
+      int64_t chains = nope % 4 == 0 ? 4 : 1;
+      SmallVector<Value> init(chains, e.f32(0.0));
+      auto dot = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(nope),
+                                    e.c64(chains), init);
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(dot.getBody());
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < chains; ++u) {
+          Value j = e.add(dot.getInductionVar(), e.c64(u));
+          Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
+          next.push_back(e.fma(e.loadBF16(operand(0), e.add(qBase, j)), w,
+                               dot.getRegionIterArgs()[u]));
+        }
+        scf::YieldOp::create(e.b, e.loc, next);
+      }
+      Value acc = dot.getResult(0);
+      for (int64_t u = 1; u < chains; ++u)
+        acc = e.fadd(acc, dot.getResult(u));
+      Value out = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width));
+      e.storeBF16(acc, result(), e.add(out, c));
+    };
+    auto ropePair = [&](Value t, Value h, Value pairIndex) {
+      Value qPeBase =
+          e.add(e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim))),
+                e.c64(nope));
+      Value out = e.add(e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width)),
+                        e.c64(latent));
+      Value pos =
+          arith::SIToFPOp::create(e.b, e.loc, f32, e.loadI64(operand(1), t));
+      Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
+      Value scale = e.f32(rope.getCosSinScale());
+      Value angle = e.fmul(pos, e.load(table, f32, pairIndex));
+      Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
+      Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
+      Value even = e.mul(pairIndex, e.c64(2)), odd = e.add(even, e.c64(1));
+      Value x0 = e.loadBF16(operand(0), e.add(qPeBase, even));
+      Value x1 = e.loadBF16(operand(0), e.add(qPeBase, odd));
+      e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), result(),
+                  e.add(out, even));
+      e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), result(),
+                  e.add(out, odd));
+    };
+    int64_t pairs = ropeDim / 2, perHead = latent + pairs;
+    if (gpu) {
+      e.loop(e.begin, e.end, [&](Value index) {
+        Value th = e.div(index, e.c64(perHead));
+        Value c = e.rem(index, e.c64(perHead));
+        Value t = e.div(th, e.c64(heads)), h = e.rem(th, e.c64(heads));
+        auto isQAbs = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, c, e.c64(latent)),
+            /*withElse=*/true);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&isQAbs.getThenRegion().front());
+        qAbsColumn(t, h, c);
+        e.b.setInsertionPointToStart(&isQAbs.getElseRegion().front());
+        ropePair(t, h, e.fsubI(c, e.c64(latent)));
+      });
+      return {ParallelDim::TokensTimesStatic, heads * perHead};
+    }
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
+      e.loop(0, pairs, [&](Value i) { ropePair(t, h, i); });
+      e.loop(0, latent, [&](Value c) { qAbsColumn(t, h, c); });
+    });
+    return {ParallelDim::TokensTimesStatic, heads};
+  }
+
+  /// result[t, h, j] = bf16(o_lat[t, h] . W_UV[h][j]): one warp per output
+  /// on GPUs (a matrix product with one weight row per (head, feature)).
+  std::pair<ParallelDim, int64_t> absorbValue(MLAAbsorbValueOp op) {
+    WeightView kvB = e.weight(1);
+    int64_t latent = kvB.cols, heads = op.getNumHeads(),
+            nope = op.getQkNopeHeadDim(), vDim = op.getVHeadDim();
+    Value zero = e.c64(0);
+    auto output = [&](Value t, Value h, Value j, Value lane) {
+      Value row = e.add(e.mul(h, e.c64(nope + vDim)), e.add(e.c64(nope), j));
+      Value x = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(latent));
+      Value out =
+          e.add(e.mul(t, e.c64(heads * vDim)), e.add(e.mul(h, e.c64(vDim)), j));
+      Value sum = lane ? e.warpSum(e.dotLane(operand(0), bf16(), x, kvB, zero,
+                                             row, lane))
+                       : e.dot(operand(0), bf16(), x, kvB, zero, row);
+      e.storeBF16(sum, result(), out);
+    };
+    if (gpu) {
+      Value warp = e.c64(Emitter::kWarp);
+      e.loop(e.begin, e.end, [&](Value index) {
+        Value element = e.div(index, warp), lane = e.rem(index, warp);
+        Value th = e.div(element, e.c64(vDim)), j = e.rem(element, e.c64(vDim));
+        output(e.div(th, e.c64(heads)), e.rem(th, e.c64(heads)), j, lane);
+      });
+      return {ParallelDim::TokensTimesStatic, heads * vDim * Emitter::kWarp};
+    }
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
+      e.loop(0, vDim, [&](Value j) { output(t, h, j, Value()); });
+    });
+    return {ParallelDim::TokensTimesStatic, heads};
+  }
+
+  /// o_lat[t, h] = bf16(softmax(scores) . c). Generic: one (token, head) per
+  /// index, scores in a buffer, probabilities rounded to bf16.
+  std::pair<ParallelDim, int64_t> latentAttention(MLALatentAttentionOp op) {
+    if (gpu)
+      return latentAttentionWarp(op);
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim, heads = op.getNumHeads();
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    Value scores = e.scratch(cache.maxSeq);
+    Type f32 = e.b.getF32Type();
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads));
+      Value position = e.loadI64(operand(1), t);
+      Value slot = e.loadI64(operand(2), t);
+      Value q = e.mul(pair, e.c64(width)); // (t * heads + h) * width
+      Value last = e.add(position, e.c64(1));
+      Value maxScore = e.reduce(
+          e.c64(0), last, e.f32(-INFINITY), [&](Value s, Value running) {
+            Value row = cacheRow(slot, s, width);
+            auto part = [&](int64_t from, int64_t to) {
+              return e.reduce(from, to, e.f32(0.0), [&](Value c, Value a) {
+                return e.fma(e.loadBF16(operand(0), e.add(q, c)),
+                             e.loadBF16(cachePtr, e.add(row, c)), a);
+              });
+            };
+            Value score = e.fmul(e.fadd(part(0, latent), part(latent, width)),
+                                 e.f32(softmaxScale));
+            e.store(score, scores, s);
+            return e.fmax(running, score);
+          });
+      softmaxToBF16(scores, last, maxScore);
+      Value out = e.mul(pair, e.c64(latent));
+      e.loop(0, latent, [&](Value c) {
+        Value acc = e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+          Value cv = e.loadBF16(cachePtr, e.add(cacheRow(slot, s, width), c));
+          return e.fma(e.load(scores, f32, s), cv, a);
+        });
+        e.storeBF16(acc, result(), e.add(out, c));
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, heads};
+  }
+
+  /// GPU: one warp per (token, head); lanes split the latent dimension
+  /// (c = lane + 32 k) for the scores and o_lat, so cache reads are
+  /// coalesced. In prefill (`ds.query_group`) tokens [base, base + G) of one
+  /// slot share a warp and read each cache row once for all of them; the
+  /// group's first warp serves it and the others return (tokens of distinct
+  /// slots each keep their own warp).
+  std::pair<ParallelDim, int64_t> latentAttentionWarp(MLALatentAttentionOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t heads = op.getNumHeads();
+    auto groupAttr = op->getAttrOfType<IntegerAttr>("ds.query_group");
+    int64_t group = groupAttr ? std::max<int64_t>(groupAttr.getInt(), 1) : 1;
+    if (group == 1)
+      return latentAttentionSplit(op);
+    Value warp = e.c64(Emitter::kWarp);
+    Value yes = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value pair = e.div(index, warp), lane = e.rem(index, warp);
+      Value t = e.div(pair, e.c64(heads));
+      Value h = e.rem(pair, e.c64(heads));
+      if (group == 1) {
+        attendGroup(type, op, lane, h, e.loadI64(operand(2), t), {t}, {yes});
+        return;
+      }
+      Value base = e.fsubI(t, e.rem(t, e.c64(group)));
+      Value lastToken = e.fsubI(e.tokens, e.c64(1));
+      Value slot0 = e.loadI64(operand(2), base);
+      Value same = yes;
+      SmallVector<Value> tokens, valid;
+      for (int64_t g = 0; g < group; ++g) {
+        Value tg = e.add(base, e.c64(g));
+        Value inChunk = cmpI(arith::CmpIPredicate::slt, tg, e.tokens);
+        Value clamped = arith::MinSIOp::create(e.b, e.loc, tg, lastToken);
+        Value sameSlot = cmpI(arith::CmpIPredicate::eq,
+                              e.loadI64(operand(2), clamped), slot0);
+        same = arith::AndIOp::create(
+            e.b, e.loc, same,
+            arith::OrIOp::create(
+                e.b, e.loc, arith::XOrIOp::create(e.b, e.loc, inChunk, yes),
+                sameSlot));
+        tokens.push_back(clamped);
+        valid.push_back(inChunk);
+      }
+      auto shared = scf::IfOp::create(e.b, e.loc, same, /*withElse=*/true);
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(&shared.getThenRegion().front());
+      auto leader =
+          scf::IfOp::create(e.b, e.loc, cmpI(arith::CmpIPredicate::eq, t, base),
+                            /*withElse=*/false);
+      e.b.setInsertionPointToStart(&leader.getThenRegion().front());
+      attendGroup(type, op, lane, h, slot0, tokens, valid);
+      e.b.setInsertionPointToStart(&shared.getElseRegion().front());
+      attendGroup(type, op, lane, h, e.loadI64(operand(2), t), {t}, {yes});
+    });
+    return {ParallelDim::TokensTimesStatic, heads * Emitter::kWarp};
+  }
+
+  /// GPU decode: one block of kSplitWarps warps per (token, head), each warp
+  /// taking a contiguous share of the cached positions (flash-decoding's
+  /// split), combined through shared memory: the block's maximum of the
+  /// warps' running maxima, each warp's sum and accumulators rescaled to it,
+  /// the accumulators added with shared-memory atomics. Long contexts thus
+  /// use kSplitWarps warps per head instead of one.
+  static constexpr int64_t kSplitWarps =
+      16; // 512 threads: <= 128 registers each
+  std::pair<ParallelDim, int64_t>
+  latentAttentionSplit(MLALatentAttentionOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), heads = op.getNumHeads();
+    int64_t block = kSplitWarps * Emitter::kWarp;
+    blockSize = block;
+    Type f32 = e.b.getF32Type();
+    auto shared = [&](StringRef what, int64_t count) {
+      Value address =
+          LLVM::AddressOfOp::create(e.b, e.loc, sharedArray(what, count));
+      return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address)
+          .getResult();
+    };
+    Value sharedMax = shared("max", kSplitWarps);
+    Value sharedSum = shared("sum", kSplitWarps);
+    Value sharedAcc = shared("acc", latent);
+    Value yes = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value pair = e.div(index, e.c64(block));
+      Value thread = e.rem(index, e.c64(block));
+      Value warpIndex = e.div(thread, e.c64(Emitter::kWarp));
+      Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+      Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
+      Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
+      Value share =
+          e.div(e.add(count, e.c64(kSplitWarps - 1)), e.c64(kSplitWarps));
+      Value from =
+          arith::MinSIOp::create(e.b, e.loc, e.mul(warpIndex, share), count);
+      Value to = arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+      // The block's accumulator starts at zero.
+      {
+        auto zero = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, thread, e.c64(latent)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&zero.getThenRegion().front());
+        e.store(e.f32(0.0), sharedAcc, thread);
+      }
+      AttendResult part =
+          attendRange(type, op, lane, h, e.loadI64(operand(2), t), t, from, to);
+      {
+        auto first = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&first.getThenRegion().front());
+        e.store(part.max, sharedMax, warpIndex);
+        e.store(part.sum, sharedSum, warpIndex);
+      }
+      NVVM::Barrier0Op::create(e.b, e.loc);
+      Value blockMax =
+          e.reduce(0, kSplitWarps, e.f32(-INFINITY), [&](Value w, Value m) {
+            return e.fmax(m, e.load(sharedMax, f32, w));
+          });
+      Value blockSum =
+          e.reduce(0, kSplitWarps, e.f32(0.0), [&](Value w, Value l) {
+            Value m = e.load(sharedMax, f32, w);
+            Value scale =
+                select(cmpF(arith::CmpFPredicate::OEQ, m, e.f32(-INFINITY)),
+                       e.f32(0.0), e.exp(e.fsub(m, blockMax)));
+            return e.fadd(l, e.fmul(e.load(sharedSum, f32, w), scale));
+          });
+      Value scale =
+          select(cmpF(arith::CmpFPredicate::OEQ, part.max, e.f32(-INFINITY)),
+                 e.f32(0.0), e.exp(e.fsub(part.max, blockMax)));
+      for (size_t k = 0; k < part.acc.size(); ++k) {
+        Value c = e.add(lane, e.c64(static_cast<int64_t>(k) * Emitter::kWarp));
+        auto add = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, c, e.c64(latent)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&add.getThenRegion().front());
+        LLVM::AtomicRMWOp::create(
+            e.b, e.loc, LLVM::AtomicBinOp::fadd, e.gep(sharedAcc, f32, c),
+            e.fmul(part.acc[k], scale), LLVM::AtomicOrdering::monotonic);
+      }
+      NVVM::Barrier0Op::create(e.b, e.loc);
+      {
+        auto out = scf::IfOp::create(
+            e.b, e.loc, cmpI(arith::CmpIPredicate::slt, thread, e.c64(latent)),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&out.getThenRegion().front());
+        Value base = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(latent));
+        e.storeBF16(e.fdiv(e.load(sharedAcc, f32, thread), blockSum), result(),
+                    e.add(base, thread));
+      }
+      (void)yes;
+    });
+    return {ParallelDim::TokensTimesStatic, heads * block};
+  }
+
+  /// A warp's online softmax over cached positions [from, to) of one
+  /// token: its running maximum (-inf when empty), sum and this lane's
+  /// accumulators (c = lane + 32 k).
+  struct AttendResult {
+    Value max, sum;
+    SmallVector<Value> acc;
+  };
+  AttendResult attendRange(LatentCacheType type, MLALatentAttentionOp op,
+                           Value lane, Value h, Value slot, Value token,
+                           Value from, Value to) {
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim, heads = op.getNumHeads();
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t ropeLane = (ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
+    auto column = [&](int64_t k, int64_t limit) {
+      Value c = e.add(lane, e.c64(k * Emitter::kWarp));
+      Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
+      return std::make_pair(select(inRange, c, e.c64(limit - 1)), inRange);
+    };
+    Value q = e.mul(e.add(e.mul(token, e.c64(heads)), h), e.c64(width));
+    SmallVector<Value> qAbs, qPe;
+    for (int64_t k = 0; k < perLane; ++k)
+      qAbs.push_back(e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
+    for (int64_t k = 0; k < ropeLane; ++k)
+      qPe.push_back(e.loadBF16(operand(0), e.add(e.add(q, e.c64(latent)),
+                                                 column(k, ropeDim).first)));
+    SmallVector<Value> init = {e.f32(-INFINITY), e.f32(0.0)};
+    init.append(perLane, e.f32(0.0));
+    auto online = scf::ForOp::create(e.b, e.loc, from, to, e.c64(1), init);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(online.getBody());
+      Value row = cacheRow(slot, online.getInductionVar(), width);
+      SmallVector<Value> cv;
+      Value part = e.f32(0.0);
+      for (int64_t k = 0; k < perLane; ++k) {
+        auto [c, inRange] = column(k, latent);
+        cv.push_back(
+            select(inRange, e.loadBF16(cachePtr, e.add(row, c)), e.f32(0.0)));
+        part = e.fma(qAbs[k], cv[k], part);
+      }
+      for (int64_t k = 0; k < ropeLane; ++k) {
+        auto [r, inRange] = column(k, ropeDim);
+        Value kpe = select(
+            inRange, e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), r)),
+            e.f32(0.0));
+        part = e.fma(qPe[k], kpe, part);
+      }
+      Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
+      auto args = online.getRegionIterArgs();
+      Value next = e.fmax(args[0], score);
+      Value alpha = e.exp(e.fsub(args[0], next));
+      Value p = e.exp(e.fsub(score, next));
+      SmallVector<Value> yields = {next, e.fadd(e.fmul(args[1], alpha), p)};
+      for (int64_t k = 0; k < perLane; ++k)
+        yields.push_back(e.fma(p, cv[k], e.fmul(args[2 + k], alpha)));
+      scf::YieldOp::create(e.b, e.loc, yields);
+    }
+    AttendResult r{online.getResult(0), online.getResult(1), {}};
+    for (int64_t k = 0; k < perLane; ++k)
+      r.acc.push_back(online.getResult(2 + k));
+    return r;
+  }
+
+  /// One warp attends head `h` for `tokens` (all of cache slot `slot`;
+  /// `valid[g]` false for padding past the chunk). The softmax is kept
+  /// online in one pass (flash-decoding): per token the running maximum m,
+  /// the running sum l of exp(score - m) and this lane's o_lat accumulators
+  /// (registers) are rescaled by exp(m_old - m_new) as m grows; no score is
+  /// stored, so the context is bounded by the cache alone. Unlike the
+  /// generic kernel the probabilities are not rounded to bf16 before the
+  /// weighted sum (--check-kernels bounds the difference).
+  void attendGroup(LatentCacheType type, MLALatentAttentionOp op, Value lane,
+                   Value h, Value slot, ArrayRef<Value> tokens,
+                   ArrayRef<Value> valid) {
+    int64_t n = static_cast<int64_t>(tokens.size());
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim, heads = op.getNumHeads();
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t ropeLane = (ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
+    auto column = [&](int64_t k, int64_t limit) {
+      Value c = e.add(lane, e.c64(k * Emitter::kWarp));
+      Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
+      return std::make_pair(select(inRange, c, e.c64(limit - 1)), inRange);
+    };
+    // This lane's query columns of each token (q_abs, then q_pe).
+    SmallVector<Value> positions;
+    SmallVector<SmallVector<Value>> qAbs(n), qPe(n);
+    for (int64_t g = 0; g < n; ++g) {
+      positions.push_back(e.loadI64(operand(1), tokens[g]));
+      Value q = e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(width));
+      for (int64_t k = 0; k < perLane; ++k)
+        qAbs[g].push_back(
+            e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
+      for (int64_t k = 0; k < ropeLane; ++k)
+        qPe[g].push_back(
+            e.loadBF16(operand(0), e.add(e.add(q, e.c64(latent)),
+                                         column(k, ropeDim).first)));
+    }
+    // The positions to visit: up to the last valid token's.
+    Value last = e.c64(0);
+    for (int64_t g = 0; g < n; ++g)
+      last = select(valid[g],
+                    arith::MaxSIOp::create(e.b, e.loc, last,
+                                           e.add(positions[g], e.c64(1))),
+                    last);
+    // Per token: m, l, then perLane accumulators.
+    int64_t stride = 2 + perLane;
+    SmallVector<Value> init;
+    for (int64_t g = 0; g < n; ++g) {
+      init.append({e.f32(-INFINITY), e.f32(0.0)});
+      init.append(perLane, e.f32(0.0));
+    }
+    auto online =
+        scf::ForOp::create(e.b, e.loc, e.c64(0), last, e.c64(1), init);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(online.getBody());
+      Value s = online.getInductionVar();
+      Value row = cacheRow(slot, s, width);
+      SmallVector<Value> cv, kpe;
+      for (int64_t k = 0; k < perLane; ++k) {
+        auto [c, inRange] = column(k, latent);
+        cv.push_back(
+            select(inRange, e.loadBF16(cachePtr, e.add(row, c)), e.f32(0.0)));
+      }
+      for (int64_t k = 0; k < ropeLane; ++k) {
+        auto [r, inRange] = column(k, ropeDim);
+        kpe.push_back(select(
+            inRange, e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), r)),
+            e.f32(0.0)));
+      }
+      SmallVector<Value> yields;
+      for (int64_t g = 0; g < n; ++g) {
+        auto args = online.getRegionIterArgs().slice(g * stride, stride);
+        Value part = e.f32(0.0);
+        for (int64_t k = 0; k < perLane; ++k)
+          part = e.fma(qAbs[g][k], cv[k], part);
+        for (int64_t k = 0; k < ropeLane; ++k)
+          part = e.fma(qPe[g][k], kpe[k], part);
+        Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
+        Value active = arith::AndIOp::create(
+            e.b, e.loc, valid[g],
+            cmpI(arith::CmpIPredicate::sle, s, positions[g]));
+        Value m = args[0], l = args[1];
+        Value next = e.fmax(m, score);
+        Value alpha = e.exp(e.fsub(m, next));
+        Value p = e.exp(e.fsub(score, next));
+        yields.push_back(select(active, next, m));
+        yields.push_back(select(active, e.fadd(e.fmul(l, alpha), p), l));
+        for (int64_t k = 0; k < perLane; ++k)
+          yields.push_back(select(active,
+                                  e.fma(p, cv[k], e.fmul(args[2 + k], alpha)),
+                                  args[2 + k]));
+      }
+      scf::YieldOp::create(e.b, e.loc, yields);
+    }
+    for (int64_t g = 0; g < n; ++g) {
+      Value inv = e.fdiv(e.f32(1.0), online.getResult(g * stride + 1));
+      Value out =
+          e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(latent));
+      for (int64_t k = 0; k < perLane; ++k) {
+        auto [c, inRange] = column(k, latent);
+        auto store = scf::IfOp::create(
+            e.b, e.loc, arith::AndIOp::create(e.b, e.loc, valid[g], inRange),
+            /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&store.getThenRegion().front());
+        e.storeBF16(e.fmul(online.getResult(g * stride + 2 + k), inv), result(),
+                    e.add(out, c));
+      }
+    }
+  }
+
+  /// ds.mla_attention in one kernel (the generic lowering, also on GPUs:
+  /// their pipeline produces the three absorbed ops instead).
+  std::pair<ParallelDim, int64_t> attention(MLAAttentionOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = op.getQkRopeHeadDim();
+    int64_t width = latent + ropeDim;
+    int64_t heads = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
+            vDim = op.getVHeadDim(), qkDim = nope + ropeDim;
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    bool absorbed = op.getAbsorbed();
+    WeightView kvB = e.weight(4);
+    Value cachePtr = operand(3);
+    Value zero = e.c64(0);
+    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
+
+    Value qPe = e.scratch(ropeDim);
+    Value scores = e.scratch(cache.maxSeq);
+    Value qAbs = absorbed ? e.scratch(latent) : Value();
+    Value oLat = absorbed ? e.scratch(latent) : Value();
+    Type f32 = e.b.getF32Type();
+
+    // One (token, head) pair per parallel index.
+    e.loop(e.begin, e.end, [&](Value pair) {
+      Value t = e.div(pair, e.c64(heads));
+      Value h = arith::RemSIOp::create(e.b, e.loc, pair, e.c64(heads));
+      Value kvRow0 = e.mul(h, e.c64(nope + vDim)); // first W_UK row of head h
+      {
+        Value position = e.loadI64(operand(1), t);
+        Value slot = e.loadI64(operand(2), t);
+        Value qBase =
+            e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
+        Value qPeBase = e.add(qBase, e.c64(nope));
+        e.ropeRow(
+            [&](Value i) { return e.loadBF16(operand(0), e.add(qPeBase, i)); },
+            [&](Value i, Value v) { e.store(e.roundBF16(v), qPe, i); },
+            position, op.getRope(), freqs);
+        if (absorbed) {
+          // q_abs[c] = bf16(sum_j q_nope[j] * W_UK[h][j, c])
+          e.loop(0, latent, [&](Value c) {
+            Value acc = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
+              Value w = e.weightElement(kvB, zero, e.add(kvRow0, j), c);
+              return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), w, a);
+            });
+            e.store(e.roundBF16(acc), qAbs, c);
+          });
+        }
+        Value last = e.add(position, e.c64(1));
+        // Scores over the cached positions [0, position].
+        Value maxScore = e.reduce(
+            e.c64(0), last, e.f32(-INFINITY), [&](Value s, Value running) {
+              Value row = cacheRow(slot, s, width);
+              Value nopePart;
+              if (absorbed) {
+                nopePart =
+                    e.reduce(0, latent, e.f32(0.0), [&](Value c, Value a) {
+                      return e.fma(e.load(qAbs, f32, c),
+                                   e.loadBF16(cachePtr, e.add(row, c)), a);
+                    });
+              } else {
+                nopePart = e.reduce(0, nope, e.f32(0.0), [&](Value j, Value a) {
+                  Value k = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(), row,
+                                              kvB, zero, e.add(kvRow0, j)));
+                  return e.fma(e.loadBF16(operand(0), e.add(qBase, j)), k, a);
+                });
+              }
+              Value pePart =
+                  e.reduce(0, ropeDim, e.f32(0.0), [&](Value i, Value a) {
+                    Value k = e.loadBF16(cachePtr,
+                                         e.add(e.add(row, e.c64(latent)), i));
+                    return e.fma(e.load(qPe, f32, i), k, a);
+                  });
+              Value score =
+                  e.fmul(e.fadd(nopePart, pePart), e.f32(softmaxScale));
+              e.store(score, scores, s);
+              return e.fmax(running, score);
+            });
+        softmaxToBF16(scores, last, maxScore);
+        Value outBase =
+            e.add(e.mul(t, e.c64(heads * vDim)), e.mul(h, e.c64(vDim)));
+        Value vRow0 = e.add(kvRow0, e.c64(nope));
+        if (absorbed) {
+          // o_lat = bf16(P c); out = bf16(W_UV[h] o_lat)
+          e.loop(0, latent, [&](Value c) {
+            Value acc =
+                e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+                  Value cv =
+                      e.loadBF16(cachePtr, e.add(cacheRow(slot, s, width), c));
+                  return e.fma(e.load(scores, f32, s), cv, a);
+                });
+            e.store(e.roundBF16(acc), oLat, c);
+          });
+          e.loop(0, vDim, [&](Value j) {
+            Value v = e.dot(oLat, f32, zero, kvB, zero, e.add(vRow0, j));
+            e.storeBF16(v, result(), e.add(outBase, j));
+          });
+        } else {
+          // out[j] = bf16(sum_s P_s * bf16(W_UV[h][j] . c_s))
+          e.loop(0, vDim, [&](Value j) {
+            Value acc =
+                e.reduce(e.c64(0), last, e.f32(0.0), [&](Value s, Value a) {
+                  Value v = e.roundBF16(e.dot(cachePtr, e.b.getBF16Type(),
+                                              cacheRow(slot, s, width), kvB,
+                                              zero, e.add(vRow0, j)));
+                  return e.fma(e.load(scores, f32, s), v, a);
+                });
+            e.storeBF16(acc, result(), e.add(outBase, j));
+          });
+        }
+      }
+    });
+    return {ParallelDim::TokensTimesStatic, heads};
+  }
+};
+
+} // namespace
+
+KernelShape emitAttentionKernel(const KernelBodyContext &context,
+                                Operation *op) {
+  return AttentionKernels(context).emit(op);
+}
+
+} // namespace dsc::kernels

@@ -1,0 +1,200 @@
+//===- KernelBody.h - what every kernel strategy builds on --------*- C++
+//-*-===//
+//
+// A kernel body is the code of one kernel function: `KernelBody` gives each
+// op family's strategies (MatrixProducts.cpp, NormsAndRope.cpp,
+// Attention.cpp, MoE.cpp, Sampling.cpp) the op's buffers, the cache
+// geometry, the rope and shared-memory tables of the kernel module, and the
+// lane-strided passes (sums, arg-max) that the warp-cooperative strategies
+// and the generic host loop share: a row is walked by `lanes()` lanes, 32 on
+// CUDA warps and 1 on the host, so both run the same algorithm.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_TARGET_KERNELS_KERNELBODY_H
+#define DSC_TARGET_KERNELS_KERNELBODY_H
+
+#include "Emitter.h"
+
+#include <cmath>
+
+namespace dsc::kernels {
+
+/// What a strategy needs besides the op: the builder, the cache geometry,
+/// whether it emits the CUDA (warp-cooperative) form, and the module-level
+/// tables it may ask for.
+struct KernelBodyContext {
+  Emitter &e;
+  CacheGeometry cache;
+  bool gpu = false;
+  /// The f32 inverse-frequency table of a rope.
+  std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
+  /// A block-shared f32 array of the kernel (CUDA only).
+  std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
+};
+
+/// How a generated kernel's launches split their work.
+struct KernelShape {
+  ParallelDim parallel = ParallelDim::Tokens;
+  int64_t extent = 0;
+  /// GPU threads per block (a multiple of 32).
+  int64_t block = 128;
+};
+
+class KernelBody {
+public:
+  explicit KernelBody(const KernelBodyContext &context)
+      : e(context.e), cache(context.cache), gpu(context.gpu),
+        invFreqTable(context.invFreqTable), sharedArray(context.sharedArray) {}
+
+  /// GPU threads per block the emitted kernel needs.
+  int64_t blockSize = 128;
+
+protected:
+  Emitter &e;
+  CacheGeometry cache;
+  bool gpu;
+  std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
+  std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
+
+  KernelShape shape(std::pair<ParallelDim, int64_t> split) const {
+    return {split.first, split.second, blockSize};
+  }
+
+  Value operand(unsigned i) { return e.operandPtrs.lookup(i); }
+  Value result(unsigned i = 0) { return e.resultPtrs.lookup(i); }
+  Type bf16() { return e.b.getBF16Type(); }
+  std::pair<ParallelDim, int64_t> tokens() { return {ParallelDim::Tokens, 0}; }
+  std::pair<ParallelDim, int64_t> fixed(int64_t n) {
+    return {ParallelDim::Static, n};
+  }
+
+  Type i32() { return e.b.getI32Type(); }
+  Value c32(int32_t v) {
+    return arith::ConstantIntOp::create(e.b, e.loc, v, 32);
+  }
+  Value cmpF(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(e.b, e.loc, p, x, y);
+  }
+  Value cmpI(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(e.b, e.loc, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(e.b, e.loc, c, x, y);
+  }
+  Value bitcast(Type t, Value v) {
+    return arith::BitcastOp::create(e.b, e.loc, t, v);
+  }
+  /// Sum over the lanes of a row (identity on the CPU).
+  Value laneSum(Value v) { return gpu ? e.warpSum(v) : v; }
+  /// (value, index) with the largest value, the lowest index on ties, over
+  /// the lanes of a row.
+  std::pair<Value, Value> laneArgmax(Value v, Value i) {
+    if (!gpu)
+      return {v, i};
+    for (int32_t offset = 16; offset >= 1; offset /= 2) {
+      Value ov = e.shuffleXor(v, offset), oi = e.shuffleXor(i, offset);
+      Value take = arith::OrIOp::create(
+          e.b, e.loc, cmpF(arith::CmpFPredicate::OGT, ov, v),
+          arith::AndIOp::create(e.b, e.loc,
+                                cmpF(arith::CmpFPredicate::OEQ, ov, v),
+                                cmpI(arith::CmpIPredicate::slt, oi, i)));
+      v = select(take, ov, v);
+      i = select(take, oi, i);
+    }
+    return {v, i};
+  }
+  /// Lane-strided passes over a row handle kUnroll tokens per iteration:
+  /// their loads are issued together, so one warp keeps several in flight
+  /// (a pass is otherwise bound by one memory latency per token).
+  static constexpr int64_t kUnroll = 8;
+  /// Calls body(u, index, inRange) for the kUnroll tokens of the iteration
+  /// at `i` (out-of-range tokens read the last one's data and must not
+  /// count).
+  template <typename Body>
+  void unrolled(Value i, int64_t count, int64_t unroll, Body body) {
+    int64_t lanes = gpu ? Emitter::kWarp : 1;
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value index = e.add(i, e.c64(u * lanes));
+      Value inRange = cmpI(arith::CmpIPredicate::slt, index, e.c64(count));
+      body(u, select(inRange, index, e.c64(count - 1)), inRange);
+    }
+  }
+  /// Lane-strided argmax of score(i) over [0, count): (value, i32 index).
+  std::pair<Value, Value>
+  stridedArgmax(Value lane, int64_t count,
+                const std::function<Value(Value)> &score) {
+    int64_t lanes = gpu ? Emitter::kWarp : 1;
+    auto forOp = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
+                                    e.c64(lanes * kUnroll),
+                                    ValueRange{e.f32(-INFINITY), c32(0)});
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(forOp.getBody());
+      SmallVector<std::pair<Value, Value>> scored;
+      unrolled(forOp.getInductionVar(), count, kUnroll,
+               [&](int64_t, Value index, Value inRange) {
+                 scored.push_back(
+                     {select(inRange, score(index), e.f32(-INFINITY)),
+                      arith::TruncIOp::create(e.b, e.loc, i32(), index)});
+               });
+      // In index order, so the first of equal scores stays.
+      Value best = forOp.getRegionIterArgs()[0];
+      Value bestIndex = forOp.getRegionIterArgs()[1];
+      for (auto [v, index] : scored) {
+        Value better = cmpF(arith::CmpFPredicate::OGT, v, best);
+        best = select(better, v, best);
+        bestIndex = select(better, index, bestIndex);
+      }
+      scf::YieldOp::create(e.b, e.loc, ValueRange{best, bestIndex});
+    }
+    return laneArgmax(forOp.getResult(0), forOp.getResult(1));
+  }
+  /// Lane-strided sum of term(i) over [0, count), over the lanes.
+  Value stridedSum(Value lane, int64_t count,
+                   const std::function<Value(Value)> &term) {
+    int64_t lanes = gpu ? Emitter::kWarp : 1;
+    SmallVector<Value> zeros(kUnroll, e.f32(0.0));
+    auto forOp = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
+                                    e.c64(lanes * kUnroll), zeros);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(forOp.getBody());
+      SmallVector<Value> next;
+      unrolled(forOp.getInductionVar(), count, kUnroll,
+               [&](int64_t u, Value index, Value inRange) {
+                 next.push_back(
+                     e.fadd(forOp.getRegionIterArgs()[u],
+                            select(inRange, term(index), e.f32(0.0))));
+               });
+      scf::YieldOp::create(e.b, e.loc, next);
+    }
+    Value sum = forOp.getResult(0);
+    for (int64_t u = 1; u < kUnroll; ++u)
+      sum = e.fadd(sum, forOp.getResult(u));
+    return laneSum(sum);
+  }
+
+  /// Emits `then` (yielding one i32) under `cond`, else yields `otherwise`.
+  Value ifElse(Value cond, const std::function<Value()> &then,
+               Value otherwise) {
+    auto ifOp = scf::IfOp::create(e.b, e.loc, TypeRange{otherwise.getType()},
+                                  cond, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    scf::YieldOp::create(e.b, e.loc, then());
+    e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(e.b, e.loc, otherwise);
+    return ifOp.getResult(0);
+  }
+
+  /// Index of (slot, position) in one layer of the cache, in elements.
+  Value cacheRow(Value slot, Value position, int64_t width) {
+    return e.mul(e.add(e.mul(slot, e.c64(cache.maxSeq)), position),
+                 e.c64(width));
+  }
+};
+
+} // namespace dsc::kernels
+
+#endif // DSC_TARGET_KERNELS_KERNELBODY_H

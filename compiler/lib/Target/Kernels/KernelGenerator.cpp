@@ -1,0 +1,232 @@
+//===- KernelGenerator.cpp - one kernel per kernel-level op signature ----===//
+//
+// HostKernelGenerator builds one kernel function per distinct kernel-level
+// op signature (op name, attributes but the layer, operand and result types)
+// and records how its launches split the work. The bodies come from the op
+// families' files beside this one (MatrixProducts.cpp, NormsAndRope.cpp,
+// Attention.cpp, MoE.cpp, Sampling.cpp), built with the Emitter of
+// Emitter.h as scf/arith/math IR over raw pointers (loads and stores through
+// llvm.getelementptr). Loops are written out by hand rather than through
+// linalg because most of the work is data-dependent indexing (token ids,
+// expert choices, cache slots and positions) that a structured op does not
+// express; the dot products carry `reassoc` so LLVM vectorises them.
+//
+// Numerics follow docs/model.md §9b: bf16 in memory, fp32 arithmetic, bf16
+// rounding exactly where the references round. fp8 e4m3 weights are
+// dequantised element by element (table lookup times block scale, rounded to
+// bf16, as DeepSeek's reference dequantises before its bf16 GEMM).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/Target/HostKernels.h"
+
+#include "KernelFamilies.h"
+
+#include "dsc/Dialect/DS/DSDialect.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cfloat>
+#include <cmath>
+#include <functional>
+
+using namespace mlir;
+using namespace dsc::ds;
+
+namespace dsc {
+
+//===----------------------------------------------------------------------===//
+// Argument layout
+//===----------------------------------------------------------------------===//
+
+bool isKernelOp(Operation *op) {
+  return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, SampleOp,
+             RopeOp, MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
+             MLALatentAttentionOp, MLAAbsorbValueOp, RouterLogitsOp,
+             MoESelectOp, MoEExpertUpOp, MoEExpertDownOp>(op);
+}
+
+std::vector<KernelArgument> kernelArguments(Operation *op) {
+  std::vector<KernelArgument> args;
+  for (OpOperand &operand : op->getOpOperands()) {
+    args.push_back({KernelArgument::Operand, operand.getOperandNumber()});
+    if (isa<FP8BlockWeightType>(operand.get().getType()))
+      args.push_back(
+          {KernelArgument::OperandScales, operand.getOperandNumber()});
+  }
+  for (OpResult result : op->getResults())
+    if (isa<RankedTensorType>(result.getType()))
+      args.push_back({KernelArgument::Result, result.getResultNumber()});
+  return args;
+}
+
+namespace {
+
+std::string signatureOf(Operation *op) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << op->getName() << "(";
+  for (Type t : op->getOperandTypes())
+    os << t << ",";
+  os << ")->(";
+  for (Type t : op->getResultTypes())
+    os << t << ",";
+  os << ")";
+  for (NamedAttribute attr : op->getAttrs())
+    // The layer only moves the cache pointer; discardable "ds.*"
+    // attributes (buffer placement) do not change the code.
+    if (attr.getName() == "ds.query_group" ||
+        (attr.getName() != "layer" &&
+         !attr.getName().getValue().starts_with("ds.")))
+      os << attr.getName().getValue() << "=" << attr.getValue() << ";";
+  return key;
+}
+
+} // namespace
+
+FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
+  if (!isKernelOp(op))
+    return op->emitOpError("has no host kernel (run ds-decompose first)");
+  std::string signature = signatureOf(op);
+  auto found = bySignature.find(signature);
+  if (found != bySignature.end())
+    return found->second;
+
+  MLIRContext *ctx = kernels.getContext();
+  ctx->loadDialect<arith::ArithDialect, func::FuncDialect, scf::SCFDialect,
+                   math::MathDialect, LLVM::LLVMDialect>();
+  OpBuilder b(ctx);
+  Location loc = op->getLoc();
+  b.setInsertionPointToEnd(kernels.getBody());
+
+  // Shared constant tables.
+  auto f32Array = [&](StringRef name, ArrayRef<float> values) {
+    if (auto existing = kernels.lookupSymbol<LLVM::GlobalOp>(name))
+      return existing;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(kernels.getBody());
+    auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                      b.getF32Type());
+    return LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getF32Type(), values.size()),
+        /*isConstant=*/true, LLVM::Linkage::Internal, name,
+        DenseElementsAttr::get(type, values));
+  };
+  std::vector<float> e4m3(256);
+  for (int i = 0; i < 256; ++i)
+    e4m3[i] = kernels::decodeE4M3Value(static_cast<uint8_t>(i));
+  LLVM::GlobalOp fp8Table = f32Array("dsc_e4m3fn_table", e4m3);
+  unsigned index = kernelInfos.size();
+  auto invFreqTable = [&](RopeAttr rope) {
+    return f32Array(("dsc_rope_inv_freq_" + std::to_string(index)),
+                    kernels::ropeInverseFrequencies(rope));
+  };
+
+  if (gpu)
+    ctx->loadDialect<NVVM::NVVMDialect>();
+  std::string name = "dsc_kernel_" + std::to_string(index);
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto i64 = b.getI64Type();
+  auto func = func::FuncOp::create(b, loc, name,
+                                   b.getFunctionType({ptr, i64, i64, i64}, {}));
+  auto sharedArray = [&](StringRef what, int64_t count) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(kernels.getBody());
+    auto type = LLVM::LLVMArrayType::get(b.getF32Type(), count);
+    return LLVM::GlobalOp::create(
+        b, loc, type, /*isConstant=*/false, LLVM::Linkage::Internal,
+        name + "_" + what.str(), Attribute(), /*alignment=*/16,
+        /*addrSpace=*/3);
+  };
+  kernels::Emitter emitter(b, loc, func, op, fp8Table);
+  kernels::KernelBodyContext context{emitter, cache, gpu, invFreqTable,
+                                     sharedArray};
+  kernels::KernelShape shape =
+      llvm::TypeSwitch<Operation *, kernels::KernelShape>(op)
+          .Case<EmbedOp, RMSNormOp, RopeOp, SwiGLUOp, AddOp>([&](Operation *) {
+            return kernels::emitNormOrElementwiseKernel(context, op);
+          })
+          .Case<LinearOp, RouterLogitsOp, LMHeadOp>([&](Operation *) {
+            return kernels::emitMatrixProductKernel(context, op);
+          })
+          .Case<SampleOp>([&](Operation *) {
+            return kernels::emitSamplingKernel(context, op);
+          })
+          .Case<MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
+                MLALatentAttentionOp, MLAAbsorbValueOp>([&](Operation *) {
+            return kernels::emitAttentionKernel(context, op);
+          })
+          .Case<MoESelectOp, MoEExpertUpOp, MoEExpertDownOp>(
+              [&](Operation *) { return kernels::emitMoEKernel(context, op); });
+  func::ReturnOp::create(b, loc);
+
+  KernelInfo info;
+  info.name = name;
+  info.parallel = shape.parallel;
+  info.extent = shape.extent;
+  info.perOutput = isa<LMHeadOp, SampleOp>(op);
+  info.blockSize = shape.block;
+  std::vector<KernelArgument> layout = kernelArguments(op);
+  for (unsigned i = 0; i < layout.size(); ++i) {
+    if (layout[i].kind != KernelArgument::Result)
+      continue;
+    auto type =
+        cast<RankedTensorType>(op->getResult(layout[i].index).getType());
+    KernelOutput out;
+    out.arg = i;
+    Type element = type.getElementType();
+    out.dtype = element.isBF16()  ? KernelOutput::BF16
+                : element.isF32() ? KernelOutput::F32
+                                  : KernelOutput::I32;
+    out.rowElements = 1;
+    for (int64_t d : type.getShape().drop_front())
+      out.rowElements *= d;
+    info.outputs.push_back(out);
+  }
+  info.writesCache = llvm::any_of(
+      op->getResultTypes(), [](Type t) { return isa<LatentCacheType>(t); });
+  llvm::raw_string_ostream summary(info.summary);
+  summary << op->getName();
+  for (Type t : op->getOperandTypes())
+    if (!isa<LatentCacheType>(t))
+      summary << " " << t;
+  kernelInfos.push_back(info);
+  bySignature[signature] = index;
+  return index;
+}
+
+LogicalResult lowerHostKernelsToLLVM(ModuleOp kernels) {
+  PassManager pm(kernels.getContext());
+  // bf16 extf/truncf become integer bit manipulation (round to nearest
+  // even), which every x86-64 CPU runs and LLVM vectorises.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  return pm.run(kernels);
+}
+
+} // namespace dsc

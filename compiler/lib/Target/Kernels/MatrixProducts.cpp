@@ -1,0 +1,118 @@
+//===- MatrixProducts.cpp - linear, router and lm_head products ---------===//
+//
+// The kernels of ds.linear, ds.router_logits and ds.lm_head: [rows, K] x
+// [N, K]^T with bf16 or fp8 block-scaled weights. Host: a thread share of
+// the N output features, each a serial dot product. CUDA: one warp per
+// output element (row, feature), lanes reading consecutive 16-byte groups of
+// the weight row, reduced with shuffles.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBody.h"
+#include "KernelFamilies.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cfloat>
+#include <cmath>
+
+namespace dsc::kernels {
+namespace {
+
+class MatrixProductKernels : public KernelBody {
+public:
+  using KernelBody::KernelBody;
+
+  KernelShape emit(Operation *op) {
+    return shape(
+        llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op)
+            .Case([&](LinearOp o) { return linear(o); })
+            .Case([&](RouterLogitsOp o) { return routerLogits(o); })
+            .Case([&](LMHeadOp o) { return lmHead(o); }));
+  }
+
+private:
+  /// [T*rows, K] x [N, K]^T: parallel over the N output features.
+  /// How a matrix product stores its f32 sum.
+  enum class Output { BF16, F32OfBF16, F32 };
+  void matmul(Value input, unsigned weightOperand, int64_t rows, Output out) {
+    WeightView w = e.weight(weightOperand);
+    int64_t k = w.cols, n = w.rows;
+    Value total = e.mul(e.tokens, e.c64(rows));
+    e.loop(e.begin, e.end, [&](Value col) {
+      e.loop(e.c64(0), total, [&](Value row) {
+        Value acc = e.dot(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)), w,
+                          e.c64(0), col);
+        store(acc, e.add(e.mul(row, e.c64(n)), col), out);
+      });
+    });
+    (void)input;
+  }
+
+  void store(Value acc, Value index, Output out) {
+    if (out == Output::F32)
+      e.store(acc, result(), index);
+    else if (out == Output::F32OfBF16)
+      e.store(e.roundBF16(acc), result(), index);
+    else
+      e.storeBF16(acc, result(), index);
+  }
+
+  /// GPU: one warp per output feature; every lane stores the same sum.
+  /// GPU: one warp per output element (row, feature), so small products
+  /// still fill the GPU; warps of one feature share its weight row in L2.
+  void matmulWarp(unsigned weightOperand, Output out) {
+    WeightView w = e.weight(weightOperand);
+    int64_t k = w.cols, n = w.rows;
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value pair = e.div(i, warp), lane = e.rem(i, warp);
+      Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
+      Value acc = e.warpSum(e.dotLane(operand(0), bf16(),
+                                      e.mul(inputRow(row), e.c64(k)), w,
+                                      e.c64(0), col, lane));
+      store(acc, e.add(e.mul(row, e.c64(n)), col), out);
+    });
+  }
+
+  /// A matrix product with the weight in operand 1: warp per output on
+  /// GPUs, thread share of the outputs on the CPU.
+  std::pair<ParallelDim, int64_t> product(Value input, int64_t rows,
+                                          Output out) {
+    int64_t outputs = e.weight(1).rows;
+    if (gpu) {
+      matmulWarp(1, out);
+      return {ParallelDim::TokensTimesStatic, rows * outputs * Emitter::kWarp};
+    }
+    matmul(input, 1, rows, out);
+    return fixed(outputs);
+  }
+
+  std::pair<ParallelDim, int64_t> linear(LinearOp op) {
+    return product(op.getInput(), rowsPerToken(op.getInput()), Output::BF16);
+  }
+
+  /// fp32 logits of bf16 inputs, not rounded (the router, §3.3).
+  std::pair<ParallelDim, int64_t> routerLogits(RouterLogitsOp op) {
+    return product(op.getInput(), 1, Output::F32);
+  }
+
+  /// Output row `o` reads input row rows[o] (its count is the outputs').
+  std::pair<ParallelDim, int64_t> lmHead(LMHeadOp op) {
+    rowMap = operand(2);
+    return product(op.getInput(), 1, Output::F32OfBF16);
+  }
+
+  /// The input row a matrix product's output row `row` reads.
+  Value inputRow(Value row) { return rowMap ? e.loadI64(rowMap, row) : row; }
+  Value rowMap; // ds.lm_head: i32 [outputs] of input rows
+};
+
+} // namespace
+
+KernelShape emitMatrixProductKernel(const KernelBodyContext &context,
+                                    Operation *op) {
+  return MatrixProductKernels(context).emit(op);
+}
+
+} // namespace dsc::kernels

@@ -1,0 +1,121 @@
+//===- NormsAndRope.cpp - RMSNorm, rope and element-wise kernels --------===//
+//
+// The kernels of ds.embed, ds.rms_norm, ds.rope, ds.swiglu and ds.add: a
+// row or an element per parallel index on the host; RMSNorm gets a warp per
+// row on CUDA targets (16-byte loads where the width allows).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBody.h"
+#include "KernelFamilies.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cfloat>
+#include <cmath>
+
+namespace dsc::kernels {
+namespace {
+
+class NormAndElementwiseKernels : public KernelBody {
+public:
+  using KernelBody::KernelBody;
+
+  KernelShape emit(Operation *op) {
+    return shape(
+        llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op)
+            .Case([&](EmbedOp o) { return embed(o); })
+            .Case([&](RMSNormOp o) { return rmsNorm(o); })
+            .Case([&](SwiGLUOp o) { return swiglu(o); })
+            .Case([&](AddOp o) { return addOp(o); })
+            .Case([&](RopeOp o) { return rope(o); }));
+  }
+
+private:
+  std::pair<ParallelDim, int64_t> embed(EmbedOp op) {
+    int64_t d = featureCount(op.getTable());
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value row = e.mul(e.loadI64(operand(0), t), e.c64(d));
+      Value out = e.mul(t, e.c64(d));
+      e.loop(0, d, [&](Value i) {
+        e.store(e.load(operand(1), bf16(), e.add(row, i)), result(),
+                e.add(out, i));
+      });
+    });
+    return tokens();
+  }
+
+  /// GPU: one warp per row; lanes split the row.
+  std::pair<ParallelDim, int64_t> rmsNormWarp(RMSNormOp op) {
+    int64_t width = featureCount(op.getInput());
+    int64_t rows = rowsPerToken(op.getInput());
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value row = e.div(index, warp), lane = e.rem(index, warp);
+      Value offset = e.mul(row, e.c64(width));
+      e.rmsNormRowWarp(operand(0), offset, width, operand(1), result(), offset,
+                       op.getEps().convertToDouble(), lane);
+    });
+    return {ParallelDim::TokensTimesStatic, rows * Emitter::kWarp};
+  }
+
+  std::pair<ParallelDim, int64_t> rmsNorm(RMSNormOp op) {
+    if (gpu)
+      return rmsNormWarp(op);
+    int64_t width = featureCount(op.getInput());
+    int64_t rows = rowsPerToken(op.getInput());
+    double eps = op.getEps().convertToDouble();
+    e.loop(e.mul(e.begin, e.c64(rows)), e.mul(e.end, e.c64(rows)),
+           [&](Value r) {
+             Value offset = e.mul(r, e.c64(width));
+             e.rmsNormRow(operand(0), offset, width, operand(1), result(),
+                          offset, eps);
+           });
+    return tokens();
+  }
+
+  // Element-wise ops are parallel over every element of the chunk.
+  std::pair<ParallelDim, int64_t> swiglu(SwiGLUOp op) {
+    int64_t width = featureCount(op.getGate()) * rowsPerToken(op.getGate());
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value g = e.loadBF16(operand(0), i), u = e.loadBF16(operand(1), i);
+      e.storeBF16(e.fmul(e.silu(g), u), result(), i);
+    });
+    return {ParallelDim::TokensTimesStatic, width};
+  }
+
+  std::pair<ParallelDim, int64_t> addOp(AddOp op) {
+    int64_t width = featureCount(op.getLhs()) * rowsPerToken(op.getLhs());
+    e.loop(e.begin, e.end, [&](Value i) {
+      e.storeBF16(e.fadd(e.loadBF16(operand(0), i), e.loadBF16(operand(1), i)),
+                  result(), i);
+    });
+    return {ParallelDim::TokensTimesStatic, width};
+  }
+
+  std::pair<ParallelDim, int64_t> rope(RopeOp op) {
+    int64_t dim = op.getRope().getDim();
+    int64_t rows = rowsPerToken(op.getInput());
+    LLVM::GlobalOp freqs = invFreqTable(op.getRope());
+    e.loop(e.begin, e.end, [&](Value t) {
+      Value position = e.loadI64(operand(1), t);
+      e.loop(0, rows, [&](Value r) {
+        Value base = e.mul(e.add(e.mul(t, e.c64(rows)), r), e.c64(dim));
+        e.ropeRow(
+            [&](Value i) { return e.loadBF16(operand(0), e.add(base, i)); },
+            [&](Value i, Value v) { e.storeBF16(v, result(), e.add(base, i)); },
+            position, op.getRope(), freqs);
+      });
+    });
+    return tokens();
+  }
+};
+
+} // namespace
+
+KernelShape emitNormOrElementwiseKernel(const KernelBodyContext &context,
+                                        Operation *op) {
+  return NormAndElementwiseKernels(context).emit(op);
+}
+
+} // namespace dsc::kernels
