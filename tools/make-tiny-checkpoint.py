@@ -16,7 +16,7 @@ Usage:
 
 Only NumPy is needed (Debian's python3-numpy for /usr/bin/python3).
 
-What is written (docs/deepseek-model.md §5, §6):
+What is written (docs/docs/model.md §5, §6):
   * OUT_DIR/config.json: a byte copy of the input config. When --dtype disagrees with the config
     (bf16 for a config with quantization_config, fp8 for one without), the copy is rewritten
     without / with V3's quantization_config so that the folder stays self-consistent.

@@ -1,6 +1,6 @@
 //===- ModelConfig.cpp - read and validate config.json -------------------===//
 //
-// Reads every config field of `deepseek-model.md` §1 with HuggingFace's
+// Reads every config field of `docs/model.md` §1 with HuggingFace's
 // per-family defaults (DeepseekV2Config / DeepseekV3Config), then checks the
 // values against each other. The first problem found is reported, naming the
 // file and the field.

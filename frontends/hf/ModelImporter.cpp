@@ -1,7 +1,7 @@
 //===- ModelImporter.cpp - DeepSeek config to ds module ------------------===//
 //
 // Emits the ds module of a DeepSeek model, layer by layer, in the order of
-// the forward pass of `deepseek-model.md` §2.1. Weight symbols are declared
+// the forward pass of `docs/model.md` §2.1. Weight symbols are declared
 // as layers ask for them, so the module lists them in checkpoint order.
 //
 //===----------------------------------------------------------------------===//

@@ -1,6 +1,6 @@
 //===- ModelWeights.cpp - tensor list and parameter counts ---------------===//
 //
-// The tensor list of `deepseek-model.md` §6.2-§6.3, derived from the config,
+// The tensor list of `docs/model.md` §6.2-§6.3, derived from the config,
 // and the parameter and byte counts of `dsc info`.
 //
 // Parameters read per token count every weight a token passes through: all

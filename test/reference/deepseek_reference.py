@@ -7,7 +7,7 @@
 # ===------------------------------------------------------------------------===#
 """NumPy reference forward pass of DeepSeek-V2 / V2-Lite / V3 (/ R1), CPU only.
 
-The numerical contract is docs/deepseek-model.md (referred to as "the doc", section numbers §N).
+The numerical contract is docs/docs/model.md (referred to as "the doc", section numbers §N).
 Only NumPy is used; run with /usr/bin/python3.
 
 Usage as a module:

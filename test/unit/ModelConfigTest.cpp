@@ -1,6 +1,6 @@
 //===- ModelConfigTest.cpp - unit tests of the config reader -------------===//
 //
-// parseModelConfig on the real configs (every field of deepseek-model.md §1),
+// parseModelConfig on the real configs (every field of docs/model.md §1),
 // HF's per-family defaults, the derived values (softmax scale, MoE layers),
 // and the tensor list and parameter counts of ModelWeights.
 //
@@ -70,7 +70,7 @@ TEST(ModelConfig, DeepSeekV3) {
   EXPECT_DOUBLE_EQ(c.rope.factor, 40.0);
   EXPECT_EQ(c.rope.originalMaxPosition, 4096);
   EXPECT_DOUBLE_EQ(c.rope.mscaleAllDim, 1.0);
-  // deepseek-model.md §2.5: 192^-0.5 * (0.1 ln 40 + 1)^2.
+  // docs/model.md §2.5: 192^-0.5 * (0.1 ln 40 + 1)^2.
   EXPECT_NEAR(c.softmaxScale(), 0.1352337789, 1e-10);
   EXPECT_FALSE(c.isMoELayer(2));
   EXPECT_TRUE(c.isMoELayer(3));
@@ -152,7 +152,7 @@ TEST(ModelConfig, ErrorsNameFileAndField) {
             std::string::npos);
 }
 
-// Expected tensor count of a config, from deepseek-model.md §6.2 by hand.
+// Expected tensor count of a config, from docs/model.md §6.2 by hand.
 TEST(ModelWeights, TensorListOfTinyV3) {
   ModelConfig c = load("tiny-v3");
   std::vector<WeightSpec> main = listWeights(c);

@@ -6,7 +6,7 @@ Runs the carried CUDA executables and compares, for each tiny model:
     against the NumPy reference: err <= 1.5 err(reference bf16) + 5e-3 and
     argmax agreement at clear-margin positions (top-1 leads by > 2% of range);
   * against HuggingFace transformers in fp32 (bf16 checkpoints; the fp8 one
-    against the NumPy reference, see deepseek-model.md §9 item 13): same rule
+    against the NumPy reference, see docs/model.md §9 item 13): same rule
     with transformers in bf16 as the bound;
   * against the CPU executable's logits;
   * tiny-v3 as PTX for sm_90a, sm_80 and sm_89 (compiled by the driver's JIT)

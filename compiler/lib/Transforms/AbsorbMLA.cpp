@@ -1,7 +1,7 @@
 //===- AbsorbMLA.cpp - ds-absorb-mla --------------------------------------===//
 //
 // Marks the attention of the decode entry point for the weight-absorbed
-// latent form (deepseek-model.md §2.7). See Passes.td.
+// latent form (docs/model.md §2.7). See Passes.td.
 //
 //===----------------------------------------------------------------------===//
 

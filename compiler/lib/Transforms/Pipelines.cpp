@@ -15,7 +15,7 @@ namespace dsc {
 
 void buildModelPipeline(mlir::OpPassManager &pm,
                         const PipelineOptions &options) {
-  // Decode attends in the latent space (deepseek-model.md §2.7): per step it
+  // Decode attends in the latent space (docs/model.md §2.7): per step it
   // reads the 576-wide cache instead of expanding keys and values. On GPUs
   // prefill does too, until a tensor-core prefill attention exists: the
   // generic naive form expands keys per query, which is far slower there.

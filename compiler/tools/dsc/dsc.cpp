@@ -345,7 +345,7 @@ void writeOutput(const std::function<void(raw_ostream &)> &write) {
 
 /// The checkpoint's tokenizer.json (checked by loading it, as the executable
 /// will) and the chat format: V2 for deepseek_v2, R1 when the chat
-/// template opens a <think> block, V3 otherwise (deepseek-model.md §7).
+/// template opens a <think> block, V3 otherwise (docs/model.md §7).
 void readTokenizer(const LoadedModel &model, dsc::ProgramMetadata &metadata) {
   bool v2 = model.config.family == dsc::ModelFamily::DeepSeekV2;
   metadata.chatTemplate = v2 ? "deepseek-v2" : "deepseek-v3";

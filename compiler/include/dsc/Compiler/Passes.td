@@ -15,7 +15,7 @@ def DSAbsorbMLA : Pass<"ds-absorb-mla", "::mlir::ModuleOp"> {
   let description = [{
     Marks every `ds.mla` of the entry points whose `ds.entry` is `decode`
     with `absorbed`: their attention runs in the latent space of
-    `deepseek-model.md` §2.7. `W_UK[h]` and `W_UV[h]` are the two row blocks
+    `docs/model.md` §2.7. `W_UK[h]` and `W_UV[h]` are the two row blocks
     of head `h` in `kv_b_proj` (rows `h*(dn+dv) .. +dn` and `.. +dv`), so the
     compiled kernels read them in place, in the checkpoint's layout: nothing
     is reshaped or copied at run time. Prefill keeps the naive form, where
@@ -43,7 +43,7 @@ def DSDecompose : Pass<"ds-decompose", "::mlir::ModuleOp"> {
     | `ds.moe_gate` | `ds.router_logits`, `ds.moe_select` |
     | `ds.moe_experts` | `ds.moe_expert_up`, `ds.moe_expert_down` |
 
-    Rounding points are those of `deepseek-model.md` §9b: every
+    Rounding points are those of `docs/model.md` §9b: every
     intermediate the split exposes is a bf16 tensor, as in the references.
   }];
   let dependentDialects = ["::dsc::ds::DSDialect"];

@@ -10,7 +10,7 @@
 // where `args` are the op's buffers (see kernelArguments), `tokens` the
 // chunk's token count (its output count for KernelInfo::perOutput kernels), and
 // [begin, end) the share of the kernel's parallel dimension this call computes.
-// These kernels follow the precision plan of deepseek-model.md §9b and are the
+// These kernels follow the precision plan of docs/model.md §9b and are the
 // reference every specialised kernel is tested against.
 //
 //===----------------------------------------------------------------------===//

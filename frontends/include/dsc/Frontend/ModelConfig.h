@@ -2,7 +2,7 @@
 //-*-===//
 //
 // The model hyper-parameters of a DeepSeek-V2/V2-Lite/V3/R1/V3.1 checkpoint,
-// read from its `config.json` (every field of `deepseek-model.md` §1), with
+// read from its `config.json` (every field of `docs/model.md` §1), with
 // HuggingFace's defaults where HF has them, and checked for consistency.
 // This library depends only on the runtime's JSON reader (no MLIR), so that
 // it can be fuzzed and sanitized on its own.
@@ -83,7 +83,7 @@ struct ModelConfig {
 
   int64_t qkHeadDim() const { return qkNopeHeadDim + qkRopeHeadDim; }
   bool hasMoE() const { return numRoutedExperts > 0; }
-  /// Layer `i` uses routed experts (`deepseek-model.md` §3.1).
+  /// Layer `i` uses routed experts (`docs/model.md` §3.1).
   bool isMoELayer(int64_t i) const {
     return hasMoE() && i >= firstKDenseReplace && i % moeLayerFreq == 0;
   }

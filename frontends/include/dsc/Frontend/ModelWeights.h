@@ -2,7 +2,7 @@
 //-*-===//
 //
 // Enumerates every checkpoint tensor of a model from its config
-// (`deepseek-model.md` §6): name, shape, role, and whether an fp8 checkpoint
+// (`docs/model.md` §6): name, shape, role, and whether an fp8 checkpoint
 // stores it as fp8 with block scales. The frontend checks a checkpoint
 // against this list, `dsc info` counts parameters from it, and the importer
 // names its weight symbols after it.

@@ -92,7 +92,7 @@ def DS_RopeAttr : DS_AttrDef<"Rope", "rope"> {
   let summary = "rotary position embedding parameters (YaRN)";
   let description = [{
     Every parameter of the config's `rope_theta` and `rope_scaling` that the
-    rotary embedding needs (`deepseek-model.md` §4). `dim` is the rotated
+    rotary embedding needs (`docs/model.md` §4). `dim` is the rotated
     width (`qk_rope_head_dim`). With `scaling = yarn` the inverse frequencies
     blend extrapolation and interpolation by `factor` between the correction
     dimensions of `beta_fast` and `beta_slow`, and cos/sin are multiplied by

@@ -33,7 +33,7 @@ def DS_Dialect : Dialect {
     read them with `ds.get_weight`.
 
     The numerics of every op follow the precision plan of
-    `deepseek-model.md` §9b: bf16 activations between ops, fp32 accumulation
+    `docs/model.md` §9b: bf16 activations between ops, fp32 accumulation
     inside them, fp32 routing.
   }];
   let useDefaultTypePrinterParser = 1;

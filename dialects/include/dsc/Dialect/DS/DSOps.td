@@ -1,7 +1,7 @@
 //===- DSOps.td - ds operations ----------------------------*- tablegen -*-===//
 //
 // The model-level operations of the ds dialect. Each op is one concept of the
-// DeepSeek forward pass (`deepseek-model.md` §2-§3); its description is its
+// DeepSeek forward pass (`docs/model.md` §2-§3); its description is its
 // specification: meaning, type rules, and what the verifier rejects.
 //
 //===----------------------------------------------------------------------===//
@@ -115,7 +115,7 @@ def DS_RMSNormOp : DS_PureOp<"rms_norm", [AllTypesMatch<["input", "result"]>]> {
   let summary = "RMSNorm over the last dimension";
   let description = [{
     `result = bf16(x * rsqrt(mean(x^2) + eps)) * weight`, with the mean and
-    rsqrt in fp32 (`deepseek-model.md` §2.2). `weight` has the size of the
+    rsqrt in fp32 (`docs/model.md` §2.2). `weight` has the size of the
     input's last dimension; `eps` must be positive.
 
     ```mlir
@@ -161,7 +161,7 @@ def DS_RopeOp : DS_PureOp<"rope", [AllTypesMatch<["input", "result"]>]> {
   let description = [{
     Rotates channel pairs `(x[2i], x[2i+1])` of the last dimension by angle
     `positions[t] * inv_freq[i]`, with `inv_freq` from the `rope` attribute
-    (YaRN, `deepseek-model.md` §4), in fp32, rounded to bf16. The input is
+    (YaRN, `docs/model.md` §4), in fp32, rounded to bf16. The input is
     `tensor<?xdxbf16>` (the shared `k_pe`) or `tensor<?xHxdxbf16>` (`q_pe` of
     every head); `d` must equal `rope.dim` and be even.
 
@@ -299,7 +299,7 @@ def DS_MLAOp : DS_Op<"mla", [AttrSizedOperandSegments,
                              Pure]> {
   let summary = "multi-head latent attention with its latent KV cache";
   let description = [{
-    One attention block of `deepseek-model.md` §2.3 on the normalised hidden
+    One attention block of `docs/model.md` §2.3 on the normalised hidden
     state `input` (`[T, D]`), for a chunk of `T` tokens that may belong to
     several sequences: token `t` is at absolute position `positions[t]` of the
     sequence in cache slot `slots[t]`.
@@ -317,7 +317,7 @@ def DS_MLAOp : DS_Op<"mla", [AttrSizedOperandSegments,
     4. `result = o(attn)` with `o` (`[D, H*dv]`).
 
     With `absorbed` (set by `ds-absorb-mla`), step 3 runs in the latent space
-    of `deepseek-model.md` §2.7: `q_abs = W_UK^T q_nope` per head, scores
+    of `docs/model.md` §2.7: `q_abs = W_UK^T q_nope` per head, scores
     against the cached `c` directly, `o = W_UV (P c)`. Same function, other
     rounding points; it reads the cache once per head instead of expanding
     it to keys and values.
@@ -385,7 +385,7 @@ def DS_MLAOp : DS_Op<"mla", [AttrSizedOperandSegments,
 def DS_MoEGateOp : DS_PureOp<"moe_gate"> {
   let summary = "MoE router: scores, expert choice and combine weights";
   let description = [{
-    The router of `deepseek-model.md` §3.3, computed in fp32:
+    The router of `docs/model.md` §3.3, computed in fp32:
 
     1. `logits = f32(input) @ f32(weight)^T` (`weight : tensor<Exbf16>` rows).
     2. `scores = softmax(logits)` or `sigmoid(logits)` (`scoring`).
@@ -441,7 +441,7 @@ def DS_MoEExpertsOp : DS_PureOp<"moe_experts"> {
     `result[t] = bf16( sum_j weights[t, j] * expert_{indices[t, j]}(input[t]) )`
     where expert `e` is the SwiGLU MLP with `gate[e]`, `up[e]`, `down[e]`;
     each expert output is rounded to bf16 and the weighted sum is
-    accumulated in fp32 (`deepseek-model.md` §3.5). Shared experts are not
+    accumulated in fp32 (`docs/model.md` §3.5). Shared experts are not
     part of this op.
 
     | operand | type |
@@ -635,7 +635,7 @@ def DS_RouterLogitsOp : DS_PureOp<"router_logits"> {
   let summary = "fp32 router logits";
   let description = [{
     `result[t, e] = sum_k f32(input[t, k]) * f32(weight[e, k])`, not rounded:
-    the first half of `ds.moe_gate` (`deepseek-model.md` §3.3 upcasts both
+    the first half of `ds.moe_gate` (`docs/model.md` §3.3 upcasts both
     operands and computes in fp32). `weight` is `tensor<ExDxbf16>`, the
     result `tensor<?xExf32>`.
 
