@@ -91,34 +91,30 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         w.getExperts() ? static_cast<int64_t>(*w.getExperts()) : 0));
   }
 
-  auto parallelOf = [](StringRef parallel) {
-    return parallel == "tokens"   ? fb::ParallelDim::Tokens
-           : parallel == "static" ? fb::ParallelDim::Static
-                                  : fb::ParallelDim::TokensTimesStatic;
+  // The program's enums number their values as the dialect's do.
+  auto parallelOf = [](ParallelDim parallel) {
+    return static_cast<fb::ParallelDim>(static_cast<int8_t>(parallel));
+  };
+  auto rowsOf = [](KernelOp k) {
+    return k.getRows() == RowCount::Outputs ? fb::RowCount::Outputs
+                                            : fb::RowCount::Tokens;
   };
   std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
   llvm::StringMap<uint32_t> kernelIndex;
   for (KernelOp k : module.getOps<KernelOp>()) {
     kernelIndex[k.getSymName()] = kernels.size();
+    // (argument, dtype, elements per row) triples; the verifier checked them.
     std::vector<fb::KernelOutput> outputs;
-    if (auto triples = k->getAttrOfType<DenseI64ArrayAttr>("ds.outputs")) {
-      ArrayRef<int64_t> v = triples.asArrayRef();
-      if (v.size() % 3)
-        return k.emitOpError("has malformed ds.outputs");
-      for (size_t i = 0; i < v.size(); i += 3)
-        outputs.emplace_back(static_cast<uint32_t>(v[i]),
-                             static_cast<fb::DType>(v[i + 1]), v[i + 2]);
-    }
+    ArrayRef<int64_t> v = k.getOutputs();
+    for (size_t i = 0; i + 2 < v.size(); i += 3)
+      outputs.emplace_back(static_cast<uint32_t>(v[i]),
+                           static_cast<fb::DType>(v[i + 1]), v[i + 2]);
     kernels.push_back(fb::CreateKernel(
         fbb, fbb.CreateString(k.getSymName().str()),
         fbb.CreateString(k.getSummary().str()), parallelOf(k.getParallel()),
-        static_cast<int64_t>(k.getExtent()),
-        k.getRows() == "outputs" ? fb::RowCount::Outputs : fb::RowCount::Tokens,
-        fbb.CreateVectorOfStructs(outputs), k->hasAttr("ds.writes_cache"),
-        k->hasAttr("ds.block")
-            ? static_cast<uint32_t>(
-                  k->getAttrOfType<IntegerAttr>("ds.block").getInt())
-            : 128u));
+        static_cast<int64_t>(k.getExtent()), rowsOf(k),
+        fbb.CreateVectorOfStructs(outputs), k.getWritesCache(),
+        static_cast<uint32_t>(k.getConfig().getBlock())));
   }
   // --check-kernels: the host twins, named like the kernels they mirror.
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Kernel>>>
@@ -130,12 +126,10 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       return module.emitError("ds.host_twins does not match the kernels");
     for (auto [shape, k] : llvm::zip(shapes, declared)) {
       ArrayRef<int64_t> v = cast<DenseI64ArrayAttr>(shape).asArrayRef();
-      list.push_back(
-          fb::CreateKernel(fbb, fbb.CreateString(k.getSymName().str()),
-                           fbb.CreateString(k.getSummary().str()),
-                           static_cast<fb::ParallelDim>(v[0]), v[1],
-                           k.getRows() == "outputs" ? fb::RowCount::Outputs
-                                                    : fb::RowCount::Tokens));
+      list.push_back(fb::CreateKernel(
+          fbb, fbb.CreateString(k.getSymName().str()),
+          fbb.CreateString(k.getSummary().str()),
+          static_cast<fb::ParallelDim>(v[0]), v[1], rowsOf(k)));
     }
     twins = fbb.CreateVector(list);
   }

@@ -20,7 +20,7 @@ void buildModelPipeline(mlir::OpPassManager &pm,
   // prefill does too, until a tensor-core prefill attention exists: the
   // generic naive form expands keys per query, which is far slower there.
   DSAbsorbMLAOptions absorb;
-  if (options.gpu)
+  if (options.isCUDA())
     absorb.entries = {"prefill", "decode"};
   pm.addPass(createDSAbsorbMLA(absorb));
   // One op per kernel launch from here on: every later step (buffers,
@@ -37,11 +37,16 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   plan.prefillChunk = options.prefillChunk;
   plan.maxBatch = options.maxBatch;
   pm.addPass(createDSPlanBuffers(plan));
+  // Each kernel's strategy, from what the target's instructions allow and
+  // what the device's capacities favour; generation only follows it.
+  DSConfigureKernelsOptions configure;
+  configure.target = options.target;
+  configure.gpu = options.gpu;
+  pm.addPass(createDSConfigureKernels(configure));
   // Kernels (deduplicated by signature) and the ordered launches.
   DSScheduleOptions schedule;
   schedule.maxSeqLen = options.maxSeqLen;
   schedule.maxBatch = options.maxBatch;
-  schedule.gpu = options.gpu;
   schedule.hostTwins = options.hostTwins;
   pm.addPass(createDSSchedule(schedule));
 }

@@ -25,22 +25,6 @@ using namespace dsc::ds;
 
 namespace {
 
-/// Prefill tokens per warp in the GPU attention (registers bound it: 4
-/// tokens of a 512-wide latent use all 255).
-constexpr int64_t kQueryGroup = 4;
-
-const char *parallelName(dsc::ParallelDim parallel) {
-  switch (parallel) {
-  case dsc::ParallelDim::Tokens:
-    return "tokens";
-  case dsc::ParallelDim::Static:
-    return "static";
-  case dsc::ParallelDim::TokensTimesStatic:
-    return "tokens_x_static";
-  }
-  return "?";
-}
-
 struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
   using DSScheduleBase::DSScheduleBase;
 
@@ -72,19 +56,27 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     uint64_t layerBytes = static_cast<uint64_t>(maxBatch) * maxSeqLen *
                           (cacheType.getLatent() + cacheType.getRope()) * 2;
 
+    // CUDA kernels where ds-configure-kernels configured for a CUDA target.
+    auto target = module->getAttrOfType<StringAttr>("ds.target");
+    bool cuda = target && target.getValue().starts_with("cuda:");
+    if (hostTwins && !cuda) {
+      module.emitError("ds-schedule: host-twins needs kernels configured for "
+                       "a cuda target (ds-configure-kernels)");
+      return signalPassFailure();
+    }
     b.setInsertionPointToEnd(module.getBody());
     auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
-    kernels->setAttr("ds.kernels", b.getStringAttr(gpu ? "cuda" : "cpu"));
-    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen}, gpu);
+    kernels->setAttr("ds.kernels", b.getStringAttr(cuda ? "cuda" : "cpu"));
+    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen});
     // Check builds: the generic host lowering of every kernel, with the
     // same indices (both generators deduplicate by the same signature).
     std::optional<dsc::HostKernelGenerator> twins;
-    if (gpu && hostTwins) {
+    if (hostTwins) {
       auto twinModule =
           ModuleOp::create(b, module.getLoc(), StringRef("host_twins"));
       twinModule->setAttr("ds.twin_kernels", b.getStringAttr("cpu"));
       twins.emplace(twinModule, dsc::CacheGeometry{maxBatch, maxSeqLen},
-                    /*gpu=*/false);
+                    /*genericOnly=*/true);
     }
 
     SmallVector<func::FuncOp> entries;
@@ -100,28 +92,42 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     b.setInsertionPoint(entries.empty() ? kernels.getOperation()
                                         : entries.front().getOperation());
     for (const dsc::KernelInfo &k : generator.infos()) {
-      auto kernel =
-          KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
-                           b.getStringAttr(parallelName(k.parallel)),
-                           b.getI64IntegerAttr(k.extent),
-                           b.getStringAttr(k.perOutput ? "outputs" : "tokens"),
-                           b.getStringAttr(k.summary));
       // What it writes: (argument, dtype, elements per row) triples.
       SmallVector<int64_t> outputs;
       for (const dsc::KernelOutput &o : k.outputs)
         outputs.append({o.arg, o.dtype, o.rowElements});
-      kernel->setAttr("ds.outputs", b.getDenseI64ArrayAttr(outputs));
-      if (k.writesCache)
-        kernel->setAttr("ds.writes_cache", b.getUnitAttr());
-      if (k.blockSize != 128)
-        kernel->setAttr("ds.block", b.getI64IntegerAttr(k.blockSize));
+      KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
+                       ParallelDimAttr::get(ctx, k.parallel),
+                       b.getI64IntegerAttr(k.extent),
+                       RowCountAttr::get(ctx, k.perOutput ? RowCount::Outputs
+                                                          : RowCount::Tokens),
+                       k.config, b.getDenseI64ArrayAttr(outputs),
+                       k.writesCache ? b.getUnitAttr() : UnitAttr(),
+                       b.getStringAttr(k.summary));
     }
     if (twins) {
-      // (parallel, extent) of each kernel's host twin.
+      // (parallel, extent) of each kernel's host twin. A twin carries the
+      // name of the kernel it mirrors, so the executable's host table pairs
+      // them by name.
       SmallVector<Attribute> shapes;
-      for (const dsc::KernelInfo &k : twins->infos())
+      SmallVector<func::FuncOp> functions;
+      for (const dsc::KernelInfo &twin : twins->infos()) {
         shapes.push_back(b.getDenseI64ArrayAttr(
-            {static_cast<int64_t>(k.parallel), k.extent}));
+            {static_cast<int64_t>(twin.parallel), twin.extent}));
+        functions.push_back(
+            twins->module().lookupSymbol<func::FuncOp>(twin.name));
+        if (!functions.back()) {
+          module.emitError("ds-schedule: internal error: no twin ")
+              << twin.name;
+          return signalPassFailure();
+        }
+      }
+      // Kernel and twin names may overlap in another order: rename in two
+      // steps so no two functions ever share a name.
+      for (auto [i, f] : llvm::enumerate(functions))
+        SymbolTable::setSymbolName(f, "dsc_twin_" + std::to_string(i));
+      for (auto [k, f] : llvm::zip_equal(generator.infos(), functions))
+        SymbolTable::setSymbolName(f, k.name);
       module->setAttr("ds.host_twins", b.getArrayAttr(shapes));
     }
     module->setAttr(
@@ -169,12 +175,6 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         sampled = where.lookup(ret.getOperand(1));
         continue;
       }
-      // GPU prefill: one warp attends a group of a chunk's tokens, which
-      // share the cache rows they read (decode batches are one token per
-      // slot and keep a warp per token and fewer registers).
-      if (gpu && isa<MLALatentAttentionOp>(op) &&
-          f->getAttrOfType<StringAttr>("ds.entry").getValue() == "prefill")
-        op.setAttr("ds.query_group", b.getI64IntegerAttr(kQueryGroup));
       FailureOr<unsigned> kernel = generator.getOrCreate(&op);
       if (failed(kernel))
         return failure();

@@ -83,6 +83,12 @@ cl::opt<std::string> targetName(
     cl::desc("Target: cpu (default), cuda:sm_90a (H100/H200), cuda:sm_89, "
              "cuda:sm_80"),
     cl::init("cpu"), cl::sub(compileCommand));
+cl::opt<std::string> gpuName(
+    "gpu",
+    cl::desc("cuda targets: the GPU model kernels are sized for (h200, h100, "
+             "a100, l40s; default: h200 for sm_90a, l40s for sm_89, a100 "
+             "for sm_80)"),
+    cl::value_desc("name"), cl::init(""), cl::sub(compileCommand));
 cl::opt<std::string> cudaPath(
     "cuda-path",
     cl::desc("CUDA toolkit for ptxas and libdevice (default: $CUDA_HOME, "
@@ -408,6 +414,19 @@ int runCompile(const char *argv0) {
   if (!target)
     fail("unsupported --target '" + targetName + "' (known: " + knownTargets +
          ")");
+  if (!target->isCUDA() && !gpuName.empty())
+    fail("--gpu needs a cuda target");
+  if (target->isCUDA()) {
+    std::string profile = gpuName.empty() ? target->defaultDevice : gpuName;
+    std::string knownDevices;
+    std::optional<dsc::DeviceProfile> device =
+        dsc::lookupDeviceProfile(profile, knownDevices);
+    if (!device)
+      fail("unknown --gpu '" + profile + "' (known: " + knownDevices + ")");
+    if (device->chip != target->chip)
+      fail("--gpu " + profile + " runs " + device->chip + " code, not " +
+           target->name + " (pick --target=cuda:" + device->chip + ")");
+  }
   if (emitStage == EmitStage::PTX && !target->isCUDA())
     fail("--emit=ptx needs a cuda target");
   if (checkKernels && !target->isCUDA())
@@ -442,7 +461,8 @@ int runCompile(const char *argv0) {
   options.maxSeqLen = maxSeqLen;
   options.maxBatch = maxBatch;
   options.prefillChunk = prefillChunk;
-  options.gpu = target->isCUDA();
+  options.target = target->name;
+  options.gpu = gpuName;
   options.hostTwins = checkKernels;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);

@@ -76,3 +76,27 @@ RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t dim,
     return emitError() << "yarn mscale values must be finite";
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// KernelConfigAttr
+//===----------------------------------------------------------------------===//
+
+KernelConfigAttr KernelConfigAttr::getGeneric(MLIRContext *context) {
+  return KernelConfigAttr::get(context, KernelStrategy::Generic, 128, 1);
+}
+
+LogicalResult
+KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                         KernelStrategy strategy, int64_t block,
+                         int64_t queryGroup) {
+  if (block < 32 || block > 1024 || block % 32 != 0)
+    return emitError() << "block must be a multiple of 32 in [32, 1024], got "
+                       << block;
+  if (queryGroup < 1)
+    return emitError() << "query_group must be positive, got " << queryGroup;
+  if (queryGroup != 1 && strategy != KernelStrategy::WarpQueryGroup)
+    return emitError() << "query_group applies to warp_query_group only";
+  if (strategy == KernelStrategy::BlockSplit && block < 64)
+    return emitError() << "block_split needs at least two warps per block";
+  return success();
+}

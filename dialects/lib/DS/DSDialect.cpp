@@ -25,3 +25,58 @@ void DSDialect::initialize() {
   registerTypes();
   registerAttributes();
 }
+
+/// Every discardable `ds.*` attribute is one the dialect declares
+/// (`discardableAttrs` in DSBase.td), with the declared type.
+LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
+                                                  NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  Attribute value = attribute.getValue();
+  auto expect = [&](bool ok, StringRef what) -> LogicalResult {
+    if (ok)
+      return success();
+    return op->emitError("attribute '")
+           << name << "' must be " << what << ", got " << value;
+  };
+  if (name == getEntryAttrHelper().getNameStr()) {
+    auto entry = dyn_cast<StringAttr>(value);
+    return expect(entry && (entry.getValue() == "prefill" ||
+                            entry.getValue() == "decode"),
+                  "\"prefill\" or \"decode\"");
+  }
+  if (name == getModelAttrHelper().getNameStr() ||
+      name == getCacheAttrHelper().getNameStr())
+    return expect(isa<DictionaryAttr>(value), "a dictionary");
+  if (name == getTargetAttrHelper().getNameStr())
+    return expect(isa<StringAttr>(value), "a string");
+  if (name == getConfigAttrHelper().getNameStr())
+    return expect(isa<KernelConfigAttr>(value), "a #ds.kernel_config");
+  if (name == getArenaOffsetsAttrHelper().getNameStr()) {
+    auto offsets = dyn_cast<ArrayAttr>(value);
+    return expect(offsets && llvm::all_of(offsets,
+                                          [](Attribute a) {
+                                            auto i = dyn_cast<IntegerAttr>(a);
+                                            return i && i.getInt() >= 0;
+                                          }),
+                  "an array of non-negative integers");
+  }
+  if (name == getMaxTokensAttrHelper().getNameStr() ||
+      name == getArenaBytesAttrHelper().getNameStr()) {
+    auto count = dyn_cast<IntegerAttr>(value);
+    return expect(count && count.getInt() >= 0, "a non-negative integer");
+  }
+  if (name == getKernelsAttrHelper().getNameStr() ||
+      name == getTwinKernelsAttrHelper().getNameStr()) {
+    auto kind = dyn_cast<StringAttr>(value);
+    return expect(kind &&
+                      (kind.getValue() == "cpu" || kind.getValue() == "cuda"),
+                  "\"cpu\" or \"cuda\"");
+  }
+  if (name == getHostTwinsAttrHelper().getNameStr())
+    return expect(isa<ArrayAttr>(value), "an array");
+  if (name == getLogitsAttrHelper().getNameStr() ||
+      name == getSampledAttrHelper().getNameStr())
+    return expect(isa<ArgAttr>(value), "a #ds.arg");
+  return op->emitError("unknown discardable attribute '")
+         << name << "' (the ds dialect declares its attributes in DSBase.td)";
+}

@@ -519,17 +519,22 @@ LogicalResult MLAAbsorbValueOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult KernelOp::verify() {
-  StringRef parallel = getParallel();
-  if (parallel != "tokens" && parallel != "static" &&
-      parallel != "tokens_x_static")
-    return emitOpError("parallel must be \"tokens\", \"static\" or "
-                       "\"tokens_x_static\", got \"")
-           << parallel << "\"";
-  if (parallel != "tokens" && static_cast<int64_t>(getExtent()) <= 0)
+  if (getParallel() != ParallelDim::Tokens &&
+      static_cast<int64_t>(getExtent()) <= 0)
     return emitOpError("a static kernel needs a positive extent");
-  if (getRows() != "tokens" && getRows() != "outputs")
-    return emitOpError("rows must be \"tokens\" or \"outputs\", got \"")
-           << getRows() << "\"";
+  ArrayRef<int64_t> outputs = getOutputs();
+  if (outputs.size() % 3 != 0)
+    return emitOpError("outputs must be (argument, dtype, elements per row) "
+                       "triples, got ")
+           << outputs.size() << " values";
+  for (size_t i = 0; i < outputs.size(); i += 3) {
+    int64_t dtype = outputs[i + 1];
+    if (outputs[i] < 0 || (dtype != 0 && dtype != 1 && dtype != 3) ||
+        outputs[i + 2] <= 0)
+      return emitOpError("output ")
+             << i / 3 << " needs an argument >= 0, a dtype of 0 (bf16), "
+             << "1 (f32) or 3 (i32) and a positive row width";
+  }
   return success();
 }
 

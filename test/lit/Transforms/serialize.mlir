@@ -3,7 +3,7 @@
 // RUN: not dsc-opt %s --ds-serialize="output=%t.x" 2>&1 | FileCheck %s --check-prefix=UNSCHEDULED
 
 // ds-serialize writes the FlatBuffer program and leaves the module as it was.
-// CHECK: ds.kernel @dsc_kernel_0 "tokens" 0 "ds.embed
+// CHECK: ds.kernel @dsc_embed_generic_64x32 parallel = <tokens> extent = 0 {{.*}} "ds.embed
 // PROGRAM: identifier DSCP
 // PROGRAM: size {{[0-9]+}}
 // UNSCHEDULED: error: ds-serialize: the module is not scheduled (no ds.model, ds.cache or ds.arena_bytes)

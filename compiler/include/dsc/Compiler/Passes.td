@@ -72,13 +72,41 @@ def DSPlanBuffers : Pass<"ds-plan-buffers", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
 
+def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
+  let summary = "Choose the kernel strategy of every kernel-level op";
+  let description = [{
+    Sets `ds.config` (a `#ds.kernel_config`) on every kernel-level op of the
+    entry points, from the instruction-set target (`target`: which
+    instructions exist), the device profile (`gpu`: SMs, registers, shared
+    memory, bandwidth; the target's default when empty), the op's static
+    shapes and its entry point; records `ds.target` on the module. Kernel
+    generators read the choice and decide nothing themselves. No rule looks
+    at a chip's name: each reads a capability or a capacity.
+
+    | op | host | CUDA (warp shuffles) |
+    |---|---|---|
+    | `ds.embed`, `ds.swiglu`, `ds.add`, `ds.rope`, `ds.moe_select`, `ds.mla_attention` | `generic` | `generic` (a thread per index) |
+    | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts, `ds.sample` | `generic` | `warp`, 128 threads |
+    | `ds.mla_latent_attention` in prefill | `generic` | `warp_query_group`: as many of a slot's tokens per warp as the register file holds accumulators for (4 at a 512-wide latent) |
+    | `ds.mla_latent_attention` in decode | `generic` | `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"cpu\"",
+           "instruction-set target: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a">,
+    Option<"gpu", "gpu", "std::string", "\"\"",
+           "device profile (h200, h100, a100, l40s); default: the target's">
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
 def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
   let summary = "Turn the planned entry points into ordered kernel launches";
   let description = [{
-    Generates the host kernel of every distinct kernel-level op signature
-    into a nested `module @kernels` (deduplicated: a 61-layer model holds
-    one kernel per shape, not one per layer), declares each as a
-    `ds.kernel`, and rewrites every entry point into `ds.launch` ops whose
+    Generates the kernel of every distinct kernel-level op signature, with
+    the strategy `ds-configure-kernels` chose (`ds.config`; `generic` where
+    none was chosen), into a nested `module @kernels` (deduplicated: a
+    61-layer model holds one kernel per shape, not one per layer), declares
+    each as a `ds.kernel` named after its op, strategy and shape, and rewrites every entry point into `ds.launch` ops whose
     `#ds.arg` arguments say where each pointer goes: arena offsets from
     ds-plan-buffers, weights by manifest index, the cache at each op's
     layer, the chunk's tokens, positions and slots. The cache geometry
@@ -90,10 +118,8 @@ def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
            "positions per sequence in the KV cache">,
     Option<"maxBatch", "max-batch", "int64_t", "8",
            "sequences held in the KV cache at once">,
-    Option<"gpu", "gpu", "bool", "false",
-           "generate the warp-cooperative kernel variants of CUDA targets">,
     Option<"hostTwins", "host-twins", "bool", "false",
-           "with gpu: also generate each kernel's generic host lowering "
+           "also generate each kernel's generic host lowering "
            "(module @host_twins), for --check-kernels executables">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect", "::mlir::func::FuncDialect"];

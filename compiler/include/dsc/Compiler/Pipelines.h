@@ -12,6 +12,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <cstdint>
+#include <string>
 
 namespace dsc {
 
@@ -19,8 +20,11 @@ struct PipelineOptions {
   int64_t maxSeqLen = 4096;   // positions per sequence in the KV cache
   int64_t maxBatch = 8;       // sequences at once (decode tokens per step)
   int64_t prefillChunk = 256; // tokens per prefill call
-  bool gpu = false;           // a CUDA target
-  bool hostTwins = false;     // gpu: also the generic host kernels (checks)
+  std::string target = "cpu"; // instruction-set target (cuda:sm_90a, ...)
+  std::string gpu;            // device profile; "": the target's default
+  bool hostTwins = false;     // cuda: also the generic host kernels (checks)
+
+  bool isCUDA() const { return target.rfind("cuda:", 0) == 0; }
 };
 
 /// Model-level ds to kernel-level ds (`--emit=ds-opt`).

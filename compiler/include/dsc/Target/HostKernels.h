@@ -18,21 +18,22 @@
 #ifndef DSC_TARGET_HOSTKERNELS_H
 #define DSC_TARGET_HOSTKERNELS_H
 
+#include "dsc/Dialect/DS/DSDialect.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <string>
 #include <vector>
 
 namespace dsc {
 
-/// How a kernel's work is split between threads.
-enum class ParallelDim {
-  Tokens,            // [0, tokens) of the chunk
-  Static,            // [0, extent) fixed at compile time (output features)
-  TokensTimesStatic, // [0, tokens * extent): (token, head) pairs
-};
+/// How a kernel's work is split between threads: [0, tokens) of the chunk,
+/// [0, extent) fixed at compile time (output features), or
+/// [0, tokens * extent) ((token, head) pairs).
+using ds::ParallelDim;
 
 /// A buffer a kernel writes: launch argument `arg`, `rowElements` elements
 /// of `dtype` per row (rows: the launch's row count).
@@ -56,9 +57,10 @@ struct KernelInfo {
   /// whether it writes the KV cache.
   std::vector<KernelOutput> outputs;
   bool writesCache = false;
-  /// GPU threads per block. 128 unless the kernel cooperates through shared
-  /// memory across a block (its extent is then a multiple of the block).
-  int64_t blockSize = 128;
+  /// The strategy it was generated with (its block: GPU threads per block;
+  /// when not 128 the kernel cooperates across a block and its extent is a
+  /// multiple of the block).
+  ds::KernelConfigAttr config;
 };
 
 /// Capacity of the latent KV cache, which kernels index directly.
@@ -84,26 +86,32 @@ bool isKernelOp(mlir::Operation *op);
 
 class HostKernelGenerator {
 public:
-  /// Kernels are added to `kernels`, a module of func.func.
-  /// With `gpu`, the matrix products, the router and the attention use
-  /// warp-cooperative variants (32 lanes per output, reduced with shuffles,
-  /// so weight reads are coalesced); the module then needs the NVVM dialect
-  /// and can only be compiled for a CUDA target.
+  /// Kernels are added to `kernels`, a module of func.func. Each op is
+  /// generated with the strategy of its `ds.config` (`generic` without one),
+  /// or, with `genericOnly`, with the generic lowering whatever it says (the
+  /// host twins of --check-kernels builds). Either way kernels are
+  /// deduplicated by the op's signature including its `ds.config`, so two
+  /// generators given the same ops number their kernels alike. A module with
+  /// warp-cooperative kernels needs the NVVM dialect and can only be
+  /// compiled for a CUDA target.
   HostKernelGenerator(mlir::ModuleOp kernels, CacheGeometry cache,
-                      bool gpu = false)
-      : kernels(kernels), cache(cache), gpu(gpu) {}
+                      bool genericOnly = false)
+      : kernels(kernels), cache(cache), genericOnly(genericOnly) {}
 
   /// The index of the kernel of `op`, generated on first use of its
-  /// signature (op name, attributes but the layer, operand and result types).
+  /// signature (op name, attributes but the layer, operand and result types,
+  /// configuration).
   mlir::FailureOr<unsigned> getOrCreate(mlir::Operation *op);
 
   const std::vector<KernelInfo> &infos() const { return kernelInfos; }
+  mlir::ModuleOp module() const { return kernels; }
 
 private:
   mlir::ModuleOp kernels;
   CacheGeometry cache;
-  bool gpu;
+  bool genericOnly;
   llvm::StringMap<unsigned> bySignature;
+  llvm::StringSet<> names;
   std::vector<KernelInfo> kernelInfos;
 };
 

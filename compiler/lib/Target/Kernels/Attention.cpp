@@ -243,7 +243,9 @@ private:
   /// o_lat[t, h] = bf16(softmax(scores) . c). Generic: one (token, head) per
   /// index, scores in a buffer, probabilities rounded to bf16.
   std::pair<ParallelDim, int64_t> latentAttention(MLALatentAttentionOp op) {
-    if (gpu)
+    if (config.getStrategy() == KernelStrategy::BlockSplit)
+      return latentAttentionSplit(op);
+    if (config.getStrategy() == KernelStrategy::WarpQueryGroup)
       return latentAttentionWarp(op);
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), ropeDim = type.getRope();
@@ -287,17 +289,14 @@ private:
 
   /// GPU: one warp per (token, head); lanes split the latent dimension
   /// (c = lane + 32 k) for the scores and o_lat, so cache reads are
-  /// coalesced. In prefill (`ds.query_group`) tokens [base, base + G) of one
-  /// slot share a warp and read each cache row once for all of them; the
+  /// coalesced. With `warp_query_group` (prefill) tokens [base, base + G) of
+  /// one slot share a warp and read each cache row once for all of them; the
   /// group's first warp serves it and the others return (tokens of distinct
   /// slots each keep their own warp).
   std::pair<ParallelDim, int64_t> latentAttentionWarp(MLALatentAttentionOp op) {
     LatentCacheType type = op.getCache().getType();
     int64_t heads = op.getNumHeads();
-    auto groupAttr = op->getAttrOfType<IntegerAttr>("ds.query_group");
-    int64_t group = groupAttr ? std::max<int64_t>(groupAttr.getInt(), 1) : 1;
-    if (group == 1)
-      return latentAttentionSplit(op);
+    int64_t group = config.getQueryGroup();
     Value warp = e.c64(Emitter::kWarp);
     Value yes = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
     e.loop(e.begin, e.end, [&](Value index) {
@@ -341,20 +340,18 @@ private:
     return {ParallelDim::TokensTimesStatic, heads * Emitter::kWarp};
   }
 
-  /// GPU decode: one block of kSplitWarps warps per (token, head), each warp
-  /// taking a contiguous share of the cached positions (flash-decoding's
-  /// split), combined through shared memory: the block's maximum of the
-  /// warps' running maxima, each warp's sum and accumulators rescaled to it,
-  /// the accumulators added with shared-memory atomics. Long contexts thus
-  /// use kSplitWarps warps per head instead of one.
-  static constexpr int64_t kSplitWarps =
-      16; // 512 threads: <= 128 registers each
+  /// GPU decode (`block_split`): one block of `block / 32` warps per
+  /// (token, head), each warp taking a contiguous share of the cached
+  /// positions (flash-decoding's split), combined through shared memory: the
+  /// block's maximum of the warps' running maxima, each warp's sum and
+  /// accumulators rescaled to it, the accumulators added with shared-memory
+  /// atomics. Long contexts thus use many warps per head instead of one.
   std::pair<ParallelDim, int64_t>
   latentAttentionSplit(MLALatentAttentionOp op) {
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), heads = op.getNumHeads();
-    int64_t block = kSplitWarps * Emitter::kWarp;
-    blockSize = block;
+    int64_t block = config.getBlock();
+    const int64_t kSplitWarps = block / Emitter::kWarp;
     Type f32 = e.b.getF32Type();
     auto shared = [&](StringRef what, int64_t count) {
       Value address =

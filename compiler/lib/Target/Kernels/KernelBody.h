@@ -21,12 +21,12 @@
 namespace dsc::kernels {
 
 /// What a strategy needs besides the op: the builder, the cache geometry,
-/// whether it emits the CUDA (warp-cooperative) form, and the module-level
-/// tables it may ask for.
+/// the strategy ds-configure-kernels chose, and the module-level tables it
+/// may ask for.
 struct KernelBodyContext {
   Emitter &e;
   CacheGeometry cache;
-  bool gpu = false;
+  KernelConfigAttr config;
   /// The f32 inverse-frequency table of a rope.
   std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
   /// A block-shared f32 array of the kernel (CUDA only).
@@ -44,21 +44,21 @@ struct KernelShape {
 class KernelBody {
 public:
   explicit KernelBody(const KernelBodyContext &context)
-      : e(context.e), cache(context.cache), gpu(context.gpu),
+      : e(context.e), cache(context.cache), config(context.config),
+        gpu(context.config.isWarpCooperative()),
         invFreqTable(context.invFreqTable), sharedArray(context.sharedArray) {}
-
-  /// GPU threads per block the emitted kernel needs.
-  int64_t blockSize = 128;
 
 protected:
   Emitter &e;
   CacheGeometry cache;
+  KernelConfigAttr config;
+  /// Whether 32 lanes share each row (every strategy but `generic`).
   bool gpu;
   std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
   std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
 
   KernelShape shape(std::pair<ParallelDim, int64_t> split) const {
-    return {split.first, split.second, blockSize};
+    return {split.first, split.second, config.getBlock()};
   }
 
   Value operand(unsigned i) { return e.operandPtrs.lookup(i); }

@@ -40,8 +40,10 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
 
 #include <cfloat>
 #include <cmath>
@@ -79,6 +81,13 @@ std::vector<KernelArgument> kernelArguments(Operation *op) {
 
 namespace {
 
+/// The op's configuration (`generic` where none was chosen).
+KernelConfigAttr configOf(Operation *op) {
+  if (auto config = op->getAttrOfType<KernelConfigAttr>("ds.config"))
+    return config;
+  return KernelConfigAttr::getGeneric(op->getContext());
+}
+
 std::string signatureOf(Operation *op) {
   std::string key;
   llvm::raw_string_ostream os(key);
@@ -88,15 +97,56 @@ std::string signatureOf(Operation *op) {
   os << ")->(";
   for (Type t : op->getResultTypes())
     os << t << ",";
-  os << ")";
+  os << ")" << configOf(op);
   for (NamedAttribute attr : op->getAttrs())
-    // The layer only moves the cache pointer; discardable "ds.*"
+    // The layer only moves the cache pointer; the other discardable "ds.*"
     // attributes (buffer placement) do not change the code.
-    if (attr.getName() == "ds.query_group" ||
-        (attr.getName() != "layer" &&
-         !attr.getName().getValue().starts_with("ds.")))
+    if (attr.getName() != "layer" &&
+        !attr.getName().getValue().starts_with("ds."))
       os << attr.getName().getValue() << "=" << attr.getValue() << ";";
   return key;
+}
+
+/// The static dimensions of `type` joined by 'x' ("" for none), with an
+/// "_fp8" suffix for fp8 block weights.
+std::string shapeName(Type type) {
+  std::string name;
+  auto append = [&](ArrayRef<int64_t> shape) {
+    for (int64_t d : shape)
+      if (!ShapedType::isDynamic(d))
+        name += (name.empty() ? "" : "x") + std::to_string(d);
+  };
+  if (auto fp8 = dyn_cast<FP8BlockWeightType>(type)) {
+    append(fp8.getShape());
+    name += "_fp8";
+  } else if (auto ranked = dyn_cast<RankedTensorType>(type)) {
+    append(ranked.getShape());
+  }
+  return name;
+}
+
+/// dsc_<op>_<strategy>[_g<query group>]_<shape>: the shape of the op's
+/// first weight (an operand of static shape), else the static dimensions of
+/// its first operand.
+std::string kernelName(Operation *op, KernelConfigAttr config) {
+  std::string name = "dsc_" + op->getName().stripDialect().str() + "_" +
+                     stringifyKernelStrategy(config.getStrategy()).str();
+  if (config.getQueryGroup() != 1)
+    name += "_g" + std::to_string(config.getQueryGroup());
+  std::string shape;
+  for (Type t : op->getOperandTypes()) {
+    auto shaped = dyn_cast<ShapedType>(t);
+    if (isa<FP8BlockWeightType>(t) ||
+        (shaped && shaped.hasStaticShape() && shaped.getRank() >= 2)) {
+      shape = shapeName(t);
+      break;
+    }
+  }
+  if (shape.empty() && op->getNumOperands() > 0)
+    shape = shapeName(op->getOperand(0).getType());
+  if (!shape.empty())
+    name += "_" + shape;
+  return name;
 }
 
 } // namespace
@@ -134,14 +184,22 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
     e4m3[i] = kernels::decodeE4M3Value(static_cast<uint8_t>(i));
   LLVM::GlobalOp fp8Table = f32Array("dsc_e4m3fn_table", e4m3);
   unsigned index = kernelInfos.size();
-  auto invFreqTable = [&](RopeAttr rope) {
-    return f32Array(("dsc_rope_inv_freq_" + std::to_string(index)),
-                    kernels::ropeInverseFrequencies(rope));
-  };
-
-  if (gpu)
+  KernelConfigAttr config =
+      genericOnly ? KernelConfigAttr::getGeneric(ctx) : configOf(op);
+  if (config.isWarpCooperative())
     ctx->loadDialect<NVVM::NVVMDialect>();
-  std::string name = "dsc_kernel_" + std::to_string(index);
+  // Named after what it computes; a second kernel of the same name (same
+  // op, strategy and shape, other attributes) gets its signature's hash.
+  std::string name = kernelName(op, config);
+  if (!names.insert(name).second) {
+    name += "_" + llvm::utohexstr(llvm::xxh3_64bits(signature) & 0xffffffff,
+                                  /*LowerCase=*/true);
+    if (!names.insert(name).second)
+      return op->emitOpError("internal error: two kernels named ") << name;
+  }
+  auto invFreqTable = [&](RopeAttr rope) {
+    return f32Array(name + "_inv_freq", kernels::ropeInverseFrequencies(rope));
+  };
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto i64 = b.getI64Type();
   auto func = func::FuncOp::create(b, loc, name,
@@ -156,7 +214,7 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
         /*addrSpace=*/3);
   };
   kernels::Emitter emitter(b, loc, func, op, fp8Table);
-  kernels::KernelBodyContext context{emitter, cache, gpu, invFreqTable,
+  kernels::KernelBodyContext context{emitter, cache, config, invFreqTable,
                                      sharedArray};
   kernels::KernelShape shape =
       llvm::TypeSwitch<Operation *, kernels::KernelShape>(op)
@@ -182,7 +240,7 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   info.parallel = shape.parallel;
   info.extent = shape.extent;
   info.perOutput = isa<LMHeadOp, SampleOp>(op);
-  info.blockSize = shape.block;
+  info.config = config;
   std::vector<KernelArgument> layout = kernelArguments(op);
   for (unsigned i = 0; i < layout.size(); ++i) {
     if (layout[i].kind != KernelArgument::Result)

@@ -545,18 +545,67 @@ func.func @f(%l: tensor<?x8xf32>) {
 
 // -----
 
-// expected-error @+1 {{parallel must be "tokens", "static" or "tokens_x_static", got "heads"}}
-ds.kernel @k "heads" 4 "ds.linear"
+// expected-error @+2 {{expected ::dsc::ds::ParallelDim to be one of: tokens, static, tokens_x_static}}
+// expected-error @+1 {{failed to parse DS_ParallelDimAttr parameter 'value' which is to be a `::dsc::ds::ParallelDim`}}
+ds.kernel @k parallel = <heads> extent = 4 rows = <tokens> config = <strategy = warp> outputs = [] "ds.linear"
 
 // -----
 
 // expected-error @+1 {{a static kernel needs a positive extent}}
-ds.kernel @k "static" 0 "ds.linear"
+ds.kernel @k parallel = <static> extent = 0 rows = <tokens> config = <strategy = warp> outputs = [] "ds.linear"
 
 // -----
 
-// expected-error @+1 {{rows must be "tokens" or "outputs", got "experts"}}
-ds.kernel @k "tokens" 0 rows "experts" "ds.sample"
+// expected-error @+2 {{expected ::dsc::ds::RowCount to be one of: tokens, outputs}}
+// expected-error @+1 {{failed to parse DS_RowCountAttr parameter 'value' which is to be a `::dsc::ds::RowCount`}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <experts> config = <strategy = generic> outputs = [] "ds.sample"
+
+// -----
+
+// expected-error @+1 {{output 0 needs an argument >= 0, a dtype of 0 (bf16), 1 (f32) or 3 (i32) and a positive row width}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [2, 2, 16] "ds.embed"
+
+// -----
+
+// expected-error @+1 {{outputs must be (argument, dtype, elements per row) triples, got 2 values}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [2, 0] "ds.embed"
+
+// -----
+
+// expected-error @+1 {{block must be a multiple of 32 in [32, 1024], got 100}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, block = 100> outputs = [] "ds.embed"
+
+// -----
+
+// expected-error @+1 {{query_group applies to warp_query_group only}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, query_group = 2> outputs = [] "ds.embed"
+
+// -----
+
+// expected-error @+1 {{block_split needs at least two warps per block}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = block_split, block = 32> outputs = [] "ds.embed"
+
+// -----
+
+// Discardable ds.* attributes are declared, with their types.
+// expected-error @+1 {{unknown discardable attribute 'ds.query_group'}}
+func.func @f() attributes {ds.query_group = 4 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'ds.entry' must be "prefill" or "decode", got "train"}}
+func.func @f() attributes {ds.entry = "train"} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'ds.config' must be a #ds.kernel_config, got 4 : i64}}
+func.func @f() attributes {ds.config = 4 : i64} {
+  return
+}
 
 // -----
 

@@ -88,6 +88,80 @@ def DS_ArgAttr : DS_AttrDef<"Arg", "arg"> {
   let assemblyFormat = "`<` $kind `,` $value `>`";
 }
 
+def DS_ParallelDim : I32EnumAttr<"ParallelDim",
+    "what a kernel's parallel index ranges over", [
+      I32EnumAttrCase<"Tokens", 0, "tokens">,
+      I32EnumAttrCase<"Static", 1, "static">,
+      I32EnumAttrCase<"TokensTimesStatic", 2, "tokens_x_static">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+def DS_ParallelDimAttr : EnumAttr<DS_Dialect, DS_ParallelDim, "parallel"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def DS_RowCount : I32EnumAttr<"RowCount",
+    "what a kernel's row count counts", [
+      I32EnumAttrCase<"Tokens", 0, "tokens">,
+      I32EnumAttrCase<"Outputs", 1, "outputs">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+def DS_RowCountAttr : EnumAttr<DS_Dialect, DS_RowCount, "rows"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def DS_KernelStrategy : I32EnumAttr<"KernelStrategy",
+    "how a kernel-level op becomes a kernel", [
+      I32EnumAttrCase<"Generic", 0, "generic">,
+      I32EnumAttrCase<"Warp", 1, "warp">,
+      I32EnumAttrCase<"WarpQueryGroup", 2, "warp_query_group">,
+      I32EnumAttrCase<"BlockSplit", 3, "block_split">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::dsc::ds";
+}
+
+def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
+  let summary = "the kernel strategy chosen for a kernel-level op";
+  let description = [{
+    Set on every kernel-level op by `ds-configure-kernels` from the
+    instruction set of the target and the device profile; the kernel
+    generators read it and decide nothing themselves.
+
+    | strategy | what the kernel does | ops |
+    |---|---|---|
+    | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
+    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router, sampler |
+    | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
+    | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode) |
+
+    `block` is the GPU threads per block (a multiple of 32, at most 1024;
+    ignored on the host). `query_group` is meaningful only for
+    `warp_query_group` and must be 1 otherwise.
+
+    ```mlir
+    #ds.kernel_config<strategy = warp, block = 128>
+    #ds.kernel_config<strategy = block_split, block = 512>
+    #ds.kernel_config<strategy = warp_query_group, block = 128, query_group = 4>
+    ```
+  }];
+  let parameters = (ins
+    EnumParameter<DS_KernelStrategy>:$strategy,
+    DefaultValuedParameter<"int64_t", "128">:$block,
+    DefaultValuedParameter<"int64_t", "1">:$query_group);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The generic lowering (what every host kernel and host twin uses).
+    static KernelConfigAttr getGeneric(::mlir::MLIRContext *context);
+    /// Whether the kernel runs 32 lanes per row (every CUDA-core strategy
+    /// but `generic`).
+    bool isWarpCooperative() const {
+      return getStrategy() != KernelStrategy::Generic;
+    }
+  }];
+}
+
 def DS_RopeAttr : DS_AttrDef<"Rope", "rope"> {
   let summary = "rotary position embedding parameters (YaRN)";
   let description = [{

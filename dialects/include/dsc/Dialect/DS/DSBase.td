@@ -38,6 +38,38 @@ def DS_Dialect : Dialect {
   }];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
+  // Every discardable `ds.*` attribute the passes set, with its type; the
+  // dialect's operation-attribute verifier rejects any other `ds.*` name and
+  // any of these with another type.
+  let discardableAttrs = (ins
+    // func.func: "prefill" | "decode" (the frontend; ds-serialize).
+    "::mlir::StringAttr":$entry,
+    // module: the model metadata the frontend records for the program.
+    "::mlir::DictionaryAttr":$model,
+    // module: the instruction-set target and device profile the kernels
+    // are configured for, "cuda:sm_90a/h200" or "cpu" (ds-configure-kernels).
+    "::mlir::StringAttr":$target,
+    // kernel-level op: the strategy ds-configure-kernels chose.
+    "::dsc::ds::KernelConfigAttr":$config,
+    // kernel-level op: the arena byte offset of each result (ds-plan-buffers).
+    "::mlir::ArrayAttr":$arena_offsets,
+    // func.func: tokens per call (ds-plan-buffers).
+    "::mlir::IntegerAttr":$max_tokens,
+    // module: the activation arena's size in bytes (ds-plan-buffers).
+    "::mlir::IntegerAttr":$arena_bytes,
+    // module: the latent cache geometry (ds-schedule).
+    "::mlir::DictionaryAttr":$cache,
+    // nested module of generated kernels: "cpu" | "cuda" (ds-schedule).
+    "::mlir::StringAttr":$kernels,
+    // nested module of the generic twins of CUDA kernels (ds-schedule).
+    "::mlir::StringAttr":$twin_kernels,
+    // module: (parallel, extent) of each kernel's host twin (ds-schedule).
+    "::mlir::ArrayAttr":$host_twins,
+    // scheduled func.func: where its logits and sampled tokens are.
+    "::dsc::ds::ArgAttr":$logits,
+    "::dsc::ds::ArgAttr":$sampled
+  );
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
   private:
     void registerAttributes();

@@ -27,10 +27,12 @@ mlir::FailureOr<llvm::APFloat> parseF64(mlir::AsmParser &parser);
 } // namespace dsc::ds::detail
 
 #include "dsc/Dialect/DS/DSEnums.h.inc"
-#include "dsc/Dialect/DS/DSOpsDialect.h.inc"
 
+// Before the dialect: its discardable-attribute helpers return these.
 #define GET_ATTRDEF_CLASSES
 #include "dsc/Dialect/DS/DSAttrs.h.inc"
+
+#include "dsc/Dialect/DS/DSOpsDialect.h.inc"
 
 #define GET_TYPEDEF_CLASSES
 #include "dsc/Dialect/DS/DSOpsTypes.h.inc"

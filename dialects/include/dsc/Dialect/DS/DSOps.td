@@ -729,26 +729,40 @@ def DS_MoEExpertDownOp : DS_PureOp<"moe_expert_down"> {
 def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
   let summary = "a compiled kernel the schedule launches";
   let description = [{
-    Declares kernel `sym_name` (a function of the nested `@kernels` module
-    for the host target) and how a launch splits its work: over the chunk's
-    `tokens`, over a `static` range `[0, extent)` (output features), or
-    over `tokens_x_static` (`[0, tokens * extent)`: token-head pairs).
-    `rows` says what "tokens" counts for this kernel: the chunk's tokens
-    (the default) or its `outputs`, the rows whose logits are computed
-    (`ds.lm_head`, `ds.sample`). `summary` names the op and shapes it
-    implements.
+    Declares kernel `sym_name` (a function of the nested `@kernels` module)
+    and how a launch splits its work: over the chunk's `tokens`, over a
+    `static` range `[0, extent)` (output features), or over
+    `tokens_x_static` (`[0, tokens * extent)`: token-head pairs). `rows`
+    says what "tokens" counts for this kernel: the chunk's tokens or its
+    `outputs`, the rows whose logits are computed (`ds.lm_head`,
+    `ds.sample`). `config` is the strategy it was generated with (its
+    `block` is the GPU block size); `outputs` lists what it writes as
+    (argument, dtype, elements per row) triples, dtype in the program's
+    numbering (0 bf16, 1 f32, 3 i32); `writes_cache` marks kernels that
+    write the latent cache. `summary` names the op and shapes it implements.
+
+    Kernels are named `dsc_<op>_<strategy>_<shape>` after what they compute,
+    so a new kernel renames none of the others.
 
     ```mlir
-    ds.kernel @dsc_kernel_2 "static" 1536 "ds.linear tensor<?x7168xbf16>"
-    ds.kernel @dsc_kernel_21 "tokens" 0 rows "outputs" "ds.sample tensor<?x129280xf32>"
+    ds.kernel @dsc_linear_warp_1536x7168 parallel = <tokens_x_static> extent = 49152
+        rows = <tokens> config = <strategy = warp, block = 128>
+        outputs = [2, 0, 1536] "ds.linear tensor<?x7168xbf16> tensor<1536x7168xbf16>"
     ```
   }];
-  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$parallel,
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       DS_ParallelDimAttr:$parallel,
                        I64Attr:$extent,
-                       DefaultValuedStrAttr<StrAttr, "tokens">:$rows,
+                       DS_RowCountAttr:$rows,
+                       DS_KernelConfigAttr:$config,
+                       DenseI64ArrayAttr:$outputs,
+                       UnitAttr:$writes_cache,
                        StrAttr:$summary);
-  let assemblyFormat =
-      "$sym_name $parallel $extent (`rows` $rows^)? $summary attr-dict";
+  let assemblyFormat = [{
+    $sym_name `parallel` `=` $parallel `extent` `=` $extent `rows` `=` $rows
+    `config` `=` $config `outputs` `=` $outputs (`writes_cache` $writes_cache^)?
+    $summary attr-dict
+  }];
   let hasVerifier = 1;
 }
 

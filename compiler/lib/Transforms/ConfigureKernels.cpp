@@ -1,0 +1,153 @@
+//===- ConfigureKernels.cpp - ds-configure-kernels ------------------------===//
+//
+// Chooses, per kernel-level op, the strategy its kernel is generated with
+// and that strategy's parameters, from the instruction-set target, the
+// device profile and the op's static shapes (see Passes.td). The rules read
+// capabilities (warp shuffles, registers, threads per block) and capacities
+// (the profile's register file), never a chip's name; a new strategy for a
+// new chip is a new rule here plus its kernel file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/Compiler/Passes.h"
+#include "dsc/Target/TargetDescription.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <algorithm>
+
+namespace dsc {
+#define GEN_PASS_DEF_DSCONFIGUREKERNELS
+#include "dsc/Compiler/Passes.h.inc"
+} // namespace dsc
+
+using namespace mlir;
+using namespace dsc::ds;
+
+namespace {
+
+/// Registers the block-split decode attention needs per thread (ptxas
+/// reports 128 or fewer at the 576-wide latent of every DeepSeek model).
+constexpr int64_t kBlockSplitRegisters = 128;
+/// Prefill tokens one warp serves at a 512-wide latent: 4 tokens' output
+/// accumulators (16 per lane each) and queries fill the 255 registers a
+/// thread may use (ptxas, sm_90a). Wider latents hold proportionally fewer.
+constexpr int64_t kQueryGroupAt512 = 4;
+constexpr int64_t kWarp = 32;
+
+class KernelConfigurator {
+public:
+  KernelConfigurator(MLIRContext *context, const dsc::TargetDescription &target,
+                     const dsc::DeviceProfile *device)
+      : context(context), target(target), device(device) {}
+
+  /// The configuration of `op` in an entry point of kind `entry`, or null
+  /// when `op` is not kernel-level.
+  KernelConfigAttr choose(Operation *op, StringRef entry) const {
+    return llvm::TypeSwitch<Operation *, KernelConfigAttr>(op)
+        // A thread per element or row suffices: no reduction to share.
+        .Case<EmbedOp, SwiGLUOp, AddOp, RopeOp, MoESelectOp, MLAAttentionOp>(
+            [&](Operation *) { return generic(); })
+        // Reductions along a row: 32 lanes share it where warps exist.
+        .Case<RMSNormOp, LinearOp, RouterLogitsOp, LMHeadOp, SampleOp,
+              MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,
+              MoEExpertUpOp, MoEExpertDownOp>([&](Operation *) {
+          return target.hasWarpShuffle ? warp() : generic();
+        })
+        .Case([&](MLALatentAttentionOp attention) {
+          return latentAttention(attention, entry);
+        })
+        .Default([](Operation *) { return KernelConfigAttr(); });
+  }
+
+private:
+  MLIRContext *context;
+  const dsc::TargetDescription &target;
+  const dsc::DeviceProfile *device;
+
+  KernelConfigAttr generic() const {
+    return KernelConfigAttr::getGeneric(context);
+  }
+  KernelConfigAttr warp() const {
+    return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1);
+  }
+
+  /// Prefill: each cache row read once for a group of a slot's tokens.
+  /// Decode (one token per slot): the cached positions of a (token, head)
+  /// split over the warps of a block.
+  KernelConfigAttr latentAttention(MLALatentAttentionOp op,
+                                   StringRef entry) const {
+    if (!target.hasWarpShuffle)
+      return generic();
+    int64_t latent = op.getCache().getType().getLatent();
+    if (entry == "prefill") {
+      int64_t group = std::clamp<int64_t>(kQueryGroupAt512 * 512 /
+                                              std::max<int64_t>(latent, 1),
+                                          1, kQueryGroupAt512);
+      return KernelConfigAttr::get(context, KernelStrategy::WarpQueryGroup,
+                                   4 * kWarp, group);
+    }
+    int64_t registersPerSM = device ? device->registersPerSM : 65536;
+    int64_t block = std::min(target.maxThreadsPerBlock,
+                             registersPerSM / kBlockSplitRegisters);
+    block = std::max<int64_t>(block / kWarp * kWarp, 2 * kWarp);
+    return KernelConfigAttr::get(context, KernelStrategy::BlockSplit, block, 1);
+  }
+};
+
+struct ConfigureKernelsPass
+    : dsc::impl::DSConfigureKernelsBase<ConfigureKernelsPass> {
+  using DSConfigureKernelsBase::DSConfigureKernelsBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::string known;
+    std::optional<dsc::TargetDescription> isa =
+        dsc::lookupTarget(target, known);
+    if (!isa) {
+      module.emitError("ds-configure-kernels: unknown target '")
+          << target << "' (known: " << known << ")";
+      return signalPassFailure();
+    }
+    std::optional<dsc::DeviceProfile> device;
+    if (isa->isCUDA()) {
+      std::string profile = gpu.empty() ? isa->defaultDevice : gpu.getValue();
+      device = dsc::lookupDeviceProfile(profile, known);
+      if (!device) {
+        module.emitError("ds-configure-kernels: unknown gpu '")
+            << profile << "' (known: " << known << ")";
+        return signalPassFailure();
+      }
+      if (device->chip != isa->chip) {
+        module.emitError("ds-configure-kernels: gpu '")
+            << device->name << "' runs " << device->chip << " code, not "
+            << isa->name;
+        return signalPassFailure();
+      }
+    } else if (!gpu.empty()) {
+      module.emitError("ds-configure-kernels: gpu '")
+          << gpu << "' needs a cuda target";
+      return signalPassFailure();
+    }
+
+    DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
+    KernelConfigurator configurator(&getContext(), *isa,
+                                    device ? &*device : nullptr);
+    for (auto f : module.getOps<func::FuncOp>()) {
+      StringAttr entry = dialect->getEntryAttrHelper().getAttr(f);
+      if (!entry)
+        continue;
+      f.walk([&](Operation *op) {
+        if (KernelConfigAttr config = configurator.choose(op, entry.getValue()))
+          dialect->getConfigAttrHelper().setAttr(op, config);
+      });
+    }
+    dialect->getTargetAttrHelper().setAttr(
+        module,
+        StringAttr::get(&getContext(),
+                        device ? isa->name + "/" + device->name : isa->name));
+  }
+};
+
+} // namespace

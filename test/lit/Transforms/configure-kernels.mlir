@@ -1,0 +1,75 @@
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a" | FileCheck %s --check-prefix=SM90
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: dsc-opt %s --ds-configure-kernels | FileCheck %s --check-prefix=CPU
+// RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_75" 2>&1 | FileCheck %s --check-prefix=BADTARGET
+// RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a gpu=b200" 2>&1 | FileCheck %s --check-prefix=BADGPU
+// RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a gpu=a100" 2>&1 | FileCheck %s --check-prefix=MISMATCH
+// RUN: not dsc-opt %s --ds-configure-kernels="gpu=h200" 2>&1 | FileCheck %s --check-prefix=HOSTGPU
+
+// ds-configure-kernels: the strategy of every kernel-level op of the entry
+// points, from the instruction set (warp shuffles on CUDA targets) and the
+// device profile (the decode attention's block from its register file).
+
+// SM90: module attributes {ds.target = "cuda:sm_90a/h200"}
+// SM80: module attributes {ds.target = "cuda:sm_80/a100"}
+// CPU: module attributes {ds.target = "cpu"}
+
+// SM90-LABEL: func.func @prefill
+// Element-wise work keeps a thread per index; reductions get a warp.
+// SM90: ds.embed {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM90: ds.add {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// Prefill: four of a slot's tokens per warp at a 512-wide latent.
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = warp_query_group, query_group = 4>
+// SM90-LABEL: func.func @decode
+// Decode: a block of 16 warps per (token, head): 65536 registers per SM at
+// 128 per thread.
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+// SM90: func.func @not_an_entry
+// SM90-NOT: ds.config
+
+// SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+
+// The host runs the generic lowering of every op.
+// CPU-LABEL: func.func @prefill
+// CPU: ds.embed {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU-NOT: strategy = warp
+
+// BADTARGET: error: ds-configure-kernels: unknown target 'cuda:sm_75' (known: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a)
+// BADGPU: error: ds-configure-kernels: unknown gpu 'b200' (known: h200, h100, a100, l40s)
+// MISMATCH: error: ds-configure-kernels: gpu 'a100' runs sm_80 code, not cuda:sm_90a
+// HOSTGPU: error: ds-configure-kernels: gpu 'h200' needs a cuda target
+
+func.func @prefill(%t: tensor<?xi32>, %table: tensor<64x512xbf16>,
+                   %norm: tensor<512xbf16>, %w: tensor<512x512xbf16>,
+                   %q: tensor<?x4x576xbf16>, %pos: tensor<?xi32>,
+                   %slots: tensor<?xi32>,
+                   %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>)
+    attributes {ds.entry = "prefill"} {
+  %h = ds.embed %t, %table : tensor<?xi32>, tensor<64x512xbf16> -> tensor<?x512xbf16>
+  %n = ds.rms_norm %h, %norm {eps = 1.0e-06 : f64} : tensor<?x512xbf16>, tensor<512xbf16>
+  %l = ds.linear %n, %w : tensor<?x512xbf16>, tensor<512x512xbf16> -> tensor<?x512xbf16>
+  %s = ds.add %l, %h : tensor<?x512xbf16>
+  %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.1 : f64}
+      : tensor<?x4x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x4x512xbf16>
+  return
+}
+
+func.func @decode(%q: tensor<?x4x576xbf16>, %pos: tensor<?xi32>,
+                  %slots: tensor<?xi32>,
+                  %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>)
+    attributes {ds.entry = "decode"} {
+  %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.1 : f64}
+      : tensor<?x4x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x4x512xbf16>
+  return
+}
+
+// Functions that are not entry points are left alone.
+func.func @not_an_entry(%h: tensor<?x512xbf16>, %norm: tensor<512xbf16>) {
+  %n = ds.rms_norm %h, %norm {eps = 1.0e-06 : f64} : tensor<?x512xbf16>, tensor<512xbf16>
+  return
+}
