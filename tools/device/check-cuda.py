@@ -133,7 +133,7 @@ def check_kernels(label, exe, prompt_sets, extra, timeout=300):
             rows.append((f"{label} kernels {shape}", "timeout", "", "FAIL"))
             failures.append(label)
             continue
-        table = [line for line in r.stderr.splitlines() if line.startswith("dsc_kernel_")]
+        table = [line for line in r.stderr.splitlines() if line.startswith("dsc_")]
         errs = [float(line.split()[2]) for line in table]
         worst = max(errs) if errs else float("nan")
         ok = r.returncode == 0 and len(table) > 0
