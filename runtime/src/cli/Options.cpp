@@ -10,6 +10,7 @@
 #include "cli/Options.h"
 
 #include "cli/Fail.h"
+#include "cli/PromptIdsFile.h"
 
 #include <cerrno>
 #include <cmath>
@@ -48,6 +49,15 @@ void printHelp(const char *argv0, const dsrt::Program &program) {
       "Token ids:\n"
       "  --prompt-ids \"0 5 9\"  prompt token ids; repeat for a batch (at most "
       "%lld)\n"
+      "  --prompt-ids-file F    one prompt's token ids read from file F (- "
+      "for\n"
+      "                         stdin), the same ids as --prompt-ids "
+      "separated\n"
+      "                         by any whitespace, newlines included: the\n"
+      "                         whole file is one prompt; repeatable, mixes\n"
+      "                         with --prompt-ids (for prompts longer than "
+      "one\n"
+      "                         command-line argument can hold)\n"
       "  -n, --max-tokens N     tokens to generate per prompt (default 16)\n"
       "  --temp T               sampling temperature; 0 = greedy (default 0)\n"
       "  --top-k K              keep the K most likely tokens (0 = off)\n"
@@ -118,6 +128,7 @@ std::vector<int32_t> parseIds(const std::string &text, int64_t vocab) {
 Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
   Options o;
   int64_t vocab = program.fb().model()->vocab_size();
+  bool readStdin = false; // by --prompt-ids-file -
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     auto value = [&]() -> std::string {
@@ -162,6 +173,15 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
       o.showPrompt = true;
     } else if (flag == "--prompt-ids") {
       o.prompts.push_back(parseIds(value(), vocab));
+    } else if (flag == "--prompt-ids-file") {
+      std::string path = value();
+      if (path == "-") {
+        if (readStdin)
+          fail("--prompt-ids-file - : stdin can be read only once");
+        readStdin = true;
+      }
+      o.prompts.push_back(
+          readPromptIdsFile(path, vocab, program.fb().cache()->max_seq()));
     } else if (flag == "-n" || flag == "--max-tokens") {
       o.maxTokens = parseInteger(flag, value(), 0, 1 << 24);
     } else if (flag == "--temp" || flag == "--temperature") {

@@ -21,6 +21,7 @@
 namespace dsrt::cli {
 
 struct Options {
+  /// --prompt-ids and --prompt-ids-file, in command-line order.
   std::vector<std::vector<int32_t>> prompts;
   int64_t maxTokens = 16;
   SamplingParams sampling;
