@@ -9,12 +9,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "TokenizerImpl.h"
+#include "text/TokenizerImpl.h"
 
 #include "dsrt/Json.h"
 
-#include "QuoteForMessage.h"
-#include "Utf8.h"
+#include "io/QuoteForMessage.h"
+#include "text/Utf8.h"
 
 #include <algorithm>
 #include <cctype>

@@ -11,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef DSRT_SRC_UTF8_H
-#define DSRT_SRC_UTF8_H
+#ifndef DSRT_SRC_TEXT_UTF8_H
+#define DSRT_SRC_TEXT_UTF8_H
 
 #include <cstddef>
 #include <cstdint>
@@ -171,4 +171,4 @@ inline bool isUnicodeWhiteSpace(uint32_t codePoint) {
 
 } // namespace dsrt::detail
 
-#endif // DSRT_SRC_UTF8_H
+#endif // DSRT_SRC_TEXT_UTF8_H

@@ -14,8 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef DSRT_SRC_REGEX_H
-#define DSRT_SRC_REGEX_H
+#ifndef DSRT_SRC_TEXT_REGEX_H
+#define DSRT_SRC_TEXT_REGEX_H
 
 #include "dsrt/Expected.h"
 
@@ -73,4 +73,4 @@ private:
 
 } // namespace dsrt::detail
 
-#endif // DSRT_SRC_REGEX_H
+#endif // DSRT_SRC_TEXT_REGEX_H

@@ -9,8 +9,8 @@
 
 #include "dsrt/Checkpoint.h"
 
-#include "QuoteForMessage.h"
 #include "dsrt/Json.h"
+#include "io/QuoteForMessage.h"
 
 #include <algorithm>
 #include <cassert>

@@ -12,12 +12,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef DSRT_SRC_TOKENIZERIMPL_H
-#define DSRT_SRC_TOKENIZERIMPL_H
+#ifndef DSRT_SRC_TEXT_TOKENIZERIMPL_H
+#define DSRT_SRC_TEXT_TOKENIZERIMPL_H
 
 #include "dsrt/Expected.h"
 
-#include "Regex.h"
+#include "text/Regex.h"
 
 #include <array>
 #include <cstddef>
@@ -385,4 +385,4 @@ std::string applyNormalizer(const TokenizerImpl &impl, std::string_view text,
 
 } // namespace dsrt::detail
 
-#endif // DSRT_SRC_TOKENIZERIMPL_H
+#endif // DSRT_SRC_TEXT_TOKENIZERIMPL_H

@@ -10,7 +10,7 @@
 
 #include "dsrt/Json.h"
 
-#include "QuoteForMessage.h"
+#include "io/QuoteForMessage.h"
 
 #include <charconv>
 #include <cmath>

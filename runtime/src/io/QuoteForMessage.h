@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef DSRT_SRC_QUOTEFORMESSAGE_H
-#define DSRT_SRC_QUOTEFORMESSAGE_H
+#ifndef DSRT_SRC_IO_QUOTEFORMESSAGE_H
+#define DSRT_SRC_IO_QUOTEFORMESSAGE_H
 
 #include <cstdio>
 #include <string>
@@ -49,4 +49,4 @@ inline std::string quoteForMessage(std::string_view text) {
 
 } // namespace dsrt::detail
 
-#endif // DSRT_SRC_QUOTEFORMESSAGE_H
+#endif // DSRT_SRC_IO_QUOTEFORMESSAGE_H

@@ -11,8 +11,8 @@
 
 #include "dsrt/Tokenizer.h"
 
-#include "TokenizerImpl.h"
-#include "Utf8.h"
+#include "text/TokenizerImpl.h"
+#include "text/Utf8.h"
 
 #include <algorithm>
 #include <deque>

@@ -1,0 +1,48 @@
+//===- Options.h - the command line of a dsc executable ---------*- C++ -*-===//
+//
+// What the user asked for: the prompts (token ids, or text for the chat
+// format), how many tokens to generate and how to sample them, and what to
+// print. parseOptions() reads argv, checks every value against the compiled
+// program (vocabulary, batch, context) and fails with one clear error line on
+// anything it cannot use.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSRT_SRC_CLI_OPTIONS_H
+#define DSRT_SRC_CLI_OPTIONS_H
+
+#include "dsrt/Program.h"
+#include "dsrt/Sampling.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dsrt::cli {
+
+struct Options {
+  /// --prompt-ids and --prompt-ids-file, in command-line order.
+  std::vector<std::vector<int32_t>> prompts;
+  int64_t maxTokens = 16;
+  SamplingParams sampling;
+  std::string dumpLogits;
+  std::string weightsDir;
+  bool json = false, bench = false, dummyWeights = false, ignoreEos = false;
+  bool checkKernels = false;
+  bool promptByDecode = false; // --prompt-mode decode
+  // Text in, text out.
+  std::string text; // -p / -f
+  bool haveText = false, chat = false, raw = false, tokenizeOnly = false,
+       hideReasoning = false, showPrompt = false;
+  std::string system;
+  std::vector<std::string> stops;
+  unsigned threads = 0;
+};
+
+/// Parses the command line of an executable of `program`. --help and
+/// --version print and exit 0; any error fails (exit 1).
+Options parseOptions(int argc, char **argv, const Program &program);
+
+} // namespace dsrt::cli
+
+#endif // DSRT_SRC_CLI_OPTIONS_H

@@ -1,0 +1,165 @@
+//===- Output.cpp - what a dsc executable prints --------------------------===//
+//
+// The printers of Output.h. The JSON is written by hand: a fixed shape of
+// numbers and escaped strings.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cli/Output.h"
+
+#include "cli/Fail.h"
+
+#include "dsrt/NpyWriter.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
+namespace dsrt::cli {
+
+std::string idsJson(const std::vector<int32_t> &ids) {
+  std::string s = "[";
+  for (size_t i = 0; i < ids.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(ids[i]);
+  return s + "]";
+}
+
+std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+  }
+  return out + "\"";
+}
+
+void writeLogits(const std::string &path,
+                 const std::vector<Sequence> &sequences, int64_t vocab) {
+  const std::vector<Sequence> &seqs = sequences;
+  size_t rows = 0;
+  for (const Sequence &s : seqs)
+    rows = std::max(rows, s.logits.size());
+  auto writer =
+      dsrt::NpyFloat32Writer::create(path, {static_cast<int64_t>(seqs.size()),
+                                            static_cast<int64_t>(rows), vocab});
+  if (!writer)
+    fail(writer.error());
+  std::vector<float> padding(vocab, std::numeric_limits<float>::quiet_NaN());
+  for (const Sequence &s : seqs)
+    for (size_t r = 0; r < rows; ++r) {
+      const float *row =
+          r < s.logits.size() ? s.logits[r].data() : padding.data();
+      dsrt::Status st = writer.value().append(row, vocab);
+      if (!st)
+        fail(st.error());
+    }
+  dsrt::Status st = writer.value().finish();
+  if (!st)
+    fail(st.error());
+}
+
+namespace {
+
+double prefillRate(const BatchResult &r) {
+  return r.prefillSeconds > 0 ? r.prefillTokens / r.prefillSeconds : 0;
+}
+
+double decodeRate(const BatchResult &r) {
+  return r.decodeSeconds > 0 ? r.decodeTokens / r.decodeSeconds : 0;
+}
+
+} // namespace
+
+void printBatch(const BatchResult &result, bool json,
+                const std::string &deviceName) {
+  const std::vector<Sequence> &seqs = result.sequences;
+  if (json) {
+    std::printf("{\"sequences\": [");
+    for (size_t b = 0; b < seqs.size(); ++b)
+      std::printf("%s{\"prompt\": %s, \"tokens\": %s}", b ? ", " : "",
+                  idsJson(seqs[b].prompt).c_str(),
+                  idsJson(seqs[b].generated).c_str());
+    std::printf(
+        "], \"timings\": {\"prefill_tokens\": %lld, "
+        "\"prefill_seconds\": %.6f, \"prefill_tokens_per_second\": %.2f, "
+        "\"decode_tokens\": %lld, \"decode_steps\": %lld, "
+        "\"decode_seconds\": %.6f, \"decode_tokens_per_second\": %.2f, "
+        "\"device\": \"%s\"}}\n",
+        static_cast<long long>(result.prefillTokens), result.prefillSeconds,
+        prefillRate(result), static_cast<long long>(result.decodeTokens),
+        static_cast<long long>(result.decodeSteps), result.decodeSeconds,
+        decodeRate(result), deviceName.c_str());
+  } else {
+    for (const Sequence &s : seqs) {
+      std::string line;
+      for (size_t i = 0; i < s.generated.size(); ++i)
+        line += (i ? " " : "") + std::to_string(s.generated[i]);
+      std::printf("%s\n", line.c_str());
+    }
+  }
+}
+
+void printBatchThroughput(const BatchResult &result,
+                          const std::string &deviceName) {
+  std::fprintf(stderr,
+               "prefill: %lld tokens, %.1f tokens/s; decode: %lld tokens "
+               "in %lld steps, %.1f tokens/s (%s)\n",
+               static_cast<long long>(result.prefillTokens),
+               prefillRate(result), static_cast<long long>(result.decodeTokens),
+               static_cast<long long>(result.decodeSteps), decodeRate(result),
+               deviceName.c_str());
+}
+
+bool printKernelCheck(const Session &session) {
+  bool passed = true;
+  std::string table = session.kernelCheckReport(passed);
+  std::fprintf(stderr, "%s%s\n", table.c_str(),
+               passed ? "every GPU kernel matches its host lowering"
+                      : "some GPU kernels differ from their host lowering");
+  return passed;
+}
+
+void printReplyJson(size_t promptTokens, const Reply &r) {
+  std::printf("{\"prompt_tokens\": %zu, \"text\": %s, \"reasoning\": %s, "
+              "\"ids\": %s, \"stopped\": %s, \"timings\": "
+              "{\"time_to_first_token_seconds\": %.6f, "
+              "\"decode_tokens\": %lld, \"decode_seconds\": %.6f}}\n",
+              promptTokens, jsonString(r.text).c_str(),
+              jsonString(r.reasoning).c_str(), idsJson(r.ids).c_str(),
+              jsonString(r.stopReason).c_str(), r.ttft,
+              static_cast<long long>(r.decodeTokens), r.decodeSeconds);
+}
+
+void printReplySummary(const Reply &r) {
+  std::fprintf(stderr,
+               "\n[%zu tokens; time to first token %.1f ms; decode %.1f "
+               "tokens/s; stopped: %s]\n",
+               r.ids.size(), r.ttft * 1e3,
+               r.decodeSeconds > 0 ? r.decodeTokens / r.decodeSeconds : 0.0,
+               r.stopReason.c_str());
+}
+
+} // namespace dsrt::cli

@@ -1,0 +1,82 @@
+//===- WeightLoading.cpp - the weights an executable runs with ------------===//
+//
+// loadWeights(): dummy, embedded or checkpoint weights; see WeightLoading.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cli/WeightLoading.h"
+
+#include "cli/Fail.h"
+
+#include "dsrt/Checkpoint.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace dsrt::cli {
+
+namespace {
+
+bool isDirectory(const std::string &path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+} // namespace
+
+dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
+                              const char *argv0) {
+  if (o.dummyWeights) {
+    auto store = dsrt::WeightStore::dummy(program, o.sampling.seed);
+    if (!store)
+      fail(store.error());
+    return store.take();
+  }
+  if (o.weightsDir.empty()) {
+    // Weights appended by `dsc compile --embed-weights` come first.
+    auto embedded =
+        dsrt::WeightStore::fromExecutable(program, "/proc/self/exe");
+    if (!embedded)
+      fail(std::string(argv0) + ": " + embedded.error());
+    if (embedded.value().numWeights() > 0)
+      return embedded.take();
+  }
+  std::string dir = o.weightsDir;
+  if (dir.empty() && program.fb().checkpoint_dir())
+    dir = program.fb().checkpoint_dir()->str();
+  if (dir.empty())
+    fail("no weights: give --weights DIR or --dummy-weights");
+  if (!isDirectory(dir))
+    fail("weights folder '" + dir +
+         "' does not exist (give --weights DIR or --dummy-weights)");
+  auto checkpoint = dsrt::Checkpoint::open(dir);
+  if (!checkpoint)
+    fail(checkpoint.error());
+  if (!checkpoint.value().hasWeights())
+    fail(dir + ": no safetensors weights in this folder (give --weights DIR "
+               "or --dummy-weights)");
+  bool tty = isatty(fileno(stderr));
+  auto started = std::chrono::steady_clock::now();
+  auto store = dsrt::WeightStore::load(
+      program, checkpoint.value(), [&](uint64_t done, uint64_t total) {
+        if (!tty)
+          return;
+        double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+        std::fprintf(stderr, "\rloading weights %5.1f%% (%.0f MB/s)",
+                     100.0 * done / std::max<uint64_t>(total, 1),
+                     seconds > 0 ? done / seconds / 1e6 : 0.0);
+      });
+  if (tty)
+    std::fprintf(stderr, "\n");
+  if (!store)
+    fail(store.error());
+  return store.take();
+}
+
+} // namespace dsrt::cli

@@ -1,0 +1,116 @@
+//===- CpuSession.cpp - the cpu device's session --------------------------===//
+//
+// The session of programs compiled for `cpu`: the kernels are compiled into
+// the executable (its host kernel table), the arena and the KV cache are
+// 64-byte aligned host memory, and each launch's arguments resolve to host
+// pointers (arena offset, weight, cache layer, or the chunk's index arrays)
+// before the kernel goes to the thread pool.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsrt/Session.h"
+
+#include "session/LaunchArguments.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace dsrt {
+
+namespace {
+
+struct FreeDeleter {
+  void operator()(void *p) const { std::free(p); }
+};
+
+uint8_t *allocateZeroed(uint64_t bytes) {
+  uint64_t rounded = (bytes + 63) / 64 * 64;
+  void *p = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (p)
+    std::memset(p, 0, rounded);
+  return static_cast<uint8_t *>(p);
+}
+
+class CpuSession : public Session {
+public:
+  CpuSession(const Program &program, const WeightStore &weights,
+             const SessionOptions &options)
+      : program_(program), weights_(weights), device_(options.threads),
+        kernels_(options.hostKernels),
+        arena_(allocateZeroed(program.fb().arena_bytes())),
+        cache_(allocateZeroed(program.cacheBytes())) {}
+
+  bool ready() const { return arena_ && cache_; }
+
+  Expected<ChunkResult> run(const char *entryName,
+                            const Chunk &chunk) override {
+    const fb::Entry &entry = program_.entry(entryName);
+    Status ok = checkChunk(entry, entryName, chunk);
+    if (!ok)
+      return Expected<ChunkResult>::error(ok.error());
+    const auto &kernels = *program_.fb().kernels();
+    detail::HostArgumentPlaces places =
+        detail::hostArgumentPlaces(arena_.get(), cache_.get(), weights_, chunk);
+    std::vector<void *> args;
+    for (const fb::Launch *launch : *entry.launches()) {
+      const fb::Kernel &kernel = *kernels.Get(launch->kernel());
+      int64_t rows = rowCount(kernel, chunk);
+      int64_t extent = extentOf(kernel, rows);
+      if (extent == 0)
+        continue; // no output rows
+      args.clear();
+      for (const fb::Arg *arg : *launch->args())
+        args.push_back(detail::resolveLaunchArgument(*arg, places));
+      device_.run(kernels_[launch->kernel()], args.data(), rows, extent);
+    }
+    ChunkResult result;
+    result.next = reinterpret_cast<const int32_t *>(arena_.get() +
+                                                    entry.sampled_offset());
+    if (chunk.wantLogits)
+      result.logits =
+          reinterpret_cast<const float *>(arena_.get() + entry.logits_offset());
+    return result;
+  }
+
+  Status resetSlot(int32_t slot) override {
+    const fb::CacheInfo &c = *program_.fb().cache();
+    uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
+    for (int64_t layer = 0; layer < c.layers(); ++layer)
+      std::memset(cache_.get() + (layer * c.slots() + slot) * slotBytes, 0,
+                  slotBytes);
+    return Status::success();
+  }
+
+  std::string deviceName() const override {
+    return "cpu (" + std::to_string(device_.threads()) + " threads)";
+  }
+  bool keepsHostWeights() const override { return true; }
+
+private:
+  const Program &program_;
+  detail::HostWeightTables weights_;
+  CpuDevice device_;
+  const HostKernel *kernels_;
+  std::unique_ptr<uint8_t, FreeDeleter> arena_, cache_;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<Session>>
+createCpuSession(const Program &program, const WeightStore &weights,
+                 const SessionOptions &options) {
+  if (!options.hostKernels ||
+      options.numHostKernels != program.fb().kernels()->size())
+    return Expected<std::unique_ptr<Session>>::error(
+        "corrupted program: it names " +
+        std::to_string(program.fb().kernels()->size()) +
+        " kernels, the executable holds " +
+        std::to_string(options.numHostKernels));
+  auto session = std::make_unique<CpuSession>(program, weights, options);
+  if (!session->ready())
+    return Expected<std::unique_ptr<Session>>::error(
+        "out of memory for the activation arena or the KV cache");
+  return std::unique_ptr<Session>(std::move(session));
+}
+
+} // namespace dsrt

@@ -1,0 +1,186 @@
+//===- CudaSession.cpp - the cuda device's session -----------------------===//
+//
+// Loads the program's GPU image (cubin, or PTX the driver compiles), uploads
+// the weights once, and allocates the arena, the KV cache and the chunk's
+// index buffers on the device. Every launch's pointer arguments are fixed,
+// so their tables are built and uploaded once; a chunk then costs one small
+// copy of its token ids, positions, slots, output rows and sampling
+// parameters, the launches, and the copy of the sampled ids back (and of the
+// outputs' logits when asked). Every driver call is checked and reported by its
+// error name. This file holds the device, context and stream and the chunk's
+// round trip; CudaSession.h lists the other parts.
+//
+//===----------------------------------------------------------------------===//
+
+#include "device/cuda/CudaSession.h"
+
+#include <cstring>
+
+namespace dsrt {
+
+CudaSession::~CudaSession() {
+  if (!driver_)
+    return;
+  if (profile_)
+    printProfile();
+  for (CUevent e : events_)
+    driver_->cuEventDestroy(e);
+  for (CUdeviceptr p : allocations_)
+    driver_->cuMemFree(p);
+}
+
+Status CudaSession::init(const Program &program, const WeightStore &weights,
+                         const SessionOptions &options) {
+  program_ = &program;
+  if (options.checkKernels)
+    if (Status s = initKernelCheck(program, weights, options); !s)
+      return s;
+  auto driver = CudaDriver::load();
+  if (!driver)
+    return Status::error(driver.error() +
+                         "; this executable was compiled "
+                         "for " +
+                         program.fb().target()->str() +
+                         " and needs an NVIDIA GPU");
+  driver_ = driver.value();
+  const CudaDriver &d = *driver_;
+  DSRT_CUDA_CHECK(d.cuInit(0));
+  int devices = 0;
+  DSRT_CUDA_CHECK(d.cuDeviceGetCount(&devices));
+  if (devices == 0)
+    return Status::error("no CUDA device; this executable was compiled for " +
+                         program.fb().target()->str());
+  CUdevice device;
+  DSRT_CUDA_CHECK(d.cuDeviceGet(&device, 0));
+  char name[256] = {};
+  DSRT_CUDA_CHECK(d.cuDeviceGetName(name, sizeof(name) - 1, device));
+  int major = 0, minor = 0;
+  DSRT_CUDA_CHECK(
+      d.cuDeviceGetAttribute(&major, kCuAttrComputeCapabilityMajor, device));
+  DSRT_CUDA_CHECK(
+      d.cuDeviceGetAttribute(&minor, kCuAttrComputeCapabilityMinor, device));
+  deviceName_ = std::string(name) + " (sm_" + std::to_string(major) +
+                std::to_string(minor) + ")";
+  CUcontext context;
+  DSRT_CUDA_CHECK(d.cuDevicePrimaryCtxRetain(&context, device));
+  DSRT_CUDA_CHECK(d.cuCtxSetCurrent(context));
+  DSRT_CUDA_CHECK(d.cuStreamCreate(&stream_, 0));
+
+  if (Status s = loadModule(program); !s)
+    return s;
+  // Device memory: weights (with progress on a terminal), arena, cache,
+  // the chunk's index arrays.
+  if (Status s = uploadWeights(program, weights); !s)
+    return s;
+  if (Status s = allocateBuffers(program); !s)
+    return s;
+  if (Status s = buildArgumentTables(program); !s)
+    return s;
+  const fb::Program &p = program.fb();
+  logits_.resize(static_cast<size_t>(maxTokens_ * p.model()->vocab_size()));
+  next_.resize(static_cast<size_t>(maxTokens_));
+  return Status::success();
+}
+
+Expected<ChunkResult> CudaSession::run(const char *entryName,
+                                       const Chunk &chunk) {
+  const fb::Program &p = program_->fb();
+  size_t entryIndex = 0;
+  for (; entryIndex < p.entries()->size(); ++entryIndex)
+    if (p.entries()->Get(entryIndex)->name()->str() == entryName)
+      break;
+  const fb::Entry &entry = *p.entries()->Get(entryIndex);
+  Status ok = checkChunk(entry, entryName, chunk);
+  if (!ok)
+    return Expected<ChunkResult>::error(ok.error());
+  const CudaDriver &d = *driver_;
+  auto fail = [](const Status &s) {
+    return Expected<ChunkResult>::error(s.error());
+  };
+  struct Copy {
+    CUdeviceptr to;
+    const void *from;
+    size_t bytes;
+    const char *what;
+  };
+  size_t count = chunk.tokens.size(), outputs = chunk.rows.size();
+  for (const Copy &c :
+       {Copy{tokens_, chunk.tokens.data(), count * 4,
+             "cuMemcpyHtoDAsync(tokens)"},
+        Copy{positions_, chunk.positions.data(), count * 4,
+             "cuMemcpyHtoDAsync(positions)"},
+        Copy{slots_, chunk.slots.data(), count * 4, "cuMemcpyHtoDAsync(slots)"},
+        Copy{rows_, chunk.rows.data(), outputs * 4, "cuMemcpyHtoDAsync(rows)"},
+        Copy{sampling_, chunk.sampling.data(), outputs * sizeof(SamplingRow),
+             "cuMemcpyHtoDAsync(sampling)"}})
+    if (c.bytes)
+      if (Status s = d.check(
+              d.cuMemcpyHtoDAsync(c.to, c.from, c.bytes, stream_), c.what);
+          !s)
+        return fail(s);
+  if (usesGraph(entryName)) {
+    if (Status s = launchGraph(entry, entryIndex, chunk); !s)
+      return fail(s);
+  } else if (Status s = launchAll(entry, entryIndex, chunk); !s) {
+    return fail(s);
+  }
+  ChunkResult result;
+  if (outputs) {
+    if (Status s = d.check(d.cuMemcpyDtoHAsync(next_.data(),
+                                               arena_ + entry.sampled_offset(),
+                                               outputs * 4, stream_),
+                           "cuMemcpyDtoHAsync(sampled tokens)");
+        !s)
+      return fail(s);
+    result.next = next_.data();
+  }
+  if (chunk.wantLogits && outputs) {
+    size_t bytes = outputs * p.model()->vocab_size() * 4;
+    if (Status s = d.check(d.cuMemcpyDtoHAsync(logits_.data(),
+                                               arena_ + entry.logits_offset(),
+                                               bytes, stream_),
+                           "cuMemcpyDtoHAsync(logits)");
+        !s)
+      return fail(s);
+    result.logits = logits_.data();
+  }
+  if (eventProfile())
+    if (Status s = recordEvent(""); !s)
+      return fail(s);
+  if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
+      !s)
+    return fail(s);
+  if (eventProfile())
+    if (Status s = collectEvents(); !s)
+      return fail(s);
+  return result;
+}
+
+Status CudaSession::resetSlot(int32_t slot) {
+  const fb::CacheInfo &c = *program_->fb().cache();
+  uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
+  for (int64_t layer = 0; layer < c.layers(); ++layer) {
+    if (Status s = driver_->check(
+            driver_->cuMemsetD8(cache_ + (layer * c.slots() + slot) * slotBytes,
+                                0, slotBytes),
+            "cuMemsetD8(cache)");
+        !s)
+      return s;
+    if (check_)
+      std::memset(check_->cache.data() + (layer * c.slots() + slot) * slotBytes,
+                  0, slotBytes);
+  }
+  return Status::success();
+}
+
+Expected<std::unique_ptr<Session>>
+createCudaSession(const Program &program, const WeightStore &weights,
+                  const SessionOptions &options) {
+  auto session = std::make_unique<CudaSession>();
+  Status ok = session->init(program, weights, options);
+  if (!ok)
+    return Expected<std::unique_ptr<Session>>::error(ok.error());
+  return std::unique_ptr<Session>(std::move(session));
+}
+
+} // namespace dsrt

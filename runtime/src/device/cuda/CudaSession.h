@@ -1,0 +1,182 @@
+//===- CudaSession.h - the cuda device's session ----------------*- C++ -*-===//
+//
+// The session of programs compiled for `cuda:<chip>`. Its parts live in one
+// file each, after IREE's CUDA HAL driver (allocator, executable, graph
+// command buffer, tracing):
+//
+//   CudaSession.cpp      device, context and stream; run(); resetSlot()
+//   CudaMemory.cpp       device allocations, the weights' upload, the arena,
+//                        cache and index buffers
+//   CudaModule.cpp       the GPU image, its kernels, their argument tables and
+//                        launches
+//   CudaGraphs.cpp       decode steps captured once as CUDA graphs, replayed
+//   CudaProfiling.cpp    DSRT_PROFILE: time per kernel (CUDA events or
+//                        synchronised host time)
+//   CudaKernelCheck.cpp  --check-kernels: every launch against its host twin
+//
+// Every driver call is checked and reported by its error name. Internal to
+// the library; not installed.
+//
+// Threading: one run() at a time (the Session rule).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSRT_SRC_DEVICE_CUDA_CUDASESSION_H
+#define DSRT_SRC_DEVICE_CUDA_CUDASESSION_H
+
+#include "dsrt/CudaDriver.h"
+#include "dsrt/Session.h"
+
+#include "session/LaunchArguments.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+/// Returns the failure of driver call `call` (with the call's text, as
+/// written, in the message) from the enclosing function, which returns a
+/// Status and names the driver `d`.
+#define DSRT_CUDA_CHECK(call)                                                  \
+  if (Status s = d.check(call, #call); !s)                                     \
+    return s;
+
+namespace dsrt {
+
+class CudaSession : public Session {
+public:
+  ~CudaSession() override;
+
+  /// Loads the driver, the image and the weights; allocates the buffers.
+  Status init(const Program &program, const WeightStore &weights,
+              const SessionOptions &options);
+
+  Expected<ChunkResult> run(const char *entryName, const Chunk &chunk) override;
+  Status resetSlot(int32_t slot) override;
+  std::string deviceName() const override { return deviceName_; }
+  bool keepsHostWeights() const override { return check_ != nullptr; }
+  std::string kernelCheckReport(bool &passed) const override;
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Memory (CudaMemory.cpp)
+  //===--------------------------------------------------------------------===//
+
+  Status allocate(uint64_t bytes, CUdeviceptr &out);
+  Status upload(const void *host, uint64_t bytes, CUdeviceptr &out);
+  /// Every weight and its scales, with progress on a terminal.
+  Status uploadWeights(const Program &program, const WeightStore &weights);
+  /// The arena, the KV cache (zeroed) and the chunk's index buffers.
+  Status allocateBuffers(const Program &program);
+
+  std::vector<CUdeviceptr> allocations_, weightPtrs_, scalePtrs_;
+  CUdeviceptr arena_ = 0, cache_ = 0, tokens_ = 0, positions_ = 0, slots_ = 0,
+              rows_ = 0, sampling_ = 0;
+  int64_t maxTokens_ = 0;
+
+  //===--------------------------------------------------------------------===//
+  // Module and kernels (CudaModule.cpp)
+  //===--------------------------------------------------------------------===//
+
+  /// Loads the program's GPU image and finds each kernel's entry.
+  Status loadModule(const Program &program);
+  /// One argument table per launch, all in one device buffer.
+  Status buildArgumentTables(const Program &program);
+  /// Launches every kernel of `entry` for `chunk` on the stream.
+  Status launchAll(const fb::Entry &entry, size_t entryIndex,
+                   const Chunk &chunk);
+
+  std::vector<CUfunction> functions_;
+  CUdeviceptr tables_ = 0;
+  std::vector<std::vector<uint64_t>> tableOffsets_;
+
+  //===--------------------------------------------------------------------===//
+  // Graphs (CudaGraphs.cpp)
+  //===--------------------------------------------------------------------===//
+
+  /// Whether a chunk of `entryName` replays a graph.
+  bool usesGraph(const char *entryName) const;
+  /// Launches the entry's graph for the chunk's (tokens, outputs), capturing
+  /// it on first use.
+  Status launchGraph(const fb::Entry &entry, size_t entryIndex,
+                     const Chunk &chunk);
+
+  bool noGraphs_ = std::getenv("DSRT_NO_GRAPHS") != nullptr;
+  // Decode graph per (tokens, outputs).
+  std::map<std::pair<size_t, size_t>, CUgraphExec> graphs_;
+
+  //===--------------------------------------------------------------------===//
+  // Profiling (CudaProfiling.cpp)
+  //===--------------------------------------------------------------------===//
+
+  /// DSRT_PROFILE=1 (any value but "sync"): CUDA events around every launch,
+  /// read after the chunk's one synchronisation, so kernels run back to back
+  /// as usual and each is charged its GPU time.
+  bool eventProfile() const;
+  Status recordEvent(std::string kernel);
+  Status collectEvents();
+  /// DSRT_PROFILE=sync: synchronises after a launch and charges the host's
+  /// wall time since `launched` to `kernel` (launch latency included).
+  Status chargeHostTime(const fb::Kernel &kernel,
+                        std::chrono::steady_clock::time_point launched);
+  void printProfile() const;
+
+  bool profile_ = std::getenv("DSRT_PROFILE") != nullptr;
+  bool profileSync_ =
+      profile_ && std::string(std::getenv("DSRT_PROFILE")) == "sync";
+  std::vector<CUevent> events_;
+  std::vector<std::string> eventKernels_; // the kernel after each event
+  size_t eventsUsed_ = 0;
+  std::map<std::string, std::pair<double, int64_t>> profileTimes_;
+
+  //===--------------------------------------------------------------------===//
+  // Kernel checks (CudaKernelCheck.cpp)
+  //===--------------------------------------------------------------------===//
+
+  /// --check-kernels: a host mirror of the arena and the cache that always
+  /// holds what the GPU computed, so each launch's host twin reads exactly
+  /// the GPU kernel's inputs.
+  struct KernelStats {
+    int64_t launches = 0, intMismatches = 0, failures = 0;
+    double maxRelError = 0;
+  };
+  struct KernelCheck {
+    const HostKernel *hostKernels = nullptr;
+    detail::HostWeightTables weights;
+    std::unique_ptr<CpuDevice> cpu;
+    std::vector<uint8_t> arena, cache, scratch;
+    std::vector<KernelStats> stats;
+  };
+  /// Largest relative error (L2 of the difference over L2 of the host
+  /// result) a float output may have; bf16 rounding of sums taken in
+  /// another order moves single elements by an ulp (2^-8 relative).
+  static constexpr double kMaxRelError = 1e-2;
+
+  Status initKernelCheck(const Program &program, const WeightStore &weights,
+                         const SessionOptions &options);
+  /// Runs the launch's host twin on the mirror (before the GPU kernel).
+  Status runTwin(const fb::Launch &launch, const Chunk &chunk);
+  /// Compares what the GPU kernel wrote with the twin's results, then puts
+  /// the GPU's values in the mirror.
+  Status compareWithTwin(const fb::Launch &launch, const Chunk &chunk);
+
+  std::unique_ptr<KernelCheck> check_;
+
+  //===--------------------------------------------------------------------===//
+  // Device and results (CudaSession.cpp)
+  //===--------------------------------------------------------------------===//
+
+  const Program *program_ = nullptr;
+  const CudaDriver *driver_ = nullptr;
+  std::string deviceName_;
+  CUstream stream_ = nullptr;
+  std::vector<float> logits_;
+  std::vector<int32_t> next_;
+};
+
+} // namespace dsrt
+
+#endif // DSRT_SRC_DEVICE_CUDA_CUDASESSION_H
