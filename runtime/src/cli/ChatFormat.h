@@ -1,7 +1,7 @@
 //===- ChatFormat.h - the chat formats of the DeepSeek models ---*- C++ -*-===//
 //
 // Text mode sends a conversation to the model as one prompt in the model's
-// chat format (deepseek-model.md §7): DeepSeek-V2's "User: ... Assistant:"
+// chat format (docs/model.md §7): DeepSeek-V2's "User: ... Assistant:"
 // or the <｜User｜>/<｜Assistant｜> markers of V3 and R1, whose history
 // keeps only the answer of each reasoning turn.
 //
