@@ -274,12 +274,42 @@ def perf():
         rows.append(("V2-Lite transformers", str(e)[:100], "", "FAIL"))
 
 
+def baseline_comparison():
+    """With v2lite-base.exe (the same config compiled by an earlier dsc,
+    prepare-cuda-checks.sh BASE_DSC=...), the two executables alternately on
+    the same prompts: decode at batch 1 and 16 and a 1024-token prefill, the
+    median of three runs each, as a ratio new / base."""
+    base = os.path.join(DIR, "v2lite-base.exe")
+    if not os.path.exists(base):
+        return
+    new = os.path.join(DIR, "v2lite.exe")
+    rng = np.random.default_rng(3)
+    short = [" ".join(map(str, rng.integers(2, 100000, size=8))) for _ in range(16)]
+    long = " ".join(map(str, rng.integers(2, 100000, size=1024)))
+    for label, prompts, n, key in [("decode b1", short[:1], 32, "decode_tokens_per_second"),
+                                   ("decode b16", short, 32, "decode_tokens_per_second"),
+                                   ("prefill 1024", [long], 1, "prefill_tokens_per_second")]:
+        figures = {"new": [], "base": []}
+        try:
+            for _ in range(3):
+                for which, exe in [("new", new), ("base", base)]:
+                    j, _ = bench_dsc(exe, prompts, n, 300)
+                    figures[which].append(j[key])
+        except Exception as e:  # noqa: BLE001
+            rows.append((f"V2-Lite {label} new vs base", str(e)[:80], "", "FAIL"))
+            continue
+        med = {k: float(np.median(v)) for k, v in figures.items()}
+        rows.append((f"V2-Lite {label}: new / session start", f"{med['new']:.1f} / {med['base']:.1f} tok/s",
+                     f"ratio {med['new'] / med['base']:.3f}", "info"))
+
+
 def main():
     t = time.time()
     tiny_checks()
     kernel_checks()
     sampling_agreement()
     if "--no-perf" not in sys.argv:
+        baseline_comparison()
         perf()
     print(f"\n{'check':48s} {'figure':28s} {'detail':16s} result")
     for r in rows:

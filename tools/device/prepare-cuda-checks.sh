@@ -60,6 +60,12 @@ D="$OUT/tiny-v3"
   --max-seq-len 163840 --max-batch 1 --prefill-chunk 1024
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-check.exe" --target=cuda:sm_90a \
   --check-kernels --max-seq-len 64 --max-batch 4 --prefill-chunk 16
+# BASE_DSC=path/to/an/earlier/dsc: the same V2-Lite executable from it, which
+# check-cuda.py times against this build's in the same call.
+if [ -n "${BASE_DSC:-}" ]; then
+  "$BASE_DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-base.exe" --target=cuda:sm_90a \
+    --max-seq-len 1152 --max-batch 16 --prefill-chunk 1024
+fi
 cp "$ROOT/examples/deepseek-v2-lite/config.json" "$OUT/v2lite-config.json"
 du -sh "$OUT"
 tar -C "$ROOT" -cJf "$ROOT/build-device.tar.xz" build-device
