@@ -438,6 +438,69 @@ private:
     return {ParallelDim::TokensTimesStatic, heads * block};
   }
 
+  /// One warp's share of the latent attention of a (token, head): lane
+  /// `lane` holds columns c = lane + 32 k of the latent (`perLane` of them)
+  /// and of the rotary part (`ropeLane`).
+  struct LatentLanes {
+    int64_t latent, ropeDim, width, heads, perLane, ropeLane;
+    double softmaxScale;
+    Value cachePtr, lane;
+  };
+  LatentLanes latentLanes(LatentCacheType type, MLALatentAttentionOp op,
+                          Value lane) {
+    LatentLanes g;
+    g.latent = type.getLatent();
+    g.ropeDim = type.getRope();
+    g.width = g.latent + g.ropeDim;
+    g.heads = op.getNumHeads();
+    g.perLane = (g.latent + Emitter::kWarp - 1) / Emitter::kWarp;
+    g.ropeLane = (g.ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
+    g.softmaxScale = op.getSoftmaxScale().convertToDouble();
+    g.cachePtr = operand(3);
+    g.lane = lane;
+    return g;
+  }
+  /// Column k of this lane, clamped into [0, limit), and whether it is in
+  /// range.
+  std::pair<Value, Value> laneColumn(const LatentLanes &g, int64_t k,
+                                     int64_t limit) {
+    Value c = e.add(g.lane, e.c64(k * Emitter::kWarp));
+    Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
+    return {select(inRange, c, e.c64(limit - 1)), inRange};
+  }
+  /// This lane's query columns of `token` and head `h`: (q_abs, q_pe).
+  std::pair<SmallVector<Value>, SmallVector<Value>>
+  laneQuery(const LatentLanes &g, Value token, Value h) {
+    Value q = e.mul(e.add(e.mul(token, e.c64(g.heads)), h), e.c64(g.width));
+    SmallVector<Value> qAbs, qPe;
+    for (int64_t k = 0; k < g.perLane; ++k)
+      qAbs.push_back(
+          e.loadBF16(operand(0), e.add(q, laneColumn(g, k, g.latent).first)));
+    for (int64_t k = 0; k < g.ropeLane; ++k)
+      qPe.push_back(
+          e.loadBF16(operand(0), e.add(e.add(q, e.c64(g.latent)),
+                                       laneColumn(g, k, g.ropeDim).first)));
+    return {qAbs, qPe};
+  }
+  /// This lane's columns of cache row `row` (zero out of range): (c, k_pe).
+  std::pair<SmallVector<Value>, SmallVector<Value>>
+  laneCacheRow(const LatentLanes &g, Value row) {
+    SmallVector<Value> cv, kpe;
+    for (int64_t k = 0; k < g.perLane; ++k) {
+      auto [c, inRange] = laneColumn(g, k, g.latent);
+      cv.push_back(
+          select(inRange, e.loadBF16(g.cachePtr, e.add(row, c)), e.f32(0.0)));
+    }
+    for (int64_t k = 0; k < g.ropeLane; ++k) {
+      auto [r, inRange] = laneColumn(g, k, g.ropeDim);
+      kpe.push_back(
+          select(inRange,
+                 e.loadBF16(g.cachePtr, e.add(e.add(row, e.c64(g.latent)), r)),
+                 e.f32(0.0)));
+    }
+    return {cv, kpe};
+  }
+
   /// A warp's online softmax over cached positions [from, to) of one
   /// token: its running maximum (-inf when empty), sum and this lane's
   /// accumulators (c = lane + 32 k).
@@ -448,47 +511,23 @@ private:
   AttendResult attendRange(LatentCacheType type, MLALatentAttentionOp op,
                            Value lane, Value h, Value slot, Value token,
                            Value from, Value to) {
-    int64_t latent = type.getLatent(), ropeDim = type.getRope();
-    int64_t width = latent + ropeDim, heads = op.getNumHeads();
-    double softmaxScale = op.getSoftmaxScale().convertToDouble();
-    Value cachePtr = operand(3);
-    int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
-    int64_t ropeLane = (ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
-    auto column = [&](int64_t k, int64_t limit) {
-      Value c = e.add(lane, e.c64(k * Emitter::kWarp));
-      Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
-      return std::make_pair(select(inRange, c, e.c64(limit - 1)), inRange);
-    };
-    Value q = e.mul(e.add(e.mul(token, e.c64(heads)), h), e.c64(width));
-    SmallVector<Value> qAbs, qPe;
-    for (int64_t k = 0; k < perLane; ++k)
-      qAbs.push_back(e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
-    for (int64_t k = 0; k < ropeLane; ++k)
-      qPe.push_back(e.loadBF16(operand(0), e.add(e.add(q, e.c64(latent)),
-                                                 column(k, ropeDim).first)));
+    LatentLanes g = latentLanes(type, op, lane);
+    int64_t perLane = g.perLane, ropeLane = g.ropeLane;
+    auto [qAbs, qPe] = laneQuery(g, token, h);
     SmallVector<Value> init = {e.f32(-INFINITY), e.f32(0.0)};
     init.append(perLane, e.f32(0.0));
     auto online = scf::ForOp::create(e.b, e.loc, from, to, e.c64(1), init);
     {
       OpBuilder::InsertionGuard guard(e.b);
       e.b.setInsertionPointToStart(online.getBody());
-      Value row = cacheRow(slot, online.getInductionVar(), width);
-      SmallVector<Value> cv;
+      auto [cv, kpe] =
+          laneCacheRow(g, cacheRow(slot, online.getInductionVar(), g.width));
       Value part = e.f32(0.0);
-      for (int64_t k = 0; k < perLane; ++k) {
-        auto [c, inRange] = column(k, latent);
-        cv.push_back(
-            select(inRange, e.loadBF16(cachePtr, e.add(row, c)), e.f32(0.0)));
+      for (int64_t k = 0; k < perLane; ++k)
         part = e.fma(qAbs[k], cv[k], part);
-      }
-      for (int64_t k = 0; k < ropeLane; ++k) {
-        auto [r, inRange] = column(k, ropeDim);
-        Value kpe = select(
-            inRange, e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), r)),
-            e.f32(0.0));
-        part = e.fma(qPe[k], kpe, part);
-      }
-      Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
+      for (int64_t k = 0; k < ropeLane; ++k)
+        part = e.fma(qPe[k], kpe[k], part);
+      Value score = e.fmul(e.warpSum(part), e.f32(g.softmaxScale));
       auto args = online.getRegionIterArgs();
       Value next = e.fmax(args[0], score);
       Value alpha = e.exp(e.fsub(args[0], next));
@@ -516,30 +555,14 @@ private:
                    Value h, Value slot, ArrayRef<Value> tokens,
                    ArrayRef<Value> valid) {
     int64_t n = static_cast<int64_t>(tokens.size());
-    int64_t latent = type.getLatent(), ropeDim = type.getRope();
-    int64_t width = latent + ropeDim, heads = op.getNumHeads();
-    double softmaxScale = op.getSoftmaxScale().convertToDouble();
-    Value cachePtr = operand(3);
-    int64_t perLane = (latent + Emitter::kWarp - 1) / Emitter::kWarp;
-    int64_t ropeLane = (ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
-    auto column = [&](int64_t k, int64_t limit) {
-      Value c = e.add(lane, e.c64(k * Emitter::kWarp));
-      Value inRange = cmpI(arith::CmpIPredicate::slt, c, e.c64(limit));
-      return std::make_pair(select(inRange, c, e.c64(limit - 1)), inRange);
-    };
+    LatentLanes geo = latentLanes(type, op, lane);
+    int64_t latent = geo.latent, perLane = geo.perLane, ropeLane = geo.ropeLane;
     // This lane's query columns of each token (q_abs, then q_pe).
     SmallVector<Value> positions;
     SmallVector<SmallVector<Value>> qAbs(n), qPe(n);
-    for (int64_t g = 0; g < n; ++g) {
-      positions.push_back(e.loadI64(operand(1), tokens[g]));
-      Value q = e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(width));
-      for (int64_t k = 0; k < perLane; ++k)
-        qAbs[g].push_back(
-            e.loadBF16(operand(0), e.add(q, column(k, latent).first)));
-      for (int64_t k = 0; k < ropeLane; ++k)
-        qPe[g].push_back(
-            e.loadBF16(operand(0), e.add(e.add(q, e.c64(latent)),
-                                         column(k, ropeDim).first)));
+    for (int64_t t = 0; t < n; ++t) {
+      positions.push_back(e.loadI64(operand(1), tokens[t]));
+      std::tie(qAbs[t], qPe[t]) = laneQuery(geo, tokens[t], h);
     }
     // The positions to visit: up to the last valid token's.
     Value last = e.c64(0);
@@ -561,19 +584,7 @@ private:
       OpBuilder::InsertionGuard guard(e.b);
       e.b.setInsertionPointToStart(online.getBody());
       Value s = online.getInductionVar();
-      Value row = cacheRow(slot, s, width);
-      SmallVector<Value> cv, kpe;
-      for (int64_t k = 0; k < perLane; ++k) {
-        auto [c, inRange] = column(k, latent);
-        cv.push_back(
-            select(inRange, e.loadBF16(cachePtr, e.add(row, c)), e.f32(0.0)));
-      }
-      for (int64_t k = 0; k < ropeLane; ++k) {
-        auto [r, inRange] = column(k, ropeDim);
-        kpe.push_back(select(
-            inRange, e.loadBF16(cachePtr, e.add(e.add(row, e.c64(latent)), r)),
-            e.f32(0.0)));
-      }
+      auto [cv, kpe] = laneCacheRow(geo, cacheRow(slot, s, geo.width));
       SmallVector<Value> yields;
       for (int64_t g = 0; g < n; ++g) {
         auto args = online.getRegionIterArgs().slice(g * stride, stride);
@@ -582,7 +593,7 @@ private:
           part = e.fma(qAbs[g][k], cv[k], part);
         for (int64_t k = 0; k < ropeLane; ++k)
           part = e.fma(qPe[g][k], kpe[k], part);
-        Value score = e.fmul(e.warpSum(part), e.f32(softmaxScale));
+        Value score = e.fmul(e.warpSum(part), e.f32(geo.softmaxScale));
         Value active = arith::AndIOp::create(
             e.b, e.loc, valid[g],
             cmpI(arith::CmpIPredicate::sle, s, positions[g]));
@@ -602,9 +613,9 @@ private:
     for (int64_t g = 0; g < n; ++g) {
       Value inv = e.fdiv(e.f32(1.0), online.getResult(g * stride + 1));
       Value out =
-          e.mul(e.add(e.mul(tokens[g], e.c64(heads)), h), e.c64(latent));
+          e.mul(e.add(e.mul(tokens[g], e.c64(geo.heads)), h), e.c64(latent));
       for (int64_t k = 0; k < perLane; ++k) {
-        auto [c, inRange] = column(k, latent);
+        auto [c, inRange] = laneColumn(geo, k, latent);
         auto store = scf::IfOp::create(
             e.b, e.loc, arith::AndIOp::create(e.b, e.loc, valid[g], inRange),
             /*withElse=*/false);
