@@ -1,11 +1,13 @@
 //===- dsc.cpp - the dsc command-line driver -----------------------------===//
 //
 // `dsc info CKPT` summarises a model; `dsc compile CKPT --emit=STAGE -o OUT`
-// runs the pipeline up to STAGE and writes it. Every failure ends with one
-// "dsc: error: ..." line on stderr and exit status 1.
+// runs the pipeline up to STAGE and writes it; `dsc inspect-program FILE`
+// lists what a compiled program (raw, or inside an executable) holds. Every
+// failure ends with one "dsc: error: ..." line on stderr and exit status 1.
 //
 //===----------------------------------------------------------------------===//
 
+#include "ProgramInspector.h"
 #include "dsc/Compiler/Passes.h"
 #include "dsc/Compiler/Pipelines.h"
 #include "dsc/Dialect/DS/DSDialect.h"
@@ -47,6 +49,9 @@ namespace {
 cl::SubCommand infoCommand("info", "Summarise a model: shapes, routing, "
                                    "parameters, bytes per token");
 cl::SubCommand compileCommand("compile", "Compile a checkpoint");
+cl::SubCommand inspectCommand(
+    "inspect-program",
+    "List a compiled program: header, weights, kernels, launches, buffers");
 
 cl::opt<std::string> infoPath(cl::Positional, cl::Required,
                               cl::desc("<checkpoint folder or config.json>"),
@@ -57,7 +62,23 @@ cl::opt<bool> infoJson("json", cl::desc("Print the summary as JSON"),
 cl::opt<std::string> compilePath(cl::Positional, cl::Required,
                                  cl::desc("<checkpoint folder or config.json>"),
                                  cl::sub(compileCommand));
-enum class EmitStage { DS, DSOpt, Schedule, Kernels, PTX, Program, Exe };
+cl::opt<std::string>
+    inspectPath(cl::Positional, cl::Required,
+                cl::desc("<program (--emit=program) or dsc executable>"),
+                cl::sub(inspectCommand));
+cl::opt<bool> inspectJson("json", cl::desc("Print the program as JSON"),
+                          cl::sub(inspectCommand));
+
+enum class EmitStage {
+  DS,
+  DSOpt,
+  Schedule,
+  Kernels,
+  PTX,
+  Program,
+  ProgramJson,
+  Exe
+};
 cl::opt<EmitStage> emitStage(
     "emit", cl::desc("The stage to stop at and write (default: exe)"),
     cl::values(
@@ -71,6 +92,9 @@ cl::opt<EmitStage> emitStage(
         clEnumValN(EmitStage::PTX, "ptx", "the kernels as PTX (cuda targets)"),
         clEnumValN(EmitStage::Program, "program",
                    "the serialized FlatBuffer program (binary)"),
+        clEnumValN(EmitStage::ProgramJson, "program-json",
+                   "the program as JSON (what inspect-program --json "
+                   "prints)"),
         clEnumValN(EmitStage::Exe, "exe", "a standalone executable")),
     cl::init(EmitStage::Exe), cl::sub(compileCommand));
 cl::opt<std::string> outputPath("o",
@@ -323,6 +347,17 @@ int runInfo() {
   return 0;
 }
 
+int runInspectProgram() {
+  auto file = dsc::ProgramFile::open(inspectPath);
+  if (!file)
+    fail(file.error());
+  if (inspectJson)
+    outs() << formatv("{0:2}", dsc::programToJson(file.value())) << "\n";
+  else
+    dsc::printProgramText(file.value(), outs());
+  return 0;
+}
+
 std::string defaultRuntimeDir(const char *argv0) {
   if (const char *env = std::getenv("DSC_RUNTIME_DIR"))
     return env;
@@ -540,6 +575,15 @@ int runCompile(const char *argv0) {
     });
     return 0;
   }
+  if (emitStage == EmitStage::ProgramJson) {
+    auto file = dsc::ProgramFile::fromBytes(*program, "program");
+    if (!file)
+      fail("internal error: " + file.error());
+    writeOutput([&](raw_ostream &os) {
+      os << formatv("{0:2}", dsc::programToJson(file.value())) << "\n";
+    });
+    return 0;
+  }
 
   SmallString<128> object;
   if (auto ec = sys::fs::createTemporaryFile("dsc-program", "o", object))
@@ -573,14 +617,18 @@ int main(int argc, char **argv) {
       "  dsc info CKPT [--json]            summarise a model\n"
       "  dsc compile CKPT -o model         compile to a standalone executable\n"
       "  dsc compile CKPT --emit=STAGE -o F  stop at a stage (ds, ds-opt,\n"
-      "                                    schedule, program) and write it\n\n"
+      "                                    schedule, program) and write it\n"
+      "  dsc inspect-program FILE [--json] list a program or executable's\n"
+      "                                    kernels, launches and buffers\n\n"
       "CKPT is a checkpoint folder (config.json and, optionally, safetensors "
       "weights) or a lone config.json.\n");
   if (infoCommand)
     return runInfo();
   if (compileCommand)
     return runCompile(argv[0]);
-  errs() << "dsc: error: expected a command: 'info' or 'compile' (see dsc "
-            "--help)\n";
+  if (inspectCommand)
+    return runInspectProgram();
+  errs() << "dsc: error: expected a command: 'info', 'compile' or "
+            "'inspect-program' (see dsc --help)\n";
   return 1;
 }
