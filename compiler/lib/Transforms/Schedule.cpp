@@ -83,6 +83,22 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     for (auto f : module.getOps<func::FuncOp>())
       if (f->hasAttr("ds.entry"))
         entries.push_back(f);
+    // Warp-cooperative kernels need a CUDA target's warp shuffles.
+    if (!cuda) {
+      WalkResult cpuOnly = module.walk([&](Operation *op) {
+        auto config = op->getAttrOfType<KernelConfigAttr>("ds.config");
+        if (config && config.isWarpCooperative()) {
+          op->emitOpError("is configured for a CUDA strategy ('")
+              << stringifyKernelStrategy(config.getStrategy())
+              << "') but the kernels are for the host (run "
+                 "ds-configure-kernels with a cuda target)";
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
+      if (cpuOnly.wasInterrupted())
+        return signalPassFailure();
+    }
     for (func::FuncOp f : entries)
       if (failed(schedule(f, generator, twins ? &*twins : nullptr, weightIndex,
                           layerBytes)))

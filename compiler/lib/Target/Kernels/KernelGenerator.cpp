@@ -107,6 +107,24 @@ std::string signatureOf(Operation *op) {
   return key;
 }
 
+/// Whether a strategy file implements `strategy` for `op`: `generic` for
+/// every kernel-level op; the CUDA-core strategies for the ops whose family
+/// has them (keep in step with the families' dispatch).
+bool hasStrategy(Operation *op, KernelStrategy strategy) {
+  switch (strategy) {
+  case KernelStrategy::Generic:
+    return true;
+  case KernelStrategy::Warp:
+    return isa<RMSNormOp, LinearOp, RouterLogitsOp, LMHeadOp, SampleOp,
+               MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,
+               MoEExpertUpOp, MoEExpertDownOp>(op);
+  case KernelStrategy::WarpQueryGroup:
+  case KernelStrategy::BlockSplit:
+    return isa<MLALatentAttentionOp>(op);
+  }
+  return false;
+}
+
 /// The static dimensions of `type` joined by 'x' ("" for none), with an
 /// "_fp8" suffix for fp8 block weights.
 std::string shapeName(Type type) {
@@ -186,6 +204,10 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   unsigned index = kernelInfos.size();
   KernelConfigAttr config =
       genericOnly ? KernelConfigAttr::getGeneric(ctx) : configOf(op);
+  if (!hasStrategy(op, config.getStrategy()))
+    return op->emitOpError("has no '")
+           << stringifyKernelStrategy(config.getStrategy())
+           << "' kernel strategy";
   if (config.isWarpCooperative())
     ctx->loadDialect<NVVM::NVVMDialect>();
   // Named after what it computes; a second kernel of the same name (same
