@@ -773,7 +773,7 @@ def DS_LaunchOp : DS_Op<"launch"> {
     (`#ds.arg` attributes) for the current chunk. Launches run in order.
 
     ```mlir
-    ds.launch @dsc_kernel_0 [#ds.arg<tokens, 0>, #ds.arg<weight, 0>, #ds.arg<arena, 0>]
+    ds.launch @dsc_embed_generic_129280x7168 [#ds.arg<tokens, 0>, #ds.arg<weight, 0>, #ds.arg<arena, 0>]
     ```
   }];
   let arguments = (ins FlatSymbolRefAttr:$kernel,
