@@ -33,12 +33,11 @@ struct KernelBodyContext {
   std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
 };
 
-/// How a generated kernel's launches split their work.
+/// How a generated kernel's launches split their work (its GPU block size
+/// is its configuration's).
 struct KernelShape {
   ParallelDim parallel = ParallelDim::Tokens;
   int64_t extent = 0;
-  /// GPU threads per block (a multiple of 32).
-  int64_t block = 128;
 };
 
 class KernelBody {
@@ -58,7 +57,7 @@ protected:
   std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
 
   KernelShape shape(std::pair<ParallelDim, int64_t> split) const {
-    return {split.first, split.second, config.getBlock()};
+    return {split.first, split.second};
   }
 
   Value operand(unsigned i) { return e.operandPtrs.lookup(i); }
