@@ -1,14 +1,12 @@
-//===- Schedule.cpp - ds-schedule
-//------------------------------------------===//
+//===- Schedule.cpp - ds-schedule -----------------------------------------===//
 //
-// Generates the host kernels (deduplicated by signature) into a nested
-// `module @kernels` and rewrites each planned entry point into ds.launch
-// ops. See Passes.td.
+// Rewrites each planned entry point into ds.launch ops of the kernels that
+// ds-generate-kernels declared. See Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dsc/Compiler/Passes.h"
-#include "dsc/Target/HostKernels.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -56,96 +54,14 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     uint64_t layerBytes = static_cast<uint64_t>(maxBatch) * maxSeqLen *
                           (cacheType.getLatent() + cacheType.getRope()) * 2;
 
-    // CUDA kernels where ds-configure-kernels configured for a CUDA target.
-    auto target = module->getAttrOfType<StringAttr>("ds.target");
-    bool cuda = target && target.getValue().starts_with("cuda:");
-    if (hostTwins && !cuda) {
-      module.emitError("ds-schedule: host-twins needs kernels configured for "
-                       "a cuda target (ds-configure-kernels)");
-      return signalPassFailure();
-    }
-    b.setInsertionPointToEnd(module.getBody());
-    auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
-    kernels->setAttr("ds.kernels", b.getStringAttr(cuda ? "cuda" : "cpu"));
-    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen});
-    // Check builds: the generic host lowering of every kernel, with the
-    // same indices (both generators deduplicate by the same signature).
-    std::optional<dsc::HostKernelGenerator> twins;
-    if (hostTwins) {
-      auto twinModule =
-          ModuleOp::create(b, module.getLoc(), StringRef("host_twins"));
-      twinModule->setAttr("ds.twin_kernels", b.getStringAttr("cpu"));
-      twins.emplace(twinModule, dsc::CacheGeometry{maxBatch, maxSeqLen},
-                    /*genericOnly=*/true);
-    }
-
     SmallVector<func::FuncOp> entries;
     for (auto f : module.getOps<func::FuncOp>())
       if (f->hasAttr("ds.entry"))
         entries.push_back(f);
-    // Warp-cooperative kernels need a CUDA target's warp shuffles.
-    if (!cuda) {
-      WalkResult cpuOnly = module.walk([&](Operation *op) {
-        auto config = op->getAttrOfType<KernelConfigAttr>("ds.config");
-        if (config && config.isWarpCooperative()) {
-          op->emitOpError("is configured for a CUDA strategy ('")
-              << stringifyKernelStrategy(config.getStrategy())
-              << "') but the kernels are for the host (run "
-                 "ds-configure-kernels with a cuda target)";
-          return WalkResult::interrupt();
-        }
-        return WalkResult::advance();
-      });
-      if (cpuOnly.wasInterrupted())
-        return signalPassFailure();
-    }
     for (func::FuncOp f : entries)
-      if (failed(schedule(f, generator, twins ? &*twins : nullptr, weightIndex,
-                          layerBytes)))
+      if (failed(schedule(f, weightIndex, layerBytes)))
         return signalPassFailure();
 
-    // Declare the kernels, in index order, before the entry points.
-    b.setInsertionPoint(entries.empty() ? kernels.getOperation()
-                                        : entries.front().getOperation());
-    for (const dsc::KernelInfo &k : generator.infos()) {
-      // What it writes: (argument, dtype, elements per row) triples.
-      SmallVector<int64_t> outputs;
-      for (const dsc::KernelOutput &o : k.outputs)
-        outputs.append({o.arg, o.dtype, o.rowElements});
-      KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
-                       ParallelDimAttr::get(ctx, k.parallel),
-                       b.getI64IntegerAttr(k.extent),
-                       RowCountAttr::get(ctx, k.perOutput ? RowCount::Outputs
-                                                          : RowCount::Tokens),
-                       k.config, b.getDenseI64ArrayAttr(outputs),
-                       k.writesCache ? b.getUnitAttr() : UnitAttr(),
-                       b.getStringAttr(k.summary));
-    }
-    if (twins) {
-      // (parallel, extent) of each kernel's host twin. A twin carries the
-      // name of the kernel it mirrors, so the executable's host table pairs
-      // them by name.
-      SmallVector<Attribute> shapes;
-      SmallVector<func::FuncOp> functions;
-      for (const dsc::KernelInfo &twin : twins->infos()) {
-        shapes.push_back(b.getDenseI64ArrayAttr(
-            {static_cast<int64_t>(twin.parallel), twin.extent}));
-        functions.push_back(
-            twins->module().lookupSymbol<func::FuncOp>(twin.name));
-        if (!functions.back()) {
-          module.emitError("ds-schedule: internal error: no twin ")
-              << twin.name;
-          return signalPassFailure();
-        }
-      }
-      // Kernel and twin names may overlap in another order: rename in two
-      // steps so no two functions ever share a name.
-      for (auto [i, f] : llvm::enumerate(functions))
-        SymbolTable::setSymbolName(f, "dsc_twin_" + std::to_string(i));
-      for (auto [k, f] : llvm::zip_equal(generator.infos(), functions))
-        SymbolTable::setSymbolName(f, k.name);
-      module->setAttr("ds.host_twins", b.getArrayAttr(shapes));
-    }
     module->setAttr(
         "ds.cache",
         b.getDictionaryAttr(
@@ -158,8 +74,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
              b.getNamedAttr("max_seq", b.getI64IntegerAttr(maxSeqLen))}));
   }
 
-  LogicalResult schedule(func::FuncOp f, dsc::HostKernelGenerator &generator,
-                         dsc::HostKernelGenerator *twins,
+  LogicalResult schedule(func::FuncOp f,
                          llvm::DenseMap<StringAttr, uint64_t> &weightIndex,
                          uint64_t layerBytes) {
     MLIRContext *ctx = f.getContext();
@@ -191,17 +106,12 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         sampled = where.lookup(ret.getOperand(1));
         continue;
       }
-      FailureOr<unsigned> kernel = generator.getOrCreate(&op);
-      if (failed(kernel))
-        return failure();
-      if (twins) {
-        FailureOr<unsigned> twin = twins->getOrCreate(&op);
-        if (failed(twin))
-          return failure();
-        if (*twin != *kernel)
-          return op.emitOpError("internal error: host twin ")
-                 << *twin << " of kernel " << *kernel;
-      }
+      auto kernel = op.getAttrOfType<FlatSymbolRefAttr>("ds.kernel_ref");
+      if (!kernel)
+        return op.emitOpError("names no kernel (run ds-generate-kernels)");
+      if (!SymbolTable::lookupNearestSymbolFrom<KernelOp>(f, kernel.getAttr()))
+        return op.emitOpError("runs kernel ")
+               << kernel << ", which is not declared";
       auto offsets = op.getAttrOfType<ArrayAttr>("ds.arena_offsets");
       for (OpResult r : op.getResults()) {
         if (isa<LatentCacheType>(r.getType())) {
@@ -215,8 +125,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
                 cast<IntegerAttr>(offsets[r.getResultNumber()]).getInt());
       }
       SmallVector<Attribute> args;
-      for (const dsc::KernelArgument &a : dsc::kernelArguments(&op)) {
-        if (a.kind == dsc::KernelArgument::Result) {
+      for (const KernelArgument &a : kernelArguments(&op)) {
+        if (a.kind == KernelArgument::Result) {
           args.push_back(where.lookup(op.getResult(a.index)));
           continue;
         }
@@ -228,7 +138,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         }
         auto w = weightOf.find(v);
         if (w != weightOf.end()) {
-          args.push_back(arg(a.kind == dsc::KernelArgument::OperandScales
+          args.push_back(arg(a.kind == KernelArgument::OperandScales
                                  ? ArgKind::WeightScales
                                  : ArgKind::Weight,
                              w->second));
@@ -239,9 +149,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
           return op.emitOpError("operand #") << a.index << " has no storage";
         args.push_back(placed);
       }
-      launches.emplace_back(
-          FlatSymbolRefAttr::get(ctx, generator.infos()[*kernel].name),
-          b.getArrayAttr(args));
+      launches.emplace_back(kernel, b.getArrayAttr(args));
     }
     (void)cache;
     if (!logits || logits.getKind() != ArgKind::Arena || !sampled ||

@@ -9,6 +9,7 @@
 #include "dsc/Compiler/Passes.h"
 #include "dsc/Compiler/Pipelines.h"
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Target/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -22,6 +23,7 @@ int main(int argc, char **argv) {
   registry.insert<dsc::ds::DSDialect, mlir::func::FuncDialect,
                   mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
   dsc::registerDSCPasses();
+  dsc::registerDSCTargetPasses();
   dsc::registerPipelines();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();

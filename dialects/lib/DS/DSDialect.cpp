@@ -49,6 +49,8 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
     return expect(isa<DictionaryAttr>(value), "a dictionary");
   if (name == getTargetAttrHelper().getNameStr())
     return expect(isa<StringAttr>(value), "a string");
+  if (name == getKernelRefAttrHelper().getNameStr())
+    return expect(isa<FlatSymbolRefAttr>(value), "a symbol reference");
   if (name == getConfigAttrHelper().getNameStr())
     return expect(isa<KernelConfigAttr>(value), "a #ds.kernel_config");
   if (name == getArenaOffsetsAttrHelper().getNameStr()) {

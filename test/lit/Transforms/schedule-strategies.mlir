@@ -1,5 +1,5 @@
-// RUN: not dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" 2>&1 | FileCheck %s --check-prefix=HOST
-// RUN: sed -e 's/ds.target = "cpu"/ds.target = "cuda:sm_90a\/h200"/' %s | not dsc-opt --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" 2>&1 | FileCheck %s --check-prefix=CUDA
+// RUN: not dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-generate-kernels="max-seq-len=8 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" 2>&1 | FileCheck %s --check-prefix=HOST
+// RUN: sed -e 's/ds.target = "cpu"/ds.target = "cuda:sm_90a\/h200"/' %s | not dsc-opt --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-generate-kernels="max-seq-len=8 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" 2>&1 | FileCheck %s --check-prefix=CUDA
 
 // ds-schedule generates what ds.config says, and refuses what no kernel
 // file implements: a CUDA strategy for host kernels, or a strategy an op's

@@ -1,4 +1,5 @@
-// RUN: dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" | FileCheck %s
+// RUN: dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-generate-kernels="max-seq-len=8 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" | FileCheck %s
+// RUN: not dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" 2>&1 | FileCheck %s --check-prefix=UNGENERATED
 
 // ds-schedule: one kernel per distinct signature, launches with their
 // pointer arguments, the cache addressed per layer.
@@ -10,6 +11,9 @@ ds.weight @w2 = "model.layers.2.w.weight" : tensor<32x32xbf16>
 ds.weight @wkv = "model.layers.1.kv.weight" : tensor<24x32xbf16>
 ds.weight @norm = "model.layers.1.kv_a_layernorm.weight" : tensor<16xbf16>
 ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
+
+// ds-schedule generates nothing: it launches what ds-generate-kernels named.
+// UNGENERATED: error: 'ds.embed' op names no kernel (run ds-generate-kernels)
 
 // Two bf16 linears of one shape share a kernel; the fp8 one has its own.
 // Kernels are named after their op, strategy and weight (or input) shape.

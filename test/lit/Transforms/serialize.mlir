@@ -1,4 +1,4 @@
-// RUN: dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" --ds-serialize="output=%t.dscp" | FileCheck %s
+// RUN: dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-generate-kernels="max-seq-len=8 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" --ds-serialize="output=%t.dscp" | FileCheck %s
 // RUN: dsc inspect-program %t.dscp | FileCheck %s --check-prefix=PROGRAM
 // RUN: not dsc-opt %s --ds-serialize="output=%t.x" 2>&1 | FileCheck %s --check-prefix=UNSCHEDULED
 

@@ -102,45 +102,22 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
 def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
   let summary = "Turn the planned entry points into ordered kernel launches";
   let description = [{
-    Generates the kernel of every distinct kernel-level op signature, with
-    the strategy `ds-configure-kernels` chose (`ds.config`; `generic` where
-    none was chosen), into a nested `module @kernels` (deduplicated: a
-    61-layer model holds one kernel per shape, not one per layer), declares
-    each as a `ds.kernel` named after its op, strategy and shape, and rewrites every entry point into `ds.launch` ops whose
-    `#ds.arg` arguments say where each pointer goes: arena offsets from
-    ds-plan-buffers, weights by manifest index, the cache at each op's
-    layer, the chunk's tokens, positions and slots. The cache geometry
-    (`max-batch` slots of `max-seq-len` positions) becomes `ds.cache` on the
-    module. The result is what `ds-serialize` writes as the program.
+    Rewrites every entry point into `ds.launch` ops of the kernels
+    `ds-generate-kernels` declared (each kernel-level op names its kernel in
+    `ds.kernel`), whose `#ds.arg` arguments say where each pointer goes:
+    arena offsets from ds-plan-buffers, weights by manifest index, the cache
+    at each op's layer, the chunk's tokens, positions and slots. The cache
+    geometry (`max-batch` slots of `max-seq-len` positions) becomes
+    `ds.cache` on the module. It generates no code: the result is what
+    `ds-serialize` writes as the program.
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
            "positions per sequence in the KV cache">,
     Option<"maxBatch", "max-batch", "int64_t", "8",
-           "sequences held in the KV cache at once">,
-    Option<"hostTwins", "host-twins", "bool", "false",
-           "also generate each kernel's generic host lowering "
-           "(module @host_twins), for --check-kernels executables">
+           "sequences held in the KV cache at once">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect", "::mlir::func::FuncDialect"];
-}
-
-def DSSerialize : Pass<"ds-serialize", "::mlir::ModuleOp"> {
-  let summary = "Write the scheduled module as the FlatBuffer program";
-  let description = [{
-    Writes the program of a module that went through ds-schedule to
-    `output` in the format of `runtime/schemas/program.fbs`: the model
-    metadata (`ds.model`), the weight manifest (`ds.weight` in module order),
-    the kernels (`ds.kernel`), the launches of each entry point, the arena
-    size and the cache geometry. The module is not changed. `dsc compile`
-    embeds the same bytes in the executable (`--emit=program` writes them).
-  }];
-  let options = [
-    Option<"output", "output", "std::string", "\"\"",
-           "file to write the program to">,
-    Option<"target", "target", "std::string", "\"cpu\"",
-           "target name recorded in the program">
-  ];
 }
 
 #endif // DSC_COMPILER_PASSES_TD

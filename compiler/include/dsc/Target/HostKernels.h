@@ -19,6 +19,7 @@
 #define DSC_TARGET_HOSTKERNELS_H
 
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Operation.h"
@@ -69,20 +70,11 @@ struct CacheGeometry {
   int64_t maxSeq = 1; // positions per sequence (--max-seq-len)
 };
 
-/// One pointer argument of a kernel launch.
-struct KernelArgument {
-  enum Kind { Operand, OperandScales, Result } kind;
-  unsigned index; // operand or result number
-};
-
-/// The pointer arguments of the kernel of `op`, in order: each operand (an
-/// fp8 weight adds its scales right after its data; a cache operand is the
-/// base of the op's layer), then each tensor result. A cache result shares
-/// the operand's storage and has no argument.
-std::vector<KernelArgument> kernelArguments(mlir::Operation *op);
-
-/// Whether `op` is a kernel-level op the generator implements.
-bool isKernelOp(mlir::Operation *op);
+// The launch argument layout of kernel-level ops is the dialect's
+// (dsc/Dialect/DS/KernelArguments.h): the schedule uses it without a target.
+using ds::isKernelOp;
+using ds::KernelArgument;
+using ds::kernelArguments;
 
 class HostKernelGenerator {
 public:

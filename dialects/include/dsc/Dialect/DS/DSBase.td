@@ -51,6 +51,8 @@ def DS_Dialect : Dialect {
     "::mlir::StringAttr":$target,
     // kernel-level op: the strategy ds-configure-kernels chose.
     "::dsc::ds::KernelConfigAttr":$config,
+    // kernel-level op: the kernel that runs it (ds-generate-kernels).
+    "::mlir::FlatSymbolRefAttr":$kernel_ref,
     // kernel-level op: the arena byte offset of each result (ds-plan-buffers).
     "::mlir::ArrayAttr":$arena_offsets,
     // func.func: tokens per call (ds-plan-buffers).

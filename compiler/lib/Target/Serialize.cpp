@@ -5,15 +5,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dsc/Compiler/Passes.h"
 #include "dsc/Target/Executable.h"
+#include "dsc/Target/Passes.h"
 
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 namespace dsc {
 #define GEN_PASS_DEF_DSSERIALIZE
-#include "dsc/Compiler/Passes.h.inc"
+#include "dsc/Target/Passes.h.inc"
 } // namespace dsc
 
 using namespace mlir;

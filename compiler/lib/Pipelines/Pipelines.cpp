@@ -7,6 +7,7 @@
 #include "dsc/Compiler/Pipelines.h"
 
 #include "dsc/Compiler/Passes.h"
+#include "dsc/Target/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -43,11 +44,16 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   configure.target = options.target;
   configure.gpu = options.gpu;
   pm.addPass(createDSConfigureKernels(configure));
-  // Kernels (deduplicated by signature) and the ordered launches.
+  // The kernels, one per distinct op signature, generated as configured.
+  DSGenerateKernelsOptions generate;
+  generate.maxSeqLen = options.maxSeqLen;
+  generate.maxBatch = options.maxBatch;
+  generate.hostTwins = options.hostTwins;
+  pm.addPass(createDSGenerateKernels(generate));
+  // The ordered launches of those kernels, with where each pointer goes.
   DSScheduleOptions schedule;
   schedule.maxSeqLen = options.maxSeqLen;
   schedule.maxBatch = options.maxBatch;
-  schedule.hostTwins = options.hostTwins;
   pm.addPass(createDSSchedule(schedule));
 }
 
