@@ -298,6 +298,7 @@ LogicalResult linkExecutable(const std::string &objectPath,
                              std::string &error) {
   std::string mainLib = runtimeDir + "/libdsrt-main.a";
   std::string runtimeLib = runtimeDir + "/libdsrt.a";
+  std::string formatsLib = runtimeDir + "/libdsrt-formats.a";
   // The tokenizer's regular expressions: PCRE2, linked statically so that
   // the executable needs only libc.
   std::string pcre2;
@@ -312,7 +313,7 @@ LogicalResult linkExecutable(const std::string &objectPath,
     error = "libpcre2-8.a not found (install Debian's libpcre2-dev)";
     return failure();
   }
-  for (const std::string &lib : {mainLib, runtimeLib})
+  for (const std::string &lib : {mainLib, runtimeLib, formatsLib})
     if (!llvm::sys::fs::exists(lib)) {
       error = "runtime library " + lib +
               " not found (set --runtime-dir or DSC_RUNTIME_DIR)";
@@ -328,18 +329,10 @@ LogicalResult linkExecutable(const std::string &objectPath,
     error = "no C++ linker driver (c++, g++, clang++) on PATH";
     return failure();
   }
-  SmallVector<StringRef> args = {driver,
-                                 objectPath,
-                                 mainLib,
-                                 runtimeLib,
-                                 pcre2,
-                                 "-o",
-                                 outputPath,
-                                 "-static-libstdc++",
-                                 "-static-libgcc",
-                                 "-pthread",
-                                 "-ldl",
-                                 "-lm"};
+  SmallVector<StringRef> args = {
+      driver,     objectPath, mainLib,    runtimeLib,          formatsLib,
+      pcre2,      "-o",       outputPath, "-static-libstdc++", "-static-libgcc",
+      "-pthread", "-ldl",     "-lm"};
   std::string message;
   int rc =
       llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &message);

@@ -147,11 +147,12 @@ cl::opt<std::string> weightsDir(
     cl::desc("Weights folder the executable reads by default (default: the "
              "checkpoint folder being compiled)"),
     cl::value_desc("dir"), cl::sub(compileCommand));
-cl::opt<std::string> runtimeDir(
-    "runtime-dir",
-    cl::desc("Folder of libdsrt.a and libdsrt-main.a (default: next to dsc, "
-             "or $DSC_RUNTIME_DIR)"),
-    cl::value_desc("dir"), cl::sub(compileCommand));
+cl::opt<std::string>
+    runtimeDir("runtime-dir",
+               cl::desc("Folder of libdsrt.a, libdsrt-formats.a and "
+                        "libdsrt-main.a (default: next to dsc, "
+                        "or $DSC_RUNTIME_DIR)"),
+               cl::value_desc("dir"), cl::sub(compileCommand));
 cl::opt<bool> embedWeights(
     "embed-weights",
     cl::desc("Append the weights to the executable, so that it alone is "
