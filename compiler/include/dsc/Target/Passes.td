@@ -56,4 +56,28 @@ def DSSerialize : Pass<"ds-serialize", "::mlir::ModuleOp"> {
   ];
 }
 
+def DSEmitGpuImage : Pass<"ds-emit-gpu-image", "::mlir::ModuleOp"> {
+  let summary = "Compile the generated CUDA kernels to PTX or a cubin";
+  let description = [{
+    Compiles `module @kernels` of a module that went through
+    `ds-generate-kernels` for a CUDA target: each kernel wrapped in its
+    `<name>_entry`, libdevice linked, LLVM -O3 with the NVPTX target machine,
+    then PTX (`format=ptx`) or, through the CUDA toolkit's `ptxas`, a cubin
+    (`format=cubin`), written to `output`. `dsc compile` runs the same step
+    and embeds the image in the program; this pass makes it reachable from
+    `dsc-opt` for tests and tools. The module is not changed.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"cuda:sm_90a\"",
+           "instruction-set target (a cuda one)">,
+    Option<"output", "output", "std::string", "\"\"",
+           "file to write the image to">,
+    Option<"format", "format", "std::string", "\"ptx\"",
+           "ptx | cubin (needs ptxas)">,
+    Option<"cudaPath", "cuda-path", "std::string", "\"\"",
+           "CUDA toolkit (libdevice, ptxas); default: $CUDA_HOME, PATH, "
+           "/usr/local/cuda">
+  ];
+}
+
 #endif // DSC_TARGET_PASSES_TD
