@@ -82,24 +82,18 @@ private:
       // Pair i = lane, lane + 32, ... of the rotary part (as ropeRow).
       Value ropeSrc = e.add(src, e.c64(latent));
       Value ropeDst = e.add(row, e.c64(latent));
-      Value pos = arith::SIToFPOp::create(e.b, e.loc, f32, position);
-      Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
-      Value scale = e.f32(rope.getCosSinScale());
-      e.reduceStep(
-          lane, e.c64(ropeDim / 2), Emitter::kWarp, e.f32(0.0),
-          [&](Value i, Value unused) {
-            Value angle = e.fmul(pos, e.load(table, f32, i));
-            Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
-            Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
-            Value even = e.mul(i, e.c64(2)), odd = e.add(even, e.c64(1));
-            Value x0 = e.loadBF16(operand(0), e.add(ropeSrc, even));
-            Value x1 = e.loadBF16(operand(0), e.add(ropeSrc, odd));
-            e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), cachePtr,
-                        e.add(ropeDst, even));
-            e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), cachePtr,
-                        e.add(ropeDst, odd));
-            return unused;
-          });
+      e.reduceStep(lane, e.c64(ropeDim / 2), Emitter::kWarp, e.f32(0.0),
+                   [&](Value i, Value unused) {
+                     e.ropePair(
+                         [&](Value k) {
+                           return e.loadBF16(operand(0), e.add(ropeSrc, k));
+                         },
+                         [&](Value k, Value v) {
+                           e.storeBF16(v, cachePtr, e.add(ropeDst, k));
+                         },
+                         position, i, rope, freqs);
+                     return unused;
+                   });
     });
     return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
   }
@@ -167,20 +161,10 @@ private:
                 e.c64(nope));
       Value out = e.add(e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width)),
                         e.c64(latent));
-      Value pos =
-          arith::SIToFPOp::create(e.b, e.loc, f32, e.loadI64(operand(1), t));
-      Value table = LLVM::AddressOfOp::create(e.b, e.loc, freqs);
-      Value scale = e.f32(rope.getCosSinScale());
-      Value angle = e.fmul(pos, e.load(table, f32, pairIndex));
-      Value cos = e.fmul(math::CosOp::create(e.b, e.loc, angle), scale);
-      Value sin = e.fmul(math::SinOp::create(e.b, e.loc, angle), scale);
-      Value even = e.mul(pairIndex, e.c64(2)), odd = e.add(even, e.c64(1));
-      Value x0 = e.loadBF16(operand(0), e.add(qPeBase, even));
-      Value x1 = e.loadBF16(operand(0), e.add(qPeBase, odd));
-      e.storeBF16(e.fsub(e.fmul(x0, cos), e.fmul(x1, sin)), result(),
-                  e.add(out, even));
-      e.storeBF16(e.fadd(e.fmul(x0, sin), e.fmul(x1, cos)), result(),
-                  e.add(out, odd));
+      e.ropePair(
+          [&](Value k) { return e.loadBF16(operand(0), e.add(qPeBase, k)); },
+          [&](Value k, Value v) { e.storeBF16(v, result(), e.add(out, k)); },
+          e.loadI64(operand(1), t), pairIndex, rope, freqs);
     };
     int64_t pairs = ropeDim / 2, perHead = latent + pairs;
     if (gpu) {

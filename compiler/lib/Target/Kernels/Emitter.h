@@ -463,18 +463,25 @@ public:
   void ropeRow(const std::function<Value(Value)> &read,
                const std::function<void(Value, Value)> &write, Value position,
                RopeAttr rope, LLVM::GlobalOp invFreq) {
+    loop(0, rope.getDim() / 2,
+         [&](Value i) { ropePair(read, write, position, i, rope, invFreq); });
+  }
+
+  /// Rotates pair `i`, (x[2i], x[2i+1]), of a row at `position` (i64): f32
+  /// in through `read`, f32 out through `write`.
+  void ropePair(const std::function<Value(Value)> &read,
+                const std::function<void(Value, Value)> &write, Value position,
+                Value i, RopeAttr rope, LLVM::GlobalOp invFreq) {
     Value pos = arith::SIToFPOp::create(b, loc, b.getF32Type(), position);
     Value freqs = LLVM::AddressOfOp::create(b, loc, invFreq);
     Value scale = f32(rope.getCosSinScale());
-    loop(0, rope.getDim() / 2, [&](Value i) {
-      Value angle = fmul(pos, load(freqs, b.getF32Type(), i));
-      Value cos = fmul(math::CosOp::create(b, loc, angle), scale);
-      Value sin = fmul(math::SinOp::create(b, loc, angle), scale);
-      Value even = mul(i, c64(2)), odd = add(even, c64(1));
-      Value x0 = read(even), x1 = read(odd);
-      write(even, fsub(fmul(x0, cos), fmul(x1, sin)));
-      write(odd, fadd(fmul(x0, sin), fmul(x1, cos)));
-    });
+    Value angle = fmul(pos, load(freqs, b.getF32Type(), i));
+    Value cos = fmul(math::CosOp::create(b, loc, angle), scale);
+    Value sin = fmul(math::SinOp::create(b, loc, angle), scale);
+    Value even = mul(i, c64(2)), odd = add(even, c64(1));
+    Value x0 = read(even), x1 = read(odd);
+    write(even, fsub(fmul(x0, cos), fmul(x1, sin)));
+    write(odd, fadd(fmul(x0, sin), fmul(x1, cos)));
   }
 };
 
