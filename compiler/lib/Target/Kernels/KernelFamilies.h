@@ -2,8 +2,9 @@
 //-*-===//
 //
 // Each op family's file builds the body of one kernel for an op of its
-// family and says how its launches split the work. KernelGenerator.cpp
-// dispatches to them by op.
+// family and says how its launches split the work. The strategy table
+// (KernelStrategies.cpp) says which file emits which (op, strategy);
+// KernelGenerator.cpp dispatches through it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +14,26 @@
 #include "KernelBody.h"
 
 namespace dsc::kernels {
+
+/// Builds the body of the kernel of `op` and says how its launches split
+/// the work.
+using EmitKernel = KernelShape (*)(const KernelBodyContext &context,
+                                   Operation *op);
+
+/// One row of the strategy table: the kernel-level op (by name), a strategy
+/// and the function that emits it.
+struct KernelStrategyRow {
+  StringRef op;
+  KernelStrategy strategy;
+  EmitKernel emit;
+};
+
+/// The table of every (op, strategy) a kernel file implements
+/// (KernelStrategies.cpp): a new strategy is a new file plus rows here.
+ArrayRef<KernelStrategyRow> kernelStrategies();
+
+/// The emitter of `strategy` for the op named `op`, or null.
+EmitKernel findKernelStrategy(StringRef op, KernelStrategy strategy);
 
 /// ds.embed, ds.rms_norm, ds.rope, ds.swiglu, ds.add (NormsAndRope.cpp).
 KernelShape emitNormOrElementwiseKernel(const KernelBodyContext &context,

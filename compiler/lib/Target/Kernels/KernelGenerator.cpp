@@ -82,24 +82,6 @@ std::string signatureOf(Operation *op) {
   return key;
 }
 
-/// Whether a strategy file implements `strategy` for `op`: `generic` for
-/// every kernel-level op; the CUDA-core strategies for the ops whose family
-/// has them (keep in step with the families' dispatch).
-bool hasStrategy(Operation *op, KernelStrategy strategy) {
-  switch (strategy) {
-  case KernelStrategy::Generic:
-    return true;
-  case KernelStrategy::Warp:
-    return isa<RMSNormOp, LinearOp, RouterLogitsOp, LMHeadOp, SampleOp,
-               MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,
-               MoEExpertUpOp, MoEExpertDownOp>(op);
-  case KernelStrategy::WarpQueryGroup:
-  case KernelStrategy::BlockSplit:
-    return isa<MLALatentAttentionOp>(op);
-  }
-  return false;
-}
-
 /// The static dimensions of `type` joined by 'x' ("" for none), with an
 /// "_fp8" suffix for fp8 block weights.
 std::string shapeName(Type type) {
@@ -179,7 +161,9 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   unsigned index = kernelInfos.size();
   KernelConfigAttr config =
       genericOnly ? KernelConfigAttr::getGeneric(ctx) : configOf(op);
-  if (!hasStrategy(op, config.getStrategy()))
+  kernels::EmitKernel emitKernel = kernels::findKernelStrategy(
+      op->getName().getStringRef(), config.getStrategy());
+  if (!emitKernel)
     return op->emitOpError("has no '")
            << stringifyKernelStrategy(config.getStrategy())
            << "' kernel strategy";
@@ -213,23 +197,7 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   kernels::Emitter emitter(b, loc, func, op, fp8Table);
   kernels::KernelBodyContext context{emitter, cache, config, invFreqTable,
                                      sharedArray};
-  kernels::KernelShape shape =
-      llvm::TypeSwitch<Operation *, kernels::KernelShape>(op)
-          .Case<EmbedOp, RMSNormOp, RopeOp, SwiGLUOp, AddOp>([&](Operation *) {
-            return kernels::emitNormOrElementwiseKernel(context, op);
-          })
-          .Case<LinearOp, RouterLogitsOp, LMHeadOp>([&](Operation *) {
-            return kernels::emitMatrixProductKernel(context, op);
-          })
-          .Case<SampleOp>([&](Operation *) {
-            return kernels::emitSamplingKernel(context, op);
-          })
-          .Case<MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
-                MLALatentAttentionOp, MLAAbsorbValueOp>([&](Operation *) {
-            return kernels::emitAttentionKernel(context, op);
-          })
-          .Case<MoESelectOp, MoEExpertUpOp, MoEExpertDownOp>(
-              [&](Operation *) { return kernels::emitMoEKernel(context, op); });
+  kernels::KernelShape shape = emitKernel(context, op);
   func::ReturnOp::create(b, loc);
 
   KernelInfo info;
