@@ -62,11 +62,6 @@ struct DeviceProfile {
   double memoryBandwidth = 0; // bytes/s, measured copy bandwidth
   double bf16MatrixFlops = 0; // FLOP/s, dense tensor cores
   double fp8MatrixFlops = 0;  // FLOP/s, dense tensor cores
-
-  /// Warps an SM keeps resident when each thread uses `registers`.
-  int64_t residentWarps(int64_t registersPerThread) const {
-    return registersPerSM / (registersPerThread * 32);
-  }
 };
 
 /// The description of `name`, or nullopt with the known names in `known`.
