@@ -59,6 +59,7 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
   resolve(driver.cuGraphLaunch, "cuGraphLaunch");
   resolve(driver.cuGraphDestroy, "cuGraphDestroy");
+  resolve(driver.cuGraphExecDestroy, "cuGraphExecDestroy");
   // Events only time kernels (DSRT_PROFILE); drivers before CUDA 12.8 name
   // the elapsed-time call without _v2.
   auto optional = [&](auto &slot, std::initializer_list<const char *> names) {
