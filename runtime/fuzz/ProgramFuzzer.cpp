@@ -97,11 +97,28 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
       check(k->extent() > 0 && k->extent() <= (int64_t(1) << 32));
     check(k->rows() == dsrt::fb::RowCount::Tokens ||
           k->rows() == dsrt::fb::RowCount::Outputs);
-    // A GPU block: whole warps, and whole blocks of work when not 128.
+    // A GPU block: whole warps, and whole blocks of work when not 128
+    // threads and the grid follows the work.
     check(k->block() >= 32 && k->block() <= 1024 && k->block() % 32 == 0);
-    if (k->block() != 128)
+    dsrt::KernelLaunchShape shape = dsrt::launchShapeOf(*k);
+    for (uint32_t d : shape.block)
+      check(d > 0);
+    check(shape.threads() <= 1024 && shape.threads() % 32 == 0);
+    if (!shape.fixedGrid && shape.threads() != 128)
       check(k->parallel() != dsrt::fb::ParallelDim::Tokens &&
-            k->extent() % k->block() == 0);
+            k->extent() % int64_t(shape.threads()) == 0);
+    if (shape.fixedGrid)
+      check(shape.grid[0] > 0 && shape.grid[0] <= 0x7fffffffu &&
+            shape.grid[1] > 0 && shape.grid[1] <= 65535 && shape.grid[2] > 0 &&
+            shape.grid[2] <= 65535);
+    else if (k->launch())
+      check(k->launch()->grid() == nullptr);
+    check(shape.sharedBytes <= dsrt::kMaxDynamicSharedBytes);
+    // What a launch derives: a grid in range for every row count.
+    uint32_t grid[3];
+    shape.gridFor(
+        k->parallel() == dsrt::fb::ParallelDim::Static ? k->extent() : 1, grid);
+    check(grid[0] > 0 && grid[1] > 0 && grid[2] > 0);
     if (k->outputs())
       for (const dsrt::fb::KernelOutput *o : *k->outputs())
         check(dsrt::dtypeBytes(o->dtype()) > 0 && o->row_elements() > 0);

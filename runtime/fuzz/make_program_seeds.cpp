@@ -108,5 +108,14 @@ int main(int argc, char **argv) {
   edges.entry("prefill").launches[2].args.push_back(arenaArg(1023));
   edges.entry("prefill").launches[1].args.push_back(cacheArg(1535));
   ok = writeSeed(dir, "edges.dscp", edges) && ok;
+
+  // Launch shapes: a 3-D block over a static extent, a fixed grid with more
+  // than the default dynamic shared memory, and a kernel without one.
+  ProgramBuilder launches;
+  launches.kernels[2].launch = KernelSpec::Launch{{{8, 2, 2}}};
+  launches.kernels[1].launch = KernelSpec::Launch{
+      {{64, 2, 1}}, fb::GridRule::Fixed, {{3, 2, 1}}, 100 * 1024};
+  launches.kernels[0].launch = KernelSpec::Launch{};
+  ok = writeSeed(dir, "launch-shapes.dscp", launches) && ok;
   return ok ? 0 : 1;
 }

@@ -16,10 +16,12 @@
 #include "dsrt/Program.h"
 #include "dsrt/program_generated.h"
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +54,14 @@ struct KernelSpec {
   fb::RowCount rows = fb::RowCount::Tokens;
   std::vector<fb::KernelOutput> outputs;
   uint32_t block = 128;
+  // A LaunchShape table when set; block/grid unset leave those fields out.
+  struct Launch {
+    std::optional<std::array<uint32_t, 3>> block;
+    fb::GridRule gridRule = fb::GridRule::PerIndex;
+    std::optional<std::array<uint32_t, 3>> grid;
+    uint32_t sharedBytes = 0;
+  };
+  std::optional<Launch> launch;
 };
 
 struct LaunchSpec {
@@ -219,7 +229,20 @@ public:
 
     auto kernelTable = [&](const std::vector<KernelSpec> &specs) {
       std::vector<flatbuffers::Offset<fb::Kernel>> offsets;
-      for (const KernelSpec &k : specs)
+      for (const KernelSpec &k : specs) {
+        flatbuffers::Offset<fb::LaunchShape> launch = 0;
+        if (k.launch) {
+          std::optional<fb::Dim3> block, grid;
+          if (k.launch->block)
+            block.emplace((*k.launch->block)[0], (*k.launch->block)[1],
+                          (*k.launch->block)[2]);
+          if (k.launch->grid)
+            grid.emplace((*k.launch->grid)[0], (*k.launch->grid)[1],
+                         (*k.launch->grid)[2]);
+          launch = fb::CreateLaunchShape(
+              fbb, block ? &*block : nullptr, k.launch->gridRule,
+              grid ? &*grid : nullptr, k.launch->sharedBytes);
+        }
         offsets.push_back(fb::CreateKernel(
             fbb, stringOrNone(k.name), fbb.CreateString("test kernel"),
             k.parallel, k.extent, k.rows,
@@ -229,7 +252,8 @@ public:
                       misaligned(k.outputs.data(), k.outputs.size(),
                                  sizeof(fb::KernelOutput)))
                 : fbb.CreateVectorOfStructs(k.outputs),
-            /*writes_cache=*/false, k.block));
+            /*writes_cache=*/false, k.block, launch));
+      }
       return offsets;
     };
     std::vector<flatbuffers::Offset<fb::Kernel>> kernelOffsets =

@@ -512,6 +512,87 @@ TEST(ProgramTest, BlockSizesDivideTheWork) {
       corrupted("kernel 0 has a block size that does not divide its work"));
 }
 
+TEST(ProgramTest, LaunchShapesAreChecked) {
+  using Launch = test::KernelSpec::Launch;
+  using Dims = std::array<uint32_t, 3>;
+  ProgramBuilder builder;
+  // Absent fields are today's launch: [block, 1, 1], one thread per index.
+  builder.kernels[0].launch = Launch{};
+  builder.kernels[2].launch = Launch{Dims{8, 2, 2}};
+  builder.kernels[1].launch =
+      Launch{Dims{32, 4, 8}, fb::GridRule::Fixed, Dims{7, 3, 2}, 227 * 1024};
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> program = loadBytes(bytes);
+  ASSERT_TRUE(program.ok()) << program.error();
+  const auto &kernels = *program.value().fb().kernels();
+  KernelLaunchShape legacy = launchShapeOf(*kernels.Get(3));
+  EXPECT_EQ(legacy.threads(), 128u);
+  uint32_t grid[3];
+  legacy.gridFor(129, grid);
+  EXPECT_EQ(grid[0], 2u);
+  EXPECT_EQ(grid[1], 1u);
+  EXPECT_EQ(grid[2], 1u);
+  KernelLaunchShape fixed = launchShapeOf(*kernels.Get(1));
+  fixed.gridFor(5, grid);
+  EXPECT_EQ(grid[0], 7u);
+  EXPECT_EQ(grid[1], 3u);
+  EXPECT_EQ(grid[2], 2u);
+  EXPECT_EQ(fixed.sharedBytes, 227u * 1024);
+  KernelLaunchShape cube = launchShapeOf(*kernels.Get(2));
+  EXPECT_EQ(cube.threads(), 32u);
+  cube.gridFor(32, grid);
+  EXPECT_EQ(grid[0], 1u);
+
+  auto expectError = [](ProgramBuilder b, const std::string &message) {
+    EXPECT_EQ(loadError(b), corrupted(message));
+  };
+  std::string shapeError = "kernel 2 has a block shape out of range";
+  for (Dims block :
+       {Dims{0, 1, 1}, Dims{32, 0, 1}, Dims{32, 1, 0}, Dims{1024, 2, 1},
+        Dims{64, 32, 1}, Dims{2048, 1, 1}, Dims{1, 1, 128}}) {
+    ProgramBuilder b;
+    b.kernels[2].launch = Launch{block};
+    expectError(b, shapeError);
+  }
+  // Whole warps; a block other than 128 over a static extent divides it.
+  for (Dims block : {Dims{8, 2, 1}, Dims{16, 2, 2}, Dims{48, 1, 1}}) {
+    ProgramBuilder b;
+    b.kernels[2].launch = Launch{block};
+    expectError(b, "kernel 2 has a block size that does not divide its work");
+  }
+  {
+    ProgramBuilder b; // over tokens, only 128 threads fit a per-index grid
+    b.kernels[0].launch = Launch{Dims{32, 2, 1}};
+    expectError(b, "kernel 0 has a block size that does not divide its work");
+    b.kernels[0].launch = Launch{Dims{32, 2, 2}};
+    expectLoads(b);
+    b.kernels[0].launch = Launch{Dims{32, 2, 1}, fb::GridRule::Fixed,
+                                 Dims{1, 1, 1}}; // a fixed grid does not
+    expectLoads(b);
+  }
+  for (Dims grid :
+       {Dims{0, 1, 1}, Dims{1, 0, 1}, Dims{1, 1, 0}, Dims{0x80000000u, 1, 1},
+        Dims{1, 65536, 1}, Dims{1, 1, 65536}}) {
+    ProgramBuilder b;
+    b.kernels[1].launch = Launch{std::nullopt, fb::GridRule::Fixed, grid};
+    expectError(b, "kernel 1 has a fixed grid out of range");
+  }
+  {
+    ProgramBuilder b;
+    b.kernels[1].launch = Launch{std::nullopt, fb::GridRule::Fixed};
+    expectError(b, "kernel 1 has a fixed grid out of range");
+    b.kernels[1].launch =
+        Launch{std::nullopt, fb::GridRule::PerIndex, Dims{1, 1, 1}};
+    expectError(b, "kernel 1 has a grid but derives it from its work");
+    b.kernels[1].launch = Launch{std::nullopt, static_cast<fb::GridRule>(2)};
+    expectError(b, "kernel 1 has an unknown grid rule");
+    b.kernels[1].launch = Launch{std::nullopt, fb::GridRule::PerIndex,
+                                 std::nullopt, 227 * 1024 + 1};
+    expectError(b, "kernel 1 asks for more dynamic shared memory than a "
+                   "block has");
+  }
+}
+
 TEST(ProgramTest, HostTwinsMatchTheKernels) {
   ProgramBuilder builder;
   builder.hostTwins = builder.kernels;

@@ -109,12 +109,19 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
     for (size_t i = 0; i + 2 < v.size(); i += 3)
       outputs.emplace_back(static_cast<uint32_t>(v[i]),
                            static_cast<fb::DType>(v[i + 1]), v[i + 2]);
+    // The launch: a 1-D block from the configuration, one thread per
+    // parallel index, the configuration's dynamic shared memory (0 today:
+    // every kernel's shared arrays are static).
+    auto block = static_cast<uint32_t>(k.getConfig().getBlock());
+    auto shared = static_cast<uint32_t>(k.getConfig().getDynamicSharedBytes());
+    fb::Dim3 blockShape(block, 1, 1);
     kernels.push_back(fb::CreateKernel(
         fbb, fbb.CreateString(k.getSymName().str()),
         fbb.CreateString(k.getSummary().str()), parallelOf(k.getParallel()),
         static_cast<int64_t>(k.getExtent()), rowsOf(k),
-        fbb.CreateVectorOfStructs(outputs), k.getWritesCache(),
-        static_cast<uint32_t>(k.getConfig().getBlock())));
+        fbb.CreateVectorOfStructs(outputs), k.getWritesCache(), block,
+        fb::CreateLaunchShape(fbb, &blockShape, fb::GridRule::PerIndex,
+                              /*grid=*/nullptr, shared)));
   }
   // --check-kernels: the host twins, named like the kernels they mirror.
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Kernel>>>

@@ -70,7 +70,8 @@ private:
     return KernelConfigAttr::getGeneric(context);
   }
   KernelConfigAttr warp() const {
-    return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1);
+    return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1,
+                                 /*dynamicSharedBytes=*/0);
   }
 
   /// Prefill: each cache row read once for a group of a slot's tokens.
@@ -86,13 +87,14 @@ private:
                                               std::max<int64_t>(latent, 1),
                                           1, kQueryGroupAt512);
       return KernelConfigAttr::get(context, KernelStrategy::WarpQueryGroup,
-                                   4 * kWarp, group);
+                                   4 * kWarp, group, /*dynamicSharedBytes=*/0);
     }
     int64_t registersPerSM = device ? device->registersPerSM : 65536;
     int64_t block = std::min(target.maxThreadsPerBlock,
                              registersPerSM / kBlockSplitRegisters);
     block = std::max<int64_t>(block / kWarp * kWarp, 2 * kWarp);
-    return KernelConfigAttr::get(context, KernelStrategy::BlockSplit, block, 1);
+    return KernelConfigAttr::get(context, KernelStrategy::BlockSplit, block, 1,
+                                 /*dynamicSharedBytes=*/0);
   }
 };
 

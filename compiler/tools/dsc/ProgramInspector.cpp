@@ -25,6 +25,8 @@
 
 using namespace llvm;
 namespace fb = dsrt::fb;
+using dsrt::KernelLaunchShape;
+using dsrt::launchShapeOf;
 
 namespace dsc {
 
@@ -299,6 +301,22 @@ std::string argText(const fb::Arg &arg) {
 }
 
 /// A string field; `absent` when missing or empty.
+/// A launch's block and grid: "128" for a 1-D block, "XxYxZ" otherwise;
+/// "per-index" for a grid that follows the work.
+std::string dim3Text(const uint32_t d[3], bool always3) {
+  if (!always3 && d[1] == 1 && d[2] == 1)
+    return std::to_string(d[0]);
+  return std::to_string(d[0]) + "x" + std::to_string(d[1]) + "x" +
+         std::to_string(d[2]);
+}
+std::string blockText(const fb::Kernel &k) {
+  return dim3Text(launchShapeOf(k).block, false);
+}
+std::string gridText(const fb::Kernel &k) {
+  KernelLaunchShape shape = launchShapeOf(k);
+  return shape.fixedGrid ? dim3Text(shape.grid, true) : "per-index";
+}
+
 std::string str(const flatbuffers::String *s, const char *absent = "-") {
   return s && s->size() ? s->str() : absent;
 }
@@ -503,8 +521,8 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
   weights.print(os, 2);
 
   os << "\nkernels (" << p.kernels()->size() << ")\n";
-  Table kernels({"#", "name", "parallel", "extent", "rows", "block", "cache",
-                 "outputs", "host twin", "summary"});
+  Table kernels({"#", "name", "parallel", "extent", "rows", "block", "grid",
+                 "smem", "cache", "outputs", "host twin", "summary"});
   for (uint32_t i = 0; i < p.kernels()->size(); ++i) {
     const fb::Kernel *k = p.kernels()->Get(i);
     std::string outputs;
@@ -522,7 +540,8 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
     }
     kernels.add({std::to_string(i), k->name()->str(),
                  parallelName(k->parallel()), std::to_string(k->extent()),
-                 rowsName(k->rows()), std::to_string(k->block()),
+                 rowsName(k->rows()), blockText(*k), gridText(*k),
+                 std::to_string(launchShapeOf(*k).sharedBytes),
                  k->writes_cache() ? "writes" : "-",
                  outputs.empty() ? "-" : outputs, twin, str(k->summary())});
   }
@@ -578,14 +597,17 @@ json::Object kernelJson(const fb::Kernel &k) {
       outputs.push_back(json::Object{{"arg", int64_t(o->arg())},
                                      {"dtype", dtypeName(o->dtype())},
                                      {"row_elements", o->row_elements()}});
-  return json::Object{{"name", k.name()->str()},
-                      {"summary", jsonString(k.summary())},
-                      {"parallel", parallelName(k.parallel())},
-                      {"extent", k.extent()},
-                      {"rows", rowsName(k.rows())},
-                      {"block", int64_t(k.block())},
-                      {"writes_cache", k.writes_cache()},
-                      {"outputs", std::move(outputs)}};
+  return json::Object{
+      {"name", k.name()->str()},
+      {"summary", jsonString(k.summary())},
+      {"parallel", parallelName(k.parallel())},
+      {"extent", k.extent()},
+      {"rows", rowsName(k.rows())},
+      {"block", blockText(k)},
+      {"grid", gridText(k)},
+      {"dynamic_shared_bytes", int64_t(launchShapeOf(k).sharedBytes)},
+      {"writes_cache", k.writes_cache()},
+      {"outputs", std::move(outputs)}};
 }
 
 } // namespace

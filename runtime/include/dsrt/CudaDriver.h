@@ -38,6 +38,19 @@ using CUfunction = CUfunc_st *;
 using CUstream = CUstream_st *;
 struct CUevent_st;
 using CUevent = CUevent_st *;
+/// CUlaunchAttribute: no launch attribute has a user yet (TMA descriptors,
+/// clusters and programmatic dependent launch add theirs with their kernels).
+struct CUlaunchAttribute_st;
+
+/// CUlaunchConfig (cuda.h, CUDA 12.0+), field for field.
+struct CUlaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  CUstream hStream;
+  CUlaunchAttribute_st *attrs;
+  unsigned numAttrs;
+};
 
 struct CudaDriver {
   CUresult (*cuInit)(unsigned);
@@ -55,9 +68,9 @@ struct CudaDriver {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, unsigned, CUstream, void **,
-                             void **);
+  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig *, CUfunction, void **,
+                               void **);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuStreamCreate)(CUstream *, unsigned);
   CUresult (*cuStreamSynchronize)(CUstream);
@@ -69,6 +82,7 @@ struct CudaDriver {
                                           unsigned long long);
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
   CUresult (*cuGraphDestroy)(CUgraph);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
   // Optional (null when the driver lacks them): kernel timing only.
   CUresult (*cuEventCreate)(CUevent *, unsigned);
   CUresult (*cuEventRecord)(CUevent, CUstream);
@@ -86,6 +100,8 @@ struct CudaDriver {
 /// cuDeviceGetAttribute codes used here.
 constexpr int kCuAttrComputeCapabilityMajor = 75;
 constexpr int kCuAttrComputeCapabilityMinor = 76;
+/// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
+constexpr int kCuFuncAttrMaxDynamicSharedSizeBytes = 8;
 /// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL.
 constexpr int kCuStreamCaptureThreadLocal = 1;
 

@@ -45,6 +45,25 @@ private:
   const fb::Program *program_;
 };
 
+/// A kernel's CUDA launch (program.fbs LaunchShape) with the defaults of a
+/// kernel that has none filled in: block [Kernel.block, 1, 1], a PerIndex
+/// grid, no dynamic shared memory.
+struct KernelLaunchShape {
+  uint32_t block[3] = {128, 1, 1};
+  bool fixedGrid = false;
+  uint32_t grid[3] = {1, 1, 1}; // Fixed only
+  uint32_t sharedBytes = 0;
+  uint64_t threads() const { return uint64_t(block[0]) * block[1] * block[2]; }
+  /// The grid for `extent` parallel indices (PerIndex) or the fixed grid.
+  void gridFor(int64_t extent, uint32_t out[3]) const;
+};
+KernelLaunchShape launchShapeOf(const fb::Kernel &kernel);
+
+/// Dynamic shared memory a kernel may ask for (sm_90: 227 KB), and what it
+/// may use without raising CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
+constexpr uint32_t kMaxDynamicSharedBytes = 227 * 1024;
+constexpr uint32_t kDefaultDynamicSharedBytes = 48 * 1024;
+
 /// Bytes of one element of `dtype`.
 size_t dtypeBytes(fb::DType dtype);
 

@@ -12,6 +12,31 @@
 
 namespace dsrt {
 
+KernelLaunchShape launchShapeOf(const fb::Kernel &kernel) {
+  KernelLaunchShape shape;
+  shape.block[0] = kernel.block();
+  const fb::LaunchShape *l = kernel.launch();
+  if (!l)
+    return shape;
+  if (const fb::Dim3 *b = l->block())
+    shape.block[0] = b->x(), shape.block[1] = b->y(), shape.block[2] = b->z();
+  shape.fixedGrid = l->grid_rule() == fb::GridRule::Fixed;
+  if (const fb::Dim3 *g = l->grid(); g && shape.fixedGrid)
+    shape.grid[0] = g->x(), shape.grid[1] = g->y(), shape.grid[2] = g->z();
+  shape.sharedBytes = l->dynamic_shared_bytes();
+  return shape;
+}
+
+void KernelLaunchShape::gridFor(int64_t extent, uint32_t out[3]) const {
+  if (fixedGrid) {
+    out[0] = grid[0], out[1] = grid[1], out[2] = grid[2];
+    return;
+  }
+  uint64_t t = threads();
+  out[0] = static_cast<uint32_t>((uint64_t(extent) + t - 1) / t);
+  out[1] = out[2] = 1;
+}
+
 size_t dtypeBytes(fb::DType dtype) {
   switch (dtype) {
   case fb::DType::BF16:
@@ -109,9 +134,34 @@ std::string checkProgram(const fb::Program &p) {
       return what + " has an extent out of range";
     if (k->rows() != fb::RowCount::Tokens && k->rows() != fb::RowCount::Outputs)
       return what + " has an unknown row count";
-    if (k->block() < 32 || k->block() > 1024 || k->block() % 32 != 0 ||
-        (k->block() != 128 && (k->parallel() == fb::ParallelDim::Tokens ||
-                               k->extent() % k->block() != 0)))
+    if (k->block() < 32 || k->block() > 1024 || k->block() % 32 != 0)
+      return what + " has a block size that does not divide its work";
+    if (const fb::LaunchShape *l = k->launch()) {
+      if (l->grid_rule() != fb::GridRule::PerIndex &&
+          l->grid_rule() != fb::GridRule::Fixed)
+        return what + " has an unknown grid rule";
+      if (const fb::Dim3 *b = l->block())
+        if (b->x() == 0 || b->y() == 0 || b->z() == 0 || b->x() > 1024 ||
+            b->y() > 1024 || b->z() > 64 ||
+            uint64_t(b->x()) * b->y() * b->z() > 1024)
+          return what + " has a block shape out of range";
+      const fb::Dim3 *g = l->grid();
+      if (l->grid_rule() == fb::GridRule::Fixed &&
+          (!g || g->x() == 0 || g->y() == 0 || g->z() == 0 ||
+           g->x() > 0x7fffffffu || g->y() > 65535 || g->z() > 65535))
+        return what + " has a fixed grid out of range";
+      if (l->grid_rule() == fb::GridRule::PerIndex && g)
+        return what + " has a grid but derives it from its work";
+      if (l->dynamic_shared_bytes() > kMaxDynamicSharedBytes)
+        return what + " asks for more dynamic shared memory than a block has";
+    }
+    KernelLaunchShape shape = launchShapeOf(*k);
+    // Whole warps; a block that is not 128 threads cooperates across its
+    // indices, so its work is whole blocks.
+    if (shape.threads() % 32 != 0 ||
+        (!shape.fixedGrid && shape.threads() != 128 &&
+         (k->parallel() == fb::ParallelDim::Tokens ||
+          k->extent() % int64_t(shape.threads()) != 0)))
       return what + " has a block size that does not divide its work";
     if (k->outputs() && !elementsAligned(k->outputs()))
       return what + " has misaligned outputs";

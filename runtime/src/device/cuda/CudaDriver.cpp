@@ -46,7 +46,9 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(driver.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
   resolve(driver.cuMemsetD8, "cuMemsetD8_v2");
-  resolve(driver.cuLaunchKernel, "cuLaunchKernel");
+  // CUDA 12.0+ drivers.
+  resolve(driver.cuLaunchKernelEx, "cuLaunchKernelEx");
+  resolve(driver.cuFuncSetAttribute, "cuFuncSetAttribute");
   resolve(driver.cuGetErrorName, "cuGetErrorName");
   resolve(driver.cuStreamCreate, "cuStreamCreate");
   resolve(driver.cuStreamSynchronize, "cuStreamSynchronize");
@@ -57,6 +59,7 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
   resolve(driver.cuGraphLaunch, "cuGraphLaunch");
   resolve(driver.cuGraphDestroy, "cuGraphDestroy");
+  resolve(driver.cuGraphExecDestroy, "cuGraphExecDestroy");
   // Events only time kernels (DSRT_PROFILE); drivers before CUDA 12.8 name
   // the elapsed-time call without _v2.
   auto optional = [&](auto &slot, std::initializer_list<const char *> names) {

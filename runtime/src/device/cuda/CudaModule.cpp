@@ -32,6 +32,16 @@ Status CudaSession::loadModule(const Program &program) {
     CUfunction f;
     std::string entry = k->name()->str() + "_entry";
     DSRT_CUDA_CHECK(d.cuModuleGetFunction(&f, module, entry.c_str()));
+    // Past 48 KB a block's dynamic shared memory is opt-in per function.
+    uint32_t shared = launchShapeOf(*k).sharedBytes;
+    if (shared > kDefaultDynamicSharedBytes)
+      if (Status s = d.check(
+              d.cuFuncSetAttribute(f, kCuFuncAttrMaxDynamicSharedSizeBytes,
+                                   static_cast<int>(shared)),
+              "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
+          !s)
+        return Status::error(s.error() + " (kernel " + k->name()->str() + ", " +
+                             std::to_string(shared) + " bytes)");
     functions_.push_back(f);
   }
   return Status::success();
@@ -75,8 +85,14 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
       continue; // no output rows
     CUdeviceptr table = tables_ + offsets[i];
     void *params[] = {&table, &count, &extent};
-    unsigned block = kernel.block();
-    unsigned blocks = static_cast<unsigned>((extent + block - 1) / block);
+    KernelLaunchShape shape = launchShapeOf(kernel);
+    uint32_t grid[3];
+    shape.gridFor(extent, grid);
+    CUlaunchConfig config{grid[0],           grid[1],
+                          grid[2],           shape.block[0],
+                          shape.block[1],    shape.block[2],
+                          shape.sharedBytes, stream_,
+                          nullptr,           0};
     if (check_)
       if (Status s = runTwin(launch, chunk); !s)
         return s;
@@ -85,9 +101,9 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
       if (Status s = recordEvent(kernel.summary()->str()); !s)
         return s;
     if (Status s =
-            d.check(d.cuLaunchKernel(functions_[launch.kernel()], blocks, 1, 1,
-                                     block, 1, 1, 0, stream_, params, nullptr),
-                    "cuLaunchKernel");
+            d.check(d.cuLaunchKernelEx(&config, functions_[launch.kernel()],
+                                       params, nullptr),
+                    "cuLaunchKernelEx");
         !s)
       return Status::error(s.error() + " (kernel " + kernel.name()->str() +
                            ")");

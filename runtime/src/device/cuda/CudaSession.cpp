@@ -23,6 +23,7 @@ CudaSession::~CudaSession() {
     return;
   if (profile_)
     printProfile();
+  destroyGraphs();
   for (CUevent e : events_)
     driver_->cuEventDestroy(e);
   for (CUdeviceptr p : allocations_)
@@ -118,7 +119,7 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
               d.cuMemcpyHtoDAsync(c.to, c.from, c.bytes, stream_), c.what);
           !s)
         return fail(s);
-  if (usesGraph(entryName)) {
+  if (usesGraphs()) {
     if (Status s = launchGraph(entry, entryIndex, chunk); !s)
       return fail(s);
   } else if (Status s = launchAll(entry, entryIndex, chunk); !s) {

@@ -9,7 +9,8 @@
 //                        cache and index buffers
 //   CudaModule.cpp       the GPU image, its kernels, their argument tables and
 //                        launches
-//   CudaGraphs.cpp       decode steps captured once as CUDA graphs, replayed
+//   CudaGraphs.cpp       chunks captured as CUDA graphs (decode per batch
+//                        size, prefill per repeated chunk size), replayed
 //   CudaProfiling.cpp    DSRT_PROFILE: time per kernel (CUDA events or
 //                        synchronised host time)
 //   CudaKernelCheck.cpp  --check-kernels: every launch against its host twin
@@ -33,7 +34,9 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -97,16 +100,30 @@ private:
   // Graphs (CudaGraphs.cpp)
   //===--------------------------------------------------------------------===//
 
-  /// Whether a chunk of `entryName` replays a graph.
-  bool usesGraph(const char *entryName) const;
-  /// Launches the entry's graph for the chunk's (tokens, outputs), capturing
-  /// it on first use.
+  /// Whether chunks replay graphs (not when profiling, checking kernels or
+  /// with DSRT_NO_GRAPHS).
+  bool usesGraphs() const;
+  /// Runs the chunk's launches from the entry's graph for its (tokens,
+  /// outputs), capturing it when the cache policy says so (CudaGraphs.cpp),
+  /// or launches them one by one.
   Status launchGraph(const fb::Entry &entry, size_t entryIndex,
                      const Chunk &chunk);
+  void destroyGraphs();
 
   bool noGraphs_ = std::getenv("DSRT_NO_GRAPHS") != nullptr;
-  // Decode graph per (tokens, outputs).
-  std::map<std::pair<size_t, size_t>, CUgraphExec> graphs_;
+  /// (entry index, tokens, outputs): everything a chunk's launches depend on
+  /// besides device memory (their grids and their row-count arguments).
+  using GraphKey = std::tuple<size_t, size_t, size_t>;
+  struct CachedGraph {
+    CUgraphExec exec = nullptr;
+    uint64_t lastUse = 0;
+    bool prefill = false; // evictable
+  };
+  std::map<GraphKey, CachedGraph> graphs_;
+  /// Prefill sizes met once and not captured yet.
+  std::set<GraphKey> prefillSeen_;
+  size_t prefillGraphs_ = 0;
+  uint64_t graphUses_ = 0;
 
   //===--------------------------------------------------------------------===//
   // Profiling (CudaProfiling.cpp)

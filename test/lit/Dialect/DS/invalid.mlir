@@ -587,6 +587,11 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
+// expected-error @+1 {{dynamic_shared_bytes must be in [0, 232448], got 232449}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, dynamic_shared_bytes = 232449> outputs = [] "ds.embed"
+
+// -----
+
 // Discardable ds.* attributes are declared, with their types.
 // expected-error @+1 {{unknown discardable attribute 'ds.query_group'}}
 func.func @f() attributes {ds.query_group = 4 : i64} {

@@ -137,7 +137,10 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
 
     `block` is the GPU threads per block (a multiple of 32, at most 1024;
     ignored on the host). `query_group` is meaningful only for
-    `warp_query_group` and must be 1 otherwise.
+    `warp_query_group` and must be 1 otherwise. `dynamic_shared_bytes` is
+    the dynamic shared memory a block asks for at launch (at most 227 KB,
+    sm_90's opt-in maximum; 0 for every kernel today, whose shared arrays
+    are static); the program's launch record carries it.
 
     ```mlir
     #ds.kernel_config<strategy = warp, block = 128>
@@ -148,7 +151,8 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
   let parameters = (ins
     EnumParameter<DS_KernelStrategy>:$strategy,
     DefaultValuedParameter<"int64_t", "128">:$block,
-    DefaultValuedParameter<"int64_t", "1">:$query_group);
+    DefaultValuedParameter<"int64_t", "1">:$query_group,
+    DefaultValuedParameter<"int64_t", "0">:$dynamic_shared_bytes);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
