@@ -46,6 +46,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   // Kernels (deduplicated by signature) and the ordered launches.
   DSScheduleOptions schedule;
   schedule.maxSeqLen = options.maxSeqLen;
+  schedule.pageSize = options.pageSize;
   schedule.maxBatch = options.maxBatch;
   schedule.hostTwins = options.hostTwins;
   pm.addPass(createDSSchedule(schedule));

@@ -37,6 +37,14 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
                        "positive");
       return signalPassFailure();
     }
+    int64_t page = pageSize;
+    if (page == 0)
+      for (page = std::min<int64_t>(64, maxSeqLen); maxSeqLen % page;)
+        --page;
+    if (page <= 0 || maxSeqLen % page != 0) {
+      module.emitError("ds-schedule: page-size must divide max-seq-len");
+      return signalPassFailure();
+    }
 
     // The manifest: ds.weight symbols in module order.
     llvm::DenseMap<StringAttr, uint64_t> weightIndex;
@@ -53,8 +61,11 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       module.emitError("ds-schedule: no entry point takes a latent cache");
       return signalPassFailure();
     }
-    uint64_t layerBytes = static_cast<uint64_t>(maxBatch) * maxSeqLen *
+    // Pages are [page][layer][row]: a layer's rows are contiguous in a page.
+    uint64_t layerBytes = static_cast<uint64_t>(page) *
                           (cacheType.getLatent() + cacheType.getRope()) * 2;
+    dsc::CacheGeometry geometry{maxBatch, maxSeqLen, page,
+                                cacheType.getLayers()};
 
     // CUDA kernels where ds-configure-kernels configured for a CUDA target.
     auto target = module->getAttrOfType<StringAttr>("ds.target");
@@ -67,7 +78,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     b.setInsertionPointToEnd(module.getBody());
     auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
     kernels->setAttr("ds.kernels", b.getStringAttr(cuda ? "cuda" : "cpu"));
-    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen});
+    dsc::HostKernelGenerator generator(kernels, geometry);
     // Check builds: the generic host lowering of every kernel, with the
     // same indices (both generators deduplicate by the same signature).
     std::optional<dsc::HostKernelGenerator> twins;
@@ -75,7 +86,7 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       auto twinModule =
           ModuleOp::create(b, module.getLoc(), StringRef("host_twins"));
       twinModule->setAttr("ds.twin_kernels", b.getStringAttr("cpu"));
-      twins.emplace(twinModule, dsc::CacheGeometry{maxBatch, maxSeqLen},
+      twins.emplace(twinModule, geometry,
                     /*genericOnly=*/true);
     }
 
@@ -155,7 +166,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
                             b.getI64IntegerAttr(cacheType.getLatent())),
              b.getNamedAttr("rope", b.getI64IntegerAttr(cacheType.getRope())),
              b.getNamedAttr("slots", b.getI64IntegerAttr(maxBatch)),
-             b.getNamedAttr("max_seq", b.getI64IntegerAttr(maxSeqLen))}));
+             b.getNamedAttr("max_seq", b.getI64IntegerAttr(maxSeqLen)),
+             b.getNamedAttr("page_size", b.getI64IntegerAttr(page))}));
   }
 
   LogicalResult schedule(func::FuncOp f, dsc::HostKernelGenerator &generator,
@@ -216,6 +228,10 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       }
       SmallVector<Attribute> args;
       for (const dsc::KernelArgument &a : dsc::kernelArguments(&op)) {
+        if (a.kind == dsc::KernelArgument::PageTable) {
+          args.push_back(arg(ArgKind::PageTable, 0));
+          continue;
+        }
         if (a.kind == dsc::KernelArgument::Result) {
           args.push_back(where.lookup(op.getResult(a.index)));
           continue;

@@ -76,6 +76,9 @@ std::vector<KernelArgument> kernelArguments(Operation *op) {
   for (OpResult result : op->getResults())
     if (isa<RankedTensorType>(result.getType()))
       args.push_back({KernelArgument::Result, result.getResultNumber()});
+  if (llvm::any_of(op->getOperandTypes(),
+                   [](Type t) { return isa<LatentCacheType>(t); }))
+    args.push_back({KernelArgument::PageTable, 0});
   return args;
 }
 

@@ -38,7 +38,8 @@ public:
       : program_(program), weights_(weights), device_(options.threads),
         kernels_(options.hostKernels),
         arena_(allocateZeroed(program.fb().arena_bytes())),
-        cache_(allocateZeroed(program.cacheBytes())) {}
+        cache_(allocateZeroed(program.cacheBytes())),
+        pageTable_(program.pageTable()) {}
 
   bool ready() const { return arena_ && cache_; }
 
@@ -49,8 +50,8 @@ public:
     if (!ok)
       return Expected<ChunkResult>::error(ok.error());
     const auto &kernels = *program_.fb().kernels();
-    detail::HostArgumentPlaces places =
-        detail::hostArgumentPlaces(arena_.get(), cache_.get(), weights_, chunk);
+    detail::HostArgumentPlaces places = detail::hostArgumentPlaces(
+        arena_.get(), cache_.get(), pageTable_.data(), weights_, chunk);
     std::vector<void *> args;
     for (const fb::Launch *launch : *entry.launches()) {
       const fb::Kernel &kernel = *kernels.Get(launch->kernel());
@@ -73,11 +74,10 @@ public:
   }
 
   Status resetSlot(int32_t slot) override {
-    const fb::CacheInfo &c = *program_.fb().cache();
-    uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
-    for (int64_t layer = 0; layer < c.layers(); ++layer)
-      std::memset(cache_.get() + (layer * c.slots() + slot) * slotBytes, 0,
-                  slotBytes);
+    // The slot's pages are contiguous in pageTable() order.
+    uint64_t slotBytes =
+        program_.pagesPerSequence() * program_.cachePageBytes();
+    std::memset(cache_.get() + slot * slotBytes, 0, slotBytes);
     return Status::success();
   }
 
@@ -92,6 +92,7 @@ private:
   CpuDevice device_;
   const HostKernel *kernels_;
   std::unique_ptr<uint8_t, FreeDeleter> arena_, cache_;
+  std::vector<int32_t> pageTable_;
 };
 
 } // namespace

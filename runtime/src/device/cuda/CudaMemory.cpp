@@ -82,6 +82,11 @@ Status CudaSession::allocateBuffers(const Program &program) {
   if (Status s = allocate(program.cacheBytes(), cache_); !s)
     return s;
   DSRT_CUDA_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
+  hostPageTable_ = program.pageTable();
+  if (Status s =
+          upload(hostPageTable_.data(), hostPageTable_.size() * 4, pageTable_);
+      !s)
+    return s;
   for (CUdeviceptr *p : {&tokens_, &positions_, &slots_, &rows_})
     if (Status s = allocate(maxTokens_ * 4, *p); !s)
       return s;

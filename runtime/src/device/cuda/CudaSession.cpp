@@ -157,19 +157,16 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
 }
 
 Status CudaSession::resetSlot(int32_t slot) {
-  const fb::CacheInfo &c = *program_->fb().cache();
-  uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
-  for (int64_t layer = 0; layer < c.layers(); ++layer) {
-    if (Status s = driver_->check(
-            driver_->cuMemsetD8(cache_ + (layer * c.slots() + slot) * slotBytes,
-                                0, slotBytes),
-            "cuMemsetD8(cache)");
-        !s)
-      return s;
-    if (check_)
-      std::memset(check_->cache.data() + (layer * c.slots() + slot) * slotBytes,
-                  0, slotBytes);
-  }
+  // The slot's pages are contiguous in Program::pageTable() order.
+  uint64_t slotBytes =
+      program_->pagesPerSequence() * program_->cachePageBytes();
+  if (Status s = driver_->check(
+          driver_->cuMemsetD8(cache_ + slot * slotBytes, 0, slotBytes),
+          "cuMemsetD8(cache)");
+      !s)
+    return s;
+  if (check_)
+    std::memset(check_->cache.data() + slot * slotBytes, 0, slotBytes);
   return Status::success();
 }
 

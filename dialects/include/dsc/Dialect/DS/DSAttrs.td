@@ -66,7 +66,8 @@ def DS_ArgKind : I32EnumAttr<"ArgKind",
       I32EnumAttrCase<"Positions", 5, "positions">,
       I32EnumAttrCase<"Slots", 6, "slots">,
       I32EnumAttrCase<"Rows", 7, "rows">,
-      I32EnumAttrCase<"Sampling", 8, "sampling">]> {
+      I32EnumAttrCase<"Sampling", 8, "sampling">,
+      I32EnumAttrCase<"PageTable", 9, "page_table">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
