@@ -41,9 +41,6 @@ public:
   uint64_t cacheBytes() const;
   uint64_t cachePageBytes() const;
   int64_t pagesPerSequence() const;
-  /// The page table the kernels read (i32 [slots, pagesPerSequence()]):
-  /// slot s owns pages s * pagesPerSequence() onwards.
-  std::vector<int32_t> pageTable() const;
   /// Elements of weight `index` (all experts) and of its scales.
   uint64_t weightElements(uint32_t index) const;
   uint64_t scaleElements(uint32_t index) const;

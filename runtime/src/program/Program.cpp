@@ -263,13 +263,6 @@ uint64_t Program::cacheBytes() const {
          cachePageBytes();
 }
 
-std::vector<int32_t> Program::pageTable() const {
-  std::vector<int32_t> table(program_->cache()->slots() * pagesPerSequence());
-  for (size_t i = 0; i < table.size(); ++i)
-    table[i] = static_cast<int32_t>(i);
-  return table;
-}
-
 uint64_t Program::weightElements(uint32_t index) const {
   return shapeProduct(program_->weights()->Get(index)->shape());
 }

@@ -11,6 +11,7 @@
 #include "dsrt/Session.h"
 
 #include "session/LaunchArguments.h"
+#include "session/PagePool.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -38,8 +39,7 @@ public:
       : program_(program), weights_(weights), device_(options.threads),
         kernels_(options.hostKernels),
         arena_(allocateZeroed(program.fb().arena_bytes())),
-        cache_(allocateZeroed(program.cacheBytes())),
-        pageTable_(program.pageTable()) {}
+        cache_(allocateZeroed(program.cacheBytes())), pages_(program) {}
 
   bool ready() const { return arena_ && cache_; }
 
@@ -49,9 +49,12 @@ public:
     Status ok = checkChunk(entry, entryName, chunk);
     if (!ok)
       return Expected<ChunkResult>::error(ok.error());
+    bool changed = false;
+    if (Status s = pages_.assign(chunk, changed); !s)
+      return Expected<ChunkResult>::error(s.error());
     const auto &kernels = *program_.fb().kernels();
     detail::HostArgumentPlaces places = detail::hostArgumentPlaces(
-        arena_.get(), cache_.get(), pageTable_.data(), weights_, chunk);
+        arena_.get(), cache_.get(), pages_.table().data(), weights_, chunk);
     std::vector<void *> args;
     for (const fb::Launch *launch : *entry.launches()) {
       const fb::Kernel &kernel = *kernels.Get(launch->kernel());
@@ -74,10 +77,15 @@ public:
   }
 
   Status resetSlot(int32_t slot) override {
-    // The slot's pages are contiguous in pageTable() order.
-    uint64_t slotBytes =
-        program_.pagesPerSequence() * program_.cachePageBytes();
-    std::memset(cache_.get() + slot * slotBytes, 0, slotBytes);
+    if (slot < 0 || slot >= program_.fb().cache()->slots())
+      return Status::error("slot " + std::to_string(slot) +
+                           " is outside the KV cache");
+    // The slot's pages go back to the pool, zeroed.
+    released_.clear();
+    pages_.release(slot, released_);
+    for (int32_t page : released_)
+      std::memset(cache_.get() + page * program_.cachePageBytes(), 0,
+                  program_.cachePageBytes());
     return Status::success();
   }
 
@@ -92,7 +100,8 @@ private:
   CpuDevice device_;
   const HostKernel *kernels_;
   std::unique_ptr<uint8_t, FreeDeleter> arena_, cache_;
-  std::vector<int32_t> pageTable_;
+  detail::PagePool pages_;
+  std::vector<int32_t> released_;
 };
 
 } // namespace

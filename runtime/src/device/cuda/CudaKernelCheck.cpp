@@ -70,9 +70,9 @@ std::string CudaSession::kernelCheckReport(bool &passed) const {
 Status CudaSession::runTwin(const fb::Launch &launch, const Chunk &chunk) {
   const fb::Kernel &twin = *program_->fb().host_twins()->Get(launch.kernel());
   int64_t rows = rowCount(twin, chunk);
-  detail::HostArgumentPlaces places =
-      detail::hostArgumentPlaces(check_->arena.data(), check_->cache.data(),
-                                 hostPageTable_.data(), check_->weights, chunk);
+  detail::HostArgumentPlaces places = detail::hostArgumentPlaces(
+      check_->arena.data(), check_->cache.data(), pages_->table().data(),
+      check_->weights, chunk);
   std::vector<void *> args;
   for (const fb::Arg *a : *launch.args())
     args.push_back(detail::resolveLaunchArgument(*a, places));
@@ -113,7 +113,8 @@ Status CudaSession::compareWithTwin(const fb::Launch &launch,
         for (size_t t = 0; t < chunk.tokens.size(); ++t) {
           int64_t position = chunk.positions[t];
           int32_t page =
-              hostPageTable_[chunk.slots[t] * pages + position / c.page_size()];
+              pages_
+                  ->table()[chunk.slots[t] * pages + position / c.page_size()];
           regions.push_back({a->value() +
                                  uint64_t(page) * program_->cachePageBytes() +
                                  uint64_t(position % c.page_size()) * rowBytes,

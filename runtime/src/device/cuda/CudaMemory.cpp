@@ -82,9 +82,9 @@ Status CudaSession::allocateBuffers(const Program &program) {
   if (Status s = allocate(program.cacheBytes(), cache_); !s)
     return s;
   DSRT_CUDA_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
-  hostPageTable_ = program.pageTable();
-  if (Status s =
-          upload(hostPageTable_.data(), hostPageTable_.size() * 4, pageTable_);
+  pages_ = std::make_unique<detail::PagePool>(program);
+  if (Status s = upload(pages_->table().data(), pages_->table().size() * 4,
+                        pageTable_);
       !s)
     return s;
   for (CUdeviceptr *p : {&tokens_, &positions_, &slots_, &rows_})
