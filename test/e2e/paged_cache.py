@@ -55,9 +55,13 @@ def main():
                 run([exe, "--prompt-mode", mode, "--prompt-ids", prompt, "-n", "6",
                      "--dump-logits", dump])
                 alone.append(np.load(dump)[0])
-            for seed in ("1", "7"):
+            # (seed, pool): the default pool, and one of exactly the 4 + 6 + 3
+            # pages the three sequences need (16, 24 and 10 positions).
+            for seed, pages in (("1", None), ("7", "13")):
                 dump = os.path.join(work, f"{mode}-together-{seed}.npy")
                 cmd = [exe, "--prompt-mode", mode, "-n", "6", "--dump-logits", dump]
+                if pages:
+                    cmd += ["--cache-pages", pages]
                 for prompt in PROMPTS:
                     cmd += ["--prompt-ids", prompt]
                 run(cmd, env={"DSRT_SHUFFLE_PAGES": seed})
@@ -71,6 +75,16 @@ def main():
                     else:
                         print(f"ok: {mode} mode, shuffle seed {seed}, prompt {i} "
                               f"({own.shape[0]} positions)")
+        # A pool too small for the sequences is an error that says so.
+        cmd = [exe, "--cache-pages", "12", "-n", "6"]
+        for prompt in PROMPTS:
+            cmd += ["--prompt-ids", prompt]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode == 0 or "KV cache is full" not in result.stderr:
+            failures.append(f"a pool of 12 pages: exit {result.returncode}, "
+                            f"stderr {result.stderr.strip()!r}")
+        else:
+            print("ok: a pool of 12 pages is full:", result.stderr.strip())
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0

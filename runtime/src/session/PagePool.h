@@ -72,7 +72,8 @@ public:
       if (free_.empty())
         return Status::error(
             "the KV cache is full: all " + std::to_string(pages_) +
-            " pages of " + std::to_string(pageSize_) + " positions are in use");
+            " pages of " + std::to_string(pageSize_) +
+            " positions are in use (--cache-pages sizes the pool)");
       table_[entry] = free_.back();
       free_.pop_back();
       owned_[entry] = true;

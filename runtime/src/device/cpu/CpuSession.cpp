@@ -39,7 +39,8 @@ public:
       : program_(program), weights_(weights), device_(options.threads),
         kernels_(options.hostKernels),
         arena_(allocateZeroed(program.fb().arena_bytes())),
-        cache_(allocateZeroed(program.cacheBytes())), pages_(program) {}
+        pages_(program, options.cachePages),
+        cache_(allocateZeroed(pages_.pages() * program.cachePageBytes())) {}
 
   bool ready() const { return arena_ && cache_; }
 
@@ -99,8 +100,9 @@ private:
   detail::HostWeightTables weights_;
   CpuDevice device_;
   const HostKernel *kernels_;
-  std::unique_ptr<uint8_t, FreeDeleter> arena_, cache_;
-  detail::PagePool pages_;
+  std::unique_ptr<uint8_t, FreeDeleter> arena_;
+  detail::PagePool pages_; // before cache_, which it sizes
+  std::unique_ptr<uint8_t, FreeDeleter> cache_;
   std::vector<int32_t> released_;
 };
 

@@ -38,7 +38,7 @@ Status CudaSession::initKernelCheck(const Program &program,
   check_->weights = detail::HostWeightTables(weights);
   check_->cpu = std::make_unique<CpuDevice>(options.threads);
   check_->arena.assign(program.fb().arena_bytes(), 0);
-  check_->cache.assign(program.cacheBytes(), 0);
+  check_->cache.assign(pages_->pages() * program.cachePageBytes(), 0);
   check_->stats.resize(program.fb().kernels()->size());
   return Status::success();
 }

@@ -79,10 +79,10 @@ Status CudaSession::allocateBuffers(const Program &program) {
   if (check_) // the host mirror starts equal to the device arena
     DSRT_CUDA_CHECK(
         d.cuMemsetD8(arena_, 0, std::max<uint64_t>(p.arena_bytes(), 1)));
-  if (Status s = allocate(program.cacheBytes(), cache_); !s)
+  uint64_t cacheBytes = pages_->pages() * program.cachePageBytes();
+  if (Status s = allocate(cacheBytes, cache_); !s)
     return s;
-  DSRT_CUDA_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
-  pages_ = std::make_unique<detail::PagePool>(program);
+  DSRT_CUDA_CHECK(d.cuMemsetD8(cache_, 0, cacheBytes));
   if (Status s = upload(pages_->table().data(), pages_->table().size() * 4,
                         pageTable_);
       !s)

@@ -32,6 +32,7 @@ CudaSession::~CudaSession() {
 Status CudaSession::init(const Program &program, const WeightStore &weights,
                          const SessionOptions &options) {
   program_ = &program;
+  pages_ = std::make_unique<detail::PagePool>(program, options.cachePages);
   if (options.checkKernels)
     if (Status s = initKernelCheck(program, weights, options); !s)
       return s;
