@@ -77,7 +77,8 @@ def DS_ArgAttr : DS_AttrDef<"Arg", "arg"> {
   let description = [{
     Where a launch argument points at run time: `arena` (byte offset in the
     activation arena), `weight` / `weight_scales` (index of a `ds.weight` in
-    module order), `cache` (byte offset of a layer in the latent KV cache),
+    module order), `cache` (byte offset of a layer inside a page of the
+    latent KV cache), `page_table` (the cache's page table, value 0),
     or the chunk's `tokens`, `positions` and `slots`, its output `rows` and
     their `sampling` parameters (value 0).
 
