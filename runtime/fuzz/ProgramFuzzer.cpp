@@ -60,6 +60,12 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
   Wide cacheBytes = Wide(c.layers()) * Wide(c.slots()) * Wide(c.max_seq()) *
                     (Wide(c.latent()) + Wide(c.rope())) * 2;
   check(cacheBytes > 0 && cacheBytes == Wide(program.cacheBytes()));
+  // Pages hold page_size positions of every layer; a Cache argument is a
+  // layer's offset inside one.
+  check(c.page_size() > 0 && c.max_seq() % c.page_size() == 0);
+  Wide pageBytes = Wide(c.layers()) * Wide(c.page_size()) *
+                   (Wide(c.latent()) + Wide(c.rope())) * 2;
+  check(pageBytes == Wide(program.cachePageBytes()));
 
   uint32_t numWeights = p.weights()->size();
   Wide total = 0;
@@ -163,13 +169,14 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
           check(a->value() < numWeights);
           break;
         case dsrt::fb::ArgKind::Cache:
-          check(Wide(a->value()) < cacheBytes);
+          check(Wide(a->value()) < pageBytes);
           break;
         case dsrt::fb::ArgKind::Tokens:
         case dsrt::fb::ArgKind::Positions:
         case dsrt::fb::ArgKind::Slots:
         case dsrt::fb::ArgKind::Rows:
         case dsrt::fb::ArgKind::Sampling:
+        case dsrt::fb::ArgKind::PageTable:
           break;
         default:
           check(false);

@@ -87,13 +87,16 @@ struct ModelSpec {
   int64_t maxPositionEmbeddings = 16;
 };
 
-/// Cache bytes: layers x slots x maxSeq x (latent + rope) x 2.
+/// Cache bytes: layers x slots x maxSeq x (latent + rope) x 2, in pages of
+/// pageSize positions of every layer (0: one page per sequence, maxSeq).
+/// Cache arguments are a layer's offset inside a page.
 struct CacheSpec {
   int64_t layers = 2;
   int64_t latent = 8;
   int64_t rope = 4;
   int64_t slots = 2;
   int64_t maxSeq = 16;
+  int64_t pageSize = 0;
 };
 
 inline fb::Arg arenaArg(uint64_t offset) {
@@ -141,7 +144,7 @@ public:
     std::vector<LaunchSpec> launches = {
         {0, {tokensArg(), weightArg(0), arenaArg(0)}},
         {1,
-         {arenaArg(0), cacheArg(0), cacheArg(768), positionsArg(), slotsArg()}},
+         {arenaArg(0), cacheArg(0), cacheArg(384), positionsArg(), slotsArg()}},
         {2,
          {arenaArg(0), weightArg(1), scalesArg(1), rowsArg(), arenaArg(512)}},
         {3, {arenaArg(512), samplingArg(), arenaArg(1000)}},
@@ -277,7 +280,8 @@ public:
     }
 
     auto cacheOffset = fb::CreateCacheInfo(
-        fbb, cache.layers, cache.latent, cache.rope, cache.slots, cache.maxSeq);
+        fbb, cache.layers, cache.latent, cache.rope, cache.slots, cache.maxSeq,
+        cache.pageSize ? cache.pageSize : cache.maxSeq);
     auto program = fb::CreateProgram(
         fbb, schemaVersion, fbb.CreateString(target),
         fbb.CreateString(dscVersion), omitModel ? 0 : modelOffset,

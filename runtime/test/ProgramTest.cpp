@@ -334,17 +334,17 @@ TEST(ProgramTest, ScalesOfAWeightWithoutScales) {
 }
 
 TEST(ProgramTest, CacheOffsetPastTheCache) {
-  ProgramBuilder builder; // 1536 cache bytes
-  builder.entry("prefill").launches[1].args[2] = cacheArg(1536);
+  ProgramBuilder builder; // pages of 768 bytes (2 layers x 16 positions)
+  builder.entry("prefill").launches[1].args[2] = cacheArg(768);
   EXPECT_EQ(loadError(builder),
             corrupted(std::string("entry 'prefill': ") + kArgOutOfRange));
-  builder.entry("prefill").launches[1].args[2] = cacheArg(1535);
+  builder.entry("prefill").launches[1].args[2] = cacheArg(767);
   expectLoads(builder);
 }
 
 TEST(ProgramTest, UnknownArgumentKind) {
   ProgramBuilder builder;
-  builder.entry("decode").launches[0].args[0] = {static_cast<fb::ArgKind>(9),
+  builder.entry("decode").launches[0].args[0] = {static_cast<fb::ArgKind>(10),
                                                  0};
   EXPECT_EQ(loadError(builder),
             corrupted(std::string("entry 'decode': ") + kArgOutOfRange));

@@ -16,6 +16,9 @@ V2-Lite config's with --dummy-weights, runs prompts of several lengths and
 batch sizes (prefill chunks, decode batches, greedy and sampled) comparing
 each GPU launch with the kernel's generic host lowering on the same inputs.
 Sampling: the CUDA and CPU executables draw with the same seed.
+Paged cache: tiny-v3 with pages of 4 positions; three prompts of different
+lengths run together from a shuffled page pool (DSRT_SHUFFLE_PAGES) give the
+logits of each prompt run alone.
 Then the real DeepSeek-V2-Lite config with --dummy-weights: decode tokens/s at
 batch 1 and 16 and prefill tokens/s, next to transformers eager in the same
 call. Prints a table last. Usage: check-cuda.py DIR (the carried build-device).
@@ -183,6 +186,41 @@ def sampling_agreement():
                      f"first token {same_first}/4, all 12 {same_all}/4", "", "info"))
 
 
+def paged_cache():
+    """Prompts sharing a shuffled page pool vs each alone (same executable)."""
+    exe = os.path.join(DIR, "tiny-v3", "paged.exe")
+    prompts = ["1 2 3 4 5 6 7 8 9 10 11",
+               "20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38",
+               "40 41 42 43 44"]
+    out = os.path.join(DIR, "paged.npy")
+    for mode in ("prefill", "decode"):
+        try:
+            alone = []
+            for p in prompts:
+                cmd = [exe, "--prompt-mode", mode, "--prompt-ids", p, "-n", "6",
+                       "--dump-logits", out]
+                subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+                alone.append(np.load(out)[0])
+            cmd = [exe, "--prompt-mode", mode, "-n", "6", "--dump-logits", out]
+            for p in prompts:
+                cmd += ["--prompt-ids", p]
+            subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True,
+                           env=dict(os.environ, DSRT_SHUFFLE_PAGES="7"))
+            together = np.load(out)
+            # Bit-equal on the CPU; on the GPU a batch of 3 may sum in
+            # another order than a batch of 1, so allow bf16 noise.
+            diff = max(rel(together[i, :a.shape[0]], a) for i, a in enumerate(alone))
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            diff, detail = float("inf"), str(e)[:60]
+        else:
+            detail = "3 prompts"
+        ok = diff <= 1e-3
+        label = f"tiny-v3 paged cache ({mode}) shared vs alone"
+        rows.append((label, f"rel err {diff:.3g}", detail, "ok" if ok else "FAIL"))
+        if not ok:
+            failures.append(label)
+
+
 def bench_dsc(exe, prompts, n, timeout, extra=()):
     cmd = [exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--json"] + list(extra)
     for p in prompts:
@@ -308,6 +346,7 @@ def main():
     tiny_checks()
     kernel_checks()
     sampling_agreement()
+    paged_cache()
     if "--no-perf" not in sys.argv:
         baseline_comparison()
         perf()

@@ -54,6 +54,8 @@ D="$OUT/tiny-v3"
 "$DSC" compile "$D/ckpt" -o "$D/sm_90a-ptx.exe" --target=cuda:sm_90a --no-ptxas "${COMPILE[@]}" 2>/dev/null
 "$DSC" compile "$D/ckpt" -o "$D/sm_80.exe" --target=cuda:sm_80 --no-ptxas "${COMPILE[@]}" 2>/dev/null
 "$DSC" compile "$D/ckpt" -o "$D/sm_89.exe" --target=cuda:sm_89 --no-ptxas "${COMPILE[@]}" 2>/dev/null
+# Paged cache: pages of 4 positions, so prompts span several pages.
+"$DSC" compile "$D/ckpt" -o "$D/paged.exe" --target=cuda:sm_90a "${COMPILE[@]}" --page-size 4 2>/dev/null
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite.exe" --target=cuda:sm_90a \
   --max-seq-len 1152 --max-batch 16 --prefill-chunk 1024 --stats
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-long.exe" --target=cuda:sm_90a \

@@ -48,11 +48,13 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   DSGenerateKernelsOptions generate;
   generate.maxSeqLen = options.maxSeqLen;
   generate.maxBatch = options.maxBatch;
+  generate.pageSize = options.pageSize;
   generate.hostTwins = options.hostTwins;
   pm.addPass(createDSGenerateKernels(generate));
   // The ordered launches of those kernels, with where each pointer goes.
   DSScheduleOptions schedule;
   schedule.maxSeqLen = options.maxSeqLen;
+  schedule.pageSize = options.pageSize;
   schedule.maxBatch = options.maxBatch;
   pm.addPass(createDSSchedule(schedule));
 }

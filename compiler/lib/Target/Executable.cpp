@@ -173,7 +173,7 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
   auto cache = fb::CreateCacheInfo(
       fbb, intAttr(cacheDict, "layers", 0), intAttr(cacheDict, "latent", 0),
       intAttr(cacheDict, "rope", 0), intAttr(cacheDict, "slots", 0),
-      intAttr(cacheDict, "max_seq", 0));
+      intAttr(cacheDict, "max_seq", 0), intAttr(cacheDict, "page_size", 0));
   bool gpu = !metadata.gpuImage.empty();
   auto program = fb::CreateProgram(
       fbb, dsrt::kSchemaVersion, fbb.CreateString(metadata.target),

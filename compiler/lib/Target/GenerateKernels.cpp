@@ -38,6 +38,20 @@ struct GenerateKernelsPass
                        "be positive");
       return signalPassFailure();
     }
+    int64_t page = resolvePageSize(pageSize, maxSeqLen);
+    if (page <= 0) {
+      module.emitError("ds-generate-kernels: page-size must divide "
+                       "max-seq-len");
+      return signalPassFailure();
+    }
+    // The layers that share a page: those of the entry points' cache.
+    int64_t layers = 1;
+    module.walk([&](func::FuncOp f) {
+      for (Type t : f.getArgumentTypes())
+        if (auto c = dyn_cast<LatentCacheType>(t))
+          layers = c.getLayers();
+    });
+    dsc::CacheGeometry geometry{maxBatch, maxSeqLen, page, layers};
 
     // CUDA kernels where ds-configure-kernels configured for a CUDA target.
     auto target = module->getAttrOfType<StringAttr>("ds.target");
@@ -51,7 +65,7 @@ struct GenerateKernelsPass
     b.setInsertionPointToEnd(module.getBody());
     auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
     kernels->setAttr("ds.kernels", b.getStringAttr(cuda ? "cuda" : "cpu"));
-    dsc::HostKernelGenerator generator(kernels, {maxBatch, maxSeqLen});
+    dsc::HostKernelGenerator generator(kernels, geometry);
     // Check builds: the generic host lowering of every kernel, with the
     // same indices (both generators deduplicate by the same signature).
     std::optional<dsc::HostKernelGenerator> twins;
@@ -59,7 +73,7 @@ struct GenerateKernelsPass
       auto twinModule =
           ModuleOp::create(b, module.getLoc(), StringRef("host_twins"));
       twinModule->setAttr("ds.twin_kernels", b.getStringAttr("cpu"));
-      twins.emplace(twinModule, dsc::CacheGeometry{maxBatch, maxSeqLen},
+      twins.emplace(twinModule, geometry,
                     /*genericOnly=*/true);
     }
 

@@ -35,6 +35,11 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
                        "positive");
       return signalPassFailure();
     }
+    int64_t page = resolvePageSize(pageSize, maxSeqLen);
+    if (page <= 0) {
+      module.emitError("ds-schedule: page-size must divide max-seq-len");
+      return signalPassFailure();
+    }
 
     // The manifest: ds.weight symbols in module order.
     llvm::DenseMap<StringAttr, uint64_t> weightIndex;
@@ -51,7 +56,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       module.emitError("ds-schedule: no entry point takes a latent cache");
       return signalPassFailure();
     }
-    uint64_t layerBytes = static_cast<uint64_t>(maxBatch) * maxSeqLen *
+    // Pages are [page][layer][row]: a layer's rows are contiguous in a page.
+    uint64_t layerBytes = static_cast<uint64_t>(page) *
                           (cacheType.getLatent() + cacheType.getRope()) * 2;
 
     SmallVector<func::FuncOp> entries;
@@ -71,7 +77,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
                             b.getI64IntegerAttr(cacheType.getLatent())),
              b.getNamedAttr("rope", b.getI64IntegerAttr(cacheType.getRope())),
              b.getNamedAttr("slots", b.getI64IntegerAttr(maxBatch)),
-             b.getNamedAttr("max_seq", b.getI64IntegerAttr(maxSeqLen))}));
+             b.getNamedAttr("max_seq", b.getI64IntegerAttr(maxSeqLen)),
+             b.getNamedAttr("page_size", b.getI64IntegerAttr(page))}));
   }
 
   LogicalResult schedule(func::FuncOp f,
@@ -126,6 +133,10 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       }
       SmallVector<Attribute> args;
       for (const KernelArgument &a : kernelArguments(&op)) {
+        if (a.kind == KernelArgument::PageTable) {
+          args.push_back(arg(ArgKind::PageTable, 0));
+          continue;
+        }
         if (a.kind == KernelArgument::Result) {
           args.push_back(where.lookup(op.getResult(a.index)));
           continue;

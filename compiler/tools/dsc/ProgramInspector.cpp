@@ -275,6 +275,8 @@ const char *argKindName(fb::ArgKind kind) {
     return "rows";
   case fb::ArgKind::Sampling:
     return "sampling";
+  case fb::ArgKind::PageTable:
+    return "page_table";
   }
   return "?";
 }
@@ -496,8 +498,8 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
   row("checkpoint") << str(p.checkpoint_dir(), "none") << "\n";
   row("cache") << c.layers() << " layers x " << c.slots() << " slots x "
                << c.max_seq() << " positions x (" << c.latent() << " latent + "
-               << c.rope() << " rope) bf16, " << file.program().cacheBytes()
-               << " bytes\n";
+               << c.rope() << " rope) bf16 in pages of " << c.page_size()
+               << " positions, " << file.program().cacheBytes() << " bytes\n";
   row("arena") << p.arena_bytes() << " bytes\n";
   row("gpu image");
   if (p.gpu_image() && p.gpu_image()->size())
@@ -717,6 +719,7 @@ json::Value programToJson(const ProgramFile &file) {
                              {"rope", c.rope()},
                              {"slots", c.slots()},
                              {"max_seq", c.max_seq()},
+                             {"page_size", c.page_size()},
                              {"bytes", file.program().cacheBytes()}}},
       {"arena_bytes", p.arena_bytes()},
       {"gpu_image", std::move(gpuImage)},

@@ -136,6 +136,11 @@ cl::opt<std::string> hostCpu("cpu",
 cl::opt<int64_t> maxSeqLen("max-seq-len",
                            cl::desc("Positions per sequence (default 4096)"),
                            cl::init(4096), cl::sub(compileCommand));
+cl::opt<int64_t> pageSize(
+    "page-size",
+    cl::desc("Positions per KV cache page; divides --max-seq-len (default: "
+             "64, or the largest divisor of --max-seq-len below 64)"),
+    cl::init(0), cl::sub(compileCommand));
 cl::opt<int64_t> maxBatch("max-batch",
                           cl::desc("Sequences at once (default 8)"),
                           cl::init(8), cl::sub(compileCommand));
@@ -470,6 +475,8 @@ int runCompile(const char *argv0) {
          "the generic lowering already)");
   if (maxSeqLen <= 0 || maxBatch <= 0 || prefillChunk <= 0)
     fail("--max-seq-len, --max-batch and --prefill-chunk must be positive");
+  if (pageSize < 0 || (pageSize > 0 && maxSeqLen % pageSize != 0))
+    fail("--page-size must be positive and divide --max-seq-len");
   if (emitStage == EmitStage::Exe && outputPath == "-")
     fail("an executable needs an output file: -o FILE");
 
@@ -496,6 +503,7 @@ int runCompile(const char *argv0) {
   dsc::PipelineOptions options;
   options.maxSeqLen = maxSeqLen;
   options.maxBatch = maxBatch;
+  options.pageSize = pageSize;
   options.prefillChunk = prefillChunk;
   options.target = target->name;
   options.gpu = gpuName;

@@ -8,6 +8,8 @@
 
 #include "dsc/Dialect/DS/DSDialect.h"
 
+#include <algorithm>
+
 using namespace mlir;
 
 namespace dsc::ds {
@@ -30,7 +32,22 @@ std::vector<KernelArgument> kernelArguments(Operation *op) {
   for (OpResult result : op->getResults())
     if (isa<RankedTensorType>(result.getType()))
       args.push_back({KernelArgument::Result, result.getResultNumber()});
+  if (llvm::any_of(op->getOperandTypes(),
+                   [](Type t) { return isa<LatentCacheType>(t); }))
+    args.push_back({KernelArgument::PageTable, 0});
   return args;
+}
+
+int64_t resolvePageSize(int64_t requested, int64_t maxSeqLen) {
+  if (maxSeqLen <= 0 || requested < 0)
+    return 0;
+  if (requested == 0) {
+    int64_t page = std::min<int64_t>(64, maxSeqLen);
+    while (maxSeqLen % page != 0)
+      --page;
+    return page;
+  }
+  return maxSeqLen % requested == 0 ? requested : 0;
 }
 
 } // namespace dsc::ds

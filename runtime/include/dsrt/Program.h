@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dsrt {
 
@@ -34,8 +35,12 @@ public:
 
   const fb::Program &fb() const { return *program_; }
   const fb::Entry &entry(const char *name) const;
-  /// Bytes of the KV cache: layers x slots x max_seq x (latent + rope) bf16.
+  /// Bytes of the KV cache: slots x pagesPerSequence() pages of
+  /// cachePageBytes(). A page holds page_size positions of every layer,
+  /// [layer][page_size][latent + rope] bf16.
   uint64_t cacheBytes() const;
+  uint64_t cachePageBytes() const;
+  int64_t pagesPerSequence() const;
   /// Elements of weight `index` (all experts) and of its scales.
   uint64_t weightElements(uint32_t index) const;
   uint64_t scaleElements(uint32_t index) const;

@@ -38,6 +38,9 @@ struct SessionOptions {
   /// launch's generic host lowering (hostKernels, the program's host_twins)
   /// on the same inputs and compare what both write. Slow; a diagnostic.
   bool checkKernels = false;
+  /// Pages in the KV cache pool (0: enough for every slot's whole
+  /// sequence, Program::cacheBytes()).
+  int64_t cachePages = 0;
 };
 
 /// One call of an entry point.

@@ -41,6 +41,7 @@ int main(int argc, char **argv) {
   Options o = parseOptions(argc, argv, p);
   dsrt::SessionOptions sessionOptions;
   sessionOptions.threads = o.threads;
+  sessionOptions.cachePages = o.cachePages;
   sessionOptions.hostKernels = dsc_kernel_table;
   sessionOptions.numHostKernels = dsc_kernel_count;
   if (o.haveText || o.chat)

@@ -75,6 +75,8 @@ void printHelp(const char *argv0, const dsrt::Program &program) {
       "  --dummy-weights        random weights of the compiled shapes\n"
       "  --threads N            worker threads (default: all hardware "
       "threads)\n"
+      "  --cache-pages N        pages in the KV cache pool (default: every\n"
+      "                         sequence's --max-seq-len at --max-batch)\n"
       "  --prompt-mode M        prefill (default) or decode: run the prompt\n"
       "                         through single-token decode steps (a check\n"
       "                         that both entry points agree)\n"
@@ -199,6 +201,8 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
       o.dumpLogits = value();
     } else if (flag == "--weights") {
       o.weightsDir = value();
+    } else if (flag == "--cache-pages") {
+      o.cachePages = parseInteger(flag, value(), 1, int64_t(1) << 31);
     } else if (flag == "--threads") {
       o.threads = static_cast<unsigned>(parseInteger(flag, value(), 1, 1024));
     } else if (flag == "--prompt-mode") {

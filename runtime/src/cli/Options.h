@@ -37,6 +37,7 @@ struct Options {
   std::string system;
   std::vector<std::string> stops;
   unsigned threads = 0;
+  int64_t cachePages = 0; // KV cache pool (0: every slot's whole sequence)
 };
 
 /// Parses the command line of an executable of `program`. --help and

@@ -88,14 +88,17 @@ std::string checkProgram(const fb::Program &p) {
     return "model dimensions must be positive";
   const fb::CacheInfo &c = *p.cache();
   if (c.layers() <= 0 || c.latent() <= 0 || c.rope() <= 0 || c.slots() <= 0 ||
-      c.max_seq() <= 0 || c.layers() > (1 << 12) || c.slots() > (1 << 16) ||
-      c.max_seq() > (int64_t(1) << 24) || c.latent() > (1 << 16) ||
-      c.rope() > (1 << 16) || c.latent() + c.rope() > (1 << 16) ||
+      c.max_seq() <= 0 || c.page_size() <= 0 ||
+      c.max_seq() % c.page_size() != 0 || c.layers() > (1 << 12) ||
+      c.slots() > (1 << 16) || c.max_seq() > (int64_t(1) << 24) ||
+      c.latent() > (1 << 16) || c.rope() > (1 << 16) ||
+      c.latent() + c.rope() > (1 << 16) ||
       uint64_t(c.layers()) * c.slots() * c.max_seq() >
           (uint64_t(1) << 62) / (uint64_t(c.latent() + c.rope()) * 2))
     return "cache geometry out of range";
-  uint64_t cacheBytes = uint64_t(c.layers()) * c.slots() * c.max_seq() *
-                        (c.latent() + c.rope()) * 2;
+  // A Cache argument is a layer's offset inside a page.
+  uint64_t cacheBytes =
+      uint64_t(c.layers()) * c.page_size() * (c.latent() + c.rope()) * 2;
 
   for (uint32_t i = 0; i < p.weights()->size(); ++i) {
     const fb::Weight *w = p.weights()->Get(i);
@@ -233,6 +236,7 @@ std::string checkProgram(const fb::Program &p) {
         case fb::ArgKind::Slots:
         case fb::ArgKind::Rows:
         case fb::ArgKind::Sampling:
+        case fb::ArgKind::PageTable:
           break;
         default:
           ok = false;
@@ -294,10 +298,19 @@ const fb::Entry &Program::entry(const char *name) const {
   std::abort(); // load() guarantees both entries
 }
 
-uint64_t Program::cacheBytes() const {
+uint64_t Program::cachePageBytes() const {
   const fb::CacheInfo &c = *program_->cache();
-  return uint64_t(c.layers()) * c.slots() * c.max_seq() *
-         (c.latent() + c.rope()) * 2;
+  return uint64_t(c.layers()) * c.page_size() * (c.latent() + c.rope()) * 2;
+}
+
+int64_t Program::pagesPerSequence() const {
+  const fb::CacheInfo &c = *program_->cache();
+  return c.max_seq() / c.page_size();
+}
+
+uint64_t Program::cacheBytes() const {
+  return uint64_t(program_->cache()->slots()) * pagesPerSequence() *
+         cachePageBytes();
 }
 
 uint64_t Program::weightElements(uint32_t index) const {

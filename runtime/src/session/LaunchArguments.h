@@ -29,6 +29,8 @@ template <typename Address> struct LaunchArgumentPlaces {
   /// By weight index: its data, and its scales (null when it has none).
   const Address *weights = nullptr, *weightScales = nullptr;
   Address tokens{}, positions{}, slots{}, rows{}, sampling{};
+  /// The cache's page table (i32 page ids by slot and page of the slot).
+  Address pageTable{};
 };
 
 /// The address `arg` names in `places`.
@@ -54,6 +56,8 @@ Address resolveLaunchArgument(const fb::Arg &arg,
     return places.rows;
   case fb::ArgKind::Sampling:
     return places.sampling;
+  case fb::ArgKind::PageTable:
+    return places.pageTable;
   }
   return Address{};
 }
@@ -79,6 +83,7 @@ struct HostWeightTables {
 
 /// Host places of an arena, a cache, `weights` and `chunk`'s index arrays.
 inline HostArgumentPlaces hostArgumentPlaces(uint8_t *arena, uint8_t *cache,
+                                             const int32_t *pageTable,
                                              const HostWeightTables &weights,
                                              const Chunk &chunk) {
   auto bytes = [](const void *p) {
@@ -87,6 +92,7 @@ inline HostArgumentPlaces hostArgumentPlaces(uint8_t *arena, uint8_t *cache,
   HostArgumentPlaces places;
   places.arena = arena;
   places.cache = cache;
+  places.pageTable = bytes(pageTable);
   places.weights = weights.data.data();
   places.weightScales = weights.scales.data();
   places.tokens = bytes(chunk.tokens.data());

@@ -35,8 +35,9 @@ ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
 // CHECK-NEXT: ds.launch @[[$FP8]] [#ds.arg<arena, [[A]]>, #ds.arg<weight, 2>, #ds.arg<weight_scales, 2>, #ds.arg<arena, [[B:[0-9]+]]>]
 // CHECK-NEXT: ds.launch @[[$LINEAR]] [#ds.arg<arena, [[B]]>, #ds.arg<weight, 3>, #ds.arg<arena, [[D:[0-9]+]]>]
 // CHECK-NEXT: ds.launch @[[$KV]] [#ds.arg<arena, [[D]]>, #ds.arg<weight, 4>, #ds.arg<arena, [[K:[0-9]+]]>]
-// Layer 1 of a cache of 2 slots x 8 positions x (16 + 8) bf16 starts 768 bytes in.
-// CHECK-NEXT: ds.launch @[[$CACHE]] [#ds.arg<arena, [[K]]>, #ds.arg<weight, 5>, #ds.arg<positions, 0>, #ds.arg<slots, 0>, #ds.arg<cache, 768>]
+// Pages hold 8 positions (max-seq-len 8) of both layers, [layer][8][16 + 8]
+// bf16: layer 1 starts 384 bytes into a page; the page table comes last.
+// CHECK-NEXT: ds.launch @[[$CACHE]] [#ds.arg<arena, [[K]]>, #ds.arg<weight, 5>, #ds.arg<positions, 0>, #ds.arg<slots, 0>, #ds.arg<cache, 384>, #ds.arg<page_table, 0>]
 // CHECK-NEXT: ds.launch @[[$HEAD]] [#ds.arg<arena, [[D]]>, #ds.arg<weight, 6>, #ds.arg<rows, 0>, #ds.arg<arena, [[LOGITS]]>]
 // CHECK-NEXT: ds.launch @[[$SAMPLE]] [#ds.arg<arena, [[LOGITS]]>, #ds.arg<sampling, 0>, #ds.arg<arena, [[NEXT]]>, #ds.arg<arena, {{[0-9]+}}>]
 // CHECK-NEXT: return

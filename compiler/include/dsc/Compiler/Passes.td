@@ -104,18 +104,26 @@ def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
   let description = [{
     Rewrites every entry point into `ds.launch` ops of the kernels
     `ds-generate-kernels` declared (each kernel-level op names its kernel in
-    `ds.kernel`), whose `#ds.arg` arguments say where each pointer goes:
+    `ds.kernel_ref`), whose `#ds.arg` arguments say where each pointer goes:
     arena offsets from ds-plan-buffers, weights by manifest index, the cache
-    at each op's layer, the chunk's tokens, positions and slots. The cache
-    geometry (`max-batch` slots of `max-seq-len` positions) becomes
-    `ds.cache` on the module. It generates no code: the result is what
-    `ds-serialize` writes as the program.
+    at each op's layer, the chunk's tokens, positions and slots, and, for
+    every op that reads or writes the cache, the page table last. The cache
+    is paged: pages of `page-size` positions hold every layer,
+    [layer][page-size][latent + rope] bf16, so a cache argument is its
+    layer's offset inside a page and a kernel finds the page of (slot,
+    position) in the page table. The cache geometry (`max-batch` slots of
+    `max-seq-len` positions, the page size) becomes `ds.cache` on the module.
+    It generates no code: the result is what `ds-serialize` writes as the
+    program.
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
            "positions per sequence in the KV cache">,
     Option<"maxBatch", "max-batch", "int64_t", "8",
-           "sequences held in the KV cache at once">
+           "sequences held in the KV cache at once">,
+    Option<"pageSize", "page-size", "int64_t", "0",
+           "positions per KV cache page (divides max-seq-len); 0: 64 or "
+           "the largest divisor of max-seq-len below it">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect", "::mlir::func::FuncDialect"];
 }

@@ -19,6 +19,7 @@ namespace dsc {
 struct PipelineOptions {
   int64_t maxSeqLen = 4096;   // positions per sequence in the KV cache
   int64_t maxBatch = 8;       // sequences at once (decode tokens per step)
+  int64_t pageSize = 0;       // positions per KV cache page; 0: default
   int64_t prefillChunk = 256; // tokens per prefill call
   std::string target = "cpu"; // instruction-set target (cuda:sm_90a, ...)
   std::string gpu;            // device profile; "": the target's default

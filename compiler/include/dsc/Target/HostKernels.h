@@ -64,10 +64,17 @@ struct KernelInfo {
   ds::KernelConfigAttr config;
 };
 
-/// Capacity of the latent KV cache, which kernels index directly.
+/// Capacity and layout of the paged latent KV cache. The cache is a pool of
+/// pages laid out [page][layer][pageSize][latent + rope] (bf16); a kernel's
+/// cache argument is the base of its layer inside page 0, and the page of
+/// (slot, position) is pageTable[slot * (maxSeq / pageSize) + position /
+/// pageSize] (i32, the launch's page-table argument).
 struct CacheGeometry {
-  int64_t slots = 1;  // sequences held at once (--max-batch)
-  int64_t maxSeq = 1; // positions per sequence (--max-seq-len)
+  int64_t slots = 1;    // sequences held at once (--max-batch)
+  int64_t maxSeq = 1;   // positions per sequence (--max-seq-len)
+  int64_t pageSize = 1; // positions per page (--page-size)
+  int64_t layers = 1;   // layers sharing a page
+  int64_t pagesPerSequence() const { return maxSeq / pageSize; }
 };
 
 // The launch argument layout of kernel-level ops is the dialect's

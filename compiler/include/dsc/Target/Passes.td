@@ -21,7 +21,8 @@ def DSGenerateKernels : Pass<"ds-generate-kernels", "::mlir::ModuleOp"> {
     shape, not one per layer); declares each as a `ds.kernel` named after its
     op, strategy and shape; and names on every kernel-level op the kernel it
     runs (`ds.kernel`), which `ds-schedule` turns into launches. The kernels
-    index the latent cache of `max-batch` slots of `max-seq-len` positions.
+    index the paged latent cache of `max-batch` slots of `max-seq-len`
+    positions in pages of `page-size` (as ds-schedule lays it out).
     With `host-twins` (CUDA targets, `--check-kernels` executables) each
     kernel's generic lowering is generated too, into `module @host_twins`,
     under the name of the kernel it mirrors.
@@ -31,6 +32,9 @@ def DSGenerateKernels : Pass<"ds-generate-kernels", "::mlir::ModuleOp"> {
            "positions per sequence in the KV cache">,
     Option<"maxBatch", "max-batch", "int64_t", "8",
            "sequences held in the KV cache at once">,
+    Option<"pageSize", "page-size", "int64_t", "0",
+           "positions per KV cache page (divides max-seq-len); 0: 64 or "
+           "the largest divisor of max-seq-len below it">,
     Option<"hostTwins", "host-twins", "bool", "false",
            "also generate each kernel's generic host lowering "
            "(module @host_twins), for --check-kernels executables">

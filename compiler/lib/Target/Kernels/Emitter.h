@@ -68,6 +68,8 @@ public:
         operandPtrs[a.index] = ptr;
       else if (a.kind == KernelArgument::OperandScales)
         scalePtrs[a.index] = ptr;
+      else if (a.kind == KernelArgument::PageTable)
+        pageTable = ptr;
       else
         resultPtrs[a.index] = ptr;
     }
@@ -78,6 +80,8 @@ public:
   Operation *op;
   LLVM::GlobalOp fp8Table;
   Value argsPtr, tokens, begin, end;
+  /// The launch's page table (i32 page ids), for ops that read the cache.
+  Value pageTable;
   Type ptrType;
   llvm::DenseMap<unsigned, Value> operandPtrs, scalePtrs, resultPtrs;
 

@@ -187,10 +187,17 @@ protected:
     return ifOp.getResult(0);
   }
 
-  /// Index of (slot, position) in one layer of the cache, in elements.
+  /// Index of (slot, position) from the op's layer base in the paged cache,
+  /// in elements: the page comes from the page table, and pages are
+  /// `layers * pageSize` rows apart.
   Value cacheRow(Value slot, Value position, int64_t width) {
-    return e.mul(e.add(e.mul(slot, e.c64(cache.maxSeq)), position),
-                 e.c64(width));
+    Value pageSize = e.c64(cache.pageSize);
+    Value entry = e.add(e.mul(slot, e.c64(cache.pagesPerSequence())),
+                        e.div(position, pageSize));
+    Value page = e.loadI64(e.pageTable, entry);
+    Value row = e.add(e.mul(page, e.c64(cache.layers * cache.pageSize)),
+                      e.rem(position, pageSize));
+    return e.mul(row, e.c64(width));
   }
 };
 

@@ -11,6 +11,7 @@
 #include "dsrt/Session.h"
 
 #include "session/LaunchArguments.h"
+#include "session/PagePool.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -38,7 +39,8 @@ public:
       : program_(program), weights_(weights), device_(options.threads),
         kernels_(options.hostKernels),
         arena_(allocateZeroed(program.fb().arena_bytes())),
-        cache_(allocateZeroed(program.cacheBytes())) {}
+        pages_(program, options.cachePages),
+        cache_(allocateZeroed(pages_.pages() * program.cachePageBytes())) {}
 
   bool ready() const { return arena_ && cache_; }
 
@@ -48,9 +50,12 @@ public:
     Status ok = checkChunk(entry, entryName, chunk);
     if (!ok)
       return Expected<ChunkResult>::error(ok.error());
+    bool changed = false;
+    if (Status s = pages_.assign(chunk, changed); !s)
+      return Expected<ChunkResult>::error(s.error());
     const auto &kernels = *program_.fb().kernels();
-    detail::HostArgumentPlaces places =
-        detail::hostArgumentPlaces(arena_.get(), cache_.get(), weights_, chunk);
+    detail::HostArgumentPlaces places = detail::hostArgumentPlaces(
+        arena_.get(), cache_.get(), pages_.table().data(), weights_, chunk);
     std::vector<void *> args;
     for (const fb::Launch *launch : *entry.launches()) {
       const fb::Kernel &kernel = *kernels.Get(launch->kernel());
@@ -73,11 +78,15 @@ public:
   }
 
   Status resetSlot(int32_t slot) override {
-    const fb::CacheInfo &c = *program_.fb().cache();
-    uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
-    for (int64_t layer = 0; layer < c.layers(); ++layer)
-      std::memset(cache_.get() + (layer * c.slots() + slot) * slotBytes, 0,
-                  slotBytes);
+    if (slot < 0 || slot >= program_.fb().cache()->slots())
+      return Status::error("slot " + std::to_string(slot) +
+                           " is outside the KV cache");
+    // The slot's pages go back to the pool, zeroed.
+    released_.clear();
+    pages_.release(slot, released_);
+    for (int32_t page : released_)
+      std::memset(cache_.get() + page * program_.cachePageBytes(), 0,
+                  program_.cachePageBytes());
     return Status::success();
   }
 
@@ -91,7 +100,10 @@ private:
   detail::HostWeightTables weights_;
   CpuDevice device_;
   const HostKernel *kernels_;
-  std::unique_ptr<uint8_t, FreeDeleter> arena_, cache_;
+  std::unique_ptr<uint8_t, FreeDeleter> arena_;
+  detail::PagePool pages_; // before cache_, which it sizes
+  std::unique_ptr<uint8_t, FreeDeleter> cache_;
+  std::vector<int32_t> released_;
 };
 
 } // namespace

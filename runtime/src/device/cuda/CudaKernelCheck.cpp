@@ -38,7 +38,7 @@ Status CudaSession::initKernelCheck(const Program &program,
   check_->weights = detail::HostWeightTables(weights);
   check_->cpu = std::make_unique<CpuDevice>(options.threads);
   check_->arena.assign(program.fb().arena_bytes(), 0);
-  check_->cache.assign(program.cacheBytes(), 0);
+  check_->cache.assign(pages_->pages() * program.cachePageBytes(), 0);
   check_->stats.resize(program.fb().kernels()->size());
   return Status::success();
 }
@@ -71,7 +71,8 @@ Status CudaSession::runTwin(const fb::Launch &launch, const Chunk &chunk) {
   const fb::Kernel &twin = *program_->fb().host_twins()->Get(launch.kernel());
   int64_t rows = rowCount(twin, chunk);
   detail::HostArgumentPlaces places = detail::hostArgumentPlaces(
-      check_->arena.data(), check_->cache.data(), check_->weights, chunk);
+      check_->arena.data(), check_->cache.data(), pages_->table().data(),
+      check_->weights, chunk);
   std::vector<void *> args;
   for (const fb::Arg *a : *launch.args())
     args.push_back(detail::resolveLaunchArgument(*a, places));
@@ -106,14 +107,19 @@ Status CudaSession::compareWithTwin(const fb::Launch &launch,
     // The rows of the chunk's tokens in the layer the launch addresses.
     const fb::CacheInfo &c = *program_->fb().cache();
     uint64_t rowBytes = uint64_t(c.latent() + c.rope()) * 2;
+    int64_t pages = program_->pagesPerSequence();
     for (const fb::Arg *a : *launch.args())
       if (a->kind() == fb::ArgKind::Cache)
-        for (size_t t = 0; t < chunk.tokens.size(); ++t)
-          regions.push_back(
-              {a->value() + (uint64_t(chunk.slots[t]) * c.max_seq() +
-                             uint64_t(chunk.positions[t])) *
-                                rowBytes,
-               rowBytes, fb::DType::BF16, true});
+        for (size_t t = 0; t < chunk.tokens.size(); ++t) {
+          int64_t position = chunk.positions[t];
+          int32_t page =
+              pages_
+                  ->table()[chunk.slots[t] * pages + position / c.page_size()];
+          regions.push_back({a->value() +
+                                 uint64_t(page) * program_->cachePageBytes() +
+                                 uint64_t(position % c.page_size()) * rowBytes,
+                             rowBytes, fb::DType::BF16, true});
+        }
   }
   double diff2 = 0, ref2 = 0;
   bool nonFinite = false;

@@ -79,9 +79,14 @@ Status CudaSession::allocateBuffers(const Program &program) {
   if (check_) // the host mirror starts equal to the device arena
     DSRT_CUDA_CHECK(
         d.cuMemsetD8(arena_, 0, std::max<uint64_t>(p.arena_bytes(), 1)));
-  if (Status s = allocate(program.cacheBytes(), cache_); !s)
+  uint64_t cacheBytes = pages_->pages() * program.cachePageBytes();
+  if (Status s = allocate(cacheBytes, cache_); !s)
     return s;
-  DSRT_CUDA_CHECK(d.cuMemsetD8(cache_, 0, program.cacheBytes()));
+  DSRT_CUDA_CHECK(d.cuMemsetD8(cache_, 0, cacheBytes));
+  if (Status s = upload(pages_->table().data(), pages_->table().size() * 4,
+                        pageTable_);
+      !s)
+    return s;
   for (CUdeviceptr *p : {&tokens_, &positions_, &slots_, &rows_})
     if (Status s = allocate(maxTokens_ * 4, *p); !s)
       return s;

@@ -58,6 +58,7 @@ Status CudaSession::buildArgumentTables(const Program &program) {
   places.slots = slots_;
   places.rows = rows_;
   places.sampling = sampling_;
+  places.pageTable = pageTable_;
   std::vector<CUdeviceptr> tables;
   for (const fb::Entry *e : *program.fb().entries()) {
     std::vector<uint64_t> offsets;

@@ -33,6 +33,7 @@ CudaSession::~CudaSession() {
 Status CudaSession::init(const Program &program, const WeightStore &weights,
                          const SessionOptions &options) {
   program_ = &program;
+  pages_ = std::make_unique<detail::PagePool>(program, options.cachePages);
   if (options.checkKernels)
     if (Status s = initKernelCheck(program, weights, options); !s)
       return s;
@@ -95,6 +96,17 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
   if (!ok)
     return Expected<ChunkResult>::error(ok.error());
   const CudaDriver &d = *driver_;
+  // New pages for the chunk's positions; the table goes to the device before
+  // the chunk's copies and launches (same stream order: a synchronous copy).
+  bool pagesChanged = false;
+  if (Status s = pages_->assign(chunk, pagesChanged); !s)
+    return Expected<ChunkResult>::error(s.error());
+  if (pagesChanged)
+    if (Status s = d.check(d.cuMemcpyHtoD(pageTable_, pages_->table().data(),
+                                          pages_->table().size() * 4),
+                           "cuMemcpyHtoD(page table)");
+        !s)
+      return Expected<ChunkResult>::error(s.error());
   auto fail = [](const Status &s) {
     return Expected<ChunkResult>::error(s.error());
   };
@@ -158,18 +170,21 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
 }
 
 Status CudaSession::resetSlot(int32_t slot) {
-  const fb::CacheInfo &c = *program_->fb().cache();
-  uint64_t slotBytes = uint64_t(c.latent() + c.rope()) * 2 * c.max_seq();
-  for (int64_t layer = 0; layer < c.layers(); ++layer) {
+  if (slot < 0 || slot >= program_->fb().cache()->slots())
+    return Status::error("slot " + std::to_string(slot) +
+                         " is outside the KV cache");
+  // The slot's pages go back to the pool, zeroed.
+  std::vector<int32_t> released;
+  pages_->release(slot, released);
+  uint64_t pageBytes = program_->cachePageBytes();
+  for (int32_t page : released) {
     if (Status s = driver_->check(
-            driver_->cuMemsetD8(cache_ + (layer * c.slots() + slot) * slotBytes,
-                                0, slotBytes),
+            driver_->cuMemsetD8(cache_ + page * pageBytes, 0, pageBytes),
             "cuMemsetD8(cache)");
         !s)
       return s;
     if (check_)
-      std::memset(check_->cache.data() + (layer * c.slots() + slot) * slotBytes,
-                  0, slotBytes);
+      std::memset(check_->cache.data() + page * pageBytes, 0, pageBytes);
   }
   return Status::success();
 }

@@ -29,6 +29,7 @@
 #include "dsrt/Session.h"
 
 #include "session/LaunchArguments.h"
+#include "session/PagePool.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -77,7 +78,10 @@ private:
 
   std::vector<CUdeviceptr> allocations_, weightPtrs_, scalePtrs_;
   CUdeviceptr arena_ = 0, cache_ = 0, tokens_ = 0, positions_ = 0, slots_ = 0,
-              rows_ = 0, sampling_ = 0;
+              rows_ = 0, sampling_ = 0, pageTable_ = 0;
+  /// The pages of the cache and the page table (on the host: the kernel
+  /// check's mirror reads it; copied to pageTable_ when it changes).
+  std::unique_ptr<detail::PagePool> pages_;
   int64_t maxTokens_ = 0;
 
   //===--------------------------------------------------------------------===//

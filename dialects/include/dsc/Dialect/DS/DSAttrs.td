@@ -66,7 +66,8 @@ def DS_ArgKind : I32EnumAttr<"ArgKind",
       I32EnumAttrCase<"Positions", 5, "positions">,
       I32EnumAttrCase<"Slots", 6, "slots">,
       I32EnumAttrCase<"Rows", 7, "rows">,
-      I32EnumAttrCase<"Sampling", 8, "sampling">]> {
+      I32EnumAttrCase<"Sampling", 8, "sampling">,
+      I32EnumAttrCase<"PageTable", 9, "page_table">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -76,7 +77,8 @@ def DS_ArgAttr : DS_AttrDef<"Arg", "arg"> {
   let description = [{
     Where a launch argument points at run time: `arena` (byte offset in the
     activation arena), `weight` / `weight_scales` (index of a `ds.weight` in
-    module order), `cache` (byte offset of a layer in the latent KV cache),
+    module order), `cache` (byte offset of a layer inside a page of the
+    latent KV cache), `page_table` (the cache's page table, value 0),
     or the chunk's `tokens`, `positions` and `slots`, its output `rows` and
     their `sampling` parameters (value 0).
 

@@ -13,21 +13,29 @@
 
 #include "mlir/IR/Operation.h"
 
+#include <cstdint>
 #include <vector>
 
 namespace dsc::ds {
 
 /// One pointer argument of a kernel launch.
 struct KernelArgument {
-  enum Kind { Operand, OperandScales, Result } kind;
-  unsigned index; // operand or result number
+  enum Kind { Operand, OperandScales, Result, PageTable } kind;
+  unsigned index; // operand or result number (0 for the page table)
 };
 
 /// The pointer arguments of the kernel of `op`, in order: each operand (an
 /// fp8 weight adds its scales right after its data; a cache operand is the
-/// base of the op's layer), then each tensor result. A cache result shares
-/// the operand's storage and has no argument.
+/// base of the op's layer inside a page), then each tensor result, then, for
+/// an op that reads or writes the paged cache, the page table. A cache
+/// result shares the operand's storage and has no argument.
 std::vector<KernelArgument> kernelArguments(mlir::Operation *op);
+
+/// The positions per page of the paged latent cache: `requested`, or with 0
+/// the largest divisor of `maxSeqLen` that is at most 64; 0 when
+/// `requested` is negative or does not divide `maxSeqLen`. Kernels and the
+/// schedule both address the cache by it.
+int64_t resolvePageSize(int64_t requested, int64_t maxSeqLen);
 
 /// Whether `op` is a kernel-level op (every target generates its kernel).
 bool isKernelOp(mlir::Operation *op);
