@@ -221,6 +221,31 @@ def paged_cache():
             failures.append(label)
 
 
+def prefill_graphs():
+    """A 60-token prompt prefills in chunks of 12: the second full chunk is
+    captured as a CUDA graph and the later ones replay it; its logits must be
+    bit-identical to launching every kernel eagerly (DSRT_NO_GRAPHS)."""
+    exe = os.path.join(DIR, "tiny-v3", "sm_90a.exe")
+    prompt = ids(np.random.default_rng(9), 60)
+    out = os.path.join(DIR, "graphs.npy")
+    label = "tiny-v3 prefill from CUDA graphs vs eager"
+    try:
+        results = []
+        for env in ({}, {"DSRT_NO_GRAPHS": "1"}):
+            subprocess.run([exe, "--prompt-ids", prompt, "-n", "4", "--dump-logits", out],
+                           capture_output=True, text=True, timeout=120, check=True,
+                           env=dict(os.environ, **env))
+            results.append(np.load(out))
+        diff = float(np.max(np.abs(results[0] - results[1])))
+        ok = results[0].shape == results[1].shape and diff == 0.0
+        rows.append((label, f"max abs diff {diff:.3g}", f"{results[0].shape[0]} rows", "ok" if ok else "FAIL"))
+    except Exception as e:  # noqa: BLE001 - reported as a failure
+        ok = False
+        rows.append((label, str(e)[:60], "", "FAIL"))
+    if not ok:
+        failures.append(label)
+
+
 def bench_dsc(exe, prompts, n, timeout, extra=()):
     cmd = [exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--json"] + list(extra)
     for p in prompts:
@@ -347,6 +372,7 @@ def main():
     kernel_checks()
     sampling_agreement()
     paged_cache()
+    prefill_graphs()
     if "--no-perf" not in sys.argv:
         baseline_comparison()
         perf()
