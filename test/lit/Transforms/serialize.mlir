@@ -1,6 +1,16 @@
 // RUN: dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-generate-kernels="max-seq-len=8 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" --ds-serialize="output=%t.dscp" | FileCheck %s
 // RUN: dsc inspect-program %t.dscp | FileCheck %s --check-prefix=PROGRAM
 // RUN: not dsc-opt %s --ds-serialize="output=%t.x" 2>&1 | FileCheck %s --check-prefix=UNSCHEDULED
+// RUN: dsc-opt %s --ds-plan-buffers="prefill-chunk=4 max-batch=2" --ds-generate-kernels="max-seq-len=8 max-batch=2" --ds-schedule="max-seq-len=8 max-batch=2" --ds-emit-host-object="output=%t.o" -o /dev/null
+// RUN: dsc inspect-program %t.o | FileCheck %s --check-prefix=OBJECT
+// RUN: not dsc-opt %s --ds-emit-host-object="output=%t.y" 2>&1 | FileCheck %s --check-prefix=NOKERNELS
+
+// ds-emit-host-object: the object `dsc compile` links, with the compiled
+// host kernels and the program behind dsc_program_data.
+// OBJECT: program {{.*}}.o (symbol dsc_program_data at file offset {{[0-9]+}}, {{[0-9]+}} bytes)
+// OBJECT: target       cpu
+// OBJECT: dsc_embed_generic_64x32
+// NOKERNELS: error: ds-emit-host-object: no host kernels (a host-target module after ds-generate-kernels and ds-schedule)
 
 // ds-serialize writes the FlatBuffer program and leaves the module as it was.
 // CHECK: ds.kernel @dsc_embed_generic_64x32 parallel = <tokens> extent = 0 {{.*}} "ds.embed

@@ -84,4 +84,23 @@ def DSEmitGpuImage : Pass<"ds-emit-gpu-image", "::mlir::ModuleOp"> {
   ];
 }
 
+def DSEmitHostObject : Pass<"ds-emit-host-object", "::mlir::ModuleOp"> {
+  let summary = "Compile the host kernels and the program into an object file";
+  let description = [{
+    Writes the object file `dsc compile` links into an executable, for a
+    scheduled module of the host target: its `module @kernels` lowered
+    through LLVM for the host CPU `cpu` (the kernel table
+    `dsc_kernel_table`/`dsc_kernel_count`, one function per `ds.kernel`) and
+    its program (as ds-serialize writes it, `dsc_program_data`). Reachable
+    from `dsc-opt` for tests and tools; the nested kernel module is lowered
+    on a copy, so the module is not changed.
+  }];
+  let options = [
+    Option<"output", "output", "std::string", "\"\"",
+           "object file to write">,
+    Option<"cpu", "cpu", "std::string", "\"x86-64\"",
+           "host CPU the code is tuned for (native: this machine)">
+  ];
+}
+
 #endif // DSC_TARGET_PASSES_TD
