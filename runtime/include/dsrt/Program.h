@@ -25,7 +25,7 @@
 namespace dsrt {
 
 /// The schema version this runtime reads.
-constexpr uint32_t kSchemaVersion = 2;
+constexpr uint32_t kSchemaVersion = 3;
 
 class Program {
 public:
