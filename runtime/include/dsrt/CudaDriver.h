@@ -86,6 +86,8 @@ struct CudaDriver {
   // Optional (null when the driver lacks them): kernel timing only.
   CUresult (*cuEventCreate)(CUevent *, unsigned);
   CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventRecordWithFlags)(CUevent, CUstream, unsigned);
+  CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy)(CUevent);
@@ -100,6 +102,10 @@ struct CudaDriver {
 /// cuDeviceGetAttribute codes used here.
 constexpr int kCuAttrComputeCapabilityMajor = 75;
 constexpr int kCuAttrComputeCapabilityMinor = 76;
+constexpr int kCuAttrL2CacheSize = 38;
+/// CU_EVENT_RECORD_EXTERNAL: during stream capture, an event record node in
+/// the graph (timed when the graph runs) instead of a capture dependency.
+constexpr unsigned kCuEventRecordExternal = 1;
 /// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
 constexpr int kCuFuncAttrMaxDynamicSharedSizeBytes = 8;
 /// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL.

@@ -41,6 +41,36 @@ struct SessionOptions {
   /// Pages in the KV cache pool (0: enough for every slot's whole
   /// sequence, Program::cacheBytes()).
   int64_t cachePages = 0;
+  /// cuda: profile every kernel of the first chunk of each shape (entry,
+  /// tokens, outputs) inside a CUDA graph (profiles()). The chunk's results
+  /// are those of a run without profiling.
+  bool profile = false;
+};
+
+/// One kernel's share of a profiled chunk: its launches' times (each the
+/// median over the replays of the chunk's graph) summed, and what its cost
+/// model (program.fbs KernelCost) says they move and compute.
+struct KernelProfile {
+  std::string name, summary;
+  int64_t launches = 0;
+  double seconds = 0;
+  bool hasCost = false; // bytes and flops are known
+  double bytes = 0, flops = 0;
+  bool fp8 = false; // FLOPs against the fp8 ceiling
+};
+
+/// The profile of one chunk shape.
+struct ChunkProfile {
+  std::string entry;
+  int64_t tokens = 0, outputs = 0;
+  int64_t context = 0;      // positions attended: sum of (position + 1)
+  int64_t replays = 0;      // timed replays of each graph
+  double stepSeconds = 0;   // the chunk's plain graph, median
+  double markedSeconds = 0; // the graph with events between launches
+  std::vector<KernelProfile> kernels; // by time, largest first
+  /// The device's ceilings from the program (0: not recorded).
+  std::string ceilingsOf;
+  double bandwidth = 0, bf16Flops = 0, fp8Flops = 0;
 };
 
 /// One call of an entry point.
@@ -95,6 +125,12 @@ public:
     passed = true;
     return "";
   }
+
+  /// With SessionOptions::profile: the chunks profiled so far, in order.
+  virtual std::vector<ChunkProfile> profiles() const { return {}; }
+  /// In a session created with SessionOptions::profile: stops profiling
+  /// (false), or starts again with every chunk shape new (true).
+  virtual void setProfiling(bool /*on*/) {}
 
 protected:
   /// The checks every device makes before running a chunk.

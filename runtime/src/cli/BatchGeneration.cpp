@@ -178,6 +178,7 @@ int runTokenIds(const Options &o, const dsrt::Program &p,
   dsrt::WeightStore weights = loadWeights(o, p, argv0);
   dsrt::SessionOptions sessionOptions = baseSessionOptions;
   sessionOptions.checkKernels = o.checkKernels;
+  sessionOptions.profile = o.profile;
   auto created = dsrt::Session::create(p, weights, sessionOptions);
   if (!created)
     fail(std::string(argv0) + ": " + created.error());
@@ -186,7 +187,12 @@ int runTokenIds(const Options &o, const dsrt::Program &p,
   BatchResult result = generateBatch(o, session, p);
   if (!o.dumpLogits.empty())
     writeLogits(o.dumpLogits, result.sequences, p.fb().model()->vocab_size());
-  printBatch(result, o.json, session.deviceName());
+  std::vector<ChunkProfile> profiles = session.profiles();
+  printBatch(result, o.json, session.deviceName(),
+             o.profile && o.json ? "\"profile\": " + profilesJson(profiles)
+                                 : "");
+  if (o.profile && !o.json)
+    printProfiles(stderr, profiles);
   if (o.checkKernels && !printKernelCheck(session))
     return 1;
   if (o.bench)

@@ -56,6 +56,11 @@ BatchResult generateBatch(const Options &options, Session &session,
 int runTokenIds(const Options &options, const Program &program,
                 const SessionOptions &sessionOptions, const char *argv0);
 
+/// --bench-sweep: every workload of options.sweep on one session, a table
+/// (or JSON) on stdout. Returns the exit status.
+int runBenchSweep(const Options &options, const Program &program,
+                  const SessionOptions &sessionOptions, const char *argv0);
+
 //===----------------------------------------------------------------------===//
 // Text
 //===----------------------------------------------------------------------===//

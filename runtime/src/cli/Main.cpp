@@ -46,5 +46,7 @@ int main(int argc, char **argv) {
   sessionOptions.numHostKernels = dsc_kernel_count;
   if (o.haveText || o.chat)
     return runText(o, p, sessionOptions, argv[0]);
+  if (!o.sweep.empty())
+    return runBenchSweep(o, p, sessionOptions, argv[0]);
   return runTokenIds(o, p, sessionOptions, argv[0]);
 }

@@ -84,6 +84,21 @@ void printHelp(const char *argv0, const dsrt::Program &program) {
       "                         host lowering on the same inputs and print a\n"
       "                         table; exit 1 on a mismatch (executables from\n"
       "                         dsc compile --check-kernels)\n"
+      "  --profile              cuda: time every kernel inside the CUDA graph\n"
+      "                         of the first chunk of each shape, with its\n"
+      "                         bytes and FLOPs against the device's ceilings\n"
+      "                         (table on stderr; in the JSON with --json)\n"
+      "\nBenchmarks (no prompt needed; random ids, one process):\n"
+      "  --bench-sweep LIST     comma-separated workloads, each run once to\n"
+      "                         warm up and once timed:\n"
+      "                           decode:B[@C]  B prompts of C ids (default "
+      "8),\n"
+      "                                         then 32 decode steps\n"
+      "                           prefill:N     one prompt of N ids\n"
+      "                         options after a colon: n=STEPS, temp=T,\n"
+      "                         top-p=P, top-k=K, min-p=P (e.g.\n"
+      "                         decode:1@4096:temp=0.6:top-p=0.95); with\n"
+      "                         --profile, each warm-up run is profiled\n"
       "  --help, --version\n\n"
       "Context: %lld positions per sequence. Generated ids go to stdout, one\n"
       "line per prompt.\n",
@@ -123,6 +138,53 @@ std::vector<int32_t> parseIds(const std::string &text, int64_t vocab) {
   if (ids.empty())
     fail("--prompt-ids is empty");
   return ids;
+}
+
+/// One --bench-sweep workload (see --help).
+SweepItem parseSweepItem(const std::string &text) {
+  const std::string flag = "--bench-sweep";
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ':');)
+    parts.push_back(part);
+  if (parts.size() < 2 || (parts[0] != "decode" && parts[0] != "prefill"))
+    fail(flag + ": '" + text +
+         "' is not decode:B[@C][:KEY=VALUE...] or prefill:N[:KEY=VALUE...]");
+  SweepItem item;
+  item.label = text;
+  item.prefill = parts[0] == "prefill";
+  const int64_t kMax = int64_t(1) << 24;
+  if (item.prefill) {
+    item.promptTokens = parseInteger(flag + " prefill", parts[1], 1, kMax);
+    item.decodeTokens = 0;
+  } else {
+    size_t at = parts[1].find('@');
+    item.batch =
+        parseInteger(flag + " decode batch", parts[1].substr(0, at), 1, kMax);
+    if (at != std::string::npos)
+      item.promptTokens = parseInteger(flag + " decode context",
+                                       parts[1].substr(at + 1), 1, kMax);
+  }
+  for (size_t i = 2; i < parts.size(); ++i) {
+    size_t eq = parts[i].find('=');
+    std::string key = parts[i].substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : parts[i].substr(eq + 1);
+    std::string what = flag + " " + key;
+    if (key == "n" && !item.prefill)
+      item.decodeTokens = parseInteger(what, value, 1, kMax);
+    else if (key == "temp")
+      item.sampling.temperature = parseFloat(what, value);
+    else if (key == "top-p")
+      item.sampling.topP = parseFloat(what, value);
+    else if (key == "top-k")
+      item.sampling.topK = static_cast<int>(parseInteger(what, value, 0, kMax));
+    else if (key == "min-p")
+      item.sampling.minP = parseFloat(what, value);
+    else
+      fail(flag + ": unknown option '" + parts[i] + "' in '" + text +
+           "' (n=, temp=, top-p=, top-k=, min-p=)");
+  }
+  return item;
 }
 
 } // namespace
@@ -218,6 +280,15 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
       o.dummyWeights = true;
     } else if (flag == "--check-kernels") {
       o.checkKernels = true;
+    } else if (flag == "--profile") {
+      o.profile = true;
+    } else if (flag == "--bench-sweep") {
+      std::stringstream list(value());
+      for (std::string item; std::getline(list, item, ',');)
+        if (!item.empty())
+          o.sweep.push_back(parseSweepItem(item));
+      if (o.sweep.empty())
+        fail("--bench-sweep needs at least one workload (see --help)");
     } else if (flag == "--ignore-eos") {
       o.ignoreEos = true;
     } else {
@@ -236,17 +307,45 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
     fail("--check-kernels runs token ids: give --prompt-ids");
   if (o.haveText && o.text.find_first_not_of(" \t\r\n") == std::string::npos)
     fail("the prompt is empty");
+  if (o.profile && o.checkKernels)
+    fail("--profile times the kernels as they run; --check-kernels runs a "
+         "host twin beside each: use one at a time");
+  if (textMode && o.profile)
+    fail("--profile runs token ids: give --prompt-ids or --bench-sweep");
   if (textMode)
     return o;
+  int64_t slots = program.fb().cache()->slots();
+  int64_t maxSeq = program.fb().cache()->max_seq();
+  if (!o.sweep.empty()) {
+    if (!o.prompts.empty() || o.checkKernels || !o.dumpLogits.empty())
+      fail("--bench-sweep makes its own prompts: drop --prompt-ids, "
+           "--check-kernels and --dump-logits");
+    for (SweepItem &item : o.sweep) {
+      item.sampling.seed = o.sampling.seed;
+      if (dsrt::Status s = dsrt::validate(item.sampling); !s)
+        fail("--bench-sweep " + item.label + ": " + s.error());
+      if (item.batch > slots)
+        fail("--bench-sweep " + item.label + ": a batch of " +
+             std::to_string(item.batch) +
+             ", but this executable was compiled for at most " +
+             std::to_string(slots) + " (dsc compile --max-batch)");
+      if (item.promptTokens + std::max<int64_t>(item.decodeTokens, 1) > maxSeq)
+        fail("--bench-sweep " + item.label + ": " +
+             std::to_string(item.promptTokens) + " prompt ids and " +
+             std::to_string(item.decodeTokens) + " steps exceed the " +
+             std::to_string(maxSeq) +
+             " positions this executable was compiled for (dsc compile "
+             "--max-seq-len)");
+    }
+    return o;
+  }
   if (o.prompts.empty())
     fail("no prompt: give -p \"TEXT\", --chat or --prompt-ids \"ID ID ...\" "
          "(see --help)");
-  int64_t slots = program.fb().cache()->slots();
   if (static_cast<int64_t>(o.prompts.size()) > slots)
     fail(std::to_string(o.prompts.size()) +
          " prompts, but this executable was compiled for a batch of at most " +
          std::to_string(slots) + " (dsc compile --max-batch)");
-  int64_t maxSeq = program.fb().cache()->max_seq();
   for (const auto &prompt : o.prompts)
     if (static_cast<int64_t>(prompt.size()) > maxSeq)
       fail("a prompt of " + std::to_string(prompt.size()) +

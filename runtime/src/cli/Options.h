@@ -20,6 +20,15 @@
 
 namespace dsrt::cli {
 
+/// One workload of --bench-sweep: `batch` prompts of `promptTokens` random
+/// ids each, prefilled, then `decodeTokens` decode steps.
+struct SweepItem {
+  std::string label; // as written
+  int64_t batch = 1, promptTokens = 8, decodeTokens = 32;
+  bool prefill = false; // prefill:N — only the prompt (and one token)
+  SamplingParams sampling;
+};
+
 struct Options {
   /// --prompt-ids and --prompt-ids-file, in command-line order.
   std::vector<std::vector<int32_t>> prompts;
@@ -29,7 +38,9 @@ struct Options {
   std::string weightsDir;
   bool json = false, bench = false, dummyWeights = false, ignoreEos = false;
   bool checkKernels = false;
-  bool promptByDecode = false; // --prompt-mode decode
+  bool profile = false;         // --profile
+  std::vector<SweepItem> sweep; // --bench-sweep
+  bool promptByDecode = false;  // --prompt-mode decode
   // Text in, text out.
   std::string text; // -p / -f
   bool haveText = false, chat = false, raw = false, tokenizeOnly = false,

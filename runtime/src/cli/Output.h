@@ -13,6 +13,7 @@
 #include "cli/Generation.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,14 @@ void writeLogits(const std::string &path,
                  const std::vector<Sequence> &sequences, int64_t vocab);
 
 /// The generated ids on stdout: one line per prompt, or JSON with timings
-/// (`json`).
+/// (`json`) and, when not empty, `extraJson` (`"key": value` members).
 void printBatch(const BatchResult &result, bool json,
-                const std::string &deviceName);
+                const std::string &deviceName,
+                const std::string &extraJson = "");
+
+/// --profile: each chunk's kernels as a table (on `out`), or as a JSON array.
+void printProfiles(std::FILE *out, const std::vector<ChunkProfile> &profiles);
+std::string profilesJson(const std::vector<ChunkProfile> &profiles);
 
 /// --bench: prefill and decode tokens/s on stderr.
 void printBatchThroughput(const BatchResult &result,

@@ -62,6 +62,11 @@ Session::create(const Program &program, const WeightStore &weights,
         "--check-kernels compares GPU kernels with their host lowering; this "
         "executable targets " +
         target);
+  if (options.profile && target.rfind("cuda:", 0) != 0)
+    return Expected<std::unique_ptr<Session>>::error(
+        "--profile times GPU kernels inside CUDA graphs; this executable "
+        "targets " +
+        target);
   if (target == "cpu")
     return createCpuSession(program, weights, options);
   if (target.rfind("cuda:", 0) == 0)

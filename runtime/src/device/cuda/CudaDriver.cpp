@@ -60,7 +60,7 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuGraphLaunch, "cuGraphLaunch");
   resolve(driver.cuGraphDestroy, "cuGraphDestroy");
   resolve(driver.cuGraphExecDestroy, "cuGraphExecDestroy");
-  // Events only time kernels (DSRT_PROFILE); drivers before CUDA 12.8 name
+  // Events only time kernels (--profile); drivers before CUDA 12.8 name
   // the elapsed-time call without _v2.
   auto optional = [&](auto &slot, std::initializer_list<const char *> names) {
     for (const char *name : names)
@@ -72,6 +72,8 @@ Expected<const CudaDriver *> CudaDriver::load() {
   };
   optional(driver.cuEventCreate, {"cuEventCreate"});
   optional(driver.cuEventRecord, {"cuEventRecord"});
+  optional(driver.cuEventRecordWithFlags, {"cuEventRecordWithFlags"});
+  optional(driver.cuMemsetD8Async, {"cuMemsetD8Async"});
   optional(driver.cuEventSynchronize, {"cuEventSynchronize"});
   optional(driver.cuEventElapsedTime,
            {"cuEventElapsedTime_v2", "cuEventElapsedTime"});

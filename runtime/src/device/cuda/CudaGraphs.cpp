@@ -14,7 +14,7 @@
 // is met, the first running eagerly: a prompt's full chunks repeat, its
 // last, partial chunk rarely does, and a capture costs about an eager run
 // plus the instantiation. At most kMaxPrefillGraphs prefill graphs are kept,
-// the least recently used destroyed first. Profiling, --check-kernels and
+// the least recently used destroyed first. --check-kernels and
 // DSRT_NO_GRAPHS launch one kernel at a time instead.
 //
 //===----------------------------------------------------------------------===//
@@ -30,9 +30,7 @@ constexpr size_t kMaxPrefillGraphs = 16;
 constexpr size_t kMaxPrefillSeen = 256;
 } // namespace
 
-bool CudaSession::usesGraphs() const {
-  return !profile_ && !noGraphs_ && !check_;
-}
+bool CudaSession::usesGraphs() const { return !noGraphs_ && !check_; }
 
 void CudaSession::destroyGraphs() {
   for (auto &[key, graph] : graphs_)
@@ -71,34 +69,45 @@ Status CudaSession::launchGraph(const fb::Entry &entry, size_t entryIndex,
         --prefillGraphs_;
       }
     }
-    if (Status s = d.check(
-            d.cuStreamBeginCapture(stream_, kCuStreamCaptureThreadLocal),
-            "cuStreamBeginCapture");
-        !s)
-      return s;
-    Status launched = launchAll(entry, entryIndex, chunk);
-    CUgraph captured = nullptr;
-    Status ended =
-        d.check(d.cuStreamEndCapture(stream_, &captured), "cuStreamEndCapture");
-    if (!launched) {
-      if (captured)
-        d.cuGraphDestroy(captured);
-      return launched;
-    }
-    if (!ended)
-      return ended;
     CUgraphExec exec = nullptr;
-    Status made = d.check(d.cuGraphInstantiateWithFlags(&exec, captured, 0),
-                          "cuGraphInstantiateWithFlags");
-    d.cuGraphDestroy(captured);
-    if (!made)
-      return made;
+    if (Status s = captureGraph(entry, entryIndex, chunk, false, exec); !s)
+      return s;
     found = graphs_.emplace(key, CachedGraph{exec, 0, prefill}).first;
     if (prefill)
       ++prefillGraphs_;
   }
   found->second.lastUse = ++graphUses_;
   return d.check(d.cuGraphLaunch(found->second.exec, stream_), "cuGraphLaunch");
+}
+
+Status CudaSession::captureGraph(const fb::Entry &entry, size_t entryIndex,
+                                 const Chunk &chunk, bool marks,
+                                 CUgraphExec &exec) {
+  const CudaDriver &d = *driver_;
+  if (Status s =
+          d.check(d.cuStreamBeginCapture(stream_, kCuStreamCaptureThreadLocal),
+                  "cuStreamBeginCapture");
+      !s)
+    return s;
+  marks_ = marks;
+  marksUsed_ = 0;
+  markedKernels_.clear();
+  Status launched = launchAll(entry, entryIndex, chunk);
+  marks_ = false;
+  CUgraph captured = nullptr;
+  Status ended =
+      d.check(d.cuStreamEndCapture(stream_, &captured), "cuStreamEndCapture");
+  if (!launched) {
+    if (captured)
+      d.cuGraphDestroy(captured);
+    return launched;
+  }
+  if (!ended)
+    return ended;
+  Status made = d.check(d.cuGraphInstantiateWithFlags(&exec, captured, 0),
+                        "cuGraphInstantiateWithFlags");
+  d.cuGraphDestroy(captured);
+  return made;
 }
 
 } // namespace dsrt

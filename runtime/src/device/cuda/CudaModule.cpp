@@ -97,10 +97,11 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
     if (check_)
       if (Status s = runTwin(launch, chunk); !s)
         return s;
-    auto launched = std::chrono::steady_clock::now();
-    if (eventProfile())
-      if (Status s = recordEvent(kernel.summary()->str()); !s)
+    if (marks_) {
+      markedKernels_.push_back(launch.kernel());
+      if (Status s = recordMark(); !s)
         return s;
+    }
     if (Status s =
             d.check(d.cuLaunchKernelEx(&config, functions_[launch.kernel()],
                                        params, nullptr),
@@ -111,10 +112,9 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
     if (check_)
       if (Status s = compareWithTwin(launch, chunk); !s)
         return s;
-    if (profile_ && !eventProfile())
-      if (Status s = chargeHostTime(kernel, launched); !s)
-        return s;
   }
+  if (marks_)
+    return recordMark();
   return Status::success();
 }
 

@@ -1,87 +1,228 @@
-//===- CudaProfiling.cpp - time per kernel (DSRT_PROFILE) ----------------===//
+//===- CudaProfiling.cpp - each kernel's time inside the chunk's graph ---===//
 //
-// DSRT_PROFILE=1 records a CUDA event before every launch and reads the
-// elapsed times after the chunk's one synchronisation, so kernels run back
-// to back as usual and each is charged its GPU time. DSRT_PROFILE=sync
-// synchronises after every launch and charges the host's wall time instead
-// (launch latency included). The session prints the table, sorted by time,
-// on stderr when it ends.
+// --profile measures a chunk the way it runs: as one CUDA graph. After the
+// chunk ran (its results already on the host), its launches are captured
+// twice: once plain, as the session replays them, and once with an event
+// record node between every two launches. Both graphs replay many times,
+// alternately, each replay after a write of twice the L2's size so no
+// replay finds the previous one's weights in the cache. A launch's time is
+// the median, over the replays, of the time between the events around it;
+// a kernel's time is the sum over its launches. The plain graph's median is
+// the step time the kernels are held against: the event nodes cost a little,
+// and the profile reports both so the difference shows.
+//
+// Replaying is safe: every buffer a chunk reads is written earlier in the
+// same chunk or is an input that does not change (weights, the chunk's index
+// arrays, the cache rows of earlier positions), and the cache rows of the
+// chunk's own positions are rewritten with the values they already hold.
+//
+// Bytes and FLOPs come from each kernel's cost model (program.fbs
+// KernelCost), evaluated at the chunk's rows and attended positions.
 //
 //===----------------------------------------------------------------------===//
 
 #include "device/cuda/CudaSession.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace dsrt {
 
-bool CudaSession::eventProfile() const {
-  return profile_ && !profileSync_ && driver_->cuEventCreate;
+namespace {
+
+/// Replays of each graph: about a second of GPU time in all, 5 to 50.
+int64_t replaysFor(double stepSeconds) {
+  if (stepSeconds <= 0)
+    return 50;
+  return std::clamp<int64_t>(static_cast<int64_t>(0.5 / stepSeconds), 5, 50);
 }
 
-Status CudaSession::recordEvent(std::string kernel) {
+double median(std::vector<double> values) {
+  if (values.empty())
+    return 0;
+  size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + mid, values.end());
+  double upper = values[mid];
+  if (values.size() % 2)
+    return upper;
+  double lower = *std::max_element(values.begin(), values.begin() + mid);
+  return (lower + upper) / 2;
+}
+
+/// Positions the chunk's tokens (or output rows) attend to: the sum of
+/// (position + 1).
+int64_t attendedPositions(const fb::Kernel &kernel, const Chunk &chunk) {
+  int64_t sum = 0;
+  if (kernel.rows() == fb::RowCount::Outputs) {
+    for (int32_t row : chunk.rows)
+      sum += chunk.positions[row] + 1;
+  } else {
+    for (int32_t position : chunk.positions)
+      sum += position + 1;
+  }
+  return sum;
+}
+
+} // namespace
+
+Status CudaSession::recordMark() {
   const CudaDriver &d = *driver_;
-  if (eventsUsed_ == events_.size()) {
+  if (marksUsed_ == events_.size()) {
     CUevent e = nullptr;
-    if (Status s = d.check(d.cuEventCreate(&e, 0), "cuEventCreate"); !s)
-      return s;
+    DSRT_CUDA_CHECK(d.cuEventCreate(&e, 0));
     events_.push_back(e);
   }
-  eventKernels_.push_back(std::move(kernel));
-  return d.check(d.cuEventRecord(events_[eventsUsed_++], stream_),
-                 "cuEventRecord");
+  return d.check(d.cuEventRecordWithFlags(events_[marksUsed_++], stream_,
+                                          kCuEventRecordExternal),
+                 "cuEventRecordWithFlags(EXTERNAL)");
 }
 
-Status CudaSession::collectEvents() {
+Status CudaSession::profileChunk(const fb::Entry &entry, size_t entryIndex,
+                                 const Chunk &chunk) {
   const CudaDriver &d = *driver_;
-  for (size_t i = 0; i + 1 < eventsUsed_; ++i) {
-    float ms = 0;
-    if (Status s =
-            d.check(d.cuEventElapsedTime(&ms, events_[i], events_[i + 1]),
-                    "cuEventElapsedTime");
-        !s)
+  if (!d.cuEventCreate || !d.cuEventRecordWithFlags || !d.cuEventElapsedTime ||
+      !d.cuMemsetD8Async)
+    return Status::error("--profile needs event timing in graphs "
+                         "(cuEventRecordWithFlags, CUDA 11.1 or later); this "
+                         "driver lacks it");
+  if (!flush_) {
+    int l2 = 0;
+    DSRT_CUDA_CHECK(d.cuDeviceGetAttribute(&l2, kCuAttrL2CacheSize, device_));
+    flushBytes_ = std::max<size_t>(2 * static_cast<size_t>(l2), 16u << 20);
+    if (Status s = allocate(flushBytes_, flush_); !s)
       return s;
-    auto &slot = profileTimes_[eventKernels_[i]];
-    slot.first += ms * 1e-3;
-    slot.second += 1;
+    DSRT_CUDA_CHECK(d.cuEventCreate(&stepStart_, 0));
+    DSRT_CUDA_CHECK(d.cuEventCreate(&stepEnd_, 0));
   }
-  eventsUsed_ = 0;
-  eventKernels_.clear();
-  return Status::success();
-}
 
-Status
-CudaSession::chargeHostTime(const fb::Kernel &kernel,
-                            std::chrono::steady_clock::time_point launched) {
-  const CudaDriver &d = *driver_;
-  if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
-      !s)
+  CUgraphExec plain = nullptr, marked = nullptr;
+  if (Status s = captureGraph(entry, entryIndex, chunk, false, plain); !s)
     return s;
-  auto &slot = profileTimes_[kernel.summary()->str()];
-  slot.first +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - launched)
-          .count();
-  slot.second += 1;
-  return Status::success();
-}
-
-void CudaSession::printProfile() const {
-  std::vector<std::pair<double, std::string>> rows;
-  double total = 0;
-  for (const auto &[name, entry] : profileTimes_) {
-    rows.emplace_back(entry.first, name);
-    total += entry.first;
+  Status captured = captureGraph(entry, entryIndex, chunk, true, marked);
+  auto destroy = [&] {
+    for (CUgraphExec g : {plain, marked})
+      if (g)
+        d.cuGraphExecDestroy(g);
+  };
+  if (!captured) {
+    destroy();
+    return captured;
   }
-  std::sort(rows.rbegin(), rows.rend());
-  std::fprintf(stderr, "DSRT_PROFILE: %.1f ms in kernels (%s)\n", total * 1e3,
-               eventProfile() ? "GPU time between CUDA events"
-                              : "host time, synchronised per launch");
-  for (const auto &[seconds, name] : rows)
-    std::fprintf(stderr, "  %8.2f ms %5.1f%% %6lld x  %s\n", seconds * 1e3,
-                 100 * seconds / total,
-                 static_cast<long long>(profileTimes_.at(name).second),
-                 name.substr(0, 110).c_str());
+  size_t launches = markedKernels_.size();
+
+  std::vector<std::vector<double>> launchTimes(launches);
+  std::vector<double> stepTimes, markedTimes;
+  auto flush = [&] {
+    return d.check(
+        d.cuMemsetD8Async(flush_, ++flushValue_, flushBytes_, stream_),
+        "cuMemsetD8Async(L2 flush)");
+  };
+  auto elapsed = [&](CUevent from, CUevent to, double &seconds) {
+    float ms = 0;
+    Status s =
+        d.check(d.cuEventElapsedTime(&ms, from, to), "cuEventElapsedTime");
+    seconds = ms * 1e-3;
+    return s;
+  };
+  auto replayPlain = [&](bool keep) -> Status {
+    if (Status s = flush(); !s)
+      return s;
+    DSRT_CUDA_CHECK(d.cuEventRecord(stepStart_, stream_));
+    DSRT_CUDA_CHECK(d.cuGraphLaunch(plain, stream_));
+    DSRT_CUDA_CHECK(d.cuEventRecord(stepEnd_, stream_));
+    DSRT_CUDA_CHECK(d.cuStreamSynchronize(stream_));
+    double seconds = 0;
+    if (Status s = elapsed(stepStart_, stepEnd_, seconds); !s)
+      return s;
+    if (keep)
+      stepTimes.push_back(seconds);
+    return Status::success();
+  };
+  auto replayMarked = [&](bool keep) -> Status {
+    if (Status s = flush(); !s)
+      return s;
+    DSRT_CUDA_CHECK(d.cuGraphLaunch(marked, stream_));
+    DSRT_CUDA_CHECK(d.cuStreamSynchronize(stream_));
+    if (!keep)
+      return Status::success();
+    for (size_t j = 0; j < launches; ++j) {
+      double seconds = 0;
+      if (Status s = elapsed(events_[j], events_[j + 1], seconds); !s)
+        return s;
+      launchTimes[j].push_back(seconds);
+    }
+    double total = 0;
+    if (Status s = elapsed(events_[0], events_[launches], total); !s)
+      return s;
+    markedTimes.push_back(total);
+    return Status::success();
+  };
+
+  // One untimed replay of each (first-run costs), then alternate.
+  Status ok = replayMarked(false);
+  if (ok)
+    ok = replayPlain(true);
+  int64_t replays = replaysFor(stepTimes.empty() ? 0 : stepTimes[0]);
+  stepTimes.clear();
+  for (int64_t r = 0; ok && r < replays; ++r) {
+    ok = replayMarked(true);
+    if (ok)
+      ok = replayPlain(true);
+  }
+  destroy();
+  if (!ok)
+    return ok;
+
+  const fb::Program &p = program_->fb();
+  const auto &kernels = *p.kernels();
+  ChunkProfile profile;
+  profile.entry = entry.name()->str();
+  profile.tokens = static_cast<int64_t>(chunk.tokens.size());
+  profile.outputs = static_cast<int64_t>(chunk.rows.size());
+  for (int32_t position : chunk.positions)
+    profile.context += position + 1;
+  profile.replays = replays;
+  profile.stepSeconds = median(stepTimes);
+  profile.markedSeconds = median(markedTimes);
+  if (const fb::DeviceCeilings *c = p.device()) {
+    profile.ceilingsOf = c->name() ? c->name()->str() : "";
+    profile.bandwidth = c->memory_bytes_per_second();
+    profile.bf16Flops = c->bf16_flops_per_second();
+    profile.fp8Flops = c->fp8_flops_per_second();
+  }
+  std::map<uint32_t, KernelProfile> byKernel;
+  for (size_t j = 0; j < launches; ++j) {
+    uint32_t index = markedKernels_[j];
+    const fb::Kernel &kernel = *kernels.Get(index);
+    KernelProfile &k = byKernel[index];
+    if (k.launches == 0) {
+      k.name = kernel.name()->str();
+      k.summary = kernel.summary() ? kernel.summary()->str() : "";
+      k.hasCost = kernel.cost() != nullptr;
+    }
+    ++k.launches;
+    k.seconds += median(launchTimes[j]);
+    if (const fb::KernelCost *cost = kernel.cost()) {
+      double rows = static_cast<double>(rowCount(kernel, chunk));
+      double context = static_cast<double>(attendedPositions(kernel, chunk));
+      double experts = static_cast<double>(
+          std::min<int64_t>(cost->experts(), static_cast<int64_t>(rows) *
+                                                 cost->experts_per_row()));
+      k.bytes += cost->bytes_fixed() + cost->bytes_per_row() * rows +
+                 cost->bytes_per_context() * context +
+                 cost->bytes_per_expert() * experts;
+      k.flops +=
+          cost->flops_per_row() * rows + cost->flops_per_context() * context;
+      k.fp8 = cost->fp8();
+    }
+  }
+  for (auto &[index, k] : byKernel)
+    profile.kernels.push_back(std::move(k));
+  std::sort(profile.kernels.begin(), profile.kernels.end(),
+            [](const KernelProfile &a, const KernelProfile &b) {
+              return a.seconds > b.seconds;
+            });
+  profiles_.push_back(std::move(profile));
+  return Status::success();
 }
 
 } // namespace dsrt

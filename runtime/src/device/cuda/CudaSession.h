@@ -11,8 +11,8 @@
 //                        launches
 //   CudaGraphs.cpp       chunks captured as CUDA graphs (decode per batch
 //                        size, prefill per repeated chunk size), replayed
-//   CudaProfiling.cpp    DSRT_PROFILE: time per kernel (CUDA events or
-//                        synchronised host time)
+//   CudaProfiling.cpp    --profile: each kernel's time inside the chunk's
+//                        CUDA graph, with its bytes and FLOPs
 //   CudaKernelCheck.cpp  --check-kernels: every launch against its host twin
 //
 // Every driver call is checked and reported by its error name. Internal to
@@ -104,8 +104,8 @@ private:
   // Graphs (CudaGraphs.cpp)
   //===--------------------------------------------------------------------===//
 
-  /// Whether chunks replay graphs (not when profiling, checking kernels or
-  /// with DSRT_NO_GRAPHS).
+  /// Whether chunks replay graphs (not when checking kernels or with
+  /// DSRT_NO_GRAPHS).
   bool usesGraphs() const;
   /// Runs the chunk's launches from the entry's graph for its (tokens,
   /// outputs), capturing it when the cache policy says so (CudaGraphs.cpp),
@@ -133,25 +133,37 @@ private:
   // Profiling (CudaProfiling.cpp)
   //===--------------------------------------------------------------------===//
 
-  /// DSRT_PROFILE=1 (any value but "sync"): CUDA events around every launch,
-  /// read after the chunk's one synchronisation, so kernels run back to back
-  /// as usual and each is charged its GPU time.
-  bool eventProfile() const;
-  Status recordEvent(std::string kernel);
-  Status collectEvents();
-  /// DSRT_PROFILE=sync: synchronises after a launch and charges the host's
-  /// wall time since `launched` to `kernel` (launch latency included).
-  Status chargeHostTime(const fb::Kernel &kernel,
-                        std::chrono::steady_clock::time_point launched);
-  void printProfile() const;
+  /// --profile: after the chunk ran, replays it as a CUDA graph with an
+  /// event between every two launches, and as its plain graph, each many
+  /// times with L2 flushed before every replay; records the chunk's profile.
+  Status profileChunk(const fb::Entry &entry, size_t entryIndex,
+                      const Chunk &chunk);
+  /// Captures the chunk's launches (with `marks` recorded between them when
+  /// given) and instantiates the graph.
+  Status captureGraph(const fb::Entry &entry, size_t entryIndex,
+                      const Chunk &chunk, bool marks, CUgraphExec &exec);
+  std::vector<ChunkProfile> profiles() const override { return profiles_; }
+  void setProfiling(bool on) override {
+    profile_ = on && canProfile_;
+    profiled_.clear();
+  }
 
-  bool profile_ = std::getenv("DSRT_PROFILE") != nullptr;
-  bool profileSync_ =
-      profile_ && std::string(std::getenv("DSRT_PROFILE")) == "sync";
-  std::vector<CUevent> events_;
-  std::vector<std::string> eventKernels_; // the kernel after each event
-  size_t eventsUsed_ = 0;
-  std::map<std::string, std::pair<double, int64_t>> profileTimes_;
+  bool canProfile_ = false, profile_ = false;
+  std::set<GraphKey> profiled_;
+  std::vector<ChunkProfile> profiles_;
+  std::vector<CUevent> events_; // created on first use, reused
+  size_t marksUsed_ = 0;        // of events_, in the graph being captured
+  CUevent stepStart_ = nullptr, stepEnd_ = nullptr;
+  CUdeviceptr flush_ = 0; // twice the L2, rewritten before each replay
+  size_t flushBytes_ = 0;
+  unsigned char flushValue_ = 0;
+  /// While capturing a marked graph: an event before each launch and after
+  /// the last (launchAll records them), and the kernel of each launch.
+  bool marks_ = false;
+  std::vector<uint32_t> markedKernels_;
+  /// Records the next of marks_ on the stream (an event node in the graph
+  /// being captured), creating it when needed.
+  Status recordMark();
 
   //===--------------------------------------------------------------------===//
   // Kernel checks (CudaKernelCheck.cpp)
@@ -192,6 +204,7 @@ private:
 
   const Program *program_ = nullptr;
   const CudaDriver *driver_ = nullptr;
+  CUdevice device_ = 0;
   std::string deviceName_;
   CUstream stream_ = nullptr;
   std::vector<float> logits_;
