@@ -67,6 +67,9 @@ struct ChunkProfile {
   int64_t replays = 0;      // timed replays of each graph
   double stepSeconds = 0;   // the chunk's plain graph, median
   double markedSeconds = 0; // the graph with events between launches
+  /// What each event between launches adds (calibrated on empty kernels),
+  /// subtracted from every launch's time.
+  double markerSeconds = 0;
   std::vector<KernelProfile> kernels; // by time, largest first
   /// The device's ceilings from the program (0: not recorded).
   std::string ceilingsOf;

@@ -171,11 +171,14 @@ void printProfiles(std::FILE *out, const std::vector<ChunkProfile> &profiles) {
         out,
         "profile: %s, %lld tokens, %lld outputs, %lld positions attended\n"
         "  step %.3f ms (its CUDA graph, median of %lld replays, L2 flushed "
-        "before each); kernels %.3f ms = %.1f%% of the step\n",
+        "before each); kernels %.3f ms = %.1f%% of the step\n"
+        "  (timed between event nodes: %.3f ms with them, %.2f us per event "
+        "subtracted from each launch)\n",
         c.entry.c_str(), static_cast<long long>(c.tokens),
         static_cast<long long>(c.outputs), static_cast<long long>(c.context),
         c.stepSeconds * 1e3, static_cast<long long>(c.replays), sum * 1e3,
-        c.stepSeconds > 0 ? 100 * sum / c.stepSeconds : 0.0);
+        c.stepSeconds > 0 ? 100 * sum / c.stepSeconds : 0.0,
+        c.markedSeconds * 1e3, c.markerSeconds * 1e6);
     std::fprintf(out,
                  "  ceilings (%s): %.2f TB/s, %.0f TFLOP/s bf16, %.0f fp8\n",
                  c.ceilingsOf.empty() ? "not recorded" : c.ceilingsOf.c_str(),
@@ -216,6 +219,7 @@ std::string profilesJson(const std::vector<ChunkProfile> &profiles) {
          ", \"replays\": " + std::to_string(c.replays) +
          ", \"step_seconds\": " + jsonNumber(c.stepSeconds) +
          ", \"marked_step_seconds\": " + jsonNumber(c.markedSeconds) +
+         ", \"marker_seconds\": " + jsonNumber(c.markerSeconds) +
          ", \"kernel_seconds\": " + jsonNumber(kernelSum(c)) +
          ", \"ceilings\": {\"device\": " + jsonString(c.ceilingsOf) +
          ", \"bytes_per_second\": " + jsonNumber(c.bandwidth) +

@@ -142,6 +142,10 @@ private:
   /// given) and instantiates the graph.
   Status captureGraph(const fb::Entry &entry, size_t entryIndex,
                       const Chunk &chunk, bool marks, CUgraphExec &exec);
+  /// What an event node between two launches adds to a graph, measured on
+  /// a chain of empty kernels with and without events between them
+  /// (markerSeconds_; once per session).
+  Status calibrateMarkers();
   std::vector<ChunkProfile> profiles() const override { return profiles_; }
   void setProfiling(bool on) override {
     profile_ = on && canProfile_;
@@ -157,6 +161,7 @@ private:
   CUdeviceptr flush_ = 0; // twice the L2, rewritten before each replay
   size_t flushBytes_ = 0;
   unsigned char flushValue_ = 0;
+  double markerSeconds_ = -1; // < 0: not calibrated yet
   /// While capturing a marked graph: an event before each launch and after
   /// the last (launchAll records them), and the kernel of each launch.
   bool marks_ = false;
