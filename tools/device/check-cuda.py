@@ -19,9 +19,12 @@ Sampling: the CUDA and CPU executables draw with the same seed.
 Paged cache: tiny-v3 with pages of 4 positions; three prompts of different
 lengths run together from a shuffled page pool (DSRT_SHUFFLE_PAGES) give the
 logits of each prompt run alone.
-Then the real DeepSeek-V2-Lite config with --dummy-weights: decode tokens/s at
-batch 1 and 16 and prefill tokens/s, next to transformers eager in the same
-call. Prints a table last. Usage: check-cuda.py DIR (the carried build-device).
+Profiling: --profile leaves the generated tokens unchanged.
+Then (unless --no-perf) the performance table, perf_table.py: the real
+DeepSeek-V2-Lite config with --dummy-weights in bf16 and fp8 across batch
+sizes, contexts, sampling and prefill lengths, the V3 config cut to 6 layers,
+transformers eager in the same call, and the per-kernel profile. Prints the
+checks' table last. Usage: check-cuda.py DIR (the carried build-device).
 """
 import json
 import os
@@ -263,83 +266,27 @@ def bench_dsc(exe, prompts, n, timeout, extra=()):
     return j, time.time() - t
 
 
-def perf():
-    exe = os.path.join(DIR, "v2lite.exe")
-    rng = np.random.default_rng(1)
-    short = lambda: " ".join(map(str, rng.integers(2, 100000, size=8)))  # noqa: E731
-    results = {}
-    for batch in [1, 16]:
-        try:
-            j, wall = bench_dsc(exe, [short() for _ in range(batch)], 32, 300)
-            results[f"dsc decode b{batch}"] = j["decode_tokens_per_second"]
-            rows.append((f"V2-Lite dsc decode batch {batch}", f"{j['decode_tokens_per_second']:.1f} tok/s", f"wall {wall:.0f}s", "info"))
-        except Exception as e:  # noqa: BLE001
-            rows.append((f"V2-Lite dsc decode batch {batch}", str(e)[:80], "", "FAIL"))
+def profile_is_transparent():
+    """--profile replays each chunk shape's launches many times after the
+    chunk ran: the generated tokens must not change."""
+    exe = os.path.join(DIR, "tiny-v3", "sm_90a.exe")
+    prompts = ["--prompt-ids", ids(np.random.default_rng(4), 20), "--prompt-ids", "5 6 7"]
+    label = "tiny-v3 tokens with --profile vs without"
     try:
-        j, wall = bench_dsc(exe, [short()], 32, 300, ["--temperature", "0.6", "--top-p", "0.95"])
-        rows.append(("V2-Lite dsc decode b1 T0.6 top-p 0.95", f"{j['decode_tokens_per_second']:.1f} tok/s",
-                     f"wall {wall:.0f}s", "info"))
-    except Exception as e:  # noqa: BLE001
-        rows.append(("V2-Lite dsc decode sampled", str(e)[:80], "", "FAIL"))
-    # The model's whole context compiled in (163840 positions): an 8192-token
-    # prompt in 1024-token chunks, then decode at that depth.
-    try:
-        j, wall = bench_dsc(os.path.join(DIR, "v2lite-long.exe"),
-                            [" ".join(map(str, rng.integers(2, 100000, size=8192)))], 16, 400)
-        rows.append(("V2-Lite max-seq-len 163840: prefill 8192", f"{j['prefill_tokens_per_second']:.1f} tok/s",
-                     f"decode {j['decode_tokens_per_second']:.1f}", "ok"))
-    except Exception as e:  # noqa: BLE001
-        rows.append(("V2-Lite max-seq-len 163840", str(e)[:80], "", "FAIL"))
-        failures.append("long context")
-    try:
-        long = " ".join(map(str, rng.integers(2, 100000, size=1024)))
-        j, wall = bench_dsc(exe, [long], 1, 400)
-        results["dsc prefill"] = j["prefill_tokens_per_second"]
-        rows.append(("V2-Lite dsc prefill 1024", f"{j['prefill_tokens_per_second']:.1f} tok/s", f"wall {wall:.0f}s", "info"))
-    except Exception as e:  # noqa: BLE001
-        rows.append(("V2-Lite dsc prefill 1024", str(e)[:80], "", "FAIL"))
-    # Where a 1024-token prefill and batch-1 decode spend their time
-    # (synchronises per launch).
-    for what, prompt, n in [("prefill 1024", " ".join(map(str, rng.integers(2, 100000, size=1024))), 1),
-                            ("8-token prompt, 32 decode steps", short(), 33)]:
-        try:
-            r = subprocess.run([exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--prompt-ids", prompt],
-                               capture_output=True, text=True, timeout=300,
-                               env=dict(os.environ, DSRT_PROFILE="1"))
-            lines = r.stderr.splitlines()
-            at = next(i for i, line in enumerate(lines) if line.startswith("DSRT_PROFILE"))
-            print(f"== {what}\n" + "\n".join(lines[at:at + 10]))
-        except Exception as e:  # noqa: BLE001
-            print("profile failed:", e)
-    try:
-        import torch
-        from transformers import AutoConfig, AutoModelForCausalLM
-        cfg = AutoConfig.from_pretrained(os.path.join(DIR, "v2lite-config.json"))
-        with torch.device("cuda"):
-            model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).eval()
-        for batch in [1, 16]:
-            ids = torch.randint(2, 100000, (batch, 8), device="cuda")
-            with torch.no_grad():
-                out = model(ids, use_cache=True)
-                past, nxt = out.past_key_values, out.logits[:, -1:].argmax(-1)
-                torch.cuda.synchronize()
-                t = time.time()
-                for _ in range(16):
-                    out = model(nxt, past_key_values=past, use_cache=True)
-                    past, nxt = out.past_key_values, out.logits[:, -1:].argmax(-1)
-                torch.cuda.synchronize()
-            rate = 16 * batch / (time.time() - t)
-            rows.append((f"V2-Lite transformers eager decode batch {batch}", f"{rate:.1f} tok/s", "", "info"))
-        ids = torch.randint(2, 100000, (1, 1024), device="cuda")
-        with torch.no_grad():
-            model(ids[:, :16])
-            torch.cuda.synchronize()
-            t = time.time()
-            model(ids)
-            torch.cuda.synchronize()
-        rows.append(("V2-Lite transformers eager prefill 1024", f"{1024 / (time.time() - t):.1f} tok/s", "", "info"))
-    except Exception as e:  # noqa: BLE001
-        rows.append(("V2-Lite transformers", str(e)[:100], "", "FAIL"))
+        outs = []
+        for extra in ([], ["--profile"]):
+            r = subprocess.run([exe, "-n", "8"] + prompts + extra, capture_output=True, text=True,
+                               timeout=120, check=True)
+            outs.append(r.stdout)
+        profiled = r.stderr.count("profile: ")
+        ok = outs[0] == outs[1] and profiled >= 3  # prefill 20, prefill 3, decode 2
+        rows.append((label, f"{profiled} chunk shapes profiled", "identical" if outs[0] == outs[1] else "differ",
+                     "ok" if ok else "FAIL"))
+    except Exception as e:  # noqa: BLE001 - reported as a failure
+        ok = False
+        rows.append((label, str(e)[:60], "", "FAIL"))
+    if not ok:
+        failures.append(label)
 
 
 def baseline_comparison():
@@ -378,9 +325,11 @@ def main():
     sampling_agreement()
     paged_cache()
     prefill_graphs()
+    profile_is_transparent()
     if "--no-perf" not in sys.argv:
         baseline_comparison()
-        perf()
+        import perf_table  # noqa: E402 - carried beside this script
+        perf_table.main(DIR, rows, failures)
     print(f"\n{'check':48s} {'figure':28s} {'detail':16s} result")
     for r in rows:
         print(f"{r[0]:48s} {r[1]:28s} {r[2]:16s} {r[3]}")

@@ -13,8 +13,11 @@
 #                         sm_90a-ptx.exe, sm_80.exe, sm_89.exe (PTX, JIT)
 #   <model>/check.exe     CUDA executable with --check-kernels (host twins)
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
+#   v2lite-fp8.exe        the same with --quantize=fp8
 #   v2lite-check.exe      the same with --check-kernels, small geometry
 #   v2lite-long.exe       the same with the model's whole context (163840)
+#   v3-6layers.exe        the real V3 config cut to 6 layers (fp8)
+#   *-info*.json          `dsc info --json` of each, for perf_table.py's floors
 #
 # build-device.tar.xz packs it all (the device tool carries at most 64 MiB):
 #   device: tar -xJf build-device.tar.xz && cd build-device && python3 check-cuda.py .
@@ -29,7 +32,7 @@ DSC="$BUILD/bin/dsc"
 OUT="$ROOT/build-device"
 PY=/usr/bin/python3
 rm -rf "$OUT" && mkdir -p "$OUT"
-cp "$ROOT/tools/device/check-cuda.py" "$OUT/"
+cp "$ROOT/tools/device/check-cuda.py" "$ROOT/tools/device/perf_table.py" "$OUT/"
 
 PROMPT="$($PY -c "import numpy as np; print(' '.join(map(str, np.random.default_rng(11).integers(2, 512, size=32))))")"
 COMPILE=(--max-seq-len 64 --max-batch 4 --prefill-chunk 12)
@@ -56,17 +59,28 @@ D="$OUT/tiny-v3"
 "$DSC" compile "$D/ckpt" -o "$D/sm_89.exe" --target=cuda:sm_89 --no-ptxas "${COMPILE[@]}" 2>/dev/null
 # Paged cache: pages of 4 positions, so prompts span several pages.
 "$DSC" compile "$D/ckpt" -o "$D/paged.exe" --target=cuda:sm_90a "${COMPILE[@]}" --page-size 4 2>/dev/null
-"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite.exe" --target=cuda:sm_90a \
-  --max-seq-len 1152 --max-batch 16 --prefill-chunk 1024 --stats
+# The performance table (perf_table.py): V2-Lite in bf16 and fp8 for batches
+# up to 64 and 4K contexts, the whole context at batch 1, the V3 config cut
+# to 6 layers; `dsc info` of each for the floors.
+V2LITE=(--target=cuda:sm_90a --max-seq-len 4200 --max-batch 64 --prefill-chunk 1024)
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite.exe" "${V2LITE[@]}" --stats
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-fp8.exe" "${V2LITE[@]}" --quantize=fp8
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-long.exe" --target=cuda:sm_90a \
   --max-seq-len 163840 --max-batch 1 --prefill-chunk 1024
+"$DSC" info "$ROOT/examples/deepseek-v2-lite" --json > "$OUT/v2lite-info-bf16.json"
+"$DSC" info "$ROOT/examples/deepseek-v2-lite" --json --quantize=fp8 > "$OUT/v2lite-info-fp8.json"
+mkdir -p "$OUT/v3-6layers"
+$PY -c "import json, sys; c = json.load(open(sys.argv[1])); c['num_hidden_layers'] = 6; json.dump(c, open(sys.argv[2], 'w'), indent=2)" \
+  "$ROOT/examples/deepseek-v3/config.json" "$OUT/v3-6layers/config.json"
+"$DSC" compile "$OUT/v3-6layers" -o "$OUT/v3-6layers.exe" --target=cuda:sm_90a \
+  --max-seq-len 256 --max-batch 16 --prefill-chunk 256
+"$DSC" info "$OUT/v3-6layers" --json > "$OUT/v3-6layers-info.json"
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-check.exe" --target=cuda:sm_90a \
   --check-kernels --max-seq-len 64 --max-batch 4 --prefill-chunk 16
 # BASE_DSC=path/to/an/earlier/dsc: the same V2-Lite executable from it, which
 # check-cuda.py times against this build's in the same call.
 if [ -n "${BASE_DSC:-}" ]; then
-  "$BASE_DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-base.exe" --target=cuda:sm_90a \
-    --max-seq-len 1152 --max-batch 16 --prefill-chunk 1024
+  "$BASE_DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-base.exe" "${V2LITE[@]}"
 fi
 cp "$ROOT/examples/deepseek-v2-lite/config.json" "$OUT/v2lite-config.json"
 du -sh "$OUT"
