@@ -19,6 +19,7 @@
 
 #include "dsrt/CpuDevice.h"
 #include "dsrt/Expected.h"
+#include "dsrt/Profile.h"
 #include "dsrt/Program.h"
 #include "dsrt/Sampling.h"
 #include "dsrt/Weights.h"
@@ -45,35 +46,6 @@ struct SessionOptions {
   /// tokens, outputs) inside a CUDA graph (profiles()). The chunk's results
   /// are those of a run without profiling.
   bool profile = false;
-};
-
-/// One kernel's share of a profiled chunk: its launches' times (each the
-/// median over the replays of the chunk's graph) summed, and what its cost
-/// model (program.fbs KernelCost) says they move and compute.
-struct KernelProfile {
-  std::string name, summary;
-  int64_t launches = 0;
-  double seconds = 0;
-  bool hasCost = false; // bytes and flops are known
-  double bytes = 0, flops = 0;
-  bool fp8 = false; // FLOPs against the fp8 ceiling
-};
-
-/// The profile of one chunk shape.
-struct ChunkProfile {
-  std::string entry;
-  int64_t tokens = 0, outputs = 0;
-  int64_t context = 0;      // positions attended: sum of (position + 1)
-  int64_t replays = 0;      // timed replays of each graph
-  double stepSeconds = 0;   // the chunk's plain graph, median
-  double markedSeconds = 0; // the graph with events between launches
-  /// What each event between launches adds (calibrated on empty kernels),
-  /// subtracted from every launch's time.
-  double markerSeconds = 0;
-  std::vector<KernelProfile> kernels; // by time, largest first
-  /// The device's ceilings from the program (0: not recorded).
-  std::string ceilingsOf;
-  double bandwidth = 0, bf16Flops = 0, fp8Flops = 0;
 };
 
 /// One call of an entry point.

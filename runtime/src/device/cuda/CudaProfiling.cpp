@@ -284,18 +284,12 @@ Status CudaSession::profileChunk(const fb::Entry &entry, size_t entryIndex,
     }
     ++k.launches;
     k.seconds += std::max(0.0, median(launchTimes[j]) - markerSeconds_);
-    if (const fb::KernelCost *cost = kernel.cost()) {
-      double rows = static_cast<double>(rowCount(kernel, chunk));
-      double context = static_cast<double>(attendedPositions(kernel, chunk));
-      double experts = static_cast<double>(
-          std::min<int64_t>(cost->experts(), static_cast<int64_t>(rows) *
-                                                 cost->experts_per_row()));
-      k.bytes += cost->bytes_fixed() + cost->bytes_per_row() * rows +
-                 cost->bytes_per_context() * context +
-                 cost->bytes_per_expert() * experts;
-      k.flops +=
-          cost->flops_per_row() * rows + cost->flops_per_context() * context;
-      k.fp8 = cost->fp8();
+    KernelWork work;
+    if (kernelWork(kernel, rowCount(kernel, chunk),
+                   attendedPositions(kernel, chunk), work)) {
+      k.bytes += work.bytes;
+      k.flops += work.flops;
+      k.fp8 = kernel.cost()->fp8();
     }
   }
   for (auto &[index, k] : byKernel)
