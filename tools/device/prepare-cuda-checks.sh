@@ -37,22 +37,28 @@ cp "$ROOT/tools/device/check-cuda.py" "$ROOT/tools/device/perf_table.py" "$OUT/"
 PROMPT="$($PY -c "import numpy as np; print(' '.join(map(str, np.random.default_rng(11).integers(2, 512, size=32))))")"
 COMPILE=(--max-seq-len 64 --max-batch 4 --prefill-chunk 12)
 
-prepare() { # name config dtype
-  local name=$1 config=$2 dtype=$3 dir="$OUT/$1"
+prepare() { # name config dtype [quantize]
+  local name=$1 config=$2 dtype=$3 quantize=${4:-none} dir="$OUT/$1"
+  local q=(--quantize="$quantize") rq=()
+  [ "$quantize" = none ] || rq=(--quantize "$quantize")
   mkdir -p "$dir"
   echo "$PROMPT" > "$dir/prompt.txt"
   $PY "$ROOT/tools/make-tiny-checkpoint.py" "$ROOT/examples/$config" -o "$dir/ckpt" --seed 7 --dtype "$dtype" --shards 1 >/dev/null
-  "$DSC" compile "$dir/ckpt" -o "$dir/cpu.exe" "${COMPILE[@]}" 2>/dev/null
+  "$DSC" compile "$dir/ckpt" -o "$dir/cpu.exe" "${q[@]}" "${COMPILE[@]}" 2>/dev/null
   "$dir/cpu.exe" --prompt-ids "$PROMPT" -n 1 --dump-logits "$dir/cpu.npy" >/dev/null
-  $PY "$ROOT/test/reference/deepseek_reference.py" "$dir/ckpt" --prompt-ids "$PROMPT" --mode exact --dump-logits "$dir/exact.npy" >/dev/null
-  $PY "$ROOT/test/reference/deepseek_reference.py" "$dir/ckpt" --prompt-ids "$PROMPT" --mode bf16 --dump-logits "$dir/bf16.npy" >/dev/null
-  "$DSC" compile "$dir/ckpt" -o "$dir/sm_90a.exe" --target=cuda:sm_90a "${COMPILE[@]}" 2>/dev/null
-  "$DSC" compile "$dir/ckpt" -o "$dir/check.exe" --target=cuda:sm_90a --check-kernels "${COMPILE[@]}" 2>/dev/null
+  $PY "$ROOT/test/reference/deepseek_reference.py" "$dir/ckpt" "${rq[@]}" --prompt-ids "$PROMPT" --mode exact --dump-logits "$dir/exact.npy" >/dev/null
+  $PY "$ROOT/test/reference/deepseek_reference.py" "$dir/ckpt" "${rq[@]}" --prompt-ids "$PROMPT" --mode bf16 --dump-logits "$dir/bf16.npy" >/dev/null
+  "$DSC" compile "$dir/ckpt" -o "$dir/sm_90a.exe" --target=cuda:sm_90a "${q[@]}" "${COMPILE[@]}" 2>/dev/null
+  "$DSC" compile "$dir/ckpt" -o "$dir/check.exe" --target=cuda:sm_90a --check-kernels "${q[@]}" "${COMPILE[@]}" 2>/dev/null
 }
 prepare tiny-v2 tiny-v2 auto
 prepare tiny-v2-lite tiny-v2-lite auto
 prepare tiny-v3 tiny-v3 auto
 prepare tiny-v3-bf16 tiny-v3 bf16
+# --quantize=fp8: bf16 checkpoints quantised when the weights load, against
+# the reference that quantises them itself by the same rule.
+prepare tiny-v2-lite-fp8 tiny-v2-lite auto fp8
+prepare tiny-v2-fp8 tiny-v2 auto fp8
 D="$OUT/tiny-v3"
 "$DSC" compile "$D/ckpt" -o "$D/sm_90a-ptx.exe" --target=cuda:sm_90a --no-ptxas "${COMPILE[@]}" 2>/dev/null
 "$DSC" compile "$D/ckpt" -o "$D/sm_80.exe" --target=cuda:sm_80 --no-ptxas "${COMPILE[@]}" 2>/dev/null
@@ -77,6 +83,8 @@ $PY -c "import json, sys; c = json.load(open(sys.argv[1])); c['num_hidden_layers
 "$DSC" info "$OUT/v3-6layers" --json > "$OUT/v3-6layers-info.json"
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-check.exe" --target=cuda:sm_90a \
   --check-kernels --max-seq-len 64 --max-batch 4 --prefill-chunk 16
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-fp8-check.exe" --target=cuda:sm_90a \
+  --check-kernels --quantize=fp8 --max-seq-len 64 --max-batch 4 --prefill-chunk 16
 # BASE_DSC=path/to/an/earlier/dsc: the same V2-Lite executable from it, which
 # check-cuda.py times against this build's in the same call.
 if [ -n "${BASE_DSC:-}" ]; then
