@@ -157,7 +157,12 @@ LogicalResult KernelCostAttr::verify(
       {"flops_per_context", &flopsPerContext}};
   for (auto [name, value] : coefficients) {
     double v = value->convertToDouble();
-    if (!std::isfinite(v) || v < 0)
+    if (std::isnan(v) || std::isinf(v))
+      return emitError() << name << " must be finite and non-negative, got "
+                         << (std::isnan(v) ? "nan"
+                             : v < 0       ? "-inf"
+                                           : "inf");
+    if (v < 0)
       return emitError() << name << " must be finite and non-negative, got "
                          << v;
   }
