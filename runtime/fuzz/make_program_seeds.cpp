@@ -3,8 +3,9 @@
 // Writes the seed files of fuzz/corpus/program: small valid programs (each
 // under 4 KB) built with test/ProgramBuilder.h, covering every argument
 // kind, static and token kernels, expert stacks in bf16 and fp8 with scales,
-// every dtype, kernel outputs, host twins, and a tokenizer blob. The files are
-// committed, so this only needs re-running when the seeds or the schema change:
+// every dtype, kernel outputs, host twins, kernel costs and device ceilings,
+// and a tokenizer blob. The files are committed, so this only needs
+// re-running when the seeds or the schema change:
 //
 //   dsrt-make-program-seeds runtime/fuzz/corpus/program
 //
@@ -117,5 +118,30 @@ int main(int argc, char **argv) {
       {{64, 2, 1}}, fb::GridRule::Fixed, {{3, 2, 1}}, 100 * 1024};
   launches.kernels[0].launch = KernelSpec::Launch{};
   ok = writeSeed(dir, "launch-shapes.dscp", launches) && ok;
+
+  // Costs and ceilings: the MoE program with a cost on a linear, an expert
+  // kernel and an attention kernel, and an H200's ceilings.
+  ProgramBuilder costs = moeProgram();
+  KernelSpec::Cost linear;
+  linear.bytesFixed = 2048;
+  linear.bytesPerRow = 128;
+  linear.flopsPerRow = 2048;
+  costs.kernels[1].cost = linear;
+  KernelSpec::Cost experts;
+  experts.bytesPerRow = 264;
+  experts.bytesPerExpert = 4104;
+  experts.experts = 4;
+  experts.expertsPerRow = 2;
+  experts.flopsPerRow = 16384;
+  experts.fp8 = true;
+  costs.kernels[4].cost = experts;
+  KernelSpec::Cost attention;
+  attention.bytesPerRow = 296;
+  attention.bytesPerContext = 80;
+  attention.flopsPerContext = 288;
+  costs.kernels[5].cost = attention;
+  costs.hostTwins.clear();
+  costs.device = DeviceSpec{};
+  ok = writeSeed(dir, "costs.dscp", costs) && ok;
   return ok ? 0 : 1;
 }

@@ -62,6 +62,24 @@ struct KernelSpec {
     uint32_t sharedBytes = 0;
   };
   std::optional<Launch> launch;
+  // A KernelCost table when set.
+  struct Cost {
+    double bytesFixed = 0, bytesPerRow = 0, bytesPerContext = 0,
+           bytesPerExpert = 0;
+    int64_t experts = 0, expertsPerRow = 0;
+    double flopsPerRow = 0, flopsPerContext = 0;
+    bool fp8 = false;
+  };
+  std::optional<Cost> cost;
+};
+
+// The program's DeviceCeilings table.
+struct DeviceSpec {
+  std::string name = "h200";
+  double memoryBytesPerSecond = 4.26e12;
+  double bf16FlopsPerSecond = 989e12;
+  double fp8FlopsPerSecond = 1979e12;
+  int64_t l2Bytes = 60 << 20;
 };
 
 struct LaunchSpec {
@@ -166,6 +184,7 @@ public:
   std::vector<WeightSpec> weights;
   std::vector<KernelSpec> kernels;
   std::vector<KernelSpec> hostTwins; // empty: none
+  std::optional<DeviceSpec> device;  // none: no DeviceCeilings
   std::vector<EntrySpec> entries;
   uint64_t arenaBytes = 1024;
   std::vector<uint8_t> tokenizer;
@@ -246,6 +265,13 @@ public:
               fbb, block ? &*block : nullptr, k.launch->gridRule,
               grid ? &*grid : nullptr, k.launch->sharedBytes);
         }
+        flatbuffers::Offset<fb::KernelCost> cost = 0;
+        if (k.cost)
+          cost = fb::CreateKernelCost(
+              fbb, k.cost->bytesFixed, k.cost->bytesPerRow,
+              k.cost->bytesPerContext, k.cost->bytesPerExpert, k.cost->experts,
+              k.cost->expertsPerRow, k.cost->flopsPerRow,
+              k.cost->flopsPerContext, k.cost->fp8);
         offsets.push_back(fb::CreateKernel(
             fbb, stringOrNone(k.name), fbb.CreateString("test kernel"),
             k.parallel, k.extent, k.rows,
@@ -255,7 +281,7 @@ public:
                       misaligned(k.outputs.data(), k.outputs.size(),
                                  sizeof(fb::KernelOutput)))
                 : fbb.CreateVectorOfStructs(k.outputs),
-            /*writes_cache=*/false, k.block, launch));
+            /*writes_cache=*/false, k.block, launch, cost));
       }
       return offsets;
     };
@@ -282,6 +308,12 @@ public:
     auto cacheOffset = fb::CreateCacheInfo(
         fbb, cache.layers, cache.latent, cache.rope, cache.slots, cache.maxSeq,
         cache.pageSize ? cache.pageSize : cache.maxSeq);
+    flatbuffers::Offset<fb::DeviceCeilings> deviceOffset = 0;
+    if (device)
+      deviceOffset = fb::CreateDeviceCeilings(
+          fbb, stringOrNone(device->name), device->memoryBytesPerSecond,
+          device->bf16FlopsPerSecond, device->fp8FlopsPerSecond,
+          device->l2Bytes);
     auto program = fb::CreateProgram(
         fbb, schemaVersion, fbb.CreateString(target),
         fbb.CreateString(dscVersion), omitModel ? 0 : modelOffset,
@@ -290,7 +322,7 @@ public:
         omitCache ? 0 : cacheOffset, arenaBytes,
         fbb.CreateString(checkpointDir),
         tokenizer.empty() ? 0 : fbb.CreateVector(tokenizer), 0, 0, 0, 0,
-        hostTwins.empty() ? 0 : fbb.CreateVector(twinOffsets));
+        hostTwins.empty() ? 0 : fbb.CreateVector(twinOffsets), deviceOffset);
     fbb.Finish(program, identifier.c_str());
     return std::vector<uint8_t>(fbb.GetBufferPointer(),
                                 fbb.GetBufferPointer() + fbb.GetSize());

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -604,6 +605,93 @@ TEST(ProgramTest, HostTwinsMatchTheKernels) {
   builder.hostTwins[2].extent = 0;
   EXPECT_EQ(loadError(builder),
             corrupted("host twin 2 has an extent out of range"));
+}
+
+TEST(ProgramTest, KernelCostsAreChecked) {
+  using Cost = test::KernelSpec::Cost;
+  ProgramBuilder builder;
+  Cost linear;
+  linear.bytesFixed = 2048;
+  linear.bytesPerRow = 128;
+  linear.flopsPerRow = 2048;
+  builder.kernels[1].cost = linear;
+  Cost experts;
+  experts.bytesPerExpert = 65552;
+  experts.experts = 16;
+  experts.expertsPerRow = 4;
+  experts.fp8 = true;
+  builder.kernels[2].cost = experts;
+  builder.hostTwins = builder.kernels;
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> program = loadBytes(bytes);
+  ASSERT_TRUE(program.ok()) << program.error();
+  const fb::KernelCost *cost = program.value().fb().kernels()->Get(2)->cost();
+  ASSERT_NE(cost, nullptr);
+  EXPECT_EQ(cost->bytes_per_expert(), 65552);
+  EXPECT_EQ(cost->experts_per_row(), 4);
+  EXPECT_TRUE(cost->fp8());
+  EXPECT_EQ(program.value().fb().kernels()->Get(0)->cost(), nullptr);
+
+  // Programs are external input: the profile divides by these.
+  std::string coefficient = corrupted(
+      "kernel 1 has a cost coefficient that is negative or not finite");
+  for (double bad : {-1.0, std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    for (double Cost::*field :
+         {&Cost::bytesFixed, &Cost::bytesPerRow, &Cost::bytesPerContext,
+          &Cost::bytesPerExpert, &Cost::flopsPerRow, &Cost::flopsPerContext}) {
+      ProgramBuilder bad1 = builder;
+      bad1.hostTwins.clear();
+      (*bad1.kernels[1].cost).*field = bad;
+      EXPECT_EQ(loadError(bad1), coefficient) << bad;
+    }
+  }
+  std::string experts1 =
+      corrupted("kernel 2 has a cost with experts_per_row outside [0, "
+                "experts]");
+  builder.hostTwins.clear();
+  builder.kernels[2].cost->expertsPerRow = 17;
+  EXPECT_EQ(loadError(builder), experts1);
+  builder.kernels[2].cost->expertsPerRow = -1;
+  EXPECT_EQ(loadError(builder), experts1);
+  builder.kernels[2].cost->expertsPerRow = 4;
+  builder.kernels[2].cost->experts = -4;
+  EXPECT_EQ(loadError(builder), experts1);
+  // Host twins are checked alike.
+  builder = ProgramBuilder();
+  builder.hostTwins = builder.kernels;
+  builder.hostTwins[0].cost = Cost{};
+  builder.hostTwins[0].cost->flopsPerRow = -2;
+  EXPECT_EQ(loadError(builder),
+            corrupted("host twin 0 has a cost coefficient that is negative or "
+                      "not finite"));
+}
+
+TEST(ProgramTest, DeviceCeilingsAreChecked) {
+  ProgramBuilder builder;
+  builder.device = test::DeviceSpec{};
+  std::vector<uint8_t> bytes = builder.build();
+  Expected<Program> program = loadBytes(bytes);
+  ASSERT_TRUE(program.ok()) << program.error();
+  const fb::DeviceCeilings *device = program.value().fb().device();
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(device->name()->str(), "h200");
+  EXPECT_EQ(device->memory_bytes_per_second(), 4.26e12);
+  // A device without fp8 tensor cores has a ceiling of 0.
+  builder.device->fp8FlopsPerSecond = 0;
+  expectLoads(builder);
+  for (double bad : {-1.0, std::nan(""), HUGE_VAL}) {
+    builder.device->bf16FlopsPerSecond = bad;
+    EXPECT_EQ(loadError(builder),
+              corrupted("device ceilings: a ceiling is negative or not "
+                        "finite"))
+        << bad;
+  }
+  builder.device = test::DeviceSpec{};
+  builder.device->l2Bytes = -1;
+  EXPECT_EQ(loadError(builder), corrupted("device ceilings: negative L2 size"));
+  builder.device = test::DeviceSpec{};
+  builder.device->name = "";
+  EXPECT_EQ(loadError(builder), corrupted("device ceilings without a name"));
 }
 
 //===--- the weight manifest ----------------------------------------------===//

@@ -11,6 +11,7 @@
 #include "dsc/Dialect/DS/DSDialect.h"
 #include "dsc/Target/HostKernels.h"
 #include "dsc/Target/LLVMOptimizer.h"
+#include "dsc/Target/TargetDescription.h"
 #include "dsrt/Program.h"
 #include "dsrt/program_generated.h"
 
@@ -115,13 +116,24 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
     auto block = static_cast<uint32_t>(k.getConfig().getBlock());
     auto shared = static_cast<uint32_t>(k.getConfig().getDynamicSharedBytes());
     fb::Dim3 blockShape(block, 1, 1);
+    // What a launch moves and computes (absent: not modelled).
+    flatbuffers::Offset<fb::KernelCost> cost = 0;
+    if (KernelCostAttr c = k.getCostAttr())
+      cost = fb::CreateKernelCost(
+          fbb, c.getBytesFixed().convertToDouble(),
+          c.getBytesPerRow().convertToDouble(),
+          c.getBytesPerContext().convertToDouble(),
+          c.getBytesPerExpert().convertToDouble(), c.getExperts(),
+          c.getExpertsPerRow(), c.getFlopsPerRow().convertToDouble(),
+          c.getFlopsPerContext().convertToDouble(), c.getFp8());
     kernels.push_back(fb::CreateKernel(
         fbb, fbb.CreateString(k.getSymName().str()),
         fbb.CreateString(k.getSummary().str()), parallelOf(k.getParallel()),
         static_cast<int64_t>(k.getExtent()), rowsOf(k),
         fbb.CreateVectorOfStructs(outputs), k.getWritesCache(), block,
         fb::CreateLaunchShape(fbb, &blockShape, fb::GridRule::PerIndex,
-                              /*grid=*/nullptr, shared)));
+                              /*grid=*/nullptr, shared),
+        cost));
   }
   // --check-kernels: the host twins, named like the kernels they mirror.
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Kernel>>>
@@ -174,6 +186,24 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       fbb, intAttr(cacheDict, "layers", 0), intAttr(cacheDict, "latent", 0),
       intAttr(cacheDict, "rope", 0), intAttr(cacheDict, "slots", 0),
       intAttr(cacheDict, "max_seq", 0), intAttr(cacheDict, "page_size", 0));
+  // CUDA targets: the ceilings of the device profile ds-configure-kernels
+  // configured the kernels for ("cuda:sm_90a/h200"; the chip's default
+  // profile when `dsc compile` had no --gpu).
+  flatbuffers::Offset<fb::DeviceCeilings> device = 0;
+  if (auto target = module->getAttrOfType<StringAttr>("ds.target")) {
+    auto [isa, profileName] = target.getValue().split('/');
+    if (isa.starts_with("cuda:") && !profileName.empty()) {
+      std::string known;
+      std::optional<DeviceProfile> profile =
+          lookupDeviceProfile(profileName, known);
+      if (!profile)
+        return module.emitError("ds-serialize: unknown device profile '")
+               << profileName << "' in ds.target (known: " << known << ")";
+      device = fb::CreateDeviceCeilings(
+          fbb, fbb.CreateString(profile->name), profile->memoryBandwidth,
+          profile->bf16MatrixFlops, profile->fp8MatrixFlops, profile->l2Bytes);
+    }
+  }
   bool gpu = !metadata.gpuImage.empty();
   auto program = fb::CreateProgram(
       fbb, dsrt::kSchemaVersion, fbb.CreateString(metadata.target),
@@ -191,7 +221,7 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       gpu ? fbb.CreateString(metadata.gpuChip) : 0,
       metadata.chatTemplate.empty() ? 0
                                     : fbb.CreateString(metadata.chatTemplate),
-      twins);
+      twins, device);
   fb::FinishProgramBuffer(fbb, program);
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());

@@ -115,7 +115,7 @@ struct GenerateKernelsPass
                        RowCountAttr::get(ctx, k.perOutput ? RowCount::Outputs
                                                           : RowCount::Tokens),
                        k.config, b.getDenseI64ArrayAttr(outputs),
-                       k.writesCache ? b.getUnitAttr() : UnitAttr(),
+                       k.writesCache ? b.getUnitAttr() : UnitAttr(), k.cost,
                        b.getStringAttr(k.summary));
     }
     if (twins) {

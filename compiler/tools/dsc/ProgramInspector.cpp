@@ -5,8 +5,8 @@
 // dsrt::Program::load has verified it (the same checks the runtime makes
 // before it runs one), so the listings can index weights, kernels and
 // kernel outputs without checking again; fields the schema marks optional
-// (summary, versions, scale tensors, twins) may be absent and are printed
-// as "-" or null.
+// (summary, versions, scale tensors, twins, kernel costs, device ceilings)
+// may be absent and are printed as "-", "none" or null.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +19,8 @@
 #include "llvm/Support/Error.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -319,6 +321,27 @@ std::string gridText(const fb::Kernel &k) {
   return shape.fixedGrid ? dim3Text(shape.grid, true) : "per-index";
 }
 
+/// A cost or ceiling: the integer below 10^12 when it is one ("1048576"),
+/// else six significant digits ("4.26e+12").
+std::string number(double v) {
+  if (v == std::trunc(v) && std::fabs(v) < 1e12)
+    return std::to_string(static_cast<int64_t>(v));
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.6g", v);
+  return text;
+}
+
+/// The bytes and FLOPs of one launch of R rows attending to C positions
+/// (program.fbs, KernelCost).
+double costBytes(const fb::KernelCost &c, double rows, double context) {
+  double experts = std::min(double(c.experts()), rows * c.experts_per_row());
+  return c.bytes_fixed() + c.bytes_per_row() * rows +
+         c.bytes_per_context() * context + c.bytes_per_expert() * experts;
+}
+double costFlops(const fb::KernelCost &c, double rows, double context) {
+  return c.flops_per_row() * rows + c.flops_per_context() * context;
+}
+
 std::string str(const flatbuffers::String *s, const char *absent = "-") {
   return s && s->size() ? s->str() : absent;
 }
@@ -507,6 +530,14 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
        << p.gpu_image()->size() << " bytes\n";
   else
     os << "none\n";
+  row("device");
+  if (const fb::DeviceCeilings *d = p.device())
+    os << str(d->name()) << ": " << number(d->memory_bytes_per_second())
+       << " bytes/s, bf16 " << number(d->bf16_flops_per_second())
+       << " FLOP/s, fp8 " << number(d->fp8_flops_per_second()) << " FLOP/s, L2 "
+       << d->l2_bytes() << " bytes\n";
+  else
+    os << "none\n";
 
   os << "\nweights (" << p.weights()->size() << ")\n";
   Table weights(
@@ -548,6 +579,21 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
                  outputs.empty() ? "-" : outputs, twin, str(k->summary())});
   }
   kernels.print(os, 2);
+
+  // One launch of one row attending to one position: the weights (all of
+  // them for expert kernels, up to experts_per_row) and that row's traffic.
+  os << "\nkernel costs (one launch, R = 1 row, C = 1 position; "
+        "program.fbs KernelCost)\n";
+  Table costs({"#", "name", "bytes", "flops", "fp8"});
+  for (uint32_t i = 0; i < p.kernels()->size(); ++i) {
+    const fb::Kernel *k = p.kernels()->Get(i);
+    const fb::KernelCost *c = k->cost();
+    costs.add({std::to_string(i), k->name()->str(),
+               c ? number(costBytes(*c, 1, 1)) : "-",
+               c ? number(costFlops(*c, 1, 1)) : "-",
+               c && c->fp8() ? "fp8" : "-"});
+  }
+  costs.print(os, 2);
 
   for (const fb::Entry *e : *p.entries()) {
     os << "\nentry " << e->name()->str() << ": max_tokens " << e->max_tokens()
@@ -593,6 +639,17 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
 namespace {
 
 json::Object kernelJson(const fb::Kernel &k) {
+  json::Value cost = nullptr;
+  if (const fb::KernelCost *c = k.cost())
+    cost = json::Object{{"bytes_fixed", c->bytes_fixed()},
+                        {"bytes_per_row", c->bytes_per_row()},
+                        {"bytes_per_context", c->bytes_per_context()},
+                        {"bytes_per_expert", c->bytes_per_expert()},
+                        {"experts", c->experts()},
+                        {"experts_per_row", c->experts_per_row()},
+                        {"flops_per_row", c->flops_per_row()},
+                        {"flops_per_context", c->flops_per_context()},
+                        {"fp8", c->fp8()}};
   json::Array outputs;
   if (k.outputs())
     for (const fb::KernelOutput *o : *k.outputs())
@@ -609,7 +666,8 @@ json::Object kernelJson(const fb::Kernel &k) {
       {"grid", gridText(k)},
       {"dynamic_shared_bytes", int64_t(launchShapeOf(k).sharedBytes)},
       {"writes_cache", k.writes_cache()},
-      {"outputs", std::move(outputs)}};
+      {"outputs", std::move(outputs)},
+      {"cost", std::move(cost)}};
 }
 
 } // namespace
@@ -693,6 +751,15 @@ json::Value programToJson(const ProgramFile &file) {
                             {"chip", jsonString(p.gpu_chip())},
                             {"bytes", int64_t(p.gpu_image()->size())}};
 
+  json::Value device = nullptr;
+  if (const fb::DeviceCeilings *d = p.device())
+    device =
+        json::Object{{"name", jsonString(d->name())},
+                     {"memory_bytes_per_second", d->memory_bytes_per_second()},
+                     {"bf16_flops_per_second", d->bf16_flops_per_second()},
+                     {"fp8_flops_per_second", d->fp8_flops_per_second()},
+                     {"l2_bytes", d->l2_bytes()}};
+
   return json::Object{
       {"file", file.path()},
       {"location", locationName(file.location())},
@@ -723,6 +790,7 @@ json::Value programToJson(const ProgramFile &file) {
                              {"bytes", file.program().cacheBytes()}}},
       {"arena_bytes", p.arena_bytes()},
       {"gpu_image", std::move(gpuImage)},
+      {"device", std::move(device)},
       {"weights", std::move(weights)},
       {"kernels", std::move(kernels)},
       {"entries", std::move(entries)}};

@@ -1,6 +1,7 @@
 //===- DSAttrs.cpp - ds attributes ---------------------------------------===//
 //
-// The RoPE attribute: its verifier and the YaRN cos/sin multiplier.
+// The RoPE attribute: its verifier and the YaRN cos/sin multiplier; the
+// verifiers of the kernel configuration and cost attributes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +11,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -20,6 +22,41 @@ FailureOr<llvm::APFloat> dsc::ds::detail::parseF64(AsmParser &parser) {
   if (parser.parseFloat(value))
     return failure();
   return llvm::APFloat(value);
+}
+
+FailureOr<llvm::APFloat> dsc::ds::detail::parseCost(AsmParser &parser) {
+  // inf and nan are not literals; they parse so that the verifier names the
+  // coefficient that holds one.
+  if (succeeded(parser.parseOptionalKeyword("inf")))
+    return llvm::APFloat::getInf(llvm::APFloat::IEEEdouble());
+  if (succeeded(parser.parseOptionalKeyword("nan")))
+    return llvm::APFloat::getNaN(llvm::APFloat::IEEEdouble());
+  bool negative = succeeded(parser.parseOptionalMinus());
+  int64_t integer;
+  OptionalParseResult parsedInteger = parser.parseOptionalInteger(integer);
+  double value;
+  if (parsedInteger.has_value()) {
+    if (failed(*parsedInteger))
+      return failure();
+    value = static_cast<double>(integer);
+  } else if (parser.parseFloat(value)) {
+    return failure();
+  }
+  return llvm::APFloat(negative ? -value : value);
+}
+
+void dsc::ds::detail::printCost(AsmPrinter &printer,
+                                const llvm::APFloat &value) {
+  double v = value.convertToDouble();
+  if (std::isnan(v)) {
+    printer << "nan";
+  } else if (std::isinf(v)) {
+    printer << (v < 0 ? "-inf" : "inf");
+  } else if (v == std::trunc(v) && std::fabs(v) < 9.0e15) {
+    printer << static_cast<int64_t>(v);
+  } else {
+    printer.printFloat(value);
+  }
 }
 
 #define GET_ATTRDEF_CLASSES
@@ -104,4 +141,52 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "dynamic_shared_bytes must be in [0, 232448], got "
                        << dynamicSharedBytes;
   return success();
+}
+
+LogicalResult KernelCostAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, llvm::APFloat bytesFixed,
+    llvm::APFloat bytesPerRow, llvm::APFloat bytesPerContext,
+    llvm::APFloat bytesPerExpert, int64_t experts, int64_t expertsPerRow,
+    llvm::APFloat flopsPerRow, llvm::APFloat flopsPerContext, bool fp8) {
+  std::pair<const char *, const llvm::APFloat *> coefficients[] = {
+      {"bytes_fixed", &bytesFixed},
+      {"bytes_per_row", &bytesPerRow},
+      {"bytes_per_context", &bytesPerContext},
+      {"bytes_per_expert", &bytesPerExpert},
+      {"flops_per_row", &flopsPerRow},
+      {"flops_per_context", &flopsPerContext}};
+  for (auto [name, value] : coefficients) {
+    double v = value->convertToDouble();
+    if (std::isnan(v) || std::isinf(v))
+      return emitError() << name << " must be finite and non-negative, got "
+                         << (std::isnan(v) ? "nan"
+                             : v < 0       ? "-inf"
+                                           : "inf");
+    if (v < 0)
+      return emitError() << name << " must be finite and non-negative, got "
+                         << v;
+  }
+  if (experts < 0 || expertsPerRow < 0)
+    return emitError() << "experts and experts_per_row must be non-negative, "
+                       << "got " << experts << " and " << expertsPerRow;
+  if (expertsPerRow > experts)
+    return emitError() << "experts_per_row (" << expertsPerRow
+                       << ") exceeds experts (" << experts << ")";
+  if (!bytesPerExpert.isZero() && expertsPerRow == 0)
+    return emitError() << "bytes_per_expert needs experts and experts_per_row";
+  return success();
+}
+
+double KernelCostAttr::bytesFor(double rows, double context) const {
+  double touched = std::min(static_cast<double>(getExperts()),
+                            rows * static_cast<double>(getExpertsPerRow()));
+  return getBytesFixed().convertToDouble() +
+         getBytesPerRow().convertToDouble() * rows +
+         getBytesPerContext().convertToDouble() * context +
+         getBytesPerExpert().convertToDouble() * touched;
+}
+
+double KernelCostAttr::flopsFor(double rows, double context) const {
+  return getFlopsPerRow().convertToDouble() * rows +
+         getFlopsPerContext().convertToDouble() * context;
 }

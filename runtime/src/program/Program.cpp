@@ -7,6 +7,7 @@
 
 #include "dsrt/Program.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -173,6 +174,18 @@ std::string checkProgram(const fb::Program &p) {
         if (dtypeBytes(o->dtype()) == 0 || o->row_elements() <= 0 ||
             o->row_elements() > (int64_t(1) << 32))
           return what + " has a malformed output";
+    // The profile divides and multiplies by these.
+    if (const fb::KernelCost *c = k->cost()) {
+      for (double v :
+           {c->bytes_fixed(), c->bytes_per_row(), c->bytes_per_context(),
+            c->bytes_per_expert(), c->flops_per_row(), c->flops_per_context()})
+        if (!std::isfinite(v) || v < 0)
+          return what + " has a cost coefficient that is negative or not "
+                        "finite";
+      if (c->experts() < 0 || c->experts_per_row() < 0 ||
+          c->experts_per_row() > c->experts())
+        return what + " has a cost with experts_per_row outside [0, experts]";
+    }
     return "";
   };
   for (uint32_t i = 0; i < p.kernels()->size(); ++i)
@@ -188,6 +201,16 @@ std::string checkProgram(const fb::Program &p) {
                                       "host twin " + std::to_string(i));
           !e.empty())
         return e;
+  }
+  if (const fb::DeviceCeilings *d = p.device()) {
+    if (!d->name())
+      return "device ceilings without a name";
+    for (double v : {d->memory_bytes_per_second(), d->bf16_flops_per_second(),
+                     d->fp8_flops_per_second()})
+      if (!std::isfinite(v) || v < 0)
+        return "device ceilings: a ceiling is negative or not finite";
+    if (d->l2_bytes() < 0)
+      return "device ceilings: negative L2 size";
   }
   bool prefill = false, decode = false;
   for (const fb::Entry *e : *p.entries()) {

@@ -17,13 +17,13 @@ ds.weight @head = "lm_head.weight" : tensor<64x32xbf16>
 
 // Two bf16 linears of one shape share a kernel; the fp8 one has its own.
 // Kernels are named after their op, strategy and weight (or input) shape.
-// CHECK: ds.kernel @[[$EMBED:dsc_embed_generic_64x32]] parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [2, 0, 32] "ds.embed
-// CHECK-NEXT: ds.kernel @[[$LINEAR:dsc_linear_generic_32x32]] parallel = <static> extent = 32 rows = <tokens> config = <strategy = generic> outputs = [2, 0, 32] "ds.linear tensor<?x32xbf16> tensor<32x32xbf16>"
+// CHECK: ds.kernel @[[$EMBED:dsc_embed_generic_64x32]] parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [2, 0, 32] cost = <bytes_per_row = 132> "ds.embed
+// CHECK-NEXT: ds.kernel @[[$LINEAR:dsc_linear_generic_32x32]] parallel = <static> extent = 32 rows = <tokens> config = <strategy = generic> outputs = [2, 0, 32] cost = <bytes_fixed = 2048, bytes_per_row = 128, flops_per_row = 2048> "ds.linear tensor<?x32xbf16> tensor<32x32xbf16>"
 // CHECK-NEXT: ds.kernel @[[$FP8:dsc_linear_generic_32x32_fp8]] parallel = <static> extent = 32 {{.*}} "ds.linear tensor<?x32xbf16> !ds.fp8_block<32x32, block = 128x128, scales = f32>"
 // CHECK-NEXT: ds.kernel @[[$KV:dsc_linear_generic_24x32]] parallel = <static> extent = 24 {{.*}} "ds.linear
-// CHECK-NEXT: ds.kernel @[[$CACHE:dsc_mla_cache_write_generic_24]] parallel = <tokens> extent = 0 {{.*}} outputs = [] writes_cache "ds.mla_cache_write
+// CHECK-NEXT: ds.kernel @[[$CACHE:dsc_mla_cache_write_generic_24]] parallel = <tokens> extent = 0 {{.*}} outputs = [] writes_cache cost = {{.*}} "ds.mla_cache_write
 // The head and the sampler count the chunk's output rows, not its tokens.
-// CHECK-NEXT: ds.kernel @[[$HEAD:dsc_lm_head_generic_64x32]] parallel = <static> extent = 64 rows = <outputs> {{.*}} outputs = [3, 1, 64] "ds.lm_head
+// CHECK-NEXT: ds.kernel @[[$HEAD:dsc_lm_head_generic_64x32]] parallel = <static> extent = 64 rows = <outputs> {{.*}} outputs = [3, 1, 64] cost = <bytes_fixed = 4096, bytes_per_row = 324, flops_per_row = 4096> "ds.lm_head
 // CHECK-NEXT: ds.kernel @[[$SAMPLE:dsc_sample_generic_64]] parallel = <tokens> extent = 0 rows = <outputs> {{.*}} "ds.sample tensor<?x64xf32> tensor<?x8xi32>"
 // CHECK-NOT: ds.kernel @
 

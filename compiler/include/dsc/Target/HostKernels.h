@@ -62,6 +62,8 @@ struct KernelInfo {
   /// when not 128 the kernel cooperates across a block and its extent is a
   /// multiple of the block).
   ds::KernelConfigAttr config;
+  /// What one launch moves and computes (its op family's cost function).
+  ds::KernelCostAttr cost;
 };
 
 /// Capacity and layout of the paged latent KV cache. The cache is a pool of

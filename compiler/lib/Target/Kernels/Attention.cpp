@@ -732,4 +732,82 @@ KernelShape emitAttentionKernel(const KernelBodyContext &context,
   return AttentionKernels(context).emit(op);
 }
 
+/// Per row: its activations, i32 positions (and slots); per attended
+/// position: the cache row (latent + rope, bf16) read once. The absorbed
+/// form reads the W_UK rows of kv_b in the query kernel and the W_UV rows
+/// in the value kernel (each once per launch, so together kv_b once); its
+/// attention does 2 H (R + dr) FLOPs per position for the scores and 2 H R
+/// for the values. The single-kernel ds.mla_attention expands keys and
+/// values from each cached position (2 H (dn + dv) R more per position)
+/// unless it is marked absorbed. Page-table reads are not counted.
+KernelCost attentionCost(Operation *op) {
+  KernelCost cost;
+  // kv_b's bytes and the share of them a kernel reads.
+  auto kvB = [](Type type, double share) {
+    return std::make_pair(weightBytes(type) * share, isFP8(type));
+  };
+  auto cacheRowBytes = [](Value cache) {
+    auto type = cast<LatentCacheType>(cache.getType());
+    return 2.0 * (type.getLatent() + type.getRope());
+  };
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](MLACacheWriteOp o) {
+        LatentCacheType type = o.getCache().getType();
+        cost.bytesFixed = weightBytes(o.getNorm().getType());
+        cost.bytesPerRow =
+            rowBytes(o.getKv()) + 8 + cacheRowBytes(o.getCache());
+        cost.flopsPerRow = 4.0 * type.getLatent() + 3.0 * type.getRope();
+      })
+      .Case([&](MLAAbsorbQueryOp o) {
+        double heads = o.getNumHeads(), nope = o.getQkNopeHeadDim(),
+               vDim = o.getVHeadDim(), ropeDim = o.getQkRopeHeadDim();
+        Type weight = o.getKvB().getType();
+        double latent = isFP8(weight)
+                            ? cast<FP8BlockWeightType>(weight).getCols()
+                            : cast<RankedTensorType>(weight).getDimSize(1);
+        std::tie(cost.bytesFixed, cost.fp8) = kvB(weight, nope / (nope + vDim));
+        cost.bytesPerRow = rowBytes(o.getQ()) + 4 + rowBytes(o.getResult());
+        cost.flopsPerRow = 2 * heads * nope * latent + 3 * heads * ropeDim;
+      })
+      .Case([&](MLALatentAttentionOp o) {
+        auto type = cast<LatentCacheType>(o.getCache().getType());
+        double heads = o.getNumHeads(), latent = type.getLatent(),
+               ropeDim = type.getRope();
+        cost.bytesPerRow = rowBytes(o.getQ()) + 8 + rowBytes(o.getResult());
+        cost.bytesPerContext = cacheRowBytes(o.getCache());
+        cost.flopsPerContext =
+            2 * heads * (latent + ropeDim) + 2 * heads * latent;
+      })
+      .Case([&](MLAAbsorbValueOp o) {
+        double heads = o.getNumHeads(), nope = o.getQkNopeHeadDim(),
+               vDim = o.getVHeadDim();
+        double latent = featureCount(o.getO());
+        std::tie(cost.bytesFixed, cost.fp8) =
+            kvB(o.getKvB().getType(), vDim / (nope + vDim));
+        cost.bytesPerRow = rowBytes(o.getO()) + rowBytes(o.getResult());
+        cost.flopsPerRow = 2 * heads * vDim * latent;
+      })
+      .Case([&](MLAAttentionOp o) {
+        auto type = cast<LatentCacheType>(o.getCache().getType());
+        double heads = o.getNumHeads(), nope = o.getQkNopeHeadDim(),
+               vDim = o.getVHeadDim(), ropeDim = o.getQkRopeHeadDim(),
+               latent = type.getLatent();
+        std::tie(cost.bytesFixed, cost.fp8) = kvB(o.getKvB().getType(), 1.0);
+        cost.bytesPerRow = rowBytes(o.getQ()) + 8 + rowBytes(o.getResult());
+        cost.bytesPerContext = cacheRowBytes(o.getCache());
+        cost.flopsPerRow = 3 * heads * ropeDim;
+        if (o.getAbsorbed()) {
+          cost.flopsPerRow += 2 * heads * (nope + vDim) * latent;
+          cost.flopsPerContext =
+              2 * heads * (latent + ropeDim) + 2 * heads * latent;
+        } else {
+          // Keys and values expanded per position: k_nope = W_UK c and
+          // v = W_UV c (2 (dn + dv) R), scores 2 (dn + dr), sums 2 dv.
+          cost.flopsPerContext = heads * (2 * (nope + vDim) * latent +
+                                          2 * (nope + ropeDim) + 2 * vDim);
+        }
+      });
+  return cost;
+}
+
 } // namespace dsc::kernels

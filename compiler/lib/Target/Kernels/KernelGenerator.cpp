@@ -161,12 +161,17 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   unsigned index = kernelInfos.size();
   KernelConfigAttr config =
       genericOnly ? KernelConfigAttr::getGeneric(ctx) : configOf(op);
-  kernels::EmitKernel emitKernel = kernels::findKernelStrategy(
+  const kernels::KernelStrategyRow *row = kernels::findKernelStrategy(
       op->getName().getStringRef(), config.getStrategy());
-  if (!emitKernel)
+  if (!row)
     return op->emitOpError("has no '")
            << stringifyKernelStrategy(config.getStrategy())
            << "' kernel strategy";
+  // Every kernel gets a cost model: the profile reports each against it.
+  if (!row->cost)
+    return op->emitOpError("internal error: the '")
+           << stringifyKernelStrategy(config.getStrategy())
+           << "' kernel strategy has no cost function (KernelStrategies.cpp)";
   if (config.isWarpCooperative())
     ctx->loadDialect<NVVM::NVVMDialect>();
   // Named after what it computes; a second kernel of the same name (same
@@ -197,7 +202,7 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   kernels::Emitter emitter(b, loc, func, op, fp8Table);
   kernels::KernelBodyContext context{emitter, cache, config, invFreqTable,
                                      sharedArray};
-  kernels::KernelShape shape = emitKernel(context, op);
+  kernels::KernelShape shape = row->emit(context, op);
   func::ReturnOp::create(b, loc);
 
   KernelInfo info;
@@ -206,6 +211,14 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   info.extent = shape.extent;
   info.perOutput = isa<LMHeadOp, SampleOp>(op);
   info.config = config;
+  kernels::KernelCost cost = row->cost(op);
+  info.cost = KernelCostAttr::getChecked(
+      [&] { return op->emitOpError("internal error: its kernel's cost: "); },
+      ctx, cost.bytesFixed, cost.bytesPerRow, cost.bytesPerContext,
+      cost.bytesPerExpert, cost.experts, cost.expertsPerRow, cost.flopsPerRow,
+      cost.flopsPerContext, cost.fp8);
+  if (!info.cost)
+    return failure();
   std::vector<KernelArgument> layout = kernelArguments(op);
   for (unsigned i = 0; i < layout.size(); ++i) {
     if (layout[i].kind != KernelArgument::Result)

@@ -1,7 +1,8 @@
 //===- KernelStrategies.cpp - which file emits which kernel strategy ------===//
 //
 // The strategy table: one row per (kernel-level op, strategy) that a kernel
-// file implements, naming the function that emits it. ds-configure-kernels
+// file implements, naming the function that emits it and the cost function
+// of its family (what a launch moves and computes). ds-configure-kernels
 // chooses among these; the generator refuses a choice with no row. Adding a
 // strategy for a new chip is adding its file and its rows here.
 //
@@ -14,68 +15,72 @@ namespace dsc::kernels {
 ArrayRef<KernelStrategyRow> kernelStrategies() {
   static const KernelStrategyRow rows[] = {
       {EmbedOp::getOperationName(), KernelStrategy::Generic,
-       emitNormOrElementwiseKernel},
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {RMSNormOp::getOperationName(), KernelStrategy::Generic,
-       emitNormOrElementwiseKernel},
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {RMSNormOp::getOperationName(), KernelStrategy::Warp,
-       emitNormOrElementwiseKernel},
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {RopeOp::getOperationName(), KernelStrategy::Generic,
-       emitNormOrElementwiseKernel},
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {SwiGLUOp::getOperationName(), KernelStrategy::Generic,
-       emitNormOrElementwiseKernel},
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {AddOp::getOperationName(), KernelStrategy::Generic,
-       emitNormOrElementwiseKernel},
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {LinearOp::getOperationName(), KernelStrategy::Generic,
-       emitMatrixProductKernel},
+       emitMatrixProductKernel, matrixProductCost},
       {LinearOp::getOperationName(), KernelStrategy::Warp,
-       emitMatrixProductKernel},
+       emitMatrixProductKernel, matrixProductCost},
       {RouterLogitsOp::getOperationName(), KernelStrategy::Generic,
-       emitMatrixProductKernel},
+       emitMatrixProductKernel, matrixProductCost},
       {RouterLogitsOp::getOperationName(), KernelStrategy::Warp,
-       emitMatrixProductKernel},
+       emitMatrixProductKernel, matrixProductCost},
       {LMHeadOp::getOperationName(), KernelStrategy::Generic,
-       emitMatrixProductKernel},
+       emitMatrixProductKernel, matrixProductCost},
       {LMHeadOp::getOperationName(), KernelStrategy::Warp,
-       emitMatrixProductKernel},
+       emitMatrixProductKernel, matrixProductCost},
       {SampleOp::getOperationName(), KernelStrategy::Generic,
-       emitSamplingKernel},
-      {SampleOp::getOperationName(), KernelStrategy::Warp, emitSamplingKernel},
+       emitSamplingKernel, samplingCost},
+      {SampleOp::getOperationName(), KernelStrategy::Warp, emitSamplingKernel,
+       samplingCost},
       {MLACacheWriteOp::getOperationName(), KernelStrategy::Generic,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLACacheWriteOp::getOperationName(), KernelStrategy::Warp,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLAAttentionOp::getOperationName(), KernelStrategy::Generic,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLAAbsorbQueryOp::getOperationName(), KernelStrategy::Generic,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLAAbsorbQueryOp::getOperationName(), KernelStrategy::Warp,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLALatentAttentionOp::getOperationName(), KernelStrategy::Generic,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLALatentAttentionOp::getOperationName(), KernelStrategy::WarpQueryGroup,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLALatentAttentionOp::getOperationName(), KernelStrategy::BlockSplit,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLAAbsorbValueOp::getOperationName(), KernelStrategy::Generic,
-       emitAttentionKernel},
+       emitAttentionKernel, attentionCost},
       {MLAAbsorbValueOp::getOperationName(), KernelStrategy::Warp,
-       emitAttentionKernel},
-      {MoESelectOp::getOperationName(), KernelStrategy::Generic, emitMoEKernel},
+       emitAttentionKernel, attentionCost},
+      {MoESelectOp::getOperationName(), KernelStrategy::Generic, emitMoEKernel,
+       moeCost},
       {MoEExpertUpOp::getOperationName(), KernelStrategy::Generic,
-       emitMoEKernel},
-      {MoEExpertUpOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel},
+       emitMoEKernel, moeCost},
+      {MoEExpertUpOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel,
+       moeCost},
       {MoEExpertDownOp::getOperationName(), KernelStrategy::Generic,
-       emitMoEKernel},
-      {MoEExpertDownOp::getOperationName(), KernelStrategy::Warp,
-       emitMoEKernel},
+       emitMoEKernel, moeCost},
+      {MoEExpertDownOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel,
+       moeCost},
   };
   return rows;
 }
 
-EmitKernel findKernelStrategy(StringRef op, KernelStrategy strategy) {
+const KernelStrategyRow *findKernelStrategy(StringRef op,
+                                            KernelStrategy strategy) {
   for (const KernelStrategyRow &row : kernelStrategies())
     if (row.op == op && row.strategy == strategy)
-      return row.emit;
+      return &row;
   return nullptr;
 }
 

@@ -4,7 +4,8 @@
 // [N, K]^T with bf16 or fp8 block-scaled weights. Host: a thread share of
 // the N output features, each a serial dot product. CUDA: one warp per
 // output element (row, feature), lanes reading consecutive 16-byte groups of
-// the weight row, reduced with shuffles.
+// the weight row, reduced with shuffles. Cost: the weight once, 2 N K FLOPs
+// per row.
 //
 //===----------------------------------------------------------------------===//
 
@@ -113,6 +114,27 @@ private:
 KernelShape emitMatrixProductKernel(const KernelBodyContext &context,
                                     Operation *op) {
   return MatrixProductKernels(context).emit(op);
+}
+
+/// [R, K] x [N, K]^T: the weight (with its scales) once, each input row of
+/// K and output row of N once, 2 N K FLOPs per row. ds.linear rows are
+/// the token's rows ([T, ..., K]); ds.lm_head reads the index of the input
+/// row its output row takes.
+KernelCost matrixProductCost(Operation *op) {
+  Type weight = op->getOperand(1).getType();
+  Value input = op->getOperand(0), output = op->getResult(0);
+  double n = isFP8(weight) ? cast<FP8BlockWeightType>(weight).getRows()
+                           : cast<RankedTensorType>(weight).getDimSize(0);
+  double k = featureCount(input);
+  double rows = rowsPerToken(input);
+  KernelCost cost;
+  cost.bytesFixed = weightBytes(weight);
+  cost.bytesPerRow = rowBytes(input) + rowBytes(output);
+  if (isa<LMHeadOp>(op))
+    cost.bytesPerRow += 4;
+  cost.flopsPerRow = rows * 2 * n * k;
+  cost.fp8 = isFP8(weight);
+  return cost;
 }
 
 } // namespace dsc::kernels

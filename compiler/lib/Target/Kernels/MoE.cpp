@@ -281,4 +281,53 @@ KernelShape emitMoEKernel(const KernelBodyContext &context, Operation *op) {
   return MoEKernels(context).emit(op);
 }
 
+/// The routed experts: per expert touched, its matrices (gate and up, or
+/// down, with their scales) once; per row its activations, choices (i32)
+/// and combine weights (f32), and 2 k (matrix elements) FLOPs. The
+/// selection: the f32 logits row (and the bias once), the k weights and
+/// indices written, about 4 FLOPs per expert (score, bias, comparisons).
+KernelCost moeCost(Operation *op) {
+  KernelCost cost;
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](MoESelectOp o) {
+        double experts = featureCount(o.getLogits());
+        if (o.getBias())
+          cost.bytesFixed = weightBytes(o.getBias().getType());
+        cost.bytesPerRow = rowBytes(o.getLogits()) + rowBytes(o.getWeights()) +
+                           rowBytes(o.getIndices());
+        cost.flopsPerRow = 4 * experts;
+      })
+      .Case([&](MoEExpertUpOp o) {
+        Type gate = o.getGate().getType(), up = o.getUp().getType();
+        int64_t topK = featureCount(o.getIndices());
+        cost.experts = isFP8(gate)
+                           ? cast<FP8BlockWeightType>(gate).getShape()[0]
+                           : cast<RankedTensorType>(gate).getDimSize(0);
+        cost.expertsPerRow = topK;
+        cost.bytesPerExpert = expertBytes(gate) + expertBytes(up);
+        cost.bytesPerRow = rowBytes(o.getInput()) + rowBytes(o.getIndices()) +
+                           rowBytes(o.getResult());
+        double inner = featureCount(o.getResult());
+        double hidden = featureCount(o.getInput());
+        cost.flopsPerRow = 2.0 * topK * (2 * inner * hidden);
+        cost.fp8 = isFP8(gate);
+      })
+      .Case([&](MoEExpertDownOp o) {
+        Type down = o.getDown().getType();
+        int64_t topK = featureCount(o.getIndices());
+        cost.experts = isFP8(down)
+                           ? cast<FP8BlockWeightType>(down).getShape()[0]
+                           : cast<RankedTensorType>(down).getDimSize(0);
+        cost.expertsPerRow = topK;
+        cost.bytesPerExpert = expertBytes(down);
+        cost.bytesPerRow = rowBytes(o.getInput()) + rowBytes(o.getWeights()) +
+                           rowBytes(o.getIndices()) + rowBytes(o.getResult());
+        double inner = featureCount(o.getInput());
+        double hidden = featureCount(o.getResult());
+        cost.flopsPerRow = 2.0 * topK * inner * hidden;
+        cost.fp8 = isFP8(down);
+      });
+  return cost;
+}
+
 } // namespace dsc::kernels

@@ -118,4 +118,36 @@ KernelShape emitNormOrElementwiseKernel(const KernelBodyContext &context,
   return NormAndElementwiseKernels(context).emit(op);
 }
 
+/// Row traffic (inputs read, results written) and a few FLOPs per element:
+/// RMSNorm 4 (square, sum, scale, weight) plus its weight once; a rope 3
+/// per rotated element (4 multiplies and 2 adds per pair) plus the i32
+/// position; SwiGLU 5 (silu's negate, exp, add and divide, the product);
+/// add 1; the embedding gathers its token's table row (the i32 id, the
+/// row read and written).
+KernelCost normOrElementwiseCost(Operation *op) {
+  KernelCost cost;
+  double out = rowBytes(op->getResult(0));
+  double elements = rowElements(op->getResult(0));
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](EmbedOp) { cost.bytesPerRow = 4 + 2 * out; })
+      .Case([&](RMSNormOp o) {
+        cost.bytesFixed = weightBytes(o.getWeight().getType());
+        cost.bytesPerRow = rowBytes(o.getInput()) + out;
+        cost.flopsPerRow = 4 * elements;
+      })
+      .Case([&](RopeOp o) {
+        cost.bytesPerRow = 4 + rowBytes(o.getInput()) + out;
+        cost.flopsPerRow = 3 * elements;
+      })
+      .Case([&](SwiGLUOp o) {
+        cost.bytesPerRow = rowBytes(o.getGate()) + rowBytes(o.getUp()) + out;
+        cost.flopsPerRow = 5 * elements;
+      })
+      .Case([&](AddOp o) {
+        cost.bytesPerRow = rowBytes(o.getLhs()) + rowBytes(o.getRhs()) + out;
+        cost.flopsPerRow = elements;
+      });
+  return cost;
+}
+
 } // namespace dsc::kernels

@@ -278,4 +278,18 @@ KernelShape emitSamplingKernel(const KernelBodyContext &context,
   return SamplingKernels(context).emit(op);
 }
 
+/// Per output row: the f32 logits row read, its 32 bytes of parameters,
+/// the i32 token written, a comparison per logit. A sampled (not greedy)
+/// row also writes and rereads its f32 weights; they are not counted, so a
+/// greedy step is measured against what it must move.
+KernelCost samplingCost(Operation *op) {
+  auto sample = cast<SampleOp>(op);
+  KernelCost cost;
+  cost.bytesPerRow = rowBytes(sample.getLogits()) +
+                     rowBytes(sample.getParams()) +
+                     rowBytes(sample.getResult());
+  cost.flopsPerRow = featureCount(sample.getLogits());
+  return cost;
+}
+
 } // namespace dsc::kernels

@@ -592,6 +592,38 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
+// Kernel costs: finite, non-negative coefficients; at most `experts`
+// experts per row; expert bytes only with experts.
+// expected-error @+1 {{bytes_per_row must be finite and non-negative, got -1}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [] cost = <bytes_per_row = -1> "ds.embed"
+
+// -----
+
+// expected-error @+1 {{flops_per_context must be finite and non-negative, got nan}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [] cost = <flops_per_context = nan> "ds.embed"
+
+// -----
+
+// expected-error @+1 {{bytes_fixed must be finite and non-negative, got inf}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [] cost = <bytes_fixed = inf> "ds.embed"
+
+// -----
+
+// expected-error @+1 {{experts_per_row (9) exceeds experts (8)}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [] cost = <bytes_per_expert = 64, experts = 8, experts_per_row = 9> "ds.moe_expert_up"
+
+// -----
+
+// expected-error @+1 {{experts and experts_per_row must be non-negative, got -8 and 0}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [] cost = <experts = -8> "ds.moe_expert_up"
+
+// -----
+
+// expected-error @+1 {{bytes_per_expert needs experts and experts_per_row}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = generic> outputs = [] cost = <bytes_per_expert = 64, experts = 8> "ds.moe_expert_up"
+
+// -----
+
 // Discardable ds.* attributes are declared, with their types.
 // expected-error @+1 {{unknown discardable attribute 'ds.query_group'}}
 func.func @f() attributes {ds.query_group = 4 : i64} {

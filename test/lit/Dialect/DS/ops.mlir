@@ -145,3 +145,16 @@ func.func @absorbed_attention(%q: tensor<?x96xbf16>, %pos: tensor<?xi32>, %slots
       : tensor<?x4x16xbf16>, tensor<128x16xbf16> -> tensor<?x64xbf16>
   return %a : tensor<?x64xbf16>
 }
+
+// A kernel's cost: omitted coefficients are 0 and not printed; integral
+// ones print as integers, others as floats; any order parses.
+// CHECK-LABEL: func.func @kernel_cost
+// CHECK-SAME: cost = #ds.kernel_cost<bytes_fixed = 2048, bytes_per_row = 1.500000e+00, bytes_per_expert = 4096, experts = 8, experts_per_row = 2, flops_per_context = 3000000000, fp8 = true>
+func.func @kernel_cost() attributes {cost = #ds.kernel_cost<fp8 = true, bytes_fixed = 2048.0, bytes_per_row = 1.5, bytes_per_expert = 4096, experts = 8, experts_per_row = 2, flops_per_row = 0, flops_per_context = 3000000000>} {
+  return
+}
+// CHECK-LABEL: func.func @kernel_cost_none
+// CHECK-SAME: cost = #ds.kernel_cost<>
+func.func @kernel_cost_none() attributes {cost = #ds.kernel_cost<>} {
+  return
+}

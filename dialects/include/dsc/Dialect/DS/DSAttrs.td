@@ -168,6 +168,76 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
   }];
 }
 
+/// A cost coefficient: a double stored as APFloat, 0 when omitted, written
+/// as an integer when it is one (byte and FLOP counts almost always are).
+/// `inf` and `nan` parse, so that the verifier rather than the parser
+/// rejects them.
+def DS_CostParameter : APFloatParameter<"a cost coefficient"> {
+  let parser = [{ ::dsc::ds::detail::parseCost($_parser) }];
+  let printer = [{ ::dsc::ds::detail::printCost($_printer, $_self) }];
+  let defaultValue = "::llvm::APFloat(0.0)";
+}
+
+def DS_KernelCostAttr : DS_AttrDef<"KernelCost", "kernel_cost"> {
+  let summary = "what one launch of a kernel must move and compute";
+  let description = [{
+    The cost model of a generated kernel, for the per-kernel profile
+    (`--profile`): with `R` the launch's row count (the chunk's tokens, or
+    its output rows for kernels whose `rows` is `outputs`), `C` the
+    positions its rows attend to (the sum over rows of position + 1) and
+    `X = min(experts, R * experts_per_row)` the experts it can touch,
+
+        bytes = bytes_fixed + bytes_per_row * R + bytes_per_context * C
+                + bytes_per_expert * X
+        flops = flops_per_row * R + flops_per_context * C
+
+    Bytes are the compulsory HBM traffic: every weight (and fp8 scale) byte
+    read once, cache rows read and written, activation rows read and
+    written; not what a particular strategy re-reads. `fp8` marks kernels
+    whose products take fp8 weights (their FLOPs count against the fp8
+    ceiling). Each op family's cost function, next to its kernel generator,
+    computes it (`docs/design/cuda-target.md` lists what each counts); ds-generate-kernels
+    sets it on every `ds.kernel`, and the program carries it
+    (`KernelCost` of `program.fbs`).
+
+    Omitted coefficients are 0. All must be finite and non-negative;
+    `experts_per_row` may not exceed `experts`, and expert bytes need both.
+
+    ```mlir
+    #ds.kernel_cost<bytes_fixed = 2048, bytes_per_row = 1024, flops_per_row = 2048>
+    #ds.kernel_cost<bytes_per_row = 1056, bytes_per_expert = 131072, experts = 16, experts_per_row = 4, flops_per_row = 524288, fp8 = true>
+    ```
+  }];
+  let parameters = (ins
+    DS_CostParameter:$bytes_fixed,
+    DS_CostParameter:$bytes_per_row,
+    DS_CostParameter:$bytes_per_context,
+    DS_CostParameter:$bytes_per_expert,
+    DefaultValuedParameter<"int64_t", "0">:$experts,
+    DefaultValuedParameter<"int64_t", "0">:$experts_per_row,
+    DS_CostParameter:$flops_per_row,
+    DS_CostParameter:$flops_per_context,
+    DefaultValuedParameter<"bool", "false">:$fp8);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let builders = [AttrBuilder<(ins "double":$bytes_fixed,
+      "double":$bytes_per_row, "double":$bytes_per_context,
+      "double":$bytes_per_expert, "int64_t":$experts,
+      "int64_t":$experts_per_row, "double":$flops_per_row,
+      "double":$flops_per_context, "bool":$fp8), [{
+    auto f = [](double v) { return ::llvm::APFloat(v); };
+    return $_get($_ctxt, f(bytes_fixed), f(bytes_per_row),
+                 f(bytes_per_context), f(bytes_per_expert), experts,
+                 experts_per_row, f(flops_per_row), f(flops_per_context), fp8);
+  }]>];
+  let extraClassDeclaration = [{
+    /// The launch's bytes for `rows` rows attending to `context` positions.
+    double bytesFor(double rows, double context) const;
+    /// The launch's FLOPs for `rows` rows attending to `context` positions.
+    double flopsFor(double rows, double context) const;
+  }];
+}
+
 def DS_RopeAttr : DS_AttrDef<"Rope", "rope"> {
   let summary = "rotary position embedding parameters (YaRN)";
   let description = [{

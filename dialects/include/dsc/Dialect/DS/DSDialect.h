@@ -24,6 +24,9 @@ namespace dsc::ds::detail {
 /// Parses a float literal into an APFloat of double semantics (the parser of
 /// the f64 parameters of ds attributes).
 mlir::FailureOr<llvm::APFloat> parseF64(mlir::AsmParser &parser);
+/// A cost coefficient: an integer or float literal, `inf` or `nan`.
+mlir::FailureOr<llvm::APFloat> parseCost(mlir::AsmParser &parser);
+void printCost(mlir::AsmPrinter &printer, const llvm::APFloat &value);
 } // namespace dsc::ds::detail
 
 #include "dsc/Dialect/DS/DSEnums.h.inc"

@@ -739,7 +739,9 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     `block` is the GPU block size); `outputs` lists what it writes as
     (argument, dtype, elements per row) triples, dtype in the program's
     numbering (0 bf16, 1 f32, 3 i32); `writes_cache` marks kernels that
-    write the latent cache. `summary` names the op and shapes it implements.
+    write the latent cache. `cost` (a `#ds.kernel_cost`) is what one launch
+    must move and compute, for the per-kernel profile; ds-generate-kernels
+    gives every kernel one. `summary` names the op and shapes it implements.
 
     Kernels are named `dsc_<op>_<strategy>_<shape>` after what they compute,
     so a new kernel renames none of the others.
@@ -747,7 +749,9 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     ```mlir
     ds.kernel @dsc_linear_warp_1536x7168 parallel = <tokens_x_static> extent = 49152
         rows = <tokens> config = <strategy = warp, block = 128>
-        outputs = [2, 0, 1536] "ds.linear tensor<?x7168xbf16> tensor<1536x7168xbf16>"
+        outputs = [2, 0, 1536]
+        cost = <bytes_fixed = 22020096, bytes_per_row = 17408, flops_per_row = 22020096>
+        "ds.linear tensor<?x7168xbf16> tensor<1536x7168xbf16>"
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
@@ -757,11 +761,12 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
                        DS_KernelConfigAttr:$config,
                        DenseI64ArrayAttr:$outputs,
                        UnitAttr:$writes_cache,
+                       OptionalAttr<DS_KernelCostAttr>:$cost,
                        StrAttr:$summary);
   let assemblyFormat = [{
     $sym_name `parallel` `=` $parallel `extent` `=` $extent `rows` `=` $rows
     `config` `=` $config `outputs` `=` $outputs (`writes_cache` $writes_cache^)?
-    $summary attr-dict
+    (`cost` `=` $cost^)? $summary attr-dict
   }];
   let hasVerifier = 1;
 }
