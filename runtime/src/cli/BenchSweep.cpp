@@ -5,7 +5,8 @@
 // lengths, prefill of several lengths, greedy or sampled) on one session.
 // Each workload runs twice on the same random prompts: a warm-up (which
 // captures the CUDA graphs of its chunk shapes, and is what --profile
-// profiles) and the timed run.
+// profiles; a decode workload's warm-up prompts are cut to 8 ids unless
+// profiled) and the timed run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -70,9 +71,14 @@ int runBenchSweep(const Options &o, const dsrt::Program &p,
     run.sampling = item.sampling;
     run.ignoreEos = true;
     run.maxTokens = item.decodeTokens + 1;
-    // The warm-up: the whole prompt and two decode steps.
+    // The warm-up: the prompt and two decode steps. A decode workload's
+    // long prompt is cut to 8 ids unless profiled: the warm-up only has to
+    // capture the decode step's graph for this batch.
     Options warm = run;
     warm.maxTokens = item.prefill ? 1 : std::min<int64_t>(3, run.maxTokens);
+    if (!item.prefill && !o.profile)
+      for (auto &prompt : warm.prompts)
+        prompt.resize(std::min<size_t>(prompt.size(), 8));
     size_t before = session.profiles().size();
     session.setProfiling(o.profile);
     generateBatch(warm, session, p);
