@@ -1,5 +1,4 @@
-//===- Quantize.h - bf16 to fp8 e4m3 with 128x128 block scales ---*- C++
-//-*-===//
+//===- Quantize.h - bf16 to fp8 e4m3 with block scales ---------*- C++ -*-===//
 //
 // The quantiser behind `dsc compile --quantize=fp8` (`docs/model.md` §5.4):
 // a bf16 matrix becomes e4m3 values with one f32 scale per block of
