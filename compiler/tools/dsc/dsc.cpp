@@ -59,18 +59,14 @@ cl::opt<std::string> infoPath(cl::Positional, cl::Required,
 cl::opt<bool> infoJson("json", cl::desc("Print the summary as JSON"),
                        cl::sub(infoCommand));
 
-enum class Quantize { None, FP8 };
-cl::opt<Quantize> quantize(
+cl::opt<std::string> quantizeName(
     "quantize",
-    cl::desc("Weights of the compiled model (default: as the checkpoint "
-             "stores them)"),
-    cl::values(clEnumValN(Quantize::None, "none",
-                          "the checkpoint's dtypes (bf16, or fp8 for V3/R1)"),
-               clEnumValN(Quantize::FP8, "fp8",
-                          "linear weights as fp8 e4m3 with 128x128 f32 block "
-                          "scales, quantized from bf16 when the weights load "
-                          "(docs/model.md 5.4); a no-op on fp8 checkpoints")),
-    cl::init(Quantize::None), cl::sub(infoCommand), cl::sub(compileCommand));
+    cl::desc("Weights of the compiled model: none (default: as the "
+             "checkpoint stores them) or fp8 (linear weights as fp8 e4m3 with "
+             "128x128 f32 block scales, quantized from bf16 when the weights "
+             "load, docs/model.md 5.4; a no-op on fp8 checkpoints)"),
+    cl::value_desc("none|fp8"), cl::init("none"), cl::sub(infoCommand),
+    cl::sub(compileCommand));
 
 cl::opt<std::string> compilePath(cl::Positional, cl::Required,
                                  cl::desc("<checkpoint folder or config.json>"),
@@ -198,7 +194,9 @@ struct LoadedModel {
 /// f32 block scales, quantized when the weights load; the checkpoint keeps
 /// (and is checked for) its bf16 tensors.
 void applyQuantize(dsc::ModelConfig &config, const std::string &path) {
-  if (quantize != Quantize::FP8)
+  if (quantizeName != "none" && quantizeName != "fp8")
+    fail("unknown --quantize '" + quantizeName + "' (known: none, fp8)");
+  if (quantizeName == "none")
     return;
   if (config.fp8) {
     errs() << "dsc: note: " << path
