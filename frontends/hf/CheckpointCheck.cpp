@@ -40,7 +40,7 @@ static std::string checkTensor(const dsrt::Checkpoint &checkpoint,
 static dsrt::DType expectedDType(const WeightSpec &w, const ModelConfig &c) {
   if (w.role == WeightRole::CorrectionBias)
     return dsrt::DType::F32;
-  return w.isFP8(c) ? dsrt::DType::F8_E4M3 : dsrt::DType::BF16;
+  return w.isStoredFP8(c) ? dsrt::DType::F8_E4M3 : dsrt::DType::BF16;
 }
 
 CheckpointReport checkCheckpoint(const ModelConfig &config,
@@ -50,7 +50,7 @@ CheckpointReport checkCheckpoint(const ModelConfig &config,
   bool sawMTP = false;
   for (const WeightSpec &w : listWeights(config, /*includeMTP=*/true)) {
     known.insert(w.name);
-    if (w.isFP8(config))
+    if (w.isStoredFP8(config))
       known.insert(w.scaleName());
     if (w.mtp) {
       sawMTP = sawMTP || checkpoint.find(w.name);
@@ -58,7 +58,7 @@ CheckpointReport checkCheckpoint(const ModelConfig &config,
     }
     std::string error =
         checkTensor(checkpoint, w.name, expectedDType(w, config), w.shape);
-    if (error.empty() && w.isFP8(config))
+    if (error.empty() && w.isStoredFP8(config))
       error = checkTensor(checkpoint, w.scaleName(), dsrt::DType::F32,
                           w.scaleShape(config));
     if (!error.empty())

@@ -93,14 +93,21 @@ Value Importer::declared(const std::string &symbol, const std::string &tensor,
     // Declarations go before the entry points, in the order they are needed.
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPoint(firstEntry);
+    // An fp8 weight's scales: the checkpoint's weight_scale_inv, or computed
+    // when the bf16 weight is quantized at load (--quantize=fp8).
     StringAttr scale;
-    if (isa<ds::FP8BlockWeightType>(type))
-      scale = builder.getStringAttr(tensor + "_scale_inv");
+    UnitAttr quantized;
+    if (isa<ds::FP8BlockWeightType>(type)) {
+      if (c.fp8->quantizedAtLoad)
+        quantized = builder.getUnitAttr();
+      else
+        scale = builder.getStringAttr(tensor + "_scale_inv");
+    }
     IntegerAttr count =
         experts ? builder.getI64IntegerAttr(*experts) : IntegerAttr();
     decl = ds::WeightOp::create(builder, fileLoc, builder.getStringAttr(symbol),
                                 builder.getStringAttr(tensor),
-                                TypeAttr::get(type), scale, count);
+                                TypeAttr::get(type), scale, quantized, count);
   }
   return ds::GetWeightOp::create(builder, fileLoc, decl.getType(),
                                  FlatSymbolRefAttr::get(decl.getSymNameAttr()));

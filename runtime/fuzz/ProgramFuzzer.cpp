@@ -80,7 +80,10 @@ Wide checkProgramInvariants(const dsrt::Program &program) {
     check(alignUp(elements * elementBytes) < (Wide(1) << 63));
     total += alignUp(elements * elementBytes);
     bool fp8 = w.dtype() == dsrt::fb::DType::F8_E4M3;
-    check(fp8 == (w.scale_tensor() != nullptr));
+    check(fp8 == (w.scale_tensor() != nullptr || w.quantized_at_load()));
+    check(!(w.scale_tensor() && w.quantized_at_load()));
+    if (w.quantized_at_load())
+      check(w.scale_block_rows() > 0 && w.scale_block_cols() > 0);
     if (fp8) {
       Wide scales = exactProduct(w.scale_shape());
       check(scales > 0 && scales == Wide(program.scaleElements(i)));

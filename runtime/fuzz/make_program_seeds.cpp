@@ -39,7 +39,8 @@ bool writeSeed(const std::string &dir, const std::string &name,
   return ok;
 }
 
-/// Every dtype and expert stacks, launched from both entry points.
+/// Every dtype and expert stacks (one quantized at load), launched from
+/// both entry points.
 ProgramBuilder moeProgram() {
   ProgramBuilder b;
   b.weights.push_back({"norm", "model.norm.weight", fb::DType::F32, {16}});
@@ -58,12 +59,26 @@ ProgramBuilder moeProgram() {
        "model.layers.1.mlp.experts.{e}.down_proj.weight_scale_inv",
        {4, 1, 1},
        4});
+  b.weights.back().scaleBlockRows = 16; // blocks recorded (schema 3)
+  b.weights.back().scaleBlockCols = 8;
   b.weights.push_back({"ids", "model.layers.1.mlp.ids", fb::DType::I32, {4}});
+  // --quantize=fp8: bf16 in the checkpoint, fp8 after the load.
+  b.weights.push_back({"up",
+                       "model.layers.1.mlp.experts.{e}.up_proj.weight",
+                       fb::DType::F8_E4M3,
+                       {4, 8, 16},
+                       "",
+                       {4, 1, 2},
+                       4});
+  b.weights.back().scaleBlockRows = 8;
+  b.weights.back().scaleBlockCols = 8;
+  b.weights.back().quantizedAtLoad = true;
   b.kernels.push_back({"moe", fb::ParallelDim::Static, 4});
   b.kernels.push_back({"heads", fb::ParallelDim::TokensTimesStatic, 4});
   LaunchSpec moe{4,
                  {arenaArg(64), weightArg(2), weightArg(3), weightArg(4),
-                  scalesArg(4), weightArg(5), arenaArg(128)}};
+                  scalesArg(4), weightArg(5), arenaArg(128), weightArg(6),
+                  scalesArg(6)}};
   LaunchSpec heads{
       5,
       {arenaArg(64), cacheArg(12), positionsArg(), slotsArg(), arenaArg(256)}};

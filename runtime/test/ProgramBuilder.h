@@ -45,6 +45,11 @@ struct WeightSpec {
   std::string scaleTensor;
   std::vector<int64_t> scaleShape;
   int64_t experts = 0;
+  // Schema 3: the blocks each scale covers (0: not recorded) and whether
+  // the runtime quantizes a bf16 tensor at load.
+  int64_t scaleBlockRows = 0;
+  int64_t scaleBlockCols = 0;
+  bool quantizedAtLoad = false;
 };
 
 struct KernelSpec {
@@ -246,8 +251,8 @@ public:
                     misaligned(w.shape.data(), w.shape.size(), 8))
               : fbb.CreateVector(w.shape),
           stringOrNone(w.scaleTensor),
-          w.scaleShape.empty() ? 0 : fbb.CreateVector(w.scaleShape),
-          w.experts));
+          w.scaleShape.empty() ? 0 : fbb.CreateVector(w.scaleShape), w.experts,
+          w.scaleBlockRows, w.scaleBlockCols, w.quantizedAtLoad));
 
     auto kernelTable = [&](const std::vector<KernelSpec> &specs) {
       std::vector<flatbuffers::Offset<fb::Kernel>> offsets;

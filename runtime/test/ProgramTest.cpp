@@ -713,6 +713,89 @@ TEST(ProgramTest, Fp8WeightWithoutScales) {
   EXPECT_EQ(loadError(bf16WithScales), message);
 }
 
+TEST(ProgramTest, ScaleBlocksCoverTheScaleShape) {
+  // lm_head [32, 16] with scales [2, 1]: blocks of 16 x 16 (or 30 x 20).
+  ProgramBuilder builder;
+  builder.weights[1].scaleBlockRows = 16;
+  builder.weights[1].scaleBlockCols = 16;
+  expectLoads(builder);
+  builder.weights[1].scaleBlockRows = 30;
+  builder.weights[1].scaleBlockCols = 20;
+  expectLoads(builder);
+  builder.weights[1].scaleBlockRows = 8;
+  EXPECT_EQ(loadError(builder),
+            corrupted("weight 1 ('lm_head'): scale shape does not cover its "
+                      "shape in blocks of 8 x 20"));
+  builder.weights[1].scaleBlockRows = 16;
+  builder.weights[1].scaleBlockCols = 0;
+  EXPECT_EQ(loadError(builder),
+            corrupted("weight 1 ('lm_head'): scale blocks 16 x 0 must be "
+                      "positive"));
+  ProgramBuilder bf16;
+  bf16.weights[0].scaleBlockRows = 128;
+  bf16.weights[0].scaleBlockCols = 128;
+  EXPECT_EQ(loadError(bf16),
+            corrupted("weight 0 ('embed'): scale blocks 128 x 128 on a weight "
+                      "that is not fp8"));
+}
+
+TEST(ProgramTest, QuantizedAtLoadWeights) {
+  // lm_head quantized at load from bf16: no scale tensor, blocks recorded.
+  auto quantized = [] {
+    ProgramBuilder builder;
+    builder.weights[1].scaleTensor = "";
+    builder.weights[1].scaleBlockRows = 16;
+    builder.weights[1].scaleBlockCols = 16;
+    builder.weights[1].quantizedAtLoad = true;
+    return builder;
+  };
+  expectLoads(quantized());
+  {
+    // A stack of experts [3, 130, 70] in 128 x 128 blocks: scales [3, 2, 1].
+    ProgramBuilder builder = quantized();
+    test::WeightSpec experts("experts", "model.experts.{e}.w",
+                             fb::DType::F8_E4M3, {3, 130, 70}, "", {3, 2, 1},
+                             3);
+    experts.scaleBlockRows = experts.scaleBlockCols = 128;
+    experts.quantizedAtLoad = true;
+    builder.weights.push_back(experts);
+    expectLoads(builder);
+    builder.weights.back().scaleShape = {3, 1, 1};
+    EXPECT_EQ(loadError(builder),
+              corrupted("weight 2 ('experts'): scale shape does not cover its "
+                        "shape in blocks of 128 x 128"));
+    builder.weights.back().scaleShape = {2, 1};
+    EXPECT_EQ(loadError(builder),
+              corrupted("weight 2 ('experts'): experts do not match its "
+                        "scale shape"));
+  }
+  ProgramBuilder withScaleTensor = quantized();
+  withScaleTensor.weights[1].scaleTensor = "lm_head.weight_scale_inv";
+  EXPECT_EQ(loadError(withScaleTensor),
+            corrupted("weight 1 ('lm_head'): a weight quantized at load has "
+                      "no scale tensor"));
+  ProgramBuilder noBlocks = quantized();
+  noBlocks.weights[1].scaleBlockRows = noBlocks.weights[1].scaleBlockCols = 0;
+  EXPECT_EQ(loadError(noBlocks),
+            corrupted("weight 1 ('lm_head'): scale blocks 0 x 0 must be "
+                      "positive (quantized at load)"));
+  ProgramBuilder noScaleShape = quantized();
+  noScaleShape.weights[1].scaleShape = {};
+  EXPECT_EQ(loadError(noScaleShape),
+            corrupted("weight 1 ('lm_head'): fp8 weights need scales, others "
+                      "have none"));
+  ProgramBuilder bf16 = quantized();
+  bf16.weights[1].dtype = fb::DType::BF16;
+  EXPECT_EQ(loadError(bf16),
+            corrupted("weight 1 ('lm_head'): only fp8 weights are quantized "
+                      "at load"));
+  // Its scales are a launch argument like a checkpoint fp8 weight's.
+  ProgramBuilder scalesArg = quantized();
+  scalesArg.entries[0].launches[0].args.push_back(
+      fb::Arg(fb::ArgKind::WeightScales, 1));
+  expectLoads(scalesArg);
+}
+
 TEST(ProgramTest, NonPositiveShape) {
   std::string message =
       corrupted("weight 0: missing name or non-positive shape");

@@ -53,8 +53,14 @@ public:
     uint64_t count = 1;
     for (int64_t dim : shape)
       count *= static_cast<uint64_t>(dim);
-    std::vector<uint8_t> payload =
-        randomPayload(count * dtypeSize(dtype), random_);
+    return add(name, dtype, shape,
+               randomPayload(count * dtypeSize(dtype), random_));
+  }
+
+  /// Appends a tensor with the given payload (its size is not checked).
+  SafetensorsBuilder &add(const std::string &name, DType dtype,
+                          const std::vector<int64_t> &shape,
+                          const std::vector<uint8_t> &payload) {
     std::string entry =
         "\"" + name + "\":{\"dtype\":\"" + dtypeName(dtype) + "\",\"shape\":[";
     for (size_t i = 0; i < shape.size(); ++i)

@@ -6,11 +6,15 @@
 // holds exactly those tensors with random payloads, the experts spread over
 // both shards out of order. Covers check() and its messages, load() copying
 // the exact bytes, dummy() weights, and the image appendImage() writes and
-// fromExecutable() maps back.
+// fromExecutable() maps back. Weights quantized at load (--quantize=fp8)
+// have their own manifest: check() expects their bf16 tensors, load() and
+// dummy() quantise them exactly as dsrt/Quantize.h does.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dsrt/Weights.h"
+
+#include "dsrt/Quantize.h"
 
 #include "ProgramBuilder.h"
 #include "SafetensorsBuilder.h"
@@ -26,6 +30,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 
 namespace dsrt {
 namespace {
@@ -332,13 +337,6 @@ TEST(WeightsTest, ManyProblemsAreSummarised) {
 
 //===--- dummy() ----------------------------------------------------------===//
 
-float bf16ToFloat(uint16_t bits) {
-  uint32_t word = uint32_t(bits) << 16;
-  float value;
-  std::memcpy(&value, &word, 4);
-  return value;
-}
-
 TEST(WeightsTest, DummyFillsEveryBuffer) {
   LoadedProgram program(manifest());
   Expected<WeightStore> made = WeightStore::dummy(*program, 7);
@@ -417,6 +415,234 @@ TEST(WeightsTest, DummyIsDeterministicPerSeed) {
                           dataBytes(*program, i)),
               0)
         << "weight " << i << " does not depend on the seed";
+}
+
+//===--- weights quantized at load ----------------------------------------===//
+
+const char *kDown = "model.layers.1.mlp.experts.{e}.down_proj.weight";
+
+/// The manifest with two weights quantized at load: o_proj bf16 [20, 9] in
+/// blocks of 8 x 8 (scales [3, 2]; weight 2) and a stack of two down_proj
+/// experts [2, 5, 7] in blocks of 4 x 4 (scales [2, 2, 2]; weight 3).
+ProgramBuilder quantizedManifest() {
+  ProgramBuilder builder;
+  test::WeightSpec o("o_proj", "model.layers.0.self_attn.o_proj.weight",
+                     fb::DType::F8_E4M3, {20, 9}, "", {3, 2});
+  o.scaleBlockRows = o.scaleBlockCols = 8;
+  o.quantizedAtLoad = true;
+  test::WeightSpec down("down", kDown, fb::DType::F8_E4M3, {2, 5, 7}, "",
+                        {2, 2, 2}, 2);
+  down.scaleBlockRows = down.scaleBlockCols = 4;
+  down.quantizedAtLoad = true;
+  builder.weights.push_back(o);
+  builder.weights.push_back(down);
+  return builder;
+}
+
+/// Random finite bf16 values (normal, sd 0.05) as little-endian bytes.
+std::vector<uint8_t> randomBF16(size_t count, uint32_t seed) {
+  std::mt19937 random(seed);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<uint8_t> bytes(2 * count);
+  for (size_t i = 0; i < count; ++i) {
+    float v = normal(random);
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    uint16_t half =
+        static_cast<uint16_t>((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    std::memcpy(&bytes[2 * i], &half, 2);
+  }
+  return bytes;
+}
+
+/// A checkpoint for quantizedManifest(): the tensors of matchingTensors()
+/// plus bf16 o_proj and down experts with random finite values (`o_proj`
+/// and `down` replace their dtype or payload when given).
+struct QuantizedCheckpoint {
+  TempDir dir;
+  std::map<std::string, std::vector<uint8_t>> payloads;
+
+  explicit QuantizedCheckpoint(
+      DType dtype = DType::BF16,
+      std::optional<std::vector<uint8_t>> oPayload = {}) {
+    SafetensorsBuilder shards[2] = {SafetensorsBuilder(11),
+                                    SafetensorsBuilder(12)};
+    for (const TensorSpec &t : matchingTensors()) {
+      shards[t.shard].add(t.name, t.dtype, t.shape);
+      payloads[t.name] = shards[t.shard].payload(t.name);
+    }
+    std::string o = "model.layers.0.self_attn.o_proj.weight";
+    payloads[o] = oPayload ? *oPayload : randomBF16(20 * 9, 5);
+    if (dtype == DType::BF16)
+      shards[1].add(o, dtype, {20, 9}, payloads[o]);
+    else
+      shards[1].add(o, dtype, {20, 9});
+    for (int e = 0; e < 2; ++e) {
+      payloads[expert(kDown, e)] = randomBF16(5 * 7, 6 + e);
+      shards[e].add(expert(kDown, e), DType::BF16, {5, 7},
+                    payloads[expert(kDown, e)]);
+    }
+    dir.writeFile("a.safetensors", shards[0].build());
+    dir.writeFile("b.safetensors", shards[1].build());
+  }
+
+  Checkpoint open() const {
+    Expected<Checkpoint> checkpoint = Checkpoint::open(dir.path());
+    EXPECT_TRUE(checkpoint.ok()) << checkpoint.error();
+    return checkpoint.take();
+  }
+};
+
+/// Quantises `bytes` (rows x cols bf16) by Quantize.h on one thread.
+std::pair<std::vector<uint8_t>, std::vector<float>>
+quantized(const std::vector<uint8_t> &bytes, int64_t rows, int64_t cols,
+          int64_t block) {
+  std::vector<uint16_t> source(rows * cols);
+  std::memcpy(source.data(), bytes.data(), bytes.size());
+  std::vector<uint8_t> values(rows * cols);
+  std::vector<float> scales(((rows + block - 1) / block) *
+                            ((cols + block - 1) / block));
+  EXPECT_EQ(quantizeFP8Blocks(
+                {{source.data(), values.data(), scales.data(), rows, cols}},
+                block, block, 1),
+            0u);
+  return {values, scales};
+}
+
+TEST(WeightsTest, QuantizedWeightsLoadFromBF16) {
+  LoadedProgram program(quantizedManifest());
+  QuantizedCheckpoint folder;
+  Checkpoint checkpoint = folder.open();
+  ASSERT_TRUE(WeightStore::check(*program, checkpoint).ok());
+  std::vector<std::pair<uint64_t, uint64_t>> steps;
+  Expected<WeightStore> loaded = WeightStore::load(
+      *program, checkpoint,
+      [&](uint64_t done, uint64_t total) { steps.push_back({done, total}); });
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  const WeightStore &store = loaded.value();
+  ASSERT_EQ(store.numWeights(), 4u);
+
+  auto [o, oScales] = quantized(
+      folder.payloads["model.layers.0.self_attn.o_proj.weight"], 20, 9, 8);
+  EXPECT_EQ(std::memcmp(store.data(2), o.data(), o.size()), 0);
+  EXPECT_EQ(std::memcmp(store.scales(2), oScales.data(), 4 * oScales.size()),
+            0);
+  for (int e = 0; e < 2; ++e) {
+    auto [d, dScales] = quantized(folder.payloads[expert(kDown, e)], 5, 7, 4);
+    EXPECT_EQ(std::memcmp(static_cast<const uint8_t *>(store.data(3)) + 35 * e,
+                          d.data(), d.size()),
+              0)
+        << e;
+    EXPECT_EQ(std::memcmp(static_cast<const float *>(store.scales(3)) + 4 * e,
+                          dScales.data(), 4 * dScales.size()),
+              0)
+        << e;
+  }
+  // Dequantised, the weights are within e4m3's relative half-step.
+  const uint8_t *q = static_cast<const uint8_t *>(store.data(2));
+  const float *s = static_cast<const float *>(store.scales(2));
+  const std::vector<uint8_t> &bf16 =
+      folder.payloads["model.layers.0.self_attn.o_proj.weight"];
+  for (int r = 0; r < 20; ++r)
+    for (int c = 0; c < 9; ++c) {
+      uint16_t bits;
+      std::memcpy(&bits, &bf16[2 * (r * 9 + c)], 2);
+      float w = bf16ToFloat(bits), scale = s[r / 8 * 2 + c / 8];
+      EXPECT_NEAR(decodeE4M3(q[r * 9 + c]) * scale, w,
+                  std::max(std::fabs(w) / 16, scale / 512) * 1.001f)
+          << r << ", " << c;
+    }
+  // The checkpoint's other weights are copied as before.
+  EXPECT_EQ(std::memcmp(store.data(0),
+                        folder.payloads["model.embed_tokens.weight"].data(),
+                        32 * 16 * 2),
+            0);
+  ASSERT_FALSE(steps.empty());
+  EXPECT_LE(steps.back().first, steps.back().second);
+  EXPECT_GT(steps.back().first, steps.front().first);
+
+  // The embedded image keeps the quantised bytes.
+  TempDir dir;
+  std::string path = dir.writeFile("executable", randomBytes(100, 3));
+  ASSERT_TRUE(store.appendImage(*program, path).ok());
+  Expected<WeightStore> mapped = WeightStore::fromExecutable(*program, path);
+  ASSERT_TRUE(mapped.ok()) << mapped.error();
+  expectSameWeights(*program, store, mapped.value());
+}
+
+TEST(WeightsTest, QuantizedWeightsNeedBF16Tensors) {
+  LoadedProgram program(quantizedManifest());
+  QuantizedCheckpoint folder(DType::F8_E4M3);
+  Status status = WeightStore::check(*program, folder.open());
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().find(
+                "tensor 'model.layers.0.self_attn.o_proj.weight' is F8_E4M3 "
+                "[20, 9], expected BF16 [20, 9] (the program quantizes it to "
+                "fp8 at load; compile an fp8 checkpoint without --quantize)"),
+            std::string::npos)
+      << status.error();
+  // No scale tensor is asked for.
+  EXPECT_EQ(status.error().find("o_proj.weight_scale_inv"), std::string::npos)
+      << status.error();
+  Expected<WeightStore> loaded = WeightStore::load(*program, folder.open());
+  EXPECT_FALSE(loaded.ok());
+}
+
+TEST(WeightsTest, QuantizedWeightsRejectNonFiniteValues) {
+  LoadedProgram program(quantizedManifest());
+  std::vector<uint8_t> o = randomBF16(20 * 9, 5);
+  uint16_t inf = 0x7F80;
+  std::memcpy(&o[2 * 17], &inf, 2);
+  QuantizedCheckpoint folder(DType::BF16, o);
+  Checkpoint checkpoint = folder.open();
+  Expected<WeightStore> loaded = WeightStore::load(*program, checkpoint);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error(),
+            checkpoint.dir() +
+                ": tensor 'model.layers.0.self_attn.o_proj.weight' holds 1 "
+                "non-finite value(s) (inf or NaN); it cannot be quantized to "
+                "fp8");
+}
+
+TEST(WeightsTest, QuantizedDummyWeightsAreTheBF16OnesQuantised) {
+  // The same manifest with the two weights in bf16: what a bf16 program of
+  // the model holds.
+  ProgramBuilder bf16Builder = quantizedManifest();
+  for (size_t i = 2; i < 4; ++i) {
+    bf16Builder.weights[i].dtype = fb::DType::BF16;
+    bf16Builder.weights[i].scaleShape = {};
+    bf16Builder.weights[i].scaleBlockRows = 0;
+    bf16Builder.weights[i].scaleBlockCols = 0;
+    bf16Builder.weights[i].quantizedAtLoad = false;
+  }
+  LoadedProgram fp8(quantizedManifest()), bf16(bf16Builder);
+  Expected<WeightStore> a = WeightStore::dummy(*fp8, 9);
+  Expected<WeightStore> b = WeightStore::dummy(*bf16, 9);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto bytesOf = [&](uint32_t i, size_t offset, size_t size) {
+    const uint8_t *p = static_cast<const uint8_t *>(b.value().data(i));
+    return std::vector<uint8_t>(p + offset, p + offset + size);
+  };
+  auto [o, oScales] = quantized(bytesOf(2, 0, 20 * 9 * 2), 20, 9, 8);
+  EXPECT_EQ(std::memcmp(a.value().data(2), o.data(), o.size()), 0);
+  EXPECT_EQ(std::memcmp(a.value().scales(2), oScales.data(), 4 * 6), 0);
+  for (int e = 0; e < 2; ++e) {
+    auto [d, dScales] = quantized(bytesOf(3, e * 70, 70), 5, 7, 4);
+    EXPECT_EQ(
+        std::memcmp(static_cast<const uint8_t *>(a.value().data(3)) + 35 * e,
+                    d.data(), d.size()),
+        0)
+        << e;
+    EXPECT_EQ(
+        std::memcmp(static_cast<const float *>(a.value().scales(3)) + 4 * e,
+                    dScales.data(), 16),
+        0)
+        << e;
+  }
+  // Non-trivial: several distinct codes and positive scales.
+  const uint8_t *q = static_cast<const uint8_t *>(a.value().data(2));
+  EXPECT_GT(std::set<uint8_t>(q, q + 180).size(), 20u);
+  EXPECT_GT(static_cast<const float *>(a.value().scales(2))[0], 0.0f);
 }
 
 //===--- the embedded image -----------------------------------------------===//

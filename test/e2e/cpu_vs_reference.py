@@ -20,7 +20,14 @@ reference in fp32 on the checkpoint's values):
 4. free-running greedy generation of 16 tokens equals the exact reference's
    up to its first low-margin position.
 
-Usage: cpu_vs_reference.py --dsc BUILD/bin/dsc [--models tiny-v3 ...]
+A model name with the suffix ":fp8" (tiny-v2-lite:fp8) is the same model from a bf16 checkpoint
+(tiny-v3:fp8 writes its checkpoint with --dtype bf16) compiled with `dsc compile --quantize=fp8`,
+checked by the same rules against the reference with quantize="fp8" (docs/model.md §5.4): "exact"
+is then the fp32 forward on the quantised weights. For these the summary also reports how often
+the fp8 executable's top-1 equals the bf16 executable's over the teacher-forced sequence
+(information, not a check: it measures fp8 itself).
+
+Usage: cpu_vs_reference.py --dsc BUILD/bin/dsc [--models tiny-v3 tiny-v2:fp8 ...]
 Prints one line per check and a summary table; exits 1 on any failure.
 """
 import argparse
@@ -66,19 +73,28 @@ def run_exe(exe, prompts, extra, dump):
     return ids, np.load(dump)
 
 
-def check_model(name, dsc, work, failures, rows):
-    ckpt = os.path.join(work, name)
-    run([sys.executable, os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
-         os.path.join(ROOT, "examples", name), "-o", ckpt, "--seed", "7"])
-    exe = os.path.join(work, name + ".exe")
+def compile_model(dsc, ckpt, exe, quantize):
     run([dsc, "compile", ckpt, "-o", exe, "--max-seq-len", "64",
-         "--max-batch", "4", "--prefill-chunk", "12"])
-    exact_model = ref.Model(ckpt, mode="exact")
-    bf16_model = ref.Model(ckpt, mode="bf16")
+         "--max-batch", "4", "--prefill-chunk", "12"]
+        + (["--quantize=" + quantize] if quantize else []))
+
+
+def check_model(name, dsc, work, failures, rows, top1):
+    base, _, quantize = name.partition(":")
+    quantize = quantize or None
+    ckpt = os.path.join(work, base + ("-bf16" if quantize else ""))
+    if not os.path.isdir(ckpt):
+        run([sys.executable, os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
+             os.path.join(ROOT, "examples", base), "-o", ckpt, "--seed", "7"]
+            + (["--dtype", "bf16"] if quantize else []))
+    exe = os.path.join(work, name.replace(":", "-") + ".exe")
+    compile_model(dsc, ckpt, exe, quantize)
+    exact_model = ref.Model(ckpt, mode="exact", quantize=quantize)
+    bf16_model = ref.Model(ckpt, mode="bf16", quantize=quantize)
     rng = np.random.default_rng(11)
 
     def check(label, ok, detail):
-        print(f"{name:14s} {label:32s} {'ok' if ok else 'FAIL'}  {detail}")
+        print(f"{name:16s} {label:32s} {'ok' if ok else 'FAIL'}  {detail}")
         if not ok:
             failures.append(f"{name}: {label}: {detail}")
 
@@ -100,6 +116,15 @@ def check_model(name, dsc, work, failures, rows):
               f"err {err:.4f} <= {bound:.4f}, argmax agrees at "
               f"{int(clear.sum())}/{len(seq)} clear positions: {agree}")
         rows.append((name, mode, err, rel_err(bf16, exact), bound))
+        if quantize and mode == "prefill":
+            # The same sequence through the bf16 executable of the checkpoint.
+            plain = os.path.join(work, name.replace(":", "-") + "-plain.exe")
+            compile_model(dsc, ckpt, plain, None)
+            _, bf16_logits = run_exe(plain, [seq], ["-n", "1"],
+                                     os.path.join(work, f"{base}-plain.npy"))
+            same = got.argmax(-1) == bf16_logits[0, : len(seq)].argmax(-1)
+            top1.append((name, int(same.sum()), len(seq),
+                         rel_err(got, bf16_logits[0, : len(seq)])))
 
     # A batch of three prompts equals each alone.
     prompts = [seq[:20], seq[5:14], seq[10:31]]
@@ -140,19 +165,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dsc", required=True)
     parser.add_argument("--models", nargs="*",
-                        default=["tiny-v2", "tiny-v2-lite", "tiny-v3"])
+                        default=["tiny-v2", "tiny-v2-lite", "tiny-v3",
+                                 "tiny-v2:fp8", "tiny-v2-lite:fp8"])
     args = parser.parse_args()
-    failures, rows = [], []
+    failures, rows, top1 = [], [], []
     with tempfile.TemporaryDirectory(prefix="dsc-e2e-") as work:
         for name in args.models:
             try:
-                check_model(name, args.dsc, work, failures, rows)
+                check_model(name, args.dsc, work, failures, rows, top1)
             except RuntimeError as error:
                 failures.append(f"{name}: {error}")
                 print(f"{name}: FAIL {error}")
-    print("\nmodel          mode     err(dsc)  err(ref bf16)  bound")
+    print("\nmodel            mode     err(dsc)  err(ref bf16)  bound")
     for name, mode, err, ref_err, bound in rows:
-        print(f"{name:14s} {mode:8s} {err:8.4f}  {ref_err:13.4f}  {bound:.4f}")
+        print(f"{name:16s} {mode:8s} {err:8.4f}  {ref_err:13.4f}  {bound:.4f}")
+    if top1:
+        print("\nfp8 executable vs the bf16 one (same checkpoint, teacher-forced sequence;"
+              " information)")
+        print("model            top-1 agreement  logits rel diff")
+        for name, same, total, diff in top1:
+            print(f"{name:16s} {same:3d}/{total:<3d} ({same / total:5.1%})  {diff:.4f}")
     if failures:
         print(f"\n{len(failures)} failure(s)")
         return 1

@@ -14,6 +14,7 @@ Usage as a module:
 
     import deepseek_reference as ref
     m = ref.Model("ckpt_dir", mode="exact", mla="naive")   # mode: "exact" | "bf16"; mla: "naive" | "absorbed"
+    m = ref.Model("bf16_ckpt", quantize="fp8")               # linears quantised as dsc --quantize=fp8
     logits, cache = m.forward(tokens, positions)            # logits: float32 [T, vocab]
     logits2, cache = m.forward([next_tok], [T], cache)      # decode step on the latent cache
     ids = m.generate_greedy(prompt, n)                      # n greedily generated ids
@@ -21,7 +22,7 @@ Usage as a module:
 CLI:
 
     deepseek_reference.py CKPT --prompt-ids "1 2 3" [--mode exact|bf16] [--mla naive|absorbed]
-                          [--dump-logits out.npy] [--generate N]
+                          [--quantize none|fp8] [--dump-logits out.npy] [--generate N]
 
   --dump-logits writes float32 [rows, vocab]: one row per forwarded position, i.e. every prompt
   position, followed by the N-1 decode steps of --generate N (row i is the logits after consuming
@@ -35,6 +36,9 @@ F8_E4M3 (float8_e4m3fn decoded exactly: bias 7, subnormals, NaN for 0x7F/0xFF, n
 FP8 weights are dequantised per §5.2: W[n, k] = e4m3(W8[n, k]) * weight_scale_inv[n // bn, k // bk]
 with (bn, bk) = quantization_config.weight_block_size (default 128x128). Tensors of layers
 >= num_hidden_layers (the MTP layer, §6.3) and rotary_emb.inv_freq are ignored.
+quantize="fp8" (§5.4) quantises a bf16 checkpoint's linear weights to e4m3 with 128x128 f32 block
+scales (amax / 448, ties-to-even, saturating) as dsc --quantize=fp8 does at load, then dequantises
+them as above.
 
 Modes
 -----
@@ -71,6 +75,7 @@ Which section each function follows
 -----------------------------------
   read_safetensors / load_checkpoint ........ §5.1, §5.2, §6.1, §6.2 (MTP ignored, §6.3)
   e4m3_decode, bf16_decode, bf16_round ...... §5.1, §9b
+  e4m3_encode, quantize_fp8_blocks .......... §5.4
   Model.forward ............................. §2.1 (top level), §7 (final norm, lm_head)
   Model._rmsnorm ............................ §2.2 (HF variant: normalise, round, x weight)
   yarn_inv_freq, yarn_get_mscale ............ §4 (HF/HUB fp32 recipe, truncate=True)
@@ -91,13 +96,15 @@ import argparse
 import json
 import math
 import os
+import re
 import struct
 import sys
 
 import numpy as np
 
 __all__ = [
-    "Model", "Cache", "bf16_round", "bf16_decode", "e4m3_decode", "read_safetensors",
+    "Model", "Cache", "bf16_round", "bf16_decode", "e4m3_decode", "e4m3_encode",
+    "quantize_fp8_blocks", "dequantize_fp8_blocks", "is_linear_weight", "read_safetensors",
     "load_checkpoint", "yarn_inv_freq", "yarn_get_mscale", "softmax_scale", "rope_interleaved",
     "select_experts", "finish_weights", "route", "rel_err",
 ]
@@ -146,6 +153,65 @@ _E4M3 = _e4m3_fp32_table()
 def e4m3_decode(codes):
     """float8_e4m3fn codes (uint8) -> float32 values (exact; NaN for 0x7F / 0xFF)."""
     return _E4M3[np.asarray(codes, dtype=np.uint8)]
+
+
+# The non-negative finite e4m3fn values, increasing: codes 0x00 ... 0x7E (0 ... 448).
+_E4M3_POSITIVE = _E4M3[:0x7F].astype(np.float64)
+
+
+def e4m3_encode(x):
+    """float32 -> float8_e4m3fn codes (uint8), §5.4: the nearest value, ties to the even code
+    (mantissa bit 0 clear), saturating to +-448 (never NaN for finite or infinite input); the sign
+    of zero is kept. NaN -> 0x7F. Found by searching the table of values, not by bit tricks."""
+    x = np.asarray(x, dtype=F32)
+    a = np.abs(x).astype(np.float64)
+    hi = np.searchsorted(_E4M3_POSITIVE, a, side="left").clip(0, 0x7E)  # first value >= a
+    lo = (hi - 1).clip(0, None)
+    up = _E4M3_POSITIVE[hi] - a
+    down = a - _E4M3_POSITIVE[lo]
+    take_hi = (up < down) | ((up == down) & (hi % 2 == 0)) | (hi == 0)
+    code = np.where(take_hi, hi, lo)
+    code = np.where(a >= 448.0, 0x7E, code).astype(np.uint8)
+    code = code | np.where(np.signbit(x), np.uint8(0x80), np.uint8(0))
+    return np.where(np.isnan(x), np.uint8(0x7F), code).astype(np.uint8)
+
+
+def quantize_fp8_blocks(w, bn=128, bk=128):
+    """§5.4: a float32 matrix of bf16 values -> (e4m3 codes uint8 [N, K], f32 scales
+    [ceil(N/bn), ceil(K/bk)]). Per block (partial at the edges): amax = max |w|, s = amax / 448 in
+    float32 (0 when amax is 0), q = e4m3(w / s) with the division in float32 (q = 0 when s = 0).
+    Raises ValueError on non-finite values."""
+    w = np.asarray(w, dtype=F32)
+    if not np.isfinite(w).all():
+        raise ValueError(f"{int((~np.isfinite(w)).sum())} non-finite value(s): cannot quantise to fp8")
+    n, k = w.shape
+    nb, kb = -(-n // bn), -(-k // bk)
+    padded = np.zeros((nb * bn, kb * bk), F32)
+    padded[:n, :k] = np.abs(w)
+    amax = padded.reshape(nb, bn, kb, bk).max(axis=(1, 3))
+    scales = (amax / F32(448.0)).astype(F32)
+    s = scales[np.arange(n)[:, None] // bn, np.arange(k)[None, :] // bk]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = e4m3_encode((w / np.where(s == 0, F32(1), s)).astype(F32))
+    return np.where(s == 0, np.uint8(0), q).astype(np.uint8), scales
+
+
+def dequantize_fp8_blocks(codes, scales, bn=128, bk=128):
+    """§5.2: W[n, k] = e4m3(codes[n, k]) * scales[n // bn, k // bk], in float32."""
+    n_rows, k_cols = codes.shape
+    rows = np.arange(n_rows) // bn
+    cols = np.arange(k_cols) // bk
+    return (e4m3_decode(codes) * scales[rows[:, None], cols[None, :]]).astype(F32)
+
+
+# The tensors an fp8 checkpoint stores as fp8 (§5.1): attention projections, dense MLP, routed
+# and shared experts. Not the router (mlp.gate), embeddings, lm_head, norms or the bias.
+_LINEAR = re.compile(r"\.(self_attn\.(q_proj|q_a_proj|q_b_proj|kv_a_proj_with_mqa|kv_b_proj|o_proj)"
+                     r"|mlp\.(experts\.\d+\.|shared_experts\.)?(gate_proj|up_proj|down_proj))\.weight$")
+
+
+def is_linear_weight(name):
+    return _LINEAR.search(name) is not None
 
 
 def rel_err(a, b):
@@ -211,9 +277,14 @@ def _layer_index(name):
     return None
 
 
-def load_checkpoint(ckpt_dir):
+def load_checkpoint(ckpt_dir, quantize=None):
     """Returns (config dict, {name: float32 array}) with FP8 weights dequantised per §5.2
-    in float32 (no bf16 rounding here). MTP layers (index >= num_hidden_layers) are skipped."""
+    in float32 (no bf16 rounding here). MTP layers (index >= num_hidden_layers) are skipped.
+    quantize="fp8" (`dsc compile --quantize=fp8`, §5.4): a bf16 checkpoint's linear weights are
+    quantised to e4m3 with 128x128 block scales, then dequantised like an fp8 checkpoint's; a no-op
+    on a checkpoint with quantization_config."""
+    if quantize not in (None, "none", "fp8"):
+        raise ValueError("quantize must be None, 'none' or 'fp8'")
     with open(os.path.join(ckpt_dir, "config.json")) as f:
         cfg = json.load(f)
     n_layers = int(cfg["num_hidden_layers"])
@@ -257,9 +328,15 @@ def load_checkpoint(ckpt_dir):
             if s.shape != (-(-n_rows // bn), -(-k_cols // bk)):
                 raise ValueError(f"{name}_scale_inv has shape {s.shape}, expected "
                                  f"{(-(-n_rows // bn), -(-k_cols // bk))}")
-            rows = np.arange(n_rows) // bn
-            cols = np.arange(k_cols) // bk
-            tensors[name] = (e4m3_decode(arr) * s[rows[:, None], cols[None, :]]).astype(F32)
+            tensors[name] = dequantize_fp8_blocks(arr, s, bn, bk)
+        elif quantize == "fp8" and not qc and is_linear_weight(name):
+            if dtype != "BF16":
+                raise ValueError(f"{name} is {dtype}; --quantize fp8 quantises bf16 weights")
+            try:
+                codes, s = quantize_fp8_blocks(arr, bn, bk)
+            except ValueError as e:
+                raise ValueError(f"{name}: {e}") from None
+            tensors[name] = dequantize_fp8_blocks(codes, s, bn, bk)
         else:
             tensors[name] = arr
     return cfg, tensors
@@ -459,14 +536,14 @@ class Cache:
 
 
 class Model:
-    def __init__(self, checkpoint_dir, mode="exact", mla="naive"):
+    def __init__(self, checkpoint_dir, mode="exact", mla="naive", quantize=None):
         if mode not in ("exact", "bf16"):
             raise ValueError("mode must be 'exact' or 'bf16'")
         if mla not in ("naive", "absorbed"):
             raise ValueError("mla must be 'naive' or 'absorbed'")
         self.mode = mode
         self.mla = mla
-        cfg, tensors = load_checkpoint(checkpoint_dir)
+        cfg, tensors = load_checkpoint(checkpoint_dir, quantize=quantize)
         self.cfg = cfg
         self.family = cfg.get("model_type")
         if self.family not in ("deepseek_v2", "deepseek_v3"):
@@ -667,13 +744,15 @@ def main(argv=None):
     ap.add_argument("--prompt-ids", required=True, help='token ids, e.g. "1 2 3"')
     ap.add_argument("--mode", choices=("exact", "bf16"), default="exact")
     ap.add_argument("--mla", choices=("naive", "absorbed"), default="naive")
+    ap.add_argument("--quantize", choices=("none", "fp8"), default="none",
+                    help="fp8: quantise a bf16 checkpoint's linear weights as dsc --quantize=fp8 (§5.4)")
     ap.add_argument("--dump-logits", metavar="OUT.npy")
     ap.add_argument("--generate", type=int, default=0, metavar="N")
     args = ap.parse_args(argv)
     prompt = [int(t) for t in args.prompt_ids.replace(",", " ").split()]
     if not prompt:
         ap.error("--prompt-ids is empty")
-    model = Model(args.checkpoint, mode=args.mode, mla=args.mla)
+    model = Model(args.checkpoint, mode=args.mode, mla=args.mla, quantize=args.quantize)
     if any(t < 0 or t >= model.vocab for t in prompt):
         ap.error(f"token id out of range [0, {model.vocab})")
     if args.generate > 0:

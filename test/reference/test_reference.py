@@ -15,7 +15,11 @@ with tools/make-tiny-checkpoint.py into a temporary folder and checked for:
   plus FP8 dequantisation of a partial-block tensor against the generator's own decoder, and
   that MTP tensors are not loaded.
 Model-independent checks: (4) YaRN inv_freq against the doc's §4 table and the §2.5 softmax
-scales; (5) the e4m3 decoder on all 256 codes; (6) router corner cases.
+scales; (5) the e4m3 decoder on all 256 codes; (6) router corner cases; (7) the fp8 block
+quantiser of --quantize fp8 (§5.4): the encoder on every e4m3 value, midpoint and saturation, the
+block quantiser against a scalar loop with partial and zero blocks, and load_checkpoint(quantize=
+"fp8") on the bf16 tiny-v2-lite (linears only, within half an e4m3 step) and the fp8 tiny-v3
+(unchanged).
 Relative error = max|a - b| / max|b|.
 """
 
@@ -292,11 +296,127 @@ def check_router():
     assert np.allclose(w, 2.5 * np.array([sig[3], sig[0]]) / (sig[3] + sig[0]), rtol=1e-6)
 
 
+@check("(7) fp8 encoder: round trip, ties to even, saturation")
+def check_e4m3_encode():
+    values = ref.e4m3_decode(np.arange(256, dtype=np.uint8))
+    finite = [c for c in range(256) if (c & 0x7F) != 0x7F]
+    got = ref.e4m3_encode(values[finite])
+    assert got.tolist() == finite, [(c, g) for c, g in zip(finite, got.tolist()) if c != g][:5]
+    # Midpoints of neighbours go to the even code, either side of it to the nearer one.
+    pos = values[:0x7F].astype(np.float64)
+    for c in range(0x7E):
+        mid = np.float32((pos[c] + pos[c + 1]) / 2)
+        even = c if c % 2 == 0 else c + 1
+        assert int(ref.e4m3_encode(mid)) == even, (c, mid)
+        assert int(ref.e4m3_encode(-mid)) == 0x80 | even, (c, -mid)
+        assert int(ref.e4m3_encode(np.nextafter(mid, np.float32(0)))) == c, (c, mid)
+        assert int(ref.e4m3_encode(np.nextafter(mid, np.float32(1e9)))) == c + 1, (c, mid)
+    big = np.array([448, 449, 463.9, 464, 480, 1e6, 3e38, np.inf], np.float32)
+    assert (ref.e4m3_encode(big) == 0x7E).all() and (ref.e4m3_encode(-big) == 0xFE).all()
+    assert int(ref.e4m3_encode(np.float32(432))) == 0x7E   # tie 416 (odd) / 448 (even)
+    assert int(ref.e4m3_encode(np.float32(431))) == 0x7D
+    assert int(ref.e4m3_encode(np.float32(np.nan))) == 0x7F
+    tiny = np.float32(2.0 ** -10)
+    assert ref.e4m3_encode(np.array([0.0, -0.0, tiny, -tiny, 1e-30], np.float32)).tolist() == \
+        [0x00, 0x80, 0x00, 0x80, 0x00]
+    assert int(ref.e4m3_encode(np.float32(3 * 2.0 ** -10))) == 0x02   # tie 1 / 2 -> 2
+
+
+def scalar_quantize(w, bn, bk):
+    """§5.4 one element at a time: f32 amax / 448, f32 division, nearest e4m3 by a linear scan."""
+    values = [float(v) for v in ref.e4m3_decode(np.arange(0x7F, dtype=np.uint8))]
+    n, k = w.shape
+    nb, kb = -(-n // bn), -(-k // bk)
+    q = np.zeros((n, k), np.uint8)
+    s = np.zeros((nb, kb), np.float32)
+    for bi in range(nb):
+        for bj in range(kb):
+            rows, cols = range(bi * bn, min(n, bi * bn + bn)), range(bj * bk, min(k, bj * bk + bk))
+            amax = max(abs(float(w[r, c])) for r in rows for c in cols)
+            scale = np.float32(np.float32(amax) / np.float32(448))
+            s[bi, bj] = scale
+            for r in rows:
+                for c in cols:
+                    if scale == 0:
+                        continue
+                    x = np.float32(w[r, c]) / scale   # float32 division
+                    a = abs(float(x))
+                    best = 0x7E
+                    if a < 448:
+                        for code in range(1, 0x7F):
+                            if values[code] >= a:
+                                up, down = values[code] - a, a - values[code - 1]
+                                best = code if up < down or (up == down and code % 2 == 0) else code - 1
+                                break
+                    q[r, c] = best | (0x80 if x < 0 or (x == 0 and math.copysign(1, x) < 0) else 0)
+    return q, s
+
+
+@check("(7) fp8 block quantiser vs a scalar loop (partial and zero blocks)")
+def check_quantize_blocks():
+    rng = np.random.default_rng(3)
+    w = ref.bf16_round(rng.normal(0, 0.02, (11, 13)).astype(np.float32))
+    w[2, 5] = ref.bf16_round(np.float32(1.7))   # an outlier sets its block's scale
+    w[8:, 12:] = 0.0                            # a zero block (the bottom-right, partial)
+    w[9, 12] = -0.0
+    q, s = ref.quantize_fp8_blocks(w, 4, 3)
+    q_ref, s_ref = scalar_quantize(w, 4, 3)
+    assert s.shape == (3, 5) and s.dtype == np.float32
+    assert np.array_equal(s, s_ref), (s, s_ref)
+    assert np.array_equal(q, q_ref), np.argwhere(q != q_ref)[:5]
+    assert s[2, 3] > 0 and s[2, 4] == 0 and (q[8:, 12:] == 0).all()
+    assert (np.abs(q.astype(np.int32) & 0x7F) == 0x7E).sum() >= 10   # each block's amax -> 448
+    back = ref.dequantize_fp8_blocks(q, s, 4, 3)
+    step = np.maximum(np.abs(w) / 16, np.repeat(np.repeat(s, 4, 0), 3, 1)[:11, :13] / 512)
+    assert (np.abs(back - w) <= step * 1.0001).all()
+    # Also with DeepSeek's 128x128 blocks on a matrix with partial blocks.
+    w = ref.bf16_round(rng.normal(0, 0.05, (130, 140)).astype(np.float32))
+    q, s = ref.quantize_fp8_blocks(w)
+    q_ref, s_ref = scalar_quantize(w, 128, 128)
+    assert np.array_equal(s, s_ref) and np.array_equal(q, q_ref)
+    try:
+        ref.quantize_fp8_blocks(np.array([[1.0, np.inf]], np.float32))
+        raise AssertionError("non-finite weights were quantised")
+    except ValueError as e:
+        assert "non-finite" in str(e)
+
+
+def check_quantized_load(name, ckpt):
+    @check(f"{name}: (7) load_checkpoint(quantize='fp8')")
+    def run():
+        cfg, plain = ref.load_checkpoint(ckpt)
+        _, quantized = ref.load_checkpoint(ckpt, quantize="fp8")
+        assert plain.keys() == quantized.keys()
+        linears = [k for k in plain if ref.is_linear_weight(k)]
+        assert linears, "no linear weights"
+        if cfg.get("quantization_config"):   # fp8 already: a no-op
+            assert all(np.array_equal(plain[k], quantized[k]) for k in plain)
+            return f"{len(linears)} linears, fp8 checkpoint unchanged"
+        changed = 0
+        for k in plain:
+            if k in linears:
+                w, q = plain[k], quantized[k]
+                codes, s = ref.quantize_fp8_blocks(w)
+                assert np.array_equal(q, ref.dequantize_fp8_blocks(codes, s))
+                step = np.abs(w) / 16 + np.abs(w).max() / 448 / 512
+                assert (np.abs(q - w) <= step * 1.0001).all(), k
+                changed += not np.array_equal(q, w)
+            else:
+                assert np.array_equal(plain[k], quantized[k]), f"{k} is not a linear weight"
+        assert any(k.endswith("mlp.gate.weight") for k in plain) and \
+            not any(ref.is_linear_weight(k) for k in plain if k.endswith("mlp.gate.weight"))
+        assert changed > len(linears) // 2, (changed, len(linears))
+        return f"{len(linears)} linears quantised, {len(plain) - len(linears)} tensors unchanged"
+    run()
+
+
 def main():
     t0 = time.time()
     check_yarn()
     check_e4m3()
     check_router()
+    check_e4m3_encode()
+    check_quantize_blocks()
     with tempfile.TemporaryDirectory() as tmp:
         for name in MODELS:
             ckpt = os.path.join(tmp, name)
@@ -306,6 +426,8 @@ def main():
                 results.append((f"{name}: make-tiny-checkpoint", False, r.stderr.strip()))
                 continue
             model_checks(name, ckpt)
+            if name in ("tiny-v2-lite", "tiny-v3"):
+                check_quantized_load(name, ckpt)
     dt = time.time() - t0
     fails = [r for r in results if not r[1]]
     for nm, ok, msg in results:

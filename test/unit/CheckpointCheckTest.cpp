@@ -119,3 +119,43 @@ TEST(CheckpointCheck, UnexpectedTensorsWarn) {
 }
 
 } // namespace
+
+/// --quantize=fp8: the config's linears are fp8 quantized at load, and the
+/// checkpoint must hold them in bf16 without scale tensors.
+CheckpointReport checkQuantized(bool writeFP8) {
+  ModelConfig stored = parseModelConfig(kConfig, "config.json").take();
+  if (!writeFP8)
+    stored.fp8.reset();
+  dsrt::test::TempDir dir;
+  writeCheckpoint(dir, stored, kKeep);
+  ModelConfig quantized = stored;
+  quantized.fp8 = FP8Config{};
+  quantized.fp8->quantizedAtLoad = true;
+  auto checkpoint = dsrt::Checkpoint::open(dir.path());
+  EXPECT_TRUE(checkpoint.ok()) << checkpoint.error();
+  return checkCheckpoint(quantized, checkpoint.value());
+}
+
+TEST(CheckpointCheck, QuantizedAtLoadExpectsBF16Tensors) {
+  CheckpointReport bf16 = checkQuantized(/*writeFP8=*/false);
+  EXPECT_TRUE(bf16.ok()) << bf16.errors.front();
+  EXPECT_TRUE(bf16.warnings.empty());
+
+  // An fp8 checkpoint: every linear is the wrong dtype and the scale tensors
+  // are strangers.
+  CheckpointReport fp8 = checkQuantized(/*writeFP8=*/true);
+  ASSERT_FALSE(fp8.ok());
+  EXPECT_EQ(fp8.errors.front(),
+            "tensor 'model.layers.0.self_attn.q_a_proj.weight' is F8_E4M3 "
+            "[16, 32], expected BF16 [16, 32]");
+  ASSERT_EQ(fp8.warnings.size(), 1u);
+  EXPECT_NE(fp8.warnings[0].find("_scale_inv'"), std::string::npos);
+  // The summary counts a quantised model's weights as fp8.
+  ModelConfig config = parseModelConfig(kConfig, "config.json").take();
+  ModelConfig quantized = config;
+  quantized.fp8->quantizedAtLoad = true;
+  EXPECT_EQ(summarize(quantized).fp8BytesPerToken,
+            summarize(config).fp8BytesPerToken);
+  EXPECT_LT(summarize(quantized).fp8BytesPerToken,
+            summarize(quantized).bf16BytesPerToken);
+}

@@ -71,11 +71,14 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
     Type type = w.getType();
     fb::DType dtype;
     std::vector<int64_t> shape, scaleShape;
+    int64_t blockRows = 0, blockCols = 0;
     if (auto fp8 = dyn_cast<FP8BlockWeightType>(type)) {
       dtype = fb::DType::F8_E4M3;
       shape.assign(fp8.getShape().begin(), fp8.getShape().end());
       auto s = fp8.getScaleShape();
       scaleShape.assign(s.begin(), s.end());
+      blockRows = fp8.getBlockRows();
+      blockCols = fp8.getBlockCols();
     } else {
       auto tensor = cast<RankedTensorType>(type);
       dtype =
@@ -89,7 +92,8 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         fbb, fbb.CreateString(w.getSymName().str()),
         fbb.CreateString(w.getTensor().str()), dtype, fbb.CreateVector(shape),
         scaleName, scaleShape.empty() ? 0 : fbb.CreateVector(scaleShape),
-        w.getExperts() ? static_cast<int64_t>(*w.getExperts()) : 0));
+        w.getExperts() ? static_cast<int64_t>(*w.getExperts()) : 0, blockRows,
+        blockCols, w.getQuantized()));
   }
 
   // The program's enums number their values as the dialect's do.

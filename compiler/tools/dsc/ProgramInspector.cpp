@@ -497,6 +497,21 @@ const char *locationName(ProgramLocation location) {
 // Text
 //===----------------------------------------------------------------------===//
 
+/// The scales column of a weight: where its scales come from (the
+/// checkpoint's tensor, or quantizing the bf16 tensor at load), their shape
+/// and the blocks each covers when the program records them.
+static std::string scalesText(const fb::Weight &w) {
+  if (w.dtype() != fb::DType::F8_E4M3)
+    return "-";
+  std::string text = (w.quantized_at_load() ? std::string("quantized at load")
+                                            : str(w.scale_tensor())) +
+                     " " + shapeText(w.scale_shape());
+  if (w.scale_block_rows() > 0)
+    text += " in " + std::to_string(w.scale_block_rows()) + "x" +
+            std::to_string(w.scale_block_cols()) + " blocks";
+  return text;
+}
+
 void printProgramText(const ProgramFile &file, raw_ostream &os) {
   const fb::Program &p = file.program().fb();
   const fb::ModelInfo &m = *p.model();
@@ -547,9 +562,7 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
     weights.add({std::to_string(i), w->symbol()->str(), w->tensor()->str(),
                  dtypeName(w->dtype()), shapeText(w->shape()),
                  w->experts() ? std::to_string(w->experts()) : "-",
-                 w->scale_tensor() ? w->scale_tensor()->str() + " " +
-                                         shapeText(w->scale_shape())
-                                   : "-"});
+                 scalesText(*w)});
   }
   weights.print(os, 2);
 
@@ -688,9 +701,12 @@ json::Value programToJson(const ProgramFile &file) {
         {"shape", shapeJson(w->shape())},
         {"experts", w->experts()},
         {"scale_tensor", jsonString(w->scale_tensor())},
-        {"scale_shape", w->scale_tensor()
+        {"scale_shape", w->dtype() == fb::DType::F8_E4M3
                             ? json::Value(shapeJson(w->scale_shape()))
-                            : json::Value(nullptr)}});
+                            : json::Value(nullptr)},
+        {"scale_block_rows", w->scale_block_rows()},
+        {"scale_block_cols", w->scale_block_cols()},
+        {"quantized_at_load", w->quantized_at_load()}});
   }
 
   json::Array kernels;

@@ -59,6 +59,15 @@ cl::opt<std::string> infoPath(cl::Positional, cl::Required,
 cl::opt<bool> infoJson("json", cl::desc("Print the summary as JSON"),
                        cl::sub(infoCommand));
 
+cl::opt<std::string> quantizeName(
+    "quantize",
+    cl::desc("Weights of the compiled model: none (default: as the "
+             "checkpoint stores them) or fp8 (linear weights as fp8 e4m3 with "
+             "128x128 f32 block scales, quantized from bf16 when the weights "
+             "load, docs/model.md 5.4; a no-op on fp8 checkpoints)"),
+    cl::value_desc("none|fp8"), cl::init("none"), cl::sub(infoCommand),
+    cl::sub(compileCommand));
+
 cl::opt<std::string> compilePath(cl::Positional, cl::Required,
                                  cl::desc("<checkpoint folder or config.json>"),
                                  cl::sub(compileCommand));
@@ -181,12 +190,31 @@ struct LoadedModel {
   size_t numShards = 0;
 };
 
+/// --quantize=fp8: a bf16 model's linear weights become fp8 with 128 x 128
+/// f32 block scales, quantized when the weights load; the checkpoint keeps
+/// (and is checked for) its bf16 tensors.
+void applyQuantize(dsc::ModelConfig &config, const std::string &path) {
+  if (quantizeName != "none" && quantizeName != "fp8")
+    fail("unknown --quantize '" + quantizeName + "' (known: none, fp8)");
+  if (quantizeName == "none")
+    return;
+  if (config.fp8) {
+    errs() << "dsc: note: " << path
+           << " is an fp8 checkpoint already (quantization_config); "
+              "--quantize=fp8 changes nothing\n";
+    return;
+  }
+  config.fp8 = dsc::FP8Config{};
+  config.fp8->quantizedAtLoad = true;
+}
+
 LoadedModel loadModel(const std::string &path) {
   LoadedModel model;
   auto config = dsc::loadModelConfig(path);
   if (!config)
     fail(config.error());
   model.config = config.take();
+  applyQuantize(model.config, path);
   model.configFile = path;
   if (!sys::fs::is_directory(path))
     return model;
@@ -249,10 +277,13 @@ int runInfo() {
   const dsc::ModelConfig &c = model.config;
   dsc::ModelSummary s = dsc::summarize(c);
   std::string weights =
-      c.fp8 ? "fp8 e4m3, " + std::to_string(c.fp8->blockRows) + "x" +
-                  std::to_string(c.fp8->blockCols) + " block scales" +
-                  (c.fp8->ue8m0Scales ? " (ue8m0)" : "")
-            : "bf16";
+      c.fp8
+          ? "fp8 e4m3, " + std::to_string(c.fp8->blockRows) + "x" +
+                std::to_string(c.fp8->blockCols) + " block scales" +
+                (c.fp8->ue8m0Scales ? " (ue8m0)" : "") +
+                (c.fp8->quantizedAtLoad ? ", quantized at load from bf16" : "")
+          : "bf16";
+  bool quantized = c.fp8 && c.fp8->quantizedAtLoad;
 
   if (infoJson) {
     json::Object attention{{"num_heads", c.numHeads},
@@ -289,6 +320,9 @@ int runInfo() {
         {"mtp_parameters", s.mtpParameters},
         {"bf16_bytes_per_token", s.bf16BytesPerToken},
         {"fp8_bytes_per_token", s.fp8BytesPerToken},
+        {"quantized_at_load", quantized},
+        {"weight_bytes_per_token",
+         c.fp8 ? s.fp8BytesPerToken : s.bf16BytesPerToken},
         {"kv_cache_bytes_per_token", s.kvCacheBytesPerToken},
         {"checkpoint_tensors", static_cast<int64_t>(model.numTensors)}};
     outs() << formatv("{0:2}", json::Value(std::move(out))) << "\n";
@@ -340,14 +374,17 @@ int runInfo() {
     os << " (MTP layer: " << billions(s.mtpParameters) << ", not compiled)";
   os << "\n";
   row("bytes/token") << byteSize(s.bf16BytesPerToken) << " in bf16, "
-                     << byteSize(s.fp8BytesPerToken) << " in fp8\n";
+                     << byteSize(s.fp8BytesPerToken) << " in fp8"
+                     << (quantized ? " (compiled: fp8, quantized at load)" : "")
+                     << "\n";
   row("kv cache") << s.kvCacheBytesPerToken << " bytes per token (bf16 latent, "
                   << c.numLayers << " layers x "
                   << c.kvLoraRank + c.qkRopeHeadDim << ")\n";
   if (model.hasWeights)
     row("checkpoint") << model.numTensors << " tensors in " << model.numShards
                       << " shard(s), all present with the expected dtypes "
-                         "and shapes\n";
+                         "and shapes"
+                      << (quantized ? " (bf16)" : "") << "\n";
   else
     row("checkpoint") << "config only (no weights)\n";
   return 0;
@@ -627,6 +664,9 @@ int main(int argc, char **argv) {
       "  dsc compile CKPT -o model         compile to a standalone executable\n"
       "  dsc compile CKPT --emit=STAGE -o F  stop at a stage (ds, ds-opt,\n"
       "                                    schedule, program) and write it\n"
+      "  dsc compile CKPT --quantize=fp8 -o model\n"
+      "                                    fp8 linear weights from a bf16\n"
+      "                                    checkpoint, quantized at load\n"
       "  dsc inspect-program FILE [--json] list a program or executable's\n"
       "                                    kernels, launches and buffers\n\n"
       "CKPT is a checkpoint folder (config.json and, optionally, safetensors "

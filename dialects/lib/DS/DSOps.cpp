@@ -99,10 +99,21 @@ LogicalResult WeightOp::verify() {
                                  "not set");
 
   ArrayRef<int64_t> shape;
+  if (getQuantized()) {
+    auto fp8 = dyn_cast<FP8BlockWeightType>(type);
+    if (!fp8 || fp8.getScales() != ScaleFormat::F32)
+      return emitOpError("a quantized weight must be !ds.fp8_block with f32 "
+                         "scales, got ")
+             << type;
+    if (getScaleTensor())
+      return emitOpError("a quantized weight has no scale tensor (the "
+                         "runtime computes its scales at load)");
+  }
   if (auto fp8 = dyn_cast<FP8BlockWeightType>(type)) {
-    if (!getScaleTensor())
-      return emitOpError("fp8 weight requires a scale tensor");
-    if (stacked != getScaleTensor()->contains("{e}"))
+    // The scales come from the checkpoint or from quantizing at load.
+    if (!getQuantized() && !getScaleTensor())
+      return emitOpError("fp8 weight requires a scale tensor or 'quantized'");
+    if (getScaleTensor() && stacked != getScaleTensor()->contains("{e}"))
       return emitOpError("scale tensor name must contain '{e}' exactly when "
                          "experts is set");
     shape = fp8.getShape();

@@ -5,8 +5,11 @@
 // every tensor is checked (present, dtype, shape, and for fp8 its
 // weight_scale_inv) before anything is allocated, then each manifest entry
 // is copied into one 64-byte-aligned host buffer, expert stacks contiguous.
-// With dummy(), weights of the compiled shapes and dtypes are made in place
-// from a seed instead (for benchmarks without a checkpoint).
+// A weight the program quantizes at load (`dsc compile --quantize=fp8`) is
+// read from its bf16 tensor and quantised to fp8 with f32 block scales
+// (dsrt/Quantize.h, on all hardware threads). With dummy(), weights of the
+// compiled shapes and dtypes are made in place from a seed instead (for
+// benchmarks without a checkpoint).
 //
 // Ownership: a WeightStore owns its buffers. Read-only after construction;
 // safe to share between threads.
@@ -36,12 +39,15 @@ public:
   /// problem (up to a limit), each naming the tensor and what was expected.
   static Status check(const Program &program, const Checkpoint &checkpoint);
 
-  /// check(), then copies every weight into host memory.
+  /// check(), then copies every weight into host memory, quantising the
+  /// ones quantized at load.
   static Expected<WeightStore> load(const Program &program,
                                     const Checkpoint &checkpoint,
                                     const Progress &progress = {});
 
-  /// Weights of the compiled shapes and dtypes from a seeded generator.
+  /// Weights of the compiled shapes and dtypes from a seeded generator. A
+  /// weight quantized at load gets the bf16 values a bf16 program's weight
+  /// of the same index and shape gets, quantised.
   static Expected<WeightStore> dummy(const Program &program, uint64_t seed);
 
   /// The weights image appended to `executable` by `dsc compile
@@ -65,6 +71,10 @@ private:
   };
   using Buffer = std::unique_ptr<uint8_t, FreeDeleter>;
   static Expected<WeightStore> allocate(const Program &program);
+  /// Quantises the bf16 checkpoint tensor(s) of weight `index` (quantized
+  /// at load; check() passed) into its buffers.
+  Status quantizeFrom(const Program &program, uint32_t index,
+                      const Checkpoint &checkpoint);
 
   std::vector<uint8_t *> data_, scales_; // into owned_ or mapping_
   std::vector<Buffer> owned_;

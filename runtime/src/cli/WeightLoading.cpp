@@ -60,6 +60,12 @@ dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
     fail(dir + ": no safetensors weights in this folder (give --weights DIR "
                "or --dummy-weights)");
   bool tty = isatty(fileno(stderr));
+  // Weights compiled with --quantize=fp8 are quantised as they load.
+  bool quantizing = false;
+  for (const dsrt::fb::Weight *w : *program.fb().weights())
+    quantizing = quantizing || w->quantized_at_load();
+  const char *what =
+      quantizing ? "loading and quantizing weights" : "loading weights";
   auto started = std::chrono::steady_clock::now();
   auto store = dsrt::WeightStore::load(
       program, checkpoint.value(), [&](uint64_t done, uint64_t total) {
@@ -68,7 +74,7 @@ dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
         double seconds = std::chrono::duration<double>(
                              std::chrono::steady_clock::now() - started)
                              .count();
-        std::fprintf(stderr, "\rloading weights %5.1f%% (%.0f MB/s)",
+        std::fprintf(stderr, "\r%s %5.1f%% (%.0f MB/s)", what,
                      100.0 * done / std::max<uint64_t>(total, 1),
                      seconds > 0 ? done / seconds / 1e6 : 0.0);
       });

@@ -1,10 +1,14 @@
 //===- Weights.cpp - load or make the weights of a program ---------------===//
 //
 // Manifest checking, copying from mmapped shards, and seeded dummy weights.
+// Weights quantized at load (`dsc compile --quantize=fp8`) are read as bf16
+// and quantised into their fp8 buffer and scales (dsrt/Quantize.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "dsrt/Weights.h"
+
+#include "dsrt/Quantize.h"
 
 #include <algorithm>
 #include <atomic>
@@ -61,11 +65,15 @@ std::vector<int64_t> toVector(const flatbuffers::Vector<int64_t> *v) {
   return std::vector<int64_t>(v->begin(), v->end());
 }
 
-/// The tensors behind manifest entry `w` (data, or its scales).
+/// The tensors behind manifest entry `w` (data, or its scales). A weight
+/// quantized at load reads a bf16 tensor of its shape and has no scale
+/// tensor.
 std::vector<Part> partsOf(const fb::Weight &w, bool scales) {
   std::vector<int64_t> shape = toVector(scales ? w.scale_shape() : w.shape());
   std::string pattern = (scales ? w.scale_tensor() : w.tensor())->str();
-  DType dtype = scales ? DType::F32 : checkpointDType(w.dtype());
+  DType dtype = scales                  ? DType::F32
+                : w.quantized_at_load() ? DType::BF16
+                                        : checkpointDType(w.dtype());
   if (w.experts() == 0)
     return {{pattern, dtype, shape}};
   std::vector<int64_t> one(shape.begin() + 1, shape.end());
@@ -102,7 +110,11 @@ Status WeightStore::check(const Program &program,
                  entry->info->shape != part.shape)
           report("tensor '" + part.name + "' is " +
                  dtypeName(entry->info->dtype) + " " +
-                 shapeText(entry->info->shape) + ", expected " + expected);
+                 shapeText(entry->info->shape) + ", expected " + expected +
+                 (w->quantized_at_load()
+                      ? " (the program quantizes it to fp8 at load; "
+                        "compile an fp8 checkpoint without --quantize)"
+                      : ""));
       }
     }
   if (count == 0)
@@ -255,7 +267,16 @@ Expected<WeightStore> WeightStore::load(const Program &program,
   WeightStore store = allocated.take();
   uint64_t done = 0;
   const auto &weights = *program.fb().weights();
-  for (uint32_t i = 0; i < weights.size(); ++i)
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    if (weights.Get(i)->quantized_at_load()) {
+      Status quantized = store.quantizeFrom(program, i, checkpoint);
+      if (!quantized)
+        return Expected<WeightStore>::error(quantized.error());
+      done += program.weightElements(i) + program.scaleElements(i) * 4;
+      if (progress)
+        progress(done, store.totalBytes_);
+      continue;
+    }
     for (bool scales : {false, true}) {
       if (scales && !weights.Get(i)->scale_tensor())
         continue;
@@ -276,30 +297,82 @@ Expected<WeightStore> WeightStore::load(const Program &program,
           progress(done, store.totalBytes_);
       }
     }
+  }
   return store;
+}
+
+Status WeightStore::quantizeFrom(const Program &program, uint32_t index,
+                                 const Checkpoint &checkpoint) {
+  const fb::Weight &w = *program.fb().weights()->Get(index);
+  int64_t rows = w.shape()->Get(w.shape()->size() - 2);
+  int64_t cols = w.shape()->Get(w.shape()->size() - 1);
+  uint64_t matrixScales =
+      program.scaleElements(index) / std::max<int64_t>(w.experts(), 1);
+  std::vector<QuantizeJob> jobs;
+  std::vector<std::vector<uint16_t>> copies; // of misaligned sources
+  uint8_t *values = data_[index];
+  float *scales = reinterpret_cast<float *>(scales_[index]);
+  std::vector<Part> parts = partsOf(w, /*scales=*/false);
+  for (const Part &part : parts) {
+    const Checkpoint::Entry *entry = checkpoint.find(part.name);
+    const SafetensorsFile &shard = checkpoint.shard(entry->shard);
+    const uint8_t *src = shard.tensorData(*entry->info);
+    if (!src)
+      return Status::error(shard.path() + ": tensor '" + part.name +
+                           "' lies outside the file");
+    const uint16_t *source = reinterpret_cast<const uint16_t *>(src);
+    if (reinterpret_cast<uintptr_t>(src) % alignof(uint16_t) != 0) {
+      copies.emplace_back(rows * cols);
+      std::memcpy(copies.back().data(), src, rows * cols * 2);
+      source = copies.back().data();
+    }
+    jobs.push_back({source, values, scales, rows, cols});
+    values += rows * cols;
+    scales += matrixScales;
+  }
+  uint64_t nonFinite =
+      quantizeFP8Blocks(jobs, w.scale_block_rows(), w.scale_block_cols());
+  if (nonFinite)
+    return Status::error(
+        checkpoint.dir() + ": tensor '" + w.tensor()->str() + "' holds " +
+        std::to_string(nonFinite) +
+        " non-finite value(s) (inf or NaN); it cannot be quantized to fp8");
+  return Status::success();
 }
 
 namespace {
 
-/// Fills weight `w` (n elements, `cols` wide) from its own generator.
-void fillDummy(const fb::Weight &w, uint64_t n, uint64_t scaleCount,
-               uint8_t *data, uint8_t *scaleData, uint64_t seed) {
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  auto next = [&]() { // splitmix64
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+/// splitmix64: a counter-based generator, so skip() jumps ahead exactly.
+struct DummyGenerator {
+  static constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
+  explicit DummyGenerator(uint64_t seed) : state(seed * kGamma + 1) {}
+  void skip(uint64_t draws) { state += draws * kGamma; }
+  uint64_t next() {
+    uint64_t z = (state += kGamma);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-  };
-  auto uniform = [&]() { // [-1, 1)
+  }
+  float uniform() { // [-1, 1)
     return static_cast<float>(next() >> 40) / float(1 << 23) - 1.0f;
-  };
-  auto bf16 = [](float v) {
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    bits += 0x7FFF + ((bits >> 16) & 1);
-    return static_cast<uint16_t>(bits >> 16);
-  };
+  }
+  uint64_t state;
+};
+
+uint16_t toBF16(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  bits += 0x7FFF + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+/// Fills weight `w` (n elements, `cols` wide) from its own generator.
+void fillDummy(const fb::Weight &w, uint64_t n, uint64_t scaleCount,
+               uint8_t *data, uint8_t *scaleData, uint64_t seed) {
+  DummyGenerator generator(seed);
+  auto next = [&] { return generator.next(); };
+  auto uniform = [&] { return generator.uniform(); };
+  auto bf16 = toBF16;
   int64_t cols = w.shape()->Get(w.shape()->size() - 1);
   bool vector = w.shape()->size() == 1;
   // Norm weights near 1, biases small and positive, matrices scaled by
@@ -333,6 +406,31 @@ void fillDummy(const fb::Weight &w, uint64_t n, uint64_t scaleCount,
     scales[j] = s * (1.0f + 0.25f * uniform());
 }
 
+/// Fills weight `w`, quantized at load, with the bf16 values fillDummy()
+/// makes for a bf16 weight of its shape and seed, quantised: a bf16 and an
+/// fp8 program of one model run the same dummy weights.
+void fillQuantizedDummy(const fb::Weight &w, uint64_t scaleCount, uint8_t *data,
+                        uint8_t *scaleData, uint64_t seed) {
+  int64_t rows = w.shape()->Get(w.shape()->size() - 2);
+  int64_t cols = w.shape()->Get(w.shape()->size() - 1);
+  int64_t matrices = std::max<int64_t>(w.experts(), 1);
+  uint64_t matrix = static_cast<uint64_t>(rows * cols);
+  float scale = 1.0f / std::sqrt(static_cast<float>(cols));
+  std::vector<uint16_t> source(matrix);
+  float *scales = reinterpret_cast<float *>(scaleData);
+  for (int64_t m = 0; m < matrices; ++m) {
+    // fillDummy draws once per element of a bf16 matrix.
+    DummyGenerator generator(seed);
+    generator.skip(m * matrix);
+    for (uint16_t &x : source)
+      x = toBF16(scale * generator.uniform());
+    quantizeFP8Blocks({{source.data(), data + m * matrix,
+                        scales + m * (scaleCount / matrices), rows, cols}},
+                      w.scale_block_rows(), w.scale_block_cols(),
+                      /*threads=*/1);
+  }
+}
+
 } // namespace
 
 Expected<WeightStore> WeightStore::dummy(const Program &program,
@@ -346,10 +444,16 @@ Expected<WeightStore> WeightStore::dummy(const Program &program,
   // so the result does not depend on how many threads fill them.
   std::atomic<uint32_t> nextWeight{0};
   auto worker = [&] {
-    for (uint32_t i; (i = nextWeight++) < weights.size();)
-      fillDummy(*weights.Get(i), program.weightElements(i),
-                weights.Get(i)->scale_tensor() ? program.scaleElements(i) : 0,
-                store.data_[i], store.scales_[i], seed * 1000003u + i);
+    for (uint32_t i; (i = nextWeight++) < weights.size();) {
+      const fb::Weight &w = *weights.Get(i);
+      if (w.quantized_at_load())
+        fillQuantizedDummy(w, program.scaleElements(i), store.data_[i],
+                           store.scales_[i], seed * 1000003u + i);
+      else
+        fillDummy(w, program.weightElements(i),
+                  w.scale_tensor() ? program.scaleElements(i) : 0,
+                  store.data_[i], store.scales_[i], seed * 1000003u + i);
+    }
   };
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;

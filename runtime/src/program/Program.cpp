@@ -117,13 +117,44 @@ std::string checkProgram(const fb::Program &p) {
       return what + " ('" + w->symbol()->str() +
              "'): experts do not match its shape";
     bool fp8 = w->dtype() == fb::DType::F8_E4M3;
-    if (fp8 != (w->scale_tensor() != nullptr) ||
-        (fp8 && shapeProduct(w->scale_shape()) == 0))
-      return what + " ('" + w->symbol()->str() +
-             "'): fp8 weights need scales, others have none";
+    bool quantized = w->quantized_at_load();
+    std::string named = what + " ('" + w->symbol()->str() + "')";
+    if (quantized && !fp8)
+      return named + ": only fp8 weights are quantized at load";
+    // An fp8 weight's scales come from the checkpoint (scale_tensor) or
+    // from quantizing a bf16 tensor at load, never both.
+    if (fp8 != (w->scale_tensor() != nullptr || quantized) ||
+        (fp8 && shapeProduct(w->scale_shape()) == 0) ||
+        (!fp8 && w->scale_shape() && w->scale_shape()->size() > 0))
+      return named + ": fp8 weights need scales, others have none";
+    if (quantized && w->scale_tensor())
+      return named + ": a weight quantized at load has no scale tensor";
     if (fp8 && w->experts() > 0 && w->scale_shape()->Get(0) != w->experts())
-      return what + " ('" + w->symbol()->str() +
-             "'): experts do not match its scale shape";
+      return named + ": experts do not match its scale shape";
+    int64_t blockRows = w->scale_block_rows(),
+            blockCols = w->scale_block_cols();
+    bool blocks = blockRows != 0 || blockCols != 0;
+    if ((quantized || blocks) && (blockRows <= 0 || blockCols <= 0 || !fp8))
+      return named + ": scale blocks " + std::to_string(blockRows) + " x " +
+             std::to_string(blockCols) +
+             (fp8 ? " must be positive" : " on a weight that is not fp8") +
+             (quantized ? " (quantized at load)" : "");
+    if (blocks) {
+      // scale_shape = shape with its last two dimensions divided by the
+      // blocks, rounded up.
+      const auto &shape = *w->shape();
+      const auto &scales = *w->scale_shape();
+      bool ok = shape.size() >= 2 && scales.size() == shape.size();
+      for (uint32_t d = 0; ok && d < shape.size(); ++d) {
+        int64_t block = d + 2 == shape.size()   ? blockRows
+                        : d + 1 == shape.size() ? blockCols
+                                                : 1;
+        ok = scales.Get(d) == (shape.Get(d) - 1) / block + 1;
+      }
+      if (!ok)
+        return named + ": scale shape does not cover its shape in blocks of " +
+               std::to_string(blockRows) + " x " + std::to_string(blockCols);
+    }
   }
   auto checkKernel = [&](const fb::Kernel *k,
                          const std::string &what) -> std::string {
@@ -247,9 +278,8 @@ std::string checkProgram(const fb::Program &p) {
           break;
         case fb::ArgKind::WeightScales: // only fp8 weights have scales
           ok = a->value() < p.weights()->size() &&
-               p.weights()
-                   ->Get(static_cast<uint32_t>(a->value()))
-                   ->scale_tensor();
+               p.weights()->Get(static_cast<uint32_t>(a->value()))->dtype() ==
+                   fb::DType::F8_E4M3;
           break;
         case fb::ArgKind::Cache:
           ok = a->value() < cacheBytes;

@@ -42,11 +42,15 @@ struct RopeConfig {
   double mscaleAllDim = 0.0; // 0 = absent: no softmax-scale correction
 };
 
-/// `quantization_config` of an fp8 checkpoint (V3, R1, V3.1).
+/// `quantization_config` of an fp8 checkpoint (V3, R1, V3.1), or the fp8
+/// weights `dsc compile --quantize=fp8` makes of a bf16 checkpoint.
 struct FP8Config {
   int64_t blockRows = 128;
   int64_t blockCols = 128;
   bool ue8m0Scales = false; // scale_fmt = "ue8m0" (V3.1)
+  // The checkpoint holds the linear weights in bf16 and the runtime
+  // quantises them when they load (`docs/model.md` §5.4).
+  bool quantizedAtLoad = false;
 };
 
 struct ModelConfig {

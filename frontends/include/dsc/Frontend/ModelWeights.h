@@ -39,9 +39,14 @@ struct WeightSpec {
   bool mtp = false;    // part of the multi-token-prediction layer
 
   int64_t numElements() const;
-  /// Stored as fp8 e4m3 with a weight_scale_inv tensor in this checkpoint.
+  /// Compiled as fp8 e4m3 with block scales: stored so in this checkpoint
+  /// (weight_scale_inv), or quantized at load (--quantize=fp8).
   bool isFP8(const ModelConfig &config) const {
     return config.fp8.has_value() && role == WeightRole::Linear;
+  }
+  /// isFP8, and the checkpoint holds it so (not quantized at load).
+  bool isStoredFP8(const ModelConfig &config) const {
+    return isFP8(config) && !config.fp8->quantizedAtLoad;
   }
   std::string scaleName() const { return name + "_scale_inv"; }
   std::vector<int64_t> scaleShape(const ModelConfig &config) const;

@@ -53,7 +53,7 @@ Status CudaSession::uploadWeights(const Program &program,
     CUdeviceptr data = 0, scales = 0;
     if (Status s = upload(weights.data(i), bytes, data); !s)
       return s;
-    if (ws.Get(i)->scale_tensor())
+    if (ws.Get(i)->dtype() == fb::DType::F8_E4M3) // checkpoint or quantized
       if (Status s =
               upload(weights.scales(i), program.scaleElements(i) * 4, scales);
           !s)

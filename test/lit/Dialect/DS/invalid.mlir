@@ -16,8 +16,23 @@ ds.weight @w = "experts.{e}.w" : tensor<2x4x4xbf16>
 
 // -----
 
-// expected-error @+1 {{fp8 weight requires a scale tensor}}
+// expected-error @+1 {{fp8 weight requires a scale tensor or 'quantized'}}
 ds.weight @w = "w" : !ds.fp8_block<4x4, block = 128x128, scales = f32>
+
+// -----
+
+// expected-error @+1 {{a quantized weight has no scale tensor (the runtime computes its scales at load)}}
+ds.weight @w = "w" scale "w_scale_inv" quantized : !ds.fp8_block<4x4, block = 128x128, scales = f32>
+
+// -----
+
+// expected-error @+1 {{a quantized weight must be !ds.fp8_block with f32 scales, got 'tensor<4x4xbf16>'}}
+ds.weight @w = "w" quantized : tensor<4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{a quantized weight must be !ds.fp8_block with f32 scales, got '!ds.fp8_block<4x4, block = 128x128, scales = ue8m0>'}}
+ds.weight @w = "w" quantized : !ds.fp8_block<4x4, block = 128x128, scales = ue8m0>
 
 // -----
 

@@ -12,6 +12,10 @@ ds.weight @bias = "model.layers.1.mlp.gate.e_score_correction_bias" : tensor<8xf
 ds.weight @q = "q.weight" scale "q.weight_scale_inv" : !ds.fp8_block<144x32, block = 128x128, scales = f32>
 // CHECK: ds.weight @experts = "e.{e}.w" scale "e.{e}.s" experts 8 : !ds.fp8_block<8x16x32, block = 128x128, scales = ue8m0>
 ds.weight @experts = "e.{e}.w" scale "e.{e}.s" experts 8 : !ds.fp8_block<8x16x32, block = 128x128, scales = ue8m0>
+// CHECK: ds.weight @o = "o.weight" quantized : !ds.fp8_block<32x144, block = 128x128, scales = f32>
+ds.weight @o = "o.weight" quantized : !ds.fp8_block<32x144, block = 128x128, scales = f32>
+// CHECK: ds.weight @down = "d.{e}.w" quantized experts 8 : !ds.fp8_block<8x32x16, block = 128x128, scales = f32>
+ds.weight @down = "d.{e}.w" quantized experts 8 : !ds.fp8_block<8x32x16, block = 128x128, scales = f32>
 
 // CHECK-LABEL: func.func @dense
 func.func @dense(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %norm: tensor<32xbf16>,

@@ -39,33 +39,44 @@ def DS_WeightOp : DS_Op<"weight", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     type `type`. It holds no data; the runtime maps the tensor from the
     checkpoint when the program starts.
 
-    | `type` | checkpoint dtype | `scale_tensor` |
-    |---|---|---|
-    | `tensor<...xbf16>` | `BF16` | absent |
-    | `tensor<...xf32>` | `F32` | absent |
-    | `!ds.fp8_block<NxK, ...>` | `F8_E4M3` | the f32 `weight_scale_inv`, shape `[ceil(N/bn), ceil(K/bk)]` |
+    | `type` | checkpoint dtype | `scale_tensor` | `quantized` |
+    |---|---|---|---|
+    | `tensor<...xbf16>` | `BF16` | absent | absent |
+    | `tensor<...xf32>` | `F32` | absent | absent |
+    | `!ds.fp8_block<NxK, ...>` | `F8_E4M3` | the f32 `weight_scale_inv`, shape `[ceil(N/bn), ceil(K/bk)]` | absent |
+    | `!ds.fp8_block<NxK, ..., scales = f32>` | `BF16` | absent | present |
+
+    `quantized` (`dsc compile --quantize=fp8`) marks a weight that the
+    checkpoint holds in bf16 and the runtime quantises when the weights
+    load, into e4m3 values with one f32 scale per block of the type
+    (`docs/model.md` §5.4). Everything after the load sees it exactly as an
+    fp8 checkpoint weight.
 
     With `experts = E` the weight is a stack of `E` expert tensors: `tensor`
     (and `scale_tensor`) are name templates in which `{e}` stands for the
     expert index, and the type's leading dimension is `E`.
 
     The verifier rejects: dynamic or non-positive dimensions, element types
-    other than those above, an fp8 weight without `scale_tensor`, a scale on a
-    bf16/f32 weight, `experts` without `{e}` in the names (or the reverse),
-    and a leading dimension that differs from `experts`.
+    other than those above, an fp8 weight with neither or both of
+    `scale_tensor` and `quantized`, `quantized` on a type other than
+    `!ds.fp8_block` with f32 scales, a scale on a bf16/f32 weight,
+    `experts` without `{e}` in the names (or the reverse), and a leading
+    dimension that differs from `experts`.
 
     ```mlir
     ds.weight @layers.0.self_attn.kv_a_layernorm = "model.layers.0.self_attn.kv_a_layernorm.weight" : tensor<512xbf16>
     ds.weight @layers.3.mlp.experts.gate_proj = "model.layers.3.mlp.experts.{e}.gate_proj.weight"
         scale "model.layers.3.mlp.experts.{e}.gate_proj.weight_scale_inv" experts 256
         : !ds.fp8_block<256x2048x7168, block = 128x128, scales = f32>
+    ds.weight @layers.0.self_attn.o_proj = "model.layers.0.self_attn.o_proj.weight" quantized
+        : !ds.fp8_block<2048x2048, block = 128x128, scales = f32>
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$tensor,
                        TypeAttr:$type, OptionalAttr<StrAttr>:$scale_tensor,
-                       OptionalAttr<I64Attr>:$experts);
+                       UnitAttr:$quantized, OptionalAttr<I64Attr>:$experts);
   let assemblyFormat = [{
-    $sym_name `=` $tensor (`scale` $scale_tensor^)? (`experts` $experts^)? attr-dict `:` $type
+    $sym_name `=` $tensor (`scale` $scale_tensor^)? (`quantized` $quantized^)? (`experts` $experts^)? attr-dict `:` $type
   }];
   let hasVerifier = 1;
 }
