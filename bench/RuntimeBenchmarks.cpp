@@ -2,7 +2,8 @@
 //
 // What the executable does on the host around the GPU's work: giving a
 // decode step's sequences cache pages (every step), making dummy weights
-// (every --dummy-weights start), and formatting a --profile report. The
+// (every --dummy-weights start), quantising weights to fp8 at load, and
+// formatting a --profile report. The
 // GPU's kernels are measured by --profile on the device
 // (tools/device/perf_table.py); these are the parts a host change moves.
 //
@@ -12,6 +13,7 @@
 #include "../runtime/test/ProgramBuilder.h"
 
 #include "dsrt/Profile.h"
+#include "dsrt/Quantize.h"
 #include "dsrt/Weights.h"
 
 #include <benchmark/benchmark.h>
@@ -86,6 +88,38 @@ void BM_DummyWeights(benchmark::State &state) {
   state.SetBytesProcessed(state.iterations() * int64_t(8192) * 4096 * 2);
 }
 BENCHMARK(BM_DummyWeights)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// --quantize=fp8 at load: a 2048 x 1408 expert matrix (bf16, random) to
+/// e4m3 with 128 x 128 block scales, on state.range(0) threads (0: all),
+/// in source bytes per second.
+void BM_QuantizeFP8(benchmark::State &state) {
+  const int64_t rows = 2048, cols = 1408;
+  std::vector<uint16_t> source(rows * cols);
+  uint32_t seed = 12345;
+  for (uint16_t &v : source) {
+    seed = seed * 1664525u + 1013904223u;
+    v = static_cast<uint16_t>(0x3C00 + (seed >> 24)) | ((seed >> 8) & 0x8000);
+  }
+  // Eight matrices, each with its own outputs.
+  std::vector<std::vector<uint8_t>> values(8,
+                                           std::vector<uint8_t>(rows * cols));
+  std::vector<std::vector<float>> scales(8, std::vector<float>(16 * 11));
+  std::vector<dsrt::QuantizeJob> jobs;
+  for (int j = 0; j < 8; ++j)
+    jobs.push_back(
+        {source.data(), values[j].data(), scales[j].data(), rows, cols});
+  for (auto _ : state) {
+    uint64_t bad = dsrt::quantizeFP8Blocks(
+        jobs, 128, 128, static_cast<unsigned>(state.range(0)));
+    benchmark::DoNotOptimize(bad);
+  }
+  state.SetBytesProcessed(state.iterations() * 8 * rows * cols * 2);
+}
+BENCHMARK(BM_QuantizeFP8)
+    ->Arg(1)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 /// The --profile report of a V2-Lite-sized chunk (23 kernels), as the
 /// table and as JSON.
