@@ -117,6 +117,11 @@ struct ParseOptions {
 /// Parses one JSON document.
 Expected<Value> parse(std::string_view text, const ParseOptions &options = {});
 
+/// `text` as a JSON string literal: quoted, with '"' and '\\' escaped,
+/// newline, return and tab as \n \r \t and other control bytes as \u00XX;
+/// other bytes are copied as they are.
+std::string quote(std::string_view text);
+
 } // namespace dsrt::json
 
 #endif // DSRT_JSON_H

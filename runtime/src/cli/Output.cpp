@@ -9,6 +9,7 @@
 
 #include "cli/Fail.h"
 
+#include "dsrt/Json.h"
 #include "dsrt/NpyWriter.h"
 
 #include <algorithm>
@@ -26,35 +27,7 @@ std::string idsJson(const std::vector<int32_t> &ids) {
 }
 
 std::string jsonString(const std::string &text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  return out + "\"";
+  return dsrt::json::quote(text);
 }
 
 void writeLogits(const std::string &path,

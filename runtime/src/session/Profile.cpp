@@ -7,6 +7,8 @@
 
 #include "dsrt/Profile.h"
 
+#include "dsrt/Json.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -30,24 +32,6 @@ void appendf(std::string &out, const char *format, ...) {
     out.resize(at + static_cast<size_t>(n));
   }
   va_end(args);
-}
-
-/// `text` as a JSON string, quoted and escaped.
-std::string jsonString(const std::string &text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 /// "ratio" of `value` to `ceiling` in percent, or "-" without a ceiling.
@@ -119,7 +103,7 @@ std::string profileJson(const std::vector<ChunkProfile> &profiles) {
   std::string s = "[";
   for (size_t i = 0; i < profiles.size(); ++i) {
     const ChunkProfile &c = profiles[i];
-    s += std::string(i ? ", " : "") + "{\"entry\": " + jsonString(c.entry) +
+    s += std::string(i ? ", " : "") + "{\"entry\": " + json::quote(c.entry) +
          ", \"tokens\": " + std::to_string(c.tokens) +
          ", \"outputs\": " + std::to_string(c.outputs) +
          ", \"positions_attended\": " + std::to_string(c.context) +
@@ -128,7 +112,7 @@ std::string profileJson(const std::vector<ChunkProfile> &profiles) {
          ", \"marked_step_seconds\": " + jsonNumber(c.markedSeconds) +
          ", \"marker_seconds\": " + jsonNumber(c.markerSeconds) +
          ", \"kernel_seconds\": " + jsonNumber(kernelSeconds(c)) +
-         ", \"ceilings\": {\"device\": " + jsonString(c.ceilingsOf) +
+         ", \"ceilings\": {\"device\": " + json::quote(c.ceilingsOf) +
          ", \"bytes_per_second\": " + jsonNumber(c.bandwidth) +
          ", \"bf16_flops_per_second\": " + jsonNumber(c.bf16Flops) +
          ", \"fp8_flops_per_second\": " + jsonNumber(c.fp8Flops) +
@@ -141,8 +125,8 @@ std::string profileJson(const std::vector<ChunkProfile> &profiles) {
       };
       double rate = k.seconds > 0 ? k.bytes / k.seconds : 0;
       double flops = k.seconds > 0 ? k.flops / k.seconds : 0;
-      s += std::string(j ? ", " : "") + "{\"name\": " + jsonString(k.name) +
-           ", \"summary\": " + jsonString(k.summary) +
+      s += std::string(j ? ", " : "") + "{\"name\": " + json::quote(k.name) +
+           ", \"summary\": " + json::quote(k.summary) +
            ", \"launches\": " + std::to_string(k.launches) +
            ", \"seconds\": " + jsonNumber(k.seconds);
       if (k.hasCost)
