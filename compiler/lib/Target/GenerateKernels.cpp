@@ -9,6 +9,7 @@
 
 #include "dsc/Target/HostKernels.h"
 #include "dsc/Target/Passes.h"
+#include "dsc/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -65,7 +66,23 @@ struct GenerateKernelsPass
     b.setInsertionPointToEnd(module.getBody());
     auto kernels = ModuleOp::create(b, module.getLoc(), StringRef("kernels"));
     kernels->setAttr("ds.kernels", b.getStringAttr(cuda ? "cuda" : "cpu"));
-    dsc::HostKernelGenerator generator(kernels, geometry);
+    // fp8 weights decode with the hardware conversion where the target
+    // has one (the "<isa>/<gpu>" that ds-configure-kernels recorded).
+    dsc::FP8Decode fp8Decode = dsc::FP8Decode::Table;
+    if (cuda) {
+      std::string known;
+      std::optional<dsc::TargetDescription> isa =
+          dsc::lookupTarget(target.getValue().split('/').first, known);
+      if (!isa) {
+        module.emitError("ds-generate-kernels: unknown target '")
+            << target.getValue() << "' (known: " << known << ")";
+        return signalPassFailure();
+      }
+      fp8Decode = isa->hasFp8Convert ? dsc::FP8Decode::Hardware
+                                     : dsc::FP8Decode::ExponentShift;
+    }
+    dsc::HostKernelGenerator generator(kernels, geometry,
+                                       /*genericOnly=*/false, fp8Decode);
     // Check builds: the generic host lowering of every kernel, with the
     // same indices (both generators deduplicate by the same signature).
     std::optional<dsc::HostKernelGenerator> twins;

@@ -24,6 +24,7 @@ TargetDescription cuda(std::string chip, std::string ptx, bool mmaSync,
   t.hasWgmma = wgmma;
   t.hasTma = tma;
   t.hasFp8Mma = fp8Mma;
+  t.hasFp8Convert = fp8Mma; // both arrive with sm_89
   t.maxThreadsPerBlock = 1024;
   t.maxRegistersPerThread = 255;
   t.maxSharedMemoryPerBlock = sharedPerBlock;
@@ -33,11 +34,12 @@ TargetDescription cuda(std::string chip, std::string ptx, bool mmaSync,
 
 const TargetDescription kTargets[] = {
     {TargetDescription::Kind::Host, "cpu", "", "", false, false, false, false,
-     false, 0, 0, 0, ""},
+     false, false, 0, 0, 0, ""},
     // A100 / A30: mma.sync (bf16), cp.async; 163 KB shared memory per block.
     cuda("sm_80", "+ptx70", true, false, false, false, 163 * 1024, "a100"),
-    // L4 / L40 / RTX 4090: adds fp8 mma.sync; 99 KB per block.
-    cuda("sm_89", "+ptx78", true, false, false, true, 99 * 1024, "l40s"),
+    // L4 / L40 / RTX 4090: adds fp8 mma.sync and conversions (LLVM emits
+    // cvt.rn.f16x2.e4m3x2 from PTX 8.1); 99 KB per block.
+    cuda("sm_89", "+ptx81", true, false, false, true, 99 * 1024, "l40s"),
     // H100 / H200: wgmma, TMA, fp8; 227 KB per block.
     cuda("sm_90a", "+ptx80", true, true, true, true, 227 * 1024, "h200"),
 };

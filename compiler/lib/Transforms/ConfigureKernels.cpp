@@ -35,6 +35,8 @@ constexpr int64_t kBlockSplitRegisters = 128;
 /// thread may use (ptxas, sm_90a). Wider latents hold proportionally fewer.
 constexpr int64_t kQueryGroupAt512 = 4;
 constexpr int64_t kWarp = 32;
+/// Routed experts a warp's registers hold for ds.moe_select (8 per lane).
+constexpr int64_t kMaxExpertsPerWarp = 8 * kWarp;
 
 class KernelConfigurator {
 public:
@@ -47,8 +49,15 @@ public:
   KernelConfigAttr choose(Operation *op, StringRef entry) const {
     return llvm::TypeSwitch<Operation *, KernelConfigAttr>(op)
         // A thread per element or row suffices: no reduction to share.
-        .Case<EmbedOp, SwiGLUOp, AddOp, RopeOp, MoESelectOp, MLAAttentionOp>(
+        .Case<EmbedOp, SwiGLUOp, AddOp, RopeOp, MLAAttentionOp>(
             [&](Operation *) { return generic(); })
+        // A warp per token, its lanes holding the experts' scores.
+        .Case([&](MoESelectOp select) {
+          int64_t experts = select.getLogits().getType().getDimSize(1);
+          return target.hasWarpShuffle && experts <= kMaxExpertsPerWarp
+                     ? warp()
+                     : generic();
+        })
         // Reductions along a row: 32 lanes share it where warps exist.
         .Case<RMSNormOp, LinearOp, RouterLogitsOp, LMHeadOp, SampleOp,
               MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,

@@ -20,6 +20,10 @@
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.add {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// Expert selection: a warp per token up to 256 experts (8 per lane), a
+// thread per token beyond.
+// SM90: ds.moe_select {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM90: ds.moe_select {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // Prefill: four of a slot's tokens per warp at a 512-wide latent.
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = warp_query_group, query_group = 4>
 // SM90-LABEL: func.func @decode
@@ -48,12 +52,20 @@ func.func @prefill(%t: tensor<?xi32>, %table: tensor<64x512xbf16>,
                    %norm: tensor<512xbf16>, %w: tensor<512x512xbf16>,
                    %q: tensor<?x4x576xbf16>, %pos: tensor<?xi32>,
                    %slots: tensor<?xi32>,
-                   %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>)
+                   %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>,
+                   %r256: tensor<?x256xf32>, %b256: tensor<256xf32>,
+                   %r384: tensor<?x384xf32>)
     attributes {ds.entry = "prefill"} {
   %h = ds.embed %t, %table : tensor<?xi32>, tensor<64x512xbf16> -> tensor<?x512xbf16>
   %n = ds.rms_norm %h, %norm {eps = 1.0e-06 : f64} : tensor<?x512xbf16>, tensor<512xbf16>
   %l = ds.linear %n, %w : tensor<?x512xbf16>, tensor<512x512xbf16> -> tensor<?x512xbf16>
   %s = ds.add %l, %h : tensor<?x512xbf16>
+  %w1, %i1 = ds.moe_select %r256 bias(%b256 : tensor<256xf32>) {scoring = #ds.scoring<sigmoid>, topk_method = #ds.topk_method<noaux_tc>, top_k = 8 : i64,
+      n_group = 8 : i64, topk_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
+      : tensor<?x256xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
+  %w2, %i2 = ds.moe_select %r384 {scoring = #ds.scoring<softmax>, topk_method = #ds.topk_method<greedy>, top_k = 8 : i64,
+      n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64}
+      : tensor<?x384xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
   %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.1 : f64}
       : tensor<?x4x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x4x512xbf16>
   return

@@ -79,6 +79,15 @@ struct CacheGeometry {
   int64_t pagesPerSequence() const { return maxSeq / pageSize; }
 };
 
+/// How warp-cooperative kernels turn fp8 e4m3 weight bytes into numbers.
+/// Table: a 256-entry table and the block scale per element, each weight
+/// rounded to bf16 as the references dequantise (the generic lowering
+/// always does this). Hardware: cvt.rn.f16x2.e4m3x2, two bytes per
+/// instruction (targets with fp8 conversions); ExponentShift: the bits
+/// moved into an f16 (others). Both apply the block scale once per group
+/// of eight products.
+enum class FP8Decode { Table, ExponentShift, Hardware };
+
 // The launch argument layout of kernel-level ops is the dialect's
 // (dsc/Dialect/DS/KernelArguments.h): the schedule uses it without a target.
 using ds::isKernelOp;
@@ -96,8 +105,10 @@ public:
   /// warp-cooperative kernels needs the NVVM dialect and can only be
   /// compiled for a CUDA target.
   HostKernelGenerator(mlir::ModuleOp kernels, CacheGeometry cache,
-                      bool genericOnly = false)
-      : kernels(kernels), cache(cache), genericOnly(genericOnly) {}
+                      bool genericOnly = false,
+                      FP8Decode fp8Decode = FP8Decode::Table)
+      : kernels(kernels), cache(cache), genericOnly(genericOnly),
+        fp8Decode(fp8Decode) {}
 
   /// The index of the kernel of `op`, generated on first use of its
   /// signature (op name, attributes but the layer, operand and result types,
@@ -111,6 +122,7 @@ private:
   mlir::ModuleOp kernels;
   CacheGeometry cache;
   bool genericOnly;
+  FP8Decode fp8Decode;
   llvm::StringMap<unsigned> bySignature;
   llvm::StringSet<> names;
   std::vector<KernelInfo> kernelInfos;

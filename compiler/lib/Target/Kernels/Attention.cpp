@@ -166,7 +166,63 @@ private:
           [&](Value k, Value v) { e.storeBF16(v, result(), e.add(out, k)); },
           e.loadI64(operand(1), t), pairIndex, rope, freqs);
     };
-    int64_t pairs = ropeDim / 2, perHead = latent + pairs;
+    int64_t pairs = ropeDim / 2;
+    if (gpu && latent % 8 == 0 && (!kvB.fp8 || kvB.blockCols % 8 == 0)) {
+      // One warp per (token, head, 8 latent columns): lane l takes the
+      // rows d = l, l + 32, ... of W_UK[h], one 16-byte load of 8 columns
+      // each (all issued at once), and the 8 column sums are reduced over
+      // the lanes; one more warp per (token, head) rotates q_pe.
+      int64_t columnGroups = latent / 8;
+      int64_t rowsPerLane = (nope + Emitter::kWarp - 1) / Emitter::kWarp;
+      Value warp = e.c64(Emitter::kWarp);
+      e.loop(e.begin, e.end, [&](Value index) {
+        Value warpIndex = e.div(index, warp), lane = e.rem(index, warp);
+        Value th = e.div(warpIndex, e.c64(columnGroups + 1));
+        Value group = e.rem(warpIndex, e.c64(columnGroups + 1));
+        Value t = e.div(th, e.c64(heads)), h = e.rem(th, e.c64(heads));
+        auto isQAbs = scf::IfOp::create(
+            e.b, e.loc,
+            cmpI(arith::CmpIPredicate::slt, group, e.c64(columnGroups)),
+            /*withElse=*/true);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&isQAbs.getThenRegion().front());
+        Value c0 = e.mul(group, e.c64(8));
+        Value qBase =
+            e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
+        Value kvRow0 = e.mul(h, e.c64(nope + vDim));
+        SmallVector<Value> sums(8, e.f32(0.0));
+        SmallVector<std::pair<Value, SmallVector<Value>>> rows;
+        for (int64_t r = 0; r < rowsPerLane; ++r) {
+          Value d = e.add(lane, e.c64(r * Emitter::kWarp));
+          Value inRange = cmpI(arith::CmpIPredicate::slt, d, e.c64(nope));
+          Value safeD = select(inRange, d, e.c64(nope - 1));
+          Value q = select(inRange, e.loadBF16(operand(0), e.add(qBase, safeD)),
+                           e.f32(0.0));
+          rows.push_back({q, e.weightGroup(kvB, e.add(kvRow0, safeD), c0)});
+        }
+        for (auto &[q, ws] : rows)
+          for (int64_t j = 0; j < 8; ++j)
+            sums[j] = e.fma(q, ws[j], sums[j]);
+        Value out =
+            e.add(e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width)), c0);
+        for (int64_t j = 0; j < 8; ++j) {
+          Value total = e.warpSum(sums[j]);
+          auto first = scf::IfOp::create(
+              e.b, e.loc, cmpI(arith::CmpIPredicate::eq, lane, e.c64(j)),
+              /*withElse=*/false);
+          OpBuilder::InsertionGuard inner(e.b);
+          e.b.setInsertionPointToStart(&first.getThenRegion().front());
+          e.storeBF16(total, result(), e.add(out, e.c64(j)));
+        }
+        e.b.setInsertionPointToStart(&isQAbs.getElseRegion().front());
+        e.loop(
+            lane, e.c64(pairs), [&](Value i) { ropePair(t, h, i); },
+            Emitter::kWarp);
+      });
+      return {ParallelDim::TokensTimesStatic,
+              heads * (columnGroups + 1) * Emitter::kWarp};
+    }
+    int64_t perHead = latent + pairs;
     if (gpu) {
       e.loop(e.begin, e.end, [&](Value index) {
         Value th = e.div(index, e.c64(perHead));

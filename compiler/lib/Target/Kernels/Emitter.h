@@ -29,6 +29,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -79,6 +80,9 @@ public:
   Location loc;
   Operation *op;
   LLVM::GlobalOp fp8Table;
+  /// How warp kernels decode fp8 weights (the generic loops always use the
+  /// table and per-element bf16 rounding of the references).
+  FP8Decode fp8Decode = FP8Decode::Table;
   Value argsPtr, tokens, begin, end;
   /// The launch's page table (i32 page ids), for ops that read the cache.
   Value pageTable;
@@ -166,6 +170,13 @@ public:
   void loop(int64_t lb, int64_t ub, const std::function<void(Value)> &body) {
     loop(c64(lb), c64(ub), body);
   }
+  void loop(Value lb, Value ub, const std::function<void(Value)> &body,
+            int64_t step) {
+    auto forOp = scf::ForOp::create(b, loc, lb, ub, c64(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forOp.getBody()->getTerminator());
+    body(forOp.getInductionVar());
+  }
   Value reduce(Value lb, Value ub, Value init,
                const std::function<Value(Value, Value)> &body) {
     auto forOp = scf::ForOp::create(b, loc, lb, ub, c64(1), ValueRange{init});
@@ -246,72 +257,218 @@ public:
     return sum;
   }
 
-  /// dotLane with 16-byte loads: each lane takes 8 consecutive k (8 bf16
-  /// activations and 8 bf16 or fp8 weights of one scale block) per load,
-  /// two groups in flight, so a warp moves 512 bytes of weights per load
-  /// instruction. Rows and activations start 16-byte aligned (the arena and
-  /// weight buffers are, and cols is a multiple of 8).
+  /// dotLane with 16-byte loads (see dotLanes).
   Value dotLaneVector(Value x, Value xOffset, const WeightView &w, Value expert,
                       Value n, Value lane) {
-    constexpr int kChains = 2;
+    return dotLanes(x, {DotTerm{&w, xOffset, expert, n}}, lane).front();
+  }
+
+  /// One of the dot products dotLanes computes together:
+  /// sum_k x[xOffset + k] * W[expert, row, k].
+  struct DotTerm {
+    const WeightView *w;
+    Value xOffset, expert, row;
+  };
+
+  /// Weight loads of 16 bytes or fewer one lane keeps in flight per
+  /// iteration of dotLanes (with as many activation loads: ~128 registers).
+  static constexpr int64_t kLoadsInFlight = 16;
+
+  /// This lane's parts of several dot products of one row length, in one
+  /// pass: each lane takes 8 consecutive k per group (8 bf16 activations
+  /// and 8 bf16 or fp8 weights of one scale block; rows and activations
+  /// start 16-byte aligned and cols is a multiple of 8), and every
+  /// iteration issues all terms' loads for as many groups as
+  /// kLoadsInFlight allows before any arithmetic, so a warp has up to
+  /// 8 KB of weights in flight (a matrix-vector product is bound by bytes
+  /// in flight per SM). On CUDA targets with fp8 decoding (fp8Decode not
+  /// Table) an fp8 group is decoded two bytes at a time and its f32 sum
+  /// multiplied by the block scale once; the host (Table) rounds every
+  /// dequantised weight to bf16 as the references do.
+  SmallVector<Value> dotLanes(Value x, ArrayRef<DotTerm> terms, Value lane) {
     constexpr int64_t kVec = 8;
+    int64_t cols = terms.front().w->cols;
+    int64_t groups = (cols + kWarp * kVec - 1) / (kWarp * kVec);
+    int64_t perIteration = std::clamp<int64_t>(
+        kLoadsInFlight / static_cast<int64_t>(terms.size()), 1, groups);
+    int64_t iterations = (groups + perIteration - 1) / perIteration;
+    perIteration = (groups + iterations - 1) / iterations;
     Type bf16Type = b.getBF16Type(), i8 = b.getI8Type();
     auto vecOf = [&](Type t) { return VectorType::get({kVec}, t); };
-    Value cols = c64(w.cols), lastGroup = c64(w.cols - kVec);
-    Value row = add(mul(expert, c64(w.rows)), n);
-    Value rowStart = mul(row, cols);
-    Value scaleRow;
-    if (w.fp8)
-      scaleRow = add(mul(expert, c64(w.scaleRows)), div(n, c64(w.blockRows)));
-    SmallVector<Value> init(kChains, f32(0.0));
-    auto forOp = scf::ForOp::create(b, loc, mul(lane, c64(kVec)), cols,
-                                    c64(kWarp * kVec * kChains), init);
+    Value colsV = c64(cols), lastGroup = c64(cols - kVec);
+    SmallVector<Value> init(terms.size(), f32(0.0));
+    auto forOp = scf::ForOp::create(b, loc, mul(lane, c64(kVec)), colsV,
+                                    c64(kWarp * kVec * perIteration), init);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(forOp.getBody());
-      SmallVector<Value> next;
-      for (int u = 0; u < kChains; ++u) {
-        Value k = add(forOp.getInductionVar(), c64(kWarp * kVec * u));
+      struct Loaded {
+        Value xs, ws, scale, inRange;
+      };
+      // Every load of the iteration first, then the arithmetic.
+      std::vector<std::vector<Loaded>> loaded(terms.size());
+      for (int64_t g = 0; g < perIteration; ++g) {
+        Value k = add(forOp.getInductionVar(), c64(kWarp * kVec * g));
         Value inRange =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, cols);
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, colsV);
         Value safeK = arith::SelectOp::create(b, loc, inRange, k, lastGroup);
-        Value xs = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
-                                        gep(x, bf16Type, add(xOffset, safeK)),
+        for (auto [t, term] : llvm::enumerate(terms)) {
+          const WeightView &w = *term.w;
+          Value row = add(mul(term.expert, c64(w.rows)), term.row);
+          Value at = add(mul(row, colsV), safeK);
+          Loaded l;
+          l.inRange = inRange;
+          l.xs = LLVM::LoadOp::create(
+              b, loc, vecOf(bf16Type),
+              gep(x, bf16Type, add(term.xOffset, safeK)), /*alignment=*/16);
+          if (w.fp8) {
+            l.ws = LLVM::LoadOp::create(b, loc, vecOf(i8), gep(w.data, i8, at),
+                                        /*alignment=*/8);
+            Value scaleRow = add(mul(term.expert, c64(w.scaleRows)),
+                                 div(term.row, c64(w.blockRows)));
+            l.scale = load(w.scales, b.getF32Type(),
+                           add(mul(scaleRow, c64(w.scaleCols)),
+                               div(safeK, c64(w.blockCols))));
+          } else {
+            l.ws = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
+                                        gep(w.data, bf16Type, at),
                                         /*alignment=*/16);
-        Value ws, scale;
-        if (w.fp8) {
-          ws = LLVM::LoadOp::create(b, loc, vecOf(i8),
-                                    gep(w.data, i8, add(rowStart, safeK)),
-                                    /*alignment=*/8);
-          scale = load(w.scales, b.getF32Type(),
-                       add(mul(scaleRow, c64(w.scaleCols)),
-                           div(safeK, c64(w.blockCols))));
-        } else {
-          ws = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
-                                    gep(w.data, bf16Type, add(rowStart, safeK)),
-                                    /*alignment=*/16);
+          }
+          loaded[t].push_back(l);
         }
-        Value part = f32(0.0);
-        for (int64_t j = 0; j < kVec; ++j) {
-          Value lanePos = arith::ConstantIntOp::create(b, loc, j, 32);
-          Value xElt = LLVM::ExtractElementOp::create(b, loc, xs, lanePos);
-          Value xv = arith::ExtFOp::create(b, loc, b.getF32Type(), xElt);
-          Value wv = LLVM::ExtractElementOp::create(b, loc, ws, lanePos);
-          wv = w.fp8 ? roundBF16(fmul(decodeE4M3(wv), scale))
-                     : arith::ExtFOp::create(b, loc, b.getF32Type(), wv)
-                           .getResult();
-          part = fma(xv, wv, part);
+      }
+      issueLoadsAbove();
+      SmallVector<Value> next;
+      for (auto [t, term] : llvm::enumerate(terms)) {
+        Value acc = forOp.getRegionIterArgs()[t];
+        for (const Loaded &l : loaded[t]) {
+          SmallVector<Value> xs = unpack(l.xs, kVec);
+          SmallVector<Value> ws;
+          bool scaleOnce = term.w->fp8 && fp8Decode != FP8Decode::Table;
+          if (scaleOnce)
+            ws = decodeE4M3Group(l.ws, kVec);
+          else if (term.w->fp8)
+            for (int64_t j = 0; j < kVec; ++j)
+              ws.push_back(roundBF16(
+                  fmul(decodeE4M3(LLVM::ExtractElementOp::create(
+                           b, loc, l.ws,
+                           arith::ConstantIntOp::create(b, loc, j, 32))),
+                       l.scale)));
+          else
+            ws = unpack(l.ws, kVec);
+          Value part = f32(0.0);
+          for (int64_t j = 0; j < kVec; ++j)
+            part = fma(xs[j], ws[j], part);
+          if (scaleOnce)
+            part = fmul(part, fp8Decode == FP8Decode::ExponentShift
+                                  ? fmul(l.scale, f32(256.0))
+                                  : l.scale);
+          acc = fadd(
+              acc, arith::SelectOp::create(b, loc, l.inRange, part, f32(0.0)));
         }
-        next.push_back(
-            fadd(forOp.getRegionIterArgs()[u],
-                 arith::SelectOp::create(b, loc, inRange, part, f32(0.0))));
+        next.push_back(acc);
       }
       scf::YieldOp::create(b, loc, next);
     }
-    Value sum = forOp.getResult(0);
-    for (int u = 1; u < kChains; ++u)
-      sum = fadd(sum, forOp.getResult(u));
-    return sum;
+    return SmallVector<Value>(forOp.getResults());
+  }
+
+  /// Columns [k, k + 8) of row `row` of a weight (expert 0) as f32, from
+  /// one 16- or 8-byte load (k a multiple of 8, inside one scale block):
+  /// bf16 widened, fp8 decoded as fp8Decode says and times its block scale
+  /// (rounded to bf16 per element with the Table, as the references).
+  SmallVector<Value> weightGroup(const WeightView &w, Value row, Value k) {
+    constexpr int64_t kVec = 8;
+    Value at = add(mul(row, c64(w.cols)), k);
+    if (!w.fp8)
+      return unpack(
+          LLVM::LoadOp::create(b, loc, VectorType::get({kVec}, b.getBF16Type()),
+                               gep(w.data, b.getBF16Type(), at),
+                               /*alignment=*/16),
+          kVec);
+    Value bytes =
+        LLVM::LoadOp::create(b, loc, VectorType::get({kVec}, b.getI8Type()),
+                             gep(w.data, b.getI8Type(), at),
+                             /*alignment=*/8);
+    Value scale = load(w.scales, b.getF32Type(),
+                       add(mul(div(row, c64(w.blockRows)), c64(w.scaleCols)),
+                           div(k, c64(w.blockCols))));
+    SmallVector<Value> values;
+    if (fp8Decode == FP8Decode::Table) {
+      for (int64_t j = 0; j < kVec; ++j)
+        values.push_back(roundBF16(fmul(
+            decodeE4M3(LLVM::ExtractElementOp::create(
+                b, loc, bytes, arith::ConstantIntOp::create(b, loc, j, 32))),
+            scale)));
+      return values;
+    }
+    if (fp8Decode == FP8Decode::ExponentShift)
+      scale = fmul(scale, f32(256.0));
+    for (Value v : decodeE4M3Group(bytes, kVec))
+      values.push_back(fmul(v, scale));
+    return values;
+  }
+
+  /// Keeps the loads emitted before it issued before it: an empty inline
+  /// asm that LLVM must assume touches memory. LLVM's -O3 otherwise sinks
+  /// each load to its first use, and a warp then waits for one load at a
+  /// time instead of having them all in flight.
+  void issueLoadsAbove() {
+    LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "", "~{memory}",
+                              /*has_side_effects=*/true,
+                              /*is_align_stack=*/false,
+                              LLVM::tailcallkind::TailCallKind::None,
+                              LLVM::AsmDialectAttr(), ArrayAttr());
+  }
+
+  /// The `count` elements of a bf16 or f16 vector, widened to f32.
+  SmallVector<Value> unpack(Value vector, int64_t count) {
+    SmallVector<Value> values;
+    for (int64_t j = 0; j < count; ++j) {
+      Value element = LLVM::ExtractElementOp::create(
+          b, loc, vector, arith::ConstantIntOp::create(b, loc, j, 32));
+      values.push_back(arith::ExtFOp::create(b, loc, b.getF32Type(), element));
+    }
+    return values;
+  }
+
+  /// `count` e4m3 bytes (a vector of i8) as f32, unscaled: two at a time
+  /// through cvt.rn.f16x2.e4m3x2 (Hardware, sm_89+; exact, e4m3 values
+  /// are f16 values), or by moving sign, exponent and mantissa into an f16
+  /// (ExponentShift: the f16 is the value times 2^-8, which the caller's
+  /// scale undoes; e4m3fn's NaN bytes, which quantised weights never hold,
+  /// become finite).
+  SmallVector<Value> decodeE4M3Group(Value bytes, int64_t count) {
+    SmallVector<Value> values;
+    Type f16 = b.getF16Type(), i16 = b.getI16Type();
+    for (int64_t j = 0; j < count; j += 2) {
+      if (fp8Decode == FP8Decode::Hardware) {
+        Value pair = LLVM::ShuffleVectorOp::create(
+            b, loc, bytes, bytes,
+            ArrayRef<int32_t>{int32_t(j), int32_t(j + 1)});
+        Value halves = NVVM::ConvertF8x2ToF16x2Op::create(
+            b, loc, VectorType::get({2}, f16), pair, /*relu=*/false,
+            b.getType<Float8E4M3FNType>());
+        llvm::append_range(values, unpack(halves, 2));
+        continue;
+      }
+      for (int64_t i = j; i < j + 2; ++i) {
+        Value byte = LLVM::ExtractElementOp::create(
+            b, loc, bytes, arith::ConstantIntOp::create(b, loc, i, 32));
+        Value wide = arith::ExtUIOp::create(b, loc, i16, byte);
+        auto c16 = [&](int64_t v) {
+          return arith::ConstantIntOp::create(b, loc, v, 16).getResult();
+        };
+        Value sign = arith::ShLIOp::create(
+            b, loc, arith::AndIOp::create(b, loc, wide, c16(0x80)), c16(8));
+        Value magnitude = arith::ShLIOp::create(
+            b, loc, arith::AndIOp::create(b, loc, wide, c16(0x7F)), c16(7));
+        Value half = arith::BitcastOp::create(
+            b, loc, f16, arith::OrIOp::create(b, loc, sign, magnitude));
+        values.push_back(arith::ExtFOp::create(b, loc, b.getF32Type(), half));
+      }
+    }
+    return values;
   }
 
   // Weights.
@@ -430,6 +587,42 @@ public:
       return values;
     };
     Value first = mul(lane, c64(per));
+    auto storeGroup = [&](ArrayRef<Value> ys, Value i) {
+      Value out = LLVM::UndefOp::create(b, loc, vecType);
+      for (int64_t j = 0; j < 8; ++j)
+        out = LLVM::InsertElementOp::create(
+            b, loc, out, ys[j], arith::ConstantIntOp::create(b, loc, j, 32));
+      LLVM::StoreOp::create(b, loc, out, gep(dst, bf16Type, add(dstOff, i)),
+                            /*alignment=*/16);
+    };
+    int64_t groups = width / (kWarp * 8);
+    if (vector && groups <= kLoadsInFlight / 2) {
+      // The whole row in registers: every load of the row and of the
+      // weight issued at once, one pass.
+      SmallVector<SmallVector<Value>> xs, ws;
+      for (int64_t g = 0; g < groups; ++g) {
+        Value i = add(first, c64(g * kWarp * 8));
+        xs.push_back(loadGroup(src, add(srcOff, i)));
+        ws.push_back(loadGroup(weightPtr, i));
+      }
+      issueLoadsAbove();
+      Value part = f32(0.0);
+      for (auto &group : xs)
+        for (Value x : group)
+          part = fma(x, x, part);
+      Value meanSquare = fdiv(warpSum(part), f32(static_cast<double>(width)));
+      Value inv = fdiv(
+          f32(1.0), math::SqrtOp::create(b, loc, fadd(meanSquare, f32(eps))));
+      for (int64_t g = 0; g < groups; ++g) {
+        SmallVector<Value> ys;
+        for (int64_t j = 0; j < 8; ++j)
+          ys.push_back(arith::TruncFOp::create(
+              b, loc, bf16Type,
+              fmul(roundBF16(fmul(xs[g][j], inv)), ws[g][j])));
+        storeGroup(ys, add(first, c64(g * kWarp * 8)));
+      }
+      return;
+    }
     Value part = reduceStep(first, c64(width), kWarp * per, f32(0.0),
                             [&](Value i, Value acc) {
                               for (Value x : loadGroup(src, add(srcOff, i)))
@@ -447,17 +640,10 @@ public:
           for (size_t j = 0; j < xs.size(); ++j)
             ys.push_back(arith::TruncFOp::create(
                 b, loc, bf16Type, fmul(roundBF16(fmul(xs[j], inv)), ws[j])));
-          if (!vector) {
+          if (!vector)
             store(ys[0], dst, add(dstOff, i));
-            return unused;
-          }
-          Value out = LLVM::UndefOp::create(b, loc, vecType);
-          for (int64_t j = 0; j < 8; ++j)
-            out = LLVM::InsertElementOp::create(
-                b, loc, out, ys[j],
-                arith::ConstantIntOp::create(b, loc, j, 32));
-          LLVM::StoreOp::create(b, loc, out, gep(dst, bf16Type, add(dstOff, i)),
-                                /*alignment=*/16);
+          else
+            storeGroup(ys, i);
           return unused;
         });
   }

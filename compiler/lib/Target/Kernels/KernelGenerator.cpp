@@ -200,6 +200,8 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
         /*addrSpace=*/3);
   };
   kernels::Emitter emitter(b, loc, func, op, fp8Table);
+  if (config.isWarpCooperative())
+    emitter.fp8Decode = fp8Decode;
   kernels::KernelBodyContext context{emitter, cache, config, invFreqTable,
                                      sharedArray};
   kernels::KernelShape shape = row->emit(context, op);

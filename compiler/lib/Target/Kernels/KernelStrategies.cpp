@@ -64,6 +64,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        emitAttentionKernel, attentionCost},
       {MoESelectOp::getOperationName(), KernelStrategy::Generic, emitMoEKernel,
        moeCost},
+      {MoESelectOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel,
+       moeCost},
       {MoEExpertUpOp::getOperationName(), KernelStrategy::Generic,
        emitMoEKernel, moeCost},
       {MoEExpertUpOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel,

@@ -35,6 +35,8 @@ private:
   /// Scores, group-limited selection and top-k from the logits, one
   /// token per parallel index (docs/model.md §3.3).
   std::pair<ParallelDim, int64_t> select(MoESelectOp op) {
+    if (gpu)
+      return selectWarp(op);
     int64_t experts = op.getLogits().getType().getDimSize(1);
     int64_t topK = op.getTopK(), groups = op.getNGroup(),
             keptGroups = op.getTopkGroup(), perGroup = experts / groups;
@@ -151,6 +153,169 @@ private:
     return tokens();
   }
 
+  /// GPU: one warp per token, lane l holding experts l, l + 32, ... in
+  /// registers (at most kMaxExpertsPerLane each): the softmax's max and
+  /// sum, the group scores and every top-k round are warp reductions, so
+  /// the selection takes a few hundred instructions instead of a thread's
+  /// dozen serial passes through local memory. Same choices, ties and
+  /// weights as the generic kernel (the softmax sum is added in another
+  /// order, so weights may differ in their last bits).
+  std::pair<ParallelDim, int64_t> selectWarp(MoESelectOp op) {
+    int64_t experts = op.getLogits().getType().getDimSize(1);
+    int64_t topK = op.getTopK(), groups = op.getNGroup(),
+            keptGroups = op.getTopkGroup(), perGroup = experts / groups;
+    int64_t perLane = (experts + Emitter::kWarp - 1) / Emitter::kWarp;
+    bool sigmoid = op.getScoring() == ScoringFunc::Sigmoid;
+    TopkMethod method = op.getTopkMethod();
+    Type f32 = e.b.getF32Type();
+    Value warp = e.c64(Emitter::kWarp);
+    Value inf = e.f32(INFINITY), minusInf = e.f32(-INFINITY);
+    auto warpMax = [&](Value v) {
+      for (int32_t offset = 16; offset >= 1; offset /= 2)
+        v = e.fmax(v, e.shuffleXor(v, offset));
+      return v;
+    };
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value t = e.div(index, warp), lane = e.rem(index, warp);
+      Value row = e.mul(t, e.c64(experts));
+      SmallVector<Value> expert, valid, scores, selection;
+      for (int64_t u = 0; u < perLane; ++u) {
+        Value ex = e.add(lane, e.c64(u * Emitter::kWarp));
+        Value ok = cmpI(arith::CmpIPredicate::slt, ex, e.c64(experts));
+        Value safe = select(ok, ex, e.c64(experts - 1));
+        expert.push_back(ex);
+        valid.push_back(ok);
+        scores.push_back(
+            select(ok, e.load(operand(0), f32, e.add(row, safe)), minusInf));
+      }
+      if (sigmoid) {
+        for (int64_t u = 0; u < perLane; ++u)
+          scores[u] = select(
+              valid[u],
+              e.fdiv(e.f32(1.0),
+                     e.fadd(e.f32(1.0), e.exp(e.fsub(e.f32(0.0), scores[u])))),
+              e.f32(0.0));
+      } else {
+        Value m = minusInf;
+        for (Value l : scores)
+          m = e.fmax(m, l);
+        m = warpMax(m);
+        Value sum = e.f32(0.0);
+        for (int64_t u = 0; u < perLane; ++u) {
+          scores[u] = select(valid[u], e.exp(e.fsub(scores[u], m)), e.f32(0.0));
+          sum = e.fadd(sum, scores[u]);
+        }
+        sum = e.warpSum(sum);
+        for (Value &p : scores)
+          p = e.fdiv(p, sum);
+      }
+      for (int64_t u = 0; u < perLane; ++u) {
+        Value s = scores[u];
+        if (op.getBias())
+          s = e.fadd(s,
+                     e.load(operand(1), f32,
+                            select(valid[u], expert[u], e.c64(experts - 1))));
+        selection.push_back(select(valid[u], s, minusInf));
+      }
+      if (method != TopkMethod::Greedy && groups > 1) {
+        // Each group's best (or two best) selection scores, reduced over
+        // the lanes as (first, second) pairs.
+        SmallVector<Value> groupScores;
+        for (int64_t g = 0; g < groups; ++g) {
+          Value b1 = minusInf, b2 = minusInf;
+          auto offer = [&](Value v) {
+            Value above1 = cmpF(arith::CmpFPredicate::OGT, v, b1);
+            Value above2 = cmpF(arith::CmpFPredicate::OGT, v, b2);
+            Value n2 = select(above1, b1, select(above2, v, b2));
+            b1 = select(above1, v, b1);
+            b2 = n2;
+          };
+          for (int64_t u = 0; u < perLane; ++u) {
+            Value inGroup = arith::AndIOp::create(
+                e.b, e.loc, valid[u],
+                cmpI(arith::CmpIPredicate::eq,
+                     e.div(expert[u], e.c64(perGroup)), e.c64(g)));
+            offer(select(inGroup, selection[u], minusInf));
+          }
+          for (int32_t offset = 16; offset >= 1; offset /= 2) {
+            Value o1 = e.shuffleXor(b1, offset), o2 = e.shuffleXor(b2, offset);
+            offer(o1);
+            offer(o2);
+          }
+          groupScores.push_back(method == TopkMethod::NoauxTc ? e.fadd(b1, b2)
+                                                              : b1);
+        }
+        // The kept groups become +inf, in the generic kernel's order.
+        for (int64_t k = 0; k < keptGroups; ++k) {
+          Value best = minusInf, pick = e.c64(0);
+          for (int64_t g = 0; g < groups; ++g) {
+            Value v = groupScores[g];
+            Value better = arith::AndIOp::create(
+                e.b, e.loc, cmpF(arith::CmpFPredicate::OGT, v, best),
+                cmpF(arith::CmpFPredicate::OLT, v, inf));
+            best = select(better, v, best);
+            pick = select(better, e.c64(g), pick);
+          }
+          for (int64_t g = 0; g < groups; ++g)
+            groupScores[g] =
+                select(cmpI(arith::CmpIPredicate::eq, pick, e.c64(g)), inf,
+                       groupScores[g]);
+        }
+        for (int64_t u = 0; u < perLane; ++u) {
+          Value g =
+              e.div(select(valid[u], expert[u], e.c64(0)), e.c64(perGroup));
+          Value kept = e.f32(0.0);
+          for (int64_t k = 0; k < groups; ++k)
+            kept = select(cmpI(arith::CmpIPredicate::eq, g, e.c64(k)),
+                          groupScores[k], kept);
+          Value isKept = cmpF(arith::CmpFPredicate::OEQ, kept, inf);
+          selection[u] = select(
+              valid[u], select(isKept, selection[u], e.f32(0.0)), minusInf);
+        }
+      }
+      // Top-k by repeated arg-max (lowest index on ties).
+      Value out = e.mul(t, e.c64(topK));
+      Value isFirst = cmpI(arith::CmpIPredicate::eq, lane, e.c64(0));
+      Value total = e.f32(0.0);
+      SmallVector<Value> picks, weights;
+      for (int64_t k = 0; k < topK; ++k) {
+        Value best = minusInf, bestIndex = c32(0);
+        for (int64_t u = 0; u < perLane; ++u) {
+          Value better = cmpF(arith::CmpFPredicate::OGT, selection[u], best);
+          best = select(better, selection[u], best);
+          bestIndex = select(
+              better, arith::TruncIOp::create(e.b, e.loc, i32(), expert[u]),
+              bestIndex);
+        }
+        Value pick = laneArgmax(best, bestIndex).second;
+        Value pick64 = e.i32ToI64(pick);
+        Value w = e.f32(0.0);
+        for (int64_t u = 0; u < perLane; ++u) {
+          Value taken = cmpI(arith::CmpIPredicate::eq, expert[u], pick64);
+          w = select(taken, scores[u], w);
+          selection[u] = select(taken, minusInf, selection[u]);
+        }
+        w = e.warpSum(w);
+        picks.push_back(pick);
+        weights.push_back(w);
+        total = e.fadd(total, w);
+      }
+      bool normalise = op.getNormTopkProb() && topK > 1;
+      double scale = op.getRoutedScalingFactor().convertToDouble();
+      Value factor = e.f32(sigmoid || !normalise ? scale : 1.0);
+      if (normalise)
+        factor = e.fdiv(factor, e.fadd(total, e.f32(1e-20)));
+      auto write = scf::IfOp::create(e.b, e.loc, isFirst, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(&write.getThenRegion().front());
+      for (int64_t k = 0; k < topK; ++k) {
+        e.store(picks[k], result(1), e.add(out, e.c64(k)));
+        e.store(e.fmul(weights[k], factor), result(0), e.add(out, e.c64(k)));
+      }
+    });
+    return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
+  }
+
   /// Index of the largest of `count` f32 (first one on ties); with
   /// `skipInf`, +inf entries (already taken) are ignored.
   Value argmax(Value values, int64_t count, bool skipInf) {
@@ -181,31 +346,51 @@ private:
     return forOp.getResult(1);
   }
 
-  /// GPU: one warp per (choice, output feature): a chunk's choices of one
-  /// expert read its rows from L2 after the first.
+  /// Whether dotLanes can read these weights (16-byte groups of 8 columns
+  /// inside one scale block).
+  static bool vectorReadable(const WeightView &w) {
+    return w.cols % 8 == 0 && (!w.fp8 || w.blockCols % 8 == 0);
+  }
+
+  /// GPU: one warp per (choice, output feature), gate and up rows read in
+  /// one pass: a chunk's choices of one expert read its rows from L2 after
+  /// the first.
   std::pair<ParallelDim, int64_t> expertUpWarp(MoEExpertUpOp op) {
     WeightView gateW = e.weight(2), upW = e.weight(3);
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
     int64_t inner = gateW.rows;
+    bool together =
+        vectorReadable(gateW) && vectorReadable(upW) && gateW.cols == upW.cols;
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value n = e.rem(pair, e.c64(inner)), choice = e.div(pair, e.c64(inner));
       Value expert = e.loadI64(operand(1), choice);
       Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
-      Value g = e.roundBF16(
-          e.warpSum(e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane)));
-      Value u = e.roundBF16(
-          e.warpSum(e.dotLane(operand(0), bf16(), x, upW, expert, n, lane)));
-      e.storeBF16(e.fmul(e.silu(g), u), result(),
+      Value g, u;
+      if (together) {
+        SmallVector<Value> parts =
+            e.dotLanes(operand(0),
+                       {Emitter::DotTerm{&gateW, x, expert, n},
+                        Emitter::DotTerm{&upW, x, expert, n}},
+                       lane);
+        g = e.warpSum(parts[0]);
+        u = e.warpSum(parts[1]);
+      } else {
+        g = e.warpSum(e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane));
+        u = e.warpSum(e.dotLane(operand(0), bf16(), x, upW, expert, n, lane));
+      }
+      e.storeBF16(e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)), result(),
                   e.add(e.mul(choice, e.c64(inner)), n));
     });
     return {ParallelDim::TokensTimesStatic, topK * inner * Emitter::kWarp};
   }
 
-  /// GPU: one warp per (token, output feature); the token's weighted sum
-  /// over its choices stays in a register and is rounded once.
+  /// GPU: one warp per (token, output feature); the rows of all the
+  /// token's choices are read in one pass (their loads in flight
+  /// together), and the weighted sum over the choices, in choice order,
+  /// stays in a register and is rounded once.
   std::pair<ParallelDim, int64_t> expertDownWarp(MoEExpertDownOp op) {
     WeightView down = e.weight(3);
     int64_t topK = op.getIndices().getType().getDimSize(1);
@@ -215,14 +400,30 @@ private:
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value d = e.rem(pair, e.c64(hidden)), t = e.div(pair, e.c64(hidden));
-      Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
-        Value choice = e.add(e.mul(t, e.c64(topK)), j);
-        Value expert = e.loadI64(operand(2), choice);
-        Value y = e.roundBF16(
-            e.warpSum(e.dotLane(operand(0), bf16(), e.mul(choice, e.c64(inner)),
-                                down, expert, d, lane)));
-        return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
-      });
+      Value acc = e.f32(0.0);
+      if (vectorReadable(down)) {
+        SmallVector<Emitter::DotTerm> terms;
+        SmallVector<Value> choices;
+        for (int64_t j = 0; j < topK; ++j) {
+          Value choice = e.add(e.mul(t, e.c64(topK)), e.c64(j));
+          choices.push_back(choice);
+          terms.push_back({&down, e.mul(choice, e.c64(inner)),
+                           e.loadI64(operand(2), choice), d});
+        }
+        SmallVector<Value> parts = e.dotLanes(operand(0), terms, lane);
+        for (int64_t j = 0; j < topK; ++j)
+          acc = e.fadd(acc, e.fmul(e.load(operand(1), f32, choices[j]),
+                                   e.roundBF16(e.warpSum(parts[j]))));
+      } else {
+        acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
+          Value choice = e.add(e.mul(t, e.c64(topK)), j);
+          Value expert = e.loadI64(operand(2), choice);
+          Value y = e.roundBF16(e.warpSum(e.dotLane(operand(0), bf16(),
+                                                    e.mul(choice, e.c64(inner)),
+                                                    down, expert, d, lane)));
+          return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
+        });
+      }
       e.storeBF16(acc, result(), e.add(e.mul(t, e.c64(hidden)), d));
     });
     return {ParallelDim::TokensTimesStatic, hidden * Emitter::kWarp};
