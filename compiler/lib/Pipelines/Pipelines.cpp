@@ -29,6 +29,8 @@ void buildModelPipeline(mlir::OpPassManager &pm,
   pm.addPass(createDSDecompose());
   // Weight reads repeated by the decomposition fold into one.
   pm.addPass(mlir::createCSEPass());
+  // Residual adds become the stores of the products they follow.
+  pm.addPass(createDSFuseEpilogues());
 }
 
 void buildSchedulePipeline(mlir::OpPassManager &pm,

@@ -200,6 +200,10 @@ LogicalResult LinearOp::verify() {
     return emitOpError("result has ")
            << result.getShape().back() << " features but the weight gives "
            << w.rows();
+  for (auto [i, addend] : llvm::enumerate(getAddends()))
+    if (addend.getType() != result)
+      return emitOpError("addend ") << i << " has type " << addend.getType()
+                                    << " but the result is " << result;
   return success();
 }
 

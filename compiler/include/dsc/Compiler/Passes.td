@@ -49,6 +49,27 @@ def DSDecompose : Pass<"ds-decompose", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
 
+def DSFuseEpilogues : Pass<"ds-fuse-epilogues", "::mlir::ModuleOp"> {
+  let summary = "Fold residual adds into the matrix products they follow";
+  let description = [{
+    A `ds.add` one of whose operands is a `ds.linear` used only by that add
+    becomes the linear's addend: the product kernel adds it while storing
+    (`ds.linear ... plus(...)`), so the sum costs neither a launch nor a
+    pass over memory. Chains fold in order (the shared expert's down
+    projection, plus the routed experts' sum, plus the residual: one
+    kernel), with the same bf16 rounding after each addition as the adds
+    had. The fused product takes the add's place in the block.
+
+    ```mlir
+    %o = ds.linear %a, %wo : ...
+    %h2 = ds.add %o, %h : tensor<?x2048xbf16>
+    // becomes
+    %h2 = ds.linear %a, %wo plus(%h : tensor<?x2048xbf16>) : ...
+    ```
+  }];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
 def DSPlanBuffers : Pass<"ds-plan-buffers", "::mlir::ModuleOp"> {
   let summary = "Place every activation of the entry points in one arena";
   let description = [{

@@ -4,7 +4,8 @@
 // [N, K]^T with bf16 or fp8 block-scaled weights. Host: a thread share of
 // the N output features, each a serial dot product. CUDA: one warp per
 // output element (row, feature), lanes reading consecutive 16-byte groups of
-// the weight row, reduced with shuffles. Cost: the weight once, 2 N K FLOPs
+// the weight row, reduced with shuffles. A ds.linear's addends (its fused
+// residual adds) are added in the store. Cost: the weight once, 2 N K FLOPs
 // per row.
 //
 //===----------------------------------------------------------------------===//
@@ -56,7 +57,19 @@ private:
     else if (out == Output::F32OfBF16)
       e.store(e.roundBF16(acc), result(), index);
     else
-      e.storeBF16(acc, result(), index);
+      e.storeBF16(addAddends(acc, index), result(), index);
+  }
+
+  /// A ds.linear's epilogue: its addends (operands 2...) added in order to
+  /// the rounded product, rounding after each as ds.add does.
+  Value addAddends(Value acc, Value index) {
+    auto linear = dyn_cast<LinearOp>(e.op);
+    if (!linear || linear.getAddends().empty())
+      return acc;
+    for (unsigned i = 0; i < linear.getAddends().size(); ++i)
+      acc = e.roundBF16(
+          e.fadd(e.roundBF16(acc), e.loadBF16(operand(2 + i), index)));
+    return acc;
   }
 
   /// GPU: one warp per output feature; every lane stores the same sum.
@@ -130,6 +143,9 @@ KernelCost matrixProductCost(Operation *op) {
   KernelCost cost;
   cost.bytesFixed = weightBytes(weight);
   cost.bytesPerRow = rowBytes(input) + rowBytes(output);
+  if (auto linear = dyn_cast<LinearOp>(op))
+    for (Value addend : linear.getAddends())
+      cost.bytesPerRow += rowBytes(addend);
   if (isa<LMHeadOp>(op))
     cost.bytesPerRow += 4;
   cost.flopsPerRow = rows * 2 * n * k;

@@ -189,6 +189,14 @@ func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>) {
 
 // -----
 
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>, %a: tensor<?x32xbf16>) {
+  // expected-error @+1 {{addend 0 has type 'tensor<?x32xbf16>' but the result is 'tensor<?x16xbf16>'}}
+  %y = ds.linear %x, %w plus(%a : tensor<?x32xbf16>) : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>) {
   // expected-error @+1 {{result has 8 features but the weight gives 16}}
   %y = ds.linear %x, %w : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x8xbf16>

@@ -158,11 +158,27 @@ def DS_LinearOp : DS_PureOp<"linear"> {
     ```mlir
     %q = ds.linear %x, %w : tensor<?x7168xbf16>, !ds.fp8_block<1536x7168, block = 128x128, scales = f32> -> tensor<?x1536xbf16>
     ```
+
+    With `addends` (an epilogue that ds-fuse-epilogues makes from the
+    `ds.add`s that consume the product), each is added in order after the
+    product is rounded, rounding after every addition as the `ds.add`s did:
+    `bf16(bf16(bf16(x W^T) + a_1) + a_2)`. Addends have the result's type.
+
+    ```mlir
+    %h2 = ds.linear %a, %wo plus(%h : tensor<?x2048xbf16>) : tensor<?x2048xbf16>, tensor<2048x2048xbf16> -> tensor<?x2048xbf16>
+    ```
   }];
-  let arguments = (ins DS_Activation:$input, DS_LinearWeight:$weight);
+  let arguments = (ins DS_Activation:$input, DS_LinearWeight:$weight,
+                       Variadic<DS_Activation>:$addends);
   let results = (outs DS_Activation:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight), [{
+      build($_builder, $_state, result, input, weight, ::mlir::ValueRange{});
+    }]>
+  ];
   let assemblyFormat = [{
-    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+    $input `,` $weight (`plus` `(` $addends^ `:` type($addends) `)`)? attr-dict `:` type($input) `,` type($weight) `->` type($result)
   }];
   let hasVerifier = 1;
 }

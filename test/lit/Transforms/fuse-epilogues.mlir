@@ -1,0 +1,47 @@
+// RUN: dsc-opt %s --ds-fuse-epilogues | FileCheck %s
+
+// ds-fuse-epilogues: a ds.add of a single-use ds.linear becomes the
+// linear's addend, chains fold in order, and the fused product takes the
+// add's place.
+
+// CHECK-LABEL: func.func @residual
+// CHECK-SAME: (%[[X:.*]]: tensor<?x16xbf16>, %[[W:.*]]: tensor<16x16xbf16>, %[[H:.*]]: tensor<?x16xbf16>)
+// CHECK-NEXT: %[[Y:.*]] = ds.linear %[[X]], %[[W]] plus(%[[H]] : tensor<?x16xbf16>) : tensor<?x16xbf16>, tensor<16x16xbf16> -> tensor<?x16xbf16>
+// CHECK-NEXT: return %[[Y]]
+func.func @residual(%x: tensor<?x16xbf16>, %w: tensor<16x16xbf16>, %h: tensor<?x16xbf16>) -> tensor<?x16xbf16> {
+  %o = ds.linear %x, %w : tensor<?x16xbf16>, tensor<16x16xbf16> -> tensor<?x16xbf16>
+  %s = ds.add %h, %o : tensor<?x16xbf16>
+  return %s : tensor<?x16xbf16>
+}
+
+// The shared expert's down projection, plus the routed sum, plus the
+// residual: one product with two addends in that order, after the routed
+// experts.
+// CHECK-LABEL: func.func @moe_output
+// CHECK-SAME: (%[[A:.*]]: tensor<?x32xbf16>, %[[W:.*]]: tensor<16x32xbf16>, %[[R:.*]]: tensor<?x16xbf16>, %[[H:.*]]: tensor<?x16xbf16>)
+// CHECK-NEXT: %[[Y:.*]] = ds.linear %[[A]], %[[W]] plus(%[[R]], %[[H]] : tensor<?x16xbf16>, tensor<?x16xbf16>)
+// CHECK-NEXT: return %[[Y]]
+func.func @moe_output(%a: tensor<?x32xbf16>, %w: tensor<16x32xbf16>, %routed: tensor<?x16xbf16>, %h: tensor<?x16xbf16>) -> tensor<?x16xbf16> {
+  %shared = ds.linear %a, %w : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  %mlp = ds.add %routed, %shared : tensor<?x16xbf16>
+  %out = ds.add %h, %mlp : tensor<?x16xbf16>
+  return %out : tensor<?x16xbf16>
+}
+
+// A product used elsewhere too stays a product; an add of two fusible
+// products takes the later one, and chains keep folding.
+// CHECK-LABEL: func.func @not_fused
+// CHECK: %[[P:.*]] = ds.linear %{{.*}}, %{{.*}} : tensor
+// CHECK-NEXT: %[[S:.*]] = ds.add %[[P]], %{{.*}} : tensor<?x16xbf16>
+// CHECK-NEXT: %[[Q:.*]] = ds.linear %{{.*}}, %{{.*}} : tensor
+// CHECK-NEXT: %[[T:.*]] = ds.linear %{{.*}}, %{{.*}} plus(%[[Q]], %[[S]] : tensor<?x16xbf16>, tensor<?x16xbf16>)
+// CHECK-NEXT: return %[[P]], %[[T]]
+func.func @not_fused(%x: tensor<?x16xbf16>, %w: tensor<16x16xbf16>, %h: tensor<?x16xbf16>) -> (tensor<?x16xbf16>, tensor<?x16xbf16>) {
+  %p = ds.linear %x, %w : tensor<?x16xbf16>, tensor<16x16xbf16> -> tensor<?x16xbf16>
+  %s = ds.add %p, %h : tensor<?x16xbf16>
+  %q = ds.linear %x, %w : tensor<?x16xbf16>, tensor<16x16xbf16> -> tensor<?x16xbf16>
+  %r = ds.linear %x, %w : tensor<?x16xbf16>, tensor<16x16xbf16> -> tensor<?x16xbf16>
+  %t = ds.add %q, %r : tensor<?x16xbf16>
+  %u = ds.add %t, %s : tensor<?x16xbf16>
+  return %p, %u : tensor<?x16xbf16>, tensor<?x16xbf16>
+}
