@@ -37,6 +37,13 @@ constexpr int64_t kQueryGroupAt512 = 4;
 constexpr int64_t kWarp = 32;
 /// Routed experts a warp's registers hold for ds.moe_select (8 per lane).
 constexpr int64_t kMaxExpertsPerWarp = 8 * kWarp;
+/// Registers a sampler thread may use (ptxas reports fewer at sm_90a), and
+/// the f32 bin sums each thread keeps in shared memory for the thresholds'
+/// radix search (16 bins and one above them).
+constexpr int64_t kSamplerRegisters = 128;
+constexpr int64_t kSamplerBinsPerThread = 17;
+/// Static shared memory a block may always have (48 KB on every CUDA chip).
+constexpr int64_t kStaticSharedBytes = 48 * 1024;
 
 class KernelConfigurator {
 public:
@@ -59,11 +66,12 @@ public:
                      : generic();
         })
         // Reductions along a row: 32 lanes share it where warps exist.
-        .Case<RMSNormOp, LinearOp, RouterLogitsOp, LMHeadOp, SampleOp,
-              MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,
-              MoEExpertUpOp, MoEExpertDownOp>([&](Operation *) {
+        .Case<RMSNormOp, LinearOp, RouterLogitsOp, LMHeadOp, MLACacheWriteOp,
+              MLAAbsorbQueryOp, MLAAbsorbValueOp, MoEExpertUpOp,
+              MoEExpertDownOp>([&](Operation *) {
           return target.hasWarpShuffle ? warp() : generic();
         })
+        .Case([&](SampleOp) { return sampler(); })
         .Case([&](MLALatentAttentionOp attention) {
           return latentAttention(attention, entry);
         })
@@ -80,6 +88,21 @@ private:
   }
   KernelConfigAttr warp() const {
     return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1,
+                                 /*dynamicSharedBytes=*/0);
+  }
+
+  /// The sampler: a block per row, as many threads as the register file
+  /// (at kSamplerRegisters each) and static shared memory (the search's
+  /// bins, plus a little for the block's reductions) allow.
+  KernelConfigAttr sampler() const {
+    if (!target.hasWarpShuffle)
+      return generic();
+    int64_t registersPerSM = device ? device->registersPerSM : 65536;
+    int64_t block =
+        std::min({target.maxThreadsPerBlock, registersPerSM / kSamplerRegisters,
+                  (kStaticSharedBytes - 1024) / (4 * kSamplerBinsPerThread)});
+    block = std::max<int64_t>(block / kWarp * kWarp, kWarp);
+    return KernelConfigAttr::get(context, KernelStrategy::Block, block, 1,
                                  /*dynamicSharedBytes=*/0);
   }
 

@@ -30,10 +30,14 @@
 // Decode: a block of 16 warps per (token, head): 65536 registers per SM at
 // 128 per thread.
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+// The sampler: a block per row, 512 threads (128 registers each; 17 f32 bin
+// sums each in static shared memory).
+// SM90: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config
 
 // SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+// SM80: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
 
 // The host runs the generic lowering of every op.
 // CPU-LABEL: func.func @prefill
@@ -41,7 +45,10 @@
 // CPU: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // CPU: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // CPU: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU-LABEL: func.func @decode
+// CPU: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // CPU-NOT: strategy = warp
+// CPU-NOT: strategy = block
 
 // BADTARGET: error: ds-configure-kernels: unknown target 'cuda:sm_75' (known: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a)
 // BADGPU: error: ds-configure-kernels: unknown gpu 'b200' (known: h200, h100, a100, l40s)
@@ -73,10 +80,12 @@ func.func @prefill(%t: tensor<?xi32>, %table: tensor<64x512xbf16>,
 
 func.func @decode(%q: tensor<?x4x576xbf16>, %pos: tensor<?xi32>,
                   %slots: tensor<?xi32>,
-                  %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>)
+                  %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>,
+                  %logits: tensor<?x102400xf32>, %params: tensor<?x8xi32>)
     attributes {ds.entry = "decode"} {
   %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.1 : f64}
       : tensor<?x4x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x4x512xbf16>
+  %next, %w = ds.sample %logits, %params : tensor<?x102400xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x102400xf32>
   return
 }
 

@@ -108,7 +108,8 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     |---|---|---|
     | `ds.embed`, `ds.swiglu`, `ds.add`, `ds.rope`, `ds.mla_attention` | `generic` | `generic` (a thread per index) |
     | `ds.moe_select` | `generic` | `warp` (a warp per token, 8 experts per lane) up to 256 experts, else `generic` |
-    | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts, `ds.sample` | `generic` | `warp`, 128 threads |
+    | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts | `generic` | `warp`, 128 threads |
+    | `ds.sample` | `generic` | `block`: a block per row, as many threads as the SM's registers allow at 128 per thread and static shared memory holds the threshold search's 17 bin sums per thread for (512 on every profile) |
     | `ds.mla_latent_attention` in prefill | `generic` | `warp_query_group`: as many of a slot's tokens per warp as the register file holds accumulators for (4 at a 512-wide latent) |
     | `ds.mla_latent_attention` in decode | `generic` | `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
   }];

@@ -40,7 +40,7 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        emitMatrixProductKernel, matrixProductCost},
       {SampleOp::getOperationName(), KernelStrategy::Generic,
        emitSamplingKernel, samplingCost},
-      {SampleOp::getOperationName(), KernelStrategy::Warp, emitSamplingKernel,
+      {SampleOp::getOperationName(), KernelStrategy::Block, emitSamplingKernel,
        samplingCost},
       {MLACacheWriteOp::getOperationName(), KernelStrategy::Generic,
        emitAttentionKernel, attentionCost},

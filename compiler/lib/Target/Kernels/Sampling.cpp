@@ -2,10 +2,24 @@
 //
 // The kernel of ds.sample (its op description is the specification): the
 // arg-max for greedy rows; for sampled rows the weights exp((l - max) / T),
-// top-k / top-p / min-p thresholds found by a 16-way search over the
-// weights' bit patterns, and Gumbel-max with hashed uniforms. One row per
-// warp on CUDA targets and per thread share on the host, the same
-// algorithm with 32 or 1 lanes.
+// top-k / top-p / min-p thresholds found by a 16-bin radix search over the
+// weights' bit patterns, and Gumbel-max with hashed uniforms.
+//
+// One row per CUDA block (`block` strategy) and per host thread share
+// (`generic`): the same algorithm with `threads` walkers per row, block
+// size or 1. Every pass over the vocabulary is split over the walkers with
+// 16-byte loads (four f32 logits or weights); what a pass finds (sums,
+// arg-max, a search's 17 bin sums) is combined over the block through shared
+// memory, so every walker ends a pass holding the same value and the
+// block's control flow stays uniform (barriers are reached by all threads).
+//
+// What the thread layout cannot change: the weights (each token's own
+// expression), the thresholds (the largest bit pattern whose measure reaches
+// the target is defined by the weights alone; only the rounding of a sum of
+// weights could move it, and top-k's counts are exact integers), the hashed
+// uniforms (a function of seed, draw and token), each token's Gumbel score,
+// and so the chosen token (the lowest index among equal scores). The order
+// in which sums are added depends on the thread count.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,9 +46,267 @@ public:
 
 private:
   //===--- ds.sample ---------------------------------------------------===//
-  // One row per (GPU: warp | CPU: thread share); every pass over the
-  // vocabulary is lane-strided and its result combined over the lanes, so
-  // the CPU kernel is the same algorithm with one lane.
+
+  /// Bins of one search pass (each 2^s keys wide), plus one for the keys
+  /// above them all.
+  static constexpr int64_t kBins = 16;
+  /// Token groups in flight per walker and pass.
+  static constexpr int64_t kGroups = 4;
+
+  /// Walkers per row: the block on CUDA, 1 on the host.
+  int64_t threads = 1;
+  /// Consecutive f32 per load: 4 (16 bytes) when rows allow it.
+  int64_t vec = 1;
+  /// This walker's index within its row's block (0 on the host).
+  Value thread;
+  /// CUDA: (value, index) slots of the warps' partial results, the
+  /// per-thread bin sums (bin-major), the bins' block totals. Host: the bin
+  /// sums on the stack.
+  Value partials, bins, totals;
+
+  Value shared(StringRef what, int64_t count) {
+    Value address =
+        LLVM::AddressOfOp::create(e.b, e.loc, sharedArray(what, count));
+    return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address)
+        .getResult();
+  }
+  void barrier() {
+    if (gpu)
+      NVVM::Barrier0Op::create(e.b, e.loc);
+  }
+  int64_t warps() const { return threads / Emitter::kWarp; }
+  Value yes() { return arith::ConstantIntOp::create(e.b, e.loc, 1, 1); }
+  Value notOp(Value c) { return arith::XOrIOp::create(e.b, e.loc, c, yes()); }
+  Value andOp(Value x, Value y) {
+    return arith::AndIOp::create(e.b, e.loc, x, y);
+  }
+  Value orOp(Value x, Value y) {
+    return arith::OrIOp::create(e.b, e.loc, x, y);
+  }
+  /// Emits `body` under `cond` (no results).
+  void when(Value cond, const std::function<void()> &body) {
+    auto ifOp = scf::IfOp::create(e.b, e.loc, cond, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    body();
+  }
+
+  /// The sum of every walker's `v`, in every walker: warp sums, then the
+  /// warps' sums in warp order through shared memory.
+  Value rowSum(Value v) {
+    if (!gpu)
+      return v;
+    Value warp = e.div(thread, e.c64(Emitter::kWarp));
+    Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+    v = e.warpSum(v);
+    when(cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
+         [&] { e.store(v, partials, warp); });
+    barrier();
+    Value sum = e.reduce(0, warps(), e.f32(0.0), [&](Value w, Value acc) {
+      return e.fadd(acc, e.load(partials, e.b.getF32Type(), w));
+    });
+    barrier(); // the slots are free again
+    return sum;
+  }
+
+  /// (value, i32 index) with the largest value over every walker, the
+  /// lowest index on ties, in every walker.
+  std::pair<Value, Value> rowArgmax(Value v, Value i) {
+    if (!gpu)
+      return {v, i};
+    Value warp = e.div(thread, e.c64(Emitter::kWarp));
+    Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+    std::tie(v, i) = laneArgmax(v, i);
+    when(cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)), [&] {
+      e.store(v, partials, warp);
+      e.store(i, partials, e.add(warp, e.c64(warps())));
+    });
+    barrier();
+    auto forOp =
+        scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(warps()), e.c64(1),
+                           ValueRange{e.f32(-INFINITY), c32(0)});
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(forOp.getBody());
+      Value w = forOp.getInductionVar();
+      Value best = forOp.getRegionIterArgs()[0];
+      Value bestIndex = forOp.getRegionIterArgs()[1];
+      Value ov = e.load(partials, e.b.getF32Type(), w);
+      Value oi = e.load(partials, i32(), e.add(w, e.c64(warps())));
+      Value take = orOp(cmpF(arith::CmpFPredicate::OGT, ov, best),
+                        andOp(cmpF(arith::CmpFPredicate::OEQ, ov, best),
+                              cmpI(arith::CmpIPredicate::slt, oi, bestIndex)));
+      scf::YieldOp::create(
+          e.b, e.loc,
+          ValueRange{select(take, ov, best), select(take, oi, bestIndex)});
+    }
+    barrier();
+    return {forOp.getResult(0), forOp.getResult(1)};
+  }
+
+  /// One pass over a row of `count` f32 at `base + rowStart`: this walker's
+  /// groups of `vec` consecutive tokens (group starts thread * vec + k *
+  /// threads * vec, so a walker sees its tokens in increasing order), kGroups
+  /// groups loaded together. body(xs, first, inRange, state) returns the
+  /// next state; out-of-range groups read the last group and must not count.
+  SmallVector<Value> forEachGroup(
+      Value base, Value rowStart, int64_t count, ValueRange init,
+      const std::function<SmallVector<Value>(ArrayRef<Value>, Value, Value,
+                                             ValueRange)> &body) {
+    Type f32 = e.b.getF32Type();
+    int64_t stride = threads * vec;
+    auto forOp =
+        scf::ForOp::create(e.b, e.loc, e.mul(thread, e.c64(vec)), e.c64(count),
+                           e.c64(stride * kGroups), init);
+    OpBuilder::InsertionGuard guard(e.b);
+    // A loop without state comes with its terminator.
+    bool stateless = init.empty();
+    if (stateless)
+      e.b.setInsertionPoint(forOp.getBody()->getTerminator());
+    else
+      e.b.setInsertionPointToStart(forOp.getBody());
+    SmallVector<std::tuple<SmallVector<Value>, Value, Value>> groups;
+    for (int64_t g = 0; g < kGroups; ++g) {
+      Value first = e.add(forOp.getInductionVar(), e.c64(g * stride));
+      Value inRange = cmpI(arith::CmpIPredicate::slt, first, e.c64(count));
+      first = select(inRange, first, e.c64(count - vec));
+      Value address = e.gep(base, f32, e.add(rowStart, first));
+      SmallVector<Value> xs;
+      if (vec == 1) {
+        xs.push_back(LLVM::LoadOp::create(e.b, e.loc, f32, address));
+      } else {
+        Value v = LLVM::LoadOp::create(e.b, e.loc, VectorType::get({vec}, f32),
+                                       address, /*alignment=*/gpu ? 16 : 4);
+        for (int64_t j = 0; j < vec; ++j)
+          xs.push_back(LLVM::ExtractElementOp::create(e.b, e.loc, v, c32(j)));
+      }
+      groups.push_back({xs, first, inRange});
+    }
+    SmallVector<Value> state(forOp.getRegionIterArgs().begin(),
+                             forOp.getRegionIterArgs().end());
+    for (auto &[xs, first, inRange] : groups)
+      state = body(xs, first, inRange, state);
+    if (!stateless)
+      scf::YieldOp::create(e.b, e.loc, state);
+    return SmallVector<Value>(forOp.getResults().begin(),
+                              forOp.getResults().end());
+  }
+
+  /// f32 `w` as a search key: non-negative floats order like their bits.
+  Value key(Value w) { return bitcast(i32(), w); }
+
+  /// The largest key t in [lo, hi] (0 < lo <= hi < 2^30) with measure(t) >=
+  /// target, where measure(t) = sum of valueOf(w) over the row's weights w
+  /// with key(w) >= t (decreasing in t; measure(lo) >= target). A radix
+  /// search: each pass sorts the keys at or above l into 16 bins of 2^s keys
+  /// from l (and one for the keys above them), sums each bin over the block,
+  /// and moves l to the start of the last bin whose measure (its sum and all
+  /// above it) reaches the target; s shrinks by 4 per pass, so 8 passes
+  /// settle any span under 2^30, and a pass with s = 0 ends the search. The
+  /// answer depends on the weights only, not on the bins: a walker that
+  /// counted in another order finds the same key unless a sum rounds across
+  /// the target.
+  Value search(Value lo, Value hi, Value target, Value weights, Value rowStart,
+               int64_t vocab, const std::function<Value(Value)> &valueOf) {
+    Type f32 = e.b.getF32Type();
+    // The first width: the least s with hi - lo < 16 * 2^s; s = -1 when
+    // there is nothing left to search.
+    Value span = e.fsubI(hi, lo);
+    Value s = c32(0);
+    for (int32_t k = 4; k <= 30; ++k)
+      s = select(cmpI(arith::CmpIPredicate::sge, span, c32(1 << k)), c32(k - 3),
+                 s);
+    s = select(cmpI(arith::CmpIPredicate::eq, span, c32(0)), c32(-1), s);
+    auto forOp = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(9), e.c64(1),
+                                    ValueRange{lo, s});
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(forOp.getBody());
+    Value l = forOp.getRegionIterArgs()[0],
+          width = forOp.getRegionIterArgs()[1];
+    auto ifOp = scf::IfOp::create(
+        e.b, e.loc, TypeRange{l.getType(), width.getType()},
+        cmpI(arith::CmpIPredicate::sge, width, c32(0)), /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard inner(e.b);
+      e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      // This walker's bins start at zero.
+      Value mine = gpu ? thread : e.c64(0);
+      int64_t binStride = gpu ? threads : 1;
+      for (int64_t b = 0; b <= kBins; ++b)
+        e.store(e.f32(0.0), bins, e.add(mine, e.c64(b * binStride)));
+      forEachGroup(
+          weights, rowStart, vocab, ValueRange{},
+          [&](ArrayRef<Value> ws, Value, Value inRange, ValueRange) {
+            for (Value w : ws) {
+              Value k = key(w);
+              when(andOp(inRange, cmpI(arith::CmpIPredicate::sge, k, l)), [&] {
+                Value bin =
+                    arith::ShRUIOp::create(e.b, e.loc, e.fsubI(k, l), width);
+                bin = arith::MinUIOp::create(e.b, e.loc, bin, c32(kBins));
+                Value slot =
+                    e.add(mine, e.mul(e.i32ToI64(bin), e.c64(binStride)));
+                e.store(e.fadd(e.load(bins, f32, slot), valueOf(w)), bins,
+                        slot);
+              });
+            }
+            return SmallVector<Value>{};
+          });
+      // Bin totals: on CUDA warp w sums bins w, w + warps, ... over the
+      // block's threads.
+      SmallVector<Value> sums;
+      if (gpu) {
+        barrier();
+        Value warp = e.div(thread, e.c64(Emitter::kWarp));
+        Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+        auto binLoop = scf::ForOp::create(e.b, e.loc, warp, e.c64(kBins + 1),
+                                          e.c64(warps()));
+        {
+          OpBuilder::InsertionGuard body(e.b);
+          e.b.setInsertionPoint(binLoop.getBody()->getTerminator());
+          Value b = binLoop.getInductionVar();
+          Value part = e.reduceStep(
+              lane, e.c64(threads), Emitter::kWarp, e.f32(0.0),
+              [&](Value t, Value acc) {
+                return e.fadd(
+                    acc, e.load(bins, f32, e.add(e.mul(b, e.c64(threads)), t)));
+              });
+          part = e.warpSum(part);
+          when(cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
+               [&] { e.store(part, totals, b); });
+        }
+        barrier();
+        for (int64_t b = 0; b <= kBins; ++b)
+          sums.push_back(e.load(totals, f32, e.c64(b)));
+      } else {
+        for (int64_t b = 0; b <= kBins; ++b)
+          sums.push_back(e.load(bins, f32, e.c64(b)));
+      }
+      // measure(l + b 2^s) = the sum of bins b..16; the measures reaching
+      // the target are those of b = 0 .. the answer's bin.
+      Value measure = sums[kBins];
+      Value chosen = c32(0);
+      for (int64_t b = kBins - 1; b >= 1; --b) {
+        measure = e.fadd(measure, sums[b]);
+        chosen = arith::AddIOp::create(
+            e.b, e.loc, chosen,
+            arith::ExtUIOp::create(
+                e.b, e.loc, i32(),
+                cmpF(arith::CmpFPredicate::OGE, measure, target)));
+      }
+      Value newL = arith::AddIOp::create(
+          e.b, e.loc, l, arith::ShLIOp::create(e.b, e.loc, chosen, width));
+      Value newWidth =
+          select(cmpI(arith::CmpIPredicate::eq, width, c32(0)), c32(-1),
+                 arith::MaxSIOp::create(
+                     e.b, e.loc,
+                     arith::SubIOp::create(e.b, e.loc, width, c32(4)), c32(0)));
+      scf::YieldOp::create(e.b, e.loc, ValueRange{newL, newWidth});
+      e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      scf::YieldOp::create(e.b, e.loc, ValueRange{l, width});
+    }
+    scf::YieldOp::create(e.b, e.loc, ifOp.getResults());
+    return forOp.getResult(0);
+  }
 
   /// splitmix64's finaliser.
   Value mix64(Value z) {
@@ -50,177 +322,186 @@ private:
               e.c64(static_cast<int64_t>(0x94d049bb133111ebULL)));
     return xorOp(z, shr(z, 31));
   }
-  /// The largest key t in [lo, hi] (lo <= hi < 2^32) with measure(t) >=
-  /// target, where measure(t) = sum over tokens with key(i) >= t of
-  /// value(i) decreases as t grows and measure(lo) >= target. A 16-way
-  /// search: each pass over the vocabulary measures 15 cut points at once
-  /// (one load per token, independent sums in flight): a span of s keys
-  /// shrinks to at most ceil(s / 16) - 1, and spans under 16 are measured
-  /// whole, so 9 passes settle any span under 2^32 (weights in (0, 1] have
-  /// keys under 2^30: 8 passes, the ninth finds lo == hi and is skipped).
-  Value search(Value lo, Value hi, Value target, Value lane, int64_t count,
-               const std::function<Value(Value)> &keyOf,
-               const std::function<Value(Value)> &valueOf) {
-    constexpr int64_t kWays = 16;
-    int64_t lanes = gpu ? Emitter::kWarp : 1;
-    auto forOp = scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(9), e.c64(1),
-                                    ValueRange{lo, hi});
-    OpBuilder::InsertionGuard guard(e.b);
-    e.b.setInsertionPointToStart(forOp.getBody());
-    Value l = forOp.getRegionIterArgs()[0], h = forOp.getRegionIterArgs()[1];
-    auto ifOp =
-        scf::IfOp::create(e.b, e.loc, TypeRange{l.getType(), h.getType()},
-                          cmpI(arith::CmpIPredicate::slt, l, h),
-                          /*withElse=*/true);
-    {
-      OpBuilder::InsertionGuard inner(e.b);
-      e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      // Cut j = l + ceil(j (h - l) / 16), j = 1..15: increasing, in (l, h].
-      Value span = e.fsubI(h, l);
-      SmallVector<Value> cuts;
-      for (int64_t j = 1; j < kWays; ++j)
-        cuts.push_back(
-            e.add(l, e.div(e.add(e.mul(span, e.c64(j)), e.c64(kWays - 1)),
-                           e.c64(kWays))));
-      SmallVector<Value> zeros(cuts.size(), e.f32(0.0));
-      constexpr int64_t kSearchUnroll = 4;
-      auto pass = scf::ForOp::create(e.b, e.loc, lane, e.c64(count),
-                                     e.c64(lanes * kSearchUnroll), zeros);
-      {
-        OpBuilder::InsertionGuard body(e.b);
-        e.b.setInsertionPointToStart(pass.getBody());
-        SmallVector<std::pair<Value, Value>> tokens; // (key, value)
-        unrolled(
-            pass.getInductionVar(), count, kSearchUnroll,
-            [&](int64_t, Value index, Value inRange) {
-              tokens.push_back(
-                  {keyOf(index), select(inRange, valueOf(index), e.f32(0.0))});
-            });
-        SmallVector<Value> next(pass.getRegionIterArgs().begin(),
-                                pass.getRegionIterArgs().end());
-        for (auto [k, v] : tokens)
-          for (size_t j = 0; j < cuts.size(); ++j)
-            next[j] = e.fadd(next[j],
-                             select(cmpI(arith::CmpIPredicate::sge, k, cuts[j]),
-                                    v, e.f32(0.0)));
-        scf::YieldOp::create(e.b, e.loc, next);
-      }
-      // The last cut that still measures >= target bounds the answer from
-      // below, the cut after it from above.
-      Value newLo = l, newHi = h;
-      for (size_t j = 0; j < cuts.size(); ++j) {
-        Value ok =
-            cmpF(arith::CmpFPredicate::OGE, laneSum(pass.getResult(j)), target);
-        newLo = select(ok, cuts[j], newLo);
-        Value below = e.fsubI(cuts[j], e.c64(1));
-        Value firstFail = arith::AndIOp::create(
-            e.b, e.loc,
-            arith::XOrIOp::create(
-                e.b, e.loc, ok, arith::ConstantIntOp::create(e.b, e.loc, 1, 1)),
-            cmpI(arith::CmpIPredicate::eq, newHi, h));
-        newHi = select(firstFail, below, newHi);
-      }
-      scf::YieldOp::create(e.b, e.loc, ValueRange{newLo, newHi});
-      e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-      scf::YieldOp::create(e.b, e.loc, ValueRange{l, h});
-    }
-    scf::YieldOp::create(e.b, e.loc, ifOp.getResults());
-    return forOp.getResult(0);
+
+  /// The Gumbel-max score ln w + g of token i (w > 0), g = -ln(-ln u) with u
+  /// in (0, 1) from the top 24 bits of the token's hash: (bits + 0.5) / 2^24,
+  /// at most the largest float below 1 (so g < 16.7).
+  Value gumbelScore(Value stream, Value i, Value w) {
+    Type f32 = e.b.getF32Type();
+    Value bits = mix64(e.add(
+        stream, e.mul(e.add(i, e.c64(1)),
+                      e.c64(static_cast<int64_t>(0xd1b54a32d192ed03ULL)))));
+    Value top24 = arith::ShRUIOp::create(e.b, e.loc, bits, e.c64(40));
+    Value u = e.fmul(
+        e.fadd(arith::UIToFPOp::create(e.b, e.loc, f32, top24), e.f32(0.5)),
+        e.f32(1.0 / 16777216.0));
+    u = arith::MinimumFOp::create(e.b, e.loc, u,
+                                  e.f32(std::nextafter(1.0f, 0.0f)));
+    auto log = [&](Value x) {
+      return math::LogOp::create(e.b, e.loc, x).getResult();
+    };
+    Value gumbel = e.fsub(e.f32(0.0), log(e.fsub(e.f32(0.0), log(u))));
+    return e.fadd(log(w), gumbel);
   }
 
   /// The sampled branch of ds.sample for one row (see the op): weights to
-  /// result 1, thresholds by a 16-way search over the weights' bit patterns
-  /// (non-negative floats order like their bits), then Gumbel-max.
-  Value sampleRow(Value lane, int64_t vocab, Value logitsRow, Value maxLogit,
+  /// result 1, thresholds by radix searches over the weights' bit patterns,
+  /// then Gumbel-max over the kept tokens.
+  Value sampleRow(int64_t vocab, Value logitsRow, Value maxLogit,
                   Value temperature, Value topK, Value topP, Value minP,
-                  Value seed, Value draw,
-                  const std::function<Value(Value)> &logit) {
+                  Value seed, Value draw) {
     Type f32 = e.b.getF32Type();
     Value weights = result(1);
     Value infinite = cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(INFINITY));
     // Pass 1: w = exp((l - max) / T), stored; +inf logits weigh 1, the
-    // rest 0, when the maximum is +inf.
-    Value total = stridedSum(lane, vocab, [&](Value i) {
-      Value x = logit(i);
-      Value scaled = e.exp(e.fdiv(e.fsub(x, maxLogit), temperature));
-      Value top = select(cmpF(arith::CmpFPredicate::OEQ, x, e.f32(INFINITY)),
-                         e.f32(1.0), e.f32(0.0));
-      Value w = select(infinite, top, scaled);
-      e.store(w, weights, e.add(logitsRow, i));
-      return w;
-    });
-    (void)total;
-    auto weight = [&](Value i) {
-      return e.load(weights, f32, e.add(logitsRow, i));
-    };
-    auto key = [&](Value w) { return e.i32ToI64(bitcast(i32(), w)); };
-    Value one = key(e.f32(1.0)), smallest = e.c64(1); // the least positive
+    // rest 0, when the maximum is +inf. Their sum is what top-p measures
+    // against when top-k keeps every token.
+    Value partTotal =
+        forEachGroup(
+            operand(0), logitsRow, vocab, ValueRange{e.f32(0.0)},
+            [&](ArrayRef<Value> xs, Value first, Value inRange,
+                ValueRange state) {
+              SmallVector<Value> ws;
+              Value sum = state[0];
+              for (Value x : xs) {
+                x = select(cmpF(arith::CmpFPredicate::UNO, x, x),
+                           e.f32(-INFINITY), x);
+                Value scaled = e.exp(e.fdiv(e.fsub(x, maxLogit), temperature));
+                Value top =
+                    select(cmpF(arith::CmpFPredicate::OEQ, x, e.f32(INFINITY)),
+                           e.f32(1.0), e.f32(0.0));
+                Value w = select(infinite, top, scaled);
+                ws.push_back(w);
+                sum = e.fadd(sum, select(inRange, w, e.f32(0.0)));
+              }
+              Value address = e.gep(weights, f32, e.add(logitsRow, first));
+              if (vec == 1) {
+                LLVM::StoreOp::create(e.b, e.loc, ws[0], address);
+              } else {
+                Value v = LLVM::UndefOp::create(e.b, e.loc,
+                                                VectorType::get({vec}, f32));
+                for (int64_t j = 0; j < vec; ++j)
+                  v = LLVM::InsertElementOp::create(e.b, e.loc, v, ws[j],
+                                                    c32(j));
+                LLVM::StoreOp::create(e.b, e.loc, v, address,
+                                      /*alignment=*/gpu ? 16 : 4);
+              }
+              return SmallVector<Value>{sum};
+            })
+            .front();
+    // The stores above are this walker's own tokens, which every later pass
+    // gives it again; the reduction's barrier orders the rest.
+    Value total = rowSum(partTotal);
+    Value one = key(e.f32(1.0)), smallest = c32(1); // the least positive
     auto imax = [&](Value x, Value y) {
       return arith::MaxSIOp::create(e.b, e.loc, x, y).getResult();
     };
     // min-p: w >= min_p (the best token weighs 1).
     Value threshold = imax(smallest, key(minP));
     // top-k: the k-th largest weight.
-    Value useK = arith::AndIOp::create(
-        e.b, e.loc, cmpI(arith::CmpIPredicate::sgt, topK, e.c64(0)),
-        cmpI(arith::CmpIPredicate::slt, topK, e.c64(vocab)));
-    auto keyAt = [&](Value i) { return key(weight(i)); };
+    Value useK = andOp(cmpI(arith::CmpIPredicate::sgt, topK, e.c64(0)),
+                       cmpI(arith::CmpIPredicate::slt, topK, e.c64(vocab)));
     Value kKey = ifElse(
         useK,
         [&]() -> Value {
           Value target = arith::SIToFPOp::create(e.b, e.loc, f32, topK);
-          return search(smallest, one, target, lane, vocab, keyAt,
+          return search(smallest, one, target, weights, logitsRow, vocab,
                         [&](Value) { return e.f32(1.0); });
         },
         smallest);
     threshold = imax(threshold, kKey);
-    // top-p over the tokens top-k keeps.
+    // top-p over the tokens top-k keeps (all of them without top-k).
     Value useP = cmpF(arith::CmpFPredicate::OLT, topP, e.f32(1.0));
     Value pKey = ifElse(
         useP,
         [&]() -> Value {
-          Value kept = stridedSum(lane, vocab, [&](Value i) {
-            Value w = weight(i);
-            return select(cmpI(arith::CmpIPredicate::sge, key(w), kKey), w,
-                          e.f32(0.0));
-          });
-          return search(kKey, one, e.fmul(topP, kept), lane, vocab, keyAt,
-                        weight);
+          auto keptByK = [&]() -> Value {
+            Value part =
+                forEachGroup(
+                    weights, logitsRow, vocab, ValueRange{e.f32(0.0)},
+                    [&](ArrayRef<Value> ws, Value, Value inRange,
+                        ValueRange state) {
+                      Value sum = state[0];
+                      for (Value w : ws)
+                        sum = e.fadd(
+                            sum, select(andOp(inRange,
+                                              cmpI(arith::CmpIPredicate::sge,
+                                                   key(w), kKey)),
+                                        w, e.f32(0.0)));
+                      return SmallVector<Value>{sum};
+                    })
+                    .front();
+            return rowSum(part);
+          };
+          auto kept = scf::IfOp::create(e.b, e.loc, TypeRange{f32}, useK,
+                                        /*withElse=*/true);
+          {
+            OpBuilder::InsertionGuard guard(e.b);
+            e.b.setInsertionPointToStart(&kept.getThenRegion().front());
+            scf::YieldOp::create(e.b, e.loc, keptByK());
+            e.b.setInsertionPointToStart(&kept.getElseRegion().front());
+            scf::YieldOp::create(e.b, e.loc, total);
+          }
+          return search(kKey, one, e.fmul(topP, kept.getResult(0)), weights,
+                        logitsRow, vocab, [](Value w) { return w; });
         },
         smallest);
     threshold = imax(threshold, pKey);
-    // Gumbel-max over the kept tokens.
+    // Gumbel-max over the kept tokens. The best token (w = 1) is kept
+    // whenever any is, and scores at least g_min = -ln(-ln 2^-25) > -2.86;
+    // a token with ln w < -20 scores below -20 + 16.7 and cannot win, so
+    // only tokens weighing e^-20 or more are scored (the same winner).
+    Value hopeless = key(e.f32(std::exp(-20.0)));
+    Value gate = imax(threshold, hopeless);
     Value stream = mix64(arith::XOrIOp::create(
         e.b, e.loc, seed,
         mix64(
             e.add(draw, e.c64(static_cast<int64_t>(0x9e3779b97f4a7c15ULL))))));
-    auto [best, pick] = stridedArgmax(lane, vocab, [&](Value i) {
-      Value w = weight(i);
-      Value bits = mix64(e.add(
-          stream, e.mul(e.add(i, e.c64(1)),
-                        e.c64(static_cast<int64_t>(0xd1b54a32d192ed03ULL)))));
-      Value top24 = arith::ShRUIOp::create(e.b, e.loc, bits, e.c64(40));
-      Value u = e.fmul(
-          e.fadd(arith::UIToFPOp::create(e.b, e.loc, f32, top24), e.f32(0.5)),
-          e.f32(1.0 / 16777216.0));
-      auto log = [&](Value x) {
-        return math::LogOp::create(e.b, e.loc, x).getResult();
-      };
-      Value gumbel = e.fsub(e.f32(0.0), log(e.fsub(e.f32(0.0), log(u))));
-      Value kept = cmpI(arith::CmpIPredicate::sge, key(w), threshold);
-      return select(kept, e.fadd(log(w), gumbel), e.f32(-INFINITY));
-    });
-    (void)best;
-    return pick;
+    SmallVector<Value> best = forEachGroup(
+        weights, logitsRow, vocab, ValueRange{e.f32(-INFINITY), c32(0)},
+        [&](ArrayRef<Value> ws, Value first, Value inRange, ValueRange state) {
+          // In index order, so the first of equal scores stays.
+          Value bestScore = state[0], bestIndex = state[1];
+          for (size_t j = 0; j < ws.size(); ++j) {
+            Value i = e.add(first, e.c64(static_cast<int64_t>(j)));
+            Value candidate = andOp(
+                inRange, cmpI(arith::CmpIPredicate::sge, key(ws[j]), gate));
+            auto scored = scf::IfOp::create(e.b, e.loc, TypeRange{f32},
+                                            candidate, /*withElse=*/true);
+            {
+              OpBuilder::InsertionGuard guard(e.b);
+              e.b.setInsertionPointToStart(&scored.getThenRegion().front());
+              scf::YieldOp::create(e.b, e.loc, gumbelScore(stream, i, ws[j]));
+              e.b.setInsertionPointToStart(&scored.getElseRegion().front());
+              scf::YieldOp::create(e.b, e.loc, e.f32(-INFINITY));
+            }
+            Value score = scored.getResult(0);
+            Value better = cmpF(arith::CmpFPredicate::OGT, score, bestScore);
+            bestScore = select(better, score, bestScore);
+            bestIndex =
+                select(better, arith::TruncIOp::create(e.b, e.loc, i32(), i),
+                       bestIndex);
+          }
+          return SmallVector<Value>{bestScore, bestIndex};
+        });
+    return rowArgmax(best[0], best[1]).second;
   }
 
   std::pair<ParallelDim, int64_t> sample(SampleOp op) {
     int64_t vocab = featureCount(op.getLogits());
     Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
-    Value warp = e.c64(Emitter::kWarp);
+    threads = gpu ? config.getBlock() : 1;
+    vec = vocab % 4 == 0 ? 4 : 1;
+    if (gpu) {
+      partials = shared("partials", 2 * warps());
+      bins = shared("bins", (kBins + 1) * threads);
+      totals = shared("totals", kBins + 1);
+    } else {
+      bins = e.scratch(kBins + 1);
+    }
     e.loop(e.begin, e.end, [&](Value index) {
-      Value row = gpu ? e.div(index, warp) : index;
-      Value lane = gpu ? e.rem(index, warp) : e.c64(0);
+      Value row = gpu ? e.div(index, e.c64(threads)) : index;
+      thread = gpu ? e.rem(index, e.c64(threads)) : e.c64(0);
       Value logitsRow = e.mul(row, e.c64(vocab));
       Value words = e.mul(row, e.c64(8));
       auto word = [&](int64_t k) {
@@ -229,44 +510,52 @@ private:
       auto word64 = [&](int64_t k) {
         Value lo = arith::ExtUIOp::create(e.b, e.loc, i64, word(k));
         Value hi = arith::ExtUIOp::create(e.b, e.loc, i64, word(k + 1));
-        return arith::OrIOp::create(
-                   e.b, e.loc, lo,
-                   arith::ShLIOp::create(e.b, e.loc, hi, e.c64(32)))
-            .getResult();
+        return orOp(lo, arith::ShLIOp::create(e.b, e.loc, hi, e.c64(32)));
       };
       Value temperature = bitcast(f32, word(0));
       Value topK = e.i32ToI64(word(1));
       Value topP = bitcast(f32, word(2));
       Value minP = bitcast(f32, word(3));
       Value seed = word64(4), draw = word64(6);
-      // NaN counts as -inf.
-      auto logit = [&](Value i) {
-        Value x = e.load(operand(0), f32, e.add(logitsRow, i));
-        return select(cmpF(arith::CmpFPredicate::UNO, x, x), e.f32(-INFINITY),
-                      x);
-      };
 
-      auto [maxLogit, argmax] = stridedArgmax(lane, vocab, logit);
-      Value greedy = arith::OrIOp::create(
-          e.b, e.loc, cmpF(arith::CmpFPredicate::ULE, temperature, e.f32(0.0)),
-          cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(-INFINITY)));
+      // Pass 0: the arg-max (NaN counts as -inf), in index order per walker.
+      SmallVector<Value> part = forEachGroup(
+          operand(0), logitsRow, vocab, ValueRange{e.f32(-INFINITY), c32(0)},
+          [&](ArrayRef<Value> xs, Value first, Value inRange,
+              ValueRange state) {
+            Value best = state[0], bestIndex = state[1];
+            for (size_t j = 0; j < xs.size(); ++j) {
+              Value x = xs[j];
+              x = select(cmpF(arith::CmpFPredicate::UNO, x, x),
+                         e.f32(-INFINITY), x);
+              Value better =
+                  andOp(inRange, cmpF(arith::CmpFPredicate::OGT, x, best));
+              best = select(better, x, best);
+              bestIndex =
+                  select(better,
+                         arith::TruncIOp::create(
+                             e.b, e.loc, i32(),
+                             e.add(first, e.c64(static_cast<int64_t>(j)))),
+                         bestIndex);
+            }
+            return SmallVector<Value>{best, bestIndex};
+          });
+      auto [maxLogit, argmax] = rowArgmax(part[0], part[1]);
+      Value greedy =
+          orOp(cmpF(arith::CmpFPredicate::ULE, temperature, e.f32(0.0)),
+               cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(-INFINITY)));
       Value chosen = ifElse(
-          arith::XOrIOp::create(e.b, e.loc, greedy,
-                                arith::ConstantIntOp::create(e.b, e.loc, 1, 1)),
+          notOp(greedy),
           [&]() -> Value {
-            return sampleRow(lane, vocab, logitsRow, maxLogit, temperature,
-                             topK, topP, minP, seed, draw, logit);
+            return sampleRow(vocab, logitsRow, maxLogit, temperature, topK,
+                             topP, minP, seed, draw);
           },
           argmax);
-      auto first = scf::IfOp::create(
-          e.b, e.loc, cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
-          /*withElse=*/false);
-      OpBuilder::InsertionGuard guard(e.b);
-      e.b.setInsertionPointToStart(&first.getThenRegion().front());
-      e.store(chosen, result(), row);
+      when(cmpI(arith::CmpIPredicate::eq, thread, e.c64(0)),
+           [&] { e.store(chosen, result(), row); });
     });
     if (gpu)
-      return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
+      return {ParallelDim::TokensTimesStatic, threads};
     return tokens();
   }
 };

@@ -118,7 +118,8 @@ def DS_KernelStrategy : I32EnumAttr<"KernelStrategy",
       I32EnumAttrCase<"Generic", 0, "generic">,
       I32EnumAttrCase<"Warp", 1, "warp">,
       I32EnumAttrCase<"WarpQueryGroup", 2, "warp_query_group">,
-      I32EnumAttrCase<"BlockSplit", 3, "block_split">]> {
+      I32EnumAttrCase<"BlockSplit", 3, "block_split">,
+      I32EnumAttrCase<"Block", 4, "block">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -133,8 +134,9 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | strategy | what the kernel does | ops |
     |---|---|---|
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
-    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router, sampler |
+    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router |
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
+    | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory | `ds.sample` |
     | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode) |
 
     `block` is the GPU threads per block (a multiple of 32, at most 1024;
@@ -147,6 +149,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     ```mlir
     #ds.kernel_config<strategy = warp, block = 128>
     #ds.kernel_config<strategy = block_split, block = 512>
+    #ds.kernel_config<strategy = block, block = 512>
     #ds.kernel_config<strategy = warp_query_group, block = 128, query_group = 4>
     ```
   }];
@@ -160,8 +163,8 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
   let extraClassDeclaration = [{
     /// The generic lowering (what every host kernel and host twin uses).
     static KernelConfigAttr getGeneric(::mlir::MLIRContext *context);
-    /// Whether the kernel runs 32 lanes per row (every CUDA-core strategy
-    /// but `generic`).
+    /// Whether the kernel runs lanes of CUDA warps (every strategy but
+    /// `generic`): 32 per row or a block's.
     bool isWarpCooperative() const {
       return getStrategy() != KernelStrategy::Generic;
     }

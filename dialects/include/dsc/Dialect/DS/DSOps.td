@@ -293,11 +293,14 @@ def DS_SampleOp : DS_PureOp<"sample"> {
       `min_p` (`min_p > 0`: a probability of at least `min_p` times the
       highest). Tokens tied with the token at a threshold are all kept.
       The draw picks a kept token with probability proportional to its
-      weight (the Gumbel-max rule: the largest `ln w + g`, with `g`
-      Gumbel noise from uniform numbers that are a hash of `(seed, draw,
-      token)`). The same parameters pick the same token on one target; two
-      targets agree except where rounding of `exp`, `log` or of a sum moves
-      a token across a threshold or changes the winner.
+      weight (the Gumbel-max rule: the largest `ln w + g`, the lowest
+      index on ties, with `g = -ln(-ln u)` Gumbel noise from uniform numbers
+      `u` in (0, 1) that are a hash of `(seed, draw, token)`: the top 24
+      bits of a splitmix64 hash, `(bits + 0.5) / 2^24`, at most the largest
+      float below 1). The same parameters pick the same token on one target;
+      two targets, or two kernel strategies (threads per row), agree except
+      where rounding of `exp`, `log` or of a sum (added in another order)
+      moves a token across a threshold or changes the winner.
 
     `result` (`tensor<?xi32>`) has one token per row; `weights`
     (`tensor<?xVxf32>`) is the sampled rows' weights (not written for greedy
