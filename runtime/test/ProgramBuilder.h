@@ -65,6 +65,7 @@ struct KernelSpec {
     fb::GridRule gridRule = fb::GridRule::PerIndex;
     std::optional<std::array<uint32_t, 3>> grid;
     uint32_t sharedBytes = 0;
+    bool programmatic = false;
   };
   std::optional<Launch> launch;
   // A KernelCost table when set.
@@ -268,7 +269,8 @@ public:
                          (*k.launch->grid)[2]);
           launch = fb::CreateLaunchShape(
               fbb, block ? &*block : nullptr, k.launch->gridRule,
-              grid ? &*grid : nullptr, k.launch->sharedBytes);
+              grid ? &*grid : nullptr, k.launch->sharedBytes,
+              k.launch->programmatic);
         }
         flatbuffers::Offset<fb::KernelCost> cost = 0;
         if (k.cost)

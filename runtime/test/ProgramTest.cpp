@@ -520,8 +520,8 @@ TEST(ProgramTest, LaunchShapesAreChecked) {
   // Absent fields are today's launch: [block, 1, 1], one thread per index.
   builder.kernels[0].launch = Launch{};
   builder.kernels[2].launch = Launch{Dims{8, 2, 2}};
-  builder.kernels[1].launch =
-      Launch{Dims{32, 4, 8}, fb::GridRule::Fixed, Dims{7, 3, 2}, 227 * 1024};
+  builder.kernels[1].launch = Launch{Dims{32, 4, 8}, fb::GridRule::Fixed,
+                                     Dims{7, 3, 2}, 227 * 1024, true};
   std::vector<uint8_t> bytes = builder.build();
   Expected<Program> program = loadBytes(bytes);
   ASSERT_TRUE(program.ok()) << program.error();
@@ -539,6 +539,10 @@ TEST(ProgramTest, LaunchShapesAreChecked) {
   EXPECT_EQ(grid[1], 3u);
   EXPECT_EQ(grid[2], 2u);
   EXPECT_EQ(fixed.sharedBytes, 227u * 1024);
+  // Kernels that wait for their predecessor themselves (griddepcontrol)
+  // launch programmatically; others, and programs without the field, not.
+  EXPECT_TRUE(fixed.programmatic);
+  EXPECT_FALSE(legacy.programmatic);
   KernelLaunchShape cube = launchShapeOf(*kernels.Get(2));
   EXPECT_EQ(cube.threads(), 32u);
   cube.gridFor(32, grid);

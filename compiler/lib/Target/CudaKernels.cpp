@@ -97,8 +97,14 @@ void useLibdevice(ModuleOp kernels) {
 }
 
 /// `<name>_entry(args, tokens, extent)`: thread i of the grid computes
-/// parallel index i of kernel `name`.
-void addEntryKernel(ModuleOp kernels, StringRef name) {
+/// parallel index i of kernel `name`. With grid dependency control the
+/// entry first lets the next kernel of the stream launch (its blocks are
+/// scheduled as soon as every block of this one has started) and then
+/// waits until the previous kernel has finished and its writes are
+/// visible: launched with programmatic stream serialization, consecutive
+/// kernels overlap their launch and ramp with the predecessor's tail.
+void addEntryKernel(ModuleOp kernels, StringRef name,
+                    bool gridDependencyControl) {
   OpBuilder b(kernels.getContext());
   Location loc = kernels.getLoc();
   b.setInsertionPointToEnd(kernels.getBody());
@@ -108,6 +114,11 @@ void addEntryKernel(ModuleOp kernels, StringRef name) {
                                     b.getFunctionType({ptr, i64, i64}, {}));
   Block *block = entry.addEntryBlock();
   b.setInsertionPointToStart(block);
+  if (gridDependencyControl) {
+    NVVM::GriddepcontrolOp::create(b, loc,
+                                   NVVM::GridDepActionKind::launch_dependents);
+    NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
+  }
   Value block32 = NVVM::BlockIdXOp::create(b, loc, i32);
   Value dim32 = NVVM::BlockDimXOp::create(b, loc, i32);
   Value thread32 = NVVM::ThreadIdXOp::create(b, loc, i32);
@@ -143,7 +154,7 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
   ctx->loadDialect<NVVM::NVVMDialect>();
   useLibdevice(kernels);
   for (const std::string &name : names)
-    addEntryKernel(kernels, name);
+    addEntryKernel(kernels, name, target.hasGridDependencyControl);
   if (failed(lowerHostKernelsToLLVM(kernels)))
     return fail(kernels, "lowering the kernels to LLVM failed");
   for (const std::string &name : names)

@@ -104,6 +104,15 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
     return k.getRows() == RowCount::Outputs ? fb::RowCount::Outputs
                                             : fb::RowCount::Tokens;
   };
+  // Kernels of targets with grid dependency control start with
+  // griddepcontrol (CudaKernels.cpp) and launch programmatically.
+  bool programmatic = false;
+  if (auto target = module->getAttrOfType<StringAttr>("ds.target")) {
+    std::string known;
+    if (std::optional<TargetDescription> isa =
+            lookupTarget(target.getValue().split('/').first, known))
+      programmatic = isa->hasGridDependencyControl;
+  }
   std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
   llvm::StringMap<uint32_t> kernelIndex;
   for (KernelOp k : module.getOps<KernelOp>()) {
@@ -136,7 +145,7 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         static_cast<int64_t>(k.getExtent()), rowsOf(k),
         fbb.CreateVectorOfStructs(outputs), k.getWritesCache(), block,
         fb::CreateLaunchShape(fbb, &blockShape, fb::GridRule::PerIndex,
-                              /*grid=*/nullptr, shared),
+                              /*grid=*/nullptr, shared, programmatic),
         cost));
   }
   // --check-kernels: the host twins, named like the kernels they mirror.

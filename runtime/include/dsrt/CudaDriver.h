@@ -38,9 +38,21 @@ using CUfunction = CUfunc_st *;
 using CUstream = CUstream_st *;
 struct CUevent_st;
 using CUevent = CUevent_st *;
-/// CUlaunchAttribute: no launch attribute has a user yet (TMA descriptors,
-/// clusters and programmatic dependent launch add theirs with their kernels).
-struct CUlaunchAttribute_st;
+/// CUlaunchAttribute (cuda.h, CUDA 12.0+): an id, padding to 8 bytes, and a
+/// 64-byte union of values, of which dsc sets one int.
+struct CUlaunchAttribute_st {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+};
+static_assert(sizeof(CUlaunchAttribute_st) == 72, "CUlaunchAttribute layout");
+/// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION: the kernel may
+/// start before its predecessor in the stream completes (it waits with
+/// griddepcontrol.wait); stream capture records a programmatic edge.
+constexpr int kLaunchAttributeProgrammaticStreamSerialization = 6;
 
 /// CUlaunchConfig (cuda.h, CUDA 12.0+), field for field.
 struct CUlaunchConfig {

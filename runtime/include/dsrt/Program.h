@@ -58,6 +58,9 @@ struct KernelLaunchShape {
   bool fixedGrid = false;
   uint32_t grid[3] = {1, 1, 1}; // Fixed only
   uint32_t sharedBytes = 0;
+  /// Launch with programmatic stream serialization (the kernel waits for
+  /// its predecessor itself, griddepcontrol.wait).
+  bool programmatic = false;
   uint64_t threads() const { return uint64_t(block[0]) * block[1] * block[2]; }
   /// The grid for `extent` parallel indices (PerIndex) or the fixed grid.
   void gridFor(int64_t extent, uint32_t out[3]) const;

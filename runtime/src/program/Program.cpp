@@ -25,6 +25,7 @@ KernelLaunchShape launchShapeOf(const fb::Kernel &kernel) {
   if (const fb::Dim3 *g = l->grid(); g && shape.fixedGrid)
     shape.grid[0] = g->x(), shape.grid[1] = g->y(), shape.grid[2] = g->z();
   shape.sharedBytes = l->dynamic_shared_bytes();
+  shape.programmatic = l->programmatic();
   return shape;
 }
 

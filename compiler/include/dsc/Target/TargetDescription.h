@@ -40,6 +40,9 @@ struct TargetDescription {
   bool hasTma = false;         // bulk tensor copies (sm_90+)
   bool hasFp8Mma = false;      // fp8 tensor-core math (sm_89+)
   bool hasFp8Convert = false;  // cvt between e4m3x2 and f16x2 (sm_89+)
+  /// griddepcontrol and programmatic dependent launch (sm_90+): a kernel
+  /// may start while its predecessor finishes and wait for it on the GPU.
+  bool hasGridDependencyControl = false;
   int64_t maxThreadsPerBlock = 0;
   int64_t maxRegistersPerThread = 0;
   int64_t maxSharedMemoryPerBlock = 0; // bytes, opt-in maximum

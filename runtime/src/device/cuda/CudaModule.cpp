@@ -89,11 +89,19 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
     KernelLaunchShape shape = launchShapeOf(kernel);
     uint32_t grid[3];
     shape.gridFor(extent, grid);
-    CUlaunchConfig config{grid[0],           grid[1],
-                          grid[2],           shape.block[0],
-                          shape.block[1],    shape.block[2],
-                          shape.sharedBytes, stream_,
-                          nullptr,           0};
+    CUlaunchAttribute_st programmatic{};
+    programmatic.id = kLaunchAttributeProgrammaticStreamSerialization;
+    programmatic.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{grid[0],
+                          grid[1],
+                          grid[2],
+                          shape.block[0],
+                          shape.block[1],
+                          shape.block[2],
+                          shape.sharedBytes,
+                          stream_,
+                          shape.programmatic ? &programmatic : nullptr,
+                          shape.programmatic ? 1u : 0u};
     if (check_)
       if (Status s = runTwin(launch, chunk); !s)
         return s;
