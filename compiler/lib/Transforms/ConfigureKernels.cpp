@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsc/Compiler/Passes.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 #include "dsc/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -35,6 +36,10 @@ constexpr int64_t kBlockSplitRegisters = 128;
 /// thread may use (ptxas, sm_90a). Wider latents hold proportionally fewer.
 constexpr int64_t kQueryGroupAt512 = 4;
 constexpr int64_t kWarp = 32;
+/// position_split: the rows of its cache tile, and the shared memory the
+/// tile may take (static shared arrays are limited to 48 KB per block).
+constexpr int64_t kTileRows = 32;
+constexpr int64_t kMaxTileBytes = 40 * 1024;
 
 class KernelConfigurator {
 public:
@@ -58,6 +63,13 @@ public:
         .Case([&](MLALatentAttentionOp attention) {
           return latentAttention(attention, entry);
         })
+        .Case([&](MLALatentAttentionPartialOp partial) {
+          KernelConfigAttr config = positionSplit(partial.getCache().getType(),
+                                                  partial.getNumHeads());
+          return config ? config : generic();
+        })
+        // A thread per (token, head, latent column) on every target.
+        .Case([&](MLAAttentionCombineOp) { return generic(); })
         .Default([](Operation *) { return KernelConfigAttr(); });
   }
 
@@ -71,7 +83,7 @@ private:
   }
   KernelConfigAttr warp() const {
     return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1,
-                                 /*dynamicSharedBytes=*/0);
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
   }
 
   /// Prefill: each cache row read once for a group of a slot's tokens.
@@ -87,14 +99,43 @@ private:
                                               std::max<int64_t>(latent, 1),
                                           1, kQueryGroupAt512);
       return KernelConfigAttr::get(context, KernelStrategy::WarpQueryGroup,
-                                   4 * kWarp, group, /*dynamicSharedBytes=*/0);
+                                   4 * kWarp, group, /*dynamicSharedBytes=*/0,
+                                   /*splits=*/1);
     }
+    if (KernelConfigAttr split =
+            positionSplit(op.getCache().getType(), op.getNumHeads()))
+      return split;
     int64_t registersPerSM = device ? device->registersPerSM : 65536;
     int64_t block = std::min(target.maxThreadsPerBlock,
                              registersPerSM / kBlockSplitRegisters);
     block = std::max<int64_t>(block / kWarp * kWarp, 2 * kWarp);
     return KernelConfigAttr::get(context, KernelStrategy::BlockSplit, block, 1,
-                                 /*dynamicSharedBytes=*/0);
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
+  /// Decode where the cache rows fit the kernel's tile (16-byte groups of
+  /// bf16, 32 rows in shared memory): a block per (token, share of the
+  /// positions, group of heads), a warp per `heads / warps` heads of the
+  /// group, so every cache row is read once per head group. At most as many
+  /// shares per token as fill the SMs once with one token's blocks (the
+  /// kernel spreads them over the chunk's tokens at run time). Null where
+  /// it does not apply.
+  KernelConfigAttr positionSplit(LatentCacheType cache, int64_t heads) const {
+    if (!target.hasWarpShuffle || !device)
+      return {};
+    int64_t latent = cache.getLatent(), width = latent + cache.getRope();
+    if (latent % 8 != 0 || width % 8 != 0 ||
+        kTileRows * width * 2 > kMaxTileBytes)
+      return {};
+    int64_t group = positionSplitHeadGroup(heads);
+    // As many warps as heads divide among, at most 8.
+    int64_t warps = std::min<int64_t>(group, 8);
+    while (group % warps != 0)
+      --warps;
+    int64_t splits = std::max<int64_t>(1, device->smCount / (heads / group));
+    return KernelConfigAttr::get(context, KernelStrategy::PositionSplit,
+                                 warps * kWarp, 1, /*dynamicSharedBytes=*/0,
+                                 splits);
   }
 };
 
