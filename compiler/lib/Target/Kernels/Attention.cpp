@@ -974,14 +974,19 @@ private:
   }
 
   /// ds.mla_attention_combine: one (token, head, latent column) per index
-  /// on every target; the splits in order (deterministic), those with
-  /// lse = -inf skipped without reading their partial output.
+  /// on every target. The shares with a finite lse are a prefix [0, k) of
+  /// the S (a token's used shares come first, and only the last of them
+  /// can be empty), so a first pass over the lse values finds their
+  /// maximum and k, and the second reads the k partial outputs kCombineUnroll
+  /// at a time without branches (their loads are in flight together; on
+  /// GPUs each is a memory latency). Sums in a fixed order: deterministic.
+  static constexpr int64_t kCombineUnroll = 8;
   std::pair<ParallelDim, int64_t> attentionCombine(MLAAttentionCombineOp op) {
     auto partialType = cast<RankedTensorType>(op.getPartial().getType());
     int64_t splits = partialType.getDimSize(1),
             heads = partialType.getDimSize(2),
             latent = partialType.getDimSize(3);
-    Type f32 = e.b.getF32Type();
+    Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
     e.loop(e.begin, e.end, [&](Value index) {
       Value c = e.rem(index, e.c64(latent));
       Value th = e.div(index, e.c64(latent));
@@ -989,39 +994,46 @@ private:
       auto lseIndex = [&](Value s) {
         return e.add(e.mul(e.add(e.mul(t, e.c64(splits)), s), e.c64(heads)), h);
       };
-      Value top = e.reduce(0, splits, e.f32(-INFINITY), [&](Value s, Value m) {
-        return e.fmax(m, e.load(operand(1), f32, lseIndex(s)));
-      });
-      auto sums =
+      auto scan =
           scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(splits), e.c64(1),
-                             ValueRange{e.f32(0.0), e.f32(0.0)});
+                             ValueRange{e.f32(-INFINITY), e.c64(0)});
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(scan.getBody());
+        Value lse = e.load(operand(1), f32, lseIndex(scan.getInductionVar()));
+        Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
+        Value top = e.fmax(scan.getRegionIterArgs()[0], lse);
+        Value used = e.add(scan.getRegionIterArgs()[1],
+                           arith::ExtUIOp::create(e.b, e.loc, i64, finite));
+        scf::YieldOp::create(e.b, e.loc, ValueRange{top, used});
+      }
+      Value top = scan.getResult(0), used = scan.getResult(1);
+      SmallVector<Value> init(2 * kCombineUnroll, e.f32(0.0));
+      auto sums = scf::ForOp::create(e.b, e.loc, e.c64(0), used,
+                                     e.c64(kCombineUnroll), init);
       {
         OpBuilder::InsertionGuard guard(e.b);
         e.b.setInsertionPointToStart(sums.getBody());
-        Value s = sums.getInductionVar();
-        Value lse = e.load(operand(1), f32, lseIndex(s));
-        Value weight = sums.getRegionIterArgs()[0];
-        Value acc = sums.getRegionIterArgs()[1];
-        auto used = scf::IfOp::create(
-            e.b, e.loc, TypeRange{f32, f32},
-            cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY)),
-            /*withElse=*/true);
-        {
-          OpBuilder::InsertionGuard branch(e.b);
-          e.b.setInsertionPointToStart(&used.getThenRegion().front());
-          Value w = e.exp(e.fsub(lse, top));
-          Value o = e.load(operand(0), f32,
-                           e.add(e.mul(lseIndex(s), e.c64(latent)), c));
-          scf::YieldOp::create(e.b, e.loc,
-                               ValueRange{e.fadd(weight, w), e.fma(w, o, acc)});
-          e.b.setInsertionPointToStart(&used.getElseRegion().front());
-          scf::YieldOp::create(e.b, e.loc, ValueRange{weight, acc});
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < kCombineUnroll; ++u) {
+          Value s = e.add(sums.getInductionVar(), e.c64(u));
+          Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
+          Value at = lseIndex(select(ok, s, e.c64(0)));
+          Value lse = e.load(operand(1), f32, at);
+          Value o = e.load(operand(0), f32, e.add(e.mul(at, e.c64(latent)), c));
+          Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
+          next.push_back(e.fadd(sums.getRegionIterArgs()[2 * u], w));
+          next.push_back(e.fma(w, o, sums.getRegionIterArgs()[2 * u + 1]));
         }
-        scf::YieldOp::create(e.b, e.loc, used.getResults());
+        scf::YieldOp::create(e.b, e.loc, next);
       }
-      Value weight = sums.getResult(0);
+      Value weight = sums.getResult(0), acc = sums.getResult(1);
+      for (int64_t u = 1; u < kCombineUnroll; ++u) {
+        weight = e.fadd(weight, sums.getResult(2 * u));
+        acc = e.fadd(acc, sums.getResult(2 * u + 1));
+      }
       Value out = select(cmpF(arith::CmpFPredicate::OGT, weight, e.f32(0.0)),
-                         e.fdiv(sums.getResult(1), weight), e.f32(0.0));
+                         e.fdiv(acc, weight), e.f32(0.0));
       e.storeBF16(out, result(), index);
     });
     return {ParallelDim::TokensTimesStatic, heads * latent};

@@ -678,10 +678,11 @@ def DS_MLAAttentionCombineOp : DS_PureOp<"mla_attention_combine"> {
   let summary = "merges the splits of a position-split latent attention";
   let description = [{
     The second half of a split `ds.mla_latent_attention`: over the splits
-    `s` of token `t` whose `lse[t, s, h]` is finite, with `M` their largest
-    `lse` and `w_s = exp(lse[t, s, h] - M)`,
+    `s` of token `t` whose `lse[t, s, h]` is finite, which must be the first
+    ones (`s < k`; `ds.mla_latent_attention_partial` writes them so), with
+    `M` their largest `lse` and `w_s = exp(lse[t, s, h] - M)`,
     `result[t, h] = bf16(sum_s w_s partial[t, s, h] / sum_s w_s)` (splits
-    with `lse = -inf` are never read). `partial` is `[T, S, H, R]` f32,
+    from `k` on are never read). `partial` is `[T, S, H, R]` f32,
     `lse` `[T, S, H]` f32 and the result `[T, H, R]` bf16; the verifier
     checks that the dimensions agree.
 
