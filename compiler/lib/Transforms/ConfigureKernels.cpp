@@ -68,8 +68,13 @@ public:
                                                   partial.getNumHeads());
           return config ? config : generic();
         })
-        // A thread per (token, head, latent column) on every target.
-        .Case([&](MLAAttentionCombineOp) { return generic(); })
+        // 8 lanes per (token, head, 4 latent columns) where warps exist.
+        .Case([&](MLAAttentionCombineOp combine) {
+          int64_t latent = cast<RankedTensorType>(combine.getResult().getType())
+                               .getShape()
+                               .back();
+          return target.hasWarpShuffle && latent % 4 == 0 ? warp() : generic();
+        })
         .Default([](Operation *) { return KernelConfigAttr(); });
   }
 

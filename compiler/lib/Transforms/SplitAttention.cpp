@@ -83,8 +83,13 @@ struct SplitAttentionPass
       dialect->getConfigAttrHelper().setAttr(partial, config);
       auto combine = MLAAttentionCombineOp::create(
           b, op.getLoc(), result, partial.getPartial(), partial.getLse());
+      // The combine reads 4 columns per lane with 16-byte loads on GPUs.
+      bool warp = config.getStrategy() == KernelStrategy::PositionSplit &&
+                  latent % 4 == 0;
       dialect->getConfigAttrHelper().setAttr(
-          combine, KernelConfigAttr::getGeneric(context));
+          combine, warp ? KernelConfigAttr::get(context, KernelStrategy::Warp,
+                                                128, 1, 0, 1)
+                        : KernelConfigAttr::getGeneric(context));
       op.getResult().replaceAllUsesWith(combine.getResult());
       op.erase();
     }

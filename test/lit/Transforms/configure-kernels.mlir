@@ -41,7 +41,7 @@
 // The split ops (ds-split-attention's output) keep their strategies.
 // SM90-LABEL: func.func @decode_split
 // SM90: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
-// SM90: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// SM90: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config
 

@@ -5,11 +5,12 @@
 
 // ds-split-attention: a latent attention configured position_split becomes
 // its partial op (same configuration, f32 workspace [T, splits, H, R] and
-// [T, splits, H]) and the combine (generic) that produces its result.
+// [T, splits, H]) and the combine (warp: 8 lanes per 4 latent columns) that
+// produces its result.
 
 // CHECK-LABEL: func.func @decode
 // CHECK: %[[P:[a-z]+]], %[[LSE:[a-z]+]] = ds.mla_latent_attention_partial %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} layer 0 {ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 132>, num_heads = 16 : i64, softmax_scale = 1.000000e-01 : f64} : tensor<?x16x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x132x16x512xf32>, tensor<?x132x16xf32>
-// CHECK-NEXT: %[[O:.*]] = ds.mla_attention_combine %[[P]], %[[LSE]] {ds.config = #ds.kernel_config<strategy = generic>} : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
+// CHECK-NEXT: %[[O:.*]] = ds.mla_attention_combine %[[P]], %[[LSE]] {ds.config = #ds.kernel_config<strategy = warp>} : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
 // CHECK-NEXT: return %[[O]]
 // splits > 0 overrides the configuration's.
 // FORCED-LABEL: func.func @decode
@@ -39,7 +40,7 @@ func.func @decode(%q: tensor<?x16x576xbf16>, %pos: tensor<?xi32>, %slots: tensor
 // CHECK: ds.mla_latent_attention %
 // FORCED-LABEL: func.func @host_decode
 // FORCED: ds.mla_latent_attention_partial {{.*}}{ds.config = #ds.kernel_config<strategy = generic>{{.*}} -> tensor<?x4x4x16xf32>, tensor<?x4x4xf32>
-// FORCED: ds.mla_attention_combine
+// FORCED: ds.mla_attention_combine {{.*}}strategy = generic
 func.func @host_decode(%q: tensor<?x4x24xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
                        %c: !ds.latent_cache<layers = 1, latent = 16, rope = 8, bf16>) -> tensor<?x4x16xbf16>
     attributes {ds.entry = "decode"} {

@@ -90,7 +90,7 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | `ds.mla_latent_attention` in prefill | `generic` | `warp_query_group`: as many of a slot's tokens per warp as the register file holds accumulators for (4 at a 512-wide latent) |
     | `ds.mla_latent_attention` in decode | `generic` | `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 16 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
     | `ds.mla_latent_attention_partial` | `generic` | `position_split` as above |
-    | `ds.mla_attention_combine` | `generic` | `generic` (a thread per (token, head, latent column)) |
+    | `ds.mla_attention_combine` | `generic` | `warp` (8 lanes per (token, head, 4 latent columns), 128 threads) where the latent is a multiple of 4, else `generic` |
   }];
   let options = [
     Option<"target", "target", "std::string", "\"cpu\"",
@@ -109,7 +109,8 @@ def DSSplitAttention : Pass<"ds-split-attention", "::mlir::ModuleOp"> {
     into `ds.mla_latent_attention_partial`, which keeps that configuration
     and whose `[T, splits, H, R]` and `[T, splits, H]` f32 results hold
     each share's normalised output and log-sum-exp, and
-    `ds.mla_attention_combine` (`generic`), which merges the shares into the
+    `ds.mla_attention_combine` (`warp`, as ds-configure-kernels would
+    choose), which merges the shares into the
     bf16 `[T, H, R]` the original op produced. The workspace is an ordinary
     pair of activations, so ds-plan-buffers places it (it must run before);
     nothing is allocated at run time, and both kernels are deterministic.
@@ -127,7 +128,7 @@ def DSSplitAttention : Pass<"ds-split-attention", "::mlir::ModuleOp"> {
     // becomes
     %o, %lse = ds.mla_latent_attention_partial %ql, %pos, %slots, %cache layer 0 {...}
         : ... -> tensor<?x132x16x512xf32>, tensor<?x132x16xf32>
-    %ol = ds.mla_attention_combine %o, %lse {ds.config = #ds.kernel_config<strategy = generic>}
+    %ol = ds.mla_attention_combine %o, %lse {ds.config = #ds.kernel_config<strategy = warp>}
         : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
     ```
   }];

@@ -973,8 +973,103 @@ private:
     return {select(inRange, item, e.c64(limit - 1)), inRange};
   }
 
-  /// ds.mla_attention_combine: one (token, head, latent column) per index
-  /// on every target. The shares with a finite lse are a prefix [0, k) of
+  /// GPU (`warp`): 8 lanes per (token, head, 4 latent columns), lane g
+  /// taking shares g, g + 8, ...: the lse scan and the weighted sums are
+  /// spread over the 8 (a 16-byte load of 4 columns per share, 4 shares in
+  /// flight per lane) and joined by butterflies over lane bits 0-2, so a
+  /// token's shares are read by 8 times as many threads as the generic
+  /// kernel has. Fixed orders throughout: deterministic.
+  static constexpr int64_t kCombineLanes = 8;
+  std::pair<ParallelDim, int64_t>
+  attentionCombineWarp(MLAAttentionCombineOp op) {
+    auto partialType = cast<RankedTensorType>(op.getPartial().getType());
+    int64_t splits = partialType.getDimSize(1),
+            heads = partialType.getDimSize(2),
+            latent = partialType.getDimSize(3), quads = latent / 4;
+    constexpr int64_t kInFlight = 4;
+    Type f32 = e.b.getF32Type();
+    auto butterfly = [&](Value v, bool max) {
+      for (int32_t offset = 1; offset < kCombineLanes; offset *= 2) {
+        Value other = e.shuffleXor(v, offset);
+        v = max ? e.fmax(v, other) : e.fadd(v, other);
+      }
+      return v;
+    };
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value g = e.rem(index, e.c64(kCombineLanes));
+      Value rest = e.div(index, e.c64(kCombineLanes));
+      Value quad = e.rem(rest, e.c64(quads));
+      Value th = e.div(rest, e.c64(quads));
+      Value h = e.rem(th, e.c64(heads)), t = e.div(th, e.c64(heads));
+      auto lseIndex = [&](Value s) {
+        return e.add(e.mul(e.add(e.mul(t, e.c64(splits)), s), e.c64(heads)), h);
+      };
+      // The largest lse and how many shares lead with a finite one.
+      auto scan =
+          scf::ForOp::create(e.b, e.loc, g, e.c64(splits), e.c64(kCombineLanes),
+                             ValueRange{e.f32(-INFINITY), e.f32(0.0)});
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(scan.getBody());
+        Value lse = e.load(operand(1), f32, lseIndex(scan.getInductionVar()));
+        Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
+        scf::YieldOp::create(
+            e.b, e.loc,
+            ValueRange{e.fmax(scan.getRegionIterArgs()[0], lse),
+                       e.fadd(scan.getRegionIterArgs()[1],
+                              select(finite, e.f32(1.0), e.f32(0.0)))});
+      }
+      Value top = butterfly(scan.getResult(0), /*max=*/true);
+      Value used =
+          arith::FPToSIOp::create(e.b, e.loc, e.b.getI64Type(),
+                                  butterfly(scan.getResult(1), /*max=*/false));
+      SmallVector<Value> init(5 * kInFlight, e.f32(0.0));
+      auto sums = scf::ForOp::create(e.b, e.loc, g, used,
+                                     e.c64(kCombineLanes * kInFlight), init);
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(sums.getBody());
+        auto args = sums.getRegionIterArgs();
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < kInFlight; ++u) {
+          Value s = e.add(sums.getInductionVar(), e.c64(u * kCombineLanes));
+          Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
+          Value at = lseIndex(select(ok, s, e.c64(0)));
+          Value lse = e.load(operand(1), f32, at);
+          Value o = LLVM::LoadOp::create(
+              e.b, e.loc, VectorType::get({4}, f32),
+              e.gep(operand(0), f32,
+                    e.add(e.mul(at, e.c64(latent)), e.mul(quad, e.c64(4)))),
+              /*alignment=*/16);
+          Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
+          next.push_back(e.fadd(args[5 * u], w));
+          for (int32_t j = 0; j < 4; ++j)
+            next.push_back(
+                e.fma(w, LLVM::ExtractElementOp::create(e.b, e.loc, o, c32(j)),
+                      args[5 * u + 1 + j]));
+        }
+        scf::YieldOp::create(e.b, e.loc, next);
+      }
+      SmallVector<Value> total(sums.getResults().take_front(5));
+      for (int64_t u = 1; u < kInFlight; ++u)
+        for (int64_t j = 0; j < 5; ++j)
+          total[j] = e.fadd(total[j], sums.getResult(5 * u + j));
+      for (Value &v : total)
+        v = butterfly(v, /*max=*/false);
+      Value positive = cmpF(arith::CmpFPredicate::OGT, total[0], e.f32(0.0));
+      ifThen(cmpI(arith::CmpIPredicate::eq, g, e.c64(0)), [&] {
+        Value out = e.add(e.mul(th, e.c64(latent)), e.mul(quad, e.c64(4)));
+        for (int64_t j = 0; j < 4; ++j)
+          e.storeBF16(
+              select(positive, e.fdiv(total[1 + j], total[0]), e.f32(0.0)),
+              result(), e.add(out, e.c64(j)));
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, heads * quads * kCombineLanes};
+  }
+
+  /// ds.mla_attention_combine, generic: one (token, head, latent column)
+  /// per index. The shares with a finite lse are a prefix [0, k) of
   /// the S (a token's used shares come first, and only the last of them
   /// can be empty), so a first pass over the lse values finds their
   /// maximum and k, and the second reads the k partial outputs kCombineUnroll
@@ -982,6 +1077,8 @@ private:
   /// GPUs each is a memory latency). Sums in a fixed order: deterministic.
   static constexpr int64_t kCombineUnroll = 8;
   std::pair<ParallelDim, int64_t> attentionCombine(MLAAttentionCombineOp op) {
+    if (gpu)
+      return attentionCombineWarp(op);
     auto partialType = cast<RankedTensorType>(op.getPartial().getType());
     int64_t splits = partialType.getDimSize(1),
             heads = partialType.getDimSize(2),

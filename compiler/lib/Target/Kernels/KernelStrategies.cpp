@@ -64,6 +64,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        KernelStrategy::PositionSplit, emitAttentionKernel, attentionCost},
       {MLAAttentionCombineOp::getOperationName(), KernelStrategy::Generic,
        emitAttentionKernel, attentionCost},
+      {MLAAttentionCombineOp::getOperationName(), KernelStrategy::Warp,
+       emitAttentionKernel, attentionCost},
       {MLAAbsorbValueOp::getOperationName(), KernelStrategy::Generic,
        emitAttentionKernel, attentionCost},
       {MLAAbsorbValueOp::getOperationName(), KernelStrategy::Warp,

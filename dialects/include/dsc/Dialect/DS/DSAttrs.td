@@ -134,7 +134,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | strategy | what the kernel does | ops |
     |---|---|---|
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
-    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router, sampler |
+    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router, sampler, the split attention's combine |
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode, where `position_split` does not apply) |
     | `position_split` | latent attention with a block per (token, share of the positions, group of up to 16 heads): the block stages 32 cache rows at a time in shared memory and every head of the group reads them there; at most `splits` shares per token, merged by `ds.mla_attention_combine` | `ds.mla_latent_attention` (decode; `ds-split-attention` turns it into `ds.mla_latent_attention_partial` + `ds.mla_attention_combine`) |
