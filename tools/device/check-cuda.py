@@ -175,9 +175,19 @@ def kernel_checks():
                                           "--min-p", "0.05", "--seed", "3"]),
         ]
         check_kernels(name, exe, sets, [])
+    # Decode attention split into several shares of >= 32 positions each
+    # (position_split): one sequence of 200 (7 shares), then a batch of 3
+    # (132 / 3 = 44 shares at most each: 5, 3 and 2 used).
+    for name in ["tiny-v2-lite", "tiny-v3"]:
+        exe = os.path.join(DIR, name, "check-long.exe")
+        sets = [([ids(rng, 200)], []),
+                ([ids(rng, 150), ids(rng, 90), ids(rng, 40)], [])]
+        check_kernels(name + " long", exe, sets, [])
     exe = os.path.join(DIR, "v2lite-check.exe")
     sets = [([ids(rng, 9, 100000), ids(rng, 4, 100000)], []),
-            ([ids(rng, 5, 100000)], ["--temperature", "0.6", "--top-p", "0.95", "--seed", "1"])]
+            ([ids(rng, 5, 100000)], ["--temperature", "0.6", "--top-p", "0.95", "--seed", "1"]),
+            # 56 positions: the decode attention in 2 shares of 16 heads x 576.
+            ([ids(rng, 56, 100000), ids(rng, 40, 100000)], [])]
     check_kernels("V2-Lite (dummy weights)", exe, sets, ["--dummy-weights"], timeout=500)
     check_kernels("V2-Lite fp8 (dummy weights)", os.path.join(DIR, "v2lite-fp8-check.exe"), sets[:1],
                   ["--dummy-weights"], timeout=500)

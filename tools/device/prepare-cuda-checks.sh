@@ -12,6 +12,8 @@
 #   <model>/sm_90a.exe    CUDA executable (cubin); tiny-v3 also has
 #                         sm_90a-ptx.exe, sm_80.exe, sm_89.exe (PTX, JIT)
 #   <model>/check.exe     CUDA executable with --check-kernels (host twins)
+#   <model>/check-long.exe  the same with 256 positions (tiny-v2-lite,
+#                         tiny-v3): decode attention over several shares
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
 #   v2lite-fp8.exe        the same with --quantize=fp8
 #   v2lite-check.exe      the same with --check-kernels, small geometry
@@ -64,6 +66,13 @@ D="$OUT/tiny-v3"
 "$DSC" compile "$D/ckpt" -o "$D/sm_90a-ptx.exe" --target=cuda:sm_90a --no-ptxas "${COMPILE[@]}" 2>/dev/null
 "$DSC" compile "$D/ckpt" -o "$D/sm_80.exe" --target=cuda:sm_80 --no-ptxas "${COMPILE[@]}" 2>/dev/null
 "$DSC" compile "$D/ckpt" -o "$D/sm_89.exe" --target=cuda:sm_89 --no-ptxas "${COMPILE[@]}" 2>/dev/null
+# Decode attention over several shares of the positions (position_split:
+# at least 32 positions a share), checked kernel by kernel against its host
+# twins with prompts of up to 200 tokens.
+for name in tiny-v2-lite tiny-v3; do
+  "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-long.exe" --target=cuda:sm_90a --check-kernels \
+    --max-seq-len 256 --max-batch 4 --prefill-chunk 64 2>/dev/null
+done
 # Paged cache: pages of 4 positions, so prompts span several pages.
 "$DSC" compile "$D/ckpt" -o "$D/paged.exe" --target=cuda:sm_90a "${COMPILE[@]}" --page-size 4 2>/dev/null
 # The performance table (perf_table.py): V2-Lite in bf16 and fp8 for batches

@@ -35,17 +35,23 @@ void buildModelPipeline(mlir::OpPassManager &pm,
 
 void buildSchedulePipeline(mlir::OpPassManager &pm,
                            const PipelineOptions &options) {
-  // Activations first: the kernels index buffers the plan placed.
-  DSPlanBuffersOptions plan;
-  plan.prefillChunk = options.prefillChunk;
-  plan.maxBatch = options.maxBatch;
-  pm.addPass(createDSPlanBuffers(plan));
   // Each kernel's strategy, from what the target's instructions allow and
   // what the device's capacities favour; generation only follows it.
   DSConfigureKernelsOptions configure;
   configure.target = options.target;
   configure.gpu = options.gpu;
   pm.addPass(createDSConfigureKernels(configure));
+  // Strategies made of two kernels become two ops (position-split decode
+  // attention: partial states, then their combine), so that the plan below
+  // places their workspace like any other activation.
+  DSSplitAttentionOptions split;
+  split.splits = options.attentionSplits;
+  pm.addPass(createDSSplitAttention(split));
+  // Activations: the kernels index buffers the plan placed.
+  DSPlanBuffersOptions plan;
+  plan.prefillChunk = options.prefillChunk;
+  plan.maxBatch = options.maxBatch;
+  pm.addPass(createDSPlanBuffers(plan));
   // The kernels, one per distinct op signature, generated as configured.
   DSGenerateKernelsOptions generate;
   generate.maxSeqLen = options.maxSeqLen;

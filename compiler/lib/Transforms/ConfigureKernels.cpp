@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsc/Compiler/Passes.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 #include "dsc/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -44,6 +45,10 @@ constexpr int64_t kSamplerRegisters = 128;
 constexpr int64_t kSamplerBinsPerThread = 17;
 /// Static shared memory a block may always have (48 KB on every CUDA chip).
 constexpr int64_t kStaticSharedBytes = 48 * 1024;
+/// position_split: the rows of its cache tile, and the shared memory the
+/// tile may take (static shared arrays are limited to 48 KB per block).
+constexpr int64_t kTileRows = 32;
+constexpr int64_t kMaxTileBytes = 40 * 1024;
 
 class KernelConfigurator {
 public:
@@ -75,6 +80,18 @@ public:
         .Case([&](MLALatentAttentionOp attention) {
           return latentAttention(attention, entry);
         })
+        .Case([&](MLALatentAttentionPartialOp partial) {
+          KernelConfigAttr config = positionSplit(partial.getCache().getType(),
+                                                  partial.getNumHeads());
+          return config ? config : generic();
+        })
+        // 8 lanes per (token, head, 4 latent columns) where warps exist.
+        .Case([&](MLAAttentionCombineOp combine) {
+          int64_t latent = cast<RankedTensorType>(combine.getResult().getType())
+                               .getShape()
+                               .back();
+          return target.hasWarpShuffle && latent % 4 == 0 ? warp() : generic();
+        })
         .Default([](Operation *) { return KernelConfigAttr(); });
   }
 
@@ -88,7 +105,7 @@ private:
   }
   KernelConfigAttr warp() const {
     return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1,
-                                 /*dynamicSharedBytes=*/0);
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
   }
 
   /// The sampler: a block per row, as many threads as the register file
@@ -103,7 +120,7 @@ private:
                   (kStaticSharedBytes - 1024) / (4 * kSamplerBinsPerThread)});
     block = std::max<int64_t>(block / kWarp * kWarp, kWarp);
     return KernelConfigAttr::get(context, KernelStrategy::Block, block, 1,
-                                 /*dynamicSharedBytes=*/0);
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
   }
 
   /// Prefill: each cache row read once for a group of a slot's tokens.
@@ -119,14 +136,43 @@ private:
                                               std::max<int64_t>(latent, 1),
                                           1, kQueryGroupAt512);
       return KernelConfigAttr::get(context, KernelStrategy::WarpQueryGroup,
-                                   4 * kWarp, group, /*dynamicSharedBytes=*/0);
+                                   4 * kWarp, group, /*dynamicSharedBytes=*/0,
+                                   /*splits=*/1);
     }
+    if (KernelConfigAttr split =
+            positionSplit(op.getCache().getType(), op.getNumHeads()))
+      return split;
     int64_t registersPerSM = device ? device->registersPerSM : 65536;
     int64_t block = std::min(target.maxThreadsPerBlock,
                              registersPerSM / kBlockSplitRegisters);
     block = std::max<int64_t>(block / kWarp * kWarp, 2 * kWarp);
     return KernelConfigAttr::get(context, KernelStrategy::BlockSplit, block, 1,
-                                 /*dynamicSharedBytes=*/0);
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
+  /// Decode where the cache rows fit the kernel's tile (16-byte groups of
+  /// bf16, 32 rows in shared memory): a block per (token, share of the
+  /// positions, group of heads), a warp per `heads / warps` heads of the
+  /// group, so every cache row is read once per head group. At most as many
+  /// shares per token as fill the SMs once with one token's blocks (the
+  /// kernel spreads them over the chunk's tokens at run time). Null where
+  /// it does not apply.
+  KernelConfigAttr positionSplit(LatentCacheType cache, int64_t heads) const {
+    if (!target.hasWarpShuffle || !device)
+      return {};
+    int64_t latent = cache.getLatent(), width = latent + cache.getRope();
+    if (latent % 8 != 0 || width % 8 != 0 ||
+        kTileRows * width * 2 > kMaxTileBytes)
+      return {};
+    int64_t group = positionSplitHeadGroup(heads);
+    // As many warps as heads divide among, at most 8.
+    int64_t warps = std::min<int64_t>(group, 8);
+    while (group % warps != 0)
+      --warps;
+    int64_t splits = std::max<int64_t>(1, device->smCount / (heads / group));
+    return KernelConfigAttr::get(context, KernelStrategy::PositionSplit,
+                                 warps * kWarp, 1, /*dynamicSharedBytes=*/0,
+                                 splits);
   }
 };
 

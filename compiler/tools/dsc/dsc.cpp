@@ -156,6 +156,12 @@ cl::opt<int64_t> maxBatch("max-batch",
 cl::opt<int64_t> prefillChunk("prefill-chunk",
                               cl::desc("Tokens per prefill call (default 256)"),
                               cl::init(256), cl::sub(compileCommand));
+cl::opt<int64_t> attentionSplits(
+    "attention-splits",
+    cl::desc("Most shares decode attention splits a sequence's positions "
+             "over (default 0: the GPU's SM count over the head groups; "
+             "on the cpu target, N > 0 splits it too, to test the split)"),
+    cl::init(0), cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -512,6 +518,8 @@ int runCompile(const char *argv0) {
          "the generic lowering already)");
   if (maxSeqLen <= 0 || maxBatch <= 0 || prefillChunk <= 0)
     fail("--max-seq-len, --max-batch and --prefill-chunk must be positive");
+  if (attentionSplits < 0)
+    fail("--attention-splits must be 0 or positive");
   if (pageSize < 0 || (pageSize > 0 && maxSeqLen % pageSize != 0))
     fail("--page-size must be positive and divide --max-seq-len");
   if (emitStage == EmitStage::Exe && outputPath == "-")
@@ -545,6 +553,7 @@ int runCompile(const char *argv0) {
   options.target = target->name;
   options.gpu = gpuName;
   options.hostTwins = checkKernels;
+  options.attentionSplits = attentionSplits;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

@@ -120,13 +120,14 @@ RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t dim,
 
 KernelConfigAttr KernelConfigAttr::getGeneric(MLIRContext *context) {
   return KernelConfigAttr::get(context, KernelStrategy::Generic, 128, 1,
-                               /*dynamicSharedBytes=*/0);
+                               /*dynamicSharedBytes=*/0, /*splits=*/1);
 }
 
 LogicalResult
 KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          KernelStrategy strategy, int64_t block,
-                         int64_t queryGroup, int64_t dynamicSharedBytes) {
+                         int64_t queryGroup, int64_t dynamicSharedBytes,
+                         int64_t splits) {
   if (block < 32 || block > 1024 || block % 32 != 0)
     return emitError() << "block must be a multiple of 32 in [32, 1024], got "
                        << block;
@@ -136,6 +137,10 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "query_group applies to warp_query_group only";
   if (strategy == KernelStrategy::BlockSplit && block < 64)
     return emitError() << "block_split needs at least two warps per block";
+  if (splits < 1)
+    return emitError() << "splits must be positive, got " << splits;
+  if (splits != 1 && strategy != KernelStrategy::PositionSplit)
+    return emitError() << "splits applies to position_split only";
   // sm_90's opt-in maximum per block (the runtime's kMaxDynamicSharedBytes).
   if (dynamicSharedBytes < 0 || dynamicSharedBytes > 227 * 1024)
     return emitError() << "dynamic_shared_bytes must be in [0, 232448], got "

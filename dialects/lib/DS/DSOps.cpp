@@ -513,6 +513,57 @@ LogicalResult MLALatentAttentionOp::verify() {
   return success();
 }
 
+LogicalResult MLALatentAttentionPartialOp::verify() {
+  LatentCacheType cache = getCache().getType();
+  int64_t heads = getNumHeads(), latent = cache.getLatent();
+  if (heads <= 0)
+    return emitOpError("head count must be positive");
+  if (failed(checkHeads(*this, "q", getQ(), heads, latent + cache.getRope())))
+    return failure();
+  auto partial = cast<RankedTensorType>(getPartial().getType());
+  auto lse = cast<RankedTensorType>(getLse().getType());
+  int64_t splits = lse.getRank() == 3 ? lse.getDimSize(1) : 0;
+  if (lse.getRank() != 3 || ShapedType::isDynamic(splits) || splits < 1 ||
+      lse.getDimSize(2) != heads)
+    return emitOpError("lse must be [tokens, splits, ")
+           << heads << "] with a static splits >= 1, got " << lse;
+  if (partial.getRank() != 4 || partial.getDimSize(1) != splits ||
+      partial.getDimSize(2) != heads || partial.getDimSize(3) != latent)
+    return emitOpError("partial must be [tokens, ")
+           << splits << ", " << heads << ", " << latent << "], got " << partial;
+  if (!sameTokenCount(getQ().getType(), partial) ||
+      !sameTokenCount(getQ().getType(), lse))
+    return emitOpError("results must have one row per token");
+  int64_t layer = getLayer();
+  if (layer < 0 || layer >= cache.getLayers())
+    return emitOpError("layer ") << layer << " is outside the cache's "
+                                 << cache.getLayers() << " layers";
+  return success();
+}
+
+LogicalResult MLAAttentionCombineOp::verify() {
+  auto partial = cast<RankedTensorType>(getPartial().getType());
+  auto lse = cast<RankedTensorType>(getLse().getType());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (partial.getRank() != 4 || lse.getRank() != 3 || result.getRank() != 3)
+    return emitOpError("expected partial [tokens, splits, heads, latent], lse "
+                       "[tokens, splits, heads] and result [tokens, heads, "
+                       "latent]");
+  if (lse.getDimSize(1) != partial.getDimSize(1) ||
+      lse.getDimSize(2) != partial.getDimSize(2))
+    return emitOpError("lse must be [tokens, ")
+           << partial.getDimSize(1) << ", " << partial.getDimSize(2)
+           << "] to match partial, got " << lse;
+  if (result.getDimSize(1) != partial.getDimSize(2) ||
+      result.getDimSize(2) != partial.getDimSize(3))
+    return emitOpError("result must be [tokens, ")
+           << partial.getDimSize(2) << ", " << partial.getDimSize(3)
+           << "], got " << result;
+  if (!sameTokenCount(partial, lse) || !sameTokenCount(partial, result))
+    return emitOpError("operands and result must have one row per token");
+  return success();
+}
+
 LogicalResult MLAAbsorbValueOp::verify() {
   int64_t heads = getNumHeads(), nope = getQkNopeHeadDim(),
           vDim = getVHeadDim();

@@ -17,7 +17,8 @@ namespace dsc::ds {
 bool isKernelOp(Operation *op) {
   return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, SampleOp,
              RopeOp, MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
-             MLALatentAttentionOp, MLAAbsorbValueOp, RouterLogitsOp,
+             MLALatentAttentionOp, MLALatentAttentionPartialOp,
+             MLAAttentionCombineOp, MLAAbsorbValueOp, RouterLogitsOp,
              MoESelectOp, MoEExpertUpOp, MoEExpertDownOp>(op);
 }
 
@@ -36,6 +37,13 @@ std::vector<KernelArgument> kernelArguments(Operation *op) {
                    [](Type t) { return isa<LatentCacheType>(t); }))
     args.push_back({KernelArgument::PageTable, 0});
   return args;
+}
+
+int64_t positionSplitHeadGroup(int64_t heads) {
+  int64_t group = std::clamp<int64_t>(heads, 1, 16);
+  while (heads % group != 0)
+    --group;
+  return group;
 }
 
 int64_t resolvePageSize(int64_t requested, int64_t maxSeqLen) {

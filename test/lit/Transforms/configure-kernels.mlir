@@ -27,16 +27,34 @@
 // Prefill: four of a slot's tokens per warp at a 512-wide latent.
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = warp_query_group, query_group = 4>
 // SM90-LABEL: func.func @decode
-// Decode: a block of 16 warps per (token, head): 65536 registers per SM at
-// 128 per thread.
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+// Decode: a block per (token, share of the positions, group of heads), a
+// warp per head of a 4-head group, as many shares per token as the H200 has
+// SMs (132).
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, splits = 132>
 // The sampler: a block per row, 512 threads (128 registers each; 17 f32 bin
 // sums each in static shared memory).
 // SM90: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
+// 16 heads: one group, 8 warps of 2 heads.
+// SM90-LABEL: func.func @decode_16_heads
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
+// 128 heads: 8 groups of 16, so 132 / 8 = 16 shares fill the SMs once.
+// SM90-LABEL: func.func @decode_128_heads
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 16>
+// A 32-row tile of 1088-wide rows exceeds 40 KB of shared memory: a block of
+// 16 warps per (token, head) instead (65536 registers per SM at 128 per
+// thread).
+// SM90-LABEL: func.func @decode_wide_latent
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+// The split ops (ds-split-attention's output) keep their strategies.
+// SM90-LABEL: func.func @decode_split
+// SM90: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
+// SM90: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config
 
-// SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+// The A100 profile has 108 SMs.
+// SM80-LABEL: func.func @decode
+// SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, splits = 108>
 // SM80: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
 
 // The host runs the generic lowering of every op.
@@ -47,7 +65,11 @@
 // CPU: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // CPU-LABEL: func.func @decode
 // CPU: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU-LABEL: func.func @decode_split
+// CPU: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // CPU-NOT: strategy = warp
+// CPU-NOT: strategy = position_split
 // CPU-NOT: strategy = block
 
 // BADTARGET: error: ds-configure-kernels: unknown target 'cuda:sm_75' (known: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a)
@@ -86,6 +108,43 @@ func.func @decode(%q: tensor<?x4x576xbf16>, %pos: tensor<?xi32>,
   %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.1 : f64}
       : tensor<?x4x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x4x512xbf16>
   %next, %w = ds.sample %logits, %params : tensor<?x102400xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x102400xf32>
+  return
+}
+
+func.func @decode_16_heads(%q: tensor<?x16x576xbf16>, %pos: tensor<?xi32>,
+                           %slots: tensor<?xi32>,
+                           %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>)
+    attributes {ds.entry = "decode"} {
+  %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 16 : i64, softmax_scale = 0.1 : f64}
+      : tensor<?x16x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x16x512xbf16>
+  return
+}
+
+func.func @decode_128_heads(%q: tensor<?x128x576xbf16>, %pos: tensor<?xi32>,
+                            %slots: tensor<?xi32>,
+                            %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>)
+    attributes {ds.entry = "decode"} {
+  %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 128 : i64, softmax_scale = 0.1 : f64}
+      : tensor<?x128x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x128x512xbf16>
+  return
+}
+
+func.func @decode_wide_latent(%q: tensor<?x4x1088xbf16>, %pos: tensor<?xi32>,
+                              %slots: tensor<?xi32>,
+                              %c: !ds.latent_cache<layers = 1, latent = 1024, rope = 64, bf16>)
+    attributes {ds.entry = "decode"} {
+  %o = ds.mla_latent_attention %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.1 : f64}
+      : tensor<?x4x1088xbf16>, tensor<?xi32>, <layers = 1, latent = 1024, rope = 64, bf16> -> tensor<?x4x1024xbf16>
+  return
+}
+
+func.func @decode_split(%q: tensor<?x16x576xbf16>, %pos: tensor<?xi32>,
+                        %slots: tensor<?xi32>,
+                        %c: !ds.latent_cache<layers = 1, latent = 512, rope = 64, bf16>)
+    attributes {ds.entry = "decode"} {
+  %p, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 0 {num_heads = 16 : i64, softmax_scale = 0.1 : f64}
+      : tensor<?x16x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x132x16x512xf32>, tensor<?x132x16xf32>
+  %o = ds.mla_attention_combine %p, %lse : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
   return
 }
 

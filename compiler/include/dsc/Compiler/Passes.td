@@ -111,13 +111,54 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts | `generic` | `warp`, 128 threads |
     | `ds.sample` | `generic` | `block`: a block per row, as many threads as the SM's registers allow at 128 per thread and static shared memory holds the threshold search's 17 bin sums per thread for (512 on every profile) |
     | `ds.mla_latent_attention` in prefill | `generic` | `warp_query_group`: as many of a slot's tokens per warp as the register file holds accumulators for (4 at a 512-wide latent) |
-    | `ds.mla_latent_attention` in decode | `generic` | `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
+    | `ds.mla_latent_attention` in decode | `generic` | `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 16 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
+    | `ds.mla_latent_attention_partial` | `generic` | `position_split` as above |
+    | `ds.mla_attention_combine` | `generic` | `warp` (8 lanes per (token, head, 4 latent columns), 128 threads) where the latent is a multiple of 4, else `generic` |
   }];
   let options = [
     Option<"target", "target", "std::string", "\"cpu\"",
            "instruction-set target: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a">,
     Option<"gpu", "gpu", "std::string", "\"\"",
            "device profile (h200, h100, a100, l40s); default: the target's">
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
+def DSSplitAttention : Pass<"ds-split-attention", "::mlir::ModuleOp"> {
+  let summary = "Split position-split latent attention into partial and combine";
+  let description = [{
+    Rewrites every `ds.mla_latent_attention` whose `ds.config` strategy is
+    `position_split` (chosen by ds-configure-kernels for decode on GPUs)
+    into `ds.mla_latent_attention_partial`, which keeps that configuration
+    and whose `[T, splits, H, R]` and `[T, splits, H]` f32 results hold
+    each share's normalised output and log-sum-exp, and
+    `ds.mla_attention_combine` (`warp`, as ds-configure-kernels would
+    choose), which merges the shares into the
+    bf16 `[T, H, R]` the original op produced. The workspace is an ordinary
+    pair of activations, so ds-plan-buffers places it (it must run before);
+    nothing is allocated at run time, and both kernels are deterministic.
+    Other ops are left alone, so host targets keep the single op.
+
+    `splits` > 0 overrides the most shares per token, and also splits the
+    decode entry's latent attention configured `generic` (the host's), both
+    ops then `generic`: the split's semantics run, and are tested, on the
+    cpu target (`dsc compile --attention-splits`).
+
+    ```mlir
+    %ol = ds.mla_latent_attention %ql, %pos, %slots, %cache layer 0
+        {num_heads = 16 : i64, softmax_scale = 0.135 : f64,
+         ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 132>}
+    // becomes
+    %o, %lse = ds.mla_latent_attention_partial %ql, %pos, %slots, %cache layer 0 {...}
+        : ... -> tensor<?x132x16x512xf32>, tensor<?x132x16xf32>
+    %ol = ds.mla_attention_combine %o, %lse {ds.config = #ds.kernel_config<strategy = warp>}
+        : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
+    ```
+  }];
+  let options = [
+    Option<"splits", "splits", "int64_t", "0",
+           "most shares per token (0: the configuration's); > 0 also "
+           "splits the decode entry's generic latent attention">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }

@@ -17,13 +17,14 @@
 namespace dsc {
 
 struct PipelineOptions {
-  int64_t maxSeqLen = 4096;   // positions per sequence in the KV cache
-  int64_t maxBatch = 8;       // sequences at once (decode tokens per step)
-  int64_t pageSize = 0;       // positions per KV cache page; 0: default
-  int64_t prefillChunk = 256; // tokens per prefill call
-  std::string target = "cpu"; // instruction-set target (cuda:sm_90a, ...)
-  std::string gpu;            // device profile; "": the target's default
-  bool hostTwins = false;     // cuda: also the generic host kernels (checks)
+  int64_t maxSeqLen = 4096;    // positions per sequence in the KV cache
+  int64_t maxBatch = 8;        // sequences at once (decode tokens per step)
+  int64_t pageSize = 0;        // positions per KV cache page; 0: default
+  int64_t prefillChunk = 256;  // tokens per prefill call
+  std::string target = "cpu";  // instruction-set target (cuda:sm_90a, ...)
+  std::string gpu;             // device profile; "": the target's default
+  bool hostTwins = false;      // cuda: also the generic host kernels (checks)
+  int64_t attentionSplits = 0; // decode attention shares; 0: the target's
 
   bool isCUDA() const { return target.rfind("cuda:", 0) == 0; }
 };

@@ -4,8 +4,12 @@
 // of the latent, rope of k_pe), the naive single-kernel attention (generic
 // lowering), and the absorbed form in three kernels (query absorption into
 // the latent space, attention over the latent cache, value absorption). On
-// CUDA targets decode attention splits each (token, head) over a block of
-// warps and prefill attention serves a group of a slot's tokens per warp.
+// CUDA targets decode attention either splits each token's positions into
+// shares, a block per share serving a group of heads from cache rows staged
+// in shared memory (`position_split`: ds.mla_latent_attention_partial, then
+// ds.mla_attention_combine), or splits each (token, head) over a block of
+// warps (`block_split`); prefill attention serves a group of a slot's
+// tokens per warp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +35,10 @@ public:
             .Case([&](MLAAttentionOp o) { return attention(o); })
             .Case([&](MLAAbsorbQueryOp o) { return absorbQuery(o); })
             .Case([&](MLALatentAttentionOp o) { return latentAttention(o); })
+            .Case([&](MLALatentAttentionPartialOp o) {
+              return latentAttentionPartial(o);
+            })
+            .Case([&](MLAAttentionCombineOp o) { return attentionCombine(o); })
             .Case([&](MLAAbsorbValueOp o) { return absorbValue(o); }));
   }
 
@@ -667,6 +675,523 @@ private:
     }
   }
 
+  //===--- position_split: shares of the positions, then their combine ----===//
+
+  /// Positions per tile of the position_split kernel, and the fewest a
+  /// share of a token's positions holds (the op's formula).
+  static constexpr int64_t kSplitRows = 32;
+  static_assert(kSplitRows == Emitter::kWarp,
+                "a tile's scores are one per lane");
+
+  /// How token `t`'s `count` positions split (ds.mla_latent_attention_partial):
+  /// splits = max(1, min(S / T, ceil(count / 32))) shares of
+  /// ceil(count / splits) positions.
+  std::pair<Value, Value> positionShares(Value count, int64_t maxSplits) {
+    Value perToken = e.div(e.c64(maxSplits), e.tokens);
+    Value byLength =
+        e.div(e.add(count, e.c64(kSplitRows - 1)), e.c64(kSplitRows));
+    Value splits = arith::MaxSIOp::create(
+        e.b, e.loc, e.c64(1),
+        arith::MinSIOp::create(e.b, e.loc, perToken, byLength));
+    Value share = e.div(e.add(count, e.fsubI(splits, e.c64(1))), splits);
+    return {splits, share};
+  }
+
+  /// Emits `then` under `cond` and `otherwise` (may be null) in its else.
+  void ifThen(Value cond, const std::function<void()> &then,
+              const std::function<void()> &otherwise = nullptr) {
+    auto ifOp = scf::IfOp::create(e.b, e.loc, cond,
+                                  /*withElse=*/static_cast<bool>(otherwise));
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    then();
+    if (otherwise) {
+      e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      otherwise();
+    }
+  }
+
+  /// m + log(l), or -inf where l is 0 (an empty share).
+  Value logSumExp(Value m, Value l) {
+    Value empty = cmpF(arith::CmpFPredicate::OLE, l, e.f32(0.0));
+    return select(empty, e.f32(-INFINITY),
+                  e.fadd(m, math::LogOp::create(e.b, e.loc, l)));
+  }
+
+  /// Generic: one (token, split, head) per index, two passes over the
+  /// share's scores (kept in a buffer), no bf16 rounding of probabilities.
+  std::pair<ParallelDim, int64_t>
+  latentAttentionPartial(MLALatentAttentionPartialOp op) {
+    if (config.getStrategy() == KernelStrategy::PositionSplit)
+      return latentAttentionPositionSplit(op);
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), width = latent + type.getRope();
+    int64_t heads = op.getNumHeads(), maxSplits = op.getMaxSplits();
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    Value scores = e.scratch(cache.maxSeq);
+    Type f32 = e.b.getF32Type();
+    e.loop(e.begin, e.end, [&](Value index) {
+      // index = (t * S + s) * H + h: also the element of lse.
+      Value h = e.rem(index, e.c64(heads));
+      Value ts = e.div(index, e.c64(heads));
+      Value s = e.rem(ts, e.c64(maxSplits)), t = e.div(ts, e.c64(maxSplits));
+      Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
+      auto [splits, share] = positionShares(count, maxSplits);
+      ifThen(
+          cmpI(arith::CmpIPredicate::slt, s, splits),
+          [&] {
+            Value from =
+                arith::MinSIOp::create(e.b, e.loc, e.mul(s, share), count);
+            Value to =
+                arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+            Value slot = e.loadI64(operand(2), t);
+            Value q = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width));
+            Value maxScore = e.reduce(
+                from, to, e.f32(-INFINITY), [&](Value p, Value running) {
+                  Value row = cacheRow(slot, p, width);
+                  Value dot =
+                      e.reduce(0, width, e.f32(0.0), [&](Value c, Value a) {
+                        return e.fma(e.loadBF16(operand(0), e.add(q, c)),
+                                     e.loadBF16(cachePtr, e.add(row, c)), a);
+                      });
+                  Value score = e.fmul(dot, e.f32(softmaxScale));
+                  e.store(score, scores, e.fsubI(p, from));
+                  return e.fmax(running, score);
+                });
+            Value sum = e.reduce(from, to, e.f32(0.0), [&](Value p, Value a) {
+              Value i = e.fsubI(p, from);
+              Value w = e.exp(e.fsub(e.load(scores, f32, i), maxScore));
+              e.store(w, scores, i);
+              return e.fadd(a, w);
+            });
+            Value inv = select(cmpF(arith::CmpFPredicate::OGT, sum, e.f32(0.0)),
+                               e.fdiv(e.f32(1.0), sum), e.f32(0.0));
+            Value out = e.mul(index, e.c64(latent));
+            e.loop(0, latent, [&](Value c) {
+              Value acc = e.reduce(from, to, e.f32(0.0), [&](Value p, Value a) {
+                Value cv =
+                    e.loadBF16(cachePtr, e.add(cacheRow(slot, p, width), c));
+                return e.fma(e.load(scores, f32, e.fsubI(p, from)), cv, a);
+              });
+              e.store(e.fmul(acc, inv), result(0), e.add(out, c));
+            });
+            e.store(logSumExp(maxScore, sum), result(1), index);
+          },
+          [&] { e.store(e.f32(-INFINITY), result(1), index); });
+    });
+    return {ParallelDim::TokensTimesStatic, maxSplits * heads};
+  }
+
+  /// GPU decode (`position_split`): a block per (token, share, group of
+  /// heads); splits the chunk's tokens do not use end at once. The block
+  /// walks its share in tiles of 32 cache rows: its threads stage a tile in
+  /// shared memory with 16-byte loads, then each warp serves `group /
+  /// warps` heads from it, so a cache row is read from memory once for the
+  /// whole group. A lane holds 8-column groups lane + 32 i of the latent
+  /// (and rotary columns lane + 32 i) of its heads' queries and output
+  /// accumulators. Scores: each lane's partial dot products with the 32
+  /// rows, summed across the warp by a transposed reduction that leaves the
+  /// score of row l on lane l; online softmax per tile (running maximum
+  /// and sum, accumulators rescaled); values: the 32 probabilities are
+  /// broadcast by shuffles. Every sum has a fixed order (deterministic).
+  /// As in attendGroup, probabilities are not rounded to bf16.
+  std::pair<ParallelDim, int64_t>
+  latentAttentionPositionSplit(MLALatentAttentionPartialOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), ropeDim = type.getRope();
+    int64_t width = latent + ropeDim;
+    int64_t heads = op.getNumHeads(), maxSplits = op.getMaxSplits();
+    int64_t group = positionSplitHeadGroup(heads), groups = heads / group;
+    int64_t block = config.getBlock(), warps = block / Emitter::kWarp;
+    int64_t perWarp = std::max<int64_t>(1, group / warps);
+    int64_t latentChunks = latent / 8, rowChunks = width / 8;
+    int64_t chunksPerLane =
+        (latentChunks + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t ropePerLane = (ropeDim + Emitter::kWarp - 1) / Emitter::kWarp;
+    int64_t tileChunks = kSplitRows * rowChunks;
+    int64_t loadsPerThread = (tileChunks + block - 1) / block;
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    Value tile = sharedPointer("tile", kSplitRows * width / 2);
+    Type f32 = e.b.getF32Type();
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value blockIndex = e.div(index, e.c64(block));
+      Value thread = e.rem(index, e.c64(block));
+      Value warp = e.div(thread, e.c64(Emitter::kWarp));
+      Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+      Value t = e.div(blockIndex, e.c64(maxSplits * groups));
+      Value within = e.rem(blockIndex, e.c64(maxSplits * groups));
+      Value g = e.div(within, e.c64(maxSplits));
+      Value s = e.rem(within, e.c64(maxSplits));
+      Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
+      auto [splits, share] = positionShares(count, maxSplits);
+      // lse[t, s, h] for the heads of this block: (t * S + s) * H + h.
+      Value lseBase =
+          e.add(e.mul(e.add(e.mul(t, e.c64(maxSplits)), s), e.c64(heads)),
+                e.mul(g, e.c64(group)));
+      ifThen(
+          cmpI(arith::CmpIPredicate::slt, s, splits),
+          [&] {
+            Value from =
+                arith::MinSIOp::create(e.b, e.loc, e.mul(s, share), count);
+            Value to =
+                arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+            Value slot = e.loadI64(operand(2), t);
+            // This warp's heads (within the group) and their queries.
+            SmallVector<Value> headOf;
+            SmallVector<SmallVector<Value>> q(perWarp);
+            for (int64_t k = 0; k < perWarp; ++k) {
+              Value h = e.add(e.mul(g, e.c64(group)),
+                              e.add(e.mul(warp, e.c64(perWarp)), e.c64(k)));
+              headOf.push_back(h);
+              Value row = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width));
+              for (int64_t i = 0; i < chunksPerLane; ++i) {
+                auto [chunk, inRange] = laneSlot(lane, i, latentChunks);
+                for (Value x : widenBF16x8(loadBF16x8(
+                         operand(0), e.add(row, e.mul(chunk, e.c64(8))))))
+                  q[k].push_back(select(inRange, x, e.f32(0.0)));
+              }
+              for (int64_t i = 0; i < ropePerLane; ++i) {
+                auto [column, inRange] = laneSlot(lane, i, ropeDim);
+                Value x = e.loadBF16(operand(0),
+                                     e.add(row, e.add(e.c64(latent), column)));
+                q[k].push_back(select(inRange, x, e.f32(0.0)));
+              }
+            }
+            int64_t accumulators = chunksPerLane * 8;
+            int64_t stride = 2 + accumulators; // m, l, accumulators
+            SmallVector<Value> init;
+            for (int64_t k = 0; k < perWarp; ++k) {
+              init.append({e.f32(-INFINITY), e.f32(0.0)});
+              init.append(accumulators, e.f32(0.0));
+            }
+            auto tiles = scf::ForOp::create(e.b, e.loc, from, to,
+                                            e.c64(kSplitRows), init);
+            {
+              OpBuilder::InsertionGuard guard(e.b);
+              e.b.setInsertionPointToStart(tiles.getBody());
+              Value start = tiles.getInductionVar();
+              Value lastRow = e.fsubI(to, e.c64(1));
+              // Stage the tile: rows past the share repeat the last row
+              // (their scores are masked below).
+              SmallVector<std::pair<Value, Value>> staged;
+              SmallVector<Value> stagedOk;
+              for (int64_t i = 0; i < loadsPerThread; ++i) {
+                Value chunk = e.add(thread, e.c64(i * block));
+                Value ok =
+                    cmpI(arith::CmpIPredicate::slt, chunk, e.c64(tileChunks));
+                chunk = select(ok, chunk, e.c64(0));
+                Value row = e.div(chunk, e.c64(rowChunks));
+                Value column = e.mul(e.rem(chunk, e.c64(rowChunks)), e.c64(8));
+                Value position = arith::MinSIOp::create(
+                    e.b, e.loc, e.add(start, row), lastRow);
+                Value value = loadBF16x8(
+                    cachePtr, e.add(cacheRow(slot, position, width), column));
+                staged.push_back(
+                    {value, e.add(e.mul(row, e.c64(width)), column)});
+                stagedOk.push_back(ok);
+              }
+              for (auto [i, item] : llvm::enumerate(staged)) {
+                auto store = [&, value = item.first, at = item.second] {
+                  storeVector(value, tile, bf16(), at);
+                };
+                if (tileChunks % block == 0)
+                  store();
+                else
+                  ifThen(stagedOk[i], store);
+              }
+              barrier();
+              // Scores: partial dot products of this lane's columns.
+              SmallVector<SmallVector<Value>> parts(perWarp);
+              auto laneRow = [&](Value rowBase) {
+                SmallVector<Value> c;
+                for (int64_t i = 0; i < chunksPerLane; ++i) {
+                  Value chunk = laneSlot(lane, i, latentChunks).first;
+                  for (Value x : widenBF16x8(loadBF16x8(
+                           tile, e.add(rowBase, e.mul(chunk, e.c64(8))))))
+                    c.push_back(x);
+                }
+                return c;
+              };
+              for (int64_t j = 0; j < kSplitRows; ++j) {
+                Value rowBase = e.c64(j * width);
+                SmallVector<Value> c = laneRow(rowBase);
+                for (int64_t i = 0; i < ropePerLane; ++i) {
+                  Value column = laneSlot(lane, i, ropeDim).first;
+                  c.push_back(e.loadBF16(
+                      tile, e.add(rowBase, e.add(e.c64(latent), column))));
+                }
+                for (int64_t k = 0; k < perWarp; ++k) {
+                  Value dot = e.f32(0.0);
+                  for (size_t x = 0; x < c.size(); ++x)
+                    dot = e.fma(q[k][x], c[x], dot);
+                  parts[k].push_back(dot);
+                }
+              }
+              // Online softmax over the tile; row `lane` is this lane's.
+              Value valid =
+                  cmpI(arith::CmpIPredicate::slt, e.add(start, lane), to);
+              auto args = tiles.getRegionIterArgs();
+              SmallVector<Value> probability, next;
+              for (int64_t k = 0; k < perWarp; ++k) {
+                Value score = select(valid,
+                                     e.fmul(transposedWarpSum(parts[k], lane),
+                                            e.f32(softmaxScale)),
+                                     e.f32(-INFINITY));
+                Value m = args[k * stride], l = args[k * stride + 1];
+                Value mNext = e.fmax(m, warpMax(score));
+                Value alpha = e.exp(e.fsub(m, mNext));
+                Value p = e.exp(e.fsub(score, mNext));
+                probability.push_back(p);
+                next.push_back(mNext);
+                next.push_back(e.fadd(e.fmul(l, alpha), e.warpSum(p)));
+                for (int64_t x = 0; x < accumulators; ++x)
+                  next.push_back(e.fmul(args[k * stride + 2 + x], alpha));
+              }
+              // Values: acc += p_j c_j over the tile's rows.
+              SmallVector<Value> accInit;
+              for (int64_t k = 0; k < perWarp; ++k)
+                for (int64_t x = 0; x < accumulators; ++x)
+                  accInit.push_back(next[k * stride + 2 + x]);
+              auto rows = scf::ForOp::create(
+                  e.b, e.loc, e.c64(0), e.c64(kSplitRows), e.c64(1), accInit);
+              {
+                OpBuilder::InsertionGuard inner(e.b);
+                e.b.setInsertionPointToStart(rows.getBody());
+                Value j = rows.getInductionVar();
+                SmallVector<Value> c = laneRow(e.mul(j, e.c64(width)));
+                SmallVector<Value> acc;
+                for (int64_t k = 0; k < perWarp; ++k) {
+                  Value p = shuffleFrom(probability[k], j);
+                  for (int64_t x = 0; x < accumulators; ++x)
+                    acc.push_back(
+                        e.fma(p, c[x],
+                              rows.getRegionIterArgs()[k * accumulators + x]));
+                }
+                scf::YieldOp::create(e.b, e.loc, acc);
+              }
+              for (int64_t k = 0; k < perWarp; ++k)
+                for (int64_t x = 0; x < accumulators; ++x)
+                  next[k * stride + 2 + x] =
+                      rows.getResult(k * accumulators + x);
+              // The tile is read by every warp before the next replaces it.
+              barrier();
+              scf::YieldOp::create(e.b, e.loc, next);
+            }
+            for (int64_t k = 0; k < perWarp; ++k) {
+              Value m = tiles.getResult(k * stride);
+              Value l = tiles.getResult(k * stride + 1);
+              Value inv = select(cmpF(arith::CmpFPredicate::OGT, l, e.f32(0.0)),
+                                 e.fdiv(e.f32(1.0), l), e.f32(0.0));
+              Value h = headOf[k];
+              Value rowIndex = e.add(
+                  e.mul(e.add(e.mul(t, e.c64(maxSplits)), s), e.c64(heads)), h);
+              Value out = e.mul(rowIndex, e.c64(latent));
+              for (int64_t i = 0; i < chunksPerLane; ++i) {
+                auto [chunk, inRange] = laneSlot(lane, i, latentChunks);
+                auto store = [&, i = i, chunk = chunk] {
+                  for (int64_t half = 0; half < 2; ++half) {
+                    SmallVector<Value> values;
+                    for (int64_t x = 0; x < 4; ++x)
+                      values.push_back(
+                          e.fmul(tiles.getResult(k * stride + 2 + i * 8 +
+                                                 half * 4 + x),
+                                 inv));
+                    storeVector(packF32x4(values), result(0), f32,
+                                e.add(out, e.add(e.mul(chunk, e.c64(8)),
+                                                 e.c64(half * 4))));
+                  }
+                };
+                if (latentChunks % Emitter::kWarp == 0)
+                  store();
+                else
+                  ifThen(inRange, store);
+              }
+              ifThen(cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
+                     [&] { e.store(logSumExp(m, l), result(1), rowIndex); });
+            }
+          },
+          [&] {
+            ifThen(cmpI(arith::CmpIPredicate::slt, thread, e.c64(group)), [&] {
+              e.store(e.f32(-INFINITY), result(1), e.add(lseBase, thread));
+            });
+          });
+    });
+    return {ParallelDim::TokensTimesStatic, maxSplits * groups * block};
+  }
+
+  /// Slot `i` of a lane-strided walk over `limit` items (lane + 32 i),
+  /// clamped into range, and whether it is in range.
+  std::pair<Value, Value> laneSlot(Value lane, int64_t i, int64_t limit) {
+    Value item = e.add(lane, e.c64(i * Emitter::kWarp));
+    Value inRange = cmpI(arith::CmpIPredicate::slt, item, e.c64(limit));
+    return {select(inRange, item, e.c64(limit - 1)), inRange};
+  }
+
+  /// GPU (`warp`): 8 lanes per (token, head, 4 latent columns), lane g
+  /// taking shares g, g + 8, ...: the lse scan and the weighted sums are
+  /// spread over the 8 (a 16-byte load of 4 columns per share, 4 shares in
+  /// flight per lane) and joined by butterflies over lane bits 0-2, so a
+  /// token's shares are read by 8 times as many threads as the generic
+  /// kernel has. Fixed orders throughout: deterministic.
+  static constexpr int64_t kCombineLanes = 8;
+  std::pair<ParallelDim, int64_t>
+  attentionCombineWarp(MLAAttentionCombineOp op) {
+    auto partialType = cast<RankedTensorType>(op.getPartial().getType());
+    int64_t splits = partialType.getDimSize(1),
+            heads = partialType.getDimSize(2),
+            latent = partialType.getDimSize(3), quads = latent / 4;
+    constexpr int64_t kInFlight = 4;
+    Type f32 = e.b.getF32Type();
+    auto butterfly = [&](Value v, bool max) {
+      for (int32_t offset = 1; offset < kCombineLanes; offset *= 2) {
+        Value other = e.shuffleXor(v, offset);
+        v = max ? e.fmax(v, other) : e.fadd(v, other);
+      }
+      return v;
+    };
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value g = e.rem(index, e.c64(kCombineLanes));
+      Value rest = e.div(index, e.c64(kCombineLanes));
+      Value quad = e.rem(rest, e.c64(quads));
+      Value th = e.div(rest, e.c64(quads));
+      Value h = e.rem(th, e.c64(heads)), t = e.div(th, e.c64(heads));
+      auto lseIndex = [&](Value s) {
+        return e.add(e.mul(e.add(e.mul(t, e.c64(splits)), s), e.c64(heads)), h);
+      };
+      // The largest lse and how many shares lead with a finite one.
+      auto scan =
+          scf::ForOp::create(e.b, e.loc, g, e.c64(splits), e.c64(kCombineLanes),
+                             ValueRange{e.f32(-INFINITY), e.f32(0.0)});
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(scan.getBody());
+        Value lse = e.load(operand(1), f32, lseIndex(scan.getInductionVar()));
+        Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
+        scf::YieldOp::create(
+            e.b, e.loc,
+            ValueRange{e.fmax(scan.getRegionIterArgs()[0], lse),
+                       e.fadd(scan.getRegionIterArgs()[1],
+                              select(finite, e.f32(1.0), e.f32(0.0)))});
+      }
+      Value top = butterfly(scan.getResult(0), /*max=*/true);
+      Value used =
+          arith::FPToSIOp::create(e.b, e.loc, e.b.getI64Type(),
+                                  butterfly(scan.getResult(1), /*max=*/false));
+      SmallVector<Value> init(5 * kInFlight, e.f32(0.0));
+      auto sums = scf::ForOp::create(e.b, e.loc, g, used,
+                                     e.c64(kCombineLanes * kInFlight), init);
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(sums.getBody());
+        auto args = sums.getRegionIterArgs();
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < kInFlight; ++u) {
+          Value s = e.add(sums.getInductionVar(), e.c64(u * kCombineLanes));
+          Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
+          Value at = lseIndex(select(ok, s, e.c64(0)));
+          Value lse = e.load(operand(1), f32, at);
+          Value o = LLVM::LoadOp::create(
+              e.b, e.loc, VectorType::get({4}, f32),
+              e.gep(operand(0), f32,
+                    e.add(e.mul(at, e.c64(latent)), e.mul(quad, e.c64(4)))),
+              /*alignment=*/16);
+          Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
+          next.push_back(e.fadd(args[5 * u], w));
+          for (int32_t j = 0; j < 4; ++j)
+            next.push_back(
+                e.fma(w, LLVM::ExtractElementOp::create(e.b, e.loc, o, c32(j)),
+                      args[5 * u + 1 + j]));
+        }
+        scf::YieldOp::create(e.b, e.loc, next);
+      }
+      SmallVector<Value> total(sums.getResults().take_front(5));
+      for (int64_t u = 1; u < kInFlight; ++u)
+        for (int64_t j = 0; j < 5; ++j)
+          total[j] = e.fadd(total[j], sums.getResult(5 * u + j));
+      for (Value &v : total)
+        v = butterfly(v, /*max=*/false);
+      Value positive = cmpF(arith::CmpFPredicate::OGT, total[0], e.f32(0.0));
+      ifThen(cmpI(arith::CmpIPredicate::eq, g, e.c64(0)), [&] {
+        Value out = e.add(e.mul(th, e.c64(latent)), e.mul(quad, e.c64(4)));
+        for (int64_t j = 0; j < 4; ++j)
+          e.storeBF16(
+              select(positive, e.fdiv(total[1 + j], total[0]), e.f32(0.0)),
+              result(), e.add(out, e.c64(j)));
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, heads * quads * kCombineLanes};
+  }
+
+  /// ds.mla_attention_combine, generic: one (token, head, latent column)
+  /// per index. The shares with a finite lse are a prefix [0, k) of
+  /// the S (a token's used shares come first, and only the last of them
+  /// can be empty), so a first pass over the lse values finds their
+  /// maximum and k, and the second reads the k partial outputs kCombineUnroll
+  /// at a time without branches (their loads are in flight together; on
+  /// GPUs each is a memory latency). Sums in a fixed order: deterministic.
+  static constexpr int64_t kCombineUnroll = 8;
+  std::pair<ParallelDim, int64_t> attentionCombine(MLAAttentionCombineOp op) {
+    if (gpu)
+      return attentionCombineWarp(op);
+    auto partialType = cast<RankedTensorType>(op.getPartial().getType());
+    int64_t splits = partialType.getDimSize(1),
+            heads = partialType.getDimSize(2),
+            latent = partialType.getDimSize(3);
+    Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value c = e.rem(index, e.c64(latent));
+      Value th = e.div(index, e.c64(latent));
+      Value h = e.rem(th, e.c64(heads)), t = e.div(th, e.c64(heads));
+      auto lseIndex = [&](Value s) {
+        return e.add(e.mul(e.add(e.mul(t, e.c64(splits)), s), e.c64(heads)), h);
+      };
+      auto scan =
+          scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(splits), e.c64(1),
+                             ValueRange{e.f32(-INFINITY), e.c64(0)});
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(scan.getBody());
+        Value lse = e.load(operand(1), f32, lseIndex(scan.getInductionVar()));
+        Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
+        Value top = e.fmax(scan.getRegionIterArgs()[0], lse);
+        Value used = e.add(scan.getRegionIterArgs()[1],
+                           arith::ExtUIOp::create(e.b, e.loc, i64, finite));
+        scf::YieldOp::create(e.b, e.loc, ValueRange{top, used});
+      }
+      Value top = scan.getResult(0), used = scan.getResult(1);
+      SmallVector<Value> init(2 * kCombineUnroll, e.f32(0.0));
+      auto sums = scf::ForOp::create(e.b, e.loc, e.c64(0), used,
+                                     e.c64(kCombineUnroll), init);
+      {
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(sums.getBody());
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < kCombineUnroll; ++u) {
+          Value s = e.add(sums.getInductionVar(), e.c64(u));
+          Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
+          Value at = lseIndex(select(ok, s, e.c64(0)));
+          Value lse = e.load(operand(1), f32, at);
+          Value o = e.load(operand(0), f32, e.add(e.mul(at, e.c64(latent)), c));
+          Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
+          next.push_back(e.fadd(sums.getRegionIterArgs()[2 * u], w));
+          next.push_back(e.fma(w, o, sums.getRegionIterArgs()[2 * u + 1]));
+        }
+        scf::YieldOp::create(e.b, e.loc, next);
+      }
+      Value weight = sums.getResult(0), acc = sums.getResult(1);
+      for (int64_t u = 1; u < kCombineUnroll; ++u) {
+        weight = e.fadd(weight, sums.getResult(2 * u));
+        acc = e.fadd(acc, sums.getResult(2 * u + 1));
+      }
+      Value out = select(cmpF(arith::CmpFPredicate::OGT, weight, e.f32(0.0)),
+                         e.fdiv(acc, weight), e.f32(0.0));
+      e.storeBF16(out, result(), index);
+    });
+    return {ParallelDim::TokensTimesStatic, heads * latent};
+  }
+
   /// ds.mla_attention in one kernel (the generic lowering, also on GPUs:
   /// their pipeline produces the three absorbed ops instead).
   std::pair<ParallelDim, int64_t> attention(MLAAttentionOp op) {
@@ -833,6 +1358,27 @@ KernelCost attentionCost(Operation *op) {
         cost.bytesPerContext = cacheRowBytes(o.getCache());
         cost.flopsPerContext =
             2 * heads * (latent + ropeDim) + 2 * heads * latent;
+      })
+      .Case([&](MLALatentAttentionPartialOp o) {
+        // As the unsplit op, plus the per-share states: at least one share
+        // per token is written (more at run time when a token's positions
+        // are split; that traffic depends on the chunk, not on the op).
+        auto type = cast<LatentCacheType>(o.getCache().getType());
+        double heads = o.getNumHeads(), latent = type.getLatent(),
+               ropeDim = type.getRope();
+        cost.bytesPerRow =
+            rowBytes(o.getQ()) + 8 + 4 * heads * latent + 4 * heads;
+        cost.bytesPerContext = cacheRowBytes(o.getCache());
+        cost.flopsPerContext =
+            2 * heads * (latent + ropeDim) + 2 * heads * latent;
+      })
+      .Case([&](MLAAttentionCombineOp o) {
+        // Every share's lse, at least one share's output, the bf16 result.
+        auto partial = cast<RankedTensorType>(o.getPartial().getType());
+        double heads = partial.getDimSize(2), latent = partial.getDimSize(3);
+        cost.bytesPerRow =
+            rowBytes(o.getLse()) + 4 * heads * latent + rowBytes(o.getResult());
+        cost.flopsPerRow = 3 * heads * latent;
       })
       .Case([&](MLAAbsorbValueOp o) {
         double heads = o.getNumHeads(), nope = o.getQkNopeHeadDim(),

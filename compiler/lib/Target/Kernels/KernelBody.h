@@ -199,6 +199,80 @@ protected:
                       e.rem(position, pageSize));
     return e.mul(row, e.c64(width));
   }
+
+  //===--- block-cooperative pieces (CUDA strategies) ---------------------===//
+
+  /// A block-shared array of `count` f32 (reinterpretable as `2 * count`
+  /// bf16), as a generic pointer.
+  Value sharedPointer(StringRef what, int64_t count) {
+    Value address =
+        LLVM::AddressOfOp::create(e.b, e.loc, sharedArray(what, count));
+    return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address)
+        .getResult();
+  }
+  /// Waits for every thread of the block (bar.sync 0).
+  void barrier() { NVVM::Barrier0Op::create(e.b, e.loc); }
+  /// `v` (f32) of lane `source` (i64, uniform or not) of the warp.
+  Value shuffleFrom(Value v, Value source) {
+    auto kind = NVVM::ShflKindAttr::get(e.b.getContext(), NVVM::ShflKind::idx);
+    Value lane = arith::TruncIOp::create(e.b, e.loc, i32(), source);
+    return NVVM::ShflOp::create(e.b, e.loc, v.getType(), c32(-1), v, lane,
+                                c32(31), kind, UnitAttr());
+  }
+  /// The maximum of `v` over the 32 lanes, in every lane.
+  Value warpMax(Value v) {
+    for (int32_t offset = 16; offset >= 1; offset /= 2)
+      v = e.fmax(v, e.shuffleXor(v, offset));
+    return v;
+  }
+  /// Transposed warp sum: each lane holds partial sums of 32 items
+  /// (`parts[i]` for item i); returns on lane l the sum over the warp of
+  /// item l. Halving exchanges (16 + 8 + 4 + 2 + 1 = 31 shuffles, where 32
+  /// separate warp sums take 160); the order of additions is fixed, so the
+  /// result is the same every run.
+  Value transposedWarpSum(SmallVector<Value> parts, Value lane) {
+    for (int32_t offset = 16; offset >= 1; offset /= 2) {
+      Value upper = cmpI(arith::CmpIPredicate::ne,
+                         arith::AndIOp::create(e.b, e.loc, lane, e.c64(offset)),
+                         e.c64(0));
+      SmallVector<Value> kept;
+      for (int32_t i = 0; i < offset; ++i) {
+        Value keep = select(upper, parts[i + offset], parts[i]);
+        Value send = select(upper, parts[i], parts[i + offset]);
+        kept.push_back(e.fadd(keep, e.shuffleXor(send, offset)));
+      }
+      parts = std::move(kept);
+    }
+    return parts.front();
+  }
+  /// Eight bf16 at `base[index]` (16-byte aligned) as a vector.
+  Value loadBF16x8(Value base, Value index) {
+    auto type = VectorType::get({8}, bf16());
+    return LLVM::LoadOp::create(e.b, e.loc, type, e.gep(base, bf16(), index),
+                                /*alignment=*/16);
+  }
+  void storeVector(Value v, Value base, Type element, Value index) {
+    LLVM::StoreOp::create(e.b, e.loc, v, e.gep(base, element, index),
+                          /*alignment=*/16);
+  }
+  /// The eight elements of a vector<8xbf16>, widened to f32.
+  SmallVector<Value> widenBF16x8(Value v) {
+    SmallVector<Value> values;
+    for (int32_t j = 0; j < 8; ++j) {
+      Value element = LLVM::ExtractElementOp::create(e.b, e.loc, v, c32(j));
+      values.push_back(
+          arith::ExtFOp::create(e.b, e.loc, e.b.getF32Type(), element));
+    }
+    return values;
+  }
+  /// Four f32 as a vector<4xf32>.
+  Value packF32x4(ArrayRef<Value> values) {
+    auto type = VectorType::get({4}, e.b.getF32Type());
+    Value v = LLVM::UndefOp::create(e.b, e.loc, type);
+    for (int32_t j = 0; j < 4; ++j)
+      v = LLVM::InsertElementOp::create(e.b, e.loc, v, values[j], c32(j));
+    return v;
+  }
 };
 
 } // namespace dsc::kernels

@@ -186,6 +186,11 @@ private:
     detail::HostWeightTables weights;
     std::unique_ptr<CpuDevice> cpu;
     std::vector<uint8_t> arena, cache, scratch;
+    /// The launch's arena outputs in the mirror before its twin ran:
+    /// elements neither the twin nor the GPU kernel changed are not
+    /// compared (a kernel may leave parts of an output unwritten, such as
+    /// the unused shares of a position-split attention's workspace).
+    std::vector<uint8_t> before;
     std::vector<KernelStats> stats;
   };
   /// Largest relative error (L2 of the difference over L2 of the host

@@ -610,6 +610,16 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
+// expected-error @+1 {{splits applies to position_split only}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, splits = 4> outputs = [] "ds.embed"
+
+// -----
+
+// expected-error @+1 {{splits must be positive, got 0}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = position_split, splits = 0> outputs = [] "ds.embed"
+
+// -----
+
 // expected-error @+1 {{dynamic_shared_bytes must be in [0, 232448], got 232449}}
 ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, dynamic_shared_bytes = 232449> outputs = [] "ds.embed"
 
@@ -733,5 +743,82 @@ func.func @f(%o: tensor<?x2x16xbf16>, %kvb: tensor<128x16xbf16>) {
   // expected-error @+1 {{o must be [tokens, 4, 16], got 'tensor<?x2x16xbf16>'}}
   %a = ds.mla_absorb_value %o, %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
       : tensor<?x2x16xbf16>, tensor<128x16xbf16> -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x4x20xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
+  // expected-error @+1 {{q must be [tokens, 4, 24], got 'tensor<?x4x20xbf16>'}}
+  %o, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<?x4x20xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x3x4x16xf32>, tensor<?x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x4x24xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
+  // expected-error @+1 {{lse must be [tokens, splits, 4] with a static splits >= 1, got 'tensor<?x?x4xf32>'}}
+  %o, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<?x4x24xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x3x4x16xf32>, tensor<?x?x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x4x24xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
+  // expected-error @+1 {{partial must be [tokens, 3, 4, 16], got 'tensor<?x3x4x24xf32>'}}
+  %o, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<?x4x24xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x3x4x24xf32>, tensor<?x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x4x24xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
+  // expected-error @+1 {{layer 2 is outside the cache's 2 layers}}
+  %o, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 2 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<?x4x24xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x3x4x16xf32>, tensor<?x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x24xbf16>, %pos: tensor<2xi32>, %slots: tensor<2xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
+  // expected-error @+1 {{results must have one row per token}}
+  %o, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}
+      : tensor<2x4x24xbf16>, tensor<2xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16> -> tensor<3x3x4x16xf32>, tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<?x3x4x16xf32>, %lse: tensor<?x2x4xf32>) {
+  // expected-error @+1 {{lse must be [tokens, 3, 4] to match partial, got 'tensor<?x2x4xf32>'}}
+  %r = ds.mla_attention_combine %o, %lse : tensor<?x3x4x16xf32>, tensor<?x2x4xf32> -> tensor<?x4x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<?x3x4x16xf32>, %lse: tensor<?x3x4xf32>) {
+  // expected-error @+1 {{result must be [tokens, 4, 16], got 'tensor<?x4x8xbf16>'}}
+  %r = ds.mla_attention_combine %o, %lse : tensor<?x3x4x16xf32>, tensor<?x3x4xf32> -> tensor<?x4x8xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<?x3x4x16xf32>, %lse: tensor<?x3x4xf32>) {
+  // expected-error @+1 {{expected partial [tokens, splits, heads, latent], lse [tokens, splits, heads] and result [tokens, heads, latent]}}
+  %r = ds.mla_attention_combine %o, %lse : tensor<?x3x4x16xf32>, tensor<?x3x4xf32> -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<2x3x4x16xf32>, %lse: tensor<2x3x4xf32>) {
+  // expected-error @+1 {{operands and result must have one row per token}}
+  %r = ds.mla_attention_combine %o, %lse : tensor<2x3x4x16xf32>, tensor<2x3x4xf32> -> tensor<3x4x16xbf16>
   return
 }

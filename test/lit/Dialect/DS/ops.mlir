@@ -131,6 +131,20 @@ func.func @router(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>) -> (tensor<?x2xf
   return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
 }
 
+// The position-split latent attention: per-share states, then their merge.
+// CHECK-LABEL: func.func @split_attention
+func.func @split_attention(%ql: tensor<?x4x24xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                           %cache: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) -> tensor<?x4x16xbf16> {
+  // CHECK: %[[O:[a-z]+]], %[[LSE:[a-z]+]] = ds.mla_latent_attention_partial %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} layer 1 {ds.config = #ds.kernel_config<strategy = position_split, splits = 3>, num_heads = 4 : i64, softmax_scale = 2.000000e-01 : f64} : tensor<?x4x24xbf16>, tensor<?xi32>, <layers = 2, latent = 16, rope = 8, bf16> -> tensor<?x3x4x16xf32>, tensor<?x3x4xf32>
+  %o, %lse = ds.mla_latent_attention_partial %ql, %pos, %slots, %cache layer 1
+      {num_heads = 4 : i64, softmax_scale = 0.2 : f64, ds.config = #ds.kernel_config<strategy = position_split, splits = 3>}
+      : tensor<?x4x24xbf16>, tensor<?xi32>, !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>
+      -> tensor<?x3x4x16xf32>, tensor<?x3x4xf32>
+  // CHECK: ds.mla_attention_combine %[[O]], %[[LSE]] : tensor<?x3x4x16xf32>, tensor<?x3x4xf32> -> tensor<?x4x16xbf16>
+  %ol = ds.mla_attention_combine %o, %lse : tensor<?x3x4x16xf32>, tensor<?x3x4xf32> -> tensor<?x4x16xbf16>
+  return %ol : tensor<?x4x16xbf16>
+}
+
 // The absorbed attention's three kernel-level parts.
 // CHECK-LABEL: func.func @absorbed_attention
 func.func @absorbed_attention(%q: tensor<?x96xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,

@@ -119,7 +119,8 @@ def DS_KernelStrategy : I32EnumAttr<"KernelStrategy",
       I32EnumAttrCase<"Warp", 1, "warp">,
       I32EnumAttrCase<"WarpQueryGroup", 2, "warp_query_group">,
       I32EnumAttrCase<"BlockSplit", 3, "block_split">,
-      I32EnumAttrCase<"Block", 4, "block">]> {
+      I32EnumAttrCase<"Block", 4, "block">,
+      I32EnumAttrCase<"PositionSplit", 5, "position_split">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -134,30 +135,35 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | strategy | what the kernel does | ops |
     |---|---|---|
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
-    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router |
+    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router, the split attention's combine |
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory | `ds.sample` |
-    | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode) |
+    | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode, where `position_split` does not apply) |
+    | `position_split` | latent attention with a block per (token, share of the positions, group of up to 16 heads): the block stages 32 cache rows at a time in shared memory and every head of the group reads them there; at most `splits` shares per token, merged by `ds.mla_attention_combine` | `ds.mla_latent_attention` (decode; `ds-split-attention` turns it into `ds.mla_latent_attention_partial` + `ds.mla_attention_combine`) |
 
     `block` is the GPU threads per block (a multiple of 32, at most 1024;
     ignored on the host). `query_group` is meaningful only for
     `warp_query_group` and must be 1 otherwise. `dynamic_shared_bytes` is
     the dynamic shared memory a block asks for at launch (at most 227 KB,
     sm_90's opt-in maximum; 0 for every kernel today, whose shared arrays
-    are static); the program's launch record carries it.
+    are static); the program's launch record carries it. `splits` is the
+    most blocks one token's positions are spread over, for
+    `position_split` only (1 otherwise).
 
     ```mlir
     #ds.kernel_config<strategy = warp, block = 128>
     #ds.kernel_config<strategy = block_split, block = 512>
     #ds.kernel_config<strategy = block, block = 512>
     #ds.kernel_config<strategy = warp_query_group, block = 128, query_group = 4>
+    #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
     ```
   }];
   let parameters = (ins
     EnumParameter<DS_KernelStrategy>:$strategy,
     DefaultValuedParameter<"int64_t", "128">:$block,
     DefaultValuedParameter<"int64_t", "1">:$query_group,
-    DefaultValuedParameter<"int64_t", "0">:$dynamic_shared_bytes);
+    DefaultValuedParameter<"int64_t", "0">:$dynamic_shared_bytes,
+    DefaultValuedParameter<"int64_t", "1">:$splits);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

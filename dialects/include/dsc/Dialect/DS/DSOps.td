@@ -638,6 +638,88 @@ def DS_MLALatentAttentionOp : DS_PureOp<"mla_latent_attention",
   let hasVerifier = 1;
 }
 
+def DS_MLALatentAttentionPartialOp : DS_PureOp<"mla_latent_attention_partial",
+    [AllTypesMatch<["positions", "slots"]>]> {
+  let summary = "latent attention over one share of the cached positions";
+  let description = [{
+    The first half of a `ds.mla_latent_attention` whose cached positions
+    are split across GPU blocks (`ds-split-attention` creates it; its
+    strategy is `position_split`). `S`, the second dimension of both
+    results, is the most splits a token may use. With `T` tokens in the
+    chunk and `n_t = positions[t] + 1` positions to attend, token `t` uses
+
+        splits_t = max(1, min(S / T, ceil(n_t / 32)))
+
+    splits (integer division `S / T`: the chunk's tokens share `S` blocks'
+    worth of splits; at least 32 positions per split), and split
+    `s < splits_t` covers positions `[s * k, min((s + 1) * k, n_t))` with
+    `k = ceil(n_t / splits_t)`. For each head `h`, with the scores
+    `x_p = softmax_scale * (q[t, h, :R] . c_p + q[t, h, R:] . k_pe_p)` of
+    that range, `m` their maximum and `l = sum_p exp(x_p - m)`:
+
+    | result | shape | value for `s < splits_t` | for `s >= splits_t` |
+    |---|---|---|---|
+    | `partial` | `[T, S, H, R]` f32 | `sum_p exp(x_p - m) c_p / l` | unspecified |
+    | `lse` | `[T, S, H]` f32 | `m + log(l)` (`-inf` for an empty range) | `-inf` |
+
+    `ds.mla_attention_combine` merges the splits. The verifier checks that
+    `q` is `[T, H, R + dr]` for the cache's latent `R` and rope `dr`.
+
+    ```mlir
+    %o, %lse = ds.mla_latent_attention_partial %ql, %pos, %slots, %cache layer 0
+        {num_heads = 16 : i64, softmax_scale = 0.135 : f64}
+        : tensor<?x16x576xbf16>, tensor<?xi32>, !ds.latent_cache<...>
+        -> tensor<?x132x16x512xf32>, tensor<?x132x16xf32>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$q, DS_TokenIndices:$positions,
+                       DS_TokenIndices:$slots, DS_LatentCacheType:$cache,
+                       I64Attr:$layer, I64Attr:$num_heads,
+                       F64Attr:$softmax_scale);
+  let results = (outs RankedTensorOf<[F32]>:$partial,
+                      RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    $q `,` $positions `,` $slots `,` $cache `layer` $layer attr-dict
+    `:` type($q) `,` type($positions) `,` type($cache) `->` type($partial)
+    `,` type($lse)
+  }];
+  let extraClassDeclaration = [{
+    /// S: the most splits one token's positions are spread over.
+    int64_t getMaxSplits() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getLse().getType())
+          .getDimSize(1);
+    }
+  }];
+  let hasVerifier = 1;
+}
+
+def DS_MLAAttentionCombineOp : DS_PureOp<"mla_attention_combine"> {
+  let summary = "merges the splits of a position-split latent attention";
+  let description = [{
+    The second half of a split `ds.mla_latent_attention`: over the splits
+    `s` of token `t` whose `lse[t, s, h]` is finite, which must be the first
+    ones (`s < k`; `ds.mla_latent_attention_partial` writes them so), with
+    `M` their largest `lse` and `w_s = exp(lse[t, s, h] - M)`,
+    `result[t, h] = bf16(sum_s w_s partial[t, s, h] / sum_s w_s)` (splits
+    from `k` on are never read). `partial` is `[T, S, H, R]` f32,
+    `lse` `[T, S, H]` f32 and the result `[T, H, R]` bf16; the verifier
+    checks that the dimensions agree.
+
+    ```mlir
+    %ol = ds.mla_attention_combine %o, %lse
+        : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$partial,
+                       RankedTensorOf<[F32]>:$lse);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $partial `,` $lse attr-dict `:` type($partial) `,` type($lse) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def DS_MLAAbsorbValueOp : DS_PureOp<"mla_absorb_value"> {
   let summary = "values of the absorbed attention, out of the latent space";
   let description = [{

@@ -37,6 +37,12 @@ std::vector<KernelArgument> kernelArguments(mlir::Operation *op);
 /// schedule both address the cache by it.
 int64_t resolvePageSize(int64_t requested, int64_t maxSeqLen);
 
+/// The heads one block of a `position_split` latent attention serves: the
+/// largest divisor of `heads` that is at most 16 (16 heads' accumulators
+/// over a 512-wide latent are 32 f32 per thread of a 256-thread block).
+/// ds-configure-kernels sizes the block by it and the kernel indexes by it.
+int64_t positionSplitHeadGroup(int64_t heads);
+
 /// Whether `op` is a kernel-level op (every target generates its kernel).
 bool isKernelOp(mlir::Operation *op);
 
