@@ -71,9 +71,9 @@ public:
                      : generic();
         })
         // Reductions along a row: 32 lanes share it where warps exist.
-        .Case<RMSNormOp, LinearOp, RouterLogitsOp, LMHeadOp, MLACacheWriteOp,
-              MLAAbsorbQueryOp, MLAAbsorbValueOp, MoEExpertUpOp,
-              MoEExpertDownOp>([&](Operation *) {
+        .Case<RMSNormOp, LinearOp, GatedLinearOp, RouterLogitsOp, LMHeadOp,
+              MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,
+              MoEExpertUpOp, MoEExpertDownOp>([&](Operation *) {
           return target.hasWarpShuffle ? warp() : generic();
         })
         .Case([&](SampleOp) { return sampler(); })

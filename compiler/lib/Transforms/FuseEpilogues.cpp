@@ -1,7 +1,8 @@
 //===- FuseEpilogues.cpp - ds-fuse-epilogues ------------------------------===//
 //
-// Folds each ds.add that consumes a single-use ds.linear into that linear's
-// addends (its store epilogue). See Passes.td.
+// Folds a SwiGLU MLP's gate and up products and their ds.swiglu into one
+// ds.gated_linear, and each ds.add that consumes a single-use ds.linear
+// into that linear's addends (its store epilogue). See Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,8 +39,34 @@ std::optional<std::pair<LinearOp, Value>> fusible(AddOp add) {
   return best;
 }
 
+/// swiglu(linear(x, G), linear(x, U)) with both products used only there
+/// and of one weight type: ds.gated_linear(x, G, U) in the swiglu's place.
+void fuseGatedLinear(SwiGLUOp swiglu) {
+  auto gate = swiglu.getGate().getDefiningOp<LinearOp>();
+  auto up = swiglu.getUp().getDefiningOp<LinearOp>();
+  if (!gate || !up || gate == up || !gate->hasOneUse() || !up->hasOneUse() ||
+      !gate.getAddends().empty() || !up.getAddends().empty() ||
+      gate.getInput() != up.getInput() ||
+      gate.getWeight().getType() != up.getWeight().getType() ||
+      gate->getBlock() != swiglu->getBlock() ||
+      up->getBlock() != swiglu->getBlock())
+    return;
+  OpBuilder b(swiglu);
+  auto fused =
+      GatedLinearOp::create(b, swiglu.getLoc(), swiglu.getType(),
+                            gate.getInput(), gate.getWeight(), up.getWeight());
+  swiglu.getResult().replaceAllUsesWith(fused.getResult());
+  swiglu->erase();
+  gate->erase();
+  up->erase();
+}
+
 struct FuseEpiloguesPass : dsc::impl::DSFuseEpiloguesBase<FuseEpiloguesPass> {
   void runOnOperation() override {
+    SmallVector<SwiGLUOp> swiglus;
+    getOperation().walk([&](SwiGLUOp op) { swiglus.push_back(op); });
+    for (SwiGLUOp op : swiglus)
+      fuseGatedLinear(op);
     SmallVector<AddOp> adds;
     getOperation().walk([&](AddOp add) { adds.push_back(add); });
     // In program order, so a chain's second add sees the first's fused

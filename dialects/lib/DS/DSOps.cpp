@@ -207,6 +207,29 @@ LogicalResult LinearOp::verify() {
   return success();
 }
 
+LogicalResult GatedLinearOp::verify() {
+  if (getGate().getType() != getUp().getType())
+    return emitOpError("gate and up weights must have one type, got ")
+           << getGate().getType() << " and " << getUp().getType();
+  WeightShape w = getWeightShape(getGate().getType());
+  if (w.dims.size() != 2)
+    return emitOpError("weights must be matrices, got rank ") << w.dims.size();
+  auto input = getInput().getType();
+  auto result = getResult().getType();
+  if (input.getShape().back() != w.cols())
+    return emitOpError("input has ")
+           << input.getShape().back() << " features but the weights expect "
+           << w.cols();
+  if (result.getRank() != input.getRank() ||
+      input.getShape().drop_back() != result.getShape().drop_back())
+    return emitOpError("result must keep the input's leading dimensions");
+  if (result.getShape().back() != w.rows())
+    return emitOpError("result has ")
+           << result.getShape().back() << " features but the weights give "
+           << w.rows();
+  return success();
+}
+
 LogicalResult RopeOp::verify() {
   auto type = getInput().getType();
   if (type.getRank() != 2 && type.getRank() != 3)

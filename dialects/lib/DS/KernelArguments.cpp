@@ -15,11 +15,12 @@ using namespace mlir;
 namespace dsc::ds {
 
 bool isKernelOp(Operation *op) {
-  return isa<EmbedOp, RMSNormOp, LinearOp, SwiGLUOp, AddOp, LMHeadOp, SampleOp,
-             RopeOp, MLACacheWriteOp, MLAAttentionOp, MLAAbsorbQueryOp,
-             MLALatentAttentionOp, MLALatentAttentionPartialOp,
-             MLAAttentionCombineOp, MLAAbsorbValueOp, RouterLogitsOp,
-             MoESelectOp, MoEExpertUpOp, MoEExpertDownOp>(op);
+  return isa<EmbedOp, RMSNormOp, LinearOp, GatedLinearOp, SwiGLUOp, AddOp,
+             LMHeadOp, SampleOp, RopeOp, MLACacheWriteOp, MLAAttentionOp,
+             MLAAbsorbQueryOp, MLALatentAttentionOp,
+             MLALatentAttentionPartialOp, MLAAttentionCombineOp,
+             MLAAbsorbValueOp, RouterLogitsOp, MoESelectOp, MoEExpertUpOp,
+             MoEExpertDownOp>(op);
 }
 
 std::vector<KernelArgument> kernelArguments(Operation *op) {

@@ -45,3 +45,35 @@ func.func @not_fused(%x: tensor<?x16xbf16>, %w: tensor<16x16xbf16>, %h: tensor<?
   %u = ds.add %t, %s : tensor<?x16xbf16>
   return %p, %u : tensor<?x16xbf16>, tensor<?x16xbf16>
 }
+
+// A SwiGLU MLP's gate and up products over one input: one gated product in
+// the swiglu's place, the down projection then takes the residual.
+// CHECK-LABEL: func.func @mlp
+// CHECK-SAME: (%[[X:.*]]: tensor<?x16xbf16>, %[[G:.*]]: tensor<32x16xbf16>, %[[U:.*]]: tensor<32x16xbf16>, %[[D:.*]]: tensor<16x32xbf16>, %[[H:.*]]: tensor<?x16xbf16>)
+// CHECK-NEXT: %[[A:.*]] = ds.gated_linear %[[X]], %[[G]], %[[U]] : tensor<?x16xbf16>, tensor<32x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xbf16>
+// CHECK-NEXT: %[[Y:.*]] = ds.linear %[[A]], %[[D]] plus(%[[H]] : tensor<?x16xbf16>)
+// CHECK-NEXT: return %[[Y]]
+func.func @mlp(%x: tensor<?x16xbf16>, %wg: tensor<32x16xbf16>, %wu: tensor<32x16xbf16>, %wd: tensor<16x32xbf16>, %h: tensor<?x16xbf16>) -> tensor<?x16xbf16> {
+  %g = ds.linear %x, %wg : tensor<?x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xbf16>
+  %u = ds.linear %x, %wu : tensor<?x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xbf16>
+  %a = ds.swiglu %g, %u : tensor<?x32xbf16>
+  %d = ds.linear %a, %wd : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  %y = ds.add %d, %h : tensor<?x16xbf16>
+  return %y : tensor<?x16xbf16>
+}
+
+// Not fused: products of different inputs, or a gate used elsewhere too.
+// CHECK-LABEL: func.func @not_gated
+// CHECK-NOT: ds.gated_linear
+// CHECK: ds.swiglu
+// CHECK: ds.swiglu
+// CHECK-NOT: ds.gated_linear
+func.func @not_gated(%x: tensor<?x16xbf16>, %z: tensor<?x16xbf16>, %wg: tensor<32x16xbf16>, %wu: tensor<32x16xbf16>) -> (tensor<?x32xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>) {
+  %g = ds.linear %x, %wg : tensor<?x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xbf16>
+  %u = ds.linear %z, %wu : tensor<?x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xbf16>
+  %a = ds.swiglu %g, %u : tensor<?x32xbf16>
+  %g2 = ds.linear %x, %wg : tensor<?x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xbf16>
+  %u2 = ds.linear %x, %wu : tensor<?x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xbf16>
+  %b = ds.swiglu %g2, %u2 : tensor<?x32xbf16>
+  return %a, %b, %g2 : tensor<?x32xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>
+}

@@ -50,15 +50,23 @@ def DSDecompose : Pass<"ds-decompose", "::mlir::ModuleOp"> {
 }
 
 def DSFuseEpilogues : Pass<"ds-fuse-epilogues", "::mlir::ModuleOp"> {
-  let summary = "Fold residual adds into the matrix products they follow";
+  let summary = "Fold SwiGLU and residual adds into the matrix products";
   let description = [{
-    A `ds.add` one of whose operands is a `ds.linear` used only by that add
-    becomes the linear's addend: the product kernel adds it while storing
-    (`ds.linear ... plus(...)`), so the sum costs neither a launch nor a
-    pass over memory. Chains fold in order (the shared expert's down
-    projection, plus the routed experts' sum, plus the residual: one
-    kernel), with the same bf16 rounding after each addition as the adds
-    had. The fused product takes the add's place in the block.
+    Two fusions that save a launch and a pass over memory each:
+
+    - `ds.swiglu` of two `ds.linear`s of one input and one weight type,
+      used only there (a SwiGLU MLP's gate and up), becomes one
+      `ds.gated_linear`: both weights read in one pass, the intermediates
+      never stored, the same roundings.
+
+    - A `ds.add` one of whose operands is a `ds.linear` used only by that
+      add becomes the linear's addend: the product kernel adds it while
+      storing (`ds.linear ... plus(...)`). Chains fold in order (the shared
+      expert's down projection, plus the routed experts' sum, plus the
+      residual: one kernel), with the same bf16 rounding after each
+      addition as the adds had.
+
+    Each fused op takes the place of the op it replaces in the block.
 
     ```mlir
     %o = ds.linear %a, %wo : ...

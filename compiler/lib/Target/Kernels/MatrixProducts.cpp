@@ -29,6 +29,7 @@ public:
     return shape(
         llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op)
             .Case([&](LinearOp o) { return linear(o); })
+            .Case([&](GatedLinearOp o) { return gatedLinear(o); })
             .Case([&](RouterLogitsOp o) { return routerLogits(o); })
             .Case([&](LMHeadOp o) { return lmHead(o); }));
   }
@@ -106,6 +107,54 @@ private:
     return product(op.getInput(), rowsPerToken(op.getInput()), Output::BF16);
   }
 
+  /// silu(bf16(x G^T)) * bf16(x U^T), rounded to bf16. GPU: a warp per
+  /// output element reading its gate and up rows in one pass (dotLanes);
+  /// host: a thread share of the output features.
+  std::pair<ParallelDim, int64_t> gatedLinear(GatedLinearOp op) {
+    WeightView gate = e.weight(1), up = e.weight(2);
+    int64_t k = gate.cols, n = gate.rows;
+    int64_t rows = rowsPerToken(op.getInput());
+    auto store = [&](Value g, Value u, Value row, Value col) {
+      e.storeBF16(e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)), result(),
+                  e.add(e.mul(row, e.c64(n)), col));
+    };
+    if (gpu) {
+      bool together =
+          gate.cols % 8 == 0 && (!gate.fp8 || gate.blockCols % 8 == 0);
+      Value warp = e.c64(Emitter::kWarp);
+      e.loop(e.begin, e.end, [&](Value i) {
+        Value pair = e.div(i, warp), lane = e.rem(i, warp);
+        Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
+        Value x = e.mul(row, e.c64(k)), zero = e.c64(0);
+        Value g, u;
+        if (together) {
+          SmallVector<Value> parts =
+              e.dotLanes(operand(0),
+                         {Emitter::DotTerm{&gate, x, zero, col},
+                          Emitter::DotTerm{&up, x, zero, col}},
+                         lane);
+          g = e.warpSum(parts[0]);
+          u = e.warpSum(parts[1]);
+        } else {
+          g = e.warpSum(
+              e.dotLane(operand(0), bf16(), x, gate, zero, col, lane));
+          u = e.warpSum(e.dotLane(operand(0), bf16(), x, up, zero, col, lane));
+        }
+        store(g, u, row, col);
+      });
+      return {ParallelDim::TokensTimesStatic, rows * n * Emitter::kWarp};
+    }
+    Value total = e.mul(e.tokens, e.c64(rows));
+    e.loop(e.begin, e.end, [&](Value col) {
+      e.loop(e.c64(0), total, [&](Value row) {
+        Value x = e.mul(row, e.c64(k));
+        store(e.dot(operand(0), bf16(), x, gate, e.c64(0), col),
+              e.dot(operand(0), bf16(), x, up, e.c64(0), col), row, col);
+      });
+    });
+    return fixed(n);
+  }
+
   /// fp32 logits of bf16 inputs, not rounded (the router, §3.3).
   std::pair<ParallelDim, int64_t> routerLogits(RouterLogitsOp op) {
     return product(op.getInput(), 1, Output::F32);
@@ -135,20 +184,22 @@ KernelShape emitMatrixProductKernel(const KernelBodyContext &context,
 /// row its output row takes.
 KernelCost matrixProductCost(Operation *op) {
   Type weight = op->getOperand(1).getType();
+  // ds.gated_linear: two weights of one shape, one output.
+  double products = isa<GatedLinearOp>(op) ? 2 : 1;
   Value input = op->getOperand(0), output = op->getResult(0);
   double n = isFP8(weight) ? cast<FP8BlockWeightType>(weight).getRows()
                            : cast<RankedTensorType>(weight).getDimSize(0);
   double k = featureCount(input);
   double rows = rowsPerToken(input);
   KernelCost cost;
-  cost.bytesFixed = weightBytes(weight);
+  cost.bytesFixed = products * weightBytes(weight);
   cost.bytesPerRow = rowBytes(input) + rowBytes(output);
   if (auto linear = dyn_cast<LinearOp>(op))
     for (Value addend : linear.getAddends())
       cost.bytesPerRow += rowBytes(addend);
   if (isa<LMHeadOp>(op))
     cost.bytesPerRow += 4;
-  cost.flopsPerRow = rows * 2 * n * k;
+  cost.flopsPerRow = products * rows * 2 * n * k;
   cost.fp8 = isFP8(weight);
   return cost;
 }

@@ -822,3 +822,19 @@ func.func @f(%o: tensor<2x3x4x16xf32>, %lse: tensor<2x3x4xf32>) {
   %r = ds.mla_attention_combine %o, %lse : tensor<2x3x4x16xf32>, tensor<2x3x4xf32> -> tensor<3x4x16xbf16>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %g: tensor<16x32xbf16>, %u: tensor<8x32xbf16>) {
+  // expected-error @+1 {{gate and up weights must have one type, got 'tensor<16x32xbf16>' and 'tensor<8x32xbf16>'}}
+  %y = ds.gated_linear %x, %g, %u : tensor<?x32xbf16>, tensor<16x32xbf16>, tensor<8x32xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %g: tensor<16x32xbf16>, %u: tensor<16x32xbf16>) {
+  // expected-error @+1 {{result has 8 features but the weights give 16}}
+  %y = ds.gated_linear %x, %g, %u : tensor<?x32xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16> -> tensor<?x8xbf16>
+  return
+}

@@ -183,6 +183,29 @@ def DS_LinearOp : DS_PureOp<"linear"> {
   let hasVerifier = 1;
 }
 
+def DS_GatedLinearOp : DS_PureOp<"gated_linear"> {
+  let summary = "silu(x G^T) * (x U^T): a SwiGLU MLP's gate and up in one";
+  let description = [{
+    `result = bf16(silu(bf16(x G^T)) * bf16(x U^T))`: the two products of
+    a SwiGLU MLP over the same input and the `ds.swiglu` that joins them,
+    with the roundings of those three ops (ds-fuse-epilogues makes it from
+    them, so the two weights are read in one pass and the intermediates
+    never reach memory). `G` and `U` have one shape (`NxK`, bf16 or
+    block-scaled fp8).
+
+    ```mlir
+    %h = ds.gated_linear %x, %wg, %wu : tensor<?x2048xbf16>, tensor<10944x2048xbf16>, tensor<10944x2048xbf16> -> tensor<?x10944xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, DS_LinearWeight:$gate,
+                       DS_LinearWeight:$up);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $gate `,` $up attr-dict `:` type($input) `,` type($gate) `,` type($up) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def DS_RopeOp : DS_PureOp<"rope", [AllTypesMatch<["input", "result"]>]> {
   let summary = "rotary position embedding of interleaved channel pairs";
   let description = [{
