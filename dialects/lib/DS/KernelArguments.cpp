@@ -41,7 +41,7 @@ std::vector<KernelArgument> kernelArguments(Operation *op) {
 }
 
 int64_t positionSplitHeadGroup(int64_t heads) {
-  int64_t group = std::clamp<int64_t>(heads, 1, 16);
+  int64_t group = std::clamp<int64_t>(heads, 1, 8);
   while (heads % group != 0)
     --group;
   return group;

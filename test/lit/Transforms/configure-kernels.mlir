@@ -34,12 +34,12 @@
 // The sampler: a block per row, 512 threads (128 registers each; 17 f32 bin
 // sums each in static shared memory).
 // SM90: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
-// 16 heads: one group, 8 warps of 2 heads.
+// 16 heads: two groups of 8, a warp per head, 132 / 2 = 66 shares.
 // SM90-LABEL: func.func @decode_16_heads
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
-// 128 heads: 8 groups of 16, so 132 / 8 = 16 shares fill the SMs once.
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 66>
+// 128 heads: 16 groups of 8, so 132 / 16 = 8 shares fill the SMs once.
 // SM90-LABEL: func.func @decode_128_heads
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 16>
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 8>
 // A 32-row tile of 1088-wide rows exceeds 40 KB of shared memory: a block of
 // 16 warps per (token, head) instead (65536 registers per SM at 128 per
 // thread).
@@ -47,7 +47,7 @@
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
 // The split ops (ds-split-attention's output) keep their strategies.
 // SM90-LABEL: func.func @decode_split
-// SM90: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
+// SM90: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 66>
 // SM90: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config

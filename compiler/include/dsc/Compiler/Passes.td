@@ -119,7 +119,7 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts | `generic` | `warp`, 128 threads |
     | `ds.sample` | `generic` | `block`: a block per row, as many threads as the SM's registers allow at 128 per thread and static shared memory holds the threshold search's 17 bin sums per thread for (512 on every profile) |
     | `ds.mla_latent_attention` in prefill | `generic` | `warp_query_group`: as many of a slot's tokens per warp as the register file holds accumulators for (4 at a 512-wide latent) |
-    | `ds.mla_latent_attention` in decode | `generic` | `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 16 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
+    | `ds.mla_latent_attention` in decode | `generic` | `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 8 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
     | `ds.mla_latent_attention_partial` | `generic` | `position_split` as above |
     | `ds.mla_attention_combine` | `generic` | `warp` (8 lanes per (token, head, 4 latent columns), 128 threads) where the latent is a multiple of 4, else `generic` |
   }];

@@ -139,7 +139,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory | `ds.sample` |
     | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode, where `position_split` does not apply) |
-    | `position_split` | latent attention with a block per (token, share of the positions, group of up to 16 heads): the block stages 32 cache rows at a time in shared memory and every head of the group reads them there; at most `splits` shares per token, merged by `ds.mla_attention_combine` | `ds.mla_latent_attention` (decode; `ds-split-attention` turns it into `ds.mla_latent_attention_partial` + `ds.mla_attention_combine`) |
+    | `position_split` | latent attention with a block per (token, share of the positions, group of up to 8 heads): the block stages 32 cache rows at a time in shared memory and every head of the group reads them there; at most `splits` shares per token, merged by `ds.mla_attention_combine` | `ds.mla_latent_attention` (decode; `ds-split-attention` turns it into `ds.mla_latent_attention_partial` + `ds.mla_attention_combine`) |
 
     `block` is the GPU threads per block (a multiple of 32, at most 1024;
     ignored on the host). `query_group` is meaningful only for
