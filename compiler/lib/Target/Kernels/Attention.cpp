@@ -175,7 +175,7 @@ private:
           e.loadI64(operand(1), t), pairIndex, rope, freqs);
     };
     int64_t pairs = ropeDim / 2;
-    if (gpu && latent % 8 == 0 && (!kvB.fp8 || kvB.blockCols % 8 == 0)) {
+    if (gpu && kvB.readsInGroups()) {
       // One warp per (token, head, 8 latent columns): lane l takes the
       // rows d = l, l + 32, ... of W_UK[h], one 16-byte load of 8 columns
       // each (all issued at once), and the 8 column sums are reduced over

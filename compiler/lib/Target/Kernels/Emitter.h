@@ -46,6 +46,11 @@ struct WeightView {
   bool fp8 = false;
   int64_t rows = 0, cols = 0, blockRows = 1, blockCols = 1, scaleRows = 0,
           scaleCols = 0;
+  /// Whether rows read as 16-byte groups of 8 columns inside one scale
+  /// block (dotLanes, weightGroup).
+  bool readsInGroups() const {
+    return cols % 8 == 0 && (!fp8 || blockCols % 8 == 0);
+  }
 };
 
 class Emitter {
@@ -227,8 +232,7 @@ public:
   /// loads in flight per lane; out-of-range k contribute zero.
   Value dotLane(Value x, Type xElement, Value xOffset, const WeightView &w,
                 Value expert, Value n, Value lane) {
-    if (xElement.isBF16() && w.cols % 8 == 0 &&
-        (!w.fp8 || w.blockCols % 8 == 0))
+    if (xElement.isBF16() && w.readsInGroups())
       return dotLaneVector(x, xOffset, w, expert, n, lane);
     constexpr int kChains = 4;
     Value cols = c64(w.cols), last = c64(w.cols - 1);

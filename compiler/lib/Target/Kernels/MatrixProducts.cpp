@@ -119,8 +119,7 @@ private:
                   e.add(e.mul(row, e.c64(n)), col));
     };
     if (gpu) {
-      bool together =
-          gate.cols % 8 == 0 && (!gate.fp8 || gate.blockCols % 8 == 0);
+      bool together = gate.readsInGroups();
       Value warp = e.c64(Emitter::kWarp);
       e.loop(e.begin, e.end, [&](Value i) {
         Value pair = e.div(i, warp), lane = e.rem(i, warp);

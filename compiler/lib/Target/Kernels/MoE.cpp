@@ -346,12 +346,6 @@ private:
     return forOp.getResult(1);
   }
 
-  /// Whether dotLanes can read these weights (16-byte groups of 8 columns
-  /// inside one scale block).
-  static bool vectorReadable(const WeightView &w) {
-    return w.cols % 8 == 0 && (!w.fp8 || w.blockCols % 8 == 0);
-  }
-
   /// GPU: one warp per (choice, output feature), gate and up rows read in
   /// one pass: a chunk's choices of one expert read its rows from L2 after
   /// the first.
@@ -361,7 +355,7 @@ private:
     int64_t topK = op.getIndices().getType().getDimSize(1);
     int64_t inner = gateW.rows;
     bool together =
-        vectorReadable(gateW) && vectorReadable(upW) && gateW.cols == upW.cols;
+        gateW.readsInGroups() && upW.readsInGroups() && gateW.cols == upW.cols;
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
@@ -401,7 +395,7 @@ private:
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value d = e.rem(pair, e.c64(hidden)), t = e.div(pair, e.c64(hidden));
       Value acc = e.f32(0.0);
-      if (vectorReadable(down)) {
+      if (down.readsInGroups()) {
         SmallVector<Emitter::DotTerm> terms;
         SmallVector<Value> choices;
         for (int64_t j = 0; j < topK; ++j) {
