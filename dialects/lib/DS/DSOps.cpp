@@ -183,23 +183,38 @@ LogicalResult RMSNormOp::verify() {
   return checkVector(*this, "weight", getWeight(), lastDim(getInput()));
 }
 
-LogicalResult LinearOp::verify() {
-  WeightShape w = getWeightShape(getWeight().getType());
+/// The shapes of `input x W^T -> result` for ds.linear ("weight") and
+/// ds.gated_linear ("weights"): a matrix weight whose columns are the
+/// input's features and whose rows are the result's, leading dimensions
+/// kept.
+static LogicalResult verifyProductShapes(Operation *op, Type weight,
+                                         RankedTensorType input,
+                                         RankedTensorType result, bool plural) {
+  WeightShape w = getWeightShape(weight);
   if (w.dims.size() != 2)
-    return emitOpError("weight must be a matrix, got rank ") << w.dims.size();
-  auto input = getInput().getType();
-  auto result = getResult().getType();
+    return op->emitOpError(plural ? "weights must be matrices, got rank "
+                                  : "weight must be a matrix, got rank ")
+           << w.dims.size();
   if (input.getShape().back() != w.cols())
-    return emitOpError("input has ")
-           << input.getShape().back() << " features but the weight expects "
-           << w.cols();
+    return op->emitOpError("input has ")
+           << input.getShape().back() << " features but the "
+           << (plural ? "weights expect " : "weight expects ") << w.cols();
   if (result.getRank() != input.getRank() ||
       input.getShape().drop_back() != result.getShape().drop_back())
-    return emitOpError("result must keep the input's leading dimensions");
+    return op->emitOpError("result must keep the input's leading dimensions");
   if (result.getShape().back() != w.rows())
-    return emitOpError("result has ")
-           << result.getShape().back() << " features but the weight gives "
-           << w.rows();
+    return op->emitOpError("result has ")
+           << result.getShape().back() << " features but the "
+           << (plural ? "weights give " : "weight gives ") << w.rows();
+  return success();
+}
+
+LogicalResult LinearOp::verify() {
+  auto result = getResult().getType();
+  if (failed(verifyProductShapes(*this, getWeight().getType(),
+                                 getInput().getType(), result,
+                                 /*plural=*/false)))
+    return failure();
   for (auto [i, addend] : llvm::enumerate(getAddends()))
     if (addend.getType() != result)
       return emitOpError("addend ") << i << " has type " << addend.getType()
@@ -211,23 +226,8 @@ LogicalResult GatedLinearOp::verify() {
   if (getGate().getType() != getUp().getType())
     return emitOpError("gate and up weights must have one type, got ")
            << getGate().getType() << " and " << getUp().getType();
-  WeightShape w = getWeightShape(getGate().getType());
-  if (w.dims.size() != 2)
-    return emitOpError("weights must be matrices, got rank ") << w.dims.size();
-  auto input = getInput().getType();
-  auto result = getResult().getType();
-  if (input.getShape().back() != w.cols())
-    return emitOpError("input has ")
-           << input.getShape().back() << " features but the weights expect "
-           << w.cols();
-  if (result.getRank() != input.getRank() ||
-      input.getShape().drop_back() != result.getShape().drop_back())
-    return emitOpError("result must keep the input's leading dimensions");
-  if (result.getShape().back() != w.rows())
-    return emitOpError("result has ")
-           << result.getShape().back() << " features but the weights give "
-           << w.rows();
-  return success();
+  return verifyProductShapes(*this, getGate().getType(), getInput().getType(),
+                             getResult().getType(), /*plural=*/true);
 }
 
 LogicalResult RopeOp::verify() {
