@@ -5,7 +5,9 @@ then timed run), side by side, then the per-kernel profile of batch-1
 decode of each (--profile), largest kernels first.
 
 Usage: decode-quick.py DIR EXE[,EXE...] [--items decode:1,...] [--top N]
-  EXE names are files in DIR (v2lite.exe, v2lite-base.exe, v2lite-fp8.exe).
+  EXE names are files in DIR (v2lite.exe, v2lite-base.exe, v2lite-fp8.exe),
+  each optionally followed by environment settings for its runs:
+  v2lite.exe:DSRT_NO_PDL=1 (several joined by ':').
 """
 import argparse
 import os
@@ -24,20 +26,27 @@ def main():
     p.add_argument("--items", default=DEFAULT_ITEMS)
     p.add_argument("--top", type=int, default=14)
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--profile", help="profile only these EXEs (comma-separated)")
     a = p.parse_args()
     exes = a.exes.split(",")
     items = a.items.split(",")
     got = {}
+    def split(spec):
+        name, *settings = spec.split(":")
+        return os.path.join(a.dir, name), dict(s.split("=", 1) for s in settings)
+
     for exe in exes:
         try:
-            got[exe], wall = sweep(os.path.join(a.dir, exe), items, 300)
+            path, env = split(exe)
+            got[exe], wall = sweep(path, items, 300, env=env)
             print(f"{exe}: {wall:.0f} s", flush=True)
         except Exception as e:  # noqa: BLE001 - report and go on
             print(f"{exe}: FAILED {str(e)[-400:]}", flush=True)
     if not a.no_profile:
-        for exe in exes:
+        for exe in a.profile.split(",") if a.profile else exes:
             try:
-                prof, _ = sweep(os.path.join(a.dir, exe), ["decode:1:n=4"], 300, ["--profile"])
+                path, env = split(exe)
+                prof, _ = sweep(path, ["decode:1:n=4"], 300, ["--profile"], env=env)
             except Exception as e:  # noqa: BLE001
                 print(f"{exe} --profile: FAILED {str(e)[-400:]}")
                 continue

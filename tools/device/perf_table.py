@@ -75,10 +75,11 @@ def prefill_flops_per_token(cfg, info, length):
     return 2 * linear + attention
 
 
-def sweep(exe, items, timeout, extra=()):
+def sweep(exe, items, timeout, extra=(), env=None):
     cmd = [exe, "--dummy-weights", "--json", "--bench-sweep", ",".join(items)] + list(extra)
     t = time.time()
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env=None if env is None else {**os.environ, **env})
     if r.returncode != 0:
         raise RuntimeError(f"{os.path.basename(exe)}: {r.stderr.strip()[-300:]}")
     out = json.loads(r.stdout)

@@ -117,7 +117,15 @@ void addEntryKernel(ModuleOp kernels, StringRef name,
   if (gridDependencyControl) {
     NVVM::GriddepcontrolOp::create(b, loc,
                                    NVVM::GridDepActionKind::launch_dependents);
+    auto body = kernels.lookupSymbol<func::FuncOp>(name);
     NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
+    // The wait's intrinsic is marked as not touching memory: an empty asm
+    // that clobbers memory keeps every load of the body below it.
+    LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "", "~{memory}",
+                              /*has_side_effects=*/true,
+                              /*is_align_stack=*/false,
+                              LLVM::tailcallkind::TailCallKind::None,
+                              LLVM::AsmDialectAttr(), ArrayAttr());
   }
   Value block32 = NVVM::BlockIdXOp::create(b, loc, i32);
   Value dim32 = NVVM::BlockDimXOp::create(b, loc, i32);

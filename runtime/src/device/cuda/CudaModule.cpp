@@ -89,6 +89,7 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
     KernelLaunchShape shape = launchShapeOf(kernel);
     uint32_t grid[3];
     shape.gridFor(extent, grid);
+    bool overlaps = shape.programmatic && !noProgrammatic_;
     CUlaunchAttribute_st programmatic{};
     programmatic.id = kLaunchAttributeProgrammaticStreamSerialization;
     programmatic.value.programmaticStreamSerializationAllowed = 1;
@@ -100,8 +101,8 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
                           shape.block[2],
                           shape.sharedBytes,
                           stream_,
-                          shape.programmatic ? &programmatic : nullptr,
-                          shape.programmatic ? 1u : 0u};
+                          overlaps ? &programmatic : nullptr,
+                          overlaps ? 1u : 0u};
     if (check_)
       if (Status s = runTwin(launch, chunk); !s)
         return s;

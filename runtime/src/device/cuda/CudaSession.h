@@ -115,6 +115,11 @@ private:
   void destroyGraphs();
 
   bool noGraphs_ = std::getenv("DSRT_NO_GRAPHS") != nullptr;
+  /// DSRT_NO_PDL: launch without programmatic stream serialization, so each
+  /// kernel starts only after its predecessor has finished (the kernels'
+  /// griddepcontrol instructions then return at once); for measuring what
+  /// programmatic dependent launch buys.
+  bool noProgrammatic_ = std::getenv("DSRT_NO_PDL") != nullptr;
   /// (entry index, tokens, outputs): everything a chunk's launches depend on
   /// besides device memory (their grids and their row-count arguments).
   using GraphKey = std::tuple<size_t, size_t, size_t>;
