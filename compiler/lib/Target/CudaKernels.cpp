@@ -117,7 +117,6 @@ void addEntryKernel(ModuleOp kernels, StringRef name,
   if (gridDependencyControl) {
     NVVM::GriddepcontrolOp::create(b, loc,
                                    NVVM::GridDepActionKind::launch_dependents);
-    auto body = kernels.lookupSymbol<func::FuncOp>(name);
     NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
     // The wait's intrinsic is marked as not touching memory: an empty asm
     // that clobbers memory keeps every load of the body below it.

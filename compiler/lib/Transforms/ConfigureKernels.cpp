@@ -61,8 +61,15 @@ public:
   KernelConfigAttr choose(Operation *op, StringRef entry) const {
     return llvm::TypeSwitch<Operation *, KernelConfigAttr>(op)
         // A thread per element or row suffices: no reduction to share.
-        .Case<EmbedOp, SwiGLUOp, AddOp, RopeOp, MLAAttentionOp>(
+        .Case<SwiGLUOp, AddOp, RopeOp, MLAAttentionOp>(
             [&](Operation *) { return generic(); })
+        // A warp per token copying its table row in 16-byte groups.
+        .Case([&](EmbedOp embed) {
+          return target.hasWarpShuffle &&
+                         embed.getTable().getType().getDimSize(1) % 8 == 0
+                     ? warp()
+                     : generic();
+        })
         // A warp per token, its lanes holding the experts' scores.
         .Case([&](MoESelectOp select) {
           int64_t experts = select.getLogits().getType().getDimSize(1);

@@ -16,7 +16,7 @@
 
 // SM90-LABEL: func.func @prefill
 // Element-wise work keeps a thread per index; reductions get a warp.
-// SM90: ds.embed {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// SM90: ds.embed {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.add {{.*}}ds.config = #ds.kernel_config<strategy = generic>

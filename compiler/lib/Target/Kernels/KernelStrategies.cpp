@@ -16,6 +16,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
   static const KernelStrategyRow rows[] = {
       {EmbedOp::getOperationName(), KernelStrategy::Generic,
        emitNormOrElementwiseKernel, normOrElementwiseCost},
+      {EmbedOp::getOperationName(), KernelStrategy::Warp,
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {RMSNormOp::getOperationName(), KernelStrategy::Generic,
        emitNormOrElementwiseKernel, normOrElementwiseCost},
       {RMSNormOp::getOperationName(), KernelStrategy::Warp,

@@ -34,6 +34,24 @@ public:
 private:
   std::pair<ParallelDim, int64_t> embed(EmbedOp op) {
     int64_t d = featureCount(op.getTable());
+    if (gpu && d % 8 == 0) {
+      // A warp per token, each lane copying 16-byte groups of its row.
+      auto group = VectorType::get({8}, bf16());
+      Value warp = e.c64(Emitter::kWarp);
+      e.loop(e.begin, e.end, [&](Value index) {
+        Value t = e.div(index, warp), lane = e.rem(index, warp);
+        Value row = e.div(e.mul(e.loadI64(operand(0), t), e.c64(d)), e.c64(8));
+        Value out = e.div(e.mul(t, e.c64(d)), e.c64(8));
+        e.loop(
+            lane, e.c64(d / 8),
+            [&](Value g) {
+              e.store(e.load(operand(1), group, e.add(row, g)), result(),
+                      e.add(out, g));
+            },
+            Emitter::kWarp);
+      });
+      return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
+    }
     e.loop(e.begin, e.end, [&](Value t) {
       Value row = e.mul(e.loadI64(operand(0), t), e.c64(d));
       Value out = e.mul(t, e.c64(d));

@@ -93,16 +93,11 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
     CUlaunchAttribute_st programmatic{};
     programmatic.id = kLaunchAttributeProgrammaticStreamSerialization;
     programmatic.value.programmaticStreamSerializationAllowed = 1;
-    CUlaunchConfig config{grid[0],
-                          grid[1],
-                          grid[2],
-                          shape.block[0],
-                          shape.block[1],
-                          shape.block[2],
-                          shape.sharedBytes,
-                          stream_,
-                          overlaps ? &programmatic : nullptr,
-                          overlaps ? 1u : 0u};
+    CUlaunchConfig config{
+        grid[0],           grid[1],        grid[2],
+        shape.block[0],    shape.block[1], shape.block[2],
+        shape.sharedBytes, stream_,        overlaps ? &programmatic : nullptr,
+        overlaps ? 1u : 0u};
     if (check_)
       if (Status s = runTwin(launch, chunk); !s)
         return s;

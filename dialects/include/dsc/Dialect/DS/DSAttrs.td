@@ -135,7 +135,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | strategy | what the kernel does | ops |
     |---|---|---|
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
-    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, cache write, absorbed attention, experts, router, the split attention's combine |
+    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory | `ds.sample` |
     | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode, where `position_split` does not apply) |
