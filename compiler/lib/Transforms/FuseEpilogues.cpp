@@ -1,8 +1,10 @@
 //===- FuseEpilogues.cpp - ds-fuse-epilogues ------------------------------===//
 //
 // Folds a SwiGLU MLP's gate and up products and their ds.swiglu into one
-// ds.gated_linear, and each ds.add that consumes a single-use ds.linear
-// into that linear's addends (its store epilogue). See Passes.td.
+// ds.gated_linear, each ds.add that consumes a single-use ds.linear into
+// that linear's addends (its store epilogue), and the shared experts' down
+// projection into the routed experts' (ds.moe_expert_down ... shared).
+// See Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -61,6 +63,26 @@ void fuseGatedLinear(SwiGLUOp swiglu) {
   up->erase();
 }
 
+/// `linear(hs, W) plus(down, a...)` where `down` is a ds.moe_expert_down
+/// used only there: one ds.moe_expert_down with the shared product and the
+/// remaining addends, in the linear's place.
+void fuseSharedDown(LinearOp linear) {
+  if (linear.getAddends().empty())
+    return;
+  auto down = linear.getAddends().front().getDefiningOp<MoEExpertDownOp>();
+  if (!down || down.getSharedInput() || !down->hasOneUse())
+    return;
+  OpBuilder b(linear);
+  auto fused = MoEExpertDownOp::create(
+      b, linear.getLoc(), linear.getType(), down.getInput(), down.getWeights(),
+      down.getIndices(), down.getDown(), linear.getInput(), linear.getWeight(),
+      linear.getAddends().drop_front());
+  fused->setDiscardableAttrs(down->getDiscardableAttrDictionary());
+  linear.getResult().replaceAllUsesWith(fused.getResult());
+  linear->erase();
+  down->erase();
+}
+
 struct FuseEpiloguesPass : dsc::impl::DSFuseEpiloguesBase<FuseEpiloguesPass> {
   void runOnOperation() override {
     SmallVector<SwiGLUOp> swiglus;
@@ -87,6 +109,10 @@ struct FuseEpiloguesPass : dsc::impl::DSFuseEpiloguesBase<FuseEpiloguesPass> {
       add->erase();
       linear->erase();
     }
+    SmallVector<LinearOp> linears;
+    getOperation().walk([&](LinearOp op) { linears.push_back(op); });
+    for (LinearOp op : linears)
+      fuseSharedDown(op);
   }
 };
 

@@ -209,17 +209,40 @@ static LogicalResult verifyProductShapes(Operation *op, Type weight,
   return success();
 }
 
+/// A fused epilogue's addends have the result's type.
+static LogicalResult verifyAddends(Operation *op, ValueRange addends,
+                                   Type result) {
+  for (auto [i, addend] : llvm::enumerate(addends))
+    if (addend.getType() != result)
+      return op->emitOpError("addend ") << i << " has type " << addend.getType()
+                                        << " but the result is " << result;
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
   auto result = getResult().getType();
   if (failed(verifyProductShapes(*this, getWeight().getType(),
                                  getInput().getType(), result,
                                  /*plural=*/false)))
     return failure();
-  for (auto [i, addend] : llvm::enumerate(getAddends()))
-    if (addend.getType() != result)
-      return emitOpError("addend ") << i << " has type " << addend.getType()
-                                    << " but the result is " << result;
-  return success();
+  return verifyAddends(*this, getAddends(), result);
+}
+
+LogicalResult MoEExpertDownOp::verify() {
+  if (static_cast<bool>(getSharedInput()) != static_cast<bool>(getSharedDown()))
+    return emitOpError("needs both the shared input and the shared down "
+                       "weight, or neither");
+  if (!getSharedInput())
+    return getAddends().empty()
+               ? success()
+               : emitOpError("has addends but no shared product to add "
+                             "them to");
+  auto result = getResult().getType();
+  if (failed(verifyProductShapes(*this, getSharedDown().getType(),
+                                 getSharedInput().getType(), result,
+                                 /*plural=*/false)))
+    return failure();
+  return verifyAddends(*this, getAddends(), result);
 }
 
 LogicalResult GatedLinearOp::verify() {

@@ -77,3 +77,35 @@ func.func @not_gated(%x: tensor<?x16xbf16>, %z: tensor<?x16xbf16>, %wg: tensor<3
   %b = ds.swiglu %g2, %u2 : tensor<?x32xbf16>
   return %a, %b, %g2 : tensor<?x32xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>
 }
+
+// The shared experts' down projection whose first addend is the routed
+// experts' sum joins the routed kernel (ds.moe_expert_down ... shared),
+// keeping the linear's other addends, in the linear's place. A routed sum
+// used elsewhere too, or not the first addend, stays apart.
+// CHECK-LABEL: func.func @shared_down
+// CHECK-SAME: (%[[HR:[^:]*]]: tensor<?x2x8xbf16>, %[[CW:[^:]*]]: tensor<?x2xf32>, %[[CI:[^:]*]]: tensor<?x2xi32>, %[[D:[^:]*]]: tensor<4x16x8xbf16>, %[[HS:[^:]*]]: tensor<?x32xbf16>, %[[SD:[^:]*]]: tensor<16x32xbf16>, %[[X:[^:]*]]: tensor<?x16xbf16>)
+// CHECK-NEXT: %[[Y:.*]] = ds.moe_expert_down %[[HR]], %[[CW]], %[[CI]], %[[D]] shared(%[[HS]], %[[SD]] : tensor<?x32xbf16>, tensor<16x32xbf16>) plus(%[[X]] : tensor<?x16xbf16>) : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
+// CHECK-NEXT: return %[[Y]]
+func.func @shared_down(%h: tensor<?x2x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %d: tensor<4x16x8xbf16>, %hs: tensor<?x32xbf16>, %sd: tensor<16x32xbf16>, %x: tensor<?x16xbf16>) -> tensor<?x16xbf16> {
+  %routed = ds.moe_expert_down %h, %w, %i, %d : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
+  %shared = ds.linear %hs, %sd : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  %mlp = ds.add %routed, %shared : tensor<?x16xbf16>
+  %out = ds.add %x, %mlp : tensor<?x16xbf16>
+  return %out : tensor<?x16xbf16>
+}
+
+// CHECK-LABEL: func.func @shared_down_kept
+// CHECK: %[[R:.*]] = ds.moe_expert_down %{{[^ ]*}}, %{{[^ ]*}}, %{{[^ ]*}}, %{{[^ ]*}} : tensor
+// CHECK-NEXT: ds.linear {{.*}} plus(%[[R]] :
+// CHECK: %[[R2:.*]] = ds.moe_expert_down %{{[^ ]*}}, %{{[^ ]*}}, %{{[^ ]*}}, %{{[^ ]*}} : tensor
+// CHECK-NEXT: ds.linear {{.*}} plus(%{{[^,]*}}, %[[R2]] :
+func.func @shared_down_kept(%h: tensor<?x2x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %d: tensor<4x16x8xbf16>, %hs: tensor<?x32xbf16>, %sd: tensor<16x32xbf16>, %x: tensor<?x16xbf16>) -> (tensor<?x16xbf16>, tensor<?x16xbf16>, tensor<?x16xbf16>) {
+  %routed = ds.moe_expert_down %h, %w, %i, %d : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
+  %shared = ds.linear %hs, %sd : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  %mlp = ds.add %routed, %shared : tensor<?x16xbf16>
+  %routed2 = ds.moe_expert_down %h, %w, %i, %d : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
+  %shared2 = ds.linear %hs, %sd : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  %s2 = ds.add %x, %shared2 : tensor<?x16xbf16>
+  %mlp2 = ds.add %routed2, %s2 : tensor<?x16xbf16>
+  return %mlp, %routed, %mlp2 : tensor<?x16xbf16>, tensor<?x16xbf16>, tensor<?x16xbf16>
+}

@@ -52,7 +52,7 @@ def DSDecompose : Pass<"ds-decompose", "::mlir::ModuleOp"> {
 def DSFuseEpilogues : Pass<"ds-fuse-epilogues", "::mlir::ModuleOp"> {
   let summary = "Fold SwiGLU and residual adds into the matrix products";
   let description = [{
-    Two fusions that save a launch and a pass over memory each:
+    Three fusions that save a launch and a pass over memory each:
 
     - `ds.swiglu` of two `ds.linear`s of one input and one weight type,
       used only there (a SwiGLU MLP's gate and up), becomes one
@@ -65,6 +65,12 @@ def DSFuseEpilogues : Pass<"ds-fuse-epilogues", "::mlir::ModuleOp"> {
       expert's down projection, plus the routed experts' sum, plus the
       residual: one kernel), with the same bf16 rounding after each
       addition as the adds had.
+
+    - Then a `ds.linear` whose first addend is a `ds.moe_expert_down` used
+      only there (the shared experts' down projection, plus the routed
+      experts' sum, plus the residual) becomes that `ds.moe_expert_down`
+      with `shared(...)` and the linear's other addends: one kernel reads
+      the routed and the shared down weights, with the linear's roundings.
 
     Each fused op takes the place of the op it replaces in the block.
 

@@ -268,10 +268,15 @@ public:
   }
 
   /// One of the dot products dotLanes computes together:
-  /// sum_k x[xOffset + k] * W[expert, row, k].
+  /// sum_k x[xOffset + k] * W[expert, row, kOffset + k], k in [0, length).
   struct DotTerm {
     const WeightView *w;
     Value xOffset, expert, row;
+    /// A static start column (a multiple of 8, and of the scale block for
+    /// fp8): a term can cover one segment of a longer row.
+    int64_t kOffset = 0;
+    /// Its activations' buffer (null: dotLanes' x).
+    Value x = {};
   };
 
   /// Weight loads of 16 bytes or fewer one lane keeps in flight per
@@ -289,12 +294,15 @@ public:
   /// Table) an fp8 group is decoded two bytes at a time and its f32 sum
   /// multiplied by the block scale once; the host (Table) rounds every
   /// dequantised weight to bf16 as the references do.
-  SmallVector<Value> dotLanes(Value x, ArrayRef<DotTerm> terms, Value lane) {
+  /// `length` is the terms' common length (0: the first term's row).
+  SmallVector<Value> dotLanes(Value x, ArrayRef<DotTerm> terms, Value lane,
+                              int64_t length = 0,
+                              int64_t loadsInFlight = kLoadsInFlight) {
     constexpr int64_t kVec = 8;
-    int64_t cols = terms.front().w->cols;
+    int64_t cols = length ? length : terms.front().w->cols;
     int64_t groups = (cols + kWarp * kVec - 1) / (kWarp * kVec);
     int64_t perIteration = std::clamp<int64_t>(
-        kLoadsInFlight / static_cast<int64_t>(terms.size()), 1, groups);
+        loadsInFlight / static_cast<int64_t>(terms.size()), 1, groups);
     int64_t iterations = (groups + perIteration - 1) / perIteration;
     perIteration = (groups + iterations - 1) / iterations;
     Type bf16Type = b.getBF16Type(), i8 = b.getI8Type();
@@ -319,12 +327,14 @@ public:
         for (auto [t, term] : llvm::enumerate(terms)) {
           const WeightView &w = *term.w;
           Value row = add(mul(term.expert, c64(w.rows)), term.row);
-          Value at = add(mul(row, colsV), safeK);
+          Value column = add(safeK, c64(term.kOffset));
+          Value at = add(mul(row, c64(w.cols)), column);
           Loaded l;
           l.inRange = inRange;
           l.xs = LLVM::LoadOp::create(
               b, loc, vecOf(bf16Type),
-              gep(x, bf16Type, add(term.xOffset, safeK)), /*alignment=*/16);
+              gep(term.x ? term.x : x, bf16Type, add(term.xOffset, safeK)),
+              /*alignment=*/16);
           if (w.fp8) {
             l.ws = LLVM::LoadOp::create(b, loc, vecOf(i8), gep(w.data, i8, at),
                                         /*alignment=*/8);
@@ -332,7 +342,7 @@ public:
                                  div(term.row, c64(w.blockRows)));
             l.scale = load(w.scales, b.getF32Type(),
                            add(mul(scaleRow, c64(w.scaleCols)),
-                               div(safeK, c64(w.blockCols))));
+                               div(column, c64(w.blockCols))));
           } else {
             l.ws = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
                                         gep(w.data, bf16Type, at),

@@ -838,3 +838,29 @@ func.func @f(%x: tensor<?x32xbf16>, %g: tensor<16x32xbf16>, %u: tensor<16x32xbf1
   %y = ds.gated_linear %x, %g, %u : tensor<?x32xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16> -> tensor<?x8xbf16>
   return
 }
+
+// -----
+
+// ds.moe_expert_down with a fused shared expert: both shared operands,
+// shapes that chain, addends only after a shared product.
+func.func @f(%h: tensor<?x2x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %d: tensor<4x16x8xbf16>, %r: tensor<?x16xbf16>) {
+  // expected-error @+1 {{has addends but no shared product to add them to}}
+  %y = ds.moe_expert_down %h, %w, %i, %d plus(%r : tensor<?x16xbf16>) : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%h: tensor<?x2x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %d: tensor<4x16x8xbf16>, %hs: tensor<?x24xbf16>, %sd: tensor<16x32xbf16>) {
+  // expected-error @+1 {{input has 24 features but the weight expects 32}}
+  %y = ds.moe_expert_down %h, %w, %i, %d shared(%hs, %sd : tensor<?x24xbf16>, tensor<16x32xbf16>) : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%h: tensor<?x2x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %d: tensor<4x16x8xbf16>, %hs: tensor<?x32xbf16>, %sd: tensor<16x32xbf16>, %r: tensor<?x8xbf16>) {
+  // expected-error @+1 {{addend 0 has type 'tensor<?x8xbf16>' but the result is 'tensor<?x16xbf16>'}}
+  %y = ds.moe_expert_down %h, %w, %i, %d shared(%hs, %sd : tensor<?x32xbf16>, tensor<16x32xbf16>) plus(%r : tensor<?x8xbf16>) : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
+  return
+}

@@ -836,7 +836,8 @@ def DS_MoEExpertUpOp : DS_PureOp<"moe_expert_up"> {
   }];
 }
 
-def DS_MoEExpertDownOp : DS_PureOp<"moe_expert_down"> {
+def DS_MoEExpertDownOp : DS_PureOp<"moe_expert_down",
+                                    [AttrSizedOperandSegments]> {
   let summary = "down projections of the chosen experts, combined";
   let description = [{
     `result[t] = bf16(sum_j weights[t, j] * bf16(down[indices[t, j]] h[t, j]))`:
@@ -846,14 +847,47 @@ def DS_MoEExpertDownOp : DS_PureOp<"moe_expert_down"> {
     %y = ds.moe_expert_down %h, %w, %idx, %down : tensor<?x8x2048xbf16>, tensor<?x8xf32>,
         tensor<?x8xi32>, !ds.fp8_block<256x7168x2048, ...> -> tensor<?x7168xbf16>
     ```
+
+    With `shared(shared_input, shared_down)` (ds-fuse-epilogues makes it
+    from the shared experts' down projection, a `ds.linear` whose first
+    addend is this op's routed sum), the kernel also computes
+    `s = bf16(shared_input shared_down^T)` and the result is the linear's:
+    `bf16(bf16(s + routed) + a_1) ...`, the routed sum rounded as above and
+    each of `addends` added in order, rounding after every addition. One
+    kernel then reads the routed and the shared down weights. `shared_down`
+    is `tensor<HxSxbf16>` or `!ds.fp8_block<HxS, ...>` (H the result's
+    features, S the shared input's); addends have the result's type and
+    need the shared product.
+
+    ```mlir
+    %y = ds.moe_expert_down %h, %w, %idx, %down shared(%hs, %sdown : tensor<?x2816xbf16>, tensor<2048x2816xbf16>)
+        plus(%x : tensor<?x2048xbf16>) : tensor<?x6x1408xbf16>, tensor<?x6xf32>, tensor<?x6xi32>,
+        tensor<64x2048x1408xbf16> -> tensor<?x2048xbf16>
+    ```
   }];
   let arguments = (ins DS_Activation:$input, 2DTensorOf<[F32]>:$weights,
-                       2DTensorOf<[I32]>:$indices, DS_ExpertWeight:$down);
+                       2DTensorOf<[I32]>:$indices, DS_ExpertWeight:$down,
+                       Optional<DS_Activation>:$shared_input,
+                       Optional<DS_LinearWeight>:$shared_down,
+                       Variadic<DS_Activation>:$addends);
   let results = (outs DS_Activation:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weights, "::mlir::Value":$indices,
+                   "::mlir::Value":$down), [{
+      build($_builder, $_state, result, input, weights, indices, down,
+            ::mlir::Value(), ::mlir::Value(), ::mlir::ValueRange{});
+    }]>
+  ];
   let assemblyFormat = [{
-    $input `,` $weights `,` $indices `,` $down attr-dict `:` type($input) `,`
+    $input `,` $weights `,` $indices `,` $down
+    (`shared` `(` $shared_input^ `,` $shared_down `:` type($shared_input) `,`
+      type($shared_down) `)`)?
+    (`plus` `(` $addends^ `:` type($addends) `)`)?
+    attr-dict `:` type($input) `,`
     type($weights) `,` type($indices) `,` type($down) `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
 
