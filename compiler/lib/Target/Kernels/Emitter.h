@@ -267,6 +267,25 @@ public:
     return dotLanes(x, {DotTerm{&w, xOffset, expert, n}}, lane).front();
   }
 
+  /// The warp sums of a SwiGLU's gate and up rows `row` of `expert`
+  /// against x[xOffset...] (bf16): in one pass (dotLanes) where both read
+  /// in 16-byte groups of one row length, else one after the other.
+  std::pair<Value, Value> gateUpWarpSums(Value x, Value xOffset,
+                                         const WeightView &gate,
+                                         const WeightView &up, Value expert,
+                                         Value row, Value lane) {
+    if (gate.readsInGroups() && up.readsInGroups() && gate.cols == up.cols) {
+      SmallVector<Value> parts = dotLanes(x,
+                                          {DotTerm{&gate, xOffset, expert, row},
+                                           DotTerm{&up, xOffset, expert, row}},
+                                          lane);
+      return {warpSum(parts[0]), warpSum(parts[1])};
+    }
+    Type bf16 = b.getBF16Type();
+    Value g = warpSum(dotLane(x, bf16, xOffset, gate, expert, row, lane));
+    return {g, warpSum(dotLane(x, bf16, xOffset, up, expert, row, lane))};
+  }
+
   /// One of the dot products dotLanes computes together:
   /// sum_k x[xOffset + k] * W[expert, row, kOffset + k], k in [0, length).
   struct DotTerm {

@@ -119,26 +119,12 @@ private:
                   e.add(e.mul(row, e.c64(n)), col));
     };
     if (gpu) {
-      bool together = gate.readsInGroups();
       Value warp = e.c64(Emitter::kWarp);
       e.loop(e.begin, e.end, [&](Value i) {
         Value pair = e.div(i, warp), lane = e.rem(i, warp);
         Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
-        Value x = e.mul(row, e.c64(k)), zero = e.c64(0);
-        Value g, u;
-        if (together) {
-          SmallVector<Value> parts =
-              e.dotLanes(operand(0),
-                         {Emitter::DotTerm{&gate, x, zero, col},
-                          Emitter::DotTerm{&up, x, zero, col}},
-                         lane);
-          g = e.warpSum(parts[0]);
-          u = e.warpSum(parts[1]);
-        } else {
-          g = e.warpSum(
-              e.dotLane(operand(0), bf16(), x, gate, zero, col, lane));
-          u = e.warpSum(e.dotLane(operand(0), bf16(), x, up, zero, col, lane));
-        }
+        auto [g, u] = e.gateUpWarpSums(operand(0), e.mul(row, e.c64(k)), gate,
+                                       up, e.c64(0), col, lane);
         store(g, u, row, col);
       });
       return {ParallelDim::TokensTimesStatic, rows * n * Emitter::kWarp};

@@ -355,27 +355,14 @@ private:
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
     int64_t inner = gateW.rows;
-    bool together =
-        gateW.readsInGroups() && upW.readsInGroups() && gateW.cols == upW.cols;
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value n = e.rem(pair, e.c64(inner)), choice = e.div(pair, e.c64(inner));
       Value expert = e.loadI64(operand(1), choice);
       Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
-      Value g, u;
-      if (together) {
-        SmallVector<Value> parts =
-            e.dotLanes(operand(0),
-                       {Emitter::DotTerm{&gateW, x, expert, n},
-                        Emitter::DotTerm{&upW, x, expert, n}},
-                       lane);
-        g = e.warpSum(parts[0]);
-        u = e.warpSum(parts[1]);
-      } else {
-        g = e.warpSum(e.dotLane(operand(0), bf16(), x, gateW, expert, n, lane));
-        u = e.warpSum(e.dotLane(operand(0), bf16(), x, upW, expert, n, lane));
-      }
+      auto [g, u] =
+          e.gateUpWarpSums(operand(0), x, gateW, upW, expert, n, lane);
       e.storeBF16(e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)), result(),
                   e.add(e.mul(choice, e.c64(inner)), n));
     });
