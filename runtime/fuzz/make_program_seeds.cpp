@@ -123,6 +123,9 @@ int main(int argc, char **argv) {
   edges.entry("decode").logitsOffset = 1024 - 2 * 32 * 4;
   edges.entry("prefill").launches[2].args.push_back(arenaArg(1023));
   edges.entry("prefill").launches[1].args.push_back(cacheArg(767));
+  // The last launch on the last stream, waiting for the two before it.
+  edges.entry("prefill").launches[2].stream = kMaxLaunchStreams - 1;
+  edges.entry("prefill").launches[2].waits = {0, 1};
   ok = writeSeed(dir, "edges.dscp", edges) && ok;
 
   // Launch shapes: a 3-D block over a static extent, a fixed grid with more

@@ -91,6 +91,8 @@ struct DeviceSpec {
 struct LaunchSpec {
   uint32_t kernel = 0;
   std::vector<fb::Arg> args;
+  uint8_t stream = 0;
+  std::vector<uint32_t> waits; // none: the field is absent
 };
 
 struct EntrySpec {
@@ -306,7 +308,8 @@ public:
             misalignArgs
                 ? flatbuffers::Offset<flatbuffers::Vector<const fb::Arg *>>(
                       misaligned(l.args.data(), l.args.size(), sizeof(fb::Arg)))
-                : fbb.CreateVectorOfStructs(l.args)));
+                : fbb.CreateVectorOfStructs(l.args),
+            l.stream, l.waits.empty() ? 0 : fbb.CreateVector(l.waits)));
       entryOffsets.push_back(fb::CreateEntry(
           fbb, stringOrNone(e.name), e.maxTokens, fbb.CreateVector(launches),
           e.logitsOffset, e.sampledOffset));

@@ -298,6 +298,29 @@ TEST(ProgramTest, KernelIndexOutOfRange) {
   expectLoads(builder);
 }
 
+TEST(ProgramTest, LaunchStreamsAndWaits) {
+  ProgramBuilder builder;
+  test::LaunchSpec &third = builder.entry("prefill").launches[2];
+  third.stream = kMaxLaunchStreams - 1;
+  third.waits = {0, 1};
+  expectLoads(builder);
+  third.stream = kMaxLaunchStreams;
+  EXPECT_EQ(loadError(builder),
+            corrupted("entry 'prefill': launch 2 runs on stream 8, outside "
+                      "[0, 8)"));
+  third.stream = 1;
+  // Waits name earlier launches, in increasing order.
+  for (std::vector<uint32_t> waits :
+       {std::vector<uint32_t>{2}, {0, 3}, {1, 0}, {1, 1}, {0xFFFFFFFF}}) {
+    third.waits = waits;
+    EXPECT_NE(loadError(builder).find("entry 'prefill': launch 2 waits for "
+                                      "launch "),
+              std::string::npos);
+  }
+  third.waits = {1};
+  expectLoads(builder);
+}
+
 const char *kArgOutOfRange = "a launch argument is out of range";
 
 TEST(ProgramTest, ArenaArgumentPastTheArena) {

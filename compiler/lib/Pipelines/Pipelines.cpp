@@ -51,6 +51,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   DSPlanBuffersOptions plan;
   plan.prefillChunk = options.prefillChunk;
   plan.maxBatch = options.maxBatch;
+  plan.concurrent = options.launchStreams() > 1;
   pm.addPass(createDSPlanBuffers(plan));
   // The kernels, one per distinct op signature, generated as configured.
   DSGenerateKernelsOptions generate;
@@ -60,7 +61,11 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   generate.hostTwins = options.hostTwins;
   pm.addPass(createDSGenerateKernels(generate));
   // The ordered launches of those kernels, with where each pointer goes.
+  // On GPUs, independent launches go on their own streams (a CUDA graph
+  // runs them side by side): a small kernel such as the router's fills a
+  // few SMs, and the shared experts' product can use the rest meanwhile.
   DSScheduleOptions schedule;
+  schedule.streams = options.launchStreams();
   schedule.maxSeqLen = options.maxSeqLen;
   schedule.pageSize = options.pageSize;
   schedule.maxBatch = options.maxBatch;

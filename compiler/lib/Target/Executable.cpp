@@ -187,8 +187,22 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       auto it = kernelIndex.find(l.getKernel());
       if (it == kernelIndex.end())
         return l.emitOpError("launches an undeclared kernel");
+      int32_t stream = l.getStream();
+      if (stream < 0 || stream >= static_cast<int32_t>(dsrt::kMaxLaunchStreams))
+        return l.emitOpError("runs on stream ")
+               << stream << ", outside [0, " << dsrt::kMaxLaunchStreams << ")";
+      std::vector<uint32_t> waits;
+      for (int64_t w : l.getWaits().value_or(ArrayRef<int64_t>{})) {
+        if (w < 0 || w >= static_cast<int64_t>(launches.size()) ||
+            (!waits.empty() && w <= waits.back()))
+          return l.emitOpError("waits for launch ")
+                 << w << ": waits must name earlier launches in order";
+        waits.push_back(static_cast<uint32_t>(w));
+      }
       launches.push_back(
-          fb::CreateLaunch(fbb, it->second, fbb.CreateVectorOfStructs(args)));
+          fb::CreateLaunch(fbb, it->second, fbb.CreateVectorOfStructs(args),
+                           static_cast<uint8_t>(stream),
+                           waits.empty() ? 0 : fbb.CreateVector(waits)));
     }
     entries.push_back(fb::CreateEntry(
         fbb, fbb.CreateString(entry.getValue().str()), maxTokens.getInt(),

@@ -11,6 +11,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/ADT/BitVector.h"
+
 #include <optional>
 
 namespace dsc {
@@ -23,6 +25,104 @@ using namespace dsc::ds;
 
 namespace {
 
+/// A byte range one launch reads or writes: in the arena (space 0) or in
+/// the cache (space 1, a layer's rows).
+struct Access {
+  unsigned space;
+  uint64_t begin, end;
+
+  bool overlaps(const Access &o) const {
+    return space == o.space && begin < o.end && o.begin < end;
+  }
+};
+
+struct LaunchAccesses {
+  SmallVector<Access> reads, writes;
+};
+
+bool anyOverlap(ArrayRef<Access> a, ArrayRef<Access> b) {
+  for (const Access &x : a)
+    for (const Access &y : b)
+      if (x.overlaps(y))
+        return true;
+  return false;
+}
+
+/// Where each launch runs: its stream and the launches of other streams it
+/// waits for (see Passes.td).
+struct StreamPlacement {
+  SmallVector<int32_t> stream;
+  SmallVector<SmallVector<int64_t>> waits;
+};
+
+/// Places launches with accesses `accesses` (in list order) on at most
+/// `streams` streams.
+StreamPlacement placeOnStreams(ArrayRef<LaunchAccesses> accesses,
+                               int64_t streams) {
+  size_t n = accesses.size();
+  StreamPlacement placed;
+  placed.stream.assign(n, 0);
+  placed.waits.resize(n);
+  // What each launch follows once placed: its stream's earlier launches,
+  // what it waits for, and theirs, transitively.
+  SmallVector<llvm::BitVector> follows(n, llvm::BitVector(n));
+  SmallVector<int64_t> tail(streams, -1); // each stream's last launch
+  for (size_t i = 0; i < n; ++i) {
+    // Direct dependencies, latest first, keeping those no kept one implies.
+    llvm::BitVector implied(n);
+    SmallVector<int64_t> kept;
+    for (size_t j = i; j-- > 0;) {
+      if (implied[j])
+        continue;
+      const LaunchAccesses &a = accesses[i], &b = accesses[j];
+      if (!anyOverlap(a.writes, b.reads) && !anyOverlap(a.writes, b.writes) &&
+          !anyOverlap(a.reads, b.writes))
+        continue;
+      kept.push_back(static_cast<int64_t>(j));
+      implied |= follows[j];
+      implied.set(j);
+    }
+    auto isKept = [&](int64_t launch) {
+      return launch >= 0 && llvm::is_contained(kept, launch);
+    };
+    int64_t chosen = -1;
+    // The stream of a direct dependency, the latest one.
+    for (int64_t s = 0; s < streams; ++s)
+      if (isKept(tail[s]) && (chosen < 0 || tail[s] > tail[chosen]))
+        chosen = s;
+    // A stream whose last launch it follows anyway.
+    for (int64_t s = 0; s < streams && chosen < 0; ++s)
+      if (tail[s] >= 0 && implied[tail[s]])
+        chosen = s;
+    // A stream not used yet.
+    for (int64_t s = 0; s < streams && chosen < 0; ++s)
+      if (tail[s] < 0)
+        chosen = s;
+    // Behind the oldest last launch.
+    if (chosen < 0) {
+      chosen = 0;
+      for (int64_t s = 1; s < streams; ++s)
+        if (tail[s] < tail[chosen])
+          chosen = s;
+    }
+    llvm::BitVector &mine = follows[i];
+    if (int64_t t = tail[chosen]; t >= 0) {
+      mine = follows[t];
+      mine.set(t);
+    }
+    for (int64_t j : llvm::reverse(kept)) {
+      if (mine[j])
+        continue;
+      placed.waits[i].push_back(j);
+      mine |= follows[j];
+      mine.set(j);
+    }
+    placed.stream[i] = static_cast<int32_t>(chosen);
+    tail[chosen] = static_cast<int64_t>(i);
+  }
+  return placed;
+}
+
 struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
   using DSScheduleBase::DSScheduleBase;
 
@@ -30,9 +130,9 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     OpBuilder b(ctx);
-    if (maxSeqLen <= 0 || maxBatch <= 0) {
+    if (maxSeqLen <= 0 || maxBatch <= 0 || streams <= 0 || streams > 8) {
       module.emitError("ds-schedule: max-seq-len and max-batch must be "
-                       "positive");
+                       "positive and streams between 1 and 8");
       return signalPassFailure();
     }
     int64_t page = resolvePageSize(pageSize, maxSeqLen);
@@ -101,6 +201,21 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     llvm::DenseMap<Value, uint64_t> weightOf;
 
     SmallVector<std::pair<FlatSymbolRefAttr, ArrayAttr>> launches;
+    SmallVector<LaunchAccesses> accesses;
+    auto maxTokens = f->getAttrOfType<IntegerAttr>("ds.max_tokens");
+    if (!maxTokens)
+      return f.emitOpError("has no ds.max_tokens (run ds-plan-buffers)");
+    // The arena bytes of a placed value, the cache rows of an op's layer.
+    auto arenaAccess = [&](Value v, ArgAttr at) {
+      uint64_t bytes = dsc::arenaBufferBytes(
+          cast<RankedTensorType>(v.getType()), maxTokens.getInt());
+      return Access{0, at.getValue(), at.getValue() + bytes};
+    };
+    auto cacheAccess = [&](Operation &op) {
+      auto layer = op.getAttrOfType<IntegerAttr>("layer");
+      uint64_t begin = layer.getInt() * layerBytes;
+      return Access{1, begin, begin + layerBytes};
+    };
     ArgAttr logits, sampled;
     for (Operation &op : body) {
       if (auto get = dyn_cast<GetWeightOp>(op)) {
@@ -120,9 +235,13 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         return op.emitOpError("runs kernel ")
                << kernel << ", which is not declared";
       auto offsets = op.getAttrOfType<ArrayAttr>("ds.arena_offsets");
+      LaunchAccesses &access = accesses.emplace_back();
       for (OpResult r : op.getResults()) {
         if (isa<LatentCacheType>(r.getType())) {
+          if (!op.hasAttr("layer"))
+            return op.emitOpError("writes the cache without a layer");
           where[r] = {};
+          access.writes.push_back(cacheAccess(op));
           continue;
         }
         if (!offsets)
@@ -130,6 +249,17 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
         where[r] =
             arg(ArgKind::Arena,
                 cast<IntegerAttr>(offsets[r.getResultNumber()]).getInt());
+        access.writes.push_back(arenaAccess(r, where[r]));
+      }
+      for (Value v : op.getOperands()) {
+        if (isa<LatentCacheType>(v.getType())) {
+          if (!op.hasAttr("layer"))
+            return op.emitOpError("reads the cache without a layer");
+          access.reads.push_back(cacheAccess(op));
+        } else if (ArgAttr at = where.lookup(v);
+                   at && at.getKind() == ArgKind::Arena) {
+          access.reads.push_back(arenaAccess(v, at));
+        }
       }
       SmallVector<Attribute> args;
       for (const KernelArgument &a : kernelArguments(&op)) {
@@ -174,8 +304,14 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     body.eraseArguments(0, body.getNumArguments());
     f.setType(FunctionType::get(ctx, {}, {}));
     b.setInsertionPointToEnd(&body);
-    for (auto &[kernel, args] : launches)
-      LaunchOp::create(b, loc, kernel, args);
+    StreamPlacement placed = placeOnStreams(accesses, streams);
+    for (auto [i, launch] : llvm::enumerate(launches)) {
+      DenseI64ArrayAttr waits;
+      if (!placed.waits[i].empty())
+        waits = b.getDenseI64ArrayAttr(placed.waits[i]);
+      LaunchOp::create(b, loc, launch.first, launch.second,
+                       b.getI32IntegerAttr(placed.stream[i]), waits);
+    }
     func::ReturnOp::create(b, loc);
     f->setAttr("ds.logits", logits);
     f->setAttr("ds.sampled", sampled);

@@ -618,7 +618,14 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
       std::string call = p.kernels()->Get(l->kernel())->name()->str() + "(";
       for (size_t a = 0; a < l->args()->size(); ++a)
         call += (a ? ", " : "") + argText(*l->args()->Get(a));
-      launches.add({std::to_string(i), call + ")"});
+      call += ")";
+      if (l->stream() != 0)
+        call += " stream " + std::to_string(l->stream());
+      if (l->waits()) {
+        std::vector<size_t> waits(l->waits()->begin(), l->waits()->end());
+        call += " waits " + launchList(waits);
+      }
+      launches.add({std::to_string(i), call});
     }
     launches.print(os, 2);
 

@@ -162,6 +162,12 @@ cl::opt<int64_t> attentionSplits(
              "over (default 0: the GPU's SM count over the head groups; "
              "on the cpu target, N > 0 splits it too, to test the split)"),
     cl::init(0), cl::sub(compileCommand));
+cl::opt<int64_t> streams(
+    "streams",
+    cl::desc("Streams a chunk's launches may run on, so that independent "
+             "kernels overlap (default 0: 4 on cuda targets; the cpu target "
+             "runs one list)"),
+    cl::init(0), cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -520,6 +526,8 @@ int runCompile(const char *argv0) {
     fail("--max-seq-len, --max-batch and --prefill-chunk must be positive");
   if (attentionSplits < 0)
     fail("--attention-splits must be 0 or positive");
+  if (streams < 0 || streams > 8)
+    fail("--streams must be between 0 and 8");
   if (pageSize < 0 || (pageSize > 0 && maxSeqLen % pageSize != 0))
     fail("--page-size must be positive and divide --max-seq-len");
   if (emitStage == EmitStage::Exe && outputPath == "-")
@@ -554,6 +562,7 @@ int runCompile(const char *argv0) {
   options.gpu = gpuName;
   options.hostTwins = checkKernels;
   options.attentionSplits = attentionSplits;
+  options.streams = streams;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

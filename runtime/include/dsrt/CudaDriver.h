@@ -95,7 +95,8 @@ struct CudaDriver {
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
   CUresult (*cuGraphDestroy)(CUgraph);
   CUresult (*cuGraphExecDestroy)(CUgraphExec);
-  // Optional (null when the driver lacks them): kernel timing only.
+  // Optional (null when the driver lacks them): kernel timing, and the
+  // streams of a graph's concurrent launches.
   CUresult (*cuEventCreate)(CUevent *, unsigned);
   CUresult (*cuEventRecord)(CUevent, CUstream);
   CUresult (*cuEventRecordWithFlags)(CUevent, CUstream, unsigned);
@@ -103,6 +104,7 @@ struct CudaDriver {
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
 
   /// Loads libcuda.so.1 and resolves every entry point.
   static Expected<const CudaDriver *> load();
@@ -120,6 +122,10 @@ constexpr int kCuAttrL2CacheSize = 38;
 constexpr unsigned kCuEventRecordExternal = 1;
 /// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
 constexpr int kCuFuncAttrMaxDynamicSharedSizeBytes = 8;
+/// CU_EVENT_DISABLE_TIMING.
+constexpr unsigned kCuEventDisableTiming = 2;
+/// CU_STREAM_NON_BLOCKING.
+constexpr unsigned kCuStreamNonBlocking = 1;
 /// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL.
 constexpr int kCuStreamCaptureThreadLocal = 1;
 

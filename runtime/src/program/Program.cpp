@@ -262,10 +262,22 @@ std::string checkProgram(const fb::Program &p) {
     if (e->sampled_offset() > p.arena_bytes() ||
         uint64_t(e->max_tokens()) > (p.arena_bytes() - e->sampled_offset()) / 4)
       return "entry '" + name + "': sampled tokens outside the arena";
-    for (const fb::Launch *l : *e->launches()) {
+    for (uint32_t i = 0; i < e->launches()->size(); ++i) {
+      const fb::Launch *l = e->launches()->Get(i);
       if (l->kernel() >= p.kernels()->size() || !l->args())
         return "entry '" + name + "': launch of kernel " +
                std::to_string(l->kernel()) + " out of range";
+      if (l->stream() >= kMaxLaunchStreams)
+        return "entry '" + name + "': launch " + std::to_string(i) +
+               " runs on stream " + std::to_string(l->stream()) +
+               ", outside [0, " + std::to_string(kMaxLaunchStreams) + ")";
+      if (l->waits())
+        for (uint32_t w = 0; w < l->waits()->size(); ++w)
+          if (l->waits()->Get(w) >= i ||
+              (w > 0 && l->waits()->Get(w) <= l->waits()->Get(w - 1)))
+            return "entry '" + name + "': launch " + std::to_string(i) +
+                   " waits for launch " + std::to_string(l->waits()->Get(w)) +
+                   ": waits must name earlier launches in order";
       if (!elementsAligned(l->args()))
         return "entry '" + name + "': misaligned launch arguments";
       for (const fb::Arg *a : *l->args()) {

@@ -97,10 +97,17 @@ def DSPlanBuffers : Pass<"ds-plan-buffers", "::mlir::ModuleOp"> {
     they share the arena, whose size (`ds.arena_bytes` on the module) is the
     larger of their peaks; `dsc compile --stats` reports it. Buffers are
     64-byte aligned.
+
+    With `concurrent`, a buffer is free for an op only once every user of
+    it is among the op's data-flow ancestors, so that reusing bytes never
+    orders two ops that the data leaves independent, and `ds-schedule` can
+    run them side by side (at the cost of a somewhat larger arena).
   }];
   let options = [
     Option<"prefillChunk", "prefill-chunk", "int64_t", "256",
            "tokens per prefill call">,
+    Option<"concurrent", "concurrent", "bool", "false",
+           "reuse a buffer only behind every user of it (for streams)">,
     Option<"maxBatch", "max-batch", "int64_t", "8",
            "sequences per decode step">
   ];
@@ -193,10 +200,25 @@ def DSSchedule : Pass<"ds-schedule", "::mlir::ModuleOp"> {
     `max-seq-len` positions, the page size) becomes `ds.cache` on the module.
     It generates no code: the result is what `ds-serialize` writes as the
     program.
+
+    With `streams` above 1 it also places the launches on up to that many
+    streams, so that independent work overlaps (a GPU runs the shared
+    experts while the router picks the routed ones, the latent projection
+    and its cache write beside the query's). A launch depends on an earlier
+    one when it reads what that one wrote, or writes what that one read or
+    wrote: arena byte ranges as planned (so a buffer the plan reused orders
+    its users) and the cache's layers. Each launch goes on the stream of
+    one of its direct dependencies when that stream's last launch is one,
+    on a stream whose last launch it already follows, on a new stream while
+    fewer than `streams` are used, or else behind the stream whose last
+    launch is the oldest; `waits` then lists the dependencies that its
+    stream's order and its other waits do not already imply.
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
            "positions per sequence in the KV cache">,
+    Option<"streams", "streams", "int64_t", "1",
+           "streams the launches may run on (1: one ordered list)">,
     Option<"maxBatch", "max-batch", "int64_t", "8",
            "sequences held in the KV cache at once">,
     Option<"pageSize", "page-size", "int64_t", "0",

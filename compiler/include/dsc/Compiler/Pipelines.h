@@ -25,8 +25,14 @@ struct PipelineOptions {
   std::string gpu;             // device profile; "": the target's default
   bool hostTwins = false;      // cuda: also the generic host kernels (checks)
   int64_t attentionSplits = 0; // decode attention shares; 0: the target's
+  int64_t streams = 0;         // streams launches run on; 0: the target's
 
   bool isCUDA() const { return target.rfind("cuda:", 0) == 0; }
+  /// Streams the launches run on: `streams`, or 4 on GPUs (independent
+  /// kernels overlap in a CUDA graph) and 1 on the cpu target.
+  int64_t launchStreams() const {
+    return streams > 0 ? streams : isCUDA() ? 4 : 1;
+  }
 };
 
 /// Model-level ds to kernel-level ds (`--emit=ds-opt`).

@@ -60,8 +60,10 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuGraphLaunch, "cuGraphLaunch");
   resolve(driver.cuGraphDestroy, "cuGraphDestroy");
   resolve(driver.cuGraphExecDestroy, "cuGraphExecDestroy");
-  // Events only time kernels (--profile); drivers before CUDA 12.8 name
-  // the elapsed-time call without _v2.
+  // Events time kernels (--profile) and join the streams of a graph's
+  // concurrent launches (without them a graph runs its launches in list
+  // order); drivers before CUDA 12.8 name the elapsed-time call without
+  // _v2.
   auto optional = [&](auto &slot, std::initializer_list<const char *> names) {
     for (const char *name : names)
       if (void *symbol = ::dlsym(library, name)) {
@@ -73,6 +75,7 @@ Expected<const CudaDriver *> CudaDriver::load() {
   optional(driver.cuEventCreate, {"cuEventCreate"});
   optional(driver.cuEventRecord, {"cuEventRecord"});
   optional(driver.cuEventRecordWithFlags, {"cuEventRecordWithFlags"});
+  optional(driver.cuStreamWaitEvent, {"cuStreamWaitEvent"});
   optional(driver.cuMemsetD8Async, {"cuMemsetD8Async"});
   optional(driver.cuEventSynchronize, {"cuEventSynchronize"});
   optional(driver.cuEventElapsedTime,

@@ -6,7 +6,10 @@
 // which set each launch's grid and row-count arguments. A graph captured
 // for that key and replayed with one cuGraphLaunch replaces the chunk's
 // hundreds of kernel launches and runs the same kernels with the same
-// arguments, so its results are the eager path's bit for bit.
+// arguments, so its results are the eager path's bit for bit. The graph
+// keeps the program's streams: a launch follows the previous launch of its
+// stream and the launches it waits for, so independent kernels run side by
+// side (DSRT_ONE_STREAM captures them in list order instead).
 //
 // Cache policy: a decode step is captured the first time its (tokens,
 // outputs) is met and kept (at most max_tokens^2 keys, a handful of batch
@@ -92,8 +95,12 @@ Status CudaSession::captureGraph(const fb::Entry &entry, size_t entryIndex,
   marks_ = marks;
   marksUsed_ = 0;
   markedKernels_.clear();
+  // A marked graph times each launch between two events on one stream.
+  launchStreams_ = !marks && !oneStream_ && d.cuEventCreate &&
+                   d.cuEventRecord && d.cuStreamWaitEvent && d.cuEventDestroy;
   Status launched = launchAll(entry, entryIndex, chunk);
   marks_ = false;
+  launchStreams_ = false;
   CUgraph captured = nullptr;
   Status ended =
       d.check(d.cuStreamEndCapture(stream_, &captured), "cuStreamEndCapture");

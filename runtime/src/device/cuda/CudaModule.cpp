@@ -72,53 +72,152 @@ Status CudaSession::buildArgumentTables(const Program &program) {
   return upload(tables.data(), tables.size() * sizeof(CUdeviceptr), tables_);
 }
 
+Status CudaSession::launchStream(uint32_t index, CUstream &out) {
+  if (index == 0) {
+    out = stream_;
+    return Status::success();
+  }
+  const CudaDriver &d = *driver_;
+  while (sideStreams_.size() < index) {
+    CUstream created = nullptr;
+    DSRT_CUDA_CHECK(d.cuStreamCreate(&created, kCuStreamNonBlocking));
+    sideStreams_.push_back(created);
+  }
+  out = sideStreams_[index - 1];
+  return Status::success();
+}
+
+Status CudaSession::launchEvent(size_t index, CUevent &out) {
+  const CudaDriver &d = *driver_;
+  while (launchEvents_.size() <= index) {
+    CUevent created = nullptr;
+    DSRT_CUDA_CHECK(d.cuEventCreate(&created, kCuEventDisableTiming));
+    launchEvents_.push_back(created);
+  }
+  out = launchEvents_[index];
+  return Status::success();
+}
+
 Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
                               const Chunk &chunk) {
   const CudaDriver &d = *driver_;
   const auto &kernels = *program_->fb().kernels();
   const auto &offsets = tableOffsets_[entryIndex];
-  for (size_t i = 0; i < entry.launches()->size(); ++i) {
-    const fb::Launch &launch = *entry.launches()->Get(i);
+  const auto &list = *entry.launches();
+  // Streams: the side streams join the capture behind what the session's
+  // stream holds (event 0), each waited-for launch records an event after
+  // it, and the session's stream waits for every side stream at the end.
+  uint32_t streams = 1;
+  std::vector<size_t> eventAfter; // 0: none
+  size_t events = 1;
+  if (launchStreams_) {
+    eventAfter.assign(list.size(), 0);
+    for (const fb::Launch *l : list) {
+      streams = std::max<uint32_t>(streams, l->stream() + 1u);
+      if (l->waits())
+        for (uint32_t w : *l->waits())
+          if (!eventAfter[w])
+            eventAfter[w] = events++;
+    }
+    CUevent fork;
+    if (Status s = launchEvent(0, fork); !s)
+      return s;
+    DSRT_CUDA_CHECK(d.cuEventRecord(fork, stream_));
+    for (uint32_t s = 1; s < streams; ++s) {
+      CUstream side;
+      if (Status st = launchStream(s, side); !st)
+        return st;
+      DSRT_CUDA_CHECK(d.cuStreamWaitEvent(side, fork, 0));
+    }
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const fb::Launch &launch = *list.Get(i);
     const fb::Kernel &kernel = *kernels.Get(launch.kernel());
+    CUstream on = stream_;
+    if (launchStreams_) {
+      if (Status s = launchStream(launch.stream(), on); !s)
+        return s;
+      if (launch.waits())
+        for (uint32_t w : *launch.waits()) {
+          CUevent after;
+          if (Status s = launchEvent(eventAfter[w], after); !s)
+            return s;
+          DSRT_CUDA_CHECK(d.cuStreamWaitEvent(on, after, 0));
+        }
+    }
     int64_t count = rowCount(kernel, chunk);
     int64_t extent = extentOf(kernel, count);
-    if (extent == 0)
-      continue; // no output rows
-    CUdeviceptr table = tables_ + offsets[i];
-    void *params[] = {&table, &count, &extent};
-    KernelLaunchShape shape = launchShapeOf(kernel);
-    uint32_t grid[3];
-    shape.gridFor(extent, grid);
-    bool overlaps = shape.programmatic && !noProgrammatic_;
-    CUlaunchAttribute_st programmatic{};
-    programmatic.id = kLaunchAttributeProgrammaticStreamSerialization;
-    programmatic.value.programmaticStreamSerializationAllowed = 1;
-    CUlaunchConfig config{
-        grid[0],           grid[1],        grid[2],
-        shape.block[0],    shape.block[1], shape.block[2],
-        shape.sharedBytes, stream_,        overlaps ? &programmatic : nullptr,
-        overlaps ? 1u : 0u};
-    if (check_)
-      if (Status s = runTwin(launch, chunk); !s)
+    // A launch with no output rows is skipped; what waits for it still
+    // follows everything it followed.
+    if (extent > 0)
+      if (Status s =
+              launchOne(launch, kernel, offsets[i], count, extent, on, chunk);
+          !s)
         return s;
-    if (marks_) {
-      markedKernels_.push_back(launch.kernel());
-      if (Status s = recordMark(); !s)
+    if (launchStreams_ && eventAfter[i]) {
+      CUevent after;
+      if (Status s = launchEvent(eventAfter[i], after); !s)
         return s;
+      DSRT_CUDA_CHECK(d.cuEventRecord(after, on));
     }
-    if (Status s =
-            d.check(d.cuLaunchKernelEx(&config, functions_[launch.kernel()],
-                                       params, nullptr),
-                    "cuLaunchKernelEx");
-        !s)
-      return Status::error(s.error() + " (kernel " + kernel.name()->str() +
-                           ")");
-    if (check_)
-      if (Status s = compareWithTwin(launch, chunk); !s)
-        return s;
   }
+  if (launchStreams_)
+    for (uint32_t s = 1; s < streams; ++s) {
+      CUstream side;
+      CUevent join;
+      if (Status st = launchStream(s, side); !st)
+        return st;
+      if (Status st = launchEvent(events + s - 1, join); !st)
+        return st;
+      DSRT_CUDA_CHECK(d.cuEventRecord(join, side));
+      DSRT_CUDA_CHECK(d.cuStreamWaitEvent(stream_, join, 0));
+    }
   if (marks_)
     return recordMark();
+  return Status::success();
+}
+
+Status CudaSession::launchOne(const fb::Launch &launch,
+                              const fb::Kernel &kernel, uint64_t tableOffset,
+                              int64_t count, int64_t extent, CUstream on,
+                              const Chunk &chunk) {
+  const CudaDriver &d = *driver_;
+  CUdeviceptr table = tables_ + tableOffset;
+  void *params[] = {&table, &count, &extent};
+  KernelLaunchShape shape = launchShapeOf(kernel);
+  uint32_t grid[3];
+  shape.gridFor(extent, grid);
+  bool overlaps = shape.programmatic && !noProgrammatic_;
+  CUlaunchAttribute_st programmatic{};
+  programmatic.id = kLaunchAttributeProgrammaticStreamSerialization;
+  programmatic.value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchConfig config{grid[0],
+                        grid[1],
+                        grid[2],
+                        shape.block[0],
+                        shape.block[1],
+                        shape.block[2],
+                        shape.sharedBytes,
+                        on,
+                        overlaps ? &programmatic : nullptr,
+                        overlaps ? 1u : 0u};
+  if (check_)
+    if (Status s = runTwin(launch, chunk); !s)
+      return s;
+  if (marks_) {
+    markedKernels_.push_back(launch.kernel());
+    if (Status s = recordMark(); !s)
+      return s;
+  }
+  if (Status s =
+          d.check(d.cuLaunchKernelEx(&config, functions_[launch.kernel()],
+                                     params, nullptr),
+                  "cuLaunchKernelEx");
+      !s)
+    return Status::error(s.error() + " (kernel " + kernel.name()->str() + ")");
+  if (check_)
+    if (Status s = compareWithTwin(launch, chunk); !s)
+      return s;
   return Status::success();
 }
 

@@ -24,6 +24,8 @@ CudaSession::~CudaSession() {
   destroyGraphs();
   for (CUevent e : events_)
     driver_->cuEventDestroy(e);
+  for (CUevent e : launchEvents_)
+    driver_->cuEventDestroy(e);
   for (CUevent e : {stepStart_, stepEnd_})
     if (e)
       driver_->cuEventDestroy(e);

@@ -92,11 +92,30 @@ private:
   Status loadModule(const Program &program);
   /// One argument table per launch, all in one device buffer.
   Status buildArgumentTables(const Program &program);
-  /// Launches every kernel of `entry` for `chunk` on the stream.
+  /// Launches every kernel of `entry` for `chunk`: in list order on the
+  /// stream, or, while capturing a plain graph (launchStreams_), each on
+  /// its program stream after the launches it waits for.
   Status launchAll(const fb::Entry &entry, size_t entryIndex,
                    const Chunk &chunk);
+  /// One launch on stream `on` (with its host twin and marks around it).
+  Status launchOne(const fb::Launch &launch, const fb::Kernel &kernel,
+                   uint64_t tableOffset, int64_t count, int64_t extent,
+                   CUstream on, const Chunk &chunk);
+  /// The program's stream `index` (0: the session's stream), created on
+  /// first use.
+  Status launchStream(uint32_t index, CUstream &out);
+  /// Event `index` of launchEvents_, created on first use.
+  Status launchEvent(size_t index, CUevent &out);
 
   std::vector<CUfunction> functions_;
+  /// Whether launchAll places launches on their streams (set while a plain
+  /// graph is captured, when the driver has events).
+  bool launchStreams_ = false;
+  /// DSRT_ONE_STREAM: graphs run every launch in list order, ignoring the
+  /// program's streams (for measuring what they buy).
+  bool oneStream_ = std::getenv("DSRT_ONE_STREAM") != nullptr;
+  std::vector<CUstream> sideStreams_; // program streams 1.., in order
+  std::vector<CUevent> launchEvents_; // forks, joins, waited-for launches
   CUdeviceptr tables_ = 0;
   std::vector<std::vector<uint64_t>> tableOffsets_;
 

@@ -944,15 +944,29 @@ def DS_LaunchOp : DS_Op<"launch"> {
   let summary = "one kernel launch of a scheduled entry point";
   let description = [{
     Calls kernel `kernel` (a `ds.kernel`) with the pointer arguments `args`
-    (`#ds.arg` attributes) for the current chunk. Launches run in order.
+    (`#ds.arg` attributes) for the current chunk.
+
+    Launches are listed in an order that runs them correctly one after
+    another. Where the scheduler found independent work, a launch also
+    names the stream it may run on (`stream`, 0 when absent) and the
+    earlier launches of other streams it must wait for (`waits`, their
+    indices in the entry's launch list): a launch follows the previous
+    launch of its own stream and each launch it waits for, and those
+    edges hold every dependency through the arena, the cache and the
+    chunk's values. A runtime may ignore both and run the list in order.
 
     ```mlir
     ds.launch @dsc_embed_generic_129280x7168 [#ds.arg<tokens, 0>, #ds.arg<weight, 0>, #ds.arg<arena, 0>]
+    ds.launch @dsc_linear_warp_576x2048 [...] stream 1 waits [0]
     ```
   }];
   let arguments = (ins FlatSymbolRefAttr:$kernel,
-                       TypedArrayAttrBase<DS_ArgAttr, "launch arguments">:$args);
-  let assemblyFormat = "$kernel $args attr-dict";
+                       TypedArrayAttrBase<DS_ArgAttr, "launch arguments">:$args,
+                       DefaultValuedAttr<I32Attr, "0">:$stream,
+                       OptionalAttr<DenseI64ArrayAttr>:$waits);
+  let assemblyFormat = [{
+    $kernel $args (`stream` $stream^)? (`waits` $waits^)? attr-dict
+  }];
 }
 
 #endif // DSC_DIALECT_DS_DSOPS_TD
