@@ -35,7 +35,7 @@ OUT="$ROOT/build-device"
 PY=/usr/bin/python3
 rm -rf "$OUT" && mkdir -p "$OUT"
 cp "$ROOT/tools/device/check-cuda.py" "$ROOT/tools/device/perf_table.py" \
-  "$ROOT/tools/device/decode-quick.py" "$OUT/"
+  "$ROOT/tools/device/decode-quick.py" "$ROOT/tools/device/ncu-decode.sh" "$OUT/"
 
 PROMPT="$($PY -c "import numpy as np; print(' '.join(map(str, np.random.default_rng(11).integers(2, 512, size=32))))")"
 COMPILE=(--max-seq-len 64 --max-batch 4 --prefill-chunk 12)
