@@ -70,6 +70,15 @@ struct ChunkResult {
   const float *logits = nullptr; // [rows, vocab] f32 when wantLogits
 };
 
+/// One step of a session's start (driver and context, the GPU image, the
+/// weights' upload, buffers): its wall time and the bytes it moved (0 where
+/// it moves none).
+struct StartupPhase {
+  std::string name;
+  double seconds = 0;
+  uint64_t bytes = 0;
+};
+
 class Session {
 public:
   virtual ~Session() = default;
@@ -100,6 +109,10 @@ public:
     passed = true;
     return "";
   }
+
+  /// The steps of create(), in order, for the start-up report (--bench,
+  /// --json); empty where a device does not break its start down.
+  virtual std::vector<StartupPhase> startupPhases() const { return {}; }
 
   /// With SessionOptions::profile: the chunks profiled so far, in order.
   virtual std::vector<ChunkProfile> profiles() const { return {}; }

@@ -11,6 +11,7 @@
 
 #include "cli/Fail.h"
 #include "cli/Output.h"
+#include "cli/Startup.h"
 #include "cli/WeightLoading.h"
 
 #include <algorithm>
@@ -34,6 +35,7 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
   };
   // Sequence b's next token (and its logits row, when kept).
   auto take = [&](Sequence &s, int32_t next, const float *row) {
+    recordFirstToken();
     if (keepLogits)
       s.logits.emplace_back(row, row + vocab);
     s.generated.push_back(next);
@@ -179,24 +181,29 @@ int runTokenIds(const Options &o, const dsrt::Program &p,
   dsrt::SessionOptions sessionOptions = baseSessionOptions;
   sessionOptions.checkKernels = o.checkKernels;
   sessionOptions.profile = o.profile;
+  double creating = secondsSinceLaunch();
   auto created = dsrt::Session::create(p, weights, sessionOptions);
   if (!created)
     fail(std::string(argv0) + ": " + created.error());
   dsrt::Session &session = *created.value();
+  recordSession(session, secondsSinceLaunch() - creating);
 
   BatchResult result = generateBatch(o, session, p);
   if (!o.dumpLogits.empty())
     writeLogits(o.dumpLogits, result.sequences, p.fb().model()->vocab_size());
   std::vector<ChunkProfile> profiles = session.profiles();
-  printBatch(result, o.json, session.deviceName(),
-             o.profile && o.json ? "\"profile\": " + profilesJson(profiles)
-                                 : "");
+  std::string extra = startupJson();
+  if (o.profile && o.json)
+    extra += ", \"profile\": " + profilesJson(profiles);
+  printBatch(result, o.json, session.deviceName(), extra);
   if (o.profile && !o.json)
     printProfiles(stderr, profiles);
   if (o.checkKernels && !printKernelCheck(session))
     return 1;
-  if (o.bench)
+  if (o.bench) {
+    printStartup();
     printBatchThroughput(result, session.deviceName());
+  }
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "cli/Fail.h"
 #include "cli/Generation.h"
 #include "cli/Options.h"
+#include "cli/Startup.h"
 
 #include "dsrt/CpuDevice.h"
 #include "dsrt/Program.h"
@@ -33,10 +34,13 @@ extern const uint64_t dsc_kernel_count;
 
 int main(int argc, char **argv) {
   using namespace dsrt::cli;
+  double started = secondsSinceLaunch();
+  recordStartup("process", started);
   auto program = dsrt::Program::load(dsc_program_data, dsc_program_size,
                                      std::string(argv[0]));
   if (!program)
     fail(program.error());
+  recordStartup("program", secondsSinceLaunch() - started, dsc_program_size);
   const dsrt::Program &p = program.value();
   Options o = parseOptions(argc, argv, p);
   dsrt::SessionOptions sessionOptions;

@@ -8,6 +8,7 @@
 #include "cli/Output.h"
 
 #include "cli/Fail.h"
+#include "cli/Startup.h"
 
 #include "dsrt/Json.h"
 #include "dsrt/NpyWriter.h"
@@ -129,11 +130,12 @@ void printReplyJson(size_t promptTokens, const Reply &r) {
   std::printf("{\"prompt_tokens\": %zu, \"text\": %s, \"reasoning\": %s, "
               "\"ids\": %s, \"stopped\": %s, \"timings\": "
               "{\"time_to_first_token_seconds\": %.6f, "
-              "\"decode_tokens\": %lld, \"decode_seconds\": %.6f}}\n",
+              "\"decode_tokens\": %lld, \"decode_seconds\": %.6f}, %s}\n",
               promptTokens, jsonString(r.text).c_str(),
               jsonString(r.reasoning).c_str(), idsJson(r.ids).c_str(),
               jsonString(r.stopReason).c_str(), r.ttft,
-              static_cast<long long>(r.decodeTokens), r.decodeSeconds);
+              static_cast<long long>(r.decodeTokens), r.decodeSeconds,
+              startupJson().c_str());
 }
 
 void printReplySummary(const Reply &r) {

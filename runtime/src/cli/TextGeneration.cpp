@@ -14,6 +14,7 @@
 #include "cli/ChatFormat.h"
 #include "cli/Fail.h"
 #include "cli/Output.h"
+#include "cli/Startup.h"
 #include "cli/WeightLoading.h"
 
 #include "dsrt/Tokenizer.h"
@@ -96,6 +97,7 @@ public:
         break;
       }
       if (step == 0) {
+        recordFirstToken();
         reply.ttft = secondsSince(started);
         decodeStart = std::chrono::steady_clock::now();
       }
@@ -257,9 +259,11 @@ int runText(const Options &o, const dsrt::Program &p,
     return 0;
   }
   dsrt::WeightStore weights = loadWeights(o, p, argv0);
+  double creating = secondsSinceLaunch();
   auto created = dsrt::Session::create(p, weights, sessionOptions);
   if (!created)
     fail(std::string(argv0) + ": " + created.error());
+  recordSession(*created.value(), secondsSinceLaunch() - creating);
   TextGenerator generator(*created.value(), tok, p, o);
   if (!o.chat) {
     std::vector<int32_t> ids = promptIds(o, p, tok, {}, o.text);
@@ -270,6 +274,8 @@ int runText(const Options &o, const dsrt::Program &p,
       std::printf("\n");
     if (o.bench || !o.json)
       printReplySummary(r);
+    if (o.bench)
+      printStartup();
     return 0;
   }
   std::vector<Turn> history;

@@ -7,6 +7,7 @@
 #include "cli/WeightLoading.h"
 
 #include "cli/Fail.h"
+#include "cli/Startup.h"
 
 #include "dsrt/Checkpoint.h"
 
@@ -28,7 +29,28 @@ bool isDirectory(const std::string &path) {
 
 } // namespace
 
+namespace {
+dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
+                              const char *argv0);
+} // namespace
+
 dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
+                              const char *argv0) {
+  double started = secondsSinceLaunch();
+  dsrt::WeightStore store = readWeights(o, program, argv0);
+  bool quantizing = false;
+  for (const dsrt::fb::Weight *w : *program.fb().weights())
+    quantizing = quantizing || w->quantized_at_load();
+  recordStartup(o.dummyWeights ? "dummy weights"
+                : quantizing   ? "weights read and quantized"
+                               : "weights read",
+                secondsSinceLaunch() - started, store.totalBytes());
+  return store;
+}
+
+namespace {
+
+dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
                               const char *argv0) {
   if (o.dummyWeights) {
     auto store = dsrt::WeightStore::dummy(program, o.sampling.seed);
@@ -84,5 +106,7 @@ dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
     fail(store.error());
   return store.take();
 }
+
+} // namespace
 
 } // namespace dsrt::cli

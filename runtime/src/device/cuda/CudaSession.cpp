@@ -35,6 +35,14 @@ CudaSession::~CudaSession() {
 
 Status CudaSession::init(const Program &program, const WeightStore &weights,
                          const SessionOptions &options) {
+  auto phaseStart = std::chrono::steady_clock::now();
+  // Ends the current start-up phase as `name`, moving `bytes`.
+  auto endPhase = [&](const char *name, uint64_t bytes) {
+    auto now = std::chrono::steady_clock::now();
+    startup_.push_back(
+        {name, std::chrono::duration<double>(now - phaseStart).count(), bytes});
+    phaseStart = now;
+  };
   program_ = &program;
   canProfile_ = profile_ = options.profile;
   pages_ = std::make_unique<detail::PagePool>(program, options.cachePages);
@@ -71,17 +79,22 @@ Status CudaSession::init(const Program &program, const WeightStore &weights,
   DSRT_CUDA_CHECK(d.cuDevicePrimaryCtxRetain(&context, device));
   DSRT_CUDA_CHECK(d.cuCtxSetCurrent(context));
   DSRT_CUDA_CHECK(d.cuStreamCreate(&stream_, 0));
+  endPhase("device", 0);
 
   if (Status s = loadModule(program); !s)
     return s;
+  endPhase("gpu image",
+           program.fb().gpu_image() ? program.fb().gpu_image()->size() : 0);
   // Device memory: weights (with progress on a terminal), arena, cache,
   // the chunk's index arrays.
   if (Status s = uploadWeights(program, weights); !s)
     return s;
+  endPhase("weights upload", weights.totalBytes());
   if (Status s = allocateBuffers(program); !s)
     return s;
   if (Status s = buildArgumentTables(program); !s)
     return s;
+  endPhase("buffers", 0);
   const fb::Program &p = program.fb();
   logits_.resize(static_cast<size_t>(maxTokens_ * p.model()->vocab_size()));
   next_.resize(static_cast<size_t>(maxTokens_));

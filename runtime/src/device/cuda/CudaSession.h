@@ -63,6 +63,7 @@ public:
   std::string deviceName() const override { return deviceName_; }
   bool keepsHostWeights() const override { return check_ != nullptr; }
   std::string kernelCheckReport(bool &passed) const override;
+  std::vector<StartupPhase> startupPhases() const override { return startup_; }
 
 private:
   //===--------------------------------------------------------------------===//
@@ -237,6 +238,7 @@ private:
   //===--------------------------------------------------------------------===//
 
   const Program *program_ = nullptr;
+  std::vector<StartupPhase> startup_; // init()'s steps
   const CudaDriver *driver_ = nullptr;
   CUdevice device_ = 0;
   std::string deviceName_;
