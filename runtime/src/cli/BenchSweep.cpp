@@ -14,6 +14,7 @@
 
 #include "cli/Fail.h"
 #include "cli/Output.h"
+#include "cli/Startup.h"
 #include "cli/WeightLoading.h"
 
 #include <cstdio>
@@ -57,10 +58,12 @@ int runBenchSweep(const Options &o, const dsrt::Program &p,
   dsrt::WeightStore weights = loadWeights(o, p, argv0);
   dsrt::SessionOptions sessionOptions = baseSessionOptions;
   sessionOptions.profile = o.profile;
+  double creating = secondsSinceLaunch();
   auto created = dsrt::Session::create(p, weights, sessionOptions);
   if (!created)
     fail(std::string(argv0) + ": " + created.error());
   dsrt::Session &session = *created.value();
+  recordSession(session, secondsSinceLaunch() - creating);
   const int64_t vocab = p.fb().model()->vocab_size();
 
   std::vector<SweepResult> results;
@@ -122,7 +125,7 @@ int runBenchSweep(const Options &o, const dsrt::Program &p,
         std::printf(", \"profile\": %s", profilesJson(r.profiles).c_str());
       std::printf("}");
     }
-    std::printf("]}\n");
+    std::printf("], %s}\n", startupJson().c_str());
     return 0;
   }
   std::printf("%-36s %6s %7s %6s %14s %13s %9s\n", "workload", "batch",
