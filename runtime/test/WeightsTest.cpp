@@ -230,9 +230,11 @@ TEST(WeightsTest, LoadCopiesTheCheckpointBytes) {
   CheckpointFolder folder(matchingTensors());
   Checkpoint checkpoint = folder.open();
   std::vector<std::pair<uint64_t, uint64_t>> reports;
+  WeightStore::LoadTimes times;
   Expected<WeightStore> loaded = WeightStore::load(
       *program, checkpoint,
-      [&](uint64_t done, uint64_t total) { reports.push_back({done, total}); });
+      [&](uint64_t done, uint64_t total) { reports.push_back({done, total}); },
+      &times);
   ASSERT_TRUE(loaded.ok()) << loaded.error();
   const WeightStore &store = loaded.value();
 
@@ -273,6 +275,13 @@ TEST(WeightsTest, LoadCopiesTheCheckpointBytes) {
     }
   }
   EXPECT_EQ(reports.back().first, tensorBytes);
+
+  // The start-up report's split: every tensor byte copied, none quantized.
+  EXPECT_EQ(times.copiedBytes, tensorBytes);
+  EXPECT_EQ(times.quantizedBytes, 0u);
+  EXPECT_GE(times.checkSeconds, 0.0);
+  EXPECT_GE(times.copySeconds, 0.0);
+  EXPECT_EQ(times.quantizeSeconds, 0.0);
 }
 
 TEST(WeightsTest, CheckListsEveryProblemByName) {

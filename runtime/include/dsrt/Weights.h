@@ -39,11 +39,18 @@ public:
   /// problem (up to a limit), each naming the tensor and what was expected.
   static Status check(const Program &program, const Checkpoint &checkpoint);
 
+  /// Where load() spent its time (seconds) and the bytes it produced.
+  struct LoadTimes {
+    double checkSeconds = 0, copySeconds = 0, quantizeSeconds = 0;
+    uint64_t copiedBytes = 0, quantizedBytes = 0;
+  };
+
   /// check(), then copies every weight into host memory, quantising the
-  /// ones quantized at load.
+  /// ones quantized at load; fills `times` when given.
   static Expected<WeightStore> load(const Program &program,
                                     const Checkpoint &checkpoint,
-                                    const Progress &progress = {});
+                                    const Progress &progress = {},
+                                    LoadTimes *times = nullptr);
 
   /// Weights of the compiled shapes and dtypes from a seeded generator. A
   /// weight quantized at load gets the bf16 values a bf16 program's weight

@@ -1,12 +1,12 @@
 //===- Startup.h - where the time to the first token goes ------*- C++ -*-===//
 //
 // The start-up report of a run: each phase from launch to the first token
-// (the process before main, the program's load and verification, reading
-// the weights (and quantizing them with --quantize=fp8 programs), the
-// session's steps (on GPUs: driver and context, the GPU image, the weights'
-// upload, buffers), then the first prefill, graph capture included) with
-// its time and the bytes it moved. --json carries it as "startup", --bench
-// prints it on stderr.
+// (the process before main, the program's load and verification, the
+// checkpoint's shard headers, the manifest check, reading the weights and
+// quantizing them (--quantize=fp8 programs), the session's steps (on GPUs:
+// driver and context, the GPU image, the weights' upload, buffers), then the
+// first prefill, graph capture included) with its time and the bytes it moved.
+// --json carries it as "startup", --bench prints it on stderr.
 //
 //===----------------------------------------------------------------------===//
 

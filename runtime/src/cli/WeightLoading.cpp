@@ -29,33 +29,15 @@ bool isDirectory(const std::string &path) {
 
 } // namespace
 
-namespace {
-dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
-                              const char *argv0);
-} // namespace
-
 dsrt::WeightStore loadWeights(const Options &o, const dsrt::Program &program,
                               const char *argv0) {
-  double started = secondsSinceLaunch();
-  dsrt::WeightStore store = readWeights(o, program, argv0);
-  bool quantizing = false;
-  for (const dsrt::fb::Weight *w : *program.fb().weights())
-    quantizing = quantizing || w->quantized_at_load();
-  recordStartup(o.dummyWeights ? "dummy weights"
-                : quantizing   ? "weights read and quantized"
-                               : "weights read",
-                secondsSinceLaunch() - started, store.totalBytes());
-  return store;
-}
-
-namespace {
-
-dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
-                              const char *argv0) {
+  double reading = secondsSinceLaunch();
   if (o.dummyWeights) {
     auto store = dsrt::WeightStore::dummy(program, o.sampling.seed);
     if (!store)
       fail(store.error());
+    recordStartup("dummy weights", secondsSinceLaunch() - reading,
+                  store.value().totalBytes());
     return store.take();
   }
   if (o.weightsDir.empty()) {
@@ -64,8 +46,11 @@ dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
         dsrt::WeightStore::fromExecutable(program, "/proc/self/exe");
     if (!embedded)
       fail(std::string(argv0) + ": " + embedded.error());
-    if (embedded.value().numWeights() > 0)
+    if (embedded.value().numWeights() > 0) {
+      recordStartup("embedded weights", secondsSinceLaunch() - reading,
+                    embedded.value().totalBytes());
       return embedded.take();
+    }
   }
   std::string dir = o.weightsDir;
   if (dir.empty() && program.fb().checkpoint_dir())
@@ -75,9 +60,11 @@ dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
   if (!isDirectory(dir))
     fail("weights folder '" + dir +
          "' does not exist (give --weights DIR or --dummy-weights)");
+  double opening = secondsSinceLaunch();
   auto checkpoint = dsrt::Checkpoint::open(dir);
   if (!checkpoint)
     fail(checkpoint.error());
+  recordStartup("checkpoint headers", secondsSinceLaunch() - opening);
   if (!checkpoint.value().hasWeights())
     fail(dir + ": no safetensors weights in this folder (give --weights DIR "
                "or --dummy-weights)");
@@ -89,8 +76,10 @@ dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
   const char *what =
       quantizing ? "loading and quantizing weights" : "loading weights";
   auto started = std::chrono::steady_clock::now();
+  dsrt::WeightStore::LoadTimes times;
   auto store = dsrt::WeightStore::load(
-      program, checkpoint.value(), [&](uint64_t done, uint64_t total) {
+      program, checkpoint.value(),
+      [&](uint64_t done, uint64_t total) {
         if (!tty)
           return;
         double seconds = std::chrono::duration<double>(
@@ -99,14 +88,18 @@ dsrt::WeightStore readWeights(const Options &o, const dsrt::Program &program,
         std::fprintf(stderr, "\r%s %5.1f%% (%.0f MB/s)", what,
                      100.0 * done / std::max<uint64_t>(total, 1),
                      seconds > 0 ? done / seconds / 1e6 : 0.0);
-      });
+      },
+      &times);
   if (tty)
     std::fprintf(stderr, "\n");
   if (!store)
     fail(store.error());
+  recordStartup("manifest check", times.checkSeconds);
+  recordStartup("weights read", times.copySeconds, times.copiedBytes);
+  if (times.quantizedBytes > 0)
+    recordStartup("weights quantized", times.quantizeSeconds,
+                  times.quantizedBytes);
   return store.take();
 }
-
-} // namespace
 
 } // namespace dsrt::cli

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -257,8 +258,18 @@ Expected<WeightStore> WeightStore::fromExecutable(const Program &program,
 
 Expected<WeightStore> WeightStore::load(const Program &program,
                                         const Checkpoint &checkpoint,
-                                        const Progress &progress) {
+                                        const Progress &progress,
+                                        LoadTimes *times) {
+  LoadTimes local;
+  LoadTimes &t = times ? *times : local;
+  auto since = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  auto checking = std::chrono::steady_clock::now();
   Status checked = check(program, checkpoint);
+  t.checkSeconds = since(checking);
   if (!checked)
     return Expected<WeightStore>::error(checked.error());
   Expected<WeightStore> allocated = allocate(program);
@@ -268,10 +279,15 @@ Expected<WeightStore> WeightStore::load(const Program &program,
   uint64_t done = 0;
   const auto &weights = *program.fb().weights();
   for (uint32_t i = 0; i < weights.size(); ++i) {
+    auto started = std::chrono::steady_clock::now();
     if (weights.Get(i)->quantized_at_load()) {
       Status quantized = store.quantizeFrom(program, i, checkpoint);
       if (!quantized)
         return Expected<WeightStore>::error(quantized.error());
+      t.quantizeSeconds += since(started);
+      t.quantizedBytes +=
+          program.weightElements(i) * dtypeBytes(weights.Get(i)->dtype()) +
+          program.scaleElements(i) * 4;
       done += program.weightElements(i) + program.scaleElements(i) * 4;
       if (progress)
         progress(done, store.totalBytes_);
@@ -293,10 +309,12 @@ Expected<WeightStore> WeightStore::load(const Program &program,
         std::memcpy(dst, src, bytes);
         dst += bytes;
         done += bytes;
+        t.copiedBytes += bytes;
         if (progress)
           progress(done, store.totalBytes_);
       }
     }
+    t.copySeconds += since(started);
   }
   return store;
 }
