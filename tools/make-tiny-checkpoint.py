@@ -11,7 +11,7 @@
 Usage:
     /usr/bin/python3 tools/make-tiny-checkpoint.py CONFIG_DIR_OR_JSON -o OUT_DIR
         [--seed N] [--shards N] [--dtype auto|bf16|fp8] [--router structured|random]
-        [--max-params N]
+        [--max-params N] [--fill normal|tiled]
     /usr/bin/python3 tools/make-tiny-checkpoint.py --self-test
 
 Only NumPy is needed (Debian's python3-numpy for /usr/bin/python3).
@@ -111,6 +111,13 @@ the routing construction uses float64 einsum and Gram-Schmidt (no BLAS/LAPACK, w
 order may vary by build). The same config, seed, dtype, router and shard count give
 byte-identical files with a given NumPy (NumPy does not promise identical Generator streams
 across major versions).
+
+--fill tiled (for load-time measurements of full-size configs, not for numerics): every Linear
+and the embeddings repeat one random block (2^20 values per distinct std, drawn from the seed,
+each tensor starting at its own offset in it) instead of drawing each tensor, and fp8 Linears
+share one scale per std (weight_scale_inv constant); norms and routers are drawn as usual.
+Writing is then bound by the disk (a V2-Lite-sized bf16 checkpoint, 31 GB, in well under a
+minute on an NVMe disk). Needs --router random; lift --max-params for full-size configs.
 
 --self-test checks the bf16 and e4m3 encoders against independent implementations (all 256 e4m3
 codes decode/encode consistently, 448, 2^-9, 0.0, ties to even, saturation) and exits 0 or 1.
@@ -569,8 +576,11 @@ class StructuredRouting:
 class Generator:
     """Builds the fp32 master values of every tensor, deterministically from (seed, name)."""
 
-    def __init__(self, model, seed, fp8, router):
-        self.m, self.seed, self.fp8 = model, seed, fp8
+    TILE = 1 << 20  # values per block of --fill tiled
+
+    def __init__(self, model, seed, fp8, router, tiled=False):
+        self.m, self.seed, self.fp8, self.tiled = model, seed, fp8, tiled
+        self._blocks = {}
         self.routing = StructuredRouting(model, self) if router == "structured" and model.experts \
             else None
         self._quantized = {}
@@ -591,7 +601,28 @@ class Generator:
     def bf16(self, values):
         return bf16_encode(values).astype("<u2")
 
+    # --- --fill tiled: one encoded block per (kind, std), repeated from a per-tensor offset ---
+
+    def block(self, kind, std):
+        """(codes, scale) of the block for `kind` ("bf16" or "fp8") and `std` (fp8: one scale)."""
+        key = (kind, float(std))
+        if key not in self._blocks:
+            master = self.normal(f"tiled.{kind}.{std!r}", (self.TILE,), std)
+            if kind == "bf16":
+                self._blocks[key] = (self.bf16(master), None)
+            else:
+                scale = float(np.max(np.abs(master))) / 448.0
+                self._blocks[key] = (e4m3_encode(master / np.float32(scale)), scale)
+        return self._blocks[key]
+
+    def tile(self, key, codes, shape):
+        start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little") % len(codes)
+        return np.resize(np.roll(codes, -start), math.prod(shape)).reshape(shape)
+
     def embedding(self, key, shape):
+        if self.tiled:
+            return lambda: self.tile(key, self.block("bf16", 1.0)[0], shape)
+
         def make():
             z = self.normal(key, shape, 1.0)
             return self.bf16(self.routing.embedding(z) if self.routing else z)
@@ -601,6 +632,8 @@ class Generator:
         return lambda: self.bf16(np.float32(1.0) + self.normal(key, shape, NORM_JITTER))
 
     def linear_bf16(self, key, shape, std, writer=False):
+        if self.tiled:
+            return lambda: self.tile(key, self.block("bf16", std)[0], shape)
         return lambda: self.bf16(self.master(key, shape, std, writer))
 
     def router(self, layer, key, shape):
@@ -625,15 +658,19 @@ class Generator:
         return self._quantized[key]
 
     def linear_fp8(self, key, shape, std, writer=False):
+        if self.tiled:
+            return lambda: self.tile(key, self.block("fp8", std)[0], shape)
         return lambda: self.quantized(key, shape, std, writer)[0]
 
-    def linear_fp8_scale(self, key, shape, std, writer=False):
+    def linear_fp8_scale(self, key, shape, std, writer=False, scale_shape=None):
+        if self.tiled:
+            return lambda: np.full(scale_shape, self.block("fp8", std)[1], dtype="<f4")
         return lambda: self.quantized(key, shape, std, writer)[1].astype("<f4")
 
 
-def plan(model, seed, fp8, router="structured"):
+def plan(model, seed, fp8, router="structured", tiled=False):
     """Every tensor of the checkpoint in model order (embed, layers, norm, lm_head, MTP)."""
-    m, g = model, Generator(model, seed, fp8, router)
+    m, g = model, Generator(model, seed, fp8, router, tiled)
     out = []
     D = m.hidden
 
@@ -648,8 +685,9 @@ def plan(model, seed, fp8, router="structured"):
         if fp8 and quantizable:
             bn, bk = m.block
             add(name, "F8_E4M3", (n, k), g.linear_fp8(name, (n, k), std, writer))
-            add(name + "_scale_inv", "F32", (-(-n // bn), -(-k // bk)),
-                g.linear_fp8_scale(name, (n, k), std, writer))
+            scales = (-(-n // bn), -(-k // bk))
+            add(name + "_scale_inv", "F32", scales,
+                g.linear_fp8_scale(name, (n, k), std, writer, scales))
         else:
             add(name, "BF16", (n, k), g.linear_bf16(name, (n, k), std, writer))
 
@@ -896,7 +934,7 @@ def write_tokenizer(out_dir, cfg):
 
 
 def make_checkpoint(config_arg, out_dir, seed=0, shards=2, dtype="auto", max_params=100_000_000,
-                    router="structured"):
+                    router="structured", fill="normal"):
     config_path = os.path.join(config_arg, "config.json") if os.path.isdir(config_arg) \
         else config_arg
     try:
@@ -910,7 +948,10 @@ def make_checkpoint(config_arg, out_dir, seed=0, shards=2, dtype="auto", max_par
     fp8 = model.quantized_config if dtype == "auto" else dtype == "fp8"
     if shards < 1:
         raise CheckpointError("--shards must be >= 1")
-    tensors = plan(model, seed, fp8, router)
+    if fill == "tiled" and router != "random":
+        raise CheckpointError("--fill tiled needs --router random (the structured router "
+                              "shapes the embedding and the writers)")
+    tensors = plan(model, seed, fp8, router, fill == "tiled")
     params = sum(t.numel for t in tensors if not t.name.endswith("_scale_inv"))
     if params > max_params:
         raise CheckpointError(f"{config_path} has {params:,} parameters, more than --max-params "
@@ -954,6 +995,9 @@ def main(argv=None):
                         help="router construction (see the docstring; default structured)")
     parser.add_argument("--max-params", type=int, default=100_000_000,
                         help="refuse configs larger than this (default 1e8)")
+    parser.add_argument("--fill", choices=("normal", "tiled"), default="normal",
+                        help="tiled: repeat one random block per std, for load-time "
+                             "measurements of full-size configs (see the docstring)")
     parser.add_argument("--self-test", action="store_true",
                         help="check the bf16/e4m3 encoders and exit")
     args = parser.parse_args(argv)
@@ -965,7 +1009,7 @@ def main(argv=None):
         parser.error("--seed must be >= 0")
     try:
         info = make_checkpoint(args.config, args.output, args.seed, args.shards, args.dtype,
-                               args.max_params, args.router)
+                               args.max_params, args.router, args.fill)
     except CheckpointError as e:
         print(f"make-tiny-checkpoint: error: {e}", file=sys.stderr)
         return 1

@@ -20,6 +20,8 @@
 #   v2lite-long.exe       the same with the model's whole context (163840)
 #   v3-6layers.exe        the real V3 config cut to 6 layers (fp8)
 #   *-info*.json          `dsc info --json` of each, for perf_table.py's floors
+#   startup.py, make-tiny-checkpoint.py, v2lite-config/: start-up of a
+#                         full-size V2-Lite checkpoint written there
 #
 # build-device.tar.xz packs it all (the device tool carries at most 64 MiB):
 #   device: tar -xJf build-device.tar.xz && cd build-device && python3 check-cuda.py .
@@ -35,7 +37,10 @@ OUT="$ROOT/build-device"
 PY=/usr/bin/python3
 rm -rf "$OUT" && mkdir -p "$OUT"
 cp "$ROOT/tools/device/check-cuda.py" "$ROOT/tools/device/perf_table.py" \
-  "$ROOT/tools/device/decode-quick.py" "$ROOT/tools/device/ncu-decode.sh" "$OUT/"
+  "$ROOT/tools/device/decode-quick.py" "$ROOT/tools/device/ncu-decode.sh" \
+  "$ROOT/tools/device/startup.py" "$ROOT/tools/make-tiny-checkpoint.py" "$OUT/"
+# startup.py writes a full-size checkpoint of this config on the GPU machine.
+mkdir -p "$OUT/v2lite-config" && cp "$ROOT/examples/deepseek-v2-lite/config.json" "$OUT/v2lite-config/"
 
 PROMPT="$($PY -c "import numpy as np; print(' '.join(map(str, np.random.default_rng(11).integers(2, 512, size=32))))")"
 COMPILE=(--max-seq-len 64 --max-batch 4 --prefill-chunk 12)
