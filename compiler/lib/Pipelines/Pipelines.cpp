@@ -40,6 +40,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   DSConfigureKernelsOptions configure;
   configure.target = options.target;
   configure.gpu = options.gpu;
+  configure.tensorCores = options.tensorCores;
   pm.addPass(createDSConfigureKernels(configure));
   // Strategies made of two kernels become two ops (position-split decode
   // attention: partial states, then their combine), so that the plan below

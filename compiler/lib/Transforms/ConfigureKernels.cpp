@@ -53,8 +53,9 @@ constexpr int64_t kMaxTileBytes = 40 * 1024;
 class KernelConfigurator {
 public:
   KernelConfigurator(MLIRContext *context, const dsc::TargetDescription &target,
-                     const dsc::DeviceProfile *device)
-      : context(context), target(target), device(device) {}
+                     const dsc::DeviceProfile *device, bool tensorCores)
+      : context(context), target(target), device(device),
+        tensorCores(tensorCores) {}
 
   /// The configuration of `op` in an entry point of kind `entry`, or null
   /// when `op` is not kernel-level.
@@ -88,8 +89,11 @@ public:
           return latentAttention(attention, entry);
         })
         .Case([&](MLALatentAttentionPartialOp partial) {
-          KernelConfigAttr config = positionSplit(partial.getCache().getType(),
-                                                  partial.getNumHeads());
+          LatentCacheType cache = partial.getCache().getType();
+          KernelConfigAttr config =
+              positionSplitMma(cache, partial.getNumHeads());
+          if (!config)
+            config = positionSplit(cache, partial.getNumHeads());
           return config ? config : generic();
         })
         // 8 lanes per (token, head, 4 latent columns) where warps exist.
@@ -106,6 +110,7 @@ private:
   MLIRContext *context;
   const dsc::TargetDescription &target;
   const dsc::DeviceProfile *device;
+  bool tensorCores;
 
   KernelConfigAttr generic() const {
     return KernelConfigAttr::getGeneric(context);
@@ -147,6 +152,9 @@ private:
                                    /*splits=*/1);
     }
     if (KernelConfigAttr split =
+            positionSplitMma(op.getCache().getType(), op.getNumHeads()))
+      return split;
+    if (KernelConfigAttr split =
             positionSplit(op.getCache().getType(), op.getNumHeads()))
       return split;
     int64_t registersPerSM = device ? device->registersPerSM : 65536;
@@ -155,6 +163,29 @@ private:
     block = std::max<int64_t>(block / kWarp * kWarp, 2 * kWarp);
     return KernelConfigAttr::get(context, KernelStrategy::BlockSplit, block, 1,
                                  /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
+  /// Decode on tensor cores where the target has mma.sync and the cache
+  /// row fits its fragments (width a multiple of 16, the latent of 32: four
+  /// warps of n8 blocks): a block of 4 warps per (token, share of the
+  /// positions, group of 16 heads), its queries and two tiles of rows in
+  /// dynamic shared memory. As many shares per token as fill the SMs once
+  /// with one token's blocks. Null where it does not apply.
+  KernelConfigAttr positionSplitMma(LatentCacheType cache,
+                                    int64_t heads) const {
+    if (!tensorCores || !target.hasMmaSync || !device)
+      return {};
+    int64_t latent = cache.getLatent(), width = latent + cache.getRope();
+    if (latent % 32 != 0 || width % 16 != 0)
+      return {};
+    int64_t shared = positionSplitMmaLayout(width).bytes;
+    if (shared > target.maxSharedMemoryPerBlock)
+      return {};
+    int64_t groups =
+        (heads + kPositionSplitMmaHeads - 1) / kPositionSplitMmaHeads;
+    int64_t splits = std::max<int64_t>(1, device->smCount / groups);
+    return KernelConfigAttr::get(context, KernelStrategy::PositionSplitMma,
+                                 4 * kWarp, 1, shared, splits);
   }
 
   /// Decode where the cache rows fit the kernel's tile (16-byte groups of
@@ -220,7 +251,7 @@ struct ConfigureKernelsPass
 
     DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
     KernelConfigurator configurator(&getContext(), *isa,
-                                    device ? &*device : nullptr);
+                                    device ? &*device : nullptr, tensorCores);
     for (auto f : module.getOps<func::FuncOp>()) {
       StringAttr entry = dialect->getEntryAttrHelper().getAttr(f);
       if (!entry)

@@ -41,7 +41,7 @@ struct SplitAttentionPass
       StringAttr entry = dialect->getEntryAttrHelper().getAttr(func);
       func.walk([&](MLALatentAttentionOp op) {
         KernelConfigAttr config = dialect->getConfigAttrHelper().getAttr(op);
-        if (config && config.getStrategy() == KernelStrategy::PositionSplit) {
+        if (config && isPositionSplit(config.getStrategy())) {
           if (splits > 0)
             config = KernelConfigAttr::get(
                 context, config.getStrategy(), config.getBlock(),
@@ -65,7 +65,7 @@ struct SplitAttentionPass
           return signalPassFailure();
         }
       }
-      int64_t maxSplits = config.getStrategy() == KernelStrategy::PositionSplit
+      int64_t maxSplits = isPositionSplit(config.getStrategy())
                               ? config.getSplits()
                               : splits.getValue();
       auto result = cast<RankedTensorType>(op.getResult().getType());
@@ -84,8 +84,7 @@ struct SplitAttentionPass
       auto combine = MLAAttentionCombineOp::create(
           b, op.getLoc(), result, partial.getPartial(), partial.getLse());
       // The combine reads 4 columns per lane with 16-byte loads on GPUs.
-      bool warp = config.getStrategy() == KernelStrategy::PositionSplit &&
-                  latent % 4 == 0;
+      bool warp = isPositionSplit(config.getStrategy()) && latent % 4 == 0;
       dialect->getConfigAttrHelper().setAttr(
           combine, warp ? KernelConfigAttr::get(context, KernelStrategy::Warp,
                                                 128, 1, 0, 1)

@@ -168,6 +168,11 @@ cl::opt<int64_t> streams(
              "kernels overlap (default 0: 4 on cuda targets; the cpu target "
              "runs one list)"),
     cl::init(0), cl::sub(compileCommand));
+cl::opt<bool> noTensorCores(
+    "no-tensor-cores",
+    cl::desc("Leave the tensor-core kernel strategies out (CUDA cores only), "
+             "to compare with them"),
+    cl::init(false), cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -563,6 +568,7 @@ int runCompile(const char *argv0) {
   options.hostTwins = checkKernels;
   options.attentionSplits = attentionSplits;
   options.streams = streams;
+  options.tensorCores = !noTensorCores;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

@@ -139,8 +139,9 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "block_split needs at least two warps per block";
   if (splits < 1)
     return emitError() << "splits must be positive, got " << splits;
-  if (splits != 1 && strategy != KernelStrategy::PositionSplit)
-    return emitError() << "splits applies to position_split only";
+  if (splits != 1 && !isPositionSplit(strategy))
+    return emitError()
+           << "splits applies to position_split and position_split_mma only";
   // sm_90's opt-in maximum per block (the runtime's kMaxDynamicSharedBytes).
   if (dynamicSharedBytes < 0 || dynamicSharedBytes > 227 * 1024)
     return emitError() << "dynamic_shared_bytes must be in [0, 232448], got "

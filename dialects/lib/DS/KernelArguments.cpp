@@ -47,6 +47,17 @@ int64_t positionSplitHeadGroup(int64_t heads) {
   return group;
 }
 
+PositionSplitMmaLayout positionSplitMmaLayout(int64_t width) {
+  PositionSplitMmaLayout l;
+  l.rowStride = width + 8;
+  l.scoreStride = 40;
+  l.tileBytes = 32 * l.rowStride * 2;
+  l.tilesOffset = kPositionSplitMmaHeads * l.rowStride * 2;
+  l.scoresOffset = l.tilesOffset + 2 * l.tileBytes;
+  l.bytes = l.scoresOffset + kPositionSplitMmaHeads * l.scoreStride * 4;
+  return l;
+}
+
 int64_t resolvePageSize(int64_t requested, int64_t maxSeqLen) {
   if (maxSeqLen <= 0 || requested < 0)
     return 0;

@@ -1,5 +1,6 @@
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a" | FileCheck %s --check-prefix=SM90
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
 // RUN: dsc-opt %s --ds-configure-kernels | FileCheck %s --check-prefix=CPU
 // RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_75" 2>&1 | FileCheck %s --check-prefix=BADTARGET
 // RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a gpu=b200" 2>&1 | FileCheck %s --check-prefix=BADGPU
@@ -27,35 +28,54 @@
 // Prefill: four of a slot's tokens per warp at a 512-wide latent.
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = warp_query_group, query_group = 4>
 // SM90-LABEL: func.func @decode
-// Decode: a block per (token, share of the positions, group of heads), a
-// warp per head of a 4-head group, as many shares per token as the H200 has
-// SMs (132).
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, splits = 132>
+// Decode on tensor cores: a block of 4 warps per (token, share of the
+// positions, group of 16 heads: the products' M, so 4 heads pad to 16), as
+// many shares per token as the H200 has SMs (132); dynamic shared memory
+// for 16 queries and two tiles of 32 rows of 584 bf16 (576 + 8 of padding)
+// and the 16 x 40 f32 scores: 18688 + 2 x 37376 + 2560 = 96000 bytes.
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 132>
 // The sampler: a block per row, 512 threads (128 registers each; 17 f32 bin
 // sums each in static shared memory).
 // SM90: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
-// 16 heads: two groups of 8, a warp per head, 132 / 2 = 66 shares.
 // SM90-LABEL: func.func @decode_16_heads
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 66>
-// 128 heads: 16 groups of 8, so 132 / 16 = 8 shares fill the SMs once.
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 132>
+// 128 heads: 8 groups of 16, so 132 / 8 = 16 shares fill the SMs once.
 // SM90-LABEL: func.func @decode_128_heads
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 8>
-// A 32-row tile of 1088-wide rows exceeds 40 KB of shared memory: a block of
-// 16 warps per (token, head) instead (65536 registers per SM at 128 per
-// thread).
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 16>
+// 1088-wide rows: 16 x 1096 x 2 + 2 x 32 x 1096 x 2 + 2560 = 177920 bytes,
+// within the H200's 227 KB.
 // SM90-LABEL: func.func @decode_wide_latent
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
-// The split ops (ds-split-attention's output) keep their strategies.
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 177920, splits = 132>
+// The split ops (ds-split-attention's output) get the same strategies.
 // SM90-LABEL: func.func @decode_split
-// SM90: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 66>
+// SM90: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 132>
 // SM90: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config
 
-// The A100 profile has 108 SMs.
+// The A100 profile has 108 SMs (and 163 KB of shared memory per block).
 // SM80-LABEL: func.func @decode
-// SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, splits = 108>
+// SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 108>
 // SM80: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
+
+// CUDA cores only (tensor-cores=false): a block per (token, share, group of
+// up to 8 heads), a warp per head.
+// CORES-LABEL: func.func @decode
+// CORES: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, splits = 132>
+// 16 heads: two groups of 8, a warp per head, 132 / 2 = 66 shares.
+// CORES-LABEL: func.func @decode_16_heads
+// CORES: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 66>
+// 128 heads: 16 groups of 8, so 132 / 16 = 8 shares fill the SMs once.
+// CORES-LABEL: func.func @decode_128_heads
+// CORES: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 8>
+// A 32-row tile of 1088-wide rows exceeds 40 KB of shared memory: a block of
+// 16 warps per (token, head) instead (65536 registers per SM at 128 per
+// thread).
+// CORES-LABEL: func.func @decode_wide_latent
+// CORES: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = block_split, block = 512>
+// CORES-LABEL: func.func @decode_split
+// CORES: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 66>
+// CORES-NOT: position_split_mma
 
 // The host runs the generic lowering of every op.
 // CPU-LABEL: func.func @prefill

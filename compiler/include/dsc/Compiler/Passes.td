@@ -132,15 +132,18 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts | `generic` | `warp`, 128 threads |
     | `ds.sample` | `generic` | `block`: a block per row, as many threads as the SM's registers allow at 128 per thread and static shared memory holds the threshold search's 17 bin sums per thread for (512 on every profile) |
     | `ds.mla_latent_attention` in prefill | `generic` | `warp_query_group`: as many of a slot's tokens per warp as the register file holds accumulators for (4 at a 512-wide latent) |
-    | `ds.mla_latent_attention` in decode | `generic` | `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 8 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
-    | `ds.mla_latent_attention_partial` | `generic` | `position_split` as above |
+    | `ds.mla_latent_attention` in decode | `generic` | `position_split_mma` where the target has mma.sync (sm_80+, unless `tensor-cores=false`), the latent is a multiple of 32, the row width of 16 and its dynamic shared memory (16 queries and two 32-row tiles, rows padded by 16 bytes, and the scores) fits the target: a block of 4 warps per (token, share of the positions, group of 16 heads), `splits` = SMs / head groups. Else `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 8 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
+    | `ds.mla_latent_attention_partial` | `generic` | `position_split_mma` or `position_split` as above |
     | `ds.mla_attention_combine` | `generic` | `warp` (8 lanes per (token, head, 4 latent columns), 128 threads) where the latent is a multiple of 4, else `generic` |
   }];
   let options = [
     Option<"target", "target", "std::string", "\"cpu\"",
            "instruction-set target: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a">,
     Option<"gpu", "gpu", "std::string", "\"\"",
-           "device profile (h200, h100, a100, l40s); default: the target's">
+           "device profile (h200, h100, a100, l40s); default: the target's">,
+    Option<"tensorCores", "tensor-cores", "bool", "true",
+           "choose the tensor-core strategies where the target has the "
+           "instructions (false: CUDA cores only, to compare)">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }

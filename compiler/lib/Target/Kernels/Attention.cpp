@@ -724,6 +724,8 @@ private:
   latentAttentionPartial(MLALatentAttentionPartialOp op) {
     if (config.getStrategy() == KernelStrategy::PositionSplit)
       return latentAttentionPositionSplit(op);
+    if (config.getStrategy() == KernelStrategy::PositionSplitMma)
+      return latentAttentionPositionSplitMma(op);
     LatentCacheType type = op.getCache().getType();
     int64_t latent = type.getLatent(), width = latent + type.getRope();
     int64_t heads = op.getNumHeads(), maxSplits = op.getMaxSplits();
@@ -1019,6 +1021,340 @@ private:
           });
     });
     return {ParallelDim::TokensTimesStatic, maxSplits * groups * block};
+  }
+
+  /// GPU decode on tensor cores (`position_split_mma`): a block of 4 warps
+  /// per (token, share, group of 16 heads), the heads being the M of
+  /// mma.sync m16n8k16 (bf16 operands, f32 accumulators). The group's
+  /// queries and the share's cache rows, 32 per tile, are staged in dynamic
+  /// shared memory by cp.async (rows padded by 16 bytes so ldmatrix reads
+  /// them without bank conflicts); the next tile is in flight while the
+  /// current one is used. Per tile, warp w scores rows 8w..8w+7 for the 16
+  /// heads (ldmatrix fragments of the queries and rows, four independent
+  /// accumulator chains over the width), the scores meet in shared memory,
+  /// every warp takes the tile's online-softmax step for all 16 heads (its
+  /// lanes hold rows g and g + 8 of the fragments), and warp w accumulates
+  /// latent columns [w L/4, (w+1) L/4) of the values with the probabilities
+  /// as the A operand (rounded to bf16; their sum stays f32).
+  std::pair<ParallelDim, int64_t>
+  latentAttentionPositionSplitMma(MLALatentAttentionPartialOp op) {
+    LatentCacheType type = op.getCache().getType();
+    int64_t latent = type.getLatent(), width = latent + type.getRope();
+    int64_t heads = op.getNumHeads(), maxSplits = op.getMaxSplits();
+    constexpr int64_t kHeads = kPositionSplitMmaHeads, kWarps = 4;
+    constexpr int64_t kBlock = kWarps * Emitter::kWarp;
+    int64_t groups = (heads + kHeads - 1) / kHeads;
+    PositionSplitMmaLayout layout = positionSplitMmaLayout(width);
+    int64_t stride = layout.rowStride, scoreStride = layout.scoreStride;
+    int64_t rowChunks = width / 8, columnsPerWarp = latent / kWarps;
+    int64_t blocksPerWarp = columnsPerWarp / 8; // n8 blocks of the values
+    double softmaxScale = op.getSoftmaxScale().convertToDouble();
+    Value cachePtr = operand(3);
+    LLVM::GlobalOp shared = dynamicSharedArray();
+    Value sharedBase = sharedAddress(shared);
+    Value queries = sharedBase;
+    Value firstTile = e.add(sharedBase, e.c64(layout.tilesOffset));
+    Value scores = e.gep(genericPointer(shared), e.b.getI8Type(),
+                         e.c64(layout.scoresOffset));
+    Type f32 = e.b.getF32Type();
+    auto f32x2 = VectorType::get({2}, f32);
+    auto pair = [&](Value x, Value y) {
+      Value v = LLVM::UndefOp::create(e.b, e.loc, f32x2);
+      v = LLVM::InsertElementOp::create(e.b, e.loc, v, x, c32(0));
+      return LLVM::InsertElementOp::create(e.b, e.loc, v, y, c32(1))
+          .getResult();
+    };
+    auto storePair = [&](Value x, Value y, Value base, Value index) {
+      LLVM::StoreOp::create(e.b, e.loc, pair(x, y), e.gep(base, f32, index),
+                            /*alignment=*/8);
+    };
+    auto loadPair = [&](Value base, Value index) {
+      Value v = LLVM::LoadOp::create(e.b, e.loc, f32x2, e.gep(base, f32, index),
+                                     /*alignment=*/8);
+      return std::pair<Value, Value>{
+          LLVM::ExtractElementOp::create(e.b, e.loc, v, c32(0)),
+          LLVM::ExtractElementOp::create(e.b, e.loc, v, c32(1))};
+    };
+    auto quadReduce = [&](Value v, bool isMax) {
+      for (int32_t offset : {1, 2}) {
+        Value other = e.shuffleXor(v, offset);
+        v = isMax ? e.fmax(v, other) : e.fadd(v, other);
+      }
+      return v;
+    };
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value blockIndex = e.div(index, e.c64(kBlock));
+      Value thread = e.rem(index, e.c64(kBlock));
+      Value warp = e.div(thread, e.c64(Emitter::kWarp));
+      Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+      // mma.sync fragments: lane holds rows lane/4 and lane/4 + 8, column
+      // pair 2 (lane % 4).
+      Value row = e.div(lane, e.c64(4)),
+            pairColumn = e.mul(e.rem(lane, e.c64(4)), e.c64(2));
+      Value t = e.div(blockIndex, e.c64(maxSplits * groups));
+      Value within = e.rem(blockIndex, e.c64(maxSplits * groups));
+      Value g = e.div(within, e.c64(maxSplits));
+      Value s = e.rem(within, e.c64(maxSplits));
+      Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
+      auto [splits, share] = positionShares(count, maxSplits);
+      Value headBase = e.mul(g, e.c64(kHeads));
+      Value lseRow = e.mul(e.add(e.mul(t, e.c64(maxSplits)), s), e.c64(heads));
+      ifThen(
+          cmpI(arith::CmpIPredicate::slt, s, splits),
+          [&] {
+            Value from =
+                arith::MinSIOp::create(e.b, e.loc, e.mul(s, share), count);
+            Value to =
+                arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+            Value slot = e.loadI64(operand(2), t);
+            // Chunk j of the thread's share of a 16-byte-chunk copy.
+            auto eachChunk = [&](int64_t chunks,
+                                 const std::function<void(Value)> &copy) {
+              for (int64_t i = 0; i < (chunks + kBlock - 1) / kBlock; ++i) {
+                Value chunk = e.add(thread, e.c64(i * kBlock));
+                if (chunks % kBlock == 0)
+                  copy(chunk);
+                else
+                  ifThen(cmpI(arith::CmpIPredicate::slt, chunk, e.c64(chunks)),
+                         [&] { copy(chunk); });
+              }
+            };
+            // The group's queries (zeros past the last head).
+            eachChunk(kHeads * rowChunks, [&](Value chunk) {
+              Value r = e.div(chunk, e.c64(rowChunks));
+              Value column = e.mul(e.rem(chunk, e.c64(rowChunks)), e.c64(8));
+              Value head = e.add(headBase, r);
+              Value valid = cmpI(arith::CmpIPredicate::slt, head, e.c64(heads));
+              head = arith::MinSIOp::create(e.b, e.loc, head, e.c64(heads - 1));
+              Value source =
+                  e.gep(operand(0), bf16(),
+                        e.add(e.mul(e.add(e.mul(t, e.c64(heads)), head),
+                                    e.c64(width)),
+                              column));
+              cpAsync16(
+                  e.add(queries, e.mul(e.add(e.mul(r, e.c64(stride)), column),
+                                       e.c64(2))),
+                  source, select(valid, c32(16), c32(0)));
+            });
+            // Rows [start, start + 32) of the share into a tile buffer
+            // (rows past the share repeat its last; their scores are
+            // masked).
+            Value lastRow = e.fsubI(to, e.c64(1));
+            auto loadTile = [&](Value start, Value buffer) {
+              eachChunk(kSplitRows * rowChunks, [&](Value chunk) {
+                Value r = e.div(chunk, e.c64(rowChunks));
+                Value column = e.mul(e.rem(chunk, e.c64(rowChunks)), e.c64(8));
+                Value position = arith::MinSIOp::create(
+                    e.b, e.loc, e.add(start, r), lastRow);
+                Value source =
+                    e.gep(cachePtr, bf16(),
+                          e.add(cacheRow(slot, position, width), column));
+                cpAsync16(
+                    e.add(buffer, e.mul(e.add(e.mul(r, e.c64(stride)), column),
+                                        e.c64(2))),
+                    source, c32(16));
+              });
+            };
+            loadTile(from, firstTile);
+            cpAsyncCommit();
+            // Loop-invariant parts of the lanes' ldmatrix addresses (bytes):
+            // query matrices j = lane / 8 cover rows 8 (j % 2).., columns
+            // 8 (j / 2)..; score matrices rows 8 w + lane % 8, columns
+            // 8 ((lane / 8) % 2)..; value matrices (transposed) row `lane`.
+            Value laneEight = e.rem(lane, e.c64(8));
+            Value matrix = e.div(lane, e.c64(8));
+            Value queryLane = e.mul(
+                e.add(e.mul(e.add(laneEight,
+                                  e.mul(e.rem(matrix, e.c64(2)), e.c64(8))),
+                            e.c64(stride)),
+                      e.mul(e.div(matrix, e.c64(2)), e.c64(8))),
+                e.c64(2));
+            Value scoreLane =
+                e.mul(e.add(e.mul(e.add(e.mul(warp, e.c64(8)), laneEight),
+                                  e.c64(stride)),
+                            e.mul(e.rem(matrix, e.c64(2)), e.c64(8))),
+                      e.c64(2));
+            Value valueLane = e.mul(e.add(e.mul(lane, e.c64(stride)),
+                                          e.mul(warp, e.c64(columnsPerWarp))),
+                                    e.c64(2));
+            // m and l of rows `row` and `row + 8`, the buffer parity, the
+            // value accumulators (4 per n8 block).
+            SmallVector<Value> init{e.f32(-INFINITY), e.f32(-INFINITY),
+                                    e.f32(0.0), e.f32(0.0), e.c64(0)};
+            init.append(blocksPerWarp * 4, e.f32(0.0));
+            auto tiles = scf::ForOp::create(e.b, e.loc, from, to,
+                                            e.c64(kSplitRows), init);
+            {
+              OpBuilder::InsertionGuard guard(e.b);
+              e.b.setInsertionPointToStart(tiles.getBody());
+              Value start = tiles.getInductionVar();
+              auto args = tiles.getRegionIterArgs();
+              Value parity = args[4];
+              Value buffer =
+                  e.add(firstTile, e.mul(parity, e.c64(layout.tileBytes)));
+              Value other = e.add(firstTile, e.mul(e.fsubI(e.c64(1), parity),
+                                                   e.c64(layout.tileBytes)));
+              Value next = e.add(start, e.c64(kSplitRows));
+              ifThen(cmpI(arith::CmpIPredicate::slt, next, to),
+                     [&] { loadTile(next, other); });
+              cpAsyncCommit();
+              cpAsyncWait(1);
+              barrier();
+              // Scores of rows 8w..8w+7 for the 16 heads: k16 steps in a
+              // loop of kChains steps (independent accumulators, so the
+              // products overlap; a loop, not unrolled, keeps the
+              // fragments' registers few), the remainder after it.
+              constexpr int64_t kChains = 4;
+              int64_t steps = width / 16, looped = steps / kChains * kChains;
+              auto step = [&](Value k, SmallVector<Value> acc) {
+                Value offset = e.mul(k, e.c64(32));
+                SmallVector<Value> a = loadMatrices(
+                    4, false, e.add(queries, e.add(queryLane, offset)));
+                SmallVector<Value> b = loadMatrices(
+                    2, false, e.add(buffer, e.add(scoreLane, offset)));
+                return mmaBF16(a, b, acc);
+              };
+              SmallVector<SmallVector<Value>> chains(
+                  kChains, SmallVector<Value>(4, e.f32(0.0)));
+              if (looped > 0) {
+                SmallVector<Value> flat;
+                for (auto &chain : chains)
+                  flat.append(chain);
+                auto kLoop = scf::ForOp::create(
+                    e.b, e.loc, e.c64(0), e.c64(looped), e.c64(kChains), flat);
+                OpBuilder::InsertionGuard inner(e.b);
+                e.b.setInsertionPointToStart(kLoop.getBody());
+                SmallVector<Value> yieldedChains;
+                for (int64_t c = 0; c < kChains; ++c) {
+                  auto acc = kLoop.getRegionIterArgs().slice(4 * c, 4);
+                  llvm::append_range(
+                      yieldedChains,
+                      step(e.add(kLoop.getInductionVar(), e.c64(c)),
+                           SmallVector<Value>(acc)));
+                }
+                scf::YieldOp::create(e.b, e.loc, yieldedChains);
+                e.b.setInsertionPointAfter(kLoop);
+                for (int64_t c = 0; c < kChains; ++c)
+                  chains[c] =
+                      SmallVector<Value>(kLoop.getResults().slice(4 * c, 4));
+              }
+              for (int64_t k = looped; k < steps; ++k)
+                chains[k % kChains] = step(e.c64(k), chains[k % kChains]);
+              SmallVector<Value> score(4);
+              Value column = e.add(e.mul(warp, e.c64(8)), pairColumn);
+              Value position = e.add(start, column);
+              for (int i = 0; i < 4; ++i) {
+                Value sum = chains[0][i];
+                for (int c = 1; c < kChains; ++c)
+                  sum = e.fadd(sum, chains[c][i]);
+                Value valid = cmpI(arith::CmpIPredicate::slt,
+                                   e.add(position, e.c64(i % 2)), to);
+                score[i] = select(valid, e.fmul(sum, e.f32(softmaxScale)),
+                                  e.f32(-INFINITY));
+              }
+              for (int half = 0; half < 2; ++half)
+                storePair(score[2 * half], score[2 * half + 1], scores,
+                          e.add(e.mul(e.add(row, e.c64(8 * half)),
+                                      e.c64(scoreStride)),
+                                column));
+              barrier();
+              // The online-softmax step of rows `row` and `row + 8`: this
+              // lane's 8 columns of each (the A fragments' pairs), the
+              // quad's 32 together.
+              SmallVector<Value> next4;
+              SmallVector<SmallVector<Value>> p(2);
+              SmallVector<Value> alpha(2);
+              for (int half = 0; half < 2; ++half) {
+                Value rowStart =
+                    e.mul(e.add(row, e.c64(8 * half)), e.c64(scoreStride));
+                SmallVector<Value> v;
+                for (int q = 0; q < 4; ++q) {
+                  auto [x, y] = loadPair(
+                      scores, e.add(rowStart, e.add(pairColumn, e.c64(8 * q))));
+                  v.append({x, y});
+                }
+                Value tileMax = v[0];
+                for (size_t i = 1; i < v.size(); ++i)
+                  tileMax = e.fmax(tileMax, v[i]);
+                Value m = args[half];
+                Value mNext = e.fmax(m, quadReduce(tileMax, /*isMax=*/true));
+                Value mBase = select(
+                    cmpF(arith::CmpFPredicate::OEQ, mNext, e.f32(-INFINITY)),
+                    e.f32(0.0), mNext);
+                alpha[half] = e.exp(e.fsub(m, mBase));
+                Value sum = e.f32(0.0);
+                for (Value x : v) {
+                  p[half].push_back(e.exp(e.fsub(x, mBase)));
+                  sum = e.fadd(sum, p[half].back());
+                }
+                next4.push_back(mNext);
+                next4.push_back(e.fadd(e.fmul(args[2 + half], alpha[half]),
+                                       quadReduce(sum, /*isMax=*/false)));
+              }
+              // A fragments of the two k16 steps: (row, k 2c..), (row + 8,
+              // k 2c..), (row, k 2c+8..), (row + 8, k 2c+8..).
+              SmallVector<SmallVector<Value>> probabilities(2);
+              for (int step = 0; step < 2; ++step)
+                for (int q = 0; q < 2; ++q)
+                  for (int half = 0; half < 2; ++half) {
+                    int i = 4 * step + 2 * q;
+                    probabilities[step].push_back(
+                        packBF16x2(p[half][i], p[half][i + 1]));
+                  }
+              SmallVector<Value> yielded{next4[0], next4[2], next4[1], next4[3],
+                                         e.fsubI(e.c64(1), parity)};
+              for (int64_t j = 0; j < blocksPerWarp; ++j) {
+                SmallVector<Value> acc;
+                for (int i = 0; i < 4; ++i)
+                  acc.push_back(e.fmul(args[5 + 4 * j + i], alpha[i / 2]));
+                SmallVector<Value> b = loadMatrices(
+                    4, true, e.add(buffer, e.add(valueLane, e.c64(16 * j))));
+                acc = mmaBF16(probabilities[0], {b[0], b[1]}, acc);
+                acc = mmaBF16(probabilities[1], {b[2], b[3]}, acc);
+                yielded.append(acc);
+              }
+              // Every warp is done with the tile and the scores before
+              // they are replaced.
+              barrier();
+              scf::YieldOp::create(e.b, e.loc, yielded);
+            }
+            cpAsyncWait(0);
+            for (int half = 0; half < 2; ++half) {
+              Value m = tiles.getResult(half), l = tiles.getResult(2 + half);
+              Value inv = select(cmpF(arith::CmpFPredicate::OGT, l, e.f32(0.0)),
+                                 e.fdiv(e.f32(1.0), l), e.f32(0.0));
+              Value head = e.add(headBase, e.add(row, e.c64(8 * half)));
+              ifThen(cmpI(arith::CmpIPredicate::slt, head, e.c64(heads)), [&] {
+                Value out = e.mul(e.add(lseRow, head), e.c64(latent));
+                for (int64_t j = 0; j < blocksPerWarp; ++j) {
+                  Value column = e.add(
+                      e.add(e.mul(warp, e.c64(columnsPerWarp)), e.c64(8 * j)),
+                      pairColumn);
+                  storePair(e.fmul(tiles.getResult(5 + 4 * j + 2 * half), inv),
+                            e.fmul(tiles.getResult(6 + 4 * j + 2 * half), inv),
+                            result(0), e.add(out, column));
+                }
+                Value first = arith::AndIOp::create(
+                    e.b, e.loc, cmpI(arith::CmpIPredicate::eq, warp, e.c64(0)),
+                    cmpI(arith::CmpIPredicate::eq, pairColumn, e.c64(0)));
+                ifThen(first, [&] {
+                  e.store(logSumExp(m, l), result(1), e.add(lseRow, head));
+                });
+              });
+            }
+          },
+          [&] {
+            Value head = e.add(headBase, thread);
+            Value mine = arith::AndIOp::create(
+                e.b, e.loc,
+                cmpI(arith::CmpIPredicate::slt, thread, e.c64(kHeads)),
+                cmpI(arith::CmpIPredicate::slt, head, e.c64(heads)));
+            ifThen(mine, [&] {
+              e.store(e.f32(-INFINITY), result(1), e.add(lseRow, head));
+            });
+          });
+    });
+    return {ParallelDim::TokensTimesStatic, maxSplits * groups * kBlock};
   }
 
   /// Slot `i` of a lane-strided walk over `limit` items (lane + 32 i),

@@ -31,6 +31,9 @@ struct KernelBodyContext {
   std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
   /// A block-shared f32 array of the kernel (CUDA only).
   std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
+  /// The kernel's dynamic shared memory (bytes; CUDA only, sized by the
+  /// configuration's dynamic_shared_bytes).
+  std::function<LLVM::GlobalOp()> dynamicSharedArray;
 };
 
 /// How a generated kernel's launches split their work (its GPU block size
@@ -45,7 +48,8 @@ public:
   explicit KernelBody(const KernelBodyContext &context)
       : e(context.e), cache(context.cache), config(context.config),
         gpu(context.config.isWarpCooperative()),
-        invFreqTable(context.invFreqTable), sharedArray(context.sharedArray) {}
+        invFreqTable(context.invFreqTable), sharedArray(context.sharedArray),
+        dynamicSharedArray(context.dynamicSharedArray) {}
 
 protected:
   Emitter &e;
@@ -55,6 +59,7 @@ protected:
   bool gpu;
   std::function<LLVM::GlobalOp(RopeAttr)> invFreqTable;
   std::function<LLVM::GlobalOp(StringRef, int64_t)> sharedArray;
+  std::function<LLVM::GlobalOp()> dynamicSharedArray;
 
   KernelShape shape(std::pair<ParallelDim, int64_t> split) const {
     return {split.first, split.second};
@@ -265,6 +270,103 @@ protected:
     }
     return values;
   }
+  //===--- tensor cores and asynchronous copies (CUDA strategies) ---------===//
+
+  /// PTX `text` as inline assembly with LLVM `constraints`; `volatile`
+  /// keeps it in order with barriers and other volatile assembly.
+  Value inlineAsm(Type result, ValueRange operands, StringRef text,
+                  StringRef constraints, bool isVolatile) {
+    auto op = LLVM::InlineAsmOp::create(
+        e.b, e.loc, result, operands, text, constraints, isVolatile,
+        /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+        LLVM::AsmDialectAttr(), ArrayAttr());
+    return result ? op.getResult(0) : Value();
+  }
+  /// The shared-window address (i64) of a shared array, for the
+  /// instructions that take one (ldmatrix, cp.async).
+  Value sharedAddress(LLVM::GlobalOp array) {
+    Value address = LLVM::AddressOfOp::create(e.b, e.loc, array);
+    return LLVM::PtrToIntOp::create(e.b, e.loc, e.b.getI64Type(), address);
+  }
+  /// A shared array as a generic pointer (for plain loads and stores).
+  Value genericPointer(LLVM::GlobalOp array) {
+    Value address = LLVM::AddressOfOp::create(e.b, e.loc, array);
+    return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address);
+  }
+  /// Copies 16 bytes from global memory (a generic pointer) to the shared
+  /// address `to` without passing through registers; `bytes` (i32, 16 or
+  /// 0) are read and the rest of the 16 zero-filled. Lands by cpAsyncWait.
+  void cpAsync16(Value to, Value from, Value bytes) {
+    Value global = LLVM::PtrToIntOp::create(e.b, e.loc, e.b.getI64Type(), from);
+    inlineAsm(Type(), ValueRange{to, global, bytes},
+              "{ .reg .u64 g; cvta.to.global.u64 g, $1; "
+              "cp.async.cg.shared.global [$0], [g], 16, $2; }",
+              "l,l,r,~{memory}", /*isVolatile=*/true);
+  }
+  /// Closes the group of the copies issued since the last commit.
+  void cpAsyncCommit() {
+    inlineAsm(Type(), ValueRange{}, "cp.async.commit_group;", "~{memory}",
+              true);
+  }
+  /// Waits until at most `pending` committed groups are still in flight.
+  void cpAsyncWait(int pending) {
+    inlineAsm(Type(), ValueRange{},
+              "cp.async.wait_group " + std::to_string(pending) + ";",
+              "~{memory}", true);
+  }
+  /// `count` (1, 2 or 4) 8x8 b16 matrices from shared memory, rows
+  /// addressed by lanes 8j..8j+7 for matrix j; `transpose` gives each lane
+  /// a column pair instead of a row pair. One i32 (two b16) per matrix.
+  SmallVector<Value> loadMatrices(int count, bool transpose, Value address) {
+    std::string regs, constraints;
+    for (int i = 0; i < count; ++i) {
+      regs += (i ? ",$" : "$") + std::to_string(i);
+      constraints += "=r,";
+    }
+    std::string text = "ldmatrix.sync.aligned.m8n8.x" + std::to_string(count) +
+                       (transpose ? ".trans" : "") + ".shared.b16 {" + regs +
+                       "}, [$" + std::to_string(count) + "];";
+    SmallVector<Type> types(count, i32());
+    Type result =
+        count == 1 ? i32()
+                   : LLVM::LLVMStructType::getLiteral(e.b.getContext(), types);
+    Value v = inlineAsm(result, ValueRange{address}, text, constraints + "l",
+                        /*isVolatile=*/true);
+    if (count == 1)
+      return {v};
+    SmallVector<Value> out;
+    for (int i = 0; i < count; ++i)
+      out.push_back(LLVM::ExtractValueOp::create(e.b, e.loc, v, i));
+    return out;
+  }
+  /// d = a b + c on tensor cores, m16n8k16, bf16 in (a: 4 i32, b: 2 i32 in
+  /// mma.sync's fragment layout), f32 accumulators (c: 4).
+  SmallVector<Value> mmaBF16(ArrayRef<Value> a, ArrayRef<Value> b,
+                             ArrayRef<Value> c) {
+    Type f32 = e.b.getF32Type();
+    Type result = LLVM::LLVMStructType::getLiteral(e.b.getContext(),
+                                                   {f32, f32, f32, f32});
+    SmallVector<Value> operands(a);
+    llvm::append_range(operands, b);
+    llvm::append_range(operands, c);
+    Value d =
+        inlineAsm(result, operands,
+                  "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                  "{$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
+                  "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", /*isVolatile=*/false);
+    SmallVector<Value> out;
+    for (int i = 0; i < 4; ++i)
+      out.push_back(LLVM::ExtractValueOp::create(e.b, e.loc, d, i));
+    return out;
+  }
+  /// Two f32 rounded to bf16 (to nearest even) in one i32, `low` in bits
+  /// 0-15: an operand pair of mma.sync.
+  Value packBF16x2(Value low, Value high) {
+    return inlineAsm(i32(), ValueRange{high, low},
+                     "cvt.rn.bf16x2.f32 $0, $1, $2;", "=r,f,f",
+                     /*isVolatile=*/false);
+  }
+
   /// Four f32 as a vector<4xf32>.
   Value packF32x4(ArrayRef<Value> values) {
     auto type = VectorType::get({4}, e.b.getF32Type());

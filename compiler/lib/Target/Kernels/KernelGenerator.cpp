@@ -199,11 +199,21 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
         name + "_" + what.str(), Attribute(), /*alignment=*/16,
         /*addrSpace=*/3);
   };
+  // The block's dynamic shared memory (its size is the configuration's
+  // dynamic_shared_bytes, given at launch): `.extern .shared` in PTX.
+  auto dynamicSharedArray = [&] {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(kernels.getBody());
+    return LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), 0),
+        /*isConstant=*/false, LLVM::Linkage::External, name + "_dynamic",
+        Attribute(), /*alignment=*/16, /*addrSpace=*/3);
+  };
   kernels::Emitter emitter(b, loc, func, op, fp8Table);
   if (config.isWarpCooperative())
     emitter.fp8Decode = fp8Decode;
-  kernels::KernelBodyContext context{emitter, cache, config, invFreqTable,
-                                     sharedArray};
+  kernels::KernelBodyContext context{
+      emitter, cache, config, invFreqTable, sharedArray, dynamicSharedArray};
   kernels::KernelShape shape = row->emit(context, op);
   func::ReturnOp::create(b, loc);
 

@@ -68,6 +68,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        emitAttentionKernel, attentionCost},
       {MLALatentAttentionPartialOp::getOperationName(),
        KernelStrategy::PositionSplit, emitAttentionKernel, attentionCost},
+      {MLALatentAttentionPartialOp::getOperationName(),
+       KernelStrategy::PositionSplitMma, emitAttentionKernel, attentionCost},
       {MLAAttentionCombineOp::getOperationName(), KernelStrategy::Generic,
        emitAttentionKernel, attentionCost},
       {MLAAttentionCombineOp::getOperationName(), KernelStrategy::Warp,

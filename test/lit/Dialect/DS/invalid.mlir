@@ -610,7 +610,7 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
-// expected-error @+1 {{splits applies to position_split only}}
+// expected-error @+1 {{splits applies to position_split and position_split_mma only}}
 ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, splits = 4> outputs = [] "ds.embed"
 
 // -----

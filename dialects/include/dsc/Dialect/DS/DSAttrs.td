@@ -120,7 +120,8 @@ def DS_KernelStrategy : I32EnumAttr<"KernelStrategy",
       I32EnumAttrCase<"WarpQueryGroup", 2, "warp_query_group">,
       I32EnumAttrCase<"BlockSplit", 3, "block_split">,
       I32EnumAttrCase<"Block", 4, "block">,
-      I32EnumAttrCase<"PositionSplit", 5, "position_split">]> {
+      I32EnumAttrCase<"PositionSplit", 5, "position_split">,
+      I32EnumAttrCase<"PositionSplitMma", 6, "position_split_mma">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -140,15 +141,17 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory | `ds.sample` |
     | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode, where `position_split` does not apply) |
     | `position_split` | latent attention with a block per (token, share of the positions, group of up to 8 heads): the block stages 32 cache rows at a time in shared memory and every head of the group reads them there; at most `splits` shares per token, merged by `ds.mla_attention_combine` | `ds.mla_latent_attention` (decode; `ds-split-attention` turns it into `ds.mla_latent_attention_partial` + `ds.mla_attention_combine`) |
+    | `position_split_mma` | `position_split` on tensor cores (mma.sync m16n8k16, bf16 in, f32 accumulated): a block of 4 warps per (token, share of the positions, group of 16 heads, the heads being the products' M), 32 cache rows per tile double-buffered in dynamic shared memory by `cp.async`; each warp scores 8 of a tile's rows for all 16 heads and accumulates a quarter of the latent columns; probabilities enter the value product rounded to bf16 | as `position_split` |
 
     `block` is the GPU threads per block (a multiple of 32, at most 1024;
     ignored on the host). `query_group` is meaningful only for
     `warp_query_group` and must be 1 otherwise. `dynamic_shared_bytes` is
     the dynamic shared memory a block asks for at launch (at most 227 KB,
-    sm_90's opt-in maximum; 0 for every kernel today, whose shared arrays
-    are static); the program's launch record carries it. `splits` is the
+    sm_90's opt-in maximum; `position_split_mma` is the one strategy that
+    uses it, the others' shared arrays are static); the program's launch
+    record carries it. `splits` is the
     most blocks one token's positions are spread over, for
-    `position_split` only (1 otherwise).
+    `position_split` and `position_split_mma` only (1 otherwise).
 
     ```mlir
     #ds.kernel_config<strategy = warp, block = 128>

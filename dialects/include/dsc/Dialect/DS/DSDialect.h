@@ -31,6 +31,16 @@ void printCost(mlir::AsmPrinter &printer, const llvm::APFloat &value);
 
 #include "dsc/Dialect/DS/DSEnums.h.inc"
 
+namespace dsc::ds {
+/// Whether decode attention configured with `s` splits each token's
+/// positions into shares that ds.mla_attention_combine merges (the
+/// strategies ds-split-attention rewrites).
+inline bool isPositionSplit(KernelStrategy s) {
+  return s == KernelStrategy::PositionSplit ||
+         s == KernelStrategy::PositionSplitMma;
+}
+} // namespace dsc::ds
+
 // Before the dialect: its discardable-attribute helpers return these.
 #define GET_ATTRDEF_CLASSES
 #include "dsc/Dialect/DS/DSAttrs.h.inc"

@@ -46,6 +46,21 @@ int64_t resolvePageSize(int64_t requested, int64_t maxSeqLen);
 /// ds-configure-kernels sizes the block by it and the kernel indexes by it.
 int64_t positionSplitHeadGroup(int64_t heads);
 
+/// The heads one block of a `position_split_mma` latent attention serves:
+/// the M of mma.sync m16n8k16 (a model with fewer heads, or a last group
+/// with fewer, pads the rows with zero queries).
+constexpr int64_t kPositionSplitMmaHeads = 16;
+
+/// The dynamic shared memory of a `position_split_mma` block, in bytes from
+/// its start: the group's 16 queries, then two tiles of 32 cache rows (rows
+/// of `rowStride` bf16: the cache row width plus 8, so that the 8 rows an
+/// ldmatrix reads fall in different banks), then the tile's 16 x 32 f32
+/// scores (rows of `scoreStride`).
+struct PositionSplitMmaLayout {
+  int64_t rowStride, scoreStride, tileBytes, tilesOffset, scoresOffset, bytes;
+};
+PositionSplitMmaLayout positionSplitMmaLayout(int64_t width);
+
 /// Whether `op` is a kernel-level op (every target generates its kernel).
 bool isKernelOp(mlir::Operation *op);
 
