@@ -5,6 +5,7 @@ of the same files takes.
 
 Usage: startup.py DIR [--config v2lite-config] [--shards 4] [--runs 2]
                   [--exes v2lite.exe,v2lite-fp8.exe] [--keep CKPT_DIR]
+                  [--load-threads 4,8,16]
 
 DIR is the unpacked build-device/ folder: it holds make-tiny-checkpoint.py,
 the V2-Lite config folder and the executables. The checkpoint (31 GB for
@@ -14,6 +15,9 @@ temporary folder on the local disk, then:
   * warm: each executable runs `--prompt-ids ... -n 1 --json` --runs times
     with the files in the page cache (just written); the start-up phases of
     the last run are printed;
+  * --load-threads: the first executable warm again with each count of
+    reader threads (DSRT_LOAD_THREADS), to find where the rate stops
+    growing;
   * cold: the files are dropped from the page cache (posix_fadvise
     DONTNEED, which needs no privilege; a read after it shows whether it
     worked), then the first executable runs once, then the files are
@@ -50,10 +54,13 @@ def parallel_read(files):
     return time.time() - t
 
 
-def run(exe, ckpt):
+def run(exe, ckpt, threads=None):
+    env = dict(os.environ)
+    if threads:
+        env["DSRT_LOAD_THREADS"] = str(threads)
     t = time.time()
     r = subprocess.run([exe, "--weights", ckpt, "--prompt-ids", "1 2 3 4 5 6 7 8", "-n", "1",
-                        "--json"], capture_output=True, text=True, timeout=600)
+                        "--json"], capture_output=True, text=True, timeout=600, env=env)
     wall = time.time() - t
     if r.returncode != 0:
         raise RuntimeError(f"{os.path.basename(exe)}: {r.stderr.strip()[-600:]}")
@@ -77,6 +84,7 @@ def main():
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--exes", default="v2lite.exe,v2lite-fp8.exe")
     p.add_argument("--keep")
+    p.add_argument("--load-threads", default="")
     a = p.parse_args()
     ckpt = a.keep or tempfile.mkdtemp(prefix="dsc-startup-")
     rows = []
@@ -98,6 +106,11 @@ def main():
             show(f"{exe} warm", startup, wall)
             rows.append((f"{exe} warm", startup["launch_to_first_token_seconds"], size))
         exe = a.exes.split(",")[0]
+        for threads in filter(None, a.load_threads.split(",")):
+            startup, wall = run(os.path.join(a.dir, exe), ckpt, threads)
+            show(f"{exe} warm, {threads} reader threads", startup, wall)
+            rows.append((f"{exe} warm, {threads} readers",
+                         startup["launch_to_first_token_seconds"], size))
         drop_cache(files)
         startup, wall = run(os.path.join(a.dir, exe), ckpt)
         show(f"{exe} cold", startup, wall)

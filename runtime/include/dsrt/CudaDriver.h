@@ -105,6 +105,11 @@ struct CudaDriver {
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+  // Optional: pinned staging buffers of the weights' upload (without them
+  // it stages through pageable memory), and freeing its streams.
+  CUresult (*cuMemHostAlloc)(void **, size_t, unsigned);
+  CUresult (*cuMemFreeHost)(void *);
+  CUresult (*cuStreamDestroy)(CUstream);
 
   /// Loads libcuda.so.1 and resolves every entry point.
   static Expected<const CudaDriver *> load();

@@ -11,13 +11,15 @@
 // region, match dtype x shape, and do not overlap. After it succeeds, every
 // TensorInfo describes bytes that exist; gaps between tensors are allowed.
 //
-// Ownership: SafetensorsFile owns a read-only private mapping of the file and
-// unmaps it when destroyed; pointers from tensorData() and references to its
-// header live as long as the SafetensorsFile (moving the object keeps them
-// valid). The file must not shrink while it is mapped (reading a page that no
-// longer exists raises SIGBUS). SafetensorsHeader is a plain value.
-// Threading: parsing has no shared state; a SafetensorsFile is immutable after
-// open() and may be read from several threads at once.
+// Ownership: SafetensorsFile owns a read-only private mapping of the file
+// and a descriptor of it (for readTensor()), and releases both when
+// destroyed; pointers from tensorData() and references to its header live as
+// long as the SafetensorsFile (moving the object keeps them valid). The file
+// must not shrink while it is mapped (reading a page that no longer exists
+// raises SIGBUS; readTensor() reports it instead). SafetensorsHeader is a
+// plain value.
+// Threading: parsing has no shared state; a SafetensorsFile is immutable
+// after open() and may be read from several threads at once.
 //
 //===----------------------------------------------------------------------===//
 
@@ -118,6 +120,12 @@ public:
   /// TensorInfo of this file's header always does).
   const uint8_t *tensorData(const TensorInfo &tensor) const;
   size_t fileSize() const { return size_; }
+  /// Reads bytes [offset, offset + size) of `tensor`'s data into `out` with
+  /// pread: one copy from the page cache, no page faults on the mapping,
+  /// and a file cut short since open() is an error naming the file and
+  /// the tensor instead of a SIGBUS. The range must lie inside the tensor.
+  Status readTensor(const TensorInfo &tensor, uint64_t offset, uint64_t size,
+                    void *out) const;
 
 private:
   SafetensorsFile() = default;
@@ -127,6 +135,7 @@ private:
   SafetensorsHeader header_;
   const uint8_t *bytes_ = nullptr; // the mapping, or nullptr
   size_t size_ = 0;
+  int fd_ = -1; // open for readTensor(), closed with the mapping
 };
 
 } // namespace dsrt

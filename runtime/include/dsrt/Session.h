@@ -22,6 +22,8 @@
 #include "dsrt/Profile.h"
 #include "dsrt/Program.h"
 #include "dsrt/Sampling.h"
+#include "dsrt/WeightSource.h"
+#include "dsrt/WeightStreaming.h"
 #include "dsrt/Weights.h"
 
 #include <cstdint>
@@ -42,6 +44,9 @@ struct SessionOptions {
   /// Pages in the KV cache pool (0: enough for every slot's whole
   /// sequence, Program::cacheBytes()).
   int64_t cachePages = 0;
+  /// Called as the weights are read or uploaded: (bytes done, bytes in
+  /// all), on the creating thread (the executable shows it on a terminal).
+  LoadProgress loadProgress;
   /// cuda: profile every kernel of the first chunk of each shape (entry,
   /// tokens, outputs) inside a CUDA graph (profiles()). The chunk's results
   /// are those of a run without profiling.
@@ -83,9 +88,16 @@ class Session {
 public:
   virtual ~Session() = default;
 
-  /// A session on the device the program was compiled for. The weights are
-  /// read during creation (and uploaded for GPUs); `weights` may be freed
-  /// afterwards only for GPU sessions (see keepsHostWeights()).
+  /// A session on the device the program was compiled for. GPU sessions
+  /// stream the weights from `weights` to the device during creation
+  /// (checkpoint bytes go through pinned buffers, with no host copy); the
+  /// cpu session (and --check-kernels) runs on the store `weights` was made
+  /// from, or on a host copy it loads. What `weights` refers to may be
+  /// freed afterwards only when !keepsHostWeights().
+  static Expected<std::unique_ptr<Session>>
+  create(const Program &program, const WeightSource &weights,
+         const SessionOptions &options);
+  /// The same for weights in host memory (WeightSource::fromStore).
   static Expected<std::unique_ptr<Session>>
   create(const Program &program, const WeightStore &weights,
          const SessionOptions &options);
@@ -131,10 +143,10 @@ protected:
 
 /// Sessions of each device (Session::create picks by the program's target).
 Expected<std::unique_ptr<Session>>
-createCpuSession(const Program &program, const WeightStore &weights,
+createCpuSession(const Program &program, const WeightSource &weights,
                  const SessionOptions &options);
 Expected<std::unique_ptr<Session>>
-createCudaSession(const Program &program, const WeightStore &weights,
+createCudaSession(const Program &program, const WeightSource &weights,
                   const SessionOptions &options);
 
 } // namespace dsrt

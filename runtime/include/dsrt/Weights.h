@@ -4,10 +4,12 @@
 // Reads the weights a program's manifest names from a checkpoint folder:
 // every tensor is checked (present, dtype, shape, and for fp8 its
 // weight_scale_inv) before anything is allocated, then each manifest entry
-// is copied into one 64-byte-aligned host buffer, expert stacks contiguous.
-// A weight the program quantizes at load (`dsc compile --quantize=fp8`) is
-// read from its bf16 tensor and quantised to fp8 with f32 block scales
-// (dsrt/Quantize.h, on all hardware threads). With dummy(), weights of the
+// is read (dsrt/WeightSource.h, on several threads) into one
+// 64-byte-aligned host buffer, expert stacks contiguous. A weight the
+// program quantizes at load (`dsc compile --quantize=fp8`) is read from its
+// bf16 tensor and quantised to fp8 with f32 block scales (dsrt/Quantize.h)
+// by the thread that read it. GPU sessions stream a WeightSource to the
+// device instead and need no WeightStore. With dummy(), weights of the
 // compiled shapes and dtypes are made in place from a seed instead (for
 // benchmarks without a checkpoint).
 //
@@ -22,6 +24,8 @@
 #include "dsrt/Checkpoint.h"
 #include "dsrt/Expected.h"
 #include "dsrt/Program.h"
+#include "dsrt/WeightSource.h"
+#include "dsrt/WeightStreaming.h"
 
 #include <cstdlib>
 #include <functional>
@@ -30,26 +34,40 @@
 
 namespace dsrt {
 
+/// How WeightStore::load reads.
+struct WeightLoadOptions {
+  unsigned threads = 0;                // reader threads (loadThreads())
+  uint64_t spanBytes = kLoadSpanBytes; // the most one read moves
+  LoadProgress progress;               // called under a lock by the readers
+};
+
 class WeightStore {
 public:
-  /// Called as bytes are copied: (bytes done, bytes total).
-  using Progress = std::function<void(uint64_t, uint64_t)>;
+  /// Called as bytes are read: (bytes done, bytes total).
+  using Progress = LoadProgress;
+  using LoadOptions = WeightLoadOptions;
 
   /// Checks the checkpoint against the manifest; the message lists every
   /// problem (up to a limit), each naming the tensor and what was expected.
   static Status check(const Program &program, const Checkpoint &checkpoint);
 
-  /// Where load() spent its time (seconds) and the bytes it produced.
+  /// Where load() spent its time (seconds) and the bytes it moved: the
+  /// manifest check, then reading (quantising as it reads, overlapped) the
+  /// source's bytes; quantizedBytes are the e4m3 values and scales made.
   struct LoadTimes {
-    double checkSeconds = 0, copySeconds = 0, quantizeSeconds = 0;
-    uint64_t copiedBytes = 0, quantizedBytes = 0;
+    double checkSeconds = 0, readSeconds = 0;
+    uint64_t readBytes = 0, quantizedBytes = 0;
   };
 
-  /// check(), then copies every weight into host memory, quantising the
-  /// ones quantized at load; fills `times` when given.
+  /// check(), then reads every weight into host memory on several threads,
+  /// quantising the ones quantized at load; fills `times` when given.
   static Expected<WeightStore> load(const Program &program,
                                     const Checkpoint &checkpoint,
                                     const Progress &progress = {},
+                                    LoadTimes *times = nullptr);
+  /// Reads every weight of `source` into host memory (see above).
+  static Expected<WeightStore> load(const WeightSource &source,
+                                    const LoadOptions &options = {},
                                     LoadTimes *times = nullptr);
 
   /// Weights of the compiled shapes and dtypes from a seeded generator. A
@@ -78,10 +96,6 @@ private:
   };
   using Buffer = std::unique_ptr<uint8_t, FreeDeleter>;
   static Expected<WeightStore> allocate(const Program &program);
-  /// Quantises the bf16 checkpoint tensor(s) of weight `index` (quantized
-  /// at load; check() passed) into its buffers.
-  Status quantizeFrom(const Program &program, uint32_t index,
-                      const Checkpoint &checkpoint);
 
   std::vector<uint8_t *> data_, scales_; // into owned_ or mapping_
   std::vector<Buffer> owned_;

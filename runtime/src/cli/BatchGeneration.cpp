@@ -177,16 +177,11 @@ int runTokenIds(const Options &o, const dsrt::Program &p,
     fail(std::string(argv0) +
          " was not compiled with --check-kernels "
          "(dsc compile --target=cuda:... --check-kernels)");
-  dsrt::WeightStore weights = loadWeights(o, p, argv0);
   dsrt::SessionOptions sessionOptions = baseSessionOptions;
   sessionOptions.checkKernels = o.checkKernels;
   sessionOptions.profile = o.profile;
-  double creating = secondsSinceLaunch();
-  auto created = dsrt::Session::create(p, weights, sessionOptions);
-  if (!created)
-    fail(std::string(argv0) + ": " + created.error());
-  dsrt::Session &session = *created.value();
-  recordSession(session, secondsSinceLaunch() - creating);
+  StartedSession started = startSession(o, p, sessionOptions, argv0);
+  dsrt::Session &session = *started.session;
 
   BatchResult result = generateBatch(o, session, p);
   if (!o.dumpLogits.empty())

@@ -55,15 +55,10 @@ double rate(int64_t tokens, double seconds) {
 int runBenchSweep(const Options &o, const dsrt::Program &p,
                   const dsrt::SessionOptions &baseSessionOptions,
                   const char *argv0) {
-  dsrt::WeightStore weights = loadWeights(o, p, argv0);
   dsrt::SessionOptions sessionOptions = baseSessionOptions;
   sessionOptions.profile = o.profile;
-  double creating = secondsSinceLaunch();
-  auto created = dsrt::Session::create(p, weights, sessionOptions);
-  if (!created)
-    fail(std::string(argv0) + ": " + created.error());
-  dsrt::Session &session = *created.value();
-  recordSession(session, secondsSinceLaunch() - creating);
+  StartedSession started = startSession(o, p, sessionOptions, argv0);
+  dsrt::Session &session = *started.session;
   const int64_t vocab = p.fb().model()->vocab_size();
 
   std::vector<SweepResult> results;

@@ -2,10 +2,12 @@
 //
 // The start-up report of a run: each phase from launch to the first token
 // (the process before main, the program's load and verification, the
-// checkpoint's shard headers, the manifest check, reading the weights and
-// quantizing them (--quantize=fp8 programs), the session's steps (on GPUs:
-// driver and context, the GPU image, the weights' upload, buffers), then the
-// first prefill, graph capture included) with its time and the bytes it moved.
+// checkpoint's shard headers, the manifest check, the weights: read (and
+// quantised) into host memory for the cpu, or on GPUs read and uploaded
+// (and quantised on the device) at once as the session's `weights
+// read+upload` step between driver and context, the GPU image and the
+// buffers; then the first prefill, graph capture included) with its time
+// and the bytes it moved (README's start-up table).
 // --json carries it as "startup", --bench prints it on stderr.
 //
 //===----------------------------------------------------------------------===//

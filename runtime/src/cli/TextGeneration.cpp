@@ -258,13 +258,8 @@ int runText(const Options &o, const dsrt::Program &p,
     std::printf("%s\n", idsJson(promptIds(o, p, tok, {}, o.text)).c_str());
     return 0;
   }
-  dsrt::WeightStore weights = loadWeights(o, p, argv0);
-  double creating = secondsSinceLaunch();
-  auto created = dsrt::Session::create(p, weights, sessionOptions);
-  if (!created)
-    fail(std::string(argv0) + ": " + created.error());
-  recordSession(*created.value(), secondsSinceLaunch() - creating);
-  TextGenerator generator(*created.value(), tok, p, o);
+  StartedSession started = startSession(o, p, sessionOptions, argv0);
+  TextGenerator generator(*started.session, tok, p, o);
   if (!o.chat) {
     std::vector<int32_t> ids = promptIds(o, p, tok, {}, o.text);
     Reply r = generator.generate(ids, r1, /*quiet=*/o.json);

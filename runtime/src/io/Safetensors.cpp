@@ -387,6 +387,7 @@ public:
       ::close(fd_);
   }
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
 private:
   int fd_;
@@ -422,13 +423,17 @@ Expected<SafetensorsFile> SafetensorsFile::open(const std::string &path) {
   if (!header)
     return Result::error(header.error()); // `file` unmaps on return
   file.header_ = header.take();
+  // Tensors are read through the descriptor too (readTensor); the readers
+  // go through each shard front to back.
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  file.fd_ = fd.release();
   return file;
 }
 
 SafetensorsFile::SafetensorsFile(SafetensorsFile &&other) noexcept
     : path_(std::move(other.path_)), header_(std::move(other.header_)),
       bytes_(std::exchange(other.bytes_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)), fd_(std::exchange(other.fd_, -1)) {}
 
 SafetensorsFile &SafetensorsFile::operator=(SafetensorsFile &&other) noexcept {
   if (this != &other) {
@@ -437,6 +442,7 @@ SafetensorsFile &SafetensorsFile::operator=(SafetensorsFile &&other) noexcept {
     header_ = std::move(other.header_);
     bytes_ = std::exchange(other.bytes_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
@@ -448,12 +454,50 @@ void SafetensorsFile::unmap() {
     ::munmap(const_cast<uint8_t *>(bytes_), size_);
   bytes_ = nullptr;
   size_ = 0;
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
 }
 
 const uint8_t *SafetensorsFile::tensorData(const TensorInfo &tensor) const {
   if (!bytes_ || tensor.begin > tensor.end || tensor.end > header_.dataSize)
     return nullptr;
   return bytes_ + header_.dataOffset + tensor.begin;
+}
+
+Status SafetensorsFile::readTensor(const TensorInfo &tensor, uint64_t offset,
+                                   uint64_t size, void *out) const {
+  auto fail = [&](const std::string &what) {
+    return Status::error(path_ + ": tensor '" + tensor.name + "' " + what);
+  };
+  if (tensor.begin > tensor.end || tensor.end > header_.dataSize)
+    return fail("lies outside the file");
+  if (offset > tensor.numBytes() || size > tensor.numBytes() - offset)
+    return fail("has " + std::to_string(tensor.numBytes()) +
+                " bytes; cannot read " + std::to_string(size) + " at " +
+                std::to_string(offset));
+  if (fd_ < 0)
+    return fail("cannot be read: the file is not open");
+  uint8_t *to = static_cast<uint8_t *>(out);
+  uint64_t at = header_.dataOffset + tensor.begin + offset;
+  while (size > 0) {
+    // pread moves at most about 2 GB at once.
+    size_t want = static_cast<size_t>(std::min<uint64_t>(size, 1ull << 30));
+    ssize_t got = ::pread(fd_, to, want, static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0)
+      return fail("cannot be read: " +
+                  std::error_code(errno, std::generic_category()).message());
+    if (got == 0)
+      return fail("is cut short: the file ends at byte " + std::to_string(at) +
+                  " (it was " + std::to_string(size_) +
+                  " bytes when opened; was it truncated?)");
+    to += got;
+    at += static_cast<uint64_t>(got);
+    size -= static_cast<uint64_t>(got);
+  }
+  return Status::success();
 }
 
 } // namespace dsrt

@@ -1,14 +1,18 @@
 //===- Weights.cpp - load or make the weights of a program ---------------===//
 //
-// Manifest checking, copying from mmapped shards, and seeded dummy weights.
-// Weights quantized at load (`dsc compile --quantize=fp8`) are read as bf16
-// and quantised into their fp8 buffer and scales (dsrt/Quantize.h).
+// Manifest checking, reading a WeightSource into host buffers on several
+// threads, and seeded dummy weights. Weights quantized at load (`dsc compile
+// --quantize=fp8`) are read as bf16, a span of whole rows of blocks at a
+// time, and quantised by the thread that read them into their fp8 buffer
+// and scales (dsrt/Quantize.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "dsrt/Weights.h"
 
 #include "dsrt/Quantize.h"
+#include "dsrt/WeightStreaming.h"
+#include "io/WeightParts.h"
 
 #include <algorithm>
 #include <atomic>
@@ -26,62 +30,14 @@ namespace dsrt {
 
 namespace {
 
-std::string expertName(const std::string &pattern, int64_t expert) {
-  std::string name = pattern;
-  size_t at = name.find("{e}");
-  if (at != std::string::npos)
-    name.replace(at, 3, std::to_string(expert));
-  return name;
-}
-
-DType checkpointDType(fb::DType dtype) {
-  switch (dtype) {
-  case fb::DType::BF16:
-    return DType::BF16;
-  case fb::DType::F32:
-    return DType::F32;
-  case fb::DType::F8_E4M3:
-    return DType::F8_E4M3;
-  case fb::DType::I32:
-    return DType::I32;
-  }
-  return DType::U8;
-}
+using detail::partsOf;
+using detail::WeightPart;
 
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-/// One checkpoint tensor a manifest entry needs: per expert when stacked.
-struct Part {
-  std::string name;
-  DType dtype;
-  std::vector<int64_t> shape;
-};
-
-std::vector<int64_t> toVector(const flatbuffers::Vector<int64_t> *v) {
-  return std::vector<int64_t>(v->begin(), v->end());
-}
-
-/// The tensors behind manifest entry `w` (data, or its scales). A weight
-/// quantized at load reads a bf16 tensor of its shape and has no scale
-/// tensor.
-std::vector<Part> partsOf(const fb::Weight &w, bool scales) {
-  std::vector<int64_t> shape = toVector(scales ? w.scale_shape() : w.shape());
-  std::string pattern = (scales ? w.scale_tensor() : w.tensor())->str();
-  DType dtype = scales                  ? DType::F32
-                : w.quantized_at_load() ? DType::BF16
-                                        : checkpointDType(w.dtype());
-  if (w.experts() == 0)
-    return {{pattern, dtype, shape}};
-  std::vector<int64_t> one(shape.begin() + 1, shape.end());
-  std::vector<Part> parts;
-  for (int64_t e = 0; e < w.experts(); ++e)
-    parts.push_back({expertName(pattern, e), dtype, one});
-  return parts;
 }
 
 uint64_t alignUp(uint64_t n) { return (n + 63) / 64 * 64; }
@@ -100,7 +56,7 @@ Status WeightStore::check(const Program &program,
     for (bool scales : {false, true}) {
       if (scales && !w->scale_tensor())
         continue;
-      for (const Part &part : partsOf(*w, scales)) {
+      for (const WeightPart &part : partsOf(*w, scales)) {
         const Checkpoint::Entry *entry = checkpoint.find(part.name);
         std::string expected =
             std::string(dtypeName(part.dtype)) + " " + shapeText(part.shape);
@@ -260,102 +216,79 @@ Expected<WeightStore> WeightStore::load(const Program &program,
                                         const Checkpoint &checkpoint,
                                         const Progress &progress,
                                         LoadTimes *times) {
-  LoadTimes local;
-  LoadTimes &t = times ? *times : local;
-  auto since = [](std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                         start)
-        .count();
-  };
   auto checking = std::chrono::steady_clock::now();
-  Status checked = check(program, checkpoint);
-  t.checkSeconds = since(checking);
-  if (!checked)
-    return Expected<WeightStore>::error(checked.error());
+  Expected<WeightSource> source =
+      WeightSource::fromCheckpoint(program, checkpoint);
+  double checkSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - checking)
+          .count();
+  if (!source)
+    return Expected<WeightStore>::error(source.error());
+  LoadOptions options;
+  options.progress = progress;
+  Expected<WeightStore> store = load(source.value(), options, times);
+  if (times)
+    times->checkSeconds = checkSeconds;
+  return store;
+}
+
+Expected<WeightStore> WeightStore::load(const WeightSource &source,
+                                        const LoadOptions &options,
+                                        LoadTimes *times) {
+  auto started = std::chrono::steady_clock::now();
+  const Program &program = source.program();
   Expected<WeightStore> allocated = allocate(program);
   if (!allocated)
     return allocated;
   WeightStore store = allocated.take();
-  uint64_t done = 0;
+  const std::vector<WeightSource::Piece> &pieces = source.pieces();
+  std::vector<WeightSource::Span> spans = source.spans(options.spanBytes);
+  unsigned threads = loadThreads(options.threads);
+  std::vector<std::vector<uint16_t>> scratch(threads); // bf16 to quantise
+  std::vector<std::atomic<uint64_t>> nonFinite(store.numWeights());
+  auto work = [&](const WeightSource::Span &span, unsigned thread) -> Status {
+    const WeightSource::Piece &piece = pieces[span.piece];
+    if (!piece.quantize)
+      return source.read(
+          span, (piece.scales ? store.scales_ : store.data_)[piece.weight] +
+                    piece.offset + span.begin);
+    // Whole rows of blocks: read them, then quantise them on this thread.
+    std::vector<uint16_t> &bf16 = scratch[thread];
+    bf16.resize(span.bytes / 2);
+    if (Status s = source.read(span, bf16.data()); !s)
+      return s;
+    WeightSource::Band band = source.bandOf(span);
+    QuantizeJob job{bf16.data(), store.data_[piece.weight] + band.valuesOffset,
+                    reinterpret_cast<float *>(store.scales_[piece.weight] +
+                                              band.scalesOffset),
+                    band.rows, piece.cols};
+    nonFinite[piece.weight] += quantizeFP8Blocks(
+        {job}, piece.blockRows, piece.blockCols, /*threads=*/1);
+    return Status::success();
+  };
+  uint64_t total = source.sourceBytes();
+  Status read = readSpans(spans, threads, work, [&](uint64_t done) {
+    if (options.progress)
+      options.progress(done, total);
+  });
+  if (!read)
+    return Expected<WeightStore>::error(read.error());
+  LoadTimes local;
+  LoadTimes &t = times ? *times : local;
   const auto &weights = *program.fb().weights();
   for (uint32_t i = 0; i < weights.size(); ++i) {
-    auto started = std::chrono::steady_clock::now();
-    if (weights.Get(i)->quantized_at_load()) {
-      Status quantized = store.quantizeFrom(program, i, checkpoint);
-      if (!quantized)
-        return Expected<WeightStore>::error(quantized.error());
-      t.quantizeSeconds += since(started);
+    if (uint64_t count = nonFinite[i])
+      return Expected<WeightStore>::error(source.nonFiniteMessage(i, count));
+    if (weights.Get(i)->quantized_at_load())
       t.quantizedBytes +=
           program.weightElements(i) * dtypeBytes(weights.Get(i)->dtype()) +
           program.scaleElements(i) * 4;
-      done += program.weightElements(i) + program.scaleElements(i) * 4;
-      if (progress)
-        progress(done, store.totalBytes_);
-      continue;
-    }
-    for (bool scales : {false, true}) {
-      if (scales && !weights.Get(i)->scale_tensor())
-        continue;
-      uint8_t *dst = (scales ? store.scales_ : store.data_)[i];
-      for (const Part &part : partsOf(*weights.Get(i), scales)) {
-        const Checkpoint::Entry *entry = checkpoint.find(part.name);
-        const SafetensorsFile &shard = checkpoint.shard(entry->shard);
-        const uint8_t *src = shard.tensorData(*entry->info);
-        uint64_t bytes = entry->info->numBytes();
-        if (!src)
-          return Expected<WeightStore>::error(shard.path() + ": tensor '" +
-                                              part.name +
-                                              "' lies outside the file");
-        std::memcpy(dst, src, bytes);
-        dst += bytes;
-        done += bytes;
-        t.copiedBytes += bytes;
-        if (progress)
-          progress(done, store.totalBytes_);
-      }
-    }
-    t.copySeconds += since(started);
   }
+  t.readBytes = total;
+  t.readSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
   return store;
-}
-
-Status WeightStore::quantizeFrom(const Program &program, uint32_t index,
-                                 const Checkpoint &checkpoint) {
-  const fb::Weight &w = *program.fb().weights()->Get(index);
-  int64_t rows = w.shape()->Get(w.shape()->size() - 2);
-  int64_t cols = w.shape()->Get(w.shape()->size() - 1);
-  uint64_t matrixScales =
-      program.scaleElements(index) / std::max<int64_t>(w.experts(), 1);
-  std::vector<QuantizeJob> jobs;
-  std::vector<std::vector<uint16_t>> copies; // of misaligned sources
-  uint8_t *values = data_[index];
-  float *scales = reinterpret_cast<float *>(scales_[index]);
-  std::vector<Part> parts = partsOf(w, /*scales=*/false);
-  for (const Part &part : parts) {
-    const Checkpoint::Entry *entry = checkpoint.find(part.name);
-    const SafetensorsFile &shard = checkpoint.shard(entry->shard);
-    const uint8_t *src = shard.tensorData(*entry->info);
-    if (!src)
-      return Status::error(shard.path() + ": tensor '" + part.name +
-                           "' lies outside the file");
-    const uint16_t *source = reinterpret_cast<const uint16_t *>(src);
-    if (reinterpret_cast<uintptr_t>(src) % alignof(uint16_t) != 0) {
-      copies.emplace_back(rows * cols);
-      std::memcpy(copies.back().data(), src, rows * cols * 2);
-      source = copies.back().data();
-    }
-    jobs.push_back({source, values, scales, rows, cols});
-    values += rows * cols;
-    scales += matrixScales;
-  }
-  uint64_t nonFinite =
-      quantizeFP8Blocks(jobs, w.scale_block_rows(), w.scale_block_cols());
-  if (nonFinite)
-    return Status::error(
-        checkpoint.dir() + ": tensor '" + w.tensor()->str() + "' holds " +
-        std::to_string(nonFinite) +
-        " non-finite value(s) (inf or NaN); it cannot be quantized to fp8");
-  return Status::success();
 }
 
 namespace {

@@ -56,6 +56,12 @@ int64_t Session::extentOf(const fb::Kernel &kernel, int64_t rows) {
 Expected<std::unique_ptr<Session>>
 Session::create(const Program &program, const WeightStore &weights,
                 const SessionOptions &options) {
+  return create(program, WeightSource::fromStore(program, weights), options);
+}
+
+Expected<std::unique_ptr<Session>>
+Session::create(const Program &program, const WeightSource &weights,
+                const SessionOptions &options) {
   std::string target = program.fb().target()->str();
   if (options.checkKernels && target.rfind("cuda:", 0) != 0)
     return Expected<std::unique_ptr<Session>>::error(

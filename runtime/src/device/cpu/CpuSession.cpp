@@ -94,6 +94,9 @@ public:
     return "cpu (" + std::to_string(device_.threads()) + " threads)";
   }
   bool keepsHostWeights() const override { return true; }
+  void ownWeights(std::unique_ptr<WeightStore> weights) {
+    ownedWeights_ = std::move(weights);
+  }
 
 private:
   const Program &program_;
@@ -104,12 +107,13 @@ private:
   detail::PagePool pages_; // before cache_, which it sizes
   std::unique_ptr<uint8_t, FreeDeleter> cache_;
   std::vector<int32_t> released_;
+  std::unique_ptr<WeightStore> ownedWeights_; // when it read them itself
 };
 
 } // namespace
 
 Expected<std::unique_ptr<Session>>
-createCpuSession(const Program &program, const WeightStore &weights,
+createCpuSession(const Program &program, const WeightSource &source,
                  const SessionOptions &options) {
   if (!options.hostKernels ||
       options.numHostKernels != program.fb().kernels()->size())
@@ -118,7 +122,21 @@ createCpuSession(const Program &program, const WeightStore &weights,
         std::to_string(program.fb().kernels()->size()) +
         " kernels, the executable holds " +
         std::to_string(options.numHostKernels));
-  auto session = std::make_unique<CpuSession>(program, weights, options);
+  // The kernels read host weights: the store the source was made from, or
+  // a copy read from it, owned by the session.
+  std::unique_ptr<WeightStore> owned;
+  const WeightStore *weights = source.store();
+  if (!weights) {
+    WeightStore::LoadOptions load;
+    load.progress = options.loadProgress;
+    Expected<WeightStore> loaded = WeightStore::load(source, load);
+    if (!loaded)
+      return Expected<std::unique_ptr<Session>>::error(loaded.error());
+    owned = std::make_unique<WeightStore>(loaded.take());
+    weights = owned.get();
+  }
+  auto session = std::make_unique<CpuSession>(program, *weights, options);
+  session->ownWeights(std::move(owned));
   if (!session->ready())
     return Expected<std::unique_ptr<Session>>::error(
         "out of memory for the activation arena or the KV cache");

@@ -81,6 +81,9 @@ Expected<const CudaDriver *> CudaDriver::load() {
   optional(driver.cuEventElapsedTime,
            {"cuEventElapsedTime_v2", "cuEventElapsedTime"});
   optional(driver.cuEventDestroy, {"cuEventDestroy_v2", "cuEventDestroy"});
+  optional(driver.cuMemHostAlloc, {"cuMemHostAlloc"});
+  optional(driver.cuMemFreeHost, {"cuMemFreeHost"});
+  optional(driver.cuStreamDestroy, {"cuStreamDestroy_v2", "cuStreamDestroy"});
   if (!error.empty())
     return Expected<const CudaDriver *>::error(error);
   return &driver;

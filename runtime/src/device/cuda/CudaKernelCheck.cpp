@@ -21,7 +21,7 @@
 namespace dsrt {
 
 Status CudaSession::initKernelCheck(const Program &program,
-                                    const WeightStore &weights,
+                                    const WeightSource &weights,
                                     const SessionOptions &options) {
   const auto *twins = program.fb().host_twins();
   if (!twins)
@@ -34,9 +34,17 @@ Status CudaSession::initKernelCheck(const Program &program,
                          " kernels, the executable holds " +
                          std::to_string(options.numHostKernels) +
                          " host twins");
+  const WeightStore *host = weights.store();
+  if (!host) {
+    Expected<WeightStore> loaded = WeightStore::load(weights);
+    if (!loaded)
+      return Status::error(loaded.error());
+    hostWeights_ = std::make_unique<WeightStore>(loaded.take());
+    host = hostWeights_.get();
+  }
   check_ = std::make_unique<KernelCheck>();
   check_->hostKernels = options.hostKernels;
-  check_->weights = detail::HostWeightTables(weights);
+  check_->weights = detail::HostWeightTables(*host);
   check_->cpu = std::make_unique<CpuDevice>(options.threads);
   check_->arena.assign(program.fb().arena_bytes(), 0);
   check_->cache.assign(pages_->pages() * program.cachePageBytes(), 0);

@@ -33,7 +33,7 @@ CudaSession::~CudaSession() {
     driver_->cuMemFree(p);
 }
 
-Status CudaSession::init(const Program &program, const WeightStore &weights,
+Status CudaSession::init(const Program &program, const WeightSource &weights,
                          const SessionOptions &options) {
   auto phaseStart = std::chrono::steady_clock::now();
   // Ends the current start-up phase as `name`, moving `bytes`.
@@ -85,11 +85,15 @@ Status CudaSession::init(const Program &program, const WeightStore &weights,
     return s;
   endPhase("gpu image",
            program.fb().gpu_image() ? program.fb().gpu_image()->size() : 0);
-  // Device memory: weights (with progress on a terminal), arena, cache,
-  // the chunk's index arrays.
-  if (Status s = uploadWeights(program, weights); !s)
+  // Device memory: weights (read from the checkpoint as they upload, when
+  // they are not in host memory already), arena, cache, the chunk's index
+  // arrays.
+  if (Status s = uploadWeights(program, weights, options.loadProgress); !s)
     return s;
-  endPhase("weights upload", weights.totalBytes());
+  endPhase(weights.store()       ? "weights upload"
+           : weights.quantizes() ? "weights read+quantize+upload"
+                                 : "weights read+upload",
+           weights.sourceBytes());
   if (Status s = allocateBuffers(program); !s)
     return s;
   if (Status s = buildArgumentTables(program); !s)
@@ -209,7 +213,7 @@ Status CudaSession::resetSlot(int32_t slot) {
 }
 
 Expected<std::unique_ptr<Session>>
-createCudaSession(const Program &program, const WeightStore &weights,
+createCudaSession(const Program &program, const WeightSource &weights,
                   const SessionOptions &options) {
   auto session = std::make_unique<CudaSession>();
   Status ok = session->init(program, weights, options);

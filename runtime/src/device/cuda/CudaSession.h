@@ -7,6 +7,7 @@
 //   CudaSession.cpp      device, context and stream; run(); resetSlot()
 //   CudaMemory.cpp       device allocations, the weights' upload, the arena,
 //                        cache and index buffers
+//   CudaQuantize.cpp     the device quantiser of --quantize=fp8 weights
 //   CudaModule.cpp       the GPU image, its kernels, their argument tables and
 //                        launches
 //   CudaGraphs.cpp       chunks captured as CUDA graphs (decode per batch
@@ -55,7 +56,7 @@ public:
   ~CudaSession() override;
 
   /// Loads the driver, the image and the weights; allocates the buffers.
-  Status init(const Program &program, const WeightStore &weights,
+  Status init(const Program &program, const WeightSource &weights,
               const SessionOptions &options);
 
   Expected<ChunkResult> run(const char *entryName, const Chunk &chunk) override;
@@ -72,8 +73,10 @@ private:
 
   Status allocate(uint64_t bytes, CUdeviceptr &out);
   Status upload(const void *host, uint64_t bytes, CUdeviceptr &out);
-  /// Every weight and its scales, with progress on a terminal.
-  Status uploadWeights(const Program &program, const WeightStore &weights);
+  /// Every weight and its scales, read from `weights` and copied (bf16
+  /// weights quantized at load: quantised on the device) on the fly.
+  Status uploadWeights(const Program &program, const WeightSource &weights,
+                       const LoadProgress &progress);
   /// The arena, the KV cache (zeroed) and the chunk's index buffers.
   Status allocateBuffers(const Program &program);
 
@@ -223,7 +226,9 @@ private:
   /// another order moves single elements by an ulp (2^-8 relative).
   static constexpr double kMaxRelError = 1e-2;
 
-  Status initKernelCheck(const Program &program, const WeightStore &weights,
+  /// The host twins read `weights` when it is a store, or a host copy
+  /// loaded from it (hostWeights).
+  Status initKernelCheck(const Program &program, const WeightSource &weights,
                          const SessionOptions &options);
   /// Runs the launch's host twin on the mirror (before the GPU kernel).
   Status runTwin(const fb::Launch &launch, const Chunk &chunk);
@@ -232,6 +237,7 @@ private:
   Status compareWithTwin(const fb::Launch &launch, const Chunk &chunk);
 
   std::unique_ptr<KernelCheck> check_;
+  std::unique_ptr<WeightStore> hostWeights_;
 
   //===--------------------------------------------------------------------===//
   // Device and results (CudaSession.cpp)
