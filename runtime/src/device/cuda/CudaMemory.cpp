@@ -78,7 +78,9 @@ struct UploadStaging {
 
 Status CudaSession::uploadWeights(const Program &program,
                                   const WeightSource &source,
-                                  const LoadProgress &progress) {
+                                  const LoadProgress &progress,
+                                  double &stagingSeconds) {
+  auto started = std::chrono::steady_clock::now();
   const CudaDriver &d = *driver_;
   const auto &ws = *program.fb().weights();
   for (uint32_t i = 0; i < ws.size(); ++i) {
@@ -145,6 +147,10 @@ Status CudaSession::uploadWeights(const Program &program,
     DSRT_CUDA_CHECK(d.cuMemAlloc(&staging.counters, ws.size() * 8));
     DSRT_CUDA_CHECK(d.cuMemsetD8(staging.counters, 0, ws.size() * 8));
   }
+
+  stagingSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
 
   const std::vector<WeightSource::Piece> &pieces = source.pieces();
   auto where = [&](const WeightSource::Span &span) {

@@ -88,12 +88,19 @@ Status CudaSession::init(const Program &program, const WeightSource &weights,
   // Device memory: weights (read from the checkpoint as they upload, when
   // they are not in host memory already), arena, cache, the chunk's index
   // arrays.
-  if (Status s = uploadWeights(program, weights, options.loadProgress); !s)
+  double staging = 0;
+  if (Status s = uploadWeights(program, weights, options.loadProgress, staging);
+      !s)
     return s;
-  endPhase(weights.store()       ? "weights upload"
-           : weights.quantizes() ? "weights read+quantize+upload"
-                                 : "weights read+upload",
-           weights.sourceBytes());
+  auto uploaded = std::chrono::steady_clock::now();
+  startup_.push_back({"weights staging", staging, 0});
+  startup_.push_back(
+      {weights.store()       ? "weights upload"
+       : weights.quantizes() ? "weights read+quantize+upload"
+                             : "weights read+upload",
+       std::chrono::duration<double>(uploaded - phaseStart).count() - staging,
+       weights.sourceBytes()});
+  phaseStart = uploaded;
   if (Status s = allocateBuffers(program); !s)
     return s;
   if (Status s = buildArgumentTables(program); !s)

@@ -74,9 +74,11 @@ private:
   Status allocate(uint64_t bytes, CUdeviceptr &out);
   Status upload(const void *host, uint64_t bytes, CUdeviceptr &out);
   /// Every weight and its scales, read from `weights` and copied (bf16
-  /// weights quantized at load: quantised on the device) on the fly.
+  /// weights quantized at load: quantised on the device) on the fly;
+  /// `stagingSeconds`: the part spent allocating (device buffers, the
+  /// pinned ring, streams, the quantiser) before the first read.
   Status uploadWeights(const Program &program, const WeightSource &weights,
-                       const LoadProgress &progress);
+                       const LoadProgress &progress, double &stagingSeconds);
   /// The arena, the KV cache (zeroed) and the chunk's index buffers.
   Status allocateBuffers(const Program &program);
 
