@@ -23,6 +23,9 @@ Paged cache: tiny-v3 with pages of 4 positions; three prompts of different
 lengths run together from a shuffled page pool (DSRT_SHUFFLE_PAGES) give the
 logits of each prompt run alone.
 Profiling: --profile leaves the generated tokens unchanged.
+Start-up: tiny-v2 and tiny-v2-lite-fp8 streamed from their checkpoints
+(pinned ring; fp8 quantised on the GPU) give the logits of their
+--embed-weights executables bit for bit, and dsrt-gpu-unittests passes.
 Then (unless --no-perf) the performance table, perf_table.py: the real
 DeepSeek-V2-Lite config with --dummy-weights in bf16 and fp8 across batch
 sizes, contexts, sampling and prefill lengths, the V3 config cut to 6 layers,
@@ -322,6 +325,49 @@ def profile_is_transparent():
         failures.append(label)
 
 
+def startup_paths():
+    """The weights streamed from the checkpoint through the pinned ring (any
+    number of reader threads; for --quantize=fp8 quantised on the GPU) give
+    the logits of the same program with its weights embedded (read into
+    host memory and, for fp8, quantised on the host by dsc), bit for bit;
+    and dsrt-gpu-unittests (the device fp8 quantiser against the host one)
+    passes without skipping."""
+    for name in ["tiny-v2", "tiny-v2-lite-fp8"]:
+        d = os.path.join(DIR, name)
+        label = f"{name} streamed vs embedded weights"
+        ok = False
+        try:
+            prompt = open(os.path.join(d, "prompt.txt")).read().strip()
+            weights = ["--weights", os.path.join(d, "ckpt")]
+            embedded = run_exe(os.path.join(d, "embedded.exe"), prompt, [])
+            streamed = [run_exe(os.path.join(d, "sm_90a.exe"), prompt, weights)]
+            os.environ["DSRT_LOAD_THREADS"] = "1"
+            try:
+                streamed.append(run_exe(os.path.join(d, "sm_90a.exe"), prompt, weights))
+            finally:
+                del os.environ["DSRT_LOAD_THREADS"]
+            ok = all(np.array_equal(embedded, got) for got in streamed)
+            rows.append((label, "identical" if ok else
+                         f"max diff {max(float(np.abs(embedded - g).max()) for g in streamed):.3g}",
+                         "1 and all readers", "ok" if ok else "FAIL"))
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            rows.append((label, str(e)[:60], "", "FAIL"))
+        if not ok:
+            failures.append(label)
+    exe = os.path.join(DIR, "dsrt-gpu-unittests")
+    label = "dsrt-gpu-unittests (device fp8 quantiser)"
+    if not os.path.exists(exe):
+        rows.append((label, "not carried", "", "info"))
+        return
+    r = subprocess.run([exe], capture_output=True, text=True, timeout=300)
+    ok = r.returncode == 0 and "[  SKIPPED ]" not in r.stdout
+    last = (r.stdout.strip().splitlines() or [""])[-1]
+    rows.append((label, last[:28], "", "ok" if ok else "FAIL"))
+    if not ok:
+        failures.append(label)
+        print(r.stdout[-3000:])
+
+
 def baseline_comparison():
     """With v2lite-base.exe (the same config compiled by an earlier dsc,
     prepare-cuda-checks.sh BASE_DSC=...), the two executables alternately on
@@ -359,6 +405,7 @@ def main():
     paged_cache()
     graphs_vs_eager()
     profile_is_transparent()
+    startup_paths()
     if "--no-perf" not in sys.argv:
         baseline_comparison()
         import perf_table  # noqa: E402 - carried beside this script

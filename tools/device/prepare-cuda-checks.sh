@@ -12,6 +12,8 @@
 #   <model>/sm_90a.exe    CUDA executable (cubin); tiny-v3 also has
 #                         sm_90a-ptx.exe, sm_80.exe, sm_89.exe (PTX, JIT)
 #   <model>/check.exe     CUDA executable with --check-kernels (host twins)
+#   <model>/embedded.exe  tiny-v2, tiny-v2-lite-fp8: with --embed-weights
+#   dsrt-gpu-unittests    the device fp8 quantiser against the host one
 #   <model>/check-long.exe  the same with 256 positions (tiny-v2-lite,
 #                         tiny-v3): decode attention over several shares
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
@@ -67,6 +69,17 @@ prepare tiny-v3-bf16 tiny-v3 bf16
 # the reference that quantises them itself by the same rule.
 prepare tiny-v2-lite-fp8 tiny-v2-lite auto fp8
 prepare tiny-v2-fp8 tiny-v2 auto fp8
+# Start-up paths (check-cuda.py): the same programs with their weights
+# embedded (fp8 quantised on the host by dsc), against the executables that
+# stream the checkpoint (fp8 quantised on the GPU); the GPU unit tests.
+for name in tiny-v2 tiny-v2-lite-fp8; do
+  q=(); [ "$name" = tiny-v2-lite-fp8 ] && q=(--quantize=fp8)
+  "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/embedded.exe" --target=cuda:sm_90a --embed-weights \
+    "${q[@]}" "${COMPILE[@]}" 2>/dev/null
+done
+if [ -x "$BUILD/runtime/test/dsrt-gpu-unittests" ]; then
+  cp "$BUILD/runtime/test/dsrt-gpu-unittests" "$OUT/"
+fi
 D="$OUT/tiny-v3"
 "$DSC" compile "$D/ckpt" -o "$D/sm_90a-ptx.exe" --target=cuda:sm_90a --no-ptxas "${COMPILE[@]}" 2>/dev/null
 "$DSC" compile "$D/ckpt" -o "$D/sm_80.exe" --target=cuda:sm_80 --no-ptxas "${COMPILE[@]}" 2>/dev/null
