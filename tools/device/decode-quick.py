@@ -27,6 +27,8 @@ def main():
     p.add_argument("--top", type=int, default=14)
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--profile", help="profile only these EXEs (comma-separated)")
+    p.add_argument("--profile-item", default="decode:1:n=4",
+                   help="the workload profiled (default decode:1:n=4)")
     a = p.parse_args()
     exes = a.exes.split(",")
     items = a.items.split(",")
@@ -46,7 +48,7 @@ def main():
         for exe in a.profile.split(",") if a.profile else exes:
             try:
                 path, env = split(exe)
-                prof, _ = sweep(path, ["decode:1:n=4"], 300, ["--profile"], env=env)
+                prof, _ = sweep(path, [a.profile_item], 300, ["--profile"], env=env)
             except Exception as e:  # noqa: BLE001
                 print(f"{exe} --profile: FAILED {str(e)[-400:]}")
                 continue
@@ -54,7 +56,7 @@ def main():
                 for pr in w.get("profile", []):
                     if pr["entry"] != "decode":
                         continue
-                    print(f"== {exe} decode b1: step {1e3 * pr['step_seconds']:.3f} ms, kernels "
+                    print(f"== {exe} {a.profile_item}: step {1e3 * pr['step_seconds']:.3f} ms, kernels "
                           f"{1e3 * pr['kernel_seconds']:.3f} ms, launches {sum(k['launches'] for k in pr['kernels'])}")
                     for k in pr["kernels"][:a.top]:
                         bw = k.get("bandwidth_fraction")
