@@ -833,7 +833,6 @@ TEST(WeightsTest, LoadIsTheSameForEveryThreadCountAndSpanSize) {
   ASSERT_EQ(both.sources.size(), 2u);
   for (int k = 0; k < 2; ++k) {
     const WeightSource &source = both.sources[k];
-    const Program *programs[2] = {both.programs[0], both.programs[1]};
     WeightStore::LoadOptions one;
     one.threads = 1;
     one.spanBytes = uint64_t(1) << 30;
@@ -855,7 +854,7 @@ TEST(WeightsTest, LoadIsTheSameForEveryThreadCountAndSpanSize) {
         };
         Expected<WeightStore> loaded = WeightStore::load(source, options);
         ASSERT_TRUE(loaded.ok()) << loaded.error();
-        expectSameWeights(*programs[k], reference.value(), loaded.value());
+        expectSameWeights(*both.programs[k], reference.value(), loaded.value());
         EXPECT_FALSE(backwards);
         EXPECT_EQ(last, source.sourceBytes());
       }
@@ -903,6 +902,17 @@ TEST(WeightsTest, SpansCoverEveryPieceOnce) {
       EXPECT_EQ(covered[p], source.pieces()[p].bytes) << p;
   }
 }
+
+/// A ring of `count` staging buffers of `bytes` each, in host memory.
+struct StagingRing {
+  std::vector<std::vector<uint8_t>> storage;
+  std::vector<uint8_t *> buffers;
+  StagingRing(size_t count, size_t bytes)
+      : storage(count, std::vector<uint8_t>(bytes)) {
+    for (std::vector<uint8_t> &b : storage)
+      buffers.push_back(b.data());
+  }
+};
 
 /// A device for streamSpans(): a submitted buffer is copied only when it is
 /// taken back (reuse), like a DMA that runs until its event, so a buffer
@@ -989,7 +999,6 @@ TEST(WeightsTest, StreamingLandsEveryByte) {
   ASSERT_EQ(both.sources.size(), 2u);
   for (int k = 0; k < 2; ++k) {
     const WeightSource &source = both.sources[k];
-    const Program *programs[2] = {both.programs[0], both.programs[1]};
     Expected<WeightStore> expected = WeightStore::load(source);
     ASSERT_TRUE(expected.ok()) << expected.error();
     for (size_t slots : {1u, 2u, 5u})
@@ -1003,12 +1012,9 @@ TEST(WeightsTest, StreamingLandsEveryByte) {
           uint64_t largest = 0;
           for (const WeightSource::Span &span : spans)
             largest = std::max(largest, span.bytes);
-          std::vector<std::vector<uint8_t>> storage(
-              slots, std::vector<uint8_t>(largest));
-          std::vector<uint8_t *> buffers;
-          for (auto &b : storage)
-            buffers.push_back(b.data());
-          FakeDevice device(*programs[k], source, buffers);
+          StagingRing ring(slots, largest);
+          const std::vector<uint8_t *> &buffers = ring.buffers;
+          FakeDevice device(*both.programs[k], source, buffers);
           StreamCallbacks callbacks = device.callbacks();
           uint64_t progress = 0;
           callbacks.progress = [&](uint64_t done) {
@@ -1030,19 +1036,12 @@ TEST(WeightsTest, StreamingLandsEveryByte) {
 /// A failed submit stops the stream with its error, after every buffer
 /// still moving was taken back.
 TEST(WeightsTest, StreamingStopsAtAFailedSubmit) {
-  LoadedProgram program(manifest());
-  CheckpointFolder folder(matchingTensors());
-  Checkpoint checkpoint = folder.open();
-  Expected<WeightSource> source =
-      WeightSource::fromCheckpoint(*program, checkpoint);
-  ASSERT_TRUE(source.ok()) << source.error();
-  std::vector<WeightSource::Span> spans = source.value().spans(16);
-  std::vector<std::vector<uint8_t>> storage(3, std::vector<uint8_t>(16));
-  std::vector<uint8_t *> buffers;
-  for (auto &b : storage)
-    buffers.push_back(b.data());
-  FakeDevice device(*program, source.value(), buffers);
-  Status s = streamSpans(source.value(), spans, buffers, 4,
+  BothSources both;
+  ASSERT_EQ(both.sources.size(), 2u);
+  const WeightSource &source = both.sources[0];
+  StagingRing ring(3, 16);
+  FakeDevice device(*both.programs[0], source, ring.buffers);
+  Status s = streamSpans(source, source.spans(16), ring.buffers, 4,
                          device.callbacks(/*failAtSubmit=*/5));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error(), "the copy failed");
@@ -1054,29 +1053,25 @@ TEST(WeightsTest, StreamingStopsAtAFailedSubmit) {
 /// error naming the file and the tensor, for every reader; the mapping is
 /// never read, so there is no SIGBUS.
 TEST(WeightsTest, ShardCutShortWhileLoadingIsRejectedByName) {
-  LoadedProgram program(manifest());
-  CheckpointFolder folder(matchingTensors());
-  Checkpoint checkpoint = folder.open();
-  Expected<WeightSource> source =
-      WeightSource::fromCheckpoint(*program, checkpoint);
-  ASSERT_TRUE(source.ok()) << source.error();
-  std::string shard = folder.dir.file("b.safetensors");
+  BothSources both;
+  ASSERT_EQ(both.sources.size(), 2u);
+  const WeightSource &source = both.sources[0];
+  std::string shard = both.folder.dir.file("b.safetensors");
   ASSERT_EQ(::truncate(shard.c_str(), 200), 0);
   for (unsigned threads : {1u, 4u}) {
     WeightStore::LoadOptions options;
     options.threads = threads;
-    Expected<WeightStore> loaded = WeightStore::load(source.value(), options);
+    Expected<WeightStore> loaded = WeightStore::load(source, options);
     ASSERT_FALSE(loaded.ok());
     EXPECT_EQ(loaded.error().rfind(shard + ": tensor '", 0), 0u)
         << loaded.error();
     EXPECT_NE(loaded.error().find("is cut short"), std::string::npos)
         << loaded.error();
   }
-  std::vector<WeightSource::Span> spans = source.value().spans(1 << 20);
-  std::vector<std::vector<uint8_t>> storage(2, std::vector<uint8_t>(1 << 20));
-  std::vector<uint8_t *> buffers = {storage[0].data(), storage[1].data()};
-  FakeDevice device(*program, source.value(), buffers);
-  Status s = streamSpans(source.value(), spans, buffers, 2, device.callbacks());
+  StagingRing ring(2, 1 << 20);
+  FakeDevice device(*both.programs[0], source, ring.buffers);
+  Status s = streamSpans(source, source.spans(1 << 20), ring.buffers, 2,
+                         device.callbacks());
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().rfind(shard + ": tensor '", 0), 0u) << s.error();
   EXPECT_TRUE(device.moving.empty());
