@@ -147,6 +147,9 @@ Status CudaSession::uploadWeights(const Program &program,
     DSRT_CUDA_CHECK(d.cuMemAlloc(&staging.counters, ws.size() * 8));
     DSRT_CUDA_CHECK(d.cuMemsetD8(staging.counters, 0, ws.size() * 8));
   }
+  // The copy streams do not wait for the default stream, where
+  // cuMemsetD8 may still run.
+  DSRT_CUDA_CHECK(d.cuCtxSynchronize());
 
   stagingSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
