@@ -1140,20 +1140,28 @@ private:
             // (rows past the share repeat its last; their scores are
             // masked).
             Value lastRow = e.fsubI(to, e.c64(1));
+            // Lane l copies row l of the tile, warp w its 16-byte chunks
+            // w, w + 4, ...: one page-table read per thread and tile.
             auto loadTile = [&](Value start, Value buffer) {
-              eachChunk(kSplitRows * rowChunks, [&](Value chunk) {
-                Value r = e.div(chunk, e.c64(rowChunks));
-                Value column = e.mul(e.rem(chunk, e.c64(rowChunks)), e.c64(8));
-                Value position = arith::MinSIOp::create(
-                    e.b, e.loc, e.add(start, r), lastRow);
-                Value source =
-                    e.gep(cachePtr, bf16(),
-                          e.add(cacheRow(slot, position, width), column));
-                cpAsync16(
-                    e.add(buffer, e.mul(e.add(e.mul(r, e.c64(stride)), column),
-                                        e.c64(2))),
-                    source, c32(16));
-              });
+              Value position = arith::MinSIOp::create(
+                  e.b, e.loc, e.add(start, lane), lastRow);
+              Value rowBase = cacheRow(slot, position, width);
+              Value tileRow = e.add(buffer, e.mul(lane, e.c64(stride * 2)));
+              for (int64_t j = 0; j < (rowChunks + kWarps - 1) / kWarps; ++j) {
+                Value column =
+                    e.mul(e.add(warp, e.c64(j * kWarps)), e.c64(8));
+                auto copy = [&] {
+                  cpAsync16(e.add(tileRow, e.mul(column, e.c64(2))),
+                            e.gep(cachePtr, bf16(), e.add(rowBase, column)),
+                            c32(16));
+                };
+                if ((j + 1) * kWarps <= rowChunks)
+                  copy();
+                else
+                  ifThen(cmpI(arith::CmpIPredicate::slt, column,
+                              e.c64(width)),
+                         copy);
+              }
             };
             loadTile(from, firstTile);
             cpAsyncCommit();
