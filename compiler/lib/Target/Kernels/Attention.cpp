@@ -697,6 +697,30 @@ private:
     return {splits, share};
   }
 
+  /// What block `blockIndex` of a split decode attention serves: token t,
+  /// head group g, share s; the token's positions (count), shares and
+  /// positions per share.
+  struct SplitBlock {
+    Value t, g, s, count, splits, share;
+  };
+  SplitBlock splitBlock(Value blockIndex, int64_t maxSplits, int64_t groups) {
+    SplitBlock b;
+    b.t = e.div(blockIndex, e.c64(maxSplits * groups));
+    Value within = e.rem(blockIndex, e.c64(maxSplits * groups));
+    b.g = e.div(within, e.c64(maxSplits));
+    b.s = e.rem(within, e.c64(maxSplits));
+    b.count = e.add(e.loadI64(operand(1), b.t), e.c64(1));
+    std::tie(b.splits, b.share) = positionShares(b.count, maxSplits);
+    return b;
+  }
+
+  /// Positions [from, to) of share `s` (of `share` positions) of `count`.
+  std::pair<Value, Value> shareRange(Value s, Value share, Value count) {
+    Value from = arith::MinSIOp::create(e.b, e.loc, e.mul(s, share), count);
+    return {from,
+            arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count)};
+  }
+
   /// Emits `then` under `cond` and `otherwise` (may be null) in its else.
   void ifThen(Value cond, const std::function<void()> &then,
               const std::function<void()> &otherwise = nullptr) {
@@ -743,10 +767,7 @@ private:
       ifThen(
           cmpI(arith::CmpIPredicate::slt, s, splits),
           [&] {
-            Value from =
-                arith::MinSIOp::create(e.b, e.loc, e.mul(s, share), count);
-            Value to =
-                arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+            auto [from, to] = shareRange(s, share, count);
             Value slot = e.loadI64(operand(2), t);
             Value q = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width));
             Value maxScore = e.reduce(
@@ -822,12 +843,9 @@ private:
       Value thread = e.rem(index, e.c64(block));
       Value warp = e.div(thread, e.c64(Emitter::kWarp));
       Value lane = e.rem(thread, e.c64(Emitter::kWarp));
-      Value t = e.div(blockIndex, e.c64(maxSplits * groups));
-      Value within = e.rem(blockIndex, e.c64(maxSplits * groups));
-      Value g = e.div(within, e.c64(maxSplits));
-      Value s = e.rem(within, e.c64(maxSplits));
-      Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
-      auto [splits, share] = positionShares(count, maxSplits);
+      SplitBlock served = splitBlock(blockIndex, maxSplits, groups);
+      Value t = served.t, g = served.g, s = served.s, count = served.count;
+      Value splits = served.splits, share = served.share;
       // lse[t, s, h] for the heads of this block: (t * S + s) * H + h.
       Value lseBase =
           e.add(e.mul(e.add(e.mul(t, e.c64(maxSplits)), s), e.c64(heads)),
@@ -835,10 +853,7 @@ private:
       ifThen(
           cmpI(arith::CmpIPredicate::slt, s, splits),
           [&] {
-            Value from =
-                arith::MinSIOp::create(e.b, e.loc, e.mul(s, share), count);
-            Value to =
-                arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+            auto [from, to] = shareRange(s, share, count);
             Value slot = e.loadI64(operand(2), t);
             // This warp's heads (within the group) and their queries.
             SmallVector<Value> headOf;
@@ -1076,11 +1091,7 @@ private:
           LLVM::ExtractElementOp::create(e.b, e.loc, v, c32(1))};
     };
     auto quadReduce = [&](Value v, bool isMax) {
-      for (int32_t offset : {1, 2}) {
-        Value other = e.shuffleXor(v, offset);
-        v = isMax ? e.fmax(v, other) : e.fadd(v, other);
-      }
-      return v;
+      return lowLanesReduce(v, 4, isMax);
     };
     e.loop(e.begin, e.end, [&](Value index) {
       Value blockIndex = e.div(index, e.c64(kBlock));
@@ -1091,21 +1102,15 @@ private:
       // pair 2 (lane % 4).
       Value row = e.div(lane, e.c64(4)),
             pairColumn = e.mul(e.rem(lane, e.c64(4)), e.c64(2));
-      Value t = e.div(blockIndex, e.c64(maxSplits * groups));
-      Value within = e.rem(blockIndex, e.c64(maxSplits * groups));
-      Value g = e.div(within, e.c64(maxSplits));
-      Value s = e.rem(within, e.c64(maxSplits));
-      Value count = e.add(e.loadI64(operand(1), t), e.c64(1));
-      auto [splits, share] = positionShares(count, maxSplits);
+      SplitBlock served = splitBlock(blockIndex, maxSplits, groups);
+      Value t = served.t, g = served.g, s = served.s, count = served.count;
+      Value splits = served.splits, share = served.share;
       Value headBase = e.mul(g, e.c64(kHeads));
       Value lseRow = e.mul(e.add(e.mul(t, e.c64(maxSplits)), s), e.c64(heads));
       ifThen(
           cmpI(arith::CmpIPredicate::slt, s, splits),
           [&] {
-            Value from =
-                arith::MinSIOp::create(e.b, e.loc, e.mul(s, share), count);
-            Value to =
-                arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count);
+            auto [from, to] = shareRange(s, share, count);
             Value slot = e.loadI64(operand(2), t);
             // Chunk j of the thread's share of a 16-byte-chunk copy.
             auto eachChunk = [&](int64_t chunks,
@@ -1148,8 +1153,7 @@ private:
               Value rowBase = cacheRow(slot, position, width);
               Value tileRow = e.add(buffer, e.mul(lane, e.c64(stride * 2)));
               for (int64_t j = 0; j < (rowChunks + kWarps - 1) / kWarps; ++j) {
-                Value column =
-                    e.mul(e.add(warp, e.c64(j * kWarps)), e.c64(8));
+                Value column = e.mul(e.add(warp, e.c64(j * kWarps)), e.c64(8));
                 auto copy = [&] {
                   cpAsync16(e.add(tileRow, e.mul(column, e.c64(2))),
                             e.gep(cachePtr, bf16(), e.add(rowBase, column)),
@@ -1158,8 +1162,7 @@ private:
                 if ((j + 1) * kWarps <= rowChunks)
                   copy();
                 else
-                  ifThen(cmpI(arith::CmpIPredicate::slt, column,
-                              e.c64(width)),
+                  ifThen(cmpI(arith::CmpIPredicate::slt, column, e.c64(width)),
                          copy);
               }
             };
@@ -1389,11 +1392,7 @@ private:
     constexpr int64_t kInFlight = 4;
     Type f32 = e.b.getF32Type();
     auto butterfly = [&](Value v, bool max) {
-      for (int32_t offset = 1; offset < kCombineLanes; offset *= 2) {
-        Value other = e.shuffleXor(v, offset);
-        v = max ? e.fmax(v, other) : e.fadd(v, other);
-      }
-      return v;
+      return lowLanesReduce(v, kCombineLanes, max);
     };
     e.loop(e.begin, e.end, [&](Value index) {
       Value g = e.rem(index, e.c64(kCombineLanes));

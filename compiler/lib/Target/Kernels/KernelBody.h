@@ -224,6 +224,16 @@ protected:
     return NVVM::ShflOp::create(e.b, e.loc, v.getType(), c32(-1), v, lane,
                                 c32(31), kind, UnitAttr());
   }
+  /// The sum (or maximum) of `v` over each group of `lanes` consecutive
+  /// lanes (a power of two), in every lane of the group: butterflies over
+  /// the low lane bits.
+  Value lowLanesReduce(Value v, int32_t lanes, bool max) {
+    for (int32_t offset = 1; offset < lanes; offset *= 2) {
+      Value other = e.shuffleXor(v, offset);
+      v = max ? e.fmax(v, other) : e.fadd(v, other);
+    }
+    return v;
+  }
   /// The maximum of `v` over the 32 lanes, in every lane.
   Value warpMax(Value v) {
     for (int32_t offset = 16; offset >= 1; offset /= 2)
