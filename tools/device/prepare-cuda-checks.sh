@@ -14,6 +14,7 @@
 #   <model>/check.exe     CUDA executable with --check-kernels (host twins)
 #   <model>/embedded.exe  tiny-v2, tiny-v2-lite-fp8: with --embed-weights
 #   dsrt-gpu-unittests    the device fp8 quantiser against the host one
+#   dsc-bench-upload      the weights upload's reads and copies timed apart
 #   <model>/check-long.exe  the same with 256 positions (tiny-v2-lite,
 #                         tiny-v3): decode attention over several shares
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
@@ -79,6 +80,11 @@ for name in tiny-v2 tiny-v2-lite-fp8; do
 done
 if [ -x "$BUILD/runtime/test/dsrt-gpu-unittests" ]; then
   cp "$BUILD/runtime/test/dsrt-gpu-unittests" "$OUT/"
+fi
+# The weights upload's parts apart: ./dsc-bench-upload /tmp/ck/*.safetensors
+# after `startup.py . --keep /tmp/ck`.
+if [ -x "$BUILD/bin/dsc-bench-upload" ]; then
+  cp "$BUILD/bin/dsc-bench-upload" "$OUT/"
 fi
 D="$OUT/tiny-v3"
 "$DSC" compile "$D/ckpt" -o "$D/sm_90a-ptx.exe" --target=cuda:sm_90a --no-ptxas "${COMPILE[@]}" 2>/dev/null
