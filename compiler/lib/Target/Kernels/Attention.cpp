@@ -1112,35 +1112,36 @@ private:
           [&] {
             auto [from, to] = shareRange(s, share, count);
             Value slot = e.loadI64(operand(2), t);
-            // Chunk j of the thread's share of a 16-byte-chunk copy.
-            auto eachChunk = [&](int64_t chunks,
-                                 const std::function<void(Value)> &copy) {
-              for (int64_t i = 0; i < (chunks + kBlock - 1) / kBlock; ++i) {
-                Value chunk = e.add(thread, e.c64(i * kBlock));
-                if (chunks % kBlock == 0)
-                  copy(chunk);
-                else
-                  ifThen(cmpI(arith::CmpIPredicate::slt, chunk, e.c64(chunks)),
-                         [&] { copy(chunk); });
-              }
-            };
-            // The group's queries (zeros past the last head).
-            eachChunk(kHeads * rowChunks, [&](Value chunk) {
-              Value r = e.div(chunk, e.c64(rowChunks));
-              Value column = e.mul(e.rem(chunk, e.c64(rowChunks)), e.c64(8));
-              Value head = e.add(headBase, r);
-              Value valid = cmpI(arith::CmpIPredicate::slt, head, e.c64(heads));
-              head = arith::MinSIOp::create(e.b, e.loc, head, e.c64(heads - 1));
-              Value source =
-                  e.gep(operand(0), bf16(),
-                        e.add(e.mul(e.add(e.mul(t, e.c64(heads)), head),
-                                    e.c64(width)),
-                              column));
-              cpAsync16(
-                  e.add(queries, e.mul(e.add(e.mul(r, e.c64(stride)), column),
-                                       e.c64(2))),
-                  source, select(valid, c32(16), c32(0)));
-            });
+            // The group's queries (zeros past the last head): chunk
+            // thread + 128 i of the 16 rows' 16-byte chunks.
+            int64_t queryChunks = kHeads * rowChunks;
+            for (int64_t i = 0; i < (queryChunks + kBlock - 1) / kBlock; ++i) {
+              Value chunk = e.add(thread, e.c64(i * kBlock));
+              auto copy = [&] {
+                Value r = e.div(chunk, e.c64(rowChunks));
+                Value column = e.mul(e.rem(chunk, e.c64(rowChunks)), e.c64(8));
+                Value head = e.add(headBase, r);
+                Value valid =
+                    cmpI(arith::CmpIPredicate::slt, head, e.c64(heads));
+                head =
+                    arith::MinSIOp::create(e.b, e.loc, head, e.c64(heads - 1));
+                Value source =
+                    e.gep(operand(0), bf16(),
+                          e.add(e.mul(e.add(e.mul(t, e.c64(heads)), head),
+                                      e.c64(width)),
+                                column));
+                cpAsync16(
+                    e.add(queries, e.mul(e.add(e.mul(r, e.c64(stride)), column),
+                                         e.c64(2))),
+                    source, select(valid, c32(16), c32(0)));
+              };
+              if ((i + 1) * kBlock <= queryChunks)
+                copy();
+              else
+                ifThen(
+                    cmpI(arith::CmpIPredicate::slt, chunk, e.c64(queryChunks)),
+                    copy);
+            }
             // Rows [start, start + 32) of the share into a tile buffer
             // (rows past the share repeat its last; their scores are
             // masked).

@@ -210,10 +210,7 @@ protected:
   /// A block-shared array of `count` f32 (reinterpretable as `2 * count`
   /// bf16), as a generic pointer.
   Value sharedPointer(StringRef what, int64_t count) {
-    Value address =
-        LLVM::AddressOfOp::create(e.b, e.loc, sharedArray(what, count));
-    return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address)
-        .getResult();
+    return genericPointer(sharedArray(what, count));
   }
   /// Waits for every thread of the block (bar.sync 0).
   void barrier() { NVVM::Barrier0Op::create(e.b, e.loc); }
