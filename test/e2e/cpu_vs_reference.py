@@ -27,7 +27,11 @@ is then the fp32 forward on the quantised weights. For these the summary also re
 the fp8 executable's top-1 equals the bf16 executable's over the teacher-forced sequence
 (information, not a check: it measures fp8 itself).
 
+`--compile-arg ARG` (repeatable) adds ARG to every `dsc compile` (`--fuse-norms`: decode's
+norms folded into the products' prologues, checked by the same rules).
+
 Usage: cpu_vs_reference.py --dsc BUILD/bin/dsc [--models tiny-v3 tiny-v2:fp8 ...]
+                           [--compile-arg ARG ...]
 Prints one line per check and a summary table; exits 1 on any failure.
 """
 import argparse
@@ -73,10 +77,13 @@ def run_exe(exe, prompts, extra, dump):
     return ids, np.load(dump)
 
 
+COMPILE_ARGS = []
+
+
 def compile_model(dsc, ckpt, exe, quantize):
     run([dsc, "compile", ckpt, "-o", exe, "--max-seq-len", "64",
          "--max-batch", "4", "--prefill-chunk", "12"]
-        + (["--quantize=" + quantize] if quantize else []))
+        + (["--quantize=" + quantize] if quantize else []) + COMPILE_ARGS)
 
 
 def check_model(name, dsc, work, failures, rows, top1):
@@ -167,7 +174,9 @@ def main():
     parser.add_argument("--models", nargs="*",
                         default=["tiny-v2", "tiny-v2-lite", "tiny-v3",
                                  "tiny-v2:fp8", "tiny-v2-lite:fp8"])
+    parser.add_argument("--compile-arg", action="append", default=[])
     args = parser.parse_args()
+    COMPILE_ARGS.extend(args.compile_arg)
     failures, rows, top1 = [], [], []
     with tempfile.TemporaryDirectory(prefix="dsc-e2e-") as work:
         for name in args.models:

@@ -31,6 +31,12 @@ void buildModelPipeline(mlir::OpPassManager &pm,
   pm.addPass(mlir::createCSEPass());
   // Residual adds become the stores of the products they follow.
   pm.addPass(createDSFuseEpilogues());
+  // On request, decode's RMSNorms become the prologues of the products that
+  // read them: no launch and no stored row per norm, but every output
+  // normalises its input again, which costs the large GPU products more
+  // than the norm's launch saves (docs/performance.md, fifth session).
+  if (options.fuseNorms)
+    pm.addPass(createDSFuseNorms());
 }
 
 void buildSchedulePipeline(mlir::OpPassManager &pm,

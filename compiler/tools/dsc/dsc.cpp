@@ -173,6 +173,13 @@ cl::opt<bool> noTensorCores(
     cl::desc("Leave the tensor-core kernel strategies out (CUDA cores only), "
              "to compare with them"),
     cl::init(false), cl::sub(compileCommand));
+cl::opt<bool> fuseNorms(
+    "fuse-norms",
+    cl::desc("Fold decode's RMSNorms into the products that read them "
+             "(ds-fuse-norms): fewer launches, but each product "
+             "normalises its input per output and runs slower on GPUs "
+             "today (docs/performance.md)"),
+    cl::init(false), cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -569,6 +576,7 @@ int runCompile(const char *argv0) {
   options.attentionSplits = attentionSplits;
   options.streams = streams;
   options.tensorCores = !noTensorCores;
+  options.fuseNorms = fuseNorms;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

@@ -13,6 +13,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include "llvm/ADT/TypeSwitch.h"
+
 using namespace mlir;
 using namespace dsc::ds;
 
@@ -219,13 +221,60 @@ static LogicalResult verifyAddends(Operation *op, ValueRange addends,
   return success();
 }
 
+/// A product's `norm(...)` clause: weight and eps together, the weight one
+/// entry per input feature, eps positive.
+static LogicalResult verifyInputNorm(Operation *op, Value weight,
+                                     std::optional<APFloat> eps, Value input) {
+  if (static_cast<bool>(weight) != eps.has_value())
+    return op->emitOpError("needs both a norm weight and norm_eps, or neither");
+  if (!weight)
+    return success();
+  if (!(eps->convertToDouble() > 0.0))
+    return op->emitOpError("norm_eps must be positive");
+  return checkVector(op, "norm weight", weight, lastDim(input));
+}
+
 LogicalResult LinearOp::verify() {
   auto result = getResult().getType();
   if (failed(verifyProductShapes(*this, getWeight().getType(),
                                  getInput().getType(), result,
-                                 /*plural=*/false)))
+                                 /*plural=*/false)) ||
+      failed(verifyInputNorm(*this, getNormWeight(), getNormEps(), getInput())))
     return failure();
   return verifyAddends(*this, getAddends(), result);
+}
+
+LogicalResult MoEExpertUpOp::verify() {
+  return verifyInputNorm(*this, getNormWeight(), getNormEps(), getInput());
+}
+
+bool dsc::ds::acceptsInputNorm(Operation *op) {
+  return isa<LinearOp, GatedLinearOp, RouterLogitsOp, MoEExpertUpOp, LMHeadOp>(
+      op);
+}
+
+std::optional<InputNorm> dsc::ds::getInputNorm(Operation *op) {
+  std::optional<InputNorm> norm;
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<LinearOp, GatedLinearOp, RouterLogitsOp, MoEExpertUpOp, LMHeadOp>(
+          [&](auto product) {
+            MutableOperandRange weight = product.getNormWeightMutable();
+            if (weight.size() == 1)
+              norm = InputNorm{&weight[0],
+                               product.getNormEps()->convertToDouble()};
+          });
+  return norm;
+}
+
+void dsc::ds::setInputNorm(Operation *op, Value input, Value weight,
+                           FloatAttr eps) {
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<LinearOp, GatedLinearOp, RouterLogitsOp, MoEExpertUpOp, LMHeadOp>(
+          [&](auto product) {
+            product.getInputMutable().assign(input);
+            product.getNormWeightMutable().assign(weight);
+            product.setNormEpsAttr(eps);
+          });
 }
 
 LogicalResult MoEExpertDownOp::verify() {
@@ -249,6 +298,8 @@ LogicalResult GatedLinearOp::verify() {
   if (getGate().getType() != getUp().getType())
     return emitOpError("gate and up weights must have one type, got ")
            << getGate().getType() << " and " << getUp().getType();
+  if (failed(verifyInputNorm(*this, getNormWeight(), getNormEps(), getInput())))
+    return failure();
   return verifyProductShapes(*this, getGate().getType(), getInput().getType(),
                              getResult().getType(), /*plural=*/true);
 }
@@ -288,7 +339,7 @@ LogicalResult LMHeadOp::verify() {
     return failure();
   if (!sameTokenCount(getRows().getType(), getResult().getType()))
     return emitOpError("result must have one row per entry of rows");
-  return success();
+  return verifyInputNorm(*this, getNormWeight(), getNormEps(), getInput());
 }
 
 LogicalResult SampleOp::verify() {
@@ -657,5 +708,5 @@ LogicalResult RouterLogitsOp::verify() {
       failed(
           checkTokenMatrix(*this, "result", getResult(), weight.getDimSize(0))))
     return failure();
-  return success();
+  return verifyInputNorm(*this, getNormWeight(), getNormEps(), getInput());
 }

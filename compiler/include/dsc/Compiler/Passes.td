@@ -84,6 +84,46 @@ def DSFuseEpilogues : Pass<"ds-fuse-epilogues", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
 
+def DSFuseNorms : Pass<"ds-fuse-norms", "::mlir::ModuleOp"> {
+  let summary = "Fold RMSNorms into the prologues of the products that read them";
+  let description = [{
+    A `ds.rms_norm` all of whose uses are the input (operand 0) of
+    products that take a `norm(...)` clause (`ds.linear`,
+    `ds.gated_linear`, `ds.router_logits`, `ds.moe_expert_up`,
+    `ds.lm_head`), none of which has one yet, is erased: each of those
+    products reads the norm's input instead, through the norm's weight and
+    eps. Every product recomputes the row's sum of squares (a few KB it
+    reads anyway) and normalises each feature as it loads it, with the
+    norm's roundings, so the normalised row is never stored and the norm
+    costs no launch: a decoder layer's attention norm joins its query and
+    latent products, its MoE norm the router, the routed experts' gate/up
+    and the shared experts' products, the final norm the lm_head.
+
+    A norm with any other use (or none) is left alone, and so are the
+    entry points not in `entries` (default: decode): prefill's CUDA-core
+    products are bound by arithmetic, which the per-output normalisation
+    multiplies.
+
+    `dsc compile` runs it only with `--fuse-norms`: measured on an H200
+    (V2-Lite decode), the warp-per-output products then spend more on
+    normalising their input once per output than the norm kernels' launches
+    cost (bf16 batch 1: 356 tok/s with it, 445 without). A block-shared
+    normalised row is the form that would pay; see `docs/performance.md`.
+
+    ```mlir
+    %n = ds.rms_norm %h, %g {eps = 1.0e-06 : f64} : tensor<?x2048xbf16>, tensor<2048xbf16>
+    %q = ds.linear %n, %wq : tensor<?x2048xbf16>, tensor<3072x2048xbf16> -> tensor<?x3072xbf16>
+    // becomes
+    %q = ds.linear %h, %wq norm(%g : tensor<2048xbf16>) {norm_eps = 1.0e-06 : f64} : tensor<?x2048xbf16>, tensor<3072x2048xbf16> -> tensor<?x3072xbf16>
+    ```
+  }];
+  let options = [
+    ListOption<"entries", "entries", "std::string",
+               "entry points whose norms fold (default: decode)">
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
 def DSPlanBuffers : Pass<"ds-plan-buffers", "::mlir::ModuleOp"> {
   let summary = "Place every activation of the entry points in one arena";
   let description = [{

@@ -27,6 +27,7 @@ struct PipelineOptions {
   int64_t attentionSplits = 0; // decode attention shares; 0: the target's
   int64_t streams = 0;         // streams launches run on; 0: the target's
   bool tensorCores = true; // tensor-core strategies where the target has them
+  bool fuseNorms = false;  // decode's RMSNorms folded into their products
 
   bool isCUDA() const { return target.rfind("cuda:", 0) == 0; }
   /// Streams the launches run on: `streams`, or 4 on GPUs (independent

@@ -226,14 +226,31 @@ public:
     return NVVM::ShflOp::create(b, loc, v.getType(), c32(-1), v, c32(offset),
                                 c32(31), kind, UnitAttr());
   }
+  /// An RMSNorm a product applies to its activations as it reads them (a
+  /// fused ds.rms_norm, ds-fuse-norms): x_k becomes
+  /// bf16(bf16(x_k * inv) * g_k), inv = 1 / sqrt(mean(x^2) + eps) over the
+  /// row, the roundings of the ds.rms_norm kernel.
+  struct RowNorm {
+    Value weight; // g: bf16, one per feature
+    double eps = 0;
+    /// The row's inv; null where the dot product derives it (withInv, or
+    /// dotLanes from the activations it loads anyway).
+    Value inv = {};
+  };
+
   /// This lane's part of sum_k x[xOffset + k] * W[expert, n, k]: the k that
   /// are `lane` modulo 32 (consecutive lanes read consecutive elements).
   /// Four independent partial sums (k, k + 32, k + 64, k + 96) keep four
   /// loads in flight per lane; out-of-range k contribute zero.
+  /// With `norm`, x is read through that RMSNorm (x bf16).
   Value dotLane(Value x, Type xElement, Value xOffset, const WeightView &w,
-                Value expert, Value n, Value lane) {
+                Value expert, Value n, Value lane,
+                const RowNorm *norm = nullptr) {
     if (xElement.isBF16() && w.readsInGroups())
-      return dotLaneVector(x, xOffset, w, expert, n, lane);
+      return dotLanes(x, {DotTerm{&w, xOffset, expert, n, 0, {}, norm}}, lane)
+          .front();
+    RowNorm normWithInv =
+        norm ? withInv(*norm, x, xOffset, w.cols, lane) : RowNorm{};
     constexpr int kChains = 4;
     Value cols = c64(w.cols), last = c64(w.cols - 1);
     SmallVector<Value> init(kChains, f32(0.0));
@@ -249,6 +266,9 @@ public:
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, cols);
         Value safeK = arith::SelectOp::create(b, loc, inRange, k, last);
         Value xv = loadF32(x, xElement, add(xOffset, safeK));
+        if (norm)
+          xv = normalized(xv, loadBF16(normWithInv.weight, safeK),
+                          normWithInv.inv);
         xv = arith::SelectOp::create(b, loc, inRange, xv, f32(0.0));
         next.push_back(fma(xv, weightElement(w, expert, n, safeK),
                            forOp.getRegionIterArgs()[u]));
@@ -261,10 +281,74 @@ public:
     return sum;
   }
 
-  /// dotLane with 16-byte loads (see dotLanes).
-  Value dotLaneVector(Value x, Value xOffset, const WeightView &w, Value expert,
-                      Value n, Value lane) {
-    return dotLanes(x, {DotTerm{&w, xOffset, expert, n}}, lane).front();
+  /// inv of the row x[offset, offset + width) (bf16): serially when `lane`
+  /// is null, else by the warp's lanes (16-byte loads where 8 | width),
+  /// every lane ending with the same value.
+  Value rowInvRMS(Value x, Value offset, int64_t width, double eps,
+                  Value lane) {
+    Value sum;
+    if (!lane) {
+      sum = reduce(0, width, f32(0.0), [&](Value k, Value acc) {
+        Value v = loadBF16(x, add(offset, k));
+        return fma(v, v, acc);
+      });
+    } else if (width % 8 == 0) {
+      // Unrolled: a lane's 16-byte groups are loaded kLoadsInFlight at a
+      // time, not one latency per group.
+      auto group = VectorType::get({8}, b.getBF16Type());
+      int64_t groups = (width + kWarp * 8 - 1) / (kWarp * 8);
+      Value first = mul(lane, c64(8)), last = c64(width - 8);
+      sum = f32(0.0);
+      for (int64_t g0 = 0; g0 < groups; g0 += kLoadsInFlight) {
+        SmallVector<std::pair<Value, Value>> loaded; // (inRange, group)
+        for (int64_t g = g0; g < std::min(groups, g0 + kLoadsInFlight); ++g) {
+          Value k = add(first, c64(g * kWarp * 8));
+          Value inRange = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::slt, k, c64(width));
+          Value safeK = arith::SelectOp::create(b, loc, inRange, k, last);
+          loaded.push_back(
+              {inRange,
+               LLVM::LoadOp::create(b, loc, group,
+                                    gep(x, b.getBF16Type(), add(offset, safeK)),
+                                    /*alignment=*/16)});
+        }
+        issueLoadsAbove();
+        for (auto [inRange, v] : loaded) {
+          Value part = f32(0.0);
+          for (Value xk : unpack(v, 8))
+            part = fma(xk, xk, part);
+          sum = fadd(sum,
+                     arith::SelectOp::create(b, loc, inRange, part, f32(0.0)));
+        }
+      }
+      sum = warpSum(sum);
+    } else {
+      sum = warpSum(reduceStep(lane, c64(width), kWarp, f32(0.0),
+                               [&](Value k, Value acc) {
+                                 Value v = loadBF16(x, add(offset, k));
+                                 return fma(v, v, acc);
+                               }));
+    }
+    return invRMS(sum, width, eps);
+  }
+  /// 1 / sqrt(sum / width + eps), as the ds.rms_norm kernels compute it.
+  Value invRMS(Value sumSquares, int64_t width, double eps) {
+    Value meanSquare = fdiv(sumSquares, f32(static_cast<double>(width)));
+    return fdiv(f32(1.0),
+                math::SqrtOp::create(b, loc, fadd(meanSquare, f32(eps))));
+  }
+  /// `norm` with its inv for the row at x[offset...] of `width` features.
+  RowNorm withInv(const RowNorm &norm, Value x, Value offset, int64_t width,
+                  Value lane) {
+    RowNorm n = norm;
+    if (!n.inv)
+      n.inv = rowInvRMS(x, offset, width, n.eps, lane);
+    return n;
+  }
+  /// Feature x (f32 of a bf16) of a row with inverse RMS `inv`, through the
+  /// norm weight's g.
+  Value normalized(Value x, Value g, Value inv) {
+    return roundBF16(fmul(roundBF16(fmul(x, inv)), g));
   }
 
   /// The warp sums of a SwiGLU's gate and up rows `row` of `expert`
@@ -273,17 +357,24 @@ public:
   std::pair<Value, Value> gateUpWarpSums(Value x, Value xOffset,
                                          const WeightView &gate,
                                          const WeightView &up, Value expert,
-                                         Value row, Value lane) {
+                                         Value row, Value lane,
+                                         const RowNorm *norm = nullptr) {
     if (gate.readsInGroups() && up.readsInGroups() && gate.cols == up.cols) {
-      SmallVector<Value> parts = dotLanes(x,
-                                          {DotTerm{&gate, xOffset, expert, row},
-                                           DotTerm{&up, xOffset, expert, row}},
-                                          lane);
+      SmallVector<Value> parts =
+          dotLanes(x,
+                   {DotTerm{&gate, xOffset, expert, row, 0, {}, norm},
+                    DotTerm{&up, xOffset, expert, row, 0, {}, norm}},
+                   lane);
       return {warpSum(parts[0]), warpSum(parts[1])};
     }
     Type bf16 = b.getBF16Type();
-    Value g = warpSum(dotLane(x, bf16, xOffset, gate, expert, row, lane));
-    return {g, warpSum(dotLane(x, bf16, xOffset, up, expert, row, lane))};
+    RowNorm withRowInv;
+    if (norm) {
+      withRowInv = withInv(*norm, x, xOffset, gate.cols, lane);
+      norm = &withRowInv;
+    }
+    Value g = warpSum(dotLane(x, bf16, xOffset, gate, expert, row, lane, norm));
+    return {g, warpSum(dotLane(x, bf16, xOffset, up, expert, row, lane, norm))};
   }
 
   /// One of the dot products dotLanes computes together:
@@ -296,6 +387,9 @@ public:
     int64_t kOffset = 0;
     /// Its activations' buffer (null: dotLanes' x).
     Value x = {};
+    /// The RMSNorm its activations are read through, if any (x[xOffset...]
+    /// is then the whole row the norm spans).
+    const RowNorm *norm = nullptr;
   };
 
   /// Weight loads of 16 bytes or fewer one lane keeps in flight per
@@ -313,7 +407,9 @@ public:
   /// Table) an fp8 group is decoded two bytes at a time and its f32 sum
   /// multiplied by the block scale once; the host (Table) rounds every
   /// dequantised weight to bf16 as the references do.
-  /// `length` is the terms' common length (0: the first term's row).
+  /// `length` is the terms' common length (0: the first term's row). A
+  /// term with a norm normalises each activation as it is used (its inv,
+  /// unless given, from a pass over the row before the loop).
   SmallVector<Value> dotLanes(Value x, ArrayRef<DotTerm> terms, Value lane,
                               int64_t length = 0,
                               int64_t loadsInFlight = kLoadsInFlight) {
@@ -327,6 +423,15 @@ public:
     Type bf16Type = b.getBF16Type(), i8 = b.getI8Type();
     auto vecOf = [&](Type t) { return VectorType::get({kVec}, t); };
     Value colsV = c64(cols), lastGroup = c64(cols - kVec);
+    // Each norm's inv, keyed by the norm: given, or from a pass over the
+    // row before the loop.
+    llvm::SmallDenseMap<const RowNorm *, Value> invs;
+    for (const DotTerm &term : terms)
+      if (term.norm && !invs.count(term.norm))
+        invs[term.norm] = term.norm->inv
+                              ? term.norm->inv
+                              : rowInvRMS(term.x ? term.x : x, term.xOffset,
+                                          cols, term.norm->eps, lane);
     SmallVector<Value> init(terms.size(), f32(0.0));
     auto forOp = scf::ForOp::create(b, loc, mul(lane, c64(kVec)), colsV,
                                     c64(kWarp * kVec * perIteration), init);
@@ -334,7 +439,7 @@ public:
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(forOp.getBody());
       struct Loaded {
-        Value xs, ws, scale, inRange;
+        Value xs, ws, scale, inRange, gs;
       };
       // Every load of the iteration first, then the arithmetic.
       std::vector<std::vector<Loaded>> loaded(terms.size());
@@ -354,6 +459,10 @@ public:
               b, loc, vecOf(bf16Type),
               gep(term.x ? term.x : x, bf16Type, add(term.xOffset, safeK)),
               /*alignment=*/16);
+          if (term.norm)
+            l.gs = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
+                                        gep(term.norm->weight, bf16Type, safeK),
+                                        /*alignment=*/16);
           if (w.fp8) {
             l.ws = LLVM::LoadOp::create(b, loc, vecOf(i8), gep(w.data, i8, at),
                                         /*alignment=*/8);
@@ -376,6 +485,11 @@ public:
         Value acc = forOp.getRegionIterArgs()[t];
         for (const Loaded &l : loaded[t]) {
           SmallVector<Value> xs = unpack(l.xs, kVec);
+          if (term.norm) {
+            SmallVector<Value> gs = unpack(l.gs, kVec);
+            for (int64_t j = 0; j < kVec; ++j)
+              xs[j] = normalized(xs[j], gs[j], invs[term.norm]);
+          }
           SmallVector<Value> ws;
           bool scaleOnce = term.w->fp8 && fp8Decode != FP8Decode::Table;
           if (scaleOnce)
@@ -548,14 +662,19 @@ public:
     return roundBF16(fmul(decodeE4M3(byte), scale));
   }
 
-  /// sum_k x[xOffset + k] * W[expert, n, k], accumulated in f32.
+  /// sum_k x[xOffset + k] * W[expert, n, k], accumulated in f32; with
+  /// `norm` (its inv given), x (bf16) read through that RMSNorm.
   Value dot(Value x, Type xElement, Value xOffset, const WeightView &w,
-            Value expert, Value n) {
+            Value expert, Value n, const RowNorm *norm = nullptr) {
     Value row = add(mul(expert, c64(w.rows)), n);
     Value rowStart = mul(row, c64(w.cols));
+    auto activation = [&](Value k) {
+      Value xv = loadF32(x, xElement, add(xOffset, k));
+      return norm ? normalized(xv, loadBF16(norm->weight, k), norm->inv) : xv;
+    };
     if (!w.fp8)
       return reduce(0, w.cols, f32(0.0), [&](Value k, Value acc) {
-        Value xv = loadF32(x, xElement, add(xOffset, k));
+        Value xv = activation(k);
         Value wv = loadBF16(w.data, add(rowStart, k));
         return fma(xv, wv, acc);
       });
@@ -569,7 +688,7 @@ public:
       Value hi = arith::MinSIOp::create(b, loc, add(lo, c64(w.blockCols)),
                                         c64(w.cols));
       return reduce(lo, hi, acc, [&](Value k, Value inner) {
-        Value xv = loadF32(x, xElement, add(xOffset, k));
+        Value xv = activation(k);
         Value byte = load(w.data, b.getI8Type(), add(rowStart, k));
         Value wv = roundBF16(fmul(decodeE4M3(byte), scale));
         return fma(xv, wv, inner);

@@ -66,6 +66,15 @@ protected:
   }
 
   Value operand(unsigned i) { return e.operandPtrs.lookup(i); }
+  /// The RMSNorm a product reads its input through (its `norm(...)`
+  /// clause), without the row's inv.
+  std::optional<Emitter::RowNorm> inputNorm() {
+    std::optional<InputNorm> norm = getInputNorm(e.op);
+    if (!norm)
+      return std::nullopt;
+    return Emitter::RowNorm{operand(norm->weight->getOperandNumber()),
+                            norm->eps};
+  }
   Value result(unsigned i = 0) { return e.resultPtrs.lookup(i); }
   Type bf16() { return e.b.getBF16Type(); }
   std::pair<ParallelDim, int64_t> tokens() { return {ParallelDim::Tokens, 0}; }

@@ -100,11 +100,13 @@ std::string shapeName(Type type) {
   return name;
 }
 
-/// dsc_<op>_<strategy>[_g<query group>]_<shape>: the shape of the op's
+/// dsc_<op>[_norm]_<strategy>[_g<query group>]_<shape> (_norm: a product
+/// with a fused RMSNorm): the shape of the op's
 /// first weight (an operand of static shape), else the static dimensions of
 /// its first operand.
 std::string kernelName(Operation *op, KernelConfigAttr config) {
-  std::string name = "dsc_" + op->getName().stripDialect().str() + "_" +
+  std::string name = "dsc_" + op->getName().stripDialect().str() +
+                     (getInputNorm(op) ? "_norm_" : "_") +
                      stringifyKernelStrategy(config.getStrategy()).str();
   if (config.getQueryGroup() != 1)
     name += "_g" + std::to_string(config.getQueryGroup());

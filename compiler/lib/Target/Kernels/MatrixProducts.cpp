@@ -5,8 +5,9 @@
 // the N output features, each a serial dot product. CUDA: one warp per
 // output element (row, feature), lanes reading consecutive 16-byte groups of
 // the weight row, reduced with shuffles. A ds.linear's addends (its fused
-// residual adds) are added in the store. Cost: the weight once, 2 N K FLOPs
-// per row.
+// residual adds) are added in the store; a fused RMSNorm (`norm(...)`) is
+// applied to the activations as they are read. Cost: the weight once,
+// 2 N K FLOPs per row.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,10 +43,15 @@ private:
     WeightView w = e.weight(weightOperand);
     int64_t k = w.cols, n = w.rows;
     Value total = e.mul(e.tokens, e.c64(rows));
+    std::optional<Emitter::RowNorm> norm = inputNorm();
     e.loop(e.begin, e.end, [&](Value col) {
       e.loop(e.c64(0), total, [&](Value row) {
-        Value acc = e.dot(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)), w,
-                          e.c64(0), col);
+        Value x = e.mul(inputRow(row), e.c64(k));
+        Emitter::RowNorm rowNorm =
+            norm ? e.withInv(*norm, operand(0), x, k, Value())
+                 : Emitter::RowNorm{};
+        Value acc = e.dot(operand(0), bf16(), x, w, e.c64(0), col,
+                          norm ? &rowNorm : nullptr);
         store(acc, e.add(e.mul(row, e.c64(n)), col), out);
       });
     });
@@ -80,12 +86,13 @@ private:
     WeightView w = e.weight(weightOperand);
     int64_t k = w.cols, n = w.rows;
     Value warp = e.c64(Emitter::kWarp);
+    std::optional<Emitter::RowNorm> norm = inputNorm();
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
-      Value acc = e.warpSum(e.dotLane(operand(0), bf16(),
-                                      e.mul(inputRow(row), e.c64(k)), w,
-                                      e.c64(0), col, lane));
+      Value acc = e.warpSum(
+          e.dotLane(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)), w,
+                    e.c64(0), col, lane, norm ? &*norm : nullptr));
       store(acc, e.add(e.mul(row, e.c64(n)), col), out);
     });
   }
@@ -114,6 +121,7 @@ private:
     WeightView gate = e.weight(1), up = e.weight(2);
     int64_t k = gate.cols, n = gate.rows;
     int64_t rows = rowsPerToken(op.getInput());
+    std::optional<Emitter::RowNorm> norm = inputNorm();
     auto store = [&](Value g, Value u, Value row, Value col) {
       e.storeBF16(e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)), result(),
                   e.add(e.mul(row, e.c64(n)), col));
@@ -123,8 +131,9 @@ private:
       e.loop(e.begin, e.end, [&](Value i) {
         Value pair = e.div(i, warp), lane = e.rem(i, warp);
         Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
-        auto [g, u] = e.gateUpWarpSums(operand(0), e.mul(row, e.c64(k)), gate,
-                                       up, e.c64(0), col, lane);
+        auto [g, u] =
+            e.gateUpWarpSums(operand(0), e.mul(row, e.c64(k)), gate, up,
+                             e.c64(0), col, lane, norm ? &*norm : nullptr);
         store(g, u, row, col);
       });
       return {ParallelDim::TokensTimesStatic, rows * n * Emitter::kWarp};
@@ -133,8 +142,13 @@ private:
     e.loop(e.begin, e.end, [&](Value col) {
       e.loop(e.c64(0), total, [&](Value row) {
         Value x = e.mul(row, e.c64(k));
-        store(e.dot(operand(0), bf16(), x, gate, e.c64(0), col),
-              e.dot(operand(0), bf16(), x, up, e.c64(0), col), row, col);
+        Emitter::RowNorm rowNorm =
+            norm ? e.withInv(*norm, operand(0), x, k, Value())
+                 : Emitter::RowNorm{};
+        const Emitter::RowNorm *normed = norm ? &rowNorm : nullptr;
+        store(e.dot(operand(0), bf16(), x, gate, e.c64(0), col, normed),
+              e.dot(operand(0), bf16(), x, up, e.c64(0), col, normed), row,
+              col);
       });
     });
     return fixed(n);
@@ -178,6 +192,8 @@ KernelCost matrixProductCost(Operation *op) {
   double rows = rowsPerToken(input);
   KernelCost cost;
   cost.bytesFixed = products * weightBytes(weight);
+  if (std::optional<InputNorm> norm = getInputNorm(op))
+    cost.bytesFixed += weightBytes(norm->weight->get().getType());
   cost.bytesPerRow = rowBytes(input) + rowBytes(output);
   if (auto linear = dyn_cast<LinearOp>(op))
     for (Value addend : linear.getAddends())

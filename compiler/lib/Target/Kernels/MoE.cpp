@@ -355,14 +355,15 @@ private:
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
     int64_t inner = gateW.rows;
+    std::optional<Emitter::RowNorm> norm = inputNorm();
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value n = e.rem(pair, e.c64(inner)), choice = e.div(pair, e.c64(inner));
       Value expert = e.loadI64(operand(1), choice);
       Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
-      auto [g, u] =
-          e.gateUpWarpSums(operand(0), x, gateW, upW, expert, n, lane);
+      auto [g, u] = e.gateUpWarpSums(operand(0), x, gateW, upW, expert, n, lane,
+                                     norm ? &*norm : nullptr);
       e.storeBF16(e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)), result(),
                   e.add(e.mul(choice, e.c64(inner)), n));
     });
@@ -474,14 +475,21 @@ private:
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
     int64_t inner = gateW.rows;
+    std::optional<Emitter::RowNorm> norm = inputNorm();
     e.loop(e.begin, e.end, [&](Value n) {
       e.loop(e.c64(0), e.tokens, [&](Value t) {
         Value x = e.mul(t, e.c64(hidden));
+        Emitter::RowNorm rowNorm =
+            norm ? e.withInv(*norm, operand(0), x, hidden, Value())
+                 : Emitter::RowNorm{};
+        const Emitter::RowNorm *normed = norm ? &rowNorm : nullptr;
         e.loop(0, topK, [&](Value j) {
           Value choice = e.add(e.mul(t, e.c64(topK)), j);
           Value expert = e.loadI64(operand(1), choice);
-          Value g = e.roundBF16(e.dot(operand(0), bf16(), x, gateW, expert, n));
-          Value u = e.roundBF16(e.dot(operand(0), bf16(), x, upW, expert, n));
+          Value g = e.roundBF16(
+              e.dot(operand(0), bf16(), x, gateW, expert, n, normed));
+          Value u =
+              e.roundBF16(e.dot(operand(0), bf16(), x, upW, expert, n, normed));
           e.storeBF16(e.fmul(e.silu(g), u), result(),
                       e.add(e.mul(choice, e.c64(inner)), n));
         });
@@ -546,6 +554,8 @@ KernelCost moeCost(Operation *op) {
                            : cast<RankedTensorType>(gate).getDimSize(0);
         cost.expertsPerRow = topK;
         cost.bytesPerExpert = expertBytes(gate) + expertBytes(up);
+        if (o.getNormWeight())
+          cost.bytesFixed = weightBytes(o.getNormWeight().getType());
         cost.bytesPerRow = rowBytes(o.getInput()) + rowBytes(o.getIndices()) +
                            rowBytes(o.getResult());
         double inner = featureCount(o.getResult());

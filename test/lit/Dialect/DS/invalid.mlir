@@ -864,3 +864,51 @@ func.func @f(%h: tensor<?x2x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %
   %y = ds.moe_expert_down %h, %w, %i, %d shared(%hs, %sd : tensor<?x32xbf16>, tensor<16x32xbf16>) plus(%r : tensor<?x8xbf16>) : tensor<?x2x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x16x8xbf16> -> tensor<?x16xbf16>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>, %g: tensor<32xbf16>) {
+  // expected-error @+1 {{needs both a norm weight and norm_eps, or neither}}
+  %y = ds.linear %x, %w norm(%g : tensor<32xbf16>) : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>) {
+  // expected-error @+1 {{needs both a norm weight and norm_eps, or neither}}
+  %y = ds.linear %x, %w {norm_eps = 1.0e-6 : f64} : tensor<?x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<16x32xbf16>, %g: tensor<32xbf16>) {
+  // expected-error @+1 {{norm_eps must be positive}}
+  %y = ds.gated_linear %x, %w, %w norm(%g : tensor<32xbf16>) {norm_eps = 0.0 : f64} : tensor<?x32xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<8x32xbf16>, %g: tensor<16xbf16>) {
+  // expected-error @+1 {{norm weight must have 32 elements, got 16}}
+  %y = ds.router_logits %x, %w norm(%g : tensor<16xbf16>) {norm_eps = 1.0e-6 : f64} : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %i: tensor<?x2xi32>, %w: tensor<4x8x32xbf16>, %g: tensor<16xbf16>) {
+  // expected-error @+1 {{norm weight must have 32 elements, got 16}}
+  %y = ds.moe_expert_up %x, %i, %w, %w norm(%g : tensor<16xbf16>) {norm_eps = 1.0e-6 : f64} : tensor<?x32xbf16>, tensor<?x2xi32>, tensor<4x8x32xbf16>, tensor<4x8x32xbf16> -> tensor<?x2x8xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %w: tensor<64x32xbf16>, %r: tensor<?xi32>, %g: tensor<32xbf16>) {
+  // expected-error @+1 {{norm_eps must be positive}}
+  %y = ds.lm_head %x, %w rows(%r : tensor<?xi32>) norm(%g : tensor<32xbf16>) {norm_eps = -1.0 : f64} : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
+  return
+}

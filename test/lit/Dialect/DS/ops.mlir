@@ -8,6 +8,8 @@
 ds.weight @table = "model.embed_tokens.weight" : tensor<64x32xbf16>
 // CHECK: ds.weight @bias = "model.layers.1.mlp.gate.e_score_correction_bias" : tensor<8xf32>
 ds.weight @bias = "model.layers.1.mlp.gate.e_score_correction_bias" : tensor<8xf32>
+// CHECK: ds.weight @sq = "sq.weight" : tensor<32x32xbf16>
+ds.weight @sq = "sq.weight" : tensor<32x32xbf16>
 // CHECK: ds.weight @q = "q.weight" scale "q.weight_scale_inv" : !ds.fp8_block<144x32, block = 128x128, scales = f32>
 ds.weight @q = "q.weight" scale "q.weight_scale_inv" : !ds.fp8_block<144x32, block = 128x128, scales = f32>
 // CHECK: ds.weight @experts = "e.{e}.w" scale "e.{e}.s" experts 8 : !ds.fp8_block<8x16x32, block = 128x128, scales = ue8m0>
@@ -34,6 +36,10 @@ func.func @dense(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %norm: tensor<32xb
   %q = ds.get_weight @q : !ds.fp8_block<144x32, block = 128x128, scales = f32>
   // CHECK: ds.linear %[[N]], %[[Q]] : tensor<?x32xbf16>, !ds.fp8_block<144x32, block = 128x128, scales = f32> -> tensor<?x144xbf16>
   %l8 = ds.linear %n, %q : tensor<?x32xbf16>, !ds.fp8_block<144x32, block = 128x128, scales = f32> -> tensor<?x144xbf16>
+  // A product reading its input through a fused RMSNorm, after its addends.
+  // CHECK: ds.linear %[[H]], %{{.*}} plus(%[[H]] : tensor<?x32xbf16>) norm(%{{.*}} : tensor<32xbf16>) {norm_eps = 9.9999999999999995E-7 : f64} : tensor<?x32xbf16>, tensor<32x32xbf16> -> tensor<?x32xbf16>
+  %sq = ds.get_weight @sq : tensor<32x32xbf16>
+  %ln = ds.linear %h, %sq plus(%h : tensor<?x32xbf16>) norm(%norm : tensor<32xbf16>) {norm_eps = 1.0e-6 : f64} : tensor<?x32xbf16>, tensor<32x32xbf16> -> tensor<?x32xbf16>
   // CHECK: ds.rope %{{.*}}, %{{.*}} rope(<dim = 16, theta = 1.000000e+04, scaling = yarn, factor = 4.000000e+01, original_max_position = 4096, beta_fast = 3.200000e+01, beta_slow = 1.000000e+00, mscale = 7.070000e-01, mscale_all_dim = 7.070000e-01>) : tensor<?x16xbf16>, tensor<?xi32>
   %r = ds.rope %l, %pos rope(#ds.rope<dim = 16, theta = 10000.0, scaling = yarn, factor = 40.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 0.707>) : tensor<?x16xbf16>, tensor<?xi32>
   // CHECK: %[[M:.*]] = ds.mlp %[[N]], %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x32xbf16>, tensor<48x32xbf16>, tensor<48x32xbf16>, tensor<32x48xbf16>

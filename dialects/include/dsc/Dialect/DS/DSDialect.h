@@ -53,4 +53,23 @@ inline bool isPositionSplit(KernelStrategy s) {
 #define GET_OP_CLASSES
 #include "dsc/Dialect/DS/DSOps.h.inc"
 
+namespace dsc::ds {
+/// The RMSNorm a product reads its input (operand 0) through, its
+/// `norm(...)` clause (ds-fuse-norms): the norm weight's operand and eps.
+struct InputNorm {
+  mlir::OpOperand *weight = nullptr;
+  double eps = 0;
+};
+/// Whether `op` is a product that can take a `norm(...)` clause
+/// (ds.linear, ds.gated_linear, ds.router_logits, ds.moe_expert_up,
+/// ds.lm_head).
+bool acceptsInputNorm(mlir::Operation *op);
+/// `op`'s norm clause, if it has one.
+std::optional<InputNorm> getInputNorm(mlir::Operation *op);
+/// Makes `op` (acceptsInputNorm, without a norm) read `input` through the
+/// RMSNorm of `weight` and `eps`.
+void setInputNorm(mlir::Operation *op, mlir::Value input, mlir::Value weight,
+                  mlir::FloatAttr eps);
+} // namespace dsc::ds
+
 #endif // DSC_DIALECT_DS_DSDIALECT_H

@@ -142,7 +142,7 @@ def DS_RMSNormOp : DS_PureOp<"rms_norm", [AllTypesMatch<["input", "result"]>]> {
   let hasVerifier = 1;
 }
 
-def DS_LinearOp : DS_PureOp<"linear"> {
+def DS_LinearOp : DS_PureOp<"linear", [AttrSizedOperandSegments]> {
   let summary = "y = x W^T with a bf16 or block-scaled fp8 weight";
   let description = [{
     A bias-free linear layer: `result[..., n] = sum_k input[..., k] * W[n, k]`
@@ -167,18 +167,36 @@ def DS_LinearOp : DS_PureOp<"linear"> {
     ```mlir
     %h2 = ds.linear %a, %wo plus(%h : tensor<?x2048xbf16>) : tensor<?x2048xbf16>, tensor<2048x2048xbf16> -> tensor<?x2048xbf16>
     ```
+
+    With `norm(g)` (ds-fuse-norms folds a `ds.rms_norm` into the products
+    that read it) the input is read through that RMSNorm: each feature
+    `x_k` of a row becomes `bf16(bf16(x_k * rsqrt(mean(x^2) + norm_eps)) *
+    g_k)`, the roundings of `ds.rms_norm`, and the normalised row is never
+    stored. `g` has the input's feature count; `norm_eps` is positive and
+    present exactly when `norm` is.
+
+    ```mlir
+    %q = ds.linear %h, %wq norm(%g : tensor<2048xbf16>) {norm_eps = 1.0e-06 : f64} : tensor<?x2048xbf16>, tensor<3072x2048xbf16> -> tensor<?x3072xbf16>
+    ```
   }];
   let arguments = (ins DS_Activation:$input, DS_LinearWeight:$weight,
-                       Variadic<DS_Activation>:$addends);
+                       Variadic<DS_Activation>:$addends,
+                       Optional<DS_NormWeight>:$norm_weight,
+                       OptionalAttr<F64Attr>:$norm_eps);
   let results = (outs DS_Activation:$result);
   let builders = [
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
                    "::mlir::Value":$weight), [{
       build($_builder, $_state, result, input, weight, ::mlir::ValueRange{});
+    }]>,
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::ValueRange":$addends), [{
+      build($_builder, $_state, result, input, weight, addends,
+            /*norm_weight=*/::mlir::Value(), /*norm_eps=*/::mlir::FloatAttr());
     }]>
   ];
   let assemblyFormat = [{
-    $input `,` $weight (`plus` `(` $addends^ `:` type($addends) `)`)? attr-dict `:` type($input) `,` type($weight) `->` type($result)
+    $input `,` $weight (`plus` `(` $addends^ `:` type($addends) `)`)? (`norm` `(` $norm_weight^ `:` type($norm_weight) `)`)? attr-dict `:` type($input) `,` type($weight) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -196,12 +214,28 @@ def DS_GatedLinearOp : DS_PureOp<"gated_linear"> {
     ```mlir
     %h = ds.gated_linear %x, %wg, %wu : tensor<?x2048xbf16>, tensor<10944x2048xbf16>, tensor<10944x2048xbf16> -> tensor<?x10944xbf16>
     ```
+
+    With `norm(g)` (ds-fuse-norms folds a `ds.rms_norm` into the products
+    that read it) the input is read through that RMSNorm: each feature
+    `x_k` of a row becomes `bf16(bf16(x_k * rsqrt(mean(x^2) + norm_eps)) *
+    g_k)`, the roundings of `ds.rms_norm`, and the normalised row is never
+    stored. `g` has the input's feature count; `norm_eps` is positive and
+    present exactly when `norm` is.
   }];
   let arguments = (ins DS_Activation:$input, DS_LinearWeight:$gate,
-                       DS_LinearWeight:$up);
+                       DS_LinearWeight:$up,
+                       Optional<DS_NormWeight>:$norm_weight,
+                       OptionalAttr<F64Attr>:$norm_eps);
   let results = (outs DS_Activation:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$gate, "::mlir::Value":$up), [{
+      build($_builder, $_state, result, input, gate, up,
+            /*norm_weight=*/::mlir::Value(), /*norm_eps=*/::mlir::FloatAttr());
+    }]>
+  ];
   let assemblyFormat = [{
-    $input `,` $gate `,` $up attr-dict `:` type($input) `,` type($gate) `,` type($up) `->` type($result)
+    $input `,` $gate `,` $up (`norm` `(` $norm_weight^ `:` type($norm_weight) `)`)? attr-dict `:` type($input) `,` type($gate) `,` type($up) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -285,12 +319,28 @@ def DS_LMHeadOp : DS_PureOp<"lm_head"> {
     ```mlir
     %logits = ds.lm_head %h, %w rows(%rows : tensor<?xi32>) : tensor<?x7168xbf16>, tensor<129280x7168xbf16> -> tensor<?x129280xf32>
     ```
+
+    With `norm(g)` (ds-fuse-norms folds a `ds.rms_norm` into the products
+    that read it) the input is read through that RMSNorm: each feature of a chosen row
+    `x_k` of a row becomes `bf16(bf16(x_k * rsqrt(mean(x^2) + norm_eps)) *
+    g_k)`, the roundings of `ds.rms_norm`, and the normalised row is never
+    stored. `g` has the input's feature count; `norm_eps` is positive and
+    present exactly when `norm` is.
   }];
   let arguments = (ins 2DTensorOf<[BF16]>:$input, 2DTensorOf<[BF16]>:$weight,
-                       1DTensorOf<[I32]>:$rows);
+                       1DTensorOf<[I32]>:$rows,
+                       Optional<DS_NormWeight>:$norm_weight,
+                       OptionalAttr<F64Attr>:$norm_eps);
   let results = (outs 2DTensorOf<[F32]>:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$rows), [{
+      build($_builder, $_state, result, input, weight, rows,
+            /*norm_weight=*/::mlir::Value(), /*norm_eps=*/::mlir::FloatAttr());
+    }]>
+  ];
   let assemblyFormat = [{
-    $input `,` $weight `rows` `(` $rows `:` type($rows) `)` attr-dict
+    $input `,` $weight `rows` `(` $rows `:` type($rows) `)` (`norm` `(` $norm_weight^ `:` type($norm_weight) `)`)? attr-dict
     `:` type($input) `,` type($weight) `->` type($result)
   }];
   let hasVerifier = 1;
@@ -777,11 +827,27 @@ def DS_RouterLogitsOp : DS_PureOp<"router_logits"> {
     ```mlir
     %l = ds.router_logits %x, %w : tensor<?x7168xbf16>, tensor<256x7168xbf16> -> tensor<?x256xf32>
     ```
+
+    With `norm(g)` (ds-fuse-norms folds a `ds.rms_norm` into the products
+    that read it) the input is read through that RMSNorm: each feature
+    `x_k` of a row becomes `bf16(bf16(x_k * rsqrt(mean(x^2) + norm_eps)) *
+    g_k)`, the roundings of `ds.rms_norm`, and the normalised row is never
+    stored. `g` has the input's feature count; `norm_eps` is positive and
+    present exactly when `norm` is.
   }];
-  let arguments = (ins DS_Activation:$input, 2DTensorOf<[BF16]>:$weight);
+  let arguments = (ins DS_Activation:$input, 2DTensorOf<[BF16]>:$weight,
+                       Optional<DS_NormWeight>:$norm_weight,
+                       OptionalAttr<F64Attr>:$norm_eps);
   let results = (outs 2DTensorOf<[F32]>:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight), [{
+      build($_builder, $_state, result, input, weight,
+            /*norm_weight=*/::mlir::Value(), /*norm_eps=*/::mlir::FloatAttr());
+    }]>
+  ];
   let assemblyFormat = [{
-    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+    $input `,` $weight (`norm` `(` $norm_weight^ `:` type($norm_weight) `)`)? attr-dict `:` type($input) `,` type($weight) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -826,14 +892,32 @@ def DS_MoEExpertUpOp : DS_PureOp<"moe_expert_up"> {
     %h = ds.moe_expert_up %x, %idx, %gate, %up : tensor<?x7168xbf16>, tensor<?x8xi32>,
         !ds.fp8_block<256x2048x7168, ...>, !ds.fp8_block<256x2048x7168, ...> -> tensor<?x8x2048xbf16>
     ```
+
+    With `norm(g)` (ds-fuse-norms folds a `ds.rms_norm` into the products
+    that read it) the input is read through that RMSNorm: each feature
+    `x_k` of a row becomes `bf16(bf16(x_k * rsqrt(mean(x^2) + norm_eps)) *
+    g_k)`, the roundings of `ds.rms_norm`, and the normalised row is never
+    stored. `g` has the input's feature count; `norm_eps` is positive and
+    present exactly when `norm` is.
   }];
   let arguments = (ins DS_Activation:$input, 2DTensorOf<[I32]>:$indices,
-                       DS_ExpertWeight:$gate, DS_ExpertWeight:$up);
+                       DS_ExpertWeight:$gate, DS_ExpertWeight:$up,
+                       Optional<DS_NormWeight>:$norm_weight,
+                       OptionalAttr<F64Attr>:$norm_eps);
   let results = (outs DS_Activation:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$indices, "::mlir::Value":$gate,
+                   "::mlir::Value":$up), [{
+      build($_builder, $_state, result, input, indices, gate, up,
+            /*norm_weight=*/::mlir::Value(), /*norm_eps=*/::mlir::FloatAttr());
+    }]>
+  ];
   let assemblyFormat = [{
-    $input `,` $indices `,` $gate `,` $up attr-dict `:` type($input) `,`
+    $input `,` $indices `,` $gate `,` $up (`norm` `(` $norm_weight^ `:` type($norm_weight) `)`)? attr-dict `:` type($input) `,`
     type($indices) `,` type($gate) `,` type($up) `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
 def DS_MoEExpertDownOp : DS_PureOp<"moe_expert_down",
