@@ -7,19 +7,21 @@
 //    belongs (WeightStore::load reads straight into the host buffers, or
 //    into a scratch buffer it quantises from).
 //  * streamSpans(): a small ring of staging buffers (pinned host memory for
-//    a GPU); readers fill free buffers, the calling thread hands each full
-//    one to `submit` (an asynchronous copy to the device, a kernel) and,
-//    before a buffer is filled again, to `reuse` (which waits for that
-//    copy). Reading the next spans overlaps the copies of the last ones;
-//    every device call stays on the calling thread.
+//    a GPU), shared out among the readers; each reader fills one of its
+//    buffers, hands it to `submit` (an asynchronous copy to the device, a
+//    kernel) and, before it fills that buffer again, to `reuse` (which
+//    waits for that copy). Each reader's next read overlaps its last
+//    copies. The readers submit their own buffers: a single submitting
+//    thread fed through a queue moved 5-6 GB/s on the GPU machine where
+//    this moves 37-43 GB/s (bench/UploadBenchmark.cpp), the hand-offs
+//    between threads costing more than the copies.
 //
-// Both stop at the first error (a read, a worker, submit or reuse) and
-// return it once every thread has stopped. Progress is reported on the
-// calling thread (streamSpans) or under a lock (readSpans), in bytes read,
-// never decreasing.
+// Both stop at the first error (a read, a worker, start, submit or reuse)
+// and return it once every thread has stopped. Progress is reported under a
+// lock, in bytes read, never decreasing.
 //
-// Threading: the callbacks of readSpans() run on several threads at once;
-// those of streamSpans() only on the calling thread.
+// Threading: the callbacks of both run on several threads at once (those of
+// streamSpans() for one buffer always on the reader that owns it).
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,6 +59,9 @@ Status readSpans(const std::vector<WeightSource::Span> &spans, unsigned threads,
                  const std::function<void(uint64_t)> &progress = {});
 
 struct StreamCallbacks {
+  /// Called first on each reader thread (reader 0 is the calling thread),
+  /// before its first read: a GPU makes its context current there.
+  std::function<Status(unsigned reader)> start;
   /// Starts moving buffer `buffer`, which holds `span`.
   std::function<Status(size_t buffer, const WeightSource::Span &span)> submit;
   /// Waits until the move submitted from `buffer` has finished.
@@ -66,13 +71,23 @@ struct StreamCallbacks {
 };
 
 /// Reads every span of `source` into the staging `buffers` (each at least
-/// as large as the largest span) on up to `threads` reader threads and
-/// submits each; returns after the last submit and after `reuse` of every
-/// buffer still moving.
+/// as large as the largest span) on R = min(threads, spans, buffers) reader
+/// threads and submits each; reader r owns the buffers b with b % R == r and
+/// is the only one to read into, submit and reuse them. Returns after the
+/// last submit and after `reuse` of every buffer still moving, even after
+/// an error.
 Status streamSpans(const WeightSource &source,
                    const std::vector<WeightSource::Span> &spans,
                    const std::vector<uint8_t *> &buffers, unsigned threads,
                    const StreamCallbacks &callbacks);
+
+/// The same with the spans read by `read` (the upload benchmark's file
+/// spans).
+Status streamSpans(
+    const std::function<Status(const WeightSource::Span &, uint8_t *)> &read,
+    const std::vector<WeightSource::Span> &spans,
+    const std::vector<uint8_t *> &buffers, unsigned threads,
+    const StreamCallbacks &callbacks);
 
 } // namespace dsrt
 

@@ -1,10 +1,9 @@
 //===- WeightStreaming.cpp - move weight spans on several threads ---------===//
 //
 // readSpans(): a shared counter hands out spans to worker threads.
-// streamSpans(): readers take a free staging buffer and the next span, read
-// it and queue the buffer; the calling thread submits queued buffers and
-// takes back the oldest submitted one (reuse) when the readers have none
-// left to fill.
+// streamSpans(): the same counter; each reader cycles over its own staging
+// buffers, taking one back (reuse) before it reads the next span into it
+// and submitting it itself.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,9 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -69,104 +66,80 @@ Status streamSpans(const WeightSource &source,
                    const std::vector<WeightSource::Span> &spans,
                    const std::vector<uint8_t *> &buffers, unsigned threads,
                    const StreamCallbacks &callbacks) {
+  return streamSpans([&](const WeightSource::Span &span,
+                         uint8_t *out) { return source.read(span, out); },
+                     spans, buffers, threads, callbacks);
+}
+
+Status streamSpans(
+    const std::function<Status(const WeightSource::Span &, uint8_t *)> &read,
+    const std::vector<WeightSource::Span> &spans,
+    const std::vector<uint8_t *> &buffers, unsigned threads,
+    const StreamCallbacks &callbacks) {
   if (spans.empty())
     return Status::success();
   if (buffers.empty())
     return Status::error("internal error: no staging buffers");
-  threads = static_cast<unsigned>(
+  unsigned readers = static_cast<unsigned>(
       std::min<size_t>({std::max(threads, 1u), spans.size(), buffers.size()}));
-  std::mutex mutex;
-  std::condition_variable readyChanged, freeChanged;
-  std::deque<size_t> free;                     // buffers readers may fill
-  std::deque<std::pair<size_t, size_t>> ready; // (buffer, span), filled
-  for (size_t b = 0; b < buffers.size(); ++b)
-    free.push_back(b);
-  size_t nextSpan = 0;
-  unsigned running = threads;
-  bool stop = false;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex; // error, done, progress
   Status error = Status::success();
-  auto fail = [&](const Status &s) { // with the lock held
+  uint64_t done = 0;
+  auto fail = [&](const Status &s) {
+    std::lock_guard<std::mutex> lock(mutex);
     if (error)
       error = s;
     stop = true;
-    freeChanged.notify_all();
-    readyChanged.notify_all();
   };
 
-  auto reader = [&] {
-    std::unique_lock<std::mutex> lock(mutex);
-    while (true) {
-      freeChanged.wait(lock, [&] {
-        return stop || nextSpan == spans.size() || !free.empty();
-      });
-      if (stop || nextSpan == spans.size())
-        break;
-      size_t buffer = free.front(), span = nextSpan++;
-      free.pop_front();
-      lock.unlock();
-      Status s = source.read(spans[span], buffers[buffer]);
-      lock.lock();
-      if (!s) {
+  auto reader = [&](unsigned r) {
+    if (callbacks.start)
+      if (Status s = callbacks.start(r); !s) {
+        fail(s);
+        return;
+      }
+    std::vector<size_t> own; // this reader's buffers, used in turn
+    for (size_t b = r; b < buffers.size(); b += readers)
+      own.push_back(b);
+    std::vector<bool> moving(own.size(), false);
+    for (size_t k = 0, i; !stop && (i = next++) < spans.size(); ++k) {
+      size_t slot = k % own.size(), buffer = own[slot];
+      if (moving[slot]) {
+        moving[slot] = false;
+        if (Status s = callbacks.reuse(buffer); !s) {
+          fail(s);
+          break;
+        }
+      }
+      if (Status s = read(spans[i], buffers[buffer]); !s) {
         fail(s);
         break;
       }
-      ready.push_back({buffer, span});
-      readyChanged.notify_one();
+      if (Status s = callbacks.submit(buffer, spans[i]); !s) {
+        fail(s);
+        break;
+      }
+      moving[slot] = true;
+      std::lock_guard<std::mutex> lock(mutex);
+      done += spans[i].bytes;
+      if (callbacks.progress)
+        callbacks.progress(done);
     }
-    --running;
-    readyChanged.notify_all();
+    // The copies still moving read their buffers: wait for them all, even
+    // after an error, before the caller frees the buffers.
+    for (size_t slot = 0; slot < own.size(); ++slot)
+      if (moving[slot])
+        if (Status s = callbacks.reuse(own[slot]); !s)
+          fail(s);
   };
   std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t)
-    pool.emplace_back(reader);
-
-  std::deque<size_t> moving; // submitted, oldest first
-  uint64_t done = 0;
-  size_t submitted = 0;
-  std::unique_lock<std::mutex> lock(mutex);
-  while (!stop && submitted < spans.size()) {
-    if (!ready.empty()) {
-      auto [buffer, span] = ready.front();
-      ready.pop_front();
-      lock.unlock();
-      Status s = callbacks.submit(buffer, spans[span]);
-      if (s) {
-        moving.push_back(buffer);
-        ++submitted;
-        done += spans[span].bytes;
-        if (callbacks.progress)
-          callbacks.progress(done);
-      }
-      lock.lock();
-      if (!s)
-        fail(s);
-    } else if (free.empty() && !moving.empty()) {
-      // Every buffer is moving or being read: take back the oldest.
-      size_t buffer = moving.front();
-      moving.pop_front();
-      lock.unlock();
-      Status s = callbacks.reuse(buffer);
-      lock.lock();
-      if (!s)
-        fail(s);
-      free.push_back(buffer);
-      freeChanged.notify_one();
-    } else if (running == 0) {
-      fail(Status::error("internal error: the weight readers stopped early"));
-    } else {
-      readyChanged.wait(lock);
-    }
-  }
-  stop = true;
-  freeChanged.notify_all();
-  lock.unlock();
+  for (unsigned r = 1; r < readers; ++r)
+    pool.emplace_back(reader, r);
+  reader(0);
   for (std::thread &t : pool)
     t.join();
-  // The copies still moving read their buffers: wait for them all, even
-  // after an error, before the caller frees the buffers.
-  for (size_t buffer : moving)
-    if (Status s = callbacks.reuse(buffer); !s && error)
-      error = s;
   return error;
 }
 

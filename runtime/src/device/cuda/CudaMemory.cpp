@@ -117,11 +117,12 @@ Status CudaSession::uploadWeights(const Program &program,
   std::vector<uint8_t *> buffers;
   for (size_t k = 0; k < slots; ++k)
     buffers.push_back(static_cast<uint8_t *>(staging.host) + k * slotBytes);
-  // Two copy streams; each buffer's event marks the end of its copy (and
-  // of the quantiser that reads it on the device).
+  // A copy stream per buffer (each reader submits its own buffers); each
+  // buffer's event marks the end of its copy (and of the quantiser that
+  // reads it on the device).
   bool events = d.cuEventCreate && d.cuEventRecord && d.cuEventSynchronize &&
                 d.cuEventDestroy;
-  for (int k = 0; k < 2; ++k) {
+  for (size_t k = 0; k < slots; ++k) {
     CUstream stream = nullptr;
     DSRT_CUDA_CHECK(d.cuStreamCreate(&stream, kCuStreamNonBlocking));
     staging.streams.push_back(stream);
@@ -164,10 +165,13 @@ Status CudaSession::uploadWeights(const Program &program,
                : " (weight '" + ws.Get(piece.weight)->symbol()->str() + "')";
   };
   StreamCallbacks callbacks;
+  callbacks.start = [&](unsigned) {
+    return d.check(d.cuCtxSetCurrent(context_), "cuCtxSetCurrent(weights)");
+  };
   callbacks.submit = [&](size_t buffer,
                          const WeightSource::Span &span) -> Status {
     const WeightSource::Piece &piece = pieces[span.piece];
-    CUstream stream = staging.streams[buffer % staging.streams.size()];
+    CUstream stream = staging.streams[buffer];
     Status s = Status::success();
     if (!piece.quantize) {
       CUdeviceptr to = (piece.scales ? scalePtrs_ : weightPtrs_)[piece.weight] +

@@ -75,9 +75,8 @@ Status CudaSession::init(const Program &program, const WeightSource &weights,
       d.cuDeviceGetAttribute(&minor, kCuAttrComputeCapabilityMinor, device));
   deviceName_ = std::string(name) + " (sm_" + std::to_string(major) +
                 std::to_string(minor) + ")";
-  CUcontext context;
-  DSRT_CUDA_CHECK(d.cuDevicePrimaryCtxRetain(&context, device));
-  DSRT_CUDA_CHECK(d.cuCtxSetCurrent(context));
+  DSRT_CUDA_CHECK(d.cuDevicePrimaryCtxRetain(&context_, device));
+  DSRT_CUDA_CHECK(d.cuCtxSetCurrent(context_));
   DSRT_CUDA_CHECK(d.cuStreamCreate(&stream_, 0));
   endPhase("device", 0);
 

@@ -249,6 +249,9 @@ private:
   std::vector<StartupPhase> startup_; // init()'s steps
   const CudaDriver *driver_ = nullptr;
   CUdevice device_ = 0;
+  /// The primary context, made current on every thread that calls the
+  /// driver (the weight readers).
+  CUcontext context_ = nullptr;
   std::string deviceName_;
   CUstream stream_ = nullptr;
   std::vector<float> logits_;
