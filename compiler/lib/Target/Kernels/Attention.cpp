@@ -79,7 +79,6 @@ private:
     LLVM::GlobalOp freqs = invFreqTable(rope);
     Value cachePtr = operand(4);
     Value warp = e.c64(Emitter::kWarp);
-    Type f32 = e.b.getF32Type();
     e.loop(e.begin, e.end, [&](Value index) {
       Value t = e.div(index, warp), lane = e.rem(index, warp);
       Value position = e.loadI64(operand(2), t);
@@ -135,7 +134,6 @@ private:
     RopeAttr rope = op.getRope();
     LLVM::GlobalOp freqs = invFreqTable(rope);
     Value zero = e.c64(0);
-    Type f32 = e.b.getF32Type();
     auto qAbsColumn = [&](Value t, Value h, Value c) {
       Value kvRow0 = e.mul(h, e.c64(nope + vDim));
       Value qBase =
