@@ -233,8 +233,8 @@ public:
   struct RowNorm {
     Value weight; // g: bf16, one per feature
     double eps = 0;
-    /// The row's inv; null where the dot product derives it (withInv, or
-    /// dotLanes from the activations it loads anyway).
+    /// The row's inv; null where the dot product derives it (withInv;
+    /// dotLanes by a pass over the row before its loop).
     Value inv = {};
   };
 
@@ -699,13 +699,7 @@ public:
   /// RMSNorm of one row: dst[dstOff + i] = bf16(bf16(x_i * rsqrt) * w_i).
   void rmsNormRow(Value src, Value srcOff, int64_t width, Value weightPtr,
                   Value dst, Value dstOff, double eps) {
-    Value sumSquares = reduce(0, width, f32(0.0), [&](Value i, Value acc) {
-      Value x = loadBF16(src, add(srcOff, i));
-      return fma(x, x, acc);
-    });
-    Value meanSquare = fdiv(sumSquares, f32(static_cast<double>(width)));
-    Value inv = fdiv(f32(1.0),
-                     math::SqrtOp::create(b, loc, fadd(meanSquare, f32(eps))));
+    Value inv = rowInvRMS(src, srcOff, width, eps, /*lane=*/Value());
     loop(0, width, [&](Value i) {
       Value y = roundBF16(fmul(loadBF16(src, add(srcOff, i)), inv));
       storeBF16(fmul(y, loadBF16(weightPtr, i)), dst, add(dstOff, i));
@@ -762,9 +756,7 @@ public:
       for (auto &group : xs)
         for (Value x : group)
           part = fma(x, x, part);
-      Value meanSquare = fdiv(warpSum(part), f32(static_cast<double>(width)));
-      Value inv = fdiv(
-          f32(1.0), math::SqrtOp::create(b, loc, fadd(meanSquare, f32(eps))));
+      Value inv = invRMS(warpSum(part), width, eps);
       for (int64_t g = 0; g < groups; ++g) {
         SmallVector<Value> ys;
         for (int64_t j = 0; j < 8; ++j)
@@ -781,9 +773,7 @@ public:
                                 acc = fma(x, x, acc);
                               return acc;
                             });
-    Value meanSquare = fdiv(warpSum(part), f32(static_cast<double>(width)));
-    Value inv = fdiv(f32(1.0),
-                     math::SqrtOp::create(b, loc, fadd(meanSquare, f32(eps))));
+    Value inv = invRMS(warpSum(part), width, eps);
     reduceStep(
         first, c64(width), kWarp * per, f32(0.0), [&](Value i, Value unused) {
           SmallVector<Value> xs = loadGroup(src, add(srcOff, i));
