@@ -66,6 +66,7 @@ struct KernelSpec {
     std::optional<std::array<uint32_t, 3>> grid;
     uint32_t sharedBytes = 0;
     bool programmatic = false;
+    uint32_t cluster = 1;
   };
   std::optional<Launch> launch;
   // A KernelCost table when set.
@@ -272,7 +273,7 @@ public:
           launch = fb::CreateLaunchShape(
               fbb, block ? &*block : nullptr, k.launch->gridRule,
               grid ? &*grid : nullptr, k.launch->sharedBytes,
-              k.launch->programmatic);
+              k.launch->programmatic, k.launch->cluster);
         }
         flatbuffers::Offset<fb::KernelCost> cost = 0;
         if (k.cost)

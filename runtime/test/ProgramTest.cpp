@@ -619,6 +619,34 @@ TEST(ProgramTest, LaunchShapesAreChecked) {
     expectError(b, "kernel 1 asks for more dynamic shared memory than a "
                    "block has");
   }
+  // Clusters: 1 to 8 blocks, and a grid of whole clusters.
+  {
+    ProgramBuilder b;
+    b.kernels[2].extent = 256;
+    b.kernels[2].launch = Launch{Dims{32, 1, 1}};
+    b.kernels[2].launch->cluster = 8;
+    std::vector<uint8_t> clustered = b.build();
+    Expected<Program> p = loadBytes(clustered);
+    ASSERT_TRUE(p.ok()) << p.error();
+    EXPECT_EQ(launchShapeOf(*p.value().fb().kernels()->Get(2)).cluster, 8u);
+    b.kernels[2].launch->cluster = 0;
+    expectError(b, "kernel 2 has a cluster of 0 blocks (1 to 8)");
+    b.kernels[2].launch->cluster = 16;
+    expectError(b, "kernel 2 has a cluster of 16 blocks (1 to 8)");
+    b.kernels[2].launch->cluster = 3; // 8 blocks of 32 threads
+    expectError(b, "kernel 2 has a grid that is not whole clusters");
+    b.kernels[0].launch = Launch{};
+    b.kernels[0].launch->cluster = 2; // over tokens: not known to divide
+    b.kernels[2].launch->cluster = 4;
+    expectError(b, "kernel 0 has a grid that is not whole clusters");
+    b.kernels[0].launch =
+        Launch{std::nullopt, fb::GridRule::Fixed, Dims{6, 1, 1}};
+    b.kernels[0].launch->cluster = 4;
+    expectError(b, "kernel 0 has a grid that is not whole clusters");
+    b.kernels[0].launch->grid = Dims{8, 1, 1};
+    expectLoads(b);
+  }
+  EXPECT_EQ(launchShapeOf(*kernels.Get(1)).cluster, 1u); // absent: none
 }
 
 TEST(ProgramTest, HostTwinsMatchTheKernels) {

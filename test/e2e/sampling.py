@@ -20,7 +20,9 @@ the kept tokens and their probabilities exactly as the op's description says
 4. the same seed gives the same tokens, another seed other tokens, and the 64
    sequences of one run do not all draw the same token.
 
-Usage: sampling.py --dsc BUILD/bin/dsc
+Usage: sampling.py --dsc BUILD/bin/dsc [--target cuda:sm_90a]
+       sampling.py --dsc BUILD/bin/dsc --target cuda:sm_90a --build-only DIR
+       sampling.py --prebuilt DIR        (on the GPU machine: DIR from above)
 """
 import argparse
 import math
@@ -35,6 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PROMPT = "3 17 42 99 7 3 250 11"
 BATCH = 64
 RUNS = 16  # 1024 draws per setting
+WEIGHTS = []  # --weights DIR where the executable moved since its compile
 
 # (name, temperature, top_k, top_p, min_p)
 SETTINGS = [
@@ -57,7 +60,7 @@ def run(cmd):
 def draws(exe, temperature, top_k, top_p, min_p, seed):
     cmd = [exe, "-n", "1", "--temperature", str(temperature), "--top-k",
            str(top_k), "--top-p", str(top_p), "--min-p", str(min_p), "--seed",
-           str(seed)]
+           str(seed)] + WEIGHTS
     for _ in range(BATCH):
         cmd += ["--prompt-ids", PROMPT]
     out = run(cmd).split()
@@ -105,8 +108,16 @@ def chi_square(counts, p, n):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dsc", required=True)
+    parser.add_argument("--dsc", help="the compiler (not with --prebuilt)")
+    parser.add_argument("--target", default="cpu",
+                        help="what the executable is compiled for (default cpu)")
+    parser.add_argument("--build-only", metavar="DIR",
+                        help="compile the checkpoint and executable into DIR and stop")
+    parser.add_argument("--prebuilt", metavar="DIR",
+                        help="run the checks on DIR/model.exe from --build-only")
     args = parser.parse_args()
+    if bool(args.dsc) == bool(args.prebuilt):
+        parser.error("give --dsc or --prebuilt")
     failures = []
 
     def check(ok, what):
@@ -114,15 +125,24 @@ def main():
         if not ok:
             failures.append(what)
 
-    with tempfile.TemporaryDirectory() as work:
-        model = os.path.join(work, "model")
-        run(["/usr/bin/python3", os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
-             os.path.join(ROOT, "examples", "tiny-v2-lite"), "-o", model, "--seed", "0"])
+    with tempfile.TemporaryDirectory() as temp:
+        work = args.prebuilt or args.build_only or temp
         exe = os.path.join(work, "model.exe")
-        run([args.dsc, "compile", model, "-o", exe, "--max-seq-len", "64",
-             "--max-batch", str(BATCH)])
-        dump = os.path.join(work, "logits.npy")
-        greedy = run([exe, "--prompt-ids", PROMPT, "-n", "1", "--dump-logits", dump]).split()
+        if not args.prebuilt:
+            os.makedirs(work, exist_ok=True)
+            model = os.path.join(work, "model")
+            run(["/usr/bin/python3", os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
+                 os.path.join(ROOT, "examples", "tiny-v2-lite"), "-o", model, "--seed", "0"])
+            run([args.dsc, "compile", model, "-o", exe, "--max-seq-len", "64",
+                 "--max-batch", str(BATCH), "--target", args.target])
+            if args.build_only:
+                print(f"built {exe} for {args.target}")
+                return 0
+        else:
+            WEIGHTS.extend(["--weights", os.path.join(work, "model")])
+        dump = os.path.join(temp, "logits.npy")
+        greedy = run([exe, "--prompt-ids", PROMPT, "-n", "1", "--dump-logits", dump]
+                     + WEIGHTS).split()
         logits = np.load(dump)[0, len(PROMPT.split()) - 1]
         argmax = int(np.argmax(logits))
         check(int(greedy[0]) == argmax, f"greedy picks the argmax ({argmax})")

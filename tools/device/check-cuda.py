@@ -196,6 +196,24 @@ def kernel_checks():
                   ["--dummy-weights"], timeout=500)
 
 
+def sampling_statistics():
+    """test/e2e/sampling.py on the CUDA sampler (tiny V2-Lite, 64 sequences):
+    kept sets, chi-square of the draw frequencies, greedy, seeds."""
+    label = "tiny-v2-lite sampler statistics (cuda)"
+    script = os.path.join(DIR, "sampling.py")
+    if not os.path.exists(script):
+        rows.append((label, "not carried", "", "info"))
+        return
+    r = subprocess.run([sys.executable, script, "--prebuilt", os.path.join(DIR, "sampling")],
+                       capture_output=True, text=True, timeout=600)
+    ok = r.returncode == 0
+    checks = sum(line.startswith(("ok ", "FAIL ")) for line in r.stdout.splitlines())
+    rows.append((label, f"{checks} checks", "chi-square etc.", "ok" if ok else "FAIL"))
+    if not ok:
+        failures.append(label)
+        print(r.stdout[-3000:], r.stderr[-3000:])
+
+
 def sampling_agreement():
     """Same seed, CUDA vs CPU executable: tokens drawn alike (info)."""
     rng = np.random.default_rng(9)
@@ -401,6 +419,7 @@ def main():
     t = time.time()
     tiny_checks()
     kernel_checks()
+    sampling_statistics()
     sampling_agreement()
     paged_cache()
     graphs_vs_eager()

@@ -125,6 +125,9 @@ if [ -n "${BASE_DSC:-}" ]; then
   "$BASE_DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-base.exe" "${V2LITE[@]}"
 fi
 cp "$ROOT/examples/deepseek-v2-lite/config.json" "$OUT/v2lite-config.json"
+# The sampler's statistical checks (test/e2e/sampling.py) on the GPU's kernel.
+cp "$ROOT/test/e2e/sampling.py" "$OUT/"
+$PY "$ROOT/test/e2e/sampling.py" --dsc "$DSC" --target cuda:sm_90a --build-only "$OUT/sampling" >/dev/null
 du -sh "$OUT"
 tar -C "$ROOT" -cJf "$ROOT/build-device.tar.xz" build-device
 ls -l "$ROOT/build-device.tar.xz"

@@ -124,10 +124,14 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
       outputs.emplace_back(static_cast<uint32_t>(v[i]),
                            static_cast<fb::DType>(v[i + 1]), v[i + 2]);
     // The launch: a 1-D block from the configuration, one thread per
-    // parallel index, the configuration's dynamic shared memory (0 today:
-    // every kernel's shared arrays are static).
+    // parallel index, the configuration's dynamic shared memory, and the
+    // blocks of a cluster for cluster_block.
     auto block = static_cast<uint32_t>(k.getConfig().getBlock());
     auto shared = static_cast<uint32_t>(k.getConfig().getDynamicSharedBytes());
+    uint32_t cluster =
+        k.getConfig().getStrategy() == KernelStrategy::ClusterBlock
+            ? static_cast<uint32_t>(k.getConfig().getSplits())
+            : 1;
     fb::Dim3 blockShape(block, 1, 1);
     // What a launch moves and computes (absent: not modelled).
     flatbuffers::Offset<fb::KernelCost> cost = 0;
@@ -145,7 +149,7 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         static_cast<int64_t>(k.getExtent()), rowsOf(k),
         fbb.CreateVectorOfStructs(outputs), k.getWritesCache(), block,
         fb::CreateLaunchShape(fbb, &blockShape, fb::GridRule::PerIndex,
-                              /*grid=*/nullptr, shared, programmatic),
+                              /*grid=*/nullptr, shared, programmatic, cluster),
         cost));
   }
   // --check-kernels: the host twins, named like the kernels they mirror.

@@ -25,7 +25,8 @@ TargetDescription cuda(std::string chip, std::string ptx, bool mmaSync,
   t.hasTma = tma;
   t.hasFp8Mma = fp8Mma;
   t.hasFp8Convert = fp8Mma;         // both arrive with sm_89
-  t.hasGridDependencyControl = tma; // both arrive with sm_90
+  t.hasGridDependencyControl = tma; // all three arrive with sm_90
+  t.hasClusters = tma;
   t.maxThreadsPerBlock = 1024;
   t.maxRegistersPerThread = 255;
   t.maxSharedMemoryPerBlock = sharedPerBlock;
@@ -35,7 +36,7 @@ TargetDescription cuda(std::string chip, std::string ptx, bool mmaSync,
 
 const TargetDescription kTargets[] = {
     {TargetDescription::Kind::Host, "cpu", "", "", false, false, false, false,
-     false, false, false, 0, 0, 0, ""},
+     false, false, false, false, 0, 0, 0, ""},
     // A100 / A30: mma.sync (bf16), cp.async; 163 KB shared memory per block.
     cuda("sm_80", "+ptx70", true, false, false, false, 163 * 1024, "a100"),
     // L4 / L40 / RTX 4090: adds fp8 mma.sync and conversions (LLVM emits

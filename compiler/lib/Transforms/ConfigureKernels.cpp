@@ -43,6 +43,9 @@ constexpr int64_t kMaxExpertsPerWarp = 8 * kWarp;
 /// radix search (16 bins and one above them).
 constexpr int64_t kSamplerRegisters = 128;
 constexpr int64_t kSamplerBinsPerThread = 17;
+/// Blocks of a sampler's cluster: the portable maximum, so a row's dozen
+/// passes over the vocabulary run on 8 SMs instead of one.
+constexpr int64_t kSamplerClusterBlocks = kMaxClusterBlocks;
 /// Static shared memory a block may always have (48 KB on every CUDA chip).
 constexpr int64_t kStaticSharedBytes = 48 * 1024;
 /// position_split: the rows of its cache tile, and the shared memory the
@@ -122,7 +125,8 @@ private:
 
   /// The sampler: a block per row, as many threads as the register file
   /// (at kSamplerRegisters each) and static shared memory (the search's
-  /// bins, plus a little for the block's reductions) allow.
+  /// bins, plus a little for the block's reductions) allow; on targets with
+  /// clusters, a cluster of such blocks per row.
   KernelConfigAttr sampler() const {
     if (!target.hasWarpShuffle)
       return generic();
@@ -131,6 +135,11 @@ private:
         std::min({target.maxThreadsPerBlock, registersPerSM / kSamplerRegisters,
                   (kStaticSharedBytes - 1024) / (4 * kSamplerBinsPerThread)});
     block = std::max<int64_t>(block / kWarp * kWarp, kWarp);
+    // With clusters, a row's passes spread over kSamplerClusterBlocks SMs.
+    if (target.hasClusters)
+      return KernelConfigAttr::get(context, KernelStrategy::ClusterBlock, block,
+                                   1, /*dynamicSharedBytes=*/0,
+                                   kSamplerClusterBlocks);
     return KernelConfigAttr::get(context, KernelStrategy::Block, block, 1,
                                  /*dynamicSharedBytes=*/0, /*splits=*/1);
   }

@@ -306,7 +306,8 @@ std::string argText(const fb::Arg &arg) {
 
 /// A string field; `absent` when missing or empty.
 /// A launch's block and grid: "128" for a 1-D block, "XxYxZ" otherwise;
-/// "per-index" for a grid that follows the work.
+/// "per-index" for a grid that follows the work, and its clusters' blocks
+/// where it runs as clusters.
 std::string dim3Text(const uint32_t d[3], bool always3) {
   if (!always3 && d[1] == 1 && d[2] == 1)
     return std::to_string(d[0]);
@@ -318,7 +319,10 @@ std::string blockText(const fb::Kernel &k) {
 }
 std::string gridText(const fb::Kernel &k) {
   KernelLaunchShape shape = launchShapeOf(k);
-  return shape.fixedGrid ? dim3Text(shape.grid, true) : "per-index";
+  std::string grid = shape.fixedGrid ? dim3Text(shape.grid, true) : "per-index";
+  if (shape.cluster > 1)
+    grid += ", clusters of " + std::to_string(shape.cluster);
+  return grid;
 }
 
 /// A cost or ceiling: the integer below 10^12 when it is one ("1048576"),
@@ -684,6 +688,7 @@ json::Object kernelJson(const fb::Kernel &k) {
       {"rows", rowsName(k.rows())},
       {"block", blockText(k)},
       {"grid", gridText(k)},
+      {"cluster", int64_t(launchShapeOf(k).cluster)},
       {"dynamic_shared_bytes", int64_t(launchShapeOf(k).sharedBytes)},
       {"writes_cache", k.writes_cache()},
       {"outputs", std::move(outputs)},

@@ -139,9 +139,15 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "block_split needs at least two warps per block";
   if (splits < 1)
     return emitError() << "splits must be positive, got " << splits;
-  if (splits != 1 && !isPositionSplit(strategy))
-    return emitError()
-           << "splits applies to position_split and position_split_mma only";
+  if (strategy == KernelStrategy::ClusterBlock &&
+      (splits < 2 || splits > kMaxClusterBlocks))
+    return emitError() << "cluster_block needs splits (blocks per cluster) in "
+                          "[2, "
+                       << kMaxClusterBlocks << "], got " << splits;
+  if (splits != 1 && !isPositionSplit(strategy) &&
+      strategy != KernelStrategy::ClusterBlock)
+    return emitError() << "splits applies to position_split, "
+                          "position_split_mma and cluster_block only";
   // sm_90's opt-in maximum per block (the runtime's kMaxDynamicSharedBytes).
   if (dynamicSharedBytes < 0 || dynamicSharedBytes > 227 * 1024)
     return emitError() << "dynamic_shared_bytes must be in [0, 232448], got "

@@ -39,13 +39,16 @@ using CUstream = CUstream_st *;
 struct CUevent_st;
 using CUevent = CUevent_st *;
 /// CUlaunchAttribute (cuda.h, CUDA 12.0+): an id, padding to 8 bytes, and a
-/// 64-byte union of values, of which dsc sets one int.
+/// 64-byte union of values, of which dsc sets an int or the cluster shape.
 struct CUlaunchAttribute_st {
   int id;
   char pad[4];
   union {
     char bytes[64];
     int programmaticStreamSerializationAllowed;
+    struct {
+      unsigned x, y, z;
+    } clusterDim;
   } value;
 };
 static_assert(sizeof(CUlaunchAttribute_st) == 72, "CUlaunchAttribute layout");
@@ -53,6 +56,9 @@ static_assert(sizeof(CUlaunchAttribute_st) == 72, "CUlaunchAttribute layout");
 /// start before its predecessor in the stream completes (it waits with
 /// griddepcontrol.wait); stream capture records a programmatic edge.
 constexpr int kLaunchAttributeProgrammaticStreamSerialization = 6;
+/// CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: the grid runs as clusters of
+/// value.clusterDim blocks (sm_90+), each co-scheduled on one GPC.
+constexpr int kLaunchAttributeClusterDimension = 4;
 
 /// CUlaunchConfig (cuda.h, CUDA 12.0+), field for field.
 struct CUlaunchConfig {

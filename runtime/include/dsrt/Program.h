@@ -64,6 +64,8 @@ struct KernelLaunchShape {
   /// Launch with programmatic stream serialization (the kernel waits for
   /// its predecessor itself, griddepcontrol.wait).
   bool programmatic = false;
+  /// Blocks per thread-block cluster along x (1: no cluster).
+  uint32_t cluster = 1;
   uint64_t threads() const { return uint64_t(block[0]) * block[1] * block[2]; }
   /// The grid for `extent` parallel indices (PerIndex) or the fixed grid.
   void gridFor(int64_t extent, uint32_t out[3]) const;
@@ -74,6 +76,9 @@ KernelLaunchShape launchShapeOf(const fb::Kernel &kernel);
 /// may use without raising CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
 constexpr uint32_t kMaxDynamicSharedBytes = 227 * 1024;
 constexpr uint32_t kDefaultDynamicSharedBytes = 48 * 1024;
+/// Blocks a cluster may have without a per-function opt-in (the portable
+/// cluster size).
+constexpr uint32_t kMaxClusterBlocks = 8;
 
 /// Bytes of one element of `dtype`.
 size_t dtypeBytes(fb::DType dtype);

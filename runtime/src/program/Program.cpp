@@ -26,6 +26,7 @@ KernelLaunchShape launchShapeOf(const fb::Kernel &kernel) {
     shape.grid[0] = g->x(), shape.grid[1] = g->y(), shape.grid[2] = g->z();
   shape.sharedBytes = l->dynamic_shared_bytes();
   shape.programmatic = l->programmatic();
+  shape.cluster = l->cluster();
   return shape;
 }
 
@@ -190,6 +191,17 @@ std::string checkProgram(const fb::Program &p) {
         return what + " has a grid but derives it from its work";
       if (l->dynamic_shared_bytes() > kMaxDynamicSharedBytes)
         return what + " asks for more dynamic shared memory than a block has";
+      if (l->cluster() == 0 || l->cluster() > kMaxClusterBlocks)
+        return what + " has a cluster of " + std::to_string(l->cluster()) +
+               " blocks (1 to " + std::to_string(kMaxClusterBlocks) + ")";
+      if (l->cluster() > 1 &&
+          (l->grid_rule() == fb::GridRule::Fixed
+               ? g->x() % l->cluster() != 0
+               : k->parallel() == fb::ParallelDim::Tokens ||
+                     k->extent() % (int64_t(l->cluster()) *
+                                    int64_t(launchShapeOf(*k).threads())) !=
+                         0))
+        return what + " has a grid that is not whole clusters";
     }
     KernelLaunchShape shape = launchShapeOf(*k);
     // Whole warps; a block that is not 128 threads cooperates across its

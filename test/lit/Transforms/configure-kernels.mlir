@@ -34,9 +34,9 @@
 // for 16 queries and two tiles of 32 rows of 584 bf16 (576 + 8 of padding)
 // and the 16 x 40 f32 scores: 18688 + 2 x 37376 + 2560 = 96000 bytes.
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 132>
-// The sampler: a block per row, 512 threads (128 registers each; 17 f32 bin
-// sums each in static shared memory).
-// SM90: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
+// The sampler: blocks of 512 threads (128 registers each; 17 f32 bin sums
+// each in static shared memory), on sm_90 a cluster of 8 of them per row.
+// SM90: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = cluster_block, block = 512, splits = 8>
 // SM90-LABEL: func.func @decode_16_heads
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 132>
 // 128 heads: 8 groups of 16, so 132 / 8 = 16 shares fill the SMs once.
@@ -56,6 +56,7 @@
 // The A100 profile has 108 SMs (and 163 KB of shared memory per block).
 // SM80-LABEL: func.func @decode
 // SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 108>
+// sm_80 has no clusters: a block per row.
 // SM80: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
 
 // CUDA cores only (tensor-cores=false): a block per (token, share, group of

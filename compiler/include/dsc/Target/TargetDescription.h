@@ -43,6 +43,9 @@ struct TargetDescription {
   /// griddepcontrol and programmatic dependent launch (sm_90+): a kernel
   /// may start while its predecessor finishes and wait for it on the GPU.
   bool hasGridDependencyControl = false;
+  /// Thread-block clusters (sm_90+): blocks co-scheduled on neighbouring
+  /// SMs that read each other's shared memory and meet at cluster barriers.
+  bool hasClusters = false;
   int64_t maxThreadsPerBlock = 0;
   int64_t maxRegistersPerThread = 0;
   int64_t maxSharedMemoryPerBlock = 0; // bytes, opt-in maximum

@@ -48,6 +48,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        emitSamplingKernel, samplingCost},
       {SampleOp::getOperationName(), KernelStrategy::Block, emitSamplingKernel,
        samplingCost},
+      {SampleOp::getOperationName(), KernelStrategy::ClusterBlock,
+       emitSamplingKernel, samplingCost},
       {MLACacheWriteOp::getOperationName(), KernelStrategy::Generic,
        emitAttentionKernel, attentionCost},
       {MLACacheWriteOp::getOperationName(), KernelStrategy::Warp,

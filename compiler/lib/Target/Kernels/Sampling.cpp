@@ -5,13 +5,16 @@
 // top-k / top-p / min-p thresholds found by a 16-bin radix search over the
 // weights' bit patterns, and Gumbel-max with hashed uniforms.
 //
-// One row per CUDA block (`block` strategy) and per host thread share
-// (`generic`): the same algorithm with `threads` walkers per row, block
-// size or 1. Every pass over the vocabulary is split over the walkers with
+// One row per CUDA block (`block` strategy), per thread-block cluster
+// (`cluster_block`, sm_90+) and per host thread share (`generic`): the same
+// algorithm with `walkers` per row (the block's or the cluster's threads,
+// or 1). Every pass over the vocabulary is split over the walkers with
 // 16-byte loads (four f32 logits or weights); what a pass finds (sums,
 // arg-max, a search's 17 bin sums) is combined over the block through shared
-// memory, so every walker ends a pass holding the same value and the
-// block's control flow stays uniform (barriers are reached by all threads).
+// memory and then, in a cluster, over its blocks in rank order through
+// distributed shared memory, so every walker ends a pass holding the same
+// value and the control flow stays uniform over the block and the cluster
+// (every thread reaches every barrier).
 //
 // What the thread layout cannot change: the weights (each token's own
 // expression), the thresholds (the largest bit pattern whose measure reaches
@@ -53,16 +56,20 @@ private:
   /// Token groups in flight per walker and pass.
   static constexpr int64_t kGroups = 4;
 
-  /// Walkers per row: the block on CUDA, 1 on the host.
-  int64_t threads = 1;
+  /// Threads per block (1 on the host), blocks per row (a cluster's with
+  /// `cluster_block`, else 1), and so walkers per row.
+  int64_t threads = 1, blocks = 1;
+  int64_t walkers() const { return threads * blocks; }
   /// Consecutive f32 per load: 4 (16 bytes) when rows allow it.
   int64_t vec = 1;
-  /// This walker's index within its row's block (0 on the host).
-  Value thread;
+  /// This walker's index within its row (0 on the host), and its thread's
+  /// within the block.
+  Value thread, local;
   /// CUDA: (value, index) slots of the warps' partial results, the
-  /// per-thread bin sums (bin-major), the bins' block totals. Host: the bin
-  /// sums on the stack.
-  Value partials, bins, totals;
+  /// per-thread bin sums (bin-major), the bins' block totals; in a cluster,
+  /// the block's results that its peers read and what the cluster's
+  /// combine left for the block. Host: the bin sums on the stack.
+  Value partials, bins, totals, exchange, gathered;
 
   Value shared(StringRef what, int64_t count) {
     Value address =
@@ -96,8 +103,8 @@ private:
   Value rowSum(Value v) {
     if (!gpu)
       return v;
-    Value warp = e.div(thread, e.c64(Emitter::kWarp));
-    Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+    Value warp = e.div(local, e.c64(Emitter::kWarp));
+    Value lane = e.rem(local, e.c64(Emitter::kWarp));
     v = e.warpSum(v);
     when(cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)),
          [&] { e.store(v, partials, warp); });
@@ -106,7 +113,63 @@ private:
       return e.fadd(acc, e.load(partials, e.b.getF32Type(), w));
     });
     barrier(); // the slots are free again
-    return sum;
+    if (blocks == 1)
+      return sum;
+    when(isFirstThread(), [&] { e.store(sum, exchange, e.c64(0)); });
+    return acrossCluster(exchange, {sum.getType()}, 1,
+                         [&](ArrayRef<Value> acc, ArrayRef<Value> other) {
+                           return SmallVector<Value>{e.fadd(acc[0], other[0])};
+                         })
+        .front();
+  }
+
+  Value isFirstThread() {
+    return cmpI(arith::CmpIPredicate::eq, local, e.c64(0));
+  }
+
+  /// A barrier of the whole cluster (every thread of its blocks), ordering
+  /// the memory accesses before it, shared memory included, before those
+  /// after it.
+  void clusterBarrier() {
+    NVVM::ClusterArriveOp::create(e.b, e.loc, UnitAttr());
+    NVVM::ClusterWaitOp::create(e.b, e.loc, UnitAttr());
+  }
+
+  /// The cluster's combine: `records` records of `types.size()` 4-byte
+  /// values, each block's at `source` in its shared memory (written by the
+  /// block before the call). Thread r of each block folds record r over
+  /// the blocks in rank order with `fold` (the same order in every block),
+  /// and every thread returns the folded records, record-major. Two
+  /// cluster barriers: the first publishes `source`, the second the folds
+  /// (and frees `source` and `gathered` for the next combine).
+  SmallVector<Value> acrossCluster(
+      Value source, ArrayRef<Type> types, int64_t records,
+      const std::function<SmallVector<Value>(ArrayRef<Value>, ArrayRef<Value>)>
+          &fold) {
+    int64_t width = types.size();
+    clusterBarrier();
+    when(cmpI(arith::CmpIPredicate::slt, local, e.c64(records)), [&] {
+      auto recordOf = [&](int64_t rank) {
+        Value peer = NVVM::MapaOp::create(e.b, e.loc, e.ptrType, source,
+                                          c32(static_cast<int32_t>(rank)));
+        SmallVector<Value> values;
+        for (int64_t j = 0; j < width; ++j)
+          values.push_back(e.load(peer, types[j],
+                                  e.add(e.mul(local, e.c64(width)), e.c64(j))));
+        return values;
+      };
+      SmallVector<Value> acc = recordOf(0);
+      for (int64_t rank = 1; rank < blocks; ++rank)
+        acc = fold(acc, recordOf(rank));
+      for (int64_t j = 0; j < width; ++j)
+        e.store(acc[j], gathered, e.add(e.mul(local, e.c64(width)), e.c64(j)));
+    });
+    clusterBarrier();
+    SmallVector<Value> out;
+    for (int64_t r = 0; r < records; ++r)
+      for (int64_t j = 0; j < width; ++j)
+        out.push_back(e.load(gathered, types[j], e.c64(r * width + j)));
+    return out;
   }
 
   /// (value, i32 index) with the largest value over every walker, the
@@ -114,8 +177,8 @@ private:
   std::pair<Value, Value> rowArgmax(Value v, Value i) {
     if (!gpu)
       return {v, i};
-    Value warp = e.div(thread, e.c64(Emitter::kWarp));
-    Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+    Value warp = e.div(local, e.c64(Emitter::kWarp));
+    Value lane = e.rem(local, e.c64(Emitter::kWarp));
     std::tie(v, i) = laneArgmax(v, i);
     when(cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)), [&] {
       e.store(v, partials, warp);
@@ -141,12 +204,28 @@ private:
           ValueRange{select(take, ov, best), select(take, oi, bestIndex)});
     }
     barrier();
-    return {forOp.getResult(0), forOp.getResult(1)};
+    if (blocks == 1)
+      return {forOp.getResult(0), forOp.getResult(1)};
+    when(isFirstThread(), [&] {
+      e.store(forOp.getResult(0), exchange, e.c64(0));
+      e.store(forOp.getResult(1), exchange, e.c64(1));
+    });
+    SmallVector<Value> best = acrossCluster(
+        exchange, {e.b.getF32Type(), i32()}, 1,
+        [&](ArrayRef<Value> acc, ArrayRef<Value> other) {
+          Value take =
+              orOp(cmpF(arith::CmpFPredicate::OGT, other[0], acc[0]),
+                   andOp(cmpF(arith::CmpFPredicate::OEQ, other[0], acc[0]),
+                         cmpI(arith::CmpIPredicate::slt, other[1], acc[1])));
+          return SmallVector<Value>{select(take, other[0], acc[0]),
+                                    select(take, other[1], acc[1])};
+        });
+    return {best[0], best[1]};
   }
 
   /// One pass over a row of `count` f32 at `base + rowStart`: this walker's
   /// groups of `vec` consecutive tokens (group starts thread * vec + k *
-  /// threads * vec, so a walker sees its tokens in increasing order), kGroups
+  /// walkers * vec, so a walker sees its tokens in increasing order), kGroups
   /// groups loaded together. body(xs, first, inRange, state) returns the
   /// next state; out-of-range groups read the last group and must not count.
   SmallVector<Value> forEachGroup(
@@ -154,7 +233,7 @@ private:
       const std::function<SmallVector<Value>(ArrayRef<Value>, Value, Value,
                                              ValueRange)> &body) {
     Type f32 = e.b.getF32Type();
-    int64_t stride = threads * vec;
+    int64_t stride = walkers() * vec;
     auto forOp =
         scf::ForOp::create(e.b, e.loc, e.mul(thread, e.c64(vec)), e.c64(count),
                            e.c64(stride * kGroups), init);
@@ -230,7 +309,7 @@ private:
       OpBuilder::InsertionGuard inner(e.b);
       e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       // This walker's bins start at zero.
-      Value mine = gpu ? thread : e.c64(0);
+      Value mine = gpu ? local : e.c64(0);
       int64_t binStride = gpu ? threads : 1;
       for (int64_t b = 0; b <= kBins; ++b)
         e.store(e.f32(0.0), bins, e.add(mine, e.c64(b * binStride)));
@@ -256,8 +335,8 @@ private:
       SmallVector<Value> sums;
       if (gpu) {
         barrier();
-        Value warp = e.div(thread, e.c64(Emitter::kWarp));
-        Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+        Value warp = e.div(local, e.c64(Emitter::kWarp));
+        Value lane = e.rem(local, e.c64(Emitter::kWarp));
         auto binLoop = scf::ForOp::create(e.b, e.loc, warp, e.c64(kBins + 1),
                                           e.c64(warps()));
         {
@@ -275,8 +354,16 @@ private:
                [&] { e.store(part, totals, b); });
         }
         barrier();
-        for (int64_t b = 0; b <= kBins; ++b)
-          sums.push_back(e.load(totals, f32, e.c64(b)));
+        if (blocks == 1) {
+          for (int64_t b = 0; b <= kBins; ++b)
+            sums.push_back(e.load(totals, f32, e.c64(b)));
+        } else {
+          sums = acrossCluster(totals, {f32}, kBins + 1,
+                               [&](ArrayRef<Value> acc, ArrayRef<Value> other) {
+                                 return SmallVector<Value>{
+                                     e.fadd(acc[0], other[0])};
+                               });
+        }
       } else {
         for (int64_t b = 0; b <= kBins; ++b)
           sums.push_back(e.load(bins, f32, e.c64(b)));
@@ -491,17 +578,25 @@ private:
     int64_t vocab = featureCount(op.getLogits());
     Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
     threads = gpu ? config.getBlock() : 1;
+    blocks = config.getStrategy() == KernelStrategy::ClusterBlock
+                 ? config.getSplits()
+                 : 1;
     vec = vocab % 4 == 0 ? 4 : 1;
     if (gpu) {
       partials = shared("partials", 2 * warps());
       bins = shared("bins", (kBins + 1) * threads);
       totals = shared("totals", kBins + 1);
+      if (blocks > 1) {
+        exchange = shared("exchange", 2);
+        gathered = shared("gathered", kBins + 1);
+      }
     } else {
       bins = e.scratch(kBins + 1);
     }
     e.loop(e.begin, e.end, [&](Value index) {
-      Value row = gpu ? e.div(index, e.c64(threads)) : index;
-      thread = gpu ? e.rem(index, e.c64(threads)) : e.c64(0);
+      Value row = gpu ? e.div(index, e.c64(walkers())) : index;
+      thread = gpu ? e.rem(index, e.c64(walkers())) : e.c64(0);
+      local = gpu ? e.rem(index, e.c64(threads)) : e.c64(0);
       Value logitsRow = e.mul(row, e.c64(vocab));
       Value words = e.mul(row, e.c64(8));
       auto word = [&](int64_t k) {
@@ -555,7 +650,7 @@ private:
            [&] { e.store(chosen, result(), row); });
     });
     if (gpu)
-      return {ParallelDim::TokensTimesStatic, threads};
+      return {ParallelDim::TokensTimesStatic, walkers()};
     return tokens();
   }
 };

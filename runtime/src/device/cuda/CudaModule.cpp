@@ -187,10 +187,18 @@ Status CudaSession::launchOne(const fb::Launch &launch,
   KernelLaunchShape shape = launchShapeOf(kernel);
   uint32_t grid[3];
   shape.gridFor(extent, grid);
-  bool overlaps = shape.programmatic && !noProgrammatic_;
-  CUlaunchAttribute_st programmatic{};
-  programmatic.id = kLaunchAttributeProgrammaticStreamSerialization;
-  programmatic.value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchAttribute_st attributes[2]{};
+  unsigned attributeCount = 0;
+  if (shape.programmatic && !noProgrammatic_) {
+    CUlaunchAttribute_st &a = attributes[attributeCount++];
+    a.id = kLaunchAttributeProgrammaticStreamSerialization;
+    a.value.programmaticStreamSerializationAllowed = 1;
+  }
+  if (shape.cluster > 1) {
+    CUlaunchAttribute_st &a = attributes[attributeCount++];
+    a.id = kLaunchAttributeClusterDimension;
+    a.value.clusterDim = {shape.cluster, 1, 1};
+  }
   CUlaunchConfig config{grid[0],
                         grid[1],
                         grid[2],
@@ -199,8 +207,8 @@ Status CudaSession::launchOne(const fb::Launch &launch,
                         shape.block[2],
                         shape.sharedBytes,
                         on,
-                        overlaps ? &programmatic : nullptr,
-                        overlaps ? 1u : 0u};
+                        attributeCount ? attributes : nullptr,
+                        attributeCount};
   if (check_)
     if (Status s = runTwin(launch, chunk); !s)
       return s;

@@ -610,8 +610,18 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
-// expected-error @+1 {{splits applies to position_split and position_split_mma only}}
+// expected-error @+1 {{splits applies to position_split, position_split_mma and cluster_block only}}
 ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, splits = 4> outputs = [] "ds.embed"
+
+// -----
+
+// expected-error @+1 {{cluster_block needs splits (blocks per cluster) in [2, 8], got 1}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = cluster_block, block = 1024> outputs = [] "ds.sample"
+
+// -----
+
+// expected-error @+1 {{cluster_block needs splits (blocks per cluster) in [2, 8], got 16}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = cluster_block, block = 1024, splits = 16> outputs = [] "ds.sample"
 
 // -----
 

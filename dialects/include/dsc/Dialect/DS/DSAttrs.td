@@ -121,7 +121,8 @@ def DS_KernelStrategy : I32EnumAttr<"KernelStrategy",
       I32EnumAttrCase<"BlockSplit", 3, "block_split">,
       I32EnumAttrCase<"Block", 4, "block">,
       I32EnumAttrCase<"PositionSplit", 5, "position_split">,
-      I32EnumAttrCase<"PositionSplitMma", 6, "position_split_mma">]> {
+      I32EnumAttrCase<"PositionSplitMma", 6, "position_split_mma">,
+      I32EnumAttrCase<"ClusterBlock", 7, "cluster_block">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -139,6 +140,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory | `ds.sample` |
+    | `cluster_block` | `block` on a thread-block cluster (sm_90+) of `splits` blocks per row: every pass split over the cluster's threads; each block reduces through its shared memory, then one warp per block combines the cluster's block results, in rank order, through distributed shared memory between two cluster barriers | `ds.sample` |
     | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode, where `position_split` does not apply) |
     | `position_split` | latent attention with a block per (token, share of the positions, group of up to 8 heads): the block stages 32 cache rows at a time in shared memory and every head of the group reads them there; at most `splits` shares per token, merged by `ds.mla_attention_combine` | `ds.mla_latent_attention` (decode; `ds-split-attention` turns it into `ds.mla_latent_attention_partial` + `ds.mla_attention_combine`) |
     | `position_split_mma` | `position_split` on tensor cores (mma.sync m16n8k16, bf16 in, f32 accumulated): a block of 4 warps per (token, share of the positions, group of 16 heads, the heads being the products' M), 32 cache rows per tile double-buffered in dynamic shared memory by `cp.async`; each warp scores 8 of a tile's rows for all 16 heads and accumulates a quarter of the latent columns; probabilities enter the value product rounded to bf16 | as `position_split` |
@@ -151,7 +153,9 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     uses it, the others' shared arrays are static); the program's launch
     record carries it. `splits` is the
     most blocks one token's positions are spread over, for
-    `position_split` and `position_split_mma` only (1 otherwise).
+    `position_split` and `position_split_mma`; the blocks of a cluster (2
+    to 8, the portable cluster size; the launch record carries it) for
+    `cluster_block`; 1 otherwise.
 
     ```mlir
     #ds.kernel_config<strategy = warp, block = 128>
@@ -159,6 +163,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     #ds.kernel_config<strategy = block, block = 512>
     #ds.kernel_config<strategy = warp_query_group, block = 128, query_group = 4>
     #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
+    #ds.kernel_config<strategy = cluster_block, block = 1024, splits = 8>
     ```
   }];
   let parameters = (ins

@@ -39,6 +39,9 @@ inline bool isPositionSplit(KernelStrategy s) {
   return s == KernelStrategy::PositionSplit ||
          s == KernelStrategy::PositionSplitMma;
 }
+/// The most blocks of a `cluster_block` cluster: the portable cluster size
+/// (a launch may not ask for more without a per-function opt-in).
+constexpr int64_t kMaxClusterBlocks = 8;
 } // namespace dsc::ds
 
 // Before the dialect: its discardable-attribute helpers return these.
