@@ -105,6 +105,10 @@ void useLibdevice(ModuleOp kernels) {
 /// kernels overlap their launch and ramp with the predecessor's tail.
 void addEntryKernel(ModuleOp kernels, StringRef name,
                     bool gridDependencyControl) {
+  // A body that waits itself (kWaitsInBodyAttr) issues its weight loads
+  // first; the entry then only lets the next kernel launch.
+  auto body = kernels.lookupSymbol<func::FuncOp>(name);
+  bool bodyWaits = body && body->hasAttr(kWaitsInBodyAttr);
   OpBuilder b(kernels.getContext());
   Location loc = kernels.getLoc();
   b.setInsertionPointToEnd(kernels.getBody());
@@ -117,14 +121,16 @@ void addEntryKernel(ModuleOp kernels, StringRef name,
   if (gridDependencyControl) {
     NVVM::GriddepcontrolOp::create(b, loc,
                                    NVVM::GridDepActionKind::launch_dependents);
-    NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
-    // The wait's intrinsic is marked as not touching memory: an empty asm
-    // that clobbers memory keeps every load of the body below it.
-    LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "", "~{memory}",
-                              /*has_side_effects=*/true,
-                              /*is_align_stack=*/false,
-                              LLVM::tailcallkind::TailCallKind::None,
-                              LLVM::AsmDialectAttr(), ArrayAttr());
+    if (!bodyWaits) {
+      NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
+      // The wait's intrinsic is marked as not touching memory: an empty asm
+      // that clobbers memory keeps every load of the body below it.
+      LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "", "~{memory}",
+                                /*has_side_effects=*/true,
+                                /*is_align_stack=*/false,
+                                LLVM::tailcallkind::TailCallKind::None,
+                                LLVM::AsmDialectAttr(), ArrayAttr());
+    }
   }
   Value block32 = NVVM::BlockIdXOp::create(b, loc, i32);
   Value dim32 = NVVM::BlockDimXOp::create(b, loc, i32);

@@ -69,6 +69,7 @@ struct GenerateKernelsPass
     // fp8 weights decode with the hardware conversion where the target
     // has one (the "<isa>/<gpu>" that ds-configure-kernels recorded).
     dsc::FP8Decode fp8Decode = dsc::FP8Decode::Table;
+    bool weightsBeforeWait = false;
     if (cuda) {
       std::string known;
       std::optional<dsc::TargetDescription> isa =
@@ -80,9 +81,11 @@ struct GenerateKernelsPass
       }
       fp8Decode = isa->hasFp8Convert ? dsc::FP8Decode::Hardware
                                      : dsc::FP8Decode::ExponentShift;
+      weightsBeforeWait = isa->hasGridDependencyControl;
     }
     dsc::HostKernelGenerator generator(kernels, geometry,
-                                       /*genericOnly=*/false, fp8Decode);
+                                       /*genericOnly=*/false, fp8Decode,
+                                       weightsBeforeWait);
     // Check builds: the generic host lowering of every kernel, with the
     // same indices (both generators deduplicate by the same signature).
     std::optional<dsc::HostKernelGenerator> twins;

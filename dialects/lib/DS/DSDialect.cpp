@@ -76,6 +76,8 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
   }
   if (name == getHostTwinsAttrHelper().getNameStr())
     return expect(isa<ArrayAttr>(value), "an array");
+  if (name == getWaitsInBodyAttrHelper().getNameStr())
+    return expect(isa<UnitAttr>(value), "a unit attribute");
   if (name == getLogitsAttrHelper().getNameStr() ||
       name == getSampledAttrHelper().getNameStr())
     return expect(isa<ArgAttr>(value), "a #ds.arg");

@@ -25,7 +25,7 @@
 namespace dsrt {
 
 /// The schema version this runtime reads.
-constexpr uint32_t kSchemaVersion = 4;
+constexpr uint32_t kSchemaVersion = 5;
 
 /// Streams a program's launches may name (fb::Launch::stream).
 constexpr uint32_t kMaxLaunchStreams = 8;

@@ -38,6 +38,11 @@ using ds::ParallelDim;
 
 /// A buffer a kernel writes: launch argument `arg`, `rowElements` elements
 /// of `dtype` per row (rows: the launch's row count).
+/// Set on a CUDA kernel's body function when the body waits for the
+/// previous kernel itself (griddepcontrol.wait after loads of weights
+/// only), so its entry does not (the dialect's `waits_in_body`).
+inline constexpr llvm::StringLiteral kWaitsInBodyAttr = "ds.waits_in_body";
+
 struct KernelOutput {
   enum DType { BF16 = 0, F32 = 1, I32 = 3 }; // the program's DType values
   unsigned arg = 0;
@@ -104,11 +109,14 @@ public:
   /// generators given the same ops number their kernels alike. A module with
   /// warp-cooperative kernels needs the NVVM dialect and can only be
   /// compiled for a CUDA target.
+  /// `weightsBeforeWait` (CUDA targets with griddepcontrol): products may
+  /// issue their first weight loads before waiting for the previous kernel.
   HostKernelGenerator(mlir::ModuleOp kernels, CacheGeometry cache,
                       bool genericOnly = false,
-                      FP8Decode fp8Decode = FP8Decode::Table)
+                      FP8Decode fp8Decode = FP8Decode::Table,
+                      bool weightsBeforeWait = false)
       : kernels(kernels), cache(cache), genericOnly(genericOnly),
-        fp8Decode(fp8Decode) {}
+        fp8Decode(fp8Decode), weightsBeforeWait(weightsBeforeWait) {}
 
   /// The index of the kernel of `op`, generated on first use of its
   /// signature (op name, attributes but the layer, operand and result types,
@@ -123,6 +131,7 @@ private:
   CacheGeometry cache;
   bool genericOnly;
   FP8Decode fp8Decode;
+  bool weightsBeforeWait;
   llvm::StringMap<unsigned> bySignature;
   llvm::StringSet<> names;
   std::vector<KernelInfo> kernelInfos;

@@ -88,6 +88,12 @@ public:
   /// How warp kernels decode fp8 weights (the generic loops always use the
   /// table and per-element bf16 rounding of the references).
   FP8Decode fp8Decode = FP8Decode::Table;
+  /// CUDA targets with griddepcontrol: a product may issue its first weight
+  /// loads and then wait for the previous kernel itself
+  /// (waitForPredecessor), so that the weights' latency overlaps that
+  /// kernel's tail; `waitsInBody` records that the body did.
+  bool weightsBeforeWait = false;
+  bool waitsInBody = false;
   Value argsPtr, tokens, begin, end;
   /// The launch's page table (i32 page ids), for ops that read the cache.
   Value pageTable;
@@ -245,9 +251,10 @@ public:
   /// With `norm`, x is read through that RMSNorm (x bf16).
   Value dotLane(Value x, Type xElement, Value xOffset, const WeightView &w,
                 Value expert, Value n, Value lane,
-                const RowNorm *norm = nullptr) {
+                const RowNorm *norm = nullptr, bool weightsFirst = false) {
     if (xElement.isBF16() && w.readsInGroups())
-      return dotLanes(x, {DotTerm{&w, xOffset, expert, n, 0, {}, norm}}, lane)
+      return dotLanes(x, {DotTerm{&w, xOffset, expert, n, 0, {}, norm}}, lane,
+                      0, kLoadsInFlight, weightsFirst)
           .front();
     RowNorm normWithInv =
         norm ? withInv(*norm, x, xOffset, w.cols, lane) : RowNorm{};
@@ -354,17 +361,16 @@ public:
   /// The warp sums of a SwiGLU's gate and up rows `row` of `expert`
   /// against x[xOffset...] (bf16): in one pass (dotLanes) where both read
   /// in 16-byte groups of one row length, else one after the other.
-  std::pair<Value, Value> gateUpWarpSums(Value x, Value xOffset,
-                                         const WeightView &gate,
-                                         const WeightView &up, Value expert,
-                                         Value row, Value lane,
-                                         const RowNorm *norm = nullptr) {
+  std::pair<Value, Value>
+  gateUpWarpSums(Value x, Value xOffset, const WeightView &gate,
+                 const WeightView &up, Value expert, Value row, Value lane,
+                 const RowNorm *norm = nullptr, bool weightsFirst = false) {
     if (gate.readsInGroups() && up.readsInGroups() && gate.cols == up.cols) {
       SmallVector<Value> parts =
           dotLanes(x,
                    {DotTerm{&gate, xOffset, expert, row, 0, {}, norm},
                     DotTerm{&up, xOffset, expert, row, 0, {}, norm}},
-                   lane);
+                   lane, 0, kLoadsInFlight, weightsFirst);
       return {warpSum(parts[0]), warpSum(parts[1])};
     }
     Type bf16 = b.getBF16Type();
@@ -410,9 +416,13 @@ public:
   /// `length` is the terms' common length (0: the first term's row). A
   /// term with a norm normalises each activation as it is used (its inv,
   /// unless given, from a pass over the row before the loop).
+  /// `weightsFirst` (the caller has loaded nothing a kernel writes): with
+  /// weightsBeforeWait, the first iteration's weights are requested, then
+  /// the body waits for the previous kernel, then the activations are read.
   SmallVector<Value> dotLanes(Value x, ArrayRef<DotTerm> terms, Value lane,
                               int64_t length = 0,
-                              int64_t loadsInFlight = kLoadsInFlight) {
+                              int64_t loadsInFlight = kLoadsInFlight,
+                              bool weightsFirst = false) {
     constexpr int64_t kVec = 8;
     int64_t cols = length ? length : terms.front().w->cols;
     int64_t groups = (cols + kWarp * kVec - 1) / (kWarp * kVec);
@@ -432,19 +442,15 @@ public:
                               ? term.norm->inv
                               : rowInvRMS(term.x ? term.x : x, term.xOffset,
                                           cols, term.norm->eps, lane);
-    SmallVector<Value> init(terms.size(), f32(0.0));
-    auto forOp = scf::ForOp::create(b, loc, mul(lane, c64(kVec)), colsV,
-                                    c64(kWarp * kVec * perIteration), init);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(forOp.getBody());
-      struct Loaded {
-        Value xs, ws, scale, inRange, gs;
-      };
-      // Every load of the iteration first, then the arithmetic.
-      std::vector<std::vector<Loaded>> loaded(terms.size());
+    struct Loaded {
+      Value xs, ws, scale, inRange, gs;
+    };
+    using Iteration = std::vector<std::vector<Loaded>>;
+    // An iteration's weight loads (and scales) from column `start` on.
+    auto loadWeights = [&](Value start) {
+      Iteration loaded(terms.size());
       for (int64_t g = 0; g < perIteration; ++g) {
-        Value k = add(forOp.getInductionVar(), c64(kWarp * kVec * g));
+        Value k = add(start, c64(kWarp * kVec * g));
         Value inRange =
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, colsV);
         Value safeK = arith::SelectOp::create(b, loc, inRange, k, lastGroup);
@@ -455,14 +461,8 @@ public:
           Value at = add(mul(row, c64(w.cols)), column);
           Loaded l;
           l.inRange = inRange;
-          l.xs = LLVM::LoadOp::create(
-              b, loc, vecOf(bf16Type),
-              gep(term.x ? term.x : x, bf16Type, add(term.xOffset, safeK)),
-              /*alignment=*/16);
-          if (term.norm)
-            l.gs = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
-                                        gep(term.norm->weight, bf16Type, safeK),
-                                        /*alignment=*/16);
+          // The activations' column, for loadActivations.
+          l.xs = safeK;
           if (w.fp8) {
             l.ws = LLVM::LoadOp::create(b, loc, vecOf(i8), gep(w.data, i8, at),
                                         /*alignment=*/8);
@@ -479,10 +479,28 @@ public:
           loaded[t].push_back(l);
         }
       }
-      issueLoadsAbove();
+      return loaded;
+    };
+    // Its activation (and norm weight) loads, beside the weights'.
+    auto loadActivations = [&](Iteration &loaded) {
+      for (auto [t, term] : llvm::enumerate(terms))
+        for (Loaded &l : loaded[t]) {
+          Value safeK = l.xs;
+          l.xs = LLVM::LoadOp::create(
+              b, loc, vecOf(bf16Type),
+              gep(term.x ? term.x : x, bf16Type, add(term.xOffset, safeK)),
+              /*alignment=*/16);
+          if (term.norm)
+            l.gs = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
+                                        gep(term.norm->weight, bf16Type, safeK),
+                                        /*alignment=*/16);
+        }
+    };
+    // Its arithmetic, once every load is issued.
+    auto accumulate = [&](const Iteration &loaded, ValueRange accs) {
       SmallVector<Value> next;
       for (auto [t, term] : llvm::enumerate(terms)) {
-        Value acc = forOp.getRegionIterArgs()[t];
+        Value acc = accs[t];
         for (const Loaded &l : loaded[t]) {
           SmallVector<Value> xs = unpack(l.xs, kVec);
           if (term.norm) {
@@ -515,7 +533,34 @@ public:
         }
         next.push_back(acc);
       }
-      scf::YieldOp::create(b, loc, next);
+      return next;
+    };
+    Value first = mul(lane, c64(kVec)),
+          stride = c64(kWarp * kVec * perIteration);
+    SmallVector<Value> init(terms.size(), f32(0.0));
+    // Weights first: the first iteration's weights are requested before
+    // the wait for the previous kernel (a fused norm reads the activations
+    // before the loop, so it keeps the entry's wait).
+    if (weightsFirst && weightsBeforeWait && invs.empty()) {
+      Iteration loaded = loadWeights(first);
+      waitForPredecessor();
+      loadActivations(loaded);
+      issueLoadsAbove();
+      init = accumulate(loaded, init);
+      if (iterations == 1)
+        return init;
+      first = add(first, stride);
+    }
+    auto forOp = scf::ForOp::create(b, loc, first, colsV, stride, init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(forOp.getBody());
+      // Every load of the iteration first, then the arithmetic.
+      Iteration loaded = loadWeights(forOp.getInductionVar());
+      loadActivations(loaded);
+      issueLoadsAbove();
+      scf::YieldOp::create(b, loc,
+                           accumulate(loaded, forOp.getRegionIterArgs()));
     }
     return SmallVector<Value>(forOp.getResults());
   }
@@ -560,6 +605,16 @@ public:
   /// asm that LLVM must assume touches memory. LLVM's -O3 otherwise sinks
   /// each load to its first use, and a warp then waits for one load at a
   /// time instead of having them all in flight.
+  /// griddepcontrol.wait: until the previous kernel of the stream has
+  /// finished and its writes are visible. Only loads of data no kernel of
+  /// the launch writes (weights, scales, the arguments table) may come
+  /// before it; the asm that follows keeps every later load below it.
+  void waitForPredecessor() {
+    NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
+    issueLoadsAbove();
+    waitsInBody = true;
+  }
+
   void issueLoadsAbove() {
     LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "", "~{memory}",
                               /*has_side_effects=*/true,

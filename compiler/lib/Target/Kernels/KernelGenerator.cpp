@@ -212,12 +212,17 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
         Attribute(), /*alignment=*/16, /*addrSpace=*/3);
   };
   kernels::Emitter emitter(b, loc, func, op, fp8Table);
-  if (config.isWarpCooperative())
+  if (config.isWarpCooperative()) {
     emitter.fp8Decode = fp8Decode;
+    emitter.weightsBeforeWait = weightsBeforeWait;
+  }
   kernels::KernelBodyContext context{
       emitter, cache, config, invFreqTable, sharedArray, dynamicSharedArray};
   kernels::KernelShape shape = row->emit(context, op);
   func::ReturnOp::create(b, loc);
+  // Its entry then only lets the next kernel launch (CudaKernels.cpp).
+  if (emitter.waitsInBody)
+    func->setAttr(kWaitsInBodyAttr, UnitAttr::get(ctx));
 
   KernelInfo info;
   info.name = name;

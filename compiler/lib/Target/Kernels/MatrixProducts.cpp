@@ -90,9 +90,11 @@ private:
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
+      // Weights first where the input row is not itself read from memory.
       Value acc = e.warpSum(
           e.dotLane(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)), w,
-                    e.c64(0), col, lane, norm ? &*norm : nullptr));
+                    e.c64(0), col, lane, norm ? &*norm : nullptr,
+                    /*weightsFirst=*/!rowMap));
       store(acc, e.add(e.mul(row, e.c64(n)), col), out);
     });
   }
@@ -133,7 +135,8 @@ private:
         Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
         auto [g, u] =
             e.gateUpWarpSums(operand(0), e.mul(row, e.c64(k)), gate, up,
-                             e.c64(0), col, lane, norm ? &*norm : nullptr);
+                             e.c64(0), col, lane, norm ? &*norm : nullptr,
+                             /*weightsFirst=*/true);
         store(g, u, row, col);
       });
       return {ParallelDim::TokensTimesStatic, rows * n * Emitter::kWarp};

@@ -67,6 +67,10 @@ def DS_Dialect : Dialect {
     "::mlir::StringAttr":$twin_kernels,
     // module: (parallel, extent) of each kernel's host twin (ds-schedule).
     "::mlir::ArrayAttr":$host_twins,
+    // func.func of a CUDA kernel's body: the body waits for the previous
+    // kernel itself (griddepcontrol.wait after its first weight loads), so
+    // its entry does not (ds-generate-kernels).
+    "::mlir::UnitAttr":$waits_in_body,
     // scheduled func.func: where its logits and sampled tokens are.
     "::dsc::ds::ArgAttr":$logits,
     "::dsc::ds::ArgAttr":$sampled
