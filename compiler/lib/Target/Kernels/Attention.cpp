@@ -198,14 +198,23 @@ private:
         Value kvRow0 = e.mul(h, e.c64(nope + vDim));
         SmallVector<Value> sums(8, e.f32(0.0));
         SmallVector<std::pair<Value, SmallVector<Value>>> rows;
+        // The W_UK groups first; with weightsBeforeWait they are requested
+        // before the wait for the query's producer.
+        SmallVector<std::pair<Value, Value>> ds; // (inRange, safe row)
         for (int64_t r = 0; r < rowsPerLane; ++r) {
           Value d = e.add(lane, e.c64(r * Emitter::kWarp));
           Value inRange = cmpI(arith::CmpIPredicate::slt, d, e.c64(nope));
           Value safeD = select(inRange, d, e.c64(nope - 1));
-          Value q = select(inRange, e.loadBF16(operand(0), e.add(qBase, safeD)),
-                           e.f32(0.0));
-          rows.push_back({q, e.weightGroup(kvB, e.add(kvRow0, safeD), c0)});
+          ds.push_back({inRange, safeD});
+          rows.push_back(
+              {Value(), e.weightGroup(kvB, e.add(kvRow0, safeD), c0)});
         }
+        if (e.weightsBeforeWait)
+          e.waitForPredecessor();
+        for (auto [r, d] : llvm::enumerate(ds))
+          rows[r].first =
+              select(d.first, e.loadBF16(operand(0), e.add(qBase, d.second)),
+                     e.f32(0.0));
         for (auto &[q, ws] : rows)
           for (int64_t j = 0; j < 8; ++j)
             sums[j] = e.fma(q, ws[j], sums[j]);
@@ -221,6 +230,9 @@ private:
           e.storeBF16(total, result(), e.add(out, e.c64(j)));
         }
         e.b.setInsertionPointToStart(&isQAbs.getElseRegion().front());
+        // Every path waits before it reads the query.
+        if (e.weightsBeforeWait)
+          e.waitForPredecessor();
         e.loop(
             lane, e.c64(pairs), [&](Value i) { ropePair(t, h, i); },
             Emitter::kWarp);
@@ -265,8 +277,10 @@ private:
       Value x = e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(latent));
       Value out =
           e.add(e.mul(t, e.c64(heads * vDim)), e.add(e.mul(h, e.c64(vDim)), j));
+      // Weights first: nothing above reads what a kernel wrote.
       Value sum = lane ? e.warpSum(e.dotLane(operand(0), bf16(), x, kvB, zero,
-                                             row, lane))
+                                             row, lane, /*norm=*/nullptr,
+                                             /*weightsFirst=*/true))
                        : e.dot(operand(0), bf16(), x, kvB, zero, row);
       e.storeBF16(sum, result(), out);
     };
