@@ -128,12 +128,14 @@ int main(int argc, char **argv) {
   edges.entry("prefill").launches[2].waits = {0, 1};
   ok = writeSeed(dir, "edges.dscp", edges) && ok;
 
-  // Launch shapes: a 3-D block over a static extent, a fixed grid with more
-  // than the default dynamic shared memory, and a kernel without one.
+  // Launch shapes: a 3-D block over a static extent, a fixed grid of
+  // clusters with more than the default dynamic shared memory, and a kernel
+  // without one.
   ProgramBuilder launches;
   launches.kernels[2].launch = KernelSpec::Launch{{{8, 2, 2}}};
   launches.kernels[1].launch = KernelSpec::Launch{
-      {{64, 2, 1}}, fb::GridRule::Fixed, {{3, 2, 1}}, 100 * 1024};
+      {{64, 2, 1}}, fb::GridRule::Fixed, {{4, 2, 1}}, 100 * 1024};
+  launches.kernels[1].launch->cluster = 2; // clusters of 2 blocks along x
   launches.kernels[0].launch = KernelSpec::Launch{};
   ok = writeSeed(dir, "launch-shapes.dscp", launches) && ok;
 
