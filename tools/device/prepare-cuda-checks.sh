@@ -41,7 +41,8 @@ PY=/usr/bin/python3
 rm -rf "$OUT" && mkdir -p "$OUT"
 cp "$ROOT/tools/device/check-cuda.py" "$ROOT/tools/device/perf_table.py" \
   "$ROOT/tools/device/decode-quick.py" "$ROOT/tools/device/ncu-decode.sh" \
-  "$ROOT/tools/device/startup.py" "$ROOT/tools/make-tiny-checkpoint.py" "$OUT/"
+  "$ROOT/tools/device/startup.py" "$ROOT/tools/device/same-logits.py" \
+  "$ROOT/tools/make-tiny-checkpoint.py" "$OUT/"
 # startup.py writes a full-size checkpoint of this config on the GPU machine.
 mkdir -p "$OUT/v2lite-config" && cp "$ROOT/examples/deepseek-v2-lite/config.json" "$OUT/v2lite-config/"
 

@@ -31,12 +31,17 @@ void buildModelPipeline(mlir::OpPassManager &pm,
   pm.addPass(mlir::createCSEPass());
   // Residual adds become the stores of the products they follow.
   pm.addPass(createDSFuseEpilogues());
-  // On request, decode's RMSNorms become the prologues of the products that
-  // read them: no launch and no stored row per norm, but every output
-  // normalises its input again, which costs the large GPU products more
-  // than the norm's launch saves (docs/performance.md, fifth session).
-  if (options.fuseNorms)
-    pm.addPass(createDSFuseNorms());
+  // Decode's RMSNorms become the prologues of the products that read them
+  // (dsc compile: by default on CUDA targets): no launch and no stored row
+  // per norm; a CUDA block normalises its row once into shared memory while
+  // its first weights are in flight (docs/performance.md, seventh session).
+  // dsc leaves the final norm apart on GPUs: staged in each of the
+  // lm_head's 25,600 blocks it costs more than its launch.
+  if (options.fuseNorms) {
+    DSFuseNormsOptions fuse;
+    fuse.lmHead = options.fuseLMHeadNorm;
+    pm.addPass(createDSFuseNorms(fuse));
+  }
 }
 
 void buildSchedulePipeline(mlir::OpPassManager &pm,

@@ -23,14 +23,15 @@ using namespace dsc::ds;
 namespace {
 
 /// Whether every use of `norm` is the input of a product without a norm
-/// clause that reads the norm nowhere else.
-bool foldable(RMSNormOp norm) {
+/// clause that reads the norm nowhere else (and not a ds.lm_head unless
+/// `lmHead`).
+bool foldable(RMSNormOp norm, bool lmHead) {
   if (norm->use_empty())
     return false;
   for (OpOperand &use : norm->getUses()) {
     Operation *user = use.getOwner();
     if (use.getOperandNumber() != 0 || !acceptsInputNorm(user) ||
-        getInputNorm(user))
+        getInputNorm(user) || (!lmHead && isa<LMHeadOp>(user)))
       return false;
     for (Value operand : user->getOperands().drop_front())
       if (operand == norm.getResult())
@@ -53,7 +54,7 @@ struct FuseNormsPass : dsc::impl::DSFuseNormsBase<FuseNormsPass> {
         func.walk([&](RMSNormOp op) { norms.push_back(op); });
     }
     for (RMSNormOp norm : norms) {
-      if (!foldable(norm))
+      if (!foldable(norm, lmHead))
         continue;
       SmallVector<Operation *> users(norm->getUsers());
       for (Operation *user : users)

@@ -173,13 +173,15 @@ cl::opt<bool> noTensorCores(
     cl::desc("Leave the tensor-core kernel strategies out (CUDA cores only), "
              "to compare with them"),
     cl::init(false), cl::sub(compileCommand));
-cl::opt<bool> fuseNorms(
+cl::opt<cl::boolOrDefault> fuseNorms(
     "fuse-norms",
     cl::desc("Fold decode's RMSNorms into the products that read them "
-             "(ds-fuse-norms): fewer launches, but each product "
-             "normalises its input per output and runs slower on GPUs "
-             "today (docs/performance.md)"),
-    cl::init(false), cl::sub(compileCommand));
+             "(ds-fuse-norms; default: on for CUDA targets with bf16 linear "
+             "weights, where a product normalises its row once per block "
+             "and it measured faster; off for fp8 weights, where it measured "
+             "slower, and for the CPU, where a product would normalise its "
+             "row once per output)"),
+    cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -576,7 +578,12 @@ int runCompile(const char *argv0) {
   options.attentionSplits = attentionSplits;
   options.streams = streams;
   options.tensorCores = !noTensorCores;
-  options.fuseNorms = fuseNorms;
+  options.fuseNorms = fuseNorms == cl::BOU_UNSET
+                          ? options.isCUDA() && !model.config.fp8
+                          : fuseNorms == cl::BOU_TRUE;
+  // Staged in each of its blocks, the final norm costs the lm_head more
+  // than the norm's launch (docs/performance.md, seventh session).
+  options.fuseLMHeadNorm = !options.isCUDA();
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

@@ -1,5 +1,6 @@
 // RUN: dsc-opt %s --ds-fuse-norms | FileCheck %s
 // RUN: dsc-opt %s --ds-fuse-norms="entries=prefill" | FileCheck %s --check-prefix=PREFILL
+// RUN: dsc-opt %s --ds-fuse-norms="lm-head=false" | FileCheck %s --check-prefix=NO-LM-HEAD
 
 // ds-fuse-norms: a decode norm read only as the input of products becomes
 // their `norm(...)` clause (its input, weight and eps), and the norm is gone.
@@ -38,9 +39,13 @@ func.func @moe_norm(%h: tensor<?x16xbf16>, %g: tensor<16xbf16>, %wr: tensor<4x16
   return %l, %up, %s, %o : tensor<?x4xf32>, tensor<?x2x8xbf16>, tensor<?x8xbf16>, tensor<?x16xbf16>
 }
 
-// The final norm into the lm_head.
+// The final norm into the lm_head; with lm-head=false (dsc's choice on
+// GPUs) it stays.
 // CHECK-LABEL: func.func @final_norm
 // CHECK-NEXT: ds.lm_head %{{.*}}, %{{.*}} rows(%{{.*}} : tensor<?xi32>) norm(%{{.*}} : tensor<16xbf16>) {norm_eps = {{.*}} : f64}
+// NO-LM-HEAD-LABEL: func.func @final_norm
+// NO-LM-HEAD-NEXT: %[[N:.*]] = ds.rms_norm
+// NO-LM-HEAD-NEXT: ds.lm_head %[[N]], %{{.*}} rows(%{{.*}} : tensor<?xi32>) :
 func.func @final_norm(%h: tensor<?x16xbf16>, %g: tensor<16xbf16>, %w: tensor<32x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x32xf32> attributes {ds.entry = "decode"} {
   %n = ds.rms_norm %h, %g {eps = 1.0e-6 : f64} : tensor<?x16xbf16>, tensor<16xbf16>
   %logits = ds.lm_head %n, %w rows(%rows : tensor<?xi32>) : tensor<?x16xbf16>, tensor<32x16xbf16> -> tensor<?x32xf32>

@@ -28,6 +28,7 @@ struct PipelineOptions {
   int64_t streams = 0;         // streams launches run on; 0: the target's
   bool tensorCores = true; // tensor-core strategies where the target has them
   bool fuseNorms = false;  // decode's RMSNorms folded into their products
+  bool fuseLMHeadNorm = true; // ... the final one into the lm_head too
 
   bool isCUDA() const { return target.rfind("cuda:", 0) == 0; }
   /// Streams the launches run on: `streams`, or 4 on GPUs (independent

@@ -32,6 +32,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <tuple>
 #include <vector>
 
 namespace dsc::kernels {
@@ -244,6 +246,24 @@ public:
     Value inv = {};
   };
 
+  /// Work a product does on its activations before reading them
+  /// (KernelBody::normalizedRowStage), in three steps that dotLanes places
+  /// around its first weight loads: `weights` loads data no kernel writes
+  /// (it may precede the wait for the previous kernel), `loads` issues the
+  /// loads of what the previous kernel wrote, `finish` does the rest.
+  struct Prologue {
+    std::function<void()> weights, loads, finish;
+    /// The activations it leaves in shared memory (a term's x): read as
+    /// they are used, not with the weights.
+    Value row;
+    /// All three steps in order, where nothing is placed between them.
+    void run() const {
+      weights();
+      loads();
+      finish();
+    }
+  };
+
   /// This lane's part of sum_k x[xOffset + k] * W[expert, n, k]: the k that
   /// are `lane` modulo 32 (consecutive lanes read consecutive elements).
   /// Four independent partial sums (k, k + 32, k + 64, k + 96) keep four
@@ -251,11 +271,14 @@ public:
   /// With `norm`, x is read through that RMSNorm (x bf16).
   Value dotLane(Value x, Type xElement, Value xOffset, const WeightView &w,
                 Value expert, Value n, Value lane,
-                const RowNorm *norm = nullptr, bool weightsFirst = false) {
+                const RowNorm *norm = nullptr, bool weightsFirst = false,
+                const Prologue *prologue = nullptr) {
     if (xElement.isBF16() && w.readsInGroups())
       return dotLanes(x, {DotTerm{&w, xOffset, expert, n, 0, {}, norm}}, lane,
-                      0, kLoadsInFlight, weightsFirst)
+                      0, kLoadsInFlight, weightsFirst, prologue)
           .front();
+    if (prologue)
+      prologue->run();
     RowNorm normWithInv =
         norm ? withInv(*norm, x, xOffset, w.cols, lane) : RowNorm{};
     constexpr int kChains = 4;
@@ -364,15 +387,18 @@ public:
   std::pair<Value, Value>
   gateUpWarpSums(Value x, Value xOffset, const WeightView &gate,
                  const WeightView &up, Value expert, Value row, Value lane,
-                 const RowNorm *norm = nullptr, bool weightsFirst = false) {
+                 const RowNorm *norm = nullptr, bool weightsFirst = false,
+                 const Prologue *prologue = nullptr) {
     if (gate.readsInGroups() && up.readsInGroups() && gate.cols == up.cols) {
       SmallVector<Value> parts =
           dotLanes(x,
                    {DotTerm{&gate, xOffset, expert, row, 0, {}, norm},
                     DotTerm{&up, xOffset, expert, row, 0, {}, norm}},
-                   lane, 0, kLoadsInFlight, weightsFirst);
+                   lane, 0, kLoadsInFlight, weightsFirst, prologue);
       return {warpSum(parts[0]), warpSum(parts[1])};
     }
+    if (prologue)
+      prologue->run();
     Type bf16 = b.getBF16Type();
     RowNorm withRowInv;
     if (norm) {
@@ -419,13 +445,26 @@ public:
   /// `weightsFirst` (the caller has loaded nothing a kernel writes): with
   /// weightsBeforeWait, the first iteration's weights are requested, then
   /// the body waits for the previous kernel, then the activations are read.
+  /// A `prologue` prepares the activations (a normalised row in shared
+  /// memory): its loads are issued beside the first iteration's weight
+  /// loads and its work done while they are in flight, before any
+  /// activation is read.
   SmallVector<Value> dotLanes(Value x, ArrayRef<DotTerm> terms, Value lane,
                               int64_t length = 0,
                               int64_t loadsInFlight = kLoadsInFlight,
-                              bool weightsFirst = false) {
+                              bool weightsFirst = false,
+                              const Prologue *prologue = nullptr) {
     constexpr int64_t kVec = 8;
     int64_t cols = length ? length : terms.front().w->cols;
     int64_t groups = (cols + kWarp * kVec - 1) / (kWarp * kVec);
+    // A prologue's barrier keeps the first iteration's weights in registers
+    // until the block meets (ptxas cannot sink them below it): half as many
+    // 16-byte (bf16) loads keep the registers near those of the kernel
+    // without; 8-byte fp8 loads take half the registers already.
+    bool fp8Terms =
+        llvm::all_of(terms, [](const DotTerm &term) { return term.w->fp8; });
+    if (prologue && !fp8Terms)
+      loadsInFlight = std::max<int64_t>(loadsInFlight / 2, 1);
     int64_t perIteration = std::clamp<int64_t>(
         loadsInFlight / static_cast<int64_t>(terms.size()), 1, groups);
     int64_t iterations = (groups + perIteration - 1) / perIteration;
@@ -444,6 +483,7 @@ public:
                                           cols, term.norm->eps, lane);
     struct Loaded {
       Value xs, ws, scale, inRange, gs;
+      bool xsLater = false; // xs holds the column; loaded in accumulate
     };
     using Iteration = std::vector<std::vector<Loaded>>;
     // An iteration's weight loads (and scales) from column `start` on.
@@ -482,14 +522,31 @@ public:
       return loaded;
     };
     // Its activation (and norm weight) loads, beside the weights'.
+    // Terms that read the same activations (gate and up) share one load.
+    using ActivationKey = std::tuple<const void *, const void *, const void *>;
+    auto activation = [&](std::map<ActivationKey, Value> &seen,
+                          const DotTerm &term, Value safeK) {
+      Value from = term.x ? term.x : x;
+      ActivationKey key{from.getAsOpaquePointer(),
+                        term.xOffset.getAsOpaquePointer(),
+                        safeK.getAsOpaquePointer()};
+      Value &v = seen[key];
+      if (!v)
+        v = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
+                                 gep(from, bf16Type, add(term.xOffset, safeK)),
+                                 /*alignment=*/16);
+      return v;
+    };
+    Value sharedRow = prologue ? prologue->row : Value();
     auto loadActivations = [&](Iteration &loaded) {
+      std::map<ActivationKey, Value> seen;
       for (auto [t, term] : llvm::enumerate(terms))
         for (Loaded &l : loaded[t]) {
           Value safeK = l.xs;
-          l.xs = LLVM::LoadOp::create(
-              b, loc, vecOf(bf16Type),
-              gep(term.x ? term.x : x, bf16Type, add(term.xOffset, safeK)),
-              /*alignment=*/16);
+          if (sharedRow && term.x == sharedRow)
+            l.xsLater = true;
+          else
+            l.xs = activation(seen, term, safeK);
           if (term.norm)
             l.gs = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
                                         gep(term.norm->weight, bf16Type, safeK),
@@ -499,10 +556,12 @@ public:
     // Its arithmetic, once every load is issued.
     auto accumulate = [&](const Iteration &loaded, ValueRange accs) {
       SmallVector<Value> next;
+      std::map<ActivationKey, Value> seen;
       for (auto [t, term] : llvm::enumerate(terms)) {
         Value acc = accs[t];
         for (const Loaded &l : loaded[t]) {
-          SmallVector<Value> xs = unpack(l.xs, kVec);
+          SmallVector<Value> xs =
+              unpack(l.xsLater ? activation(seen, term, l.xs) : l.xs, kVec);
           if (term.norm) {
             SmallVector<Value> gs = unpack(l.gs, kVec);
             for (int64_t j = 0; j < kVec; ++j)
@@ -539,11 +598,30 @@ public:
           stride = c64(kWarp * kVec * perIteration);
     SmallVector<Value> init(terms.size(), f32(0.0));
     // Weights first: the first iteration's weights are requested before
-    // the wait for the previous kernel (a fused norm reads the activations
-    // before the loop, so it keeps the entry's wait).
-    if (weightsFirst && weightsBeforeWait && invs.empty()) {
-      Iteration loaded = loadWeights(first);
-      waitForPredecessor();
+    // the wait for the previous kernel (a norm applied per output reads the
+    // activations before the loop, so it keeps the entry's wait). A
+    // prologue's loads go beside them, its work while they are in flight.
+    bool early = weightsFirst && weightsBeforeWait && invs.empty();
+    if (early || prologue) {
+      Iteration loaded;
+      if (early) {
+        loaded = loadWeights(first);
+        if (prologue)
+          prologue->weights();
+        waitForPredecessor();
+        if (prologue)
+          prologue->loads();
+      } else {
+        // The prologue's loads first: the weights' addresses may wait on
+        // an index the caller loaded (a chosen expert).
+        prologue->weights();
+        prologue->loads();
+        loaded = loadWeights(first);
+      }
+      if (prologue) {
+        issueLoadsAbove();
+        prologue->finish();
+      }
       loadActivations(loaded);
       issueLoadsAbove();
       init = accumulate(loaded, init);
@@ -807,10 +885,15 @@ public:
         ws.push_back(loadGroup(weightPtr, i));
       }
       issueLoadsAbove();
+      // Each group's squares summed, then the groups' sums in order (the
+      // order the products' staged norms reproduce).
       Value part = f32(0.0);
-      for (auto &group : xs)
+      for (auto &group : xs) {
+        Value groupSum = f32(0.0);
         for (Value x : group)
-          part = fma(x, x, part);
+          groupSum = fma(x, x, groupSum);
+        part = fadd(part, groupSum);
+      }
       Value inv = invRMS(warpSum(part), width, eps);
       for (int64_t g = 0; g < groups; ++g) {
         SmallVector<Value> ys;
@@ -822,12 +905,16 @@ public:
       }
       return;
     }
-    Value part = reduceStep(first, c64(width), kWarp * per, f32(0.0),
-                            [&](Value i, Value acc) {
-                              for (Value x : loadGroup(src, add(srcOff, i)))
-                                acc = fma(x, x, acc);
-                              return acc;
-                            });
+    Value part = reduceStep(
+        first, c64(width), kWarp * per, f32(0.0), [&](Value i, Value acc) {
+          SmallVector<Value> xs = loadGroup(src, add(srcOff, i));
+          if (!vector)
+            return fma(xs[0], xs[0], acc);
+          Value groupSum = f32(0.0);
+          for (Value x : xs)
+            groupSum = fma(x, x, groupSum);
+          return fadd(acc, groupSum);
+        });
     Value inv = invRMS(warpSum(part), width, eps);
     reduceStep(
         first, c64(width), kWarp * per, f32(0.0), [&](Value i, Value unused) {

@@ -286,6 +286,170 @@ protected:
     }
     return values;
   }
+  //===--- an input RMSNorm normalised once per block (CUDA products) -----===//
+
+  /// Whether a warp-per-output product with `outputs` outputs per input
+  /// row of `width` features can stage its fused RMSNorm
+  /// (normalizedRowStage): every warp of a block then reads one row (the
+  /// block's warps are consecutive outputs of it), and the row splits into
+  /// 8-column groups of every lane.
+  bool canStageNormalizedRow(int64_t width, int64_t outputs) const {
+    int64_t block = config.getBlock();
+    return gpu && block % Emitter::kWarp == 0 &&
+           outputs % (block / Emitter::kWarp) == 0 &&
+           width % (Emitter::kWarp * 8) == 0;
+  }
+
+  /// What a warp product reads as its input row x[xOffset...] of `width`:
+  /// with a fused norm that can be staged, the block's normalised row in
+  /// shared memory, which `prologue` fills (pass it to dotLanes); with a
+  /// norm that cannot, the row read through the norm per output.
+  struct WarpInput {
+    Value x, offset;
+    const Emitter::RowNorm *norm = nullptr;
+    std::optional<Emitter::Prologue> prologue;
+    const Emitter::Prologue *stage() const {
+      return prologue ? &*prologue : nullptr;
+    }
+  };
+  /// A kernel's staging buffers (one set per kernel: the normalised row and
+  /// the lane partial sums of its squares), null where it stages nothing.
+  struct StagingBuffers {
+    Value row, partials;
+  };
+  StagingBuffers stagingBuffers(const std::optional<Emitter::RowNorm> &norm,
+                                int64_t width, int64_t outputs) {
+    if (!norm || !canStageNormalizedRow(width, outputs))
+      return {};
+    return {sharedPointer("normalized_row", width / 2),
+            sharedPointer("square_sums", width / 8)};
+  }
+  WarpInput warpInput(Value x, Value xOffset, int64_t width,
+                      const std::optional<Emitter::RowNorm> &norm,
+                      const StagingBuffers &buffers, Value lane, Value index) {
+    if (!norm)
+      return {x, xOffset};
+    if (!buffers.row)
+      return {x, xOffset, &*norm};
+    return {buffers.row, e.c64(0), nullptr,
+            normalizedRowStage(*norm, x, xOffset, width, lane, index, buffers)};
+  }
+
+  /// ds.rms_norm of the row x[xOffset, xOffset + width) into shared memory
+  /// (bf16), once per block instead of once per output, bit for bit the
+  /// ds.rms_norm warp kernel's output (rmsNormRowWarp): lane l's 8-column
+  /// groups are g*256 + l*8; each group's squares are summed in column
+  /// order, a lane's group sums in group order, then over the warp's lanes
+  /// by butterflies. Here warp w of the block loads only the groups
+  /// g = w, w + warps, ... (and their norm weights: `weights`, which may
+  /// precede the wait for the previous kernel; the row: `loads`), sums each
+  /// group's squares and leaves the sum in shared memory; after a barrier
+  /// every lane adds its groups' sums in group order and the warp reduces
+  /// them, so every warp holds the kernel's inv; each warp then normalises
+  /// its groups from its registers, rounding as the kernel does, and the
+  /// block meets at a second barrier. `index` is the thread's parallel
+  /// index (the grid is whole blocks).
+  Emitter::Prologue normalizedRowStage(const Emitter::RowNorm &norm, Value x,
+                                       Value xOffset, int64_t width, Value lane,
+                                       Value index,
+                                       const StagingBuffers &buffers) {
+    constexpr int64_t kVec = 8, kSpan = Emitter::kWarp * kVec;
+    int64_t groups = width / kSpan;
+    int64_t warps = config.getBlock() / Emitter::kWarp;
+    int64_t mine = (groups + warps - 1) / warps;
+    struct State {
+      SmallVector<Value> columns, valid, gs, xs;
+    };
+    auto state = std::make_shared<State>();
+    Emitter::Prologue p;
+    p.row = buffers.row;
+    // This warp's groups: their first columns (clamped into the row) and
+    // whether they exist.
+    auto place = [this, state, lane, index, groups, warps, mine] {
+      if (!state->columns.empty())
+        return;
+      Value warp =
+          e.div(e.rem(index, e.c64(config.getBlock())), e.c64(Emitter::kWarp));
+      for (int64_t j = 0; j < mine; ++j) {
+        Value g = e.add(warp, e.c64(j * warps));
+        Value ok = cmpI(arith::CmpIPredicate::slt, g, e.c64(groups));
+        Value safe = select(ok, g, e.c64(groups - 1));
+        state->valid.push_back(ok);
+        state->columns.push_back(
+            e.add(e.mul(safe, e.c64(kSpan)), e.mul(lane, e.c64(kVec))));
+      }
+    };
+    // Up to two groups a warp (V2-Lite's 2,048 features) stay in registers
+    // from before the weights to the end; more (V3's 7,168: seven) would
+    // cost the weights' registers, so they are loaded again (from L1) to be
+    // normalised, and their norm weights only then.
+    bool keep = mine <= 2;
+    Value weight = norm.weight;
+    p.weights = [this, state, place, weight, keep] {
+      place();
+      if (keep)
+        for (Value k : state->columns)
+          state->gs.push_back(loadBF16x8(weight, k));
+    };
+    p.loads = [this, state, place, x, xOffset] {
+      place();
+      for (Value k : state->columns)
+        state->xs.push_back(loadBF16x8(x, e.add(xOffset, k)));
+    };
+    double eps = norm.eps;
+    p.finish = [this, state, lane, buffers, groups, width, eps, mine, keep, x,
+                xOffset, weight] {
+      Type f32 = e.b.getF32Type();
+      auto ifValid = [&](Value ok, const std::function<void()> &body) {
+        auto ifOp = scf::IfOp::create(e.b, e.loc, ok, /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        body();
+      };
+      SmallVector<SmallVector<Value>> xs;
+      for (int64_t j = 0; j < mine; ++j) {
+        xs.push_back(widenBF16x8(state->xs[j]));
+        Value part = e.f32(0.0);
+        for (Value v : xs.back())
+          part = e.fma(v, v, part);
+        if (!keep)
+          xs.back().clear();
+        // The group's sum, at [group][lane].
+        Value at = e.add(e.mul(e.div(state->columns[j], e.c64(kSpan)),
+                               e.c64(Emitter::kWarp)),
+                         lane);
+        ifValid(state->valid[j], [&] { e.store(part, buffers.partials, at); });
+      }
+      barrier();
+      Value sum = e.f32(0.0);
+      for (int64_t g = 0; g < groups; ++g)
+        sum = e.fadd(sum, e.load(buffers.partials, f32,
+                                 e.add(e.c64(g * Emitter::kWarp), lane)));
+      Value inv = e.invRMS(e.warpSum(sum), width, eps);
+      auto type = VectorType::get({kVec}, bf16());
+      for (int64_t j = 0; j < mine; ++j) {
+        if (!keep) {
+          xs[j] = widenBF16x8(loadBF16x8(x, e.add(xOffset, state->columns[j])));
+          state->gs.push_back(loadBF16x8(weight, state->columns[j]));
+        }
+        SmallVector<Value> gs = widenBF16x8(state->gs[j]);
+        Value out = LLVM::UndefOp::create(e.b, e.loc, type);
+        for (int64_t i = 0; i < kVec; ++i)
+          out = LLVM::InsertElementOp::create(
+              e.b, e.loc, out,
+              arith::TruncFOp::create(
+                  e.b, e.loc, bf16(),
+                  e.fmul(e.roundBF16(e.fmul(xs[j][i], inv)), gs[i])),
+              c32(static_cast<int32_t>(i)));
+        ifValid(state->valid[j], [&] {
+          storeVector(out, buffers.row, bf16(), state->columns[j]);
+        });
+      }
+      barrier();
+    };
+    return p;
+  }
+
   //===--- tensor cores and asynchronous copies (CUDA strategies) ---------===//
 
   /// PTX `text` as inline assembly with LLVM `constraints`; `volatile`

@@ -6,7 +6,9 @@
 // output element (row, feature), lanes reading consecutive 16-byte groups of
 // the weight row, reduced with shuffles. A ds.linear's addends (its fused
 // residual adds) are added in the store; a fused RMSNorm (`norm(...)`) is
-// applied to the activations as they are read. Cost: the weight once,
+// applied once per block into shared memory on CUDA
+// (KernelBody::stageNormalizedRow), per activation as it is read on the
+// host. Cost: the weight once,
 // 2 N K FLOPs per row.
 //
 //===----------------------------------------------------------------------===//
@@ -87,14 +89,16 @@ private:
     int64_t k = w.cols, n = w.rows;
     Value warp = e.c64(Emitter::kWarp);
     std::optional<Emitter::RowNorm> norm = inputNorm();
+    StagingBuffers staged = stagingBuffers(norm, k, n);
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
+      WarpInput in = warpInput(operand(0), e.mul(inputRow(row), e.c64(k)), k,
+                               norm, staged, lane, i);
       // Weights first where the input row is not itself read from memory.
-      Value acc = e.warpSum(
-          e.dotLane(operand(0), bf16(), e.mul(inputRow(row), e.c64(k)), w,
-                    e.c64(0), col, lane, norm ? &*norm : nullptr,
-                    /*weightsFirst=*/!rowMap));
+      Value acc = e.warpSum(e.dotLane(in.x, bf16(), in.offset, w, e.c64(0), col,
+                                      lane, in.norm,
+                                      /*weightsFirst=*/!rowMap, in.stage()));
       store(acc, e.add(e.mul(row, e.c64(n)), col), out);
     });
   }
@@ -130,13 +134,15 @@ private:
     };
     if (gpu) {
       Value warp = e.c64(Emitter::kWarp);
+      StagingBuffers staged = stagingBuffers(norm, k, n);
       e.loop(e.begin, e.end, [&](Value i) {
         Value pair = e.div(i, warp), lane = e.rem(i, warp);
         Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
-        auto [g, u] =
-            e.gateUpWarpSums(operand(0), e.mul(row, e.c64(k)), gate, up,
-                             e.c64(0), col, lane, norm ? &*norm : nullptr,
-                             /*weightsFirst=*/true);
+        WarpInput in = warpInput(operand(0), e.mul(row, e.c64(k)), k, norm,
+                                 staged, lane, i);
+        auto [g, u] = e.gateUpWarpSums(in.x, in.offset, gate, up, e.c64(0), col,
+                                       lane, in.norm,
+                                       /*weightsFirst=*/true, in.stage());
         store(g, u, row, col);
       });
       return {ParallelDim::TokensTimesStatic, rows * n * Emitter::kWarp};

@@ -356,14 +356,18 @@ private:
     int64_t topK = op.getIndices().getType().getDimSize(1);
     int64_t inner = gateW.rows;
     std::optional<Emitter::RowNorm> norm = inputNorm();
+    // A block's warps are consecutive features of one choice (one token).
+    StagingBuffers staged = stagingBuffers(norm, hidden, inner);
     Value warp = e.c64(Emitter::kWarp);
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
       Value n = e.rem(pair, e.c64(inner)), choice = e.div(pair, e.c64(inner));
       Value expert = e.loadI64(operand(1), choice);
       Value x = e.mul(e.div(choice, e.c64(topK)), e.c64(hidden));
-      auto [g, u] = e.gateUpWarpSums(operand(0), x, gateW, upW, expert, n, lane,
-                                     norm ? &*norm : nullptr);
+      WarpInput in = warpInput(operand(0), x, hidden, norm, staged, lane, i);
+      auto [g, u] =
+          e.gateUpWarpSums(in.x, in.offset, gateW, upW, expert, n, lane,
+                           in.norm, /*weightsFirst=*/false, in.stage());
       e.storeBF16(e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)), result(),
                   e.add(e.mul(choice, e.c64(inner)), n));
     });
