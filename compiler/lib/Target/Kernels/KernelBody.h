@@ -313,7 +313,8 @@ protected:
     }
   };
   /// A kernel's staging buffers (one set per kernel: the normalised row and
-  /// the lane partial sums of its squares), null where it stages nothing.
+  /// its groups' sums of squares, [group][lane]), null where it stages
+  /// nothing.
   struct StagingBuffers {
     Value row, partials;
   };
