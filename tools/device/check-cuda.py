@@ -23,6 +23,9 @@ Paged cache: tiny-v3 with pages of 4 positions; three prompts of different
 lengths run together from a shuffled page pool (DSRT_SHUFFLE_PAGES) give the
 logits of each prompt run alone.
 Profiling: --profile leaves the generated tokens unchanged.
+Folded norms: V2-Lite (bf16, dummy weights) with its decode RMSNorms staged
+in the products (the default) gives the logits of --fuse-norms=false bit
+for bit, prompts prefilled and decoded (same-logits.py).
 Start-up: tiny-v2 and tiny-v2-lite-fp8 streamed from their checkpoints
 (pinned ring; fp8 quantised on the GPU) give the logits of their
 --embed-weights executables bit for bit, and dsrt-gpu-unittests passes.
@@ -308,6 +311,26 @@ def graphs_vs_eager():
             failures.append(label)
 
 
+def folded_norms():
+    """The staged norms keep the norm kernel's roundings and order."""
+    folded, unfolded = "v2lite.exe", "v2lite-unfused.exe"
+    label = "V2-Lite norms folded vs not (logits)"
+    if not os.path.exists(os.path.join(DIR, unfolded)):
+        rows.append((label, "not carried", "", "info"))
+        return
+    for mode in ("prefill", "decode"):
+        r = subprocess.run([sys.executable, os.path.join(DIR, "same-logits.py"), DIR,
+                            f"{unfolded},{folded}", "--prompt-mode", mode],
+                           capture_output=True, text=True, timeout=900)
+        last = (r.stdout.strip().splitlines() or [""])[-1]
+        ok = r.returncode == 0 and last == f"{folded}: identical"
+        rows.append((f"{label} {mode}", last[len(folded) + 2:][:28], "3 prompts",
+                     "ok" if ok else "FAIL"))
+        if not ok:
+            failures.append(f"{label} {mode}")
+            print(r.stdout[-2000:], r.stderr[-2000:])
+
+
 def bench_dsc(exe, prompts, n, timeout, extra=()):
     cmd = [exe, "--dummy-weights", "-n", str(n), "--ignore-eos", "--json"] + list(extra)
     for p in prompts:
@@ -425,6 +448,7 @@ def main():
     graphs_vs_eager()
     profile_is_transparent()
     startup_paths()
+    folded_norms()
     if "--no-perf" not in sys.argv:
         baseline_comparison()
         import perf_table  # noqa: E402 - carried beside this script

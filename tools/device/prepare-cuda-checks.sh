@@ -106,6 +106,9 @@ done
 V2LITE=(--target=cuda:sm_90a --max-seq-len 4200 --max-batch 64 --prefill-chunk 1024)
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite.exe" "${V2LITE[@]}" --stats
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-fp8.exe" "${V2LITE[@]}" --quantize=fp8
+# The same without its decode norms folded into the products: check-cuda.py
+# compares the two executables' logits bit for bit.
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-unfused.exe" "${V2LITE[@]}" --fuse-norms=false
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-long.exe" --target=cuda:sm_90a \
   --max-seq-len 163840 --max-batch 1 --prefill-chunk 1024
 "$DSC" info "$ROOT/examples/deepseek-v2-lite" --json > "$OUT/v2lite-info-bf16.json"

@@ -6,7 +6,7 @@ with the first executable's. For a kernel change that must not change the
 numbers (a fusion that keeps every rounding), and to measure by how much
 one that may does.
 
-Usage: same-logits.py DIR EXE,EXE[,EXE...] [--prompt-mode decode]
+Usage: same-logits.py DIR EXE,EXE[,EXE...] [--prompt-mode decode] [--vocab N]
 Exits non-zero when an executable fails to run; prints one row per
 executable: identical, or the largest absolute and relative difference.
 """
@@ -24,11 +24,12 @@ def main():
     p.add_argument("exes")
     p.add_argument("--prompt-mode", default="prefill", choices=["prefill", "decode"])
     p.add_argument("-n", type=int, default=6)
+    p.add_argument("--vocab", type=int, default=100000, help="prompt ids are below this")
     a = p.parse_args()
     rng = np.random.default_rng(17)
     prompts = []
     for length in (40, 9, 3):
-        prompts += ["--prompt-ids", " ".join(map(str, rng.integers(2, 100000, size=length)))]
+        prompts += ["--prompt-ids", " ".join(map(str, rng.integers(2, a.vocab, size=length)))]
     results = {}
     for exe in a.exes.split(","):
         out = os.path.join(a.dir, f"same-logits-{exe}.npy")

@@ -32,7 +32,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <tuple>
 #include <vector>
 
@@ -523,14 +522,10 @@ public:
     };
     // Its activation (and norm weight) loads, beside the weights'.
     // Terms that read the same activations (gate and up) share one load.
-    using ActivationKey = std::tuple<const void *, const void *, const void *>;
-    auto activation = [&](std::map<ActivationKey, Value> &seen,
-                          const DotTerm &term, Value safeK) {
+    using Seen = llvm::SmallDenseMap<std::tuple<Value, Value, Value>, Value>;
+    auto activation = [&](Seen &seen, const DotTerm &term, Value safeK) {
       Value from = term.x ? term.x : x;
-      ActivationKey key{from.getAsOpaquePointer(),
-                        term.xOffset.getAsOpaquePointer(),
-                        safeK.getAsOpaquePointer()};
-      Value &v = seen[key];
+      Value &v = seen[{from, term.xOffset, safeK}];
       if (!v)
         v = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
                                  gep(from, bf16Type, add(term.xOffset, safeK)),
@@ -539,7 +534,7 @@ public:
     };
     Value sharedRow = prologue ? prologue->row : Value();
     auto loadActivations = [&](Iteration &loaded) {
-      std::map<ActivationKey, Value> seen;
+      Seen seen;
       for (auto [t, term] : llvm::enumerate(terms))
         for (Loaded &l : loaded[t]) {
           Value safeK = l.xs;
@@ -556,7 +551,7 @@ public:
     // Its arithmetic, once every load is issued.
     auto accumulate = [&](const Iteration &loaded, ValueRange accs) {
       SmallVector<Value> next;
-      std::map<ActivationKey, Value> seen;
+      Seen seen;
       for (auto [t, term] : llvm::enumerate(terms)) {
         Value acc = accs[t];
         for (const Loaded &l : loaded[t]) {
