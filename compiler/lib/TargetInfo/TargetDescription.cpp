@@ -27,6 +27,7 @@ TargetDescription cuda(std::string chip, std::string ptx, bool mmaSync,
   t.hasFp8Convert = fp8Mma;         // both arrive with sm_89
   t.hasGridDependencyControl = tma; // all three arrive with sm_90
   t.hasClusters = tma;
+  t.hasAsyncCopy = mmaSync; // both arrive with sm_80
   t.maxThreadsPerBlock = 1024;
   t.maxRegistersPerThread = 255;
   t.maxSharedMemoryPerBlock = sharedPerBlock;
@@ -36,7 +37,7 @@ TargetDescription cuda(std::string chip, std::string ptx, bool mmaSync,
 
 const TargetDescription kTargets[] = {
     {TargetDescription::Kind::Host, "cpu", "", "", false, false, false, false,
-     false, false, false, false, 0, 0, 0, ""},
+     false, false, false, false, false, 0, 0, 0, ""},
     // A100 / A30: mma.sync (bf16), cp.async; 163 KB shared memory per block.
     cuda("sm_80", "+ptx70", true, false, false, false, 163 * 1024, "a100"),
     // L4 / L40 / RTX 4090: adds fp8 mma.sync and conversions (LLVM emits

@@ -46,6 +46,18 @@ constexpr int64_t kSamplerBinsPerThread = 17;
 /// Blocks of a sampler's cluster: the portable maximum, so a row's dozen
 /// passes over the vocabulary run on 8 SMs instead of one.
 constexpr int64_t kSamplerClusterBlocks = kMaxClusterBlocks;
+/// warp_async: warps per block, and blocks per SM its stages are sized for
+/// (measured on the H200 at V2-Lite's down projection, batch 1: stages for
+/// 3 blocks of 4 warps, 16 KB of weights a warp, 0.426 ms per step against
+/// 0.452 for 2 blocks (24 KB, the whole rows) and 0.506 for `warp`. ptxas
+/// gives the kernel over 160 registers, so 2 blocks run at once; capping
+/// them at 3 blocks' worth (.minnctapersm 3) spilled and was slower).
+constexpr int64_t kWarpAsyncWarps = 4;
+constexpr int64_t kWarpAsyncBlocksPerSM = 3;
+/// warp_async applies below this many output features per SM: V2-Lite's
+/// 2,048 (15.5 warps per SM at one token) gain, V3's 7,168 (54) lose 3-4%
+/// (enough warps keep the `warp` kernel's loads in flight).
+constexpr int64_t kWarpAsyncMaxOutputsPerSM = 32;
 /// Static shared memory a block may always have (48 KB on every CUDA chip).
 constexpr int64_t kStaticSharedBytes = 48 * 1024;
 /// position_split: the rows of its cache tile, and the shared memory the
@@ -81,10 +93,15 @@ public:
                      ? warp()
                      : generic();
         })
+        .Case([&](MoEExpertDownOp down) {
+          if (KernelConfigAttr staged = warpAsync(down))
+            return staged;
+          return target.hasWarpShuffle ? warp() : generic();
+        })
         // Reductions along a row: 32 lanes share it where warps exist.
         .Case<RMSNormOp, LinearOp, GatedLinearOp, RouterLogitsOp, LMHeadOp,
               MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,
-              MoEExpertUpOp, MoEExpertDownOp>([&](Operation *) {
+              MoEExpertUpOp>([&](Operation *) {
           return target.hasWarpShuffle ? warp() : generic();
         })
         .Case([&](SampleOp) { return sampler(); })
@@ -121,6 +138,35 @@ private:
   KernelConfigAttr warp() const {
     return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1,
                                  /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
+  /// The routed experts' down projection with its weights staged in shared
+  /// memory (`warp_async`, where the target has cp.async), where the `warp`
+  /// kernel's warps (one per output feature) would leave the SMs short of
+  /// bytes in flight: fewer than kWarpAsyncMaxOutputsPerSM outputs per SM.
+  /// kWarpAsyncWarps warps per block, each warp's stages sized so that
+  /// kWarpAsyncBlocksPerSM blocks share an SM's shared memory. Null where
+  /// it does not apply or the rows do not read in 8-column groups.
+  KernelConfigAttr warpAsync(MoEExpertDownOp op) const {
+    if (!target.hasAsyncCopy || !device)
+      return {};
+    int64_t outputs =
+        cast<RankedTensorType>(op.getResult().getType()).getShape().back();
+    std::optional<MoEDownTerms> terms = moeDownTerms(op);
+    if (!terms || outputs >= kWarpAsyncMaxOutputsPerSM * device->smCount)
+      return {};
+    int64_t perBlock =
+        std::min(device->sharedMemoryPerSM / kWarpAsyncBlocksPerSM - 1024,
+                 target.maxSharedMemoryPerBlock);
+    WarpStageLayout layout =
+        warpStageLayout(terms->cols, terms->bf16Terms, terms->fp8Terms,
+                        kWarpAsyncLoadsInFlight, perBlock / kWarpAsyncWarps);
+    if (layout.warpBytes * kWarpAsyncWarps > perBlock)
+      return {};
+    return KernelConfigAttr::get(context, KernelStrategy::WarpAsync,
+                                 kWarpAsyncWarps * kWarp, 1,
+                                 layout.warpBytes * kWarpAsyncWarps,
+                                 /*splits=*/1);
   }
 
   /// The sampler: a block per row, as many threads as the register file

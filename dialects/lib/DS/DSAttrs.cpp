@@ -152,6 +152,9 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (dynamicSharedBytes < 0 || dynamicSharedBytes > 227 * 1024)
     return emitError() << "dynamic_shared_bytes must be in [0, 232448], got "
                        << dynamicSharedBytes;
+  if (strategy == KernelStrategy::WarpAsync && dynamicSharedBytes == 0)
+    return emitError() << "warp_async needs dynamic_shared_bytes (its warps' "
+                          "weight stages)";
   return success();
 }
 

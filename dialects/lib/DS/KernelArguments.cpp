@@ -58,6 +58,64 @@ PositionSplitMmaLayout positionSplitMmaLayout(int64_t width) {
   return l;
 }
 
+WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
+                                int64_t fp8Terms, int64_t loadsInFlight,
+                                int64_t maxWarpBytes) {
+  constexpr int64_t kLanes = 32, kSpan = kLanes * 8;
+  WarpStageLayout l;
+  int64_t terms = bf16Terms + fp8Terms;
+  if (cols <= 0 || terms <= 0)
+    return l;
+  // dotLanes' split of the groups into iterations.
+  int64_t groups = (cols + kSpan - 1) / kSpan;
+  int64_t perIteration = std::clamp<int64_t>(loadsInFlight / terms, 1, groups);
+  l.iterations = (groups + perIteration - 1) / perIteration;
+  l.groupsPerIteration = (groups + l.iterations - 1) / l.iterations;
+  l.iterationBytes =
+      l.groupsPerIteration * kLanes * (16 * bf16Terms + 12 * fp8Terms);
+  l.stages =
+      std::clamp<int64_t>(maxWarpBytes / l.iterationBytes, 1, l.iterations);
+  l.warpBytes = l.stages * l.iterationBytes;
+  return l;
+}
+
+std::optional<MoEDownTerms> moeDownTerms(MoEExpertDownOp op) {
+  struct Rows {
+    int64_t cols = 0, blockCols = 1;
+    bool fp8 = false;
+    bool readsInGroups() const {
+      return cols % 8 == 0 && (!fp8 || blockCols % 8 == 0);
+    }
+  };
+  auto rowsOf = [](mlir::Type type) {
+    Rows r;
+    if (auto fp8 = mlir::dyn_cast<FP8BlockWeightType>(type)) {
+      r.fp8 = true;
+      r.cols = fp8.getCols();
+      r.blockCols = fp8.getBlockCols();
+    } else {
+      r.cols = mlir::cast<mlir::RankedTensorType>(type).getShape().back();
+    }
+    return r;
+  };
+  Rows down = rowsOf(op.getDown().getType());
+  if (!down.readsInGroups())
+    return std::nullopt;
+  MoEDownTerms t;
+  t.cols = down.cols;
+  int64_t topK = op.getIndices().getType().getDimSize(1);
+  (down.fp8 ? t.fp8Terms : t.bf16Terms) += topK;
+  if (op.getSharedInput()) {
+    Rows shared = rowsOf(op.getSharedDown().getType());
+    if (shared.readsInGroups() && shared.cols % down.cols == 0 &&
+        (!shared.fp8 || down.cols % shared.blockCols == 0)) {
+      t.sharedSegments = shared.cols / down.cols;
+      (shared.fp8 ? t.fp8Terms : t.bf16Terms) += t.sharedSegments;
+    }
+  }
+  return t;
+}
+
 int64_t resolvePageSize(int64_t requested, int64_t maxSeqLen) {
   if (maxSeqLen <= 0 || requested < 0)
     return 0;

@@ -50,6 +50,19 @@
 // SM90-LABEL: func.func @decode_split
 // SM90: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 132>
 // SM90: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// The routed experts' down projection: with V2-Lite's 2,048 output features
+// (under 32 per SM), its warps' rows staged in shared memory by cp.async:
+// blocks of 4 warps sized so that 3 share an SM (228 KB / 3 - 1 KB = 76800
+// bytes, 19200 a warp). bf16: 6 routed rows and the shared expert's 2,816
+// columns as 2 segments of 1,408: 8 terms of 16 bytes a lane, one group
+// each per iteration (4096 bytes), 4 of the 6 iterations in flight =
+// 16384 bytes a warp.
+// SM90-LABEL: func.func @experts_down
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 65536>
+// fp8: 8 + 4 bytes a lane and term (3072 an iteration): all 6 in flight.
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 73728>
+// V3's 7,168 features (54 a SM) keep enough warps' loads in flight: warp.
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config
 
@@ -58,6 +71,10 @@
 // SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 108>
 // sm_80 has no clusters: a block per row.
 // SM80: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
+// cp.async from sm_80: 164 KB / 3 - 1 KB a block, 3 iterations of 4096
+// bytes a warp.
+// SM80-LABEL: func.func @experts_down
+// SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 49152>
 
 // CUDA cores only (tensor-cores=false): a block per (token, share, group of
 // up to 8 heads), a warp per head.
@@ -89,6 +106,8 @@
 // CPU-LABEL: func.func @decode_split
 // CPU: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // CPU: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = generic>
+// CPU-LABEL: func.func @experts_down
+// CPU: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // CPU-NOT: strategy = warp
 // CPU-NOT: strategy = position_split
 // CPU-NOT: strategy = block
@@ -166,6 +185,25 @@ func.func @decode_split(%q: tensor<?x16x576xbf16>, %pos: tensor<?xi32>,
   %p, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 0 {num_heads = 16 : i64, softmax_scale = 0.1 : f64}
       : tensor<?x16x576xbf16>, tensor<?xi32>, <layers = 1, latent = 512, rope = 64, bf16> -> tensor<?x132x16x512xf32>, tensor<?x132x16xf32>
   %o = ds.mla_attention_combine %p, %lse : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
+  return
+}
+
+func.func @experts_down(%h: tensor<?x6x1408xbf16>, %w: tensor<?x6xf32>,
+                        %i: tensor<?x6xi32>, %down: tensor<64x2048x1408xbf16>,
+                        %hs: tensor<?x2816xbf16>, %sd: tensor<2048x2816xbf16>,
+                        %x: tensor<?x2048xbf16>,
+                        %down8: !ds.fp8_block<64x2048x1408, block = 128x128, scales = f32>,
+                        %sd8: !ds.fp8_block<2048x2816, block = 128x128, scales = f32>,
+                        %h3: tensor<?x8x2048xbf16>, %w3: tensor<?x8xf32>,
+                        %i3: tensor<?x8xi32>,
+                        %down3: !ds.fp8_block<256x7168x2048, block = 128x128, scales = f32>)
+    attributes {ds.entry = "decode"} {
+  %y = ds.moe_expert_down %h, %w, %i, %down shared(%hs, %sd : tensor<?x2816xbf16>, tensor<2048x2816xbf16>) plus(%x : tensor<?x2048xbf16>)
+      : tensor<?x6x1408xbf16>, tensor<?x6xf32>, tensor<?x6xi32>, tensor<64x2048x1408xbf16> -> tensor<?x2048xbf16>
+  %y8 = ds.moe_expert_down %h, %w, %i, %down8 shared(%hs, %sd8 : tensor<?x2816xbf16>, !ds.fp8_block<2048x2816, block = 128x128, scales = f32>) plus(%x : tensor<?x2048xbf16>)
+      : tensor<?x6x1408xbf16>, tensor<?x6xf32>, tensor<?x6xi32>, !ds.fp8_block<64x2048x1408, block = 128x128, scales = f32> -> tensor<?x2048xbf16>
+  %y3 = ds.moe_expert_down %h3, %w3, %i3, %down3
+      : tensor<?x8x2048xbf16>, tensor<?x8xf32>, tensor<?x8xi32>, !ds.fp8_block<256x7168x2048, block = 128x128, scales = f32> -> tensor<?x7168xbf16>
   return
 }
 

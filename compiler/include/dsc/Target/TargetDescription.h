@@ -46,6 +46,9 @@ struct TargetDescription {
   /// Thread-block clusters (sm_90+): blocks co-scheduled on neighbouring
   /// SMs that read each other's shared memory and meet at cluster barriers.
   bool hasClusters = false;
+  /// cp.async (sm_80+): copies from global to shared memory that hold no
+  /// registers while in flight.
+  bool hasAsyncCopy = false;
   int64_t maxThreadsPerBlock = 0;
   int64_t maxRegistersPerThread = 0;
   int64_t maxSharedMemoryPerBlock = 0; // bytes, opt-in maximum

@@ -1142,7 +1142,7 @@ private:
                           e.add(e.mul(e.add(e.mul(t, e.c64(heads)), head),
                                       e.c64(width)),
                                 column));
-                cpAsync16(
+                e.cpAsync(
                     e.add(queries, e.mul(e.add(e.mul(r, e.c64(stride)), column),
                                          e.c64(2))),
                     source, select(valid, c32(16), c32(0)));
@@ -1168,7 +1168,7 @@ private:
               for (int64_t j = 0; j < (rowChunks + kWarps - 1) / kWarps; ++j) {
                 Value column = e.mul(e.add(warp, e.c64(j * kWarps)), e.c64(8));
                 auto copy = [&] {
-                  cpAsync16(e.add(tileRow, e.mul(column, e.c64(2))),
+                  e.cpAsync(e.add(tileRow, e.mul(column, e.c64(2))),
                             e.gep(cachePtr, bf16(), e.add(rowBase, column)),
                             c32(16));
                 };
@@ -1180,7 +1180,7 @@ private:
               }
             };
             loadTile(from, firstTile);
-            cpAsyncCommit();
+            e.cpAsyncCommit();
             // Loop-invariant parts of the lanes' ldmatrix addresses (bytes):
             // query matrices j = lane / 8 cover rows 8 (j % 2).., columns
             // 8 (j / 2)..; score matrices rows 8 w + lane % 8, columns
@@ -1221,8 +1221,8 @@ private:
               Value next = e.add(start, e.c64(kSplitRows));
               ifThen(cmpI(arith::CmpIPredicate::slt, next, to),
                      [&] { loadTile(next, other); });
-              cpAsyncCommit();
-              cpAsyncWait(1);
+              e.cpAsyncCommit();
+              e.cpAsyncWait(1);
               barrier();
               // Scores of rows 8w..8w+7 for the 16 heads: k16 steps in a
               // loop of kChains steps (independent accumulators, so the
@@ -1342,7 +1342,7 @@ private:
               barrier();
               scf::YieldOp::create(e.b, e.loc, yielded);
             }
-            cpAsyncWait(0);
+            e.cpAsyncWait(0);
             for (int half = 0; half < 2; ++half) {
               Value m = tiles.getResult(half), l = tiles.getResult(2 + half);
               Value inv = select(cmpF(arith::CmpFPredicate::OGT, l, e.f32(0.0)),

@@ -423,6 +423,18 @@ public:
     const RowNorm *norm = nullptr;
   };
 
+  /// Where dotLanes stages a warp's weights (the `warp_async` strategy):
+  /// this warp's region of the block's shared memory (`base`, a pointer in
+  /// the shared address space) and its layout (ds::warpStageLayout of the
+  /// terms). Every group of every term (and, for fp8, its block scale) is
+  /// copied there by cp.async, `layout.stages` iterations ahead of its use,
+  /// and read back by the lane that copied it: no barrier, and no register
+  /// holds a weight in flight.
+  struct WeightStage {
+    Value base;
+    int64_t stages = 1, iterationBytes = 0, groupsPerIteration = 0;
+  };
+
   /// Weight loads of 16 bytes or fewer one lane keeps in flight per
   /// iteration of dotLanes (with as many activation loads: ~128 registers).
   static constexpr int64_t kLoadsInFlight = 16;
@@ -452,7 +464,8 @@ public:
                               int64_t length = 0,
                               int64_t loadsInFlight = kLoadsInFlight,
                               bool weightsFirst = false,
-                              const Prologue *prologue = nullptr) {
+                              const Prologue *prologue = nullptr,
+                              const WeightStage *stage = nullptr) {
     constexpr int64_t kVec = 8;
     int64_t cols = length ? length : terms.front().w->cols;
     int64_t groups = (cols + kWarp * kVec - 1) / (kWarp * kVec);
@@ -592,6 +605,182 @@ public:
     Value first = mul(lane, c64(kVec)),
           stride = c64(kWarp * kVec * perIteration);
     SmallVector<Value> init(terms.size(), f32(0.0));
+    if (stage) {
+      assert(!prologue && invs.empty() &&
+             stage->groupsPerIteration == perIteration &&
+             "a staged pass reads plain activations");
+      // Per group slot: each term's 32 lanes' data (16 or 8 bytes), then an
+      // fp8 term's scales (4 bytes a lane).
+      SmallVector<int64_t> termOffset;
+      int64_t groupBytes = 0;
+      for (const DotTerm &term : terms) {
+        termOffset.push_back(groupBytes);
+        groupBytes += kWarp * (term.w->fp8 ? 12 : 16);
+      }
+      assert(groupBytes * perIteration == stage->iterationBytes);
+      Type sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
+      auto at = [&](int64_t offset, Value laneOffset) {
+        return LLVM::GEPOp::create(
+            b, loc, sharedPtr, i8, stage->base,
+            ArrayRef<LLVM::GEPArg>{add(c64(offset), laneOffset)});
+      };
+      Value lane16 = mul(lane, c64(16)), lane8 = mul(lane, c64(8)),
+            lane4 = mul(lane, c64(4));
+      auto c32 = [&](int32_t v) {
+        return arith::ConstantIntOp::create(b, loc, v, 32).getResult();
+      };
+      auto slot = [&](int64_t iteration, int64_t g, size_t t) {
+        return ((iteration % stage->stages) * perIteration + g) * groupBytes +
+               termOffset[t];
+      };
+      // Each group's column (clamped into the row) and whether it exists.
+      auto columnOf = [&](int64_t iteration, int64_t g) {
+        Value k =
+            add(first, c64(kWarp * kVec * (iteration * perIteration + g)));
+        Value inRange =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, colsV);
+        return std::make_pair(
+            inRange,
+            arith::SelectOp::create(b, loc, inRange, k, lastGroup).getResult());
+      };
+      // Each term's row at this lane's first column, and for fp8 its
+      // scale there: the copies address them plus a constant (one
+      // register a term, not one a copy).
+      SmallVector<Value> rowAt, scaleAt;
+      for (const DotTerm &term : terms) {
+        const WeightView &w = *term.w;
+        Value row = add(mul(term.expert, c64(w.rows)), term.row);
+        Value column = add(first, c64(term.kOffset));
+        rowAt.push_back(gep(w.data, w.fp8 ? i8 : bf16Type,
+                            add(mul(row, c64(w.cols)), column)));
+        if (w.fp8) {
+          Value scaleRow = add(mul(term.expert, c64(w.scaleRows)),
+                               div(term.row, c64(w.blockRows)));
+          scaleAt.push_back(gep(w.scales, b.getF32Type(),
+                                add(mul(scaleRow, c64(w.scaleCols)),
+                                    div(column, c64(w.blockCols)))));
+        } else {
+          scaleAt.push_back(Value());
+        }
+      }
+      auto sharedAt = [&](Value laneOffset) {
+        return LLVM::PtrToIntOp::create(b, loc, b.getI64Type(),
+                                        at(0, laneOffset));
+      };
+      Value to16 = sharedAt(lane16), to8 = sharedAt(lane8),
+            to4 = sharedAt(lane4);
+      auto copy = [&](int64_t iteration) {
+        for (int64_t g = 0; g < perIteration; ++g) {
+          int64_t group = iteration * perIteration + g;
+          int64_t span = kWarp * kVec;
+          // Whether every lane's columns of the group are in the row;
+          // where not, lanes past its end copy nothing (zero-filled).
+          bool whole = (group + 1) * span <= cols;
+          Value inRange = whole ? Value() : columnOf(iteration, g).first;
+          auto bytesOf = [&](int64_t size) {
+            return whole ? c32(size)
+                         : arith::SelectOp::create(b, loc, inRange, c32(size),
+                                                   c32(0))
+                               .getResult();
+          };
+          // A lane past the end reads from its row's start.
+          auto source = [&](Value base, Type element, int64_t elements,
+                            int64_t &offset) {
+            offset = 0;
+            if (whole) {
+              offset = elements * static_cast<int64_t>(
+                                      element.getIntOrFloatBitWidth() / 8);
+              return base;
+            }
+            return gep(base, element,
+                       arith::SelectOp::create(b, loc, inRange, c64(elements),
+                                               c64(0)));
+          };
+          for (auto [t, term] : llvm::enumerate(terms)) {
+            const WeightView &w = *term.w;
+            int64_t size = w.fp8 ? 8 : 16, offset;
+            Value from =
+                source(rowAt[t], w.fp8 ? i8 : bf16Type, group * span, offset);
+            cpAsyncAt(w.fp8 ? to8 : to16, slot(iteration, g, t), from, offset,
+                      bytesOf(size), size);
+            if (!w.fp8)
+              continue;
+            // The group's scale: `span / blockCols` scales on from the
+            // first group's where blocks hold whole spans of columns.
+            Value scaleFrom;
+            int64_t scaleOffset = 0;
+            if (span % w.blockCols == 0) {
+              scaleFrom = source(scaleAt[t], b.getF32Type(),
+                                 group * (span / w.blockCols), scaleOffset);
+            } else {
+              auto [ok, safeK] = columnOf(iteration, g);
+              Value scaleRow = add(mul(term.expert, c64(w.scaleRows)),
+                                   div(term.row, c64(w.blockRows)));
+              scaleFrom = gep(
+                  w.scales, b.getF32Type(),
+                  add(mul(scaleRow, c64(w.scaleCols)),
+                      div(add(safeK, c64(term.kOffset)), c64(w.blockCols))));
+            }
+            cpAsyncAt(to4, slot(iteration, g, t) + kWarp * 8, scaleFrom,
+                      scaleOffset, bytesOf(4), 4);
+          }
+        }
+        cpAsyncCommit();
+      };
+      // An iteration's groups with their activations requested (they come
+      // from L2, beside the copies' DRAM reads), then its staged weights.
+      auto requestActivations = [&](int64_t iteration) {
+        Iteration loaded(terms.size());
+        for (int64_t g = 0; g < perIteration; ++g) {
+          auto [inRange, safeK] = columnOf(iteration, g);
+          for (size_t t = 0; t < terms.size(); ++t) {
+            Loaded l;
+            l.inRange = inRange;
+            l.xs = safeK;
+            loaded[t].push_back(l);
+          }
+        }
+        loadActivations(loaded);
+        return loaded;
+      };
+      auto readWeights = [&](int64_t iteration, Iteration &loaded) {
+        for (auto [t, term] : llvm::enumerate(terms))
+          for (auto [g, l] : llvm::enumerate(loaded[t])) {
+            int64_t offset = slot(iteration, g, t);
+            if (term.w->fp8) {
+              l.ws = LLVM::LoadOp::create(b, loc, vecOf(i8), at(offset, lane8),
+                                          /*alignment=*/8);
+              l.scale = LLVM::LoadOp::create(b, loc, b.getF32Type(),
+                                             at(offset + kWarp * 8, lane4),
+                                             /*alignment=*/4);
+            } else {
+              l.ws = LLVM::LoadOp::create(b, loc, vecOf(bf16Type),
+                                          at(offset, lane16),
+                                          /*alignment=*/16);
+            }
+          }
+      };
+      int64_t ahead = std::min(stage->stages, iterations);
+      for (int64_t i = 0; i < ahead; ++i)
+        copy(i);
+      SmallVector<Value> accs(init);
+      // Activations one iteration ahead of their use.
+      Iteration next = requestActivations(0);
+      for (int64_t i = 0; i < iterations; ++i) {
+        Iteration loaded = std::move(next);
+        if (i + 1 < iterations)
+          next = requestActivations(i + 1);
+        issueLoadsAbove();
+        // Groups committed after this one may stay in flight.
+        cpAsyncWait(std::min(i + ahead - 1, iterations - 1) - i);
+        readWeights(i, loaded);
+        accs = accumulate(loaded, accs);
+        // The slot this iteration read, refilled once its values are used.
+        if (i + ahead < iterations)
+          copy(i + ahead);
+      }
+      return accs;
+    }
     // Weights first: the first iteration's weights are requested before
     // the wait for the previous kernel (a norm applied per output reads the
     // activations before the loop, so it keeps the entry's wait). A
@@ -694,6 +883,55 @@ public:
                               /*is_align_stack=*/false,
                               LLVM::tailcallkind::TailCallKind::None,
                               LLVM::AsmDialectAttr(), ArrayAttr());
+  }
+
+  /// PTX `text` as inline assembly with LLVM `constraints`; `volatile`
+  /// keeps it in order with barriers and other volatile assembly.
+  Value inlineAsm(Type result, ValueRange operands, StringRef text,
+                  StringRef constraints, bool isVolatile) {
+    auto op = LLVM::InlineAsmOp::create(
+        b, loc, result, operands, text, constraints, isVolatile,
+        /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+        LLVM::AsmDialectAttr(), ArrayAttr());
+    return result ? op.getResult(0) : Value();
+  }
+  /// Copies `size` bytes (4, 8 or 16) from global memory (a generic
+  /// pointer) to the shared address `to` (i64) without passing through
+  /// registers; `bytes` (i32, `size` or 0) are read and the rest
+  /// zero-filled. 16-byte copies bypass L1 (.cg). Lands by cpAsyncWait.
+  void cpAsync(Value to, Value from, Value bytes, int64_t size = 16) {
+    Value global = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), from);
+    std::string text = std::string("{ .reg .u64 g; cvta.to.global.u64 g, $1; "
+                                   "cp.async.") +
+                       (size == 16 ? "cg" : "ca") +
+                       ".shared.global [$0], [g], " + std::to_string(size) +
+                       ", $2; }";
+    inlineAsm(Type(), ValueRange{to, global, bytes}, text, "l,l,r,~{memory}",
+              /*isVolatile=*/true);
+  }
+  /// cpAsync from `from` + `fromOffset` bytes to the shared address `to`
+  /// + `toOffset` (constants folded into the instruction's addresses).
+  void cpAsyncAt(Value to, int64_t toOffset, Value from, int64_t fromOffset,
+                 Value bytes, int64_t size) {
+    Value global = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), from);
+    std::string text =
+        std::string("{ .reg .u64 g; cvta.to.global.u64 g, $1; cp.async.") +
+        (size == 16 ? "cg" : "ca") + ".shared.global [$0+" +
+        std::to_string(toOffset) + "], [g+" + std::to_string(fromOffset) +
+        "], " + std::to_string(size) + ", $2; }";
+    inlineAsm(Type(), ValueRange{to, global, bytes}, text, "l,l,r,~{memory}",
+              /*isVolatile=*/true);
+  }
+  /// Closes the group of the copies issued since the last commit.
+  void cpAsyncCommit() {
+    inlineAsm(Type(), ValueRange{}, "cp.async.commit_group;", "~{memory}",
+              true);
+  }
+  /// Waits until at most `pending` committed groups are still in flight.
+  void cpAsyncWait(int64_t pending) {
+    inlineAsm(Type(), ValueRange{},
+              "cp.async.wait_group " + std::to_string(pending) + ";",
+              "~{memory}", true);
   }
 
   /// The `count` elements of a bf16 or f16 vector, widened to f32.

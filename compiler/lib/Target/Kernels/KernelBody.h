@@ -453,15 +453,9 @@ protected:
 
   //===--- tensor cores and asynchronous copies (CUDA strategies) ---------===//
 
-  /// PTX `text` as inline assembly with LLVM `constraints`; `volatile`
-  /// keeps it in order with barriers and other volatile assembly.
   Value inlineAsm(Type result, ValueRange operands, StringRef text,
                   StringRef constraints, bool isVolatile) {
-    auto op = LLVM::InlineAsmOp::create(
-        e.b, e.loc, result, operands, text, constraints, isVolatile,
-        /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
-        LLVM::AsmDialectAttr(), ArrayAttr());
-    return result ? op.getResult(0) : Value();
+    return e.inlineAsm(result, operands, text, constraints, isVolatile);
   }
   /// The shared-window address (i64) of a shared array, for the
   /// instructions that take one (ldmatrix, cp.async).
@@ -473,27 +467,6 @@ protected:
   Value genericPointer(LLVM::GlobalOp array) {
     Value address = LLVM::AddressOfOp::create(e.b, e.loc, array);
     return LLVM::AddrSpaceCastOp::create(e.b, e.loc, e.ptrType, address);
-  }
-  /// Copies 16 bytes from global memory (a generic pointer) to the shared
-  /// address `to` without passing through registers; `bytes` (i32, 16 or
-  /// 0) are read and the rest of the 16 zero-filled. Lands by cpAsyncWait.
-  void cpAsync16(Value to, Value from, Value bytes) {
-    Value global = LLVM::PtrToIntOp::create(e.b, e.loc, e.b.getI64Type(), from);
-    inlineAsm(Type(), ValueRange{to, global, bytes},
-              "{ .reg .u64 g; cvta.to.global.u64 g, $1; "
-              "cp.async.cg.shared.global [$0], [g], 16, $2; }",
-              "l,l,r,~{memory}", /*isVolatile=*/true);
-  }
-  /// Closes the group of the copies issued since the last commit.
-  void cpAsyncCommit() {
-    inlineAsm(Type(), ValueRange{}, "cp.async.commit_group;", "~{memory}",
-              true);
-  }
-  /// Waits until at most `pending` committed groups are still in flight.
-  void cpAsyncWait(int pending) {
-    inlineAsm(Type(), ValueRange{},
-              "cp.async.wait_group " + std::to_string(pending) + ";",
-              "~{memory}", true);
   }
   /// `count` (1, 2 or 4) 8x8 b16 matrices from shared memory, rows
   /// addressed by lanes 8j..8j+7 for matrix j; `transpose` gives each lane

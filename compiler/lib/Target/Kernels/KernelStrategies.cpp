@@ -92,6 +92,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        emitMoEKernel, moeCost},
       {MoEExpertDownOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel,
        moeCost},
+      {MoEExpertDownOp::getOperationName(), KernelStrategy::WarpAsync,
+       emitMoEKernel, moeCost},
   };
   return rows;
 }

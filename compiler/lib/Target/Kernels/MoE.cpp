@@ -404,24 +404,44 @@ private:
         // routed rows' length joins their pass (its loads in flight with
         // theirs); its segments' parts are added before the warp sum.
         std::optional<WeightView> shared;
-        int64_t segments = 0;
-        if (op.getSharedInput()) {
+        std::optional<MoEDownTerms> layout = moeDownTerms(op);
+        int64_t segments = layout->sharedSegments;
+        if (op.getSharedInput())
           shared = e.weight(5);
-          if (shared->readsInGroups() && shared->cols % inner == 0 &&
-              (!shared->fp8 || inner % shared->blockCols == 0))
-            segments = shared->cols / inner;
-        }
         for (int64_t g = 0; g < segments; ++g)
           terms.push_back(
               {&*shared, e.add(e.mul(t, e.c64(shared->cols)), e.c64(g * inner)),
                e.c64(0), d, g * inner, operand(4)});
-        // With the shared segments, one group per term per iteration: 72
-        // registers (138 at two groups), so V2-Lite's 2,048 warps stay one
-        // wave on an H200 (measured: 0.445 ms per step against 0.591 at two
-        // groups and 0.560 for the two kernels apart).
-        SmallVector<Value> parts = e.dotLanes(
-            operand(0), terms, lane, inner,
-            segments ? Emitter::kLoadsInFlight / 2 : Emitter::kLoadsInFlight);
+        SmallVector<Value> parts;
+        if (config.getStrategy() == KernelStrategy::WarpAsync) {
+          // The warp's rows staged in its share of the block's shared
+          // memory, as many iterations ahead as the share holds.
+          int64_t warps = config.getBlock() / Emitter::kWarp;
+          int64_t warpBytes = config.getDynamicSharedBytes() / warps;
+          WarpStageLayout l =
+              warpStageLayout(inner, layout->bf16Terms, layout->fp8Terms,
+                              kWarpAsyncLoadsInFlight, warpBytes);
+          Value warpInBlock = e.div(e.rem(i, e.c64(config.getBlock())), warp);
+          Type sharedPtr = LLVM::LLVMPointerType::get(e.b.getContext(), 3);
+          Value base =
+              LLVM::AddressOfOp::create(e.b, e.loc, dynamicSharedArray());
+          base = LLVM::GEPOp::create(
+              e.b, e.loc, sharedPtr, e.b.getI8Type(), base,
+              ArrayRef<LLVM::GEPArg>{e.mul(warpInBlock, e.c64(warpBytes))});
+          Emitter::WeightStage stage{base, l.stages, l.iterationBytes,
+                                     l.groupsPerIteration};
+          parts = e.dotLanes(operand(0), terms, lane, inner,
+                             kWarpAsyncLoadsInFlight, /*weightsFirst=*/false,
+                             /*prologue=*/nullptr, &stage);
+        } else {
+          // With the shared segments, one group per term per iteration: 72
+          // registers (138 at two groups), so V2-Lite's 2,048 warps stay
+          // one wave on an H200 (measured: 0.445 ms per step against 0.591
+          // at two groups and 0.560 for the two kernels apart).
+          parts = e.dotLanes(operand(0), terms, lane, inner,
+                             segments ? Emitter::kLoadsInFlight / 2
+                                      : Emitter::kLoadsInFlight);
+        }
         for (int64_t j = 0; j < topK; ++j)
           acc = e.fadd(acc, e.fmul(e.load(operand(1), f32, choices[j]),
                                    e.roundBF16(e.warpSum(parts[j]))));

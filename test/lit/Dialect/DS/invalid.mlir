@@ -615,6 +615,11 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
+// expected-error @+1 {{warp_async needs dynamic_shared_bytes (its warps' weight stages)}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp_async> outputs = [] "ds.moe_expert_down"
+
+// -----
+
 // expected-error @+1 {{cluster_block needs splits (blocks per cluster) in [2, 8], got 1}}
 ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = cluster_block, block = 1024> outputs = [] "ds.sample"
 

@@ -122,7 +122,8 @@ def DS_KernelStrategy : I32EnumAttr<"KernelStrategy",
       I32EnumAttrCase<"Block", 4, "block">,
       I32EnumAttrCase<"PositionSplit", 5, "position_split">,
       I32EnumAttrCase<"PositionSplitMma", 6, "position_split_mma">,
-      I32EnumAttrCase<"ClusterBlock", 7, "cluster_block">]> {
+      I32EnumAttrCase<"ClusterBlock", 7, "cluster_block">,
+      I32EnumAttrCase<"WarpAsync", 8, "warp_async">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -138,6 +139,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     |---|---|---|
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
     | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
+    | `warp_async` | `warp` with each warp's weight rows copied to its share of the block's dynamic shared memory by `cp.async` (sm_80+), several iterations' groups requested before the first is used, without holding registers; each lane reads back only what it copied, so no barrier is needed | `ds.moe_expert_down` |
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory | `ds.sample` |
     | `cluster_block` | `block` on a thread-block cluster (sm_90+) of `splits` blocks per row: every pass split over the cluster's threads; each block reduces through its shared memory, then one warp per block combines the cluster's block results, in rank order, through distributed shared memory between two cluster barriers | `ds.sample` |
@@ -149,9 +151,9 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     ignored on the host). `query_group` is meaningful only for
     `warp_query_group` and must be 1 otherwise. `dynamic_shared_bytes` is
     the dynamic shared memory a block asks for at launch (at most 227 KB,
-    sm_90's opt-in maximum; `position_split_mma` is the one strategy that
-    uses it, the others' shared arrays are static); the program's launch
-    record carries it. `splits` is the
+    sm_90's opt-in maximum; `position_split_mma` and `warp_async`, which
+    needs it, use it; the others' shared arrays are static); the program's
+    launch record carries it. `splits` is the
     most blocks one token's positions are spread over, for
     `position_split` and `position_split_mma`; the blocks of a cluster (2
     to 8, the portable cluster size; the launch record carries it) for
@@ -164,6 +166,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     #ds.kernel_config<strategy = warp_query_group, block = 128, query_group = 4>
     #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
     #ds.kernel_config<strategy = cluster_block, block = 1024, splits = 8>
+    #ds.kernel_config<strategy = warp_async, block = 64, dynamic_shared_bytes = 49152>
     ```
   }];
   let parameters = (ins

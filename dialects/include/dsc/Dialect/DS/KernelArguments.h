@@ -14,9 +14,12 @@
 #include "mlir/IR/Operation.h"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace dsc::ds {
+
+class MoEExpertDownOp;
 
 /// One pointer argument of a kernel launch.
 struct KernelArgument {
@@ -60,6 +63,38 @@ struct PositionSplitMmaLayout {
   int64_t rowStride, scoreStride, tileBytes, tilesOffset, scoresOffset, bytes;
 };
 PositionSplitMmaLayout positionSplitMmaLayout(int64_t width);
+
+/// How a `warp_async` product stages a warp's weights in shared memory:
+/// its rows of `cols` columns are read in 8-column groups (lane l takes
+/// columns g * 256 + 8 l), `groupsPerIteration` groups of every term per
+/// iteration, and each iteration's groups take `iterationBytes` of the
+/// warp's shared memory (per lane and term, 16 bytes of bf16 weights or 8
+/// of e4m3 with their 4-byte block scale). `stages` iterations are in
+/// flight at once; `warpBytes` is their shared memory.
+/// The activation groups a `warp_async` lane loads per iteration (into
+/// registers, beside its staged weights).
+constexpr int64_t kWarpAsyncLoadsInFlight = 8;
+struct WarpStageLayout {
+  int64_t groupsPerIteration = 0, iterations = 0, iterationBytes = 0,
+          stages = 0, warpBytes = 0;
+};
+/// The layout of `bf16Terms` bf16 and `fp8Terms` fp8 rows of `cols`
+/// columns, `loadsInFlight` activation groups a lane loads per iteration,
+/// as many stages as `maxWarpBytes` holds (at least one; at most the
+/// iterations).
+WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
+                                int64_t fp8Terms, int64_t loadsInFlight,
+                                int64_t maxWarpBytes);
+
+/// The rows a fused `ds.moe_expert_down` warp reads in one pass: its top-k
+/// routed rows, plus the shared expert's row as segments of the routed
+/// rows' length where it splits into them (`sharedSegments`, 0 where it is
+/// read apart or there is none). Null where the rows do not read in
+/// 8-column groups.
+struct MoEDownTerms {
+  int64_t cols = 0, bf16Terms = 0, fp8Terms = 0, sharedSegments = 0;
+};
+std::optional<MoEDownTerms> moeDownTerms(MoEExpertDownOp op);
 
 /// Whether `op` is a kernel-level op (every target generates its kernel).
 bool isKernelOp(mlir::Operation *op);
