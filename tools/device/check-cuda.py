@@ -25,7 +25,8 @@ logits of each prompt run alone.
 Profiling: --profile leaves the generated tokens unchanged.
 Folded norms: V2-Lite (bf16, dummy weights) with its decode RMSNorms staged
 in the products (the default) gives the logits of --fuse-norms=false bit
-for bit, prompts prefilled and decoded (same-logits.py).
+for bit, prompts prefilled and decoded (same-logits.py); so does V2-Lite
+with its router in one kernel (--fuse-router) against the default.
 Start-up: tiny-v2 and tiny-v2-lite-fp8 streamed from their checkpoints
 (pinned ring; fp8 quantised on the GPU) give the logits of their
 --embed-weights executables bit for bit, and dsrt-gpu-unittests passes.
@@ -189,6 +190,14 @@ def kernel_checks():
         sets = [([ids(rng, 200)], []),
                 ([ids(rng, 150), ids(rng, 90), ids(rng, 40)], [])]
         check_kernels(name + " long", exe, sets, [])
+    # The router in one kernel (--fuse-router): its cluster kernel with
+    # group-limited and noaux_tc choices, its block kernel (sm_80 PTX).
+    for name, exe in [("tiny-v2 router", "tiny-v2/check-router.exe"),
+                      ("tiny-v3 router", "tiny-v3/check-router.exe"),
+                      ("tiny-v3 router sm_80", "tiny-v3/check-router-sm80.exe")]:
+        sets = [([ids(rng, 7), ids(rng, 3)], []),
+                ([ids(rng, 5), ids(rng, 2), ids(rng, 9)], ["--prompt-mode", "decode"])]
+        check_kernels(name, os.path.join(DIR, exe), sets, [])
     exe = os.path.join(DIR, "v2lite-check.exe")
     sets = [([ids(rng, 9, 100000), ids(rng, 4, 100000)], []),
             ([ids(rng, 5, 100000)], ["--temperature", "0.6", "--top-p", "0.95", "--seed", "1"]),
@@ -311,11 +320,17 @@ def graphs_vs_eager():
             failures.append(label)
 
 
-def folded_norms():
-    """The staged norms keep the norm kernel's roundings and order."""
-    folded, unfolded = "v2lite.exe", "v2lite-unfused.exe"
-    label = "V2-Lite norms folded vs not (logits)"
-    if not os.path.exists(os.path.join(DIR, unfolded)):
+def same_logits():
+    """The staged norms keep the norm kernel's roundings and order; the
+    router in one kernel computes and chooses as the two kernels do."""
+    for label, unfolded, folded in [
+            ("V2-Lite norms folded vs not (logits)", "v2lite-unfused.exe", "v2lite.exe"),
+            ("V2-Lite router in one kernel vs two (logits)", "v2lite.exe", "v2lite-router.exe")]:
+        same_logits_of(label, unfolded, folded)
+
+
+def same_logits_of(label, unfolded, folded):
+    if not os.path.exists(os.path.join(DIR, unfolded)) or not os.path.exists(os.path.join(DIR, folded)):
         rows.append((label, "not carried", "", "info"))
         return
     for mode in ("prefill", "decode"):
@@ -448,7 +463,7 @@ def main():
     graphs_vs_eager()
     profile_is_transparent()
     startup_paths()
-    folded_norms()
+    same_logits()
     if "--no-perf" not in sys.argv:
         baseline_comparison()
         import perf_table  # noqa: E402 - carried beside this script

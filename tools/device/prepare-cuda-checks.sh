@@ -17,8 +17,12 @@
 #   dsc-bench-upload      the weights upload's reads and copies timed apart
 #   <model>/check-long.exe  the same with 256 positions (tiny-v2-lite,
 #                         tiny-v3): decode attention over several shares
+#   <model>/check-router.exe  with --fuse-router (tiny-v2, tiny-v3; tiny-v3
+#                         also check-router-sm80.exe, PTX for sm_80)
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
 #   v2lite-fp8.exe        the same with --quantize=fp8
+#   v2lite-unfused.exe, v2lite-router.exe  with --fuse-norms=false, with
+#                         --fuse-router (check-cuda.py: the same logits)
 #   v2lite-check.exe      the same with --check-kernels, small geometry
 #   v2lite-long.exe       the same with the model's whole context (163840)
 #   v3-6layers.exe        the real V3 config cut to 6 layers (fp8)
@@ -98,6 +102,15 @@ for name in tiny-v2-lite tiny-v3; do
   "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-long.exe" --target=cuda:sm_90a --check-kernels \
     --max-seq-len 256 --max-batch 4 --prefill-chunk 64 2>/dev/null
 done
+# The router in one kernel (--fuse-router, off by default): ds.moe_gate's
+# cluster kernel (sm_90a: tiny-v2's group-limited choice, tiny-v3's noaux_tc
+# with its bias) and its block kernel (sm_80, PTX) against their host twins.
+for name in tiny-v2 tiny-v3; do
+  "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-router.exe" --target=cuda:sm_90a --check-kernels \
+    --fuse-router --fuse-norms "${COMPILE[@]}" 2>/dev/null
+done
+"$DSC" compile "$D/ckpt" -o "$D/check-router-sm80.exe" --target=cuda:sm_80 --no-ptxas --check-kernels \
+  --fuse-router "${COMPILE[@]}" 2>/dev/null
 # Paged cache: pages of 4 positions, so prompts span several pages.
 "$DSC" compile "$D/ckpt" -o "$D/paged.exe" --target=cuda:sm_90a "${COMPILE[@]}" --page-size 4 2>/dev/null
 # The performance table (perf_table.py): V2-Lite in bf16 and fp8 for batches
@@ -109,6 +122,8 @@ V2LITE=(--target=cuda:sm_90a --max-seq-len 4200 --max-batch 64 --prefill-chunk 1
 # The same without its decode norms folded into the products: check-cuda.py
 # compares the two executables' logits bit for bit.
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-unfused.exe" "${V2LITE[@]}" --fuse-norms=false
+# With the router in one kernel (--fuse-router): the same logits bit for bit.
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-router.exe" "${V2LITE[@]}" --fuse-router
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-long.exe" --target=cuda:sm_90a \
   --max-seq-len 163840 --max-batch 1 --prefill-chunk 1024
 "$DSC" info "$ROOT/examples/deepseek-v2-lite" --json > "$OUT/v2lite-info-bf16.json"

@@ -42,6 +42,12 @@ void buildModelPipeline(mlir::OpPassManager &pm,
     fuse.lmHead = options.fuseLMHeadNorm;
     pm.addPass(createDSFuseNorms(fuse));
   }
+  // The router's logits and its choice in one kernel (dsc compile
+  // --fuse-router; off by default: with programmatic dependent launch the
+  // second launch costs little, docs/performance.md, ninth session). After
+  // the norms fold, so that the router's norm clause comes along.
+  if (options.fuseRouter)
+    pm.addPass(createDSFuseRouter());
 }
 
 void buildSchedulePipeline(mlir::OpPassManager &pm,

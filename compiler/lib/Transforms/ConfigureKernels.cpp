@@ -46,6 +46,12 @@ constexpr int64_t kSamplerBinsPerThread = 17;
 /// Blocks of a sampler's cluster: the portable maximum, so a row's dozen
 /// passes over the vocabulary run on 8 SMs instead of one.
 constexpr int64_t kSamplerClusterBlocks = kMaxClusterBlocks;
+/// Blocks of the router's cluster (ds.moe_gate): the portable maximum, so
+/// that a token's experts spread over as many SMs as a cluster spans; and
+/// the most warps of one of its blocks (at 256 threads any register count
+/// a kernel may have fits an SM: V3's 256 experts take 4 per warp).
+constexpr int64_t kRouterClusterBlocks = kMaxClusterBlocks;
+constexpr int64_t kRouterMaxWarps = 8;
 /// warp_async: warps per block, and blocks per SM its stages are sized for
 /// (measured on the H200 at V2-Lite's down projection, batch 1: stages for
 /// 3 blocks of 4 warps, 16 KB of weights a warp, 0.426 ms per step against
@@ -93,6 +99,7 @@ public:
                      ? warp()
                      : generic();
         })
+        .Case([&](MoEGateOp gate) { return router(gate); })
         .Case([&](MoEExpertDownOp down) {
           if (KernelConfigAttr staged = warpAsync(down))
             return staged;
@@ -167,6 +174,29 @@ private:
                                  kWarpAsyncWarps * kWarp, 1,
                                  layout.warpBytes * kWarpAsyncWarps,
                                  /*splits=*/1);
+  }
+
+  /// The whole router (ds.moe_gate, after ds-fuse-router): a token per
+  /// cluster of kRouterClusterBlocks blocks where the target has clusters,
+  /// else per block, of up to kRouterMaxWarps warps (a warp per expert
+  /// where that suffices); its choice by one warp, as ds.moe_select's.
+  KernelConfigAttr router(MoEGateOp gate) const {
+    int64_t experts = gate.getWeight().getType().getDimSize(0);
+    if (!target.hasWarpShuffle || experts > kMaxExpertsPerWarp)
+      return generic();
+    int64_t maxWarps =
+        std::min(kRouterMaxWarps, target.maxThreadsPerBlock / kWarp);
+    int64_t blocks =
+        target.hasClusters ? std::min(kRouterClusterBlocks, experts) : 1;
+    int64_t warps =
+        std::clamp<int64_t>((experts + blocks - 1) / blocks, 1, maxWarps);
+    if (blocks < 2)
+      return KernelConfigAttr::get(context, KernelStrategy::Block,
+                                   warps * kWarp, 1, /*dynamicSharedBytes=*/0,
+                                   /*splits=*/1);
+    return KernelConfigAttr::get(context, KernelStrategy::ClusterBlock,
+                                 warps * kWarp, 1, /*dynamicSharedBytes=*/0,
+                                 blocks);
   }
 
   /// The sampler: a block per row, as many threads as the register file

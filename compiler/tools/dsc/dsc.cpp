@@ -182,6 +182,14 @@ cl::opt<cl::boolOrDefault> fuseNorms(
              "slower, and for the CPU, where a product would normalise its "
              "row once per output)"),
     cl::sub(compileCommand));
+cl::opt<bool> fuseRouter(
+    "fuse-router",
+    cl::desc("Compute each MoE layer's router logits and expert choice in "
+             "one kernel (ds-fuse-router; default: off: on an H200 with "
+             "programmatic dependent launch it measured level at batch 1 "
+             "and slower at 4K context and for V3's router, "
+             "docs/performance.md, ninth session)"),
+    cl::init(false), cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -584,6 +592,7 @@ int runCompile(const char *argv0) {
   // Staged in each of its blocks, the final norm costs the lm_head more
   // than the norm's launch (docs/performance.md, seventh session).
   options.fuseLMHeadNorm = !options.isCUDA();
+  options.fuseRouter = fuseRouter;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

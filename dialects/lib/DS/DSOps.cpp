@@ -249,32 +249,31 @@ LogicalResult MoEExpertUpOp::verify() {
 }
 
 bool dsc::ds::acceptsInputNorm(Operation *op) {
-  return isa<LinearOp, GatedLinearOp, RouterLogitsOp, MoEExpertUpOp, LMHeadOp>(
-      op);
+  return isa<LinearOp, GatedLinearOp, RouterLogitsOp, MoEGateOp, MoEExpertUpOp,
+             LMHeadOp>(op);
 }
 
 std::optional<InputNorm> dsc::ds::getInputNorm(Operation *op) {
   std::optional<InputNorm> norm;
   llvm::TypeSwitch<Operation *>(op)
-      .Case<LinearOp, GatedLinearOp, RouterLogitsOp, MoEExpertUpOp, LMHeadOp>(
-          [&](auto product) {
-            MutableOperandRange weight = product.getNormWeightMutable();
-            if (weight.size() == 1)
-              norm = InputNorm{&weight[0],
-                               product.getNormEps()->convertToDouble()};
-          });
+      .Case<LinearOp, GatedLinearOp, RouterLogitsOp, MoEGateOp, MoEExpertUpOp,
+            LMHeadOp>([&](auto product) {
+        MutableOperandRange weight = product.getNormWeightMutable();
+        if (weight.size() == 1)
+          norm = InputNorm{&weight[0], product.getNormEps()->convertToDouble()};
+      });
   return norm;
 }
 
 void dsc::ds::setInputNorm(Operation *op, Value input, Value weight,
                            FloatAttr eps) {
   llvm::TypeSwitch<Operation *>(op)
-      .Case<LinearOp, GatedLinearOp, RouterLogitsOp, MoEExpertUpOp, LMHeadOp>(
-          [&](auto product) {
-            product.getInputMutable().assign(input);
-            product.getNormWeightMutable().assign(weight);
-            product.setNormEpsAttr(eps);
-          });
+      .Case<LinearOp, GatedLinearOp, RouterLogitsOp, MoEGateOp, MoEExpertUpOp,
+            LMHeadOp>([&](auto product) {
+        product.getInputMutable().assign(input);
+        product.getNormWeightMutable().assign(weight);
+        product.setNormEpsAttr(eps);
+      });
 }
 
 LogicalResult MoEExpertDownOp::verify() {
@@ -471,6 +470,8 @@ LogicalResult MoEGateOp::verify() {
   auto weight = getWeight().getType();
   if (failed(
           checkTokenMatrix(*this, "input", getInput(), weight.getDimSize(1))))
+    return failure();
+  if (failed(verifyInputNorm(*this, getNormWeight(), getNormEps(), getInput())))
     return failure();
   return verifyRouting(*this, weight.getDimSize(0), getInput().getType());
 }

@@ -19,8 +19,8 @@ bool isKernelOp(Operation *op) {
              LMHeadOp, SampleOp, RopeOp, MLACacheWriteOp, MLAAttentionOp,
              MLAAbsorbQueryOp, MLALatentAttentionOp,
              MLALatentAttentionPartialOp, MLAAttentionCombineOp,
-             MLAAbsorbValueOp, RouterLogitsOp, MoESelectOp, MoEExpertUpOp,
-             MoEExpertDownOp>(op);
+             MLAAbsorbValueOp, RouterLogitsOp, MoESelectOp, MoEGateOp,
+             MoEExpertUpOp, MoEExpertDownOp>(op);
 }
 
 std::vector<KernelArgument> kernelArguments(Operation *op) {

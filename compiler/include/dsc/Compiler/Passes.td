@@ -131,6 +131,45 @@ def DSFuseNorms : Pass<"ds-fuse-norms", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
 
+def DSFuseRouter : Pass<"ds-fuse-router", "::mlir::ModuleOp"> {
+  let summary = "Join the router's logits and expert selection into one kernel";
+  let description = [{
+    A `ds.moe_select` whose logits come from a `ds.router_logits` used only
+    there becomes one `ds.moe_gate` again (`ds-decompose` split it): the
+    logits, the scores, the group-limited choice and the top-k of a token in
+    one kernel, so a MoE layer's decode step waits for one launch less. The
+    product's `norm(...)` clause (ds-fuse-norms) moves to the gate. The
+    results are those of the two ops: the logits are summed in the same
+    order and the choice is the same code.
+
+    On CUDA targets with thread-block clusters (sm_90+) the gate's kernel
+    (`cluster_block`) spreads a token's experts over a cluster of 8 blocks,
+    a warp per expert as the router product does; each warp stores its
+    logit in the first block's shared memory (distributed shared memory),
+    and after one cluster barrier a warp of that block chooses. Elsewhere
+    (`block`) one block serves a token. The host kernel computes a token's
+    logits into scratch memory and chooses from them.
+
+    `dsc compile --fuse-router` runs it, after ds-fuse-norms; it is off by
+    default. Measured on an H200 (V2-Lite decode, `docs/performance.md`,
+    ninth session), the gate kernel takes 4.7 us where the two took 3.3 +
+    2.8, and the logits are bit for bit those of the two kernels; but with
+    programmatic dependent launch (sm_90) the selection's launch already
+    overlaps the product, so decode is level at batch 1 (+0.6% to +1.6%),
+    4% slower at 4K context with the launches on streams, and V3's router
+    (3.7 MB, read by the cluster's 8 SMs: 44 us) is 4% slower. Without
+    programmatic launch (`DSRT_NO_PDL=1`) it is 3-4% faster.
+
+    ```mlir
+    %l = ds.router_logits %x, %g : tensor<?x2048xbf16>, tensor<64x2048xbf16> -> tensor<?x64xf32>
+    %w, %i = ds.moe_select %l {...} : tensor<?x64xf32> -> tensor<?x6xf32>, tensor<?x6xi32>
+    // becomes
+    %w, %i = ds.moe_gate %x, %g {...} : tensor<?x2048xbf16>, tensor<64x2048xbf16> -> tensor<?x6xf32>, tensor<?x6xi32>
+    ```
+  }];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
 def DSPlanBuffers : Pass<"ds-plan-buffers", "::mlir::ModuleOp"> {
   let summary = "Place every activation of the entry points in one arena";
   let description = [{
@@ -176,6 +215,7 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     |---|---|---|
     | `ds.embed`, `ds.swiglu`, `ds.add`, `ds.rope`, `ds.mla_attention` | `generic` | `generic` (a thread per index) |
     | `ds.moe_select` | `generic` | `warp` (a warp per token, 8 experts per lane) up to 256 experts, else `generic` |
+    | `ds.moe_gate` (ds-fuse-router) | `generic` | up to 256 experts: `cluster_block` where the target has clusters (sm_90+): a cluster of 8 blocks (`splits`, fewer for fewer experts) of up to 8 warps per token, a warp per expert where that suffices, the choice by one warp of the first block; else `block`: a block of up to 8 warps per token. `generic` beyond 256 |
     | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts | `generic` | `warp`, 128 threads |
     | `ds.moe_expert_down` | `generic` | `warp_async` where the target has cp.async (sm_80+), a device profile is given and the output features are fewer than 32 per SM (V2-Lite's 2,048; not V3's 7,168): blocks of 4 warps, each warp's weight rows staged in its share of the block's dynamic shared memory, as many iterations ahead as fit when 3 blocks share an SM. Else `warp` |
     | `ds.sample` | `generic` | `cluster_block` where the target has thread-block clusters (sm_90+): a cluster of 8 blocks (`splits`) per row; else `block`: a block per row. Blocks of as many threads as the SM's registers allow at 128 per thread and static shared memory holds the threshold search's 17 bin sums per thread for (512 on every profile) |

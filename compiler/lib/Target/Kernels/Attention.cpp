@@ -733,20 +733,6 @@ private:
             arith::MinSIOp::create(e.b, e.loc, e.add(from, share), count)};
   }
 
-  /// Emits `then` under `cond` and `otherwise` (may be null) in its else.
-  void ifThen(Value cond, const std::function<void()> &then,
-              const std::function<void()> &otherwise = nullptr) {
-    auto ifOp = scf::IfOp::create(e.b, e.loc, cond,
-                                  /*withElse=*/static_cast<bool>(otherwise));
-    OpBuilder::InsertionGuard guard(e.b);
-    e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    then();
-    if (otherwise) {
-      e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-      otherwise();
-    }
-  }
-
   /// m + log(l), or -inf where l is 0 (an empty share).
   Value logSumExp(Value m, Value l) {
     Value empty = cmpF(arith::CmpFPredicate::OLE, l, e.f32(0.0));

@@ -188,6 +188,20 @@ protected:
     return laneSum(sum);
   }
 
+  /// Emits `then` under `cond` and `otherwise` (may be null) in its else.
+  void ifThen(Value cond, const std::function<void()> &then,
+              const std::function<void()> &otherwise = nullptr) {
+    auto ifOp = scf::IfOp::create(e.b, e.loc, cond,
+                                  /*withElse=*/static_cast<bool>(otherwise));
+    OpBuilder::InsertionGuard guard(e.b);
+    e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    then();
+    if (otherwise) {
+      e.b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      otherwise();
+    }
+  }
+
   /// Emits `then` (yielding one i32) under `cond`, else yields `otherwise`.
   Value ifElse(Value cond, const std::function<Value()> &then,
                Value otherwise) {

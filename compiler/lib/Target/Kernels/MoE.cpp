@@ -28,33 +28,194 @@ public:
     return shape(
         llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op)
             .Case([&](MoESelectOp o) { return select(o); })
+            .Case([&](MoEGateOp o) { return gate(o); })
             .Case([&](MoEExpertUpOp o) { return expertUp(o); })
             .Case([&](MoEExpertDownOp o) { return expertDown(o); }));
   }
 
 private:
+  /// What the choice of experts needs from ds.moe_select or ds.moe_gate
+  /// (docs/model.md §3.3): their attributes, and the bias's buffer (null
+  /// without one).
+  struct Routing {
+    int64_t experts, topK, groups, keptGroups;
+    bool sigmoid, normTopkProb;
+    TopkMethod method;
+    double scale;
+    Value bias;
+    int64_t perGroup() const { return experts / groups; }
+  };
+  template <typename RoutingOp> Routing routing(RoutingOp op, int64_t experts) {
+    Routing r;
+    r.experts = experts;
+    r.topK = op.getTopK();
+    r.groups = op.getNGroup();
+    r.keptGroups = op.getTopkGroup();
+    r.sigmoid = op.getScoring() == ScoringFunc::Sigmoid;
+    r.normTopkProb = op.getNormTopkProb();
+    r.method = op.getTopkMethod();
+    r.scale = op.getRoutedScalingFactor().convertToDouble();
+    MutableOperandRange bias = op.getBiasMutable();
+    r.bias = bias.empty() ? Value() : operand(bias[0].getOperandNumber());
+    return r;
+  }
+  /// A token's logit of expert i (i64).
+  using LogitOf = std::function<Value(Value)>;
+
   /// Scores, group-limited selection and top-k from the logits, one
   /// token per parallel index (docs/model.md §3.3).
   std::pair<ParallelDim, int64_t> select(MoESelectOp op) {
-    if (gpu)
-      return selectWarp(op);
     int64_t experts = op.getLogits().getType().getDimSize(1);
-    int64_t topK = op.getTopK(), groups = op.getNGroup(),
-            keptGroups = op.getTopkGroup(), perGroup = experts / groups;
-    bool sigmoid = op.getScoring() == ScoringFunc::Sigmoid;
-    TopkMethod method = op.getTopkMethod();
-    bool hasBias = static_cast<bool>(op.getBias());
-    Value weightsOut = result(0), indicesOut = result(1);
-    Type f32 = e.b.getF32Type();
-    Value scores = e.scratch(experts), selection = e.scratch(experts);
-    Value groupScores = e.scratch(groups);
-    Value chosen = e.scratch(topK);
-
+    Routing r = routing(op, experts);
+    if (gpu) {
+      Value warp = e.c64(Emitter::kWarp);
+      e.loop(e.begin, e.end, [&](Value index) {
+        Value t = e.div(index, warp), lane = e.rem(index, warp);
+        Value row = e.mul(t, e.c64(experts));
+        chooseWarp(r, t, lane, [&](Value i) {
+          return e.load(operand(0), e.b.getF32Type(), e.add(row, i));
+        });
+      });
+      return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
+    }
+    ChoiceScratch scratch = choiceScratch(r);
     e.loop(e.begin, e.end, [&](Value t) {
       Value row = e.mul(t, e.c64(experts));
+      choose(r, scratch, t, [&](Value i) {
+        return e.load(operand(0), e.b.getF32Type(), e.add(row, i));
+      });
+    });
+    return tokens();
+  }
+
+  /// The router in one kernel: a token's logits (as ds.router_logits
+  /// computes them), then its choice (as ds.moe_select makes it).
+  /// Host: a token per parallel index, its logits in scratch memory.
+  /// CUDA (`cluster_block`, `block`): a token per cluster (or block) of
+  /// `splits` blocks, expert e's logit by warp e mod (warps of the
+  /// cluster) of block e / (warps of a block) as the router product's warp
+  /// computes it (the block's input row normalised once into shared memory
+  /// where a norm is folded), stored in the first block's shared memory
+  /// (across the cluster: distributed shared memory); after a barrier of
+  /// the cluster (or block) the first warp of the first block chooses.
+  std::pair<ParallelDim, int64_t> gate(MoEGateOp op) {
+    WeightView w = e.weight(1);
+    int64_t experts = w.rows, k = w.cols;
+    Routing r = routing(op, experts);
+    std::optional<Emitter::RowNorm> norm = inputNorm();
+    Type f32 = e.b.getF32Type();
+    if (!gpu) {
+      ChoiceScratch scratch = choiceScratch(r);
+      Value logits = e.scratch(experts);
+      e.loop(e.begin, e.end, [&](Value t) {
+        Value x = e.mul(t, e.c64(k));
+        Emitter::RowNorm rowNorm =
+            norm ? e.withInv(*norm, operand(0), x, k, Value())
+                 : Emitter::RowNorm{};
+        e.loop(0, experts, [&](Value i) {
+          e.store(e.dot(operand(0), bf16(), x, w, e.c64(0), i,
+                        norm ? &rowNorm : nullptr),
+                  logits, i);
+        });
+        choose(r, scratch, t, [&](Value i) { return e.load(logits, f32, i); });
+      });
+      return tokens();
+    }
+    int64_t threads = config.getBlock(), warps = threads / Emitter::kWarp;
+    int64_t blocks = config.getStrategy() == KernelStrategy::ClusterBlock
+                         ? config.getSplits()
+                         : 1;
+    int64_t walkers = blocks * threads, clusterWarps = blocks * warps;
+    int64_t perWarp = (experts + clusterWarps - 1) / clusterWarps;
+    // Every block of a token reads the same row: a folded norm is staged
+    // once per block where the row splits into the lanes' 8-column groups.
+    StagingBuffers staged;
+    if (norm && k % (Emitter::kWarp * 8) == 0)
+      staged = {sharedPointer("normalized_row", k / 2),
+                sharedPointer("square_sums", k / 8)};
+    Value logits = sharedPointer("logits", experts);
+    if (blocks > 1) // every block of the cluster has started (its shared
+                    // memory exists) once this barrier completes
+      NVVM::ClusterArriveRelaxedOp::create(e.b, e.loc, UnitAttr());
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value t = e.div(index, e.c64(walkers));
+      Value local = e.rem(index, e.c64(walkers));
+      Value rank = e.div(local, e.c64(threads));
+      Value warp = e.div(e.rem(local, e.c64(threads)), e.c64(Emitter::kWarp));
+      Value lane = e.rem(index, e.c64(Emitter::kWarp));
+      WarpInput in = warpInput(operand(0), e.mul(t, e.c64(k)), k, norm, staged,
+                               lane, index);
+      SmallVector<std::pair<Value, Value>> sums; // (expert, logit)
+      for (int64_t j = 0; j < perWarp; ++j) {
+        Value expert = e.add(e.add(e.mul(rank, e.c64(warps)), warp),
+                             e.c64(j * clusterWarps));
+        Value valid = cmpI(arith::CmpIPredicate::slt, expert, e.c64(experts));
+        Value safe = select(valid, expert, e.c64(experts - 1));
+        // The norm's staging (its barriers) runs once, with the first
+        // product, in every warp.
+        Value logit = e.warpSum(
+            e.dotLane(in.x, bf16(), in.offset, w, e.c64(0), safe, lane, in.norm,
+                      /*weightsFirst=*/true, j == 0 ? in.stage() : nullptr));
+        sums.push_back({expert, logit});
+      }
+      Value first = logits;
+      if (blocks > 1) {
+        NVVM::ClusterWaitOp::create(e.b, e.loc, UnitAttr());
+        first = NVVM::MapaOp::create(e.b, e.loc, e.ptrType, logits, c32(0));
+      }
+      Value isFirstLane = cmpI(arith::CmpIPredicate::eq, lane, e.c64(0));
+      for (auto [expert, logit] : sums)
+        ifThen(arith::AndIOp::create(
+                   e.b, e.loc, isFirstLane,
+                   cmpI(arith::CmpIPredicate::slt, expert, e.c64(experts))),
+               [&, expert = expert, logit = logit] {
+                 e.store(logit, first, expert);
+               });
+      // The logits are in the first block's shared memory for every thread
+      // after this barrier (release and acquire across the cluster).
+      if (blocks > 1) {
+        NVVM::ClusterArriveOp::create(e.b, e.loc, UnitAttr());
+        NVVM::ClusterWaitOp::create(e.b, e.loc, UnitAttr());
+      } else {
+        barrier();
+      }
+      Value chooser = arith::AndIOp::create(
+          e.b, e.loc, cmpI(arith::CmpIPredicate::eq, rank, e.c64(0)),
+          cmpI(arith::CmpIPredicate::eq, warp, e.c64(0)));
+      ifThen(chooser, [&] {
+        chooseWarp(r, t, lane, [&](Value i) { return e.load(logits, f32, i); });
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, walkers};
+  }
+
+  /// The generic choice's per-thread scratch arrays.
+  struct ChoiceScratch {
+    Value scores, selection, groupScores, chosen;
+  };
+  ChoiceScratch choiceScratch(const Routing &r) {
+    return {e.scratch(r.experts), e.scratch(r.experts), e.scratch(r.groups),
+            e.scratch(r.topK)};
+  }
+
+  /// Host: token t's scores, group-limited selection and top-k from its
+  /// logits, written to the op's weights and indices (results 0 and 1).
+  void choose(const Routing &r, const ChoiceScratch &scratch, Value t,
+              const LogitOf &logitOf) {
+    int64_t experts = r.experts, topK = r.topK, groups = r.groups,
+            keptGroups = r.keptGroups, perGroup = r.perGroup();
+    bool sigmoid = r.sigmoid;
+    TopkMethod method = r.method;
+    bool hasBias = static_cast<bool>(r.bias);
+    Value weightsOut = result(0), indicesOut = result(1);
+    Type f32 = e.b.getF32Type();
+    Value scores = scratch.scores, selection = scratch.selection;
+    Value groupScores = scratch.groupScores;
+    Value chosen = scratch.chosen;
+    {
       Value maxLogit =
           e.reduce(0, experts, e.f32(-INFINITY), [&](Value i, Value m) {
-            Value logit = e.load(operand(0), f32, e.add(row, i));
+            Value logit = logitOf(i);
             e.store(logit, scores, i);
             return e.fmax(m, logit);
           });
@@ -78,7 +239,7 @@ private:
       e.loop(0, experts, [&](Value i) {
         Value s = e.load(scores, f32, i);
         if (hasBias)
-          s = e.fadd(s, e.load(operand(1), f32, i));
+          s = e.fadd(s, e.load(r.bias, f32, i));
         e.store(s, selection, i);
       });
       if (method != TopkMethod::Greedy && groups > 1) {
@@ -140,45 +301,36 @@ private:
         e.store(w, chosen, j);
         return e.fadd(sum, w);
       });
-      bool normalise = op.getNormTopkProb() && topK > 1;
-      double scale = op.getRoutedScalingFactor().convertToDouble();
+      bool normalise = r.normTopkProb && topK > 1;
       bool applyScale = sigmoid || !normalise;
-      Value factor = e.f32(applyScale ? scale : 1.0);
+      Value factor = e.f32(applyScale ? r.scale : 1.0);
       if (normalise)
         factor = e.fdiv(factor, e.fadd(total, e.f32(1e-20)));
       e.loop(0, topK, [&](Value j) {
         e.store(e.fmul(e.load(chosen, f32, j), factor), weightsOut,
                 e.add(out, j));
       });
-    });
-    return tokens();
+    }
   }
 
-  /// GPU: one warp per token, lane l holding experts l, l + 32, ... in
-  /// registers (at most kMaxExpertsPerLane each): the softmax's max and
-  /// sum, the group scores and every top-k round are warp reductions, so
-  /// the selection takes a few hundred instructions instead of a thread's
-  /// dozen serial passes through local memory. Same choices, ties and
-  /// weights as the generic kernel (the softmax sum is added in another
-  /// order, so weights may differ in their last bits).
-  std::pair<ParallelDim, int64_t> selectWarp(MoESelectOp op) {
-    int64_t experts = op.getLogits().getType().getDimSize(1);
-    int64_t topK = op.getTopK(), groups = op.getNGroup(),
-            keptGroups = op.getTopkGroup(), perGroup = experts / groups;
+  /// GPU: token t's choice by one warp, lane l holding experts l, l + 32,
+  /// ... in registers (at most kMaxExpertsPerLane each): the softmax's max
+  /// and sum, the group scores and every top-k round are warp reductions,
+  /// so the selection takes a few hundred instructions instead of a
+  /// thread's dozen serial passes through local memory. Same choices, ties
+  /// and weights as the generic kernel (the softmax sum is added in another
+  /// order, so weights may differ in their last bits). Lane 0 writes the
+  /// op's weights and indices (results 0 and 1).
+  void chooseWarp(const Routing &r, Value t, Value lane,
+                  const LogitOf &logitOf) {
+    int64_t experts = r.experts, topK = r.topK, groups = r.groups,
+            keptGroups = r.keptGroups, perGroup = r.perGroup();
     int64_t perLane = (experts + Emitter::kWarp - 1) / Emitter::kWarp;
-    bool sigmoid = op.getScoring() == ScoringFunc::Sigmoid;
-    TopkMethod method = op.getTopkMethod();
+    bool sigmoid = r.sigmoid;
+    TopkMethod method = r.method;
     Type f32 = e.b.getF32Type();
-    Value warp = e.c64(Emitter::kWarp);
     Value inf = e.f32(INFINITY), minusInf = e.f32(-INFINITY);
-    auto warpMax = [&](Value v) {
-      for (int32_t offset = 16; offset >= 1; offset /= 2)
-        v = e.fmax(v, e.shuffleXor(v, offset));
-      return v;
-    };
-    e.loop(e.begin, e.end, [&](Value index) {
-      Value t = e.div(index, warp), lane = e.rem(index, warp);
-      Value row = e.mul(t, e.c64(experts));
+    {
       SmallVector<Value> expert, valid, scores, selection;
       for (int64_t u = 0; u < perLane; ++u) {
         Value ex = e.add(lane, e.c64(u * Emitter::kWarp));
@@ -186,8 +338,7 @@ private:
         Value safe = select(ok, ex, e.c64(experts - 1));
         expert.push_back(ex);
         valid.push_back(ok);
-        scores.push_back(
-            select(ok, e.load(operand(0), f32, e.add(row, safe)), minusInf));
+        scores.push_back(select(ok, logitOf(safe), minusInf));
       }
       if (sigmoid) {
         for (int64_t u = 0; u < perLane; ++u)
@@ -212,9 +363,9 @@ private:
       }
       for (int64_t u = 0; u < perLane; ++u) {
         Value s = scores[u];
-        if (op.getBias())
+        if (r.bias)
           s = e.fadd(s,
-                     e.load(operand(1), f32,
+                     e.load(r.bias, f32,
                             select(valid[u], expert[u], e.c64(experts - 1))));
         selection.push_back(select(valid[u], s, minusInf));
       }
@@ -301,9 +452,8 @@ private:
         weights.push_back(w);
         total = e.fadd(total, w);
       }
-      bool normalise = op.getNormTopkProb() && topK > 1;
-      double scale = op.getRoutedScalingFactor().convertToDouble();
-      Value factor = e.f32(sigmoid || !normalise ? scale : 1.0);
+      bool normalise = r.normTopkProb && topK > 1;
+      Value factor = e.f32(sigmoid || !normalise ? r.scale : 1.0);
       if (normalise)
         factor = e.fdiv(factor, e.fadd(total, e.f32(1e-20)));
       auto write = scf::IfOp::create(e.b, e.loc, isFirst, /*withElse=*/false);
@@ -313,8 +463,7 @@ private:
         e.store(picks[k], result(1), e.add(out, e.c64(k)));
         e.store(e.fmul(weights[k], factor), result(0), e.add(out, e.c64(k)));
       }
-    });
-    return {ParallelDim::TokensTimesStatic, Emitter::kWarp};
+    }
   }
 
   /// Index of the largest of `count` f32 (first one on ties); with
@@ -558,7 +707,8 @@ KernelShape emitMoEKernel(const KernelBodyContext &context, Operation *op) {
 /// down, with their scales) once; per row its activations, choices (i32)
 /// and combine weights (f32), and 2 k (matrix elements) FLOPs. The
 /// selection: the f32 logits row (and the bias once), the k weights and
-/// indices written, about 4 FLOPs per expert (score, bias, comparisons).
+/// indices written, about 4 FLOPs per expert (score, bias, comparisons);
+/// the whole gate: the router's product instead of the logits row.
 KernelCost moeCost(Operation *op) {
   KernelCost cost;
   llvm::TypeSwitch<Operation *>(op)
@@ -569,6 +719,20 @@ KernelCost moeCost(Operation *op) {
         cost.bytesPerRow = rowBytes(o.getLogits()) + rowBytes(o.getWeights()) +
                            rowBytes(o.getIndices());
         cost.flopsPerRow = 4 * experts;
+      })
+      // The router's product (its weight once, the input row per row) and
+      // the choice, its logits kept on chip.
+      .Case([&](MoEGateOp o) {
+        double experts = o.getWeight().getType().getDimSize(0);
+        double hidden = featureCount(o.getInput());
+        cost.bytesFixed = weightBytes(o.getWeight().getType());
+        if (o.getBias())
+          cost.bytesFixed += weightBytes(o.getBias().getType());
+        if (o.getNormWeight())
+          cost.bytesFixed += weightBytes(o.getNormWeight().getType());
+        cost.bytesPerRow = rowBytes(o.getInput()) + rowBytes(o.getWeights()) +
+                           rowBytes(o.getIndices());
+        cost.flopsPerRow = 2 * experts * hidden + 4 * experts;
       })
       .Case([&](MoEExpertUpOp o) {
         Type gate = o.getGate().getType(), up = o.getUp().getType();

@@ -914,6 +914,29 @@ func.func @f(%x: tensor<?x32xbf16>, %w: tensor<8x32xbf16>, %g: tensor<16xbf16>) 
 
 // -----
 
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %g: tensor<16xbf16>) {
+  // expected-error @+1 {{norm weight must have 32 elements, got 16}}
+  %w, %i = ds.moe_gate %x, %r norm(%g : tensor<16xbf16>)
+      {scoring = #ds.scoring<softmax>, topk_method = #ds.topk_method<greedy>, top_k = 2 : i64,
+       n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64,
+       norm_eps = 1.0e-6 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %g: tensor<32xbf16>) {
+  // expected-error @+1 {{needs both a norm weight and norm_eps, or neither}}
+  %w, %i = ds.moe_gate %x, %r norm(%g : tensor<32xbf16>)
+      {scoring = #ds.scoring<softmax>, topk_method = #ds.topk_method<greedy>, top_k = 2 : i64,
+       n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64}
+      : tensor<?x32xbf16>, tensor<8x32xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<?x32xbf16>, %i: tensor<?x2xi32>, %w: tensor<4x8x32xbf16>, %g: tensor<16xbf16>) {
   // expected-error @+1 {{norm weight must have 32 elements, got 16}}
   %y = ds.moe_expert_up %x, %i, %w, %w norm(%g : tensor<16xbf16>) {norm_eps = 1.0e-6 : f64} : tensor<?x32xbf16>, tensor<?x2xi32>, tensor<4x8x32xbf16>, tensor<4x8x32xbf16> -> tensor<?x2x8xbf16>

@@ -485,7 +485,7 @@ def DS_MLAOp : DS_Op<"mla", [AttrSizedOperandSegments,
 // Mixture of experts
 //===----------------------------------------------------------------------===//
 
-def DS_MoEGateOp : DS_PureOp<"moe_gate"> {
+def DS_MoEGateOp : DS_PureOp<"moe_gate", [AttrSizedOperandSegments]> {
   let summary = "MoE router: scores, expert choice and combine weights";
   let description = [{
     The router of `docs/model.md` §3.3, computed in fp32:
@@ -522,6 +522,17 @@ def DS_MoEGateOp : DS_PureOp<"moe_gate"> {
          norm_topk_prob = true, routed_scaling_factor = 2.5 : f64}
         : tensor<?x7168xbf16>, tensor<256x7168xbf16> -> tensor<?x8xf32>, tensor<?x8xi32>
     ```
+
+    `ds-decompose` splits it into `ds.router_logits` and `ds.moe_select`;
+    `ds-fuse-router` joins them again where the target runs the whole router
+    as one kernel, which makes `ds.moe_gate` a kernel-level op too. Its
+    kernels compute the logits exactly as `ds.router_logits` does and choose
+    as `ds.moe_select` does. With `norm(g)` (carried over from a
+    `ds.router_logits` that ds-fuse-norms gave one) the input is read
+    through that RMSNorm: each feature `x_k` of a row becomes
+    `bf16(bf16(x_k * rsqrt(mean(x^2) + norm_eps)) * g_k)`, the roundings of
+    `ds.rms_norm`; `g` has the input's feature count and `norm_eps` is
+    positive and present exactly when `norm` is.
   }];
   let arguments = (ins DS_Activation:$input, 2DTensorOf<[BF16]>:$weight,
                        Optional<1DTensorOf<[F32]>>:$bias,
@@ -529,10 +540,29 @@ def DS_MoEGateOp : DS_PureOp<"moe_gate"> {
                        DS_TopkMethodAttr:$topk_method,
                        I64Attr:$top_k, I64Attr:$n_group, I64Attr:$topk_group,
                        BoolAttr:$norm_topk_prob,
-                       F64Attr:$routed_scaling_factor);
+                       F64Attr:$routed_scaling_factor,
+                       Optional<DS_NormWeight>:$norm_weight,
+                       OptionalAttr<F64Attr>:$norm_eps);
   let results = (outs 2DTensorOf<[F32]>:$weights, 2DTensorOf<[I32]>:$indices);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$weights, "::mlir::Type":$indices,
+                   "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "::mlir::Value":$bias,
+                   "::dsc::ds::ScoringFuncAttr":$scoring,
+                   "::dsc::ds::TopkMethodAttr":$topk_method,
+                   "::mlir::IntegerAttr":$top_k, "::mlir::IntegerAttr":$n_group,
+                   "::mlir::IntegerAttr":$topk_group,
+                   "::mlir::BoolAttr":$norm_topk_prob,
+                   "::mlir::FloatAttr":$routed_scaling_factor), [{
+      build($_builder, $_state, weights, indices, input, weight, bias, scoring,
+            topk_method, top_k, n_group, topk_group, norm_topk_prob,
+            routed_scaling_factor, /*norm_weight=*/::mlir::Value(),
+            /*norm_eps=*/::mlir::FloatAttr());
+    }]>
+  ];
   let assemblyFormat = [{
-    $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`norm` `(` $norm_weight^ `:` type($norm_weight) `)`)? attr-dict
     `:` type($input) `,` type($weight) `->` type($weights) `,` type($indices)
   }];
   let hasVerifier = 1;
