@@ -15,7 +15,10 @@ V2-Lite-style checkpoint with and without the split and checks that
    the distance to the unsplit executable is reported (the split does not
    round probabilities to bf16, the unsplit generic kernel does);
 2. the same again with a batch of 3 sequences (2 shares each with 8 at
-   most), and that the split executable gives the same bits every run.
+   most), and that the split executable gives the same bits every run;
+3. the same with one sequence of 1,100 tokens and 40 shares at most: past
+   1,024 positions the shares number ceil(sqrt(n)) (34 at the end), fewer
+   than ceil(n / 32).
 
 Usage: split_attention.py --dsc BUILD/bin/dsc
 """
@@ -61,29 +64,30 @@ def main():
         run([sys.executable, os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
              os.path.join(ROOT, "examples", "tiny-v2-lite"), "-o", ckpt, "--seed", "7"])
         exes = {}
-        for splits in [0, 4, 8]:
+        for splits in [0, 4, 8, 40]:
             exe = os.path.join(work, f"split{splits}.exe")
-            run([args.dsc, "compile", ckpt, "-o", exe, "--max-seq-len", "256",
+            run([args.dsc, "compile", ckpt, "-o", exe, "--max-seq-len", "1152",
                  "--max-batch", "4", "--attention-splits", str(splits)])
             exes[splits] = exe
         exact_model = ref.Model(ckpt, mode="exact")
         bf16_model = ref.Model(ckpt, mode="bf16")
         rng = np.random.default_rng(5)
         vocab = exact_model.vocab
-        seqs = [[int(t) for t in rng.integers(2, vocab, size=n)] for n in (150, 120, 90)]
+        seqs = [[int(t) for t in rng.integers(2, vocab, size=n)] for n in (150, 120, 90, 1100)]
         references = []
         for prompt in seqs:
             positions = np.arange(len(prompt))
             exact, _ = exact_model.forward(prompt, positions)
             bf16, _ = bf16_model.forward(prompt, positions)
             references.append((exact, 1.5 * rel_err(bf16, exact) + 5e-3))
-        for splits, prompts, label in [(4, seqs[:1], "one sequence, 4 shares"),
-                                       (8, seqs, "3 sequences, 2 shares")]:
+        for splits, prompts, label, first in [(4, seqs[:1], "one sequence, 4 shares", 0),
+                                              (8, seqs[:3], "3 sequences, 2 shares", 0),
+                                              (40, seqs[3:], "1,100 positions, sqrt", 3)]:
             plain = logits_of(exes[0], prompts, os.path.join(work, "plain.npy"))
             split = logits_of(exes[splits], prompts, os.path.join(work, "split.npy"))
             again = logits_of(exes[splits], prompts, os.path.join(work, "again.npy"))
             for b, prompt in enumerate(prompts):
-                exact, bound = references[b]
+                exact, bound = references[first + b]
                 x, y = split[b, : len(prompt)], plain[b, : len(prompt)]
                 err = rel_err(x, exact)
                 top2 = np.sort(exact, axis=-1)[:, -2:]

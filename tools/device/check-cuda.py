@@ -190,6 +190,9 @@ def kernel_checks():
         sets = [([ids(rng, 200)], []),
                 ([ids(rng, 150), ids(rng, 90), ids(rng, 40)], [])]
         check_kernels(name + " long", exe, sets, [])
+    # Past 1,024 positions the shares number ceil(sqrt(n)) (34 at 1,100).
+    check_kernels("tiny-v3 1,100 positions", os.path.join(DIR, "tiny-v3", "check-sqrt.exe"),
+                  [([ids(rng, 1100), ids(rng, 300)], [])], [], timeout=300)
     # The router in one kernel (--fuse-router): its cluster kernel with
     # group-limited and noaux_tc choices, its block kernel (sm_80 PTX).
     for name, exe in [("tiny-v2 router", "tiny-v2/check-router.exe"),

@@ -17,6 +17,8 @@
 #   dsc-bench-upload      the weights upload's reads and copies timed apart
 #   <model>/check-long.exe  the same with 256 positions (tiny-v2-lite,
 #                         tiny-v3): decode attention over several shares
+#   tiny-v3/check-sqrt.exe  with room for 1,100 positions (shares by the
+#                         square root of the context)
 #   <model>/check-router.exe  with --fuse-router (tiny-v2, tiny-v3; tiny-v3
 #                         also check-router-sm80.exe, PTX for sm_80)
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
@@ -102,6 +104,10 @@ for name in tiny-v2-lite tiny-v3; do
   "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-long.exe" --target=cuda:sm_90a --check-kernels \
     --max-seq-len 256 --max-batch 4 --prefill-chunk 64 2>/dev/null
 done
+# Past 1,024 positions a token's shares number ceil(sqrt(n)): tiny-v3 with
+# room for a 1,100-token prompt, checked against its host twins.
+"$DSC" compile "$D/ckpt" -o "$D/check-sqrt.exe" --target=cuda:sm_90a --check-kernels \
+  --max-seq-len 1152 --max-batch 2 --prefill-chunk 256 2>/dev/null
 # The router in one kernel (--fuse-router, off by default): ds.moe_gate's
 # cluster kernel (sm_90a: tiny-v2's group-limited choice, tiny-v3's noaux_tc
 # with its bias) and its block kernel (sm_80, PTX) against their host twins.

@@ -751,10 +751,11 @@ def DS_MLALatentAttentionPartialOp : DS_PureOp<"mla_latent_attention_partial",
     results, is the most splits a token may use. With `T` tokens in the
     chunk and `n_t = positions[t] + 1` positions to attend, token `t` uses
 
-        splits_t = max(1, min(S / T, ceil(n_t / 32)))
+        splits_t = max(1, min(S / T, ceil(n_t / 32), ceil(sqrt(n_t))))
 
     splits (integer division `S / T`: the chunk's tokens share `S` blocks'
-    worth of splits; at least 32 positions per split), and split
+    worth of splits; at least 32 positions per split; past 1,024 positions
+    about as many splits as positions per split), and split
     `s < splits_t` covers positions `[s * k, min((s + 1) * k, n_t))` with
     `k = ceil(n_t / splits_t)`. For each head `h`, with the scores
     `x_p = softmax_scale * (q[t, h, :R] . c_p + q[t, h, R:] . k_pe_p)` of
