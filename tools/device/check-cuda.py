@@ -326,23 +326,24 @@ def graphs_vs_eager():
 def same_logits():
     """The staged norms keep the norm kernel's roundings and order; the
     router in one kernel computes and chooses as the two kernels do."""
-    for label, unfolded, folded in [
+    for label, reference, variant in [
             ("V2-Lite norms folded vs not (logits)", "v2lite-unfused.exe", "v2lite.exe"),
             ("V2-Lite router in one kernel vs two (logits)", "v2lite.exe", "v2lite-router.exe")]:
-        same_logits_of(label, unfolded, folded)
+        same_logits_of(label, reference, variant)
 
 
-def same_logits_of(label, unfolded, folded):
-    if not os.path.exists(os.path.join(DIR, unfolded)) or not os.path.exists(os.path.join(DIR, folded)):
+def same_logits_of(label, reference, variant):
+    """`variant`'s logits equal `reference`'s bit for bit (same-logits.py)."""
+    if not all(os.path.exists(os.path.join(DIR, exe)) for exe in (reference, variant)):
         rows.append((label, "not carried", "", "info"))
         return
     for mode in ("prefill", "decode"):
         r = subprocess.run([sys.executable, os.path.join(DIR, "same-logits.py"), DIR,
-                            f"{unfolded},{folded}", "--prompt-mode", mode],
+                            f"{reference},{variant}", "--prompt-mode", mode],
                            capture_output=True, text=True, timeout=900)
         last = (r.stdout.strip().splitlines() or [""])[-1]
-        ok = r.returncode == 0 and last == f"{folded}: identical"
-        rows.append((f"{label} {mode}", last[len(folded) + 2:][:28], "3 prompts",
+        ok = r.returncode == 0 and last == f"{variant}: identical"
+        rows.append((f"{label} {mode}", last[len(variant) + 2:][:28], "3 prompts",
                      "ok" if ok else "FAIL"))
         if not ok:
             failures.append(f"{label} {mode}")

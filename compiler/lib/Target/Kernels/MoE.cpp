@@ -127,12 +127,9 @@ private:
                          : 1;
     int64_t walkers = blocks * threads, clusterWarps = blocks * warps;
     int64_t perWarp = (experts + clusterWarps - 1) / clusterWarps;
-    // Every block of a token reads the same row: a folded norm is staged
-    // once per block where the row splits into the lanes' 8-column groups.
-    StagingBuffers staged;
-    if (norm && k % (Emitter::kWarp * 8) == 0)
-      staged = {sharedPointer("normalized_row", k / 2),
-                sharedPointer("square_sums", k / 8)};
+    // All the cluster's warps read the token's row: a folded norm is
+    // staged once per block.
+    StagingBuffers staged = stagingBuffers(norm, k, clusterWarps);
     Value logits = sharedPointer("logits", experts);
     if (blocks > 1) // every block of the cluster has started (its shared
                     // memory exists) once this barrier completes
