@@ -699,8 +699,9 @@ private:
   /// splits = max(1, min(S / T, ceil(count / 32), ceil(sqrt(count))))
   /// shares of ceil(count / splits) positions. The square root balances a
   /// share's positions against the partial states the combine reads, one
-  /// per share: at 4,096 positions 64 shares of 64 (measured 5% faster
-  /// decode than 128 of 32; docs/performance.md, ninth session).
+  /// per share: at 4,096 positions 64 shares of 64 (V2-Lite batch-1 decode
+  /// measured 2% faster than with 128 of 32; docs/performance.md, ninth
+  /// session).
   std::pair<Value, Value> positionShares(Value count, int64_t maxSplits) {
     Value perToken = e.div(e.c64(maxSplits), e.tokens);
     Value byLength =
