@@ -18,7 +18,10 @@ V2-Lite-style checkpoint with and without the split and checks that
    most), and that the split executable gives the same bits every run;
 3. the same with one sequence of 1,100 tokens and 40 shares at most: past
    1,024 positions the shares number ceil(sqrt(n)) (34 at the end), fewer
-   than ceil(n / 32).
+   than ceil(n / 32);
+4. in each case, that the shares merged in the value product
+   (--fuse-attention-combine: ds.mla_absorb_value combine(...)) give the
+   split executable's logits bit for bit.
 
 Usage: split_attention.py --dsc BUILD/bin/dsc
 """
@@ -69,6 +72,10 @@ def main():
             run([args.dsc, "compile", ckpt, "-o", exe, "--max-seq-len", "1152",
                  "--max-batch", "4", "--attention-splits", str(splits)])
             exes[splits] = exe
+            if splits:
+                run([args.dsc, "compile", ckpt, "-o", exe + ".merged", "--max-seq-len", "1152",
+                     "--max-batch", "4", "--attention-splits", str(splits),
+                     "--fuse-attention-combine"])
         exact_model = ref.Model(ckpt, mode="exact")
         bf16_model = ref.Model(ckpt, mode="bf16")
         rng = np.random.default_rng(5)
@@ -86,6 +93,7 @@ def main():
             plain = logits_of(exes[0], prompts, os.path.join(work, "plain.npy"))
             split = logits_of(exes[splits], prompts, os.path.join(work, "split.npy"))
             again = logits_of(exes[splits], prompts, os.path.join(work, "again.npy"))
+            merged = logits_of(exes[splits] + ".merged", prompts, os.path.join(work, "merged.npy"))
             for b, prompt in enumerate(prompts):
                 exact, bound = references[first + b]
                 x, y = split[b, : len(prompt)], plain[b, : len(prompt)]
@@ -104,6 +112,10 @@ def main():
             print(f"{label:24s} same bits every run: {'ok' if same else 'FAIL'}")
             if not same:
                 failures.append(f"{label}: not deterministic")
+            same = bool(np.array_equal(split, merged, equal_nan=True))
+            print(f"{label:24s} merged in the value product, same bits: {'ok' if same else 'FAIL'}")
+            if not same:
+                failures.append(f"{label}: merged in the value product differs")
     if failures:
         print(f"\n{len(failures)} failure(s): " + "; ".join(failures))
         return 1

@@ -26,7 +26,8 @@ Profiling: --profile leaves the generated tokens unchanged.
 Folded norms: V2-Lite (bf16, dummy weights) with its decode RMSNorms staged
 in the products (the default) gives the logits of --fuse-norms=false bit
 for bit, prompts prefilled and decoded (same-logits.py); so does V2-Lite
-with its router in one kernel (--fuse-router) against the default.
+with its router in one kernel (--fuse-router) and with its attention shares
+merged in the value product (--fuse-attention-combine) against the default.
 Start-up: tiny-v2 and tiny-v2-lite-fp8 streamed from their checkpoints
 (pinned ring; fp8 quantised on the GPU) give the logits of their
 --embed-weights executables bit for bit, and dsrt-gpu-unittests passes.
@@ -201,6 +202,13 @@ def kernel_checks():
         sets = [([ids(rng, 7), ids(rng, 3)], []),
                 ([ids(rng, 5), ids(rng, 2), ids(rng, 9)], ["--prompt-mode", "decode"])]
         check_kernels(name, os.path.join(DIR, exe), sets, [])
+    # The shares merged in the value product (--fuse-attention-combine):
+    # its cluster kernel at 1 share, 7, 34, and for a batch of 3.
+    for name in ["tiny-v2-lite", "tiny-v3"]:
+        sets = [([ids(rng, 7), ids(rng, 200)], []),
+                ([ids(rng, 1100), ids(rng, 150), ids(rng, 40)], [])]
+        check_kernels(name + " merged value", os.path.join(DIR, name, "check-merge.exe"),
+                      sets, [], timeout=300)
     exe = os.path.join(DIR, "v2lite-check.exe")
     sets = [([ids(rng, 9, 100000), ids(rng, 4, 100000)], []),
             ([ids(rng, 5, 100000)], ["--temperature", "0.6", "--top-p", "0.95", "--seed", "1"]),
@@ -325,10 +333,13 @@ def graphs_vs_eager():
 
 def same_logits():
     """The staged norms keep the norm kernel's roundings and order; the
-    router in one kernel computes and chooses as the two kernels do."""
+    router in one kernel computes and chooses as the two kernels do; the
+    value product merges the shares as the combine kernel does."""
     for label, reference, variant in [
             ("V2-Lite norms folded vs not (logits)", "v2lite-unfused.exe", "v2lite.exe"),
-            ("V2-Lite router in one kernel vs two (logits)", "v2lite.exe", "v2lite-router.exe")]:
+            ("V2-Lite router in one kernel vs two (logits)", "v2lite.exe", "v2lite-router.exe"),
+            ("V2-Lite shares merged in the value product (logits)", "v2lite.exe",
+             "v2lite-merge.exe")]:
         same_logits_of(label, reference, variant)
 
 

@@ -23,8 +23,12 @@
 #                         also check-router-sm80.exe, PTX for sm_80)
 #   v2lite.exe            the real DeepSeek-V2-Lite config for sm_90a
 #   v2lite-fp8.exe        the same with --quantize=fp8
-#   v2lite-unfused.exe, v2lite-router.exe  with --fuse-norms=false, with
-#                         --fuse-router (check-cuda.py: the same logits)
+#   <model>/check-merge.exe  with --fuse-attention-combine (tiny-v2-lite,
+#                         tiny-v3; room for 1,100 positions)
+#   v2lite-unfused.exe, v2lite-router.exe, v2lite-merge.exe  with
+#                         --fuse-norms=false, --fuse-router,
+#                         --fuse-attention-combine (check-cuda.py: the same
+#                         logits)
 #   v2lite-check.exe      the same with --check-kernels, small geometry
 #   v2lite-long.exe       the same with the model's whole context (163840)
 #   v3-6layers.exe        the real V3 config cut to 6 layers (fp8)
@@ -117,6 +121,13 @@ for name in tiny-v2 tiny-v3; do
 done
 "$DSC" compile "$D/ckpt" -o "$D/check-router-sm80.exe" --target=cuda:sm_80 --no-ptxas --check-kernels \
   --fuse-router "${COMPILE[@]}" 2>/dev/null
+# The attention's shares merged in the value product
+# (--fuse-attention-combine): its cluster kernel against its host twin, at
+# up to 200 positions (7 shares) and at 1,100 (34).
+for name in tiny-v2-lite tiny-v3; do
+  "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-merge.exe" --target=cuda:sm_90a --check-kernels \
+    --fuse-attention-combine --max-seq-len 1152 --max-batch 4 --prefill-chunk 256 2>/dev/null
+done
 # Paged cache: pages of 4 positions, so prompts span several pages.
 "$DSC" compile "$D/ckpt" -o "$D/paged.exe" --target=cuda:sm_90a "${COMPILE[@]}" --page-size 4 2>/dev/null
 # The performance table (perf_table.py): V2-Lite in bf16 and fp8 for batches
@@ -130,6 +141,8 @@ V2LITE=(--target=cuda:sm_90a --max-seq-len 4200 --max-batch 64 --prefill-chunk 1
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-unfused.exe" "${V2LITE[@]}" --fuse-norms=false
 # With the router in one kernel (--fuse-router): the same logits bit for bit.
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-router.exe" "${V2LITE[@]}" --fuse-router
+# With the shares merged in the value product: the same logits bit for bit.
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-merge.exe" "${V2LITE[@]}" --fuse-attention-combine
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-long.exe" --target=cuda:sm_90a \
   --max-seq-len 163840 --max-batch 1 --prefill-chunk 1024
 "$DSC" info "$ROOT/examples/deepseek-v2-lite" --json > "$OUT/v2lite-info-bf16.json"

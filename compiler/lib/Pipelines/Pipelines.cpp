@@ -65,6 +65,13 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   DSSplitAttentionOptions split;
   split.splits = options.attentionSplits;
   pm.addPass(createDSSplitAttention(split));
+  // The shares' merge in the value product (one dependent kernel less per
+  // layer), then the configuration of the ops that made.
+  if (options.fuseAttentionCombine) {
+    pm.addPass(createDSFuseAttentionCombine());
+    configure.keepExisting = true;
+    pm.addPass(createDSConfigureKernels(configure));
+  }
   // Activations: the kernels index buffers the plan placed.
   DSPlanBuffersOptions plan;
   plan.prefillChunk = options.prefillChunk;

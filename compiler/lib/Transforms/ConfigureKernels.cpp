@@ -52,6 +52,18 @@ constexpr int64_t kSamplerClusterBlocks = kMaxClusterBlocks;
 /// a kernel may have fits an SM: V3's 256 experts take 4 per warp).
 constexpr int64_t kRouterClusterBlocks = kMaxClusterBlocks;
 constexpr int64_t kRouterMaxWarps = 8;
+/// Blocks of a merging value product's cluster (ds.mla_absorb_value
+/// combine(...)): the portable maximum, so that a (token, head)'s merge and
+/// its W_UV rows spread over 8 SMs; and the lanes that merge 4 latent
+/// columns (the combine kernel's).
+constexpr int64_t kMergeClusterBlocks = kMaxClusterBlocks;
+constexpr int64_t kMergeLanes = 8;
+/// Value features one of its warps computes (in one pass over the merged
+/// row): 4 makes V2-Lite's and V3's blocks 4 warps (119 registers: 4
+/// blocks an SM, so batch 4's 512 blocks are one wave). Measured on the
+/// H200 against 2 (8 warps, 96 registers): level at batch 1, +1% at batch
+/// 4 and for V3 (docs/performance.md, tenth session).
+constexpr int64_t kMergeFeaturesPerWarp = 4;
 /// warp_async: warps per block, and blocks per SM its stages are sized for
 /// (measured on the H200 at V2-Lite's down projection, batch 1: stages for
 /// 3 blocks of 4 warps, 16 KB of weights a warp, 0.426 ms per step against
@@ -100,6 +112,11 @@ public:
                      : generic();
         })
         .Case([&](MoEGateOp gate) { return router(gate); })
+        .Case([&](MLAAbsorbValueOp value) {
+          if (value.getLse())
+            return mergingValue(value);
+          return target.hasWarpShuffle ? warp() : generic();
+        })
         .Case([&](MoEExpertDownOp down) {
           if (KernelConfigAttr staged = warpAsync(down))
             return staged;
@@ -107,10 +124,10 @@ public:
         })
         // Reductions along a row: 32 lanes share it where warps exist.
         .Case<RMSNormOp, LinearOp, GatedLinearOp, RouterLogitsOp, LMHeadOp,
-              MLACacheWriteOp, MLAAbsorbQueryOp, MLAAbsorbValueOp,
-              MoEExpertUpOp>([&](Operation *) {
-          return target.hasWarpShuffle ? warp() : generic();
-        })
+              MLACacheWriteOp, MLAAbsorbQueryOp, MoEExpertUpOp>(
+            [&](Operation *) {
+              return target.hasWarpShuffle ? warp() : generic();
+            })
         .Case([&](SampleOp) { return sampler(); })
         .Case([&](MLALatentAttentionOp attention) {
           return latentAttention(attention, entry);
@@ -194,6 +211,37 @@ private:
       return KernelConfigAttr::get(context, KernelStrategy::Block,
                                    warps * kWarp, 1, /*dynamicSharedBytes=*/0,
                                    /*splits=*/1);
+    return KernelConfigAttr::get(context, KernelStrategy::ClusterBlock,
+                                 warps * kWarp, 1, /*dynamicSharedBytes=*/0,
+                                 blocks);
+  }
+
+  /// ds.mla_absorb_value combine(...): a cluster of kMergeClusterBlocks
+  /// blocks per (token, head) where the target has clusters, each block
+  /// merging an eighth of the latent columns with 8 lanes per 4 columns
+  /// (whole warps of it) and computing an eighth of the value features,
+  /// kMergeFeaturesPerWarp a warp (more warps where the merge needs them,
+  /// so that they divide the features); else `generic`.
+  KernelConfigAttr mergingValue(MLAAbsorbValueOp value) const {
+    auto o = cast<RankedTensorType>(value.getO().getType());
+    int64_t latent = o.getDimSize(3), vDim = value.getVHeadDim();
+    int64_t blocks = kMergeClusterBlocks;
+    if (!target.hasWarpShuffle || !target.hasClusters || vDim % blocks != 0 ||
+        latent % (4 * blocks) != 0)
+      return generic();
+    // Features of a block, and the fewest warps that merge its columns or
+    // compute its features kMergeFeaturesPerWarp a warp.
+    int64_t features = vDim / blocks;
+    int64_t mergers = latent / 4 / blocks * kMergeLanes;
+    if (mergers % kWarp != 0)
+      return generic();
+    int64_t warps =
+        std::max(mergers / kWarp, (features + kMergeFeaturesPerWarp - 1) /
+                                      kMergeFeaturesPerWarp);
+    while (warps <= features && features % warps != 0)
+      ++warps;
+    if (warps > features || warps * kWarp > target.maxThreadsPerBlock)
+      return generic();
     return KernelConfigAttr::get(context, KernelStrategy::ClusterBlock,
                                  warps * kWarp, 1, /*dynamicSharedBytes=*/0,
                                  blocks);
@@ -342,6 +390,8 @@ struct ConfigureKernelsPass
       if (!entry)
         continue;
       f.walk([&](Operation *op) {
+        if (keepExisting && dialect->getConfigAttrHelper().isAttrPresent(op))
+          return;
         if (KernelConfigAttr config = configurator.choose(op, entry.getValue()))
           dialect->getConfigAttrHelper().setAttr(op, config);
       });

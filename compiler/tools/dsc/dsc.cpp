@@ -190,6 +190,14 @@ cl::opt<bool> fuseRouter(
              "and slower at 4K context and for V3's router, "
              "docs/performance.md, ninth session)"),
     cl::init(false), cl::sub(compileCommand));
+cl::opt<bool> fuseAttentionCombine(
+    "fuse-attention-combine",
+    cl::desc("Merge a decode step's attention shares in the value product "
+             "instead of a kernel of their own (ds-fuse-attention-combine; "
+             "default: off: on an H200 the same logits, level at batch 1, "
+             "faster at 4K context, slower at batch 4 and in fp8, "
+             "docs/performance.md, tenth session)"),
+    cl::init(false), cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -593,6 +601,7 @@ int runCompile(const char *argv0) {
   // than the norm's launch (docs/performance.md, seventh session).
   options.fuseLMHeadNorm = !options.isCUDA();
   options.fuseRouter = fuseRouter;
+  options.fuseAttentionCombine = fuseAttentionCombine;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

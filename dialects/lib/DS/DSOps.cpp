@@ -668,12 +668,31 @@ LogicalResult MLAAbsorbValueOp::verify() {
   if (heads <= 0 || nope <= 0 || vDim <= 0)
     return emitOpError("head count and dims must be positive");
   int64_t latent = latentOf(getKvB());
-  if (failed(checkHeads(*this, "o", getO(), heads, latent)) ||
-      failed(checkMatrix(*this, "kv_b", getKvB(), heads * (nope + vDim),
+  if (failed(checkMatrix(*this, "kv_b", getKvB(), heads * (nope + vDim),
                          latent)) ||
       failed(checkTokenMatrix(*this, "result", getResult(), heads * vDim)))
     return failure();
-  if (!sameTokenCount(getO().getType(), getResult().getType()))
+  auto o = cast<RankedTensorType>(getO().getType());
+  if (!getLse()) {
+    if (!o.getElementType().isBF16())
+      return emitOpError("o must be bf16 without combine(lse), got ") << o;
+    if (failed(checkHeads(*this, "o", getO(), heads, latent)))
+      return failure();
+  } else {
+    // o is a split attention's partial states, merged here.
+    auto lse = cast<RankedTensorType>(getLse().getType());
+    if (!o.getElementType().isF32() || o.getRank() != 4 ||
+        o.getDimSize(2) != heads || o.getDimSize(3) != latent)
+      return emitOpError("with combine(lse), o must be f32 [tokens, splits, ")
+             << heads << ", " << latent << "], got " << o;
+    if (lse.getRank() != 3 || lse.getDimSize(1) != o.getDimSize(1) ||
+        lse.getDimSize(2) != heads)
+      return emitOpError("lse must be [tokens, ")
+             << o.getDimSize(1) << ", " << heads << "] to match o, got " << lse;
+    if (!sameTokenCount(o, lse))
+      return emitOpError("o and lse must have one row per token");
+  }
+  if (!sameTokenCount(o, getResult().getType()))
     return emitOpError("result must have one row per token");
   return success();
 }

@@ -170,6 +170,41 @@ def DSFuseRouter : Pass<"ds-fuse-router", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
 
+def DSFuseAttentionCombine
+    : Pass<"ds-fuse-attention-combine", "::mlir::ModuleOp"> {
+  let summary = "Merge a split attention's shares in the value product";
+  let description = [{
+    A `ds.mla_attention_combine` (made by ds-split-attention) whose result
+    only a `ds.mla_absorb_value` reads folds into it as its `combine(lse)`
+    clause: the value product merges the shares' partial states itself, so
+    a decode step waits for one kernel less per layer. The result is the
+    two ops' bit for bit (the merged row is rounded to bf16 as the combine
+    stores it, and the merge's arithmetic is the combine's). The new op has
+    no `ds.config`: ds-configure-kernels (`keep-existing`) runs after it.
+    On CUDA targets with clusters its kernel is a cluster of 8 blocks per
+    (token, head), each merging an eighth of the row and sharing it through
+    distributed shared memory, its warps then four value features each.
+
+    Measured on an H200 (V2-Lite decode, `docs/performance.md`, tenth
+    session) the logits are bit for bit those of the two kernels, but the
+    cluster's barrier costs about what the kernel boundary did: bf16 batch
+    1 level, 4K context +1.5 to +2.3%, batch 4 -2 to -2.5%, fp8 -1 to -2%,
+    the V3 config cut to 6 layers -0.2 to -1.3%. So it is off by default.
+
+    `dsc compile --fuse-attention-combine` runs it after
+    ds-split-attention (see `dsc compile --help` for the default).
+
+    ```mlir
+    %ol = ds.mla_attention_combine %o, %lse : tensor<?x132x16x512xf32>, tensor<?x132x16xf32> -> tensor<?x16x512xbf16>
+    %a = ds.mla_absorb_value %ol, %kvb {...} : tensor<?x16x512xbf16>, tensor<4096x512xbf16> -> tensor<?x2048xbf16>
+    // becomes
+    %a = ds.mla_absorb_value %o combine(%lse : tensor<?x132x16xf32>), %kvb {...}
+        : tensor<?x132x16x512xf32>, tensor<4096x512xbf16> -> tensor<?x2048xbf16>
+    ```
+  }];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
 def DSPlanBuffers : Pass<"ds-plan-buffers", "::mlir::ModuleOp"> {
   let summary = "Place every activation of the entry points in one arena";
   let description = [{
@@ -223,8 +258,15 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | `ds.mla_latent_attention` in decode | `generic` | `position_split_mma` where the target has mma.sync (sm_80+, unless `tensor-cores=false`), the latent is a multiple of 32, the row width of 16 and its dynamic shared memory (16 queries and two 32-row tiles, rows padded by 16 bytes, and the scores) fits the target: a block of 4 warps per (token, share of the positions, group of 16 heads), `splits` = SMs / head groups. Else `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 8 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
     | `ds.mla_latent_attention_partial` | `generic` | `position_split_mma` or `position_split` as above |
     | `ds.mla_attention_combine` | `generic` | `warp` (8 lanes per (token, head, 4 latent columns), 128 threads) where the latent is a multiple of 4, else `generic` |
+    | `ds.mla_absorb_value combine(...)` (ds-fuse-attention-combine) | `generic` | `cluster_block` where the target has clusters: a cluster of 8 blocks (`splits`) per (token, head), each block merging an eighth of the latent columns (8 lanes per 4 columns: the latent a multiple of 32, its merging lanes whole warps of the block) and computing an eighth of the value features, 4 a warp (more warps where the merge needs them; V2-Lite and V3: 4 warps). Else `generic` |
+
+    With `keep-existing`, ops that already have a `ds.config` keep it: the
+    pipeline runs the pass again after ds-fuse-attention-combine, for the
+    ops that fusion made, without undoing ds-split-attention's choices.
   }];
   let options = [
+    Option<"keepExisting", "keep-existing", "bool", "false",
+           "configure only the ops without a ds.config">,
     Option<"target", "target", "std::string", "\"cpu\"",
            "instruction-set target: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a">,
     Option<"gpu", "gpu", "std::string", "\"\"",

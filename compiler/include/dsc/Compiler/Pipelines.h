@@ -30,6 +30,7 @@ struct PipelineOptions {
   bool fuseNorms = false;  // decode's RMSNorms folded into their products
   bool fuseLMHeadNorm = true; // ... the final one into the lm_head too
   bool fuseRouter = false;    // router logits and selection in one kernel
+  bool fuseAttentionCombine = false; // split attention merged in absorb_value
 
   bool isCUDA() const { return target.rfind("cuda:", 0) == 0; }
   /// Streams the launches run on: `streams`, or 4 on GPUs (independent

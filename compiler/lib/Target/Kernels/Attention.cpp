@@ -268,6 +268,8 @@ private:
   /// result[t, h, j] = bf16(o_lat[t, h] . W_UV[h][j]): one warp per output
   /// on GPUs (a matrix product with one weight row per (head, feature)).
   std::pair<ParallelDim, int64_t> absorbValue(MLAAbsorbValueOp op) {
+    if (op.getLse())
+      return combineAbsorbValue(op);
     WeightView kvB = e.weight(1);
     int64_t latent = kvB.cols, heads = op.getNumHeads(),
             nope = op.getQkNopeHeadDim(), vDim = op.getVHeadDim();
@@ -298,6 +300,132 @@ private:
       e.loop(0, vDim, [&](Value j) { output(t, h, j, Value()); });
     });
     return {ParallelDim::TokensTimesStatic, heads};
+  }
+
+  /// ds.mla_absorb_value combine(lse): o[t, h] merged from the splits as
+  /// ds.mla_attention_combine merges it (bf16), then the products.
+  /// Host: a (token, head) per index, the merged row in scratch memory.
+  /// CUDA (`cluster_block`): a cluster of `splits` blocks per (token,
+  /// head). Block r merges latent quads [r Q, (r + 1) Q) (Q = R / 4 /
+  /// splits; kCombineLanes lanes a quad, combineQuad) and stores them, as
+  /// bf16, into every block's copy of the row through distributed shared
+  /// memory; after a cluster barrier its warps compute the head's features
+  /// r D .. (r + 1) D - 1 (D = dv / splits), D / warps each in one pass
+  /// over the copy, their W_UV rows requested before the wait for the
+  /// previous kernel. The same values as the two kernels, bit for bit: the
+  /// merge's arithmetic and the product's order of additions are theirs.
+  std::pair<ParallelDim, int64_t> combineAbsorbValue(MLAAbsorbValueOp op) {
+    SplitStates st = splitStates(op, 0);
+    WeightView kvB = e.weight(2);
+    int64_t latent = kvB.cols, heads = op.getNumHeads(),
+            nope = op.getQkNopeHeadDim(), vDim = op.getVHeadDim();
+    Value zero = e.c64(0);
+    auto weightRow = [&](Value h, Value j) {
+      return e.add(e.mul(h, e.c64(nope + vDim)), e.add(e.c64(nope), j));
+    };
+    auto outIndex = [&](Value t, Value h, Value j) {
+      return e.add(e.mul(t, e.c64(heads * vDim)),
+                   e.add(e.mul(h, e.c64(vDim)), j));
+    };
+    if (!gpu) {
+      Value row = e.scratch(latent);
+      Type f32 = e.b.getF32Type();
+      e.loop(e.begin, e.end, [&](Value pair) {
+        Value t = e.div(pair, e.c64(heads)), h = e.rem(pair, e.c64(heads));
+        e.loop(0, latent, [&](Value c) {
+          e.store(e.roundBF16(combineColumn(st, t, h, c)), row, c);
+        });
+        e.loop(0, vDim, [&](Value j) {
+          e.storeBF16(e.dot(row, f32, zero, kvB, zero, weightRow(h, j)),
+                      result(), outIndex(t, h, j));
+        });
+      });
+      return {ParallelDim::TokensTimesStatic, heads};
+    }
+    assert(config.getStrategy() == KernelStrategy::ClusterBlock &&
+           "ds-configure-kernels gives a merging absorb_value a cluster");
+    int64_t blocks = config.getSplits(), threads = config.getBlock();
+    int64_t warps = threads / Emitter::kWarp;
+    int64_t perWarp = vDim / blocks / warps;
+    int64_t quadsPerBlock = latent / 4 / blocks;
+    int64_t mergers = quadsPerBlock * kCombineLanes;
+    assert(perWarp * warps * blocks == vDim && mergers <= threads &&
+           mergers % Emitter::kWarp == 0 && "the configuration's shape");
+    // The merged row, bf16, in every block; its stores come from the
+    // cluster's blocks once all have started.
+    Value merged = sharedPointer("merged_row", latent / 2);
+    NVVM::ClusterArriveRelaxedOp::create(e.b, e.loc, UnitAttr());
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value local = e.rem(index, e.c64(threads));
+      Value block = e.div(index, e.c64(threads));
+      Value rank = e.rem(block, e.c64(blocks));
+      Value th = e.div(block, e.c64(blocks));
+      Value t = e.div(th, e.c64(heads)), h = e.rem(th, e.c64(heads));
+      Value lane = e.rem(index, e.c64(Emitter::kWarp));
+      Value j0 =
+          e.add(e.mul(rank, e.c64(vDim / blocks)),
+                e.mul(e.div(local, e.c64(Emitter::kWarp)), e.c64(perWarp)));
+      Emitter::Prologue merge;
+      merge.row = merged;
+      merge.weights = [] {};
+      merge.loads = [] {};
+      merge.finish = [&] {
+        SmallVector<Value> values;
+        Value g = e.rem(local, e.c64(kCombineLanes));
+        Value quad = e.add(e.mul(rank, e.c64(quadsPerBlock)),
+                           e.div(local, e.c64(kCombineLanes)));
+        // Whole warps merge (mergers is a multiple of 32): the butterflies
+        // see every lane of theirs.
+        Value merging = cmpI(arith::CmpIPredicate::slt, local, e.c64(mergers));
+        auto ifMerging = scf::IfOp::create(e.b, e.loc, merging,
+                                           /*withElse=*/false);
+        {
+          OpBuilder::InsertionGuard guard(e.b);
+          e.b.setInsertionPointToStart(&ifMerging.getThenRegion().front());
+          values = combineQuad(st, t, h, quad, g);
+          // Every block of the cluster has started: its copy exists.
+          NVVM::ClusterWaitOp::create(e.b, e.loc, UnitAttr());
+          ifThen(cmpI(arith::CmpIPredicate::eq, g, e.c64(0)), [&] {
+            Value at = e.mul(quad, e.c64(4));
+            for (int64_t peer = 0; peer < blocks; ++peer) {
+              Value copy = NVVM::MapaOp::create(e.b, e.loc, e.ptrType, merged,
+                                                c32(peer));
+              for (int64_t k = 0; k < 4; ++k)
+                e.storeBF16(values[k], copy, e.add(at, e.c64(k)));
+            }
+          });
+        }
+        {
+          // The other warps' half of the start barrier.
+          OpBuilder::InsertionGuard guard(e.b);
+          auto idle = scf::IfOp::create(
+              e.b, e.loc,
+              cmpI(arith::CmpIPredicate::sge, local, e.c64(mergers)),
+              /*withElse=*/false);
+          e.b.setInsertionPointToStart(&idle.getThenRegion().front());
+          NVVM::ClusterWaitOp::create(e.b, e.loc, UnitAttr());
+        }
+        // The row is whole in every block after this barrier (release and
+        // acquire across the cluster).
+        NVVM::ClusterArriveOp::create(e.b, e.loc, UnitAttr());
+        NVVM::ClusterWaitOp::create(e.b, e.loc, UnitAttr());
+      };
+      SmallVector<Emitter::DotTerm> terms;
+      for (int64_t f = 0; f < perWarp; ++f)
+        terms.push_back(
+            {&kvB, zero, zero, weightRow(h, e.add(j0, e.c64(f))), 0, merged});
+      SmallVector<Value> parts =
+          e.dotLanes(merged, terms, lane, 0, Emitter::kLoadsInFlight,
+                     /*weightsFirst=*/true, &merge);
+      SmallVector<Value> sums;
+      for (Value part : parts)
+        sums.push_back(e.warpSum(part));
+      ifThen(cmpI(arith::CmpIPredicate::eq, lane, e.c64(0)), [&] {
+        for (int64_t f = 0; f < perWarp; ++f)
+          e.storeBF16(sums[f], result(), outIndex(t, h, e.add(j0, e.c64(f))));
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, heads * blocks * threads};
   }
 
   /// o_lat[t, h] = bf16(softmax(scores) . c). Generic: one (token, head) per
@@ -1398,163 +1526,191 @@ private:
     return {select(inRange, item, e.c64(limit - 1)), inRange};
   }
 
-  /// GPU (`warp`): 8 lanes per (token, head, 4 latent columns), lane g
-  /// taking shares g, g + 8, ...: the lse scan and the weighted sums are
-  /// spread over the 8 (a 16-byte load of 4 columns per share, 4 shares in
-  /// flight per lane) and joined by butterflies over lane bits 0-2, so a
-  /// token's shares are read by 8 times as many threads as the generic
-  /// kernel has. Fixed orders throughout: deterministic.
+  /// Where a split attention's states lie: `partial` [T, S, H, R] and
+  /// `lse` [T, S, H] (f32), read by ds.mla_attention_combine and by
+  /// ds.mla_absorb_value's combine(...) clause.
+  struct SplitStates {
+    Value partial, lse;
+    int64_t splits, heads, latent;
+    /// lse[t, s, h]'s index (and partial[t, s, h]'s row).
+    Value lseIndex(Emitter &e, Value t, Value h, Value s) const {
+      return e.add(e.mul(e.add(e.mul(t, e.c64(splits)), s), e.c64(heads)), h);
+    }
+  };
+  /// The states of the op's operands `partial` and `partial + 1`.
+  SplitStates splitStates(Operation *op, unsigned partial) {
+    auto type = cast<RankedTensorType>(op->getOperand(partial).getType());
+    return {operand(partial), operand(partial + 1), type.getDimSize(1),
+            type.getDimSize(2), type.getDimSize(3)};
+  }
+
+  /// GPU: the merge of token t's splits at head h, latent columns
+  /// 4 quad .. 4 quad + 3, by kCombineLanes lanes (`g`, bits 0-2 of the
+  /// lane index; the caller's warps are whole): lane g takes shares g,
+  /// g + 8, ... The lse scan's loads are all issued before the first is
+  /// used (one memory latency, not one per share); the weighted sums keep
+  /// kInFlight shares' 16-byte loads in flight per lane, and both are
+  /// joined by butterflies over lane bits 0-2. Every lane returns the 4
+  /// merged values (f32, before rounding). Fixed orders throughout:
+  /// deterministic, and the same in every kernel that merges.
   static constexpr int64_t kCombineLanes = 8;
-  std::pair<ParallelDim, int64_t>
-  attentionCombineWarp(MLAAttentionCombineOp op) {
-    auto partialType = cast<RankedTensorType>(op.getPartial().getType());
-    int64_t splits = partialType.getDimSize(1),
-            heads = partialType.getDimSize(2),
-            latent = partialType.getDimSize(3), quads = latent / 4;
+  SmallVector<Value> combineQuad(const SplitStates &st, Value t, Value h,
+                                 Value quad, Value g) {
     constexpr int64_t kInFlight = 4;
     Type f32 = e.b.getF32Type();
+    int64_t splits = st.splits;
     auto butterfly = [&](Value v, bool max) {
       return lowLanesReduce(v, kCombineLanes, max);
     };
+    // The largest lse and how many shares lead with a finite one (neither
+    // depends on the order the lanes read them in).
+    SmallVector<Value> lses;
+    for (int64_t s = 0; s < splits; s += kCombineLanes) {
+      Value share = e.add(g, e.c64(s));
+      Value ok = cmpI(arith::CmpIPredicate::slt, share, e.c64(splits));
+      Value at = st.lseIndex(e, t, h, select(ok, share, e.c64(splits - 1)));
+      lses.push_back(select(ok, e.load(st.lse, f32, at), e.f32(-INFINITY)));
+    }
+    Value top = e.f32(-INFINITY), finiteCount = e.f32(0.0);
+    for (Value lse : lses) {
+      Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
+      top = e.fmax(top, lse);
+      finiteCount = e.fadd(finiteCount, select(finite, e.f32(1.0), e.f32(0.0)));
+    }
+    top = butterfly(top, /*max=*/true);
+    Value used = arith::FPToSIOp::create(e.b, e.loc, e.b.getI64Type(),
+                                         butterfly(finiteCount, /*max=*/false));
+    SmallVector<Value> init(5 * kInFlight, e.f32(0.0));
+    auto sums = scf::ForOp::create(e.b, e.loc, g, used,
+                                   e.c64(kCombineLanes * kInFlight), init);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(sums.getBody());
+      auto args = sums.getRegionIterArgs();
+      SmallVector<Value> next;
+      for (int64_t u = 0; u < kInFlight; ++u) {
+        Value s = e.add(sums.getInductionVar(), e.c64(u * kCombineLanes));
+        Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
+        Value at = st.lseIndex(e, t, h, select(ok, s, e.c64(0)));
+        Value lse = e.load(st.lse, f32, at);
+        Value o = LLVM::LoadOp::create(
+            e.b, e.loc, VectorType::get({4}, f32),
+            e.gep(st.partial, f32,
+                  e.add(e.mul(at, e.c64(st.latent)), e.mul(quad, e.c64(4)))),
+            /*alignment=*/16);
+        Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
+        next.push_back(e.fadd(args[5 * u], w));
+        for (int32_t j = 0; j < 4; ++j)
+          next.push_back(
+              e.fma(w, LLVM::ExtractElementOp::create(e.b, e.loc, o, c32(j)),
+                    args[5 * u + 1 + j]));
+      }
+      scf::YieldOp::create(e.b, e.loc, next);
+    }
+    SmallVector<Value> total(sums.getResults().take_front(5));
+    for (int64_t u = 1; u < kInFlight; ++u)
+      for (int64_t j = 0; j < 5; ++j)
+        total[j] = e.fadd(total[j], sums.getResult(5 * u + j));
+    for (Value &v : total)
+      v = butterfly(v, /*max=*/false);
+    Value positive = cmpF(arith::CmpFPredicate::OGT, total[0], e.f32(0.0));
+    SmallVector<Value> merged;
+    for (int64_t j = 0; j < 4; ++j)
+      merged.push_back(
+          select(positive, e.fdiv(total[1 + j], total[0]), e.f32(0.0)));
+    return merged;
+  }
+
+  /// GPU (`warp`): kCombineLanes lanes per (token, head, 4 latent
+  /// columns), merged by combineQuad, so a token's shares are read by 8
+  /// times as many threads as the generic kernel has.
+  std::pair<ParallelDim, int64_t>
+  attentionCombineWarp(MLAAttentionCombineOp op) {
+    SplitStates st = splitStates(op, 0);
+    int64_t quads = st.latent / 4;
     e.loop(e.begin, e.end, [&](Value index) {
       Value g = e.rem(index, e.c64(kCombineLanes));
       Value rest = e.div(index, e.c64(kCombineLanes));
       Value quad = e.rem(rest, e.c64(quads));
       Value th = e.div(rest, e.c64(quads));
-      Value h = e.rem(th, e.c64(heads)), t = e.div(th, e.c64(heads));
-      auto lseIndex = [&](Value s) {
-        return e.add(e.mul(e.add(e.mul(t, e.c64(splits)), s), e.c64(heads)), h);
-      };
-      // The largest lse and how many shares lead with a finite one.
-      auto scan =
-          scf::ForOp::create(e.b, e.loc, g, e.c64(splits), e.c64(kCombineLanes),
-                             ValueRange{e.f32(-INFINITY), e.f32(0.0)});
-      {
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(scan.getBody());
-        Value lse = e.load(operand(1), f32, lseIndex(scan.getInductionVar()));
-        Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
-        scf::YieldOp::create(
-            e.b, e.loc,
-            ValueRange{e.fmax(scan.getRegionIterArgs()[0], lse),
-                       e.fadd(scan.getRegionIterArgs()[1],
-                              select(finite, e.f32(1.0), e.f32(0.0)))});
-      }
-      Value top = butterfly(scan.getResult(0), /*max=*/true);
-      Value used =
-          arith::FPToSIOp::create(e.b, e.loc, e.b.getI64Type(),
-                                  butterfly(scan.getResult(1), /*max=*/false));
-      SmallVector<Value> init(5 * kInFlight, e.f32(0.0));
-      auto sums = scf::ForOp::create(e.b, e.loc, g, used,
-                                     e.c64(kCombineLanes * kInFlight), init);
-      {
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(sums.getBody());
-        auto args = sums.getRegionIterArgs();
-        SmallVector<Value> next;
-        for (int64_t u = 0; u < kInFlight; ++u) {
-          Value s = e.add(sums.getInductionVar(), e.c64(u * kCombineLanes));
-          Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
-          Value at = lseIndex(select(ok, s, e.c64(0)));
-          Value lse = e.load(operand(1), f32, at);
-          Value o = LLVM::LoadOp::create(
-              e.b, e.loc, VectorType::get({4}, f32),
-              e.gep(operand(0), f32,
-                    e.add(e.mul(at, e.c64(latent)), e.mul(quad, e.c64(4)))),
-              /*alignment=*/16);
-          Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
-          next.push_back(e.fadd(args[5 * u], w));
-          for (int32_t j = 0; j < 4; ++j)
-            next.push_back(
-                e.fma(w, LLVM::ExtractElementOp::create(e.b, e.loc, o, c32(j)),
-                      args[5 * u + 1 + j]));
-        }
-        scf::YieldOp::create(e.b, e.loc, next);
-      }
-      SmallVector<Value> total(sums.getResults().take_front(5));
-      for (int64_t u = 1; u < kInFlight; ++u)
-        for (int64_t j = 0; j < 5; ++j)
-          total[j] = e.fadd(total[j], sums.getResult(5 * u + j));
-      for (Value &v : total)
-        v = butterfly(v, /*max=*/false);
-      Value positive = cmpF(arith::CmpFPredicate::OGT, total[0], e.f32(0.0));
+      Value h = e.rem(th, e.c64(st.heads)), t = e.div(th, e.c64(st.heads));
+      SmallVector<Value> merged = combineQuad(st, t, h, quad, g);
       ifThen(cmpI(arith::CmpIPredicate::eq, g, e.c64(0)), [&] {
-        Value out = e.add(e.mul(th, e.c64(latent)), e.mul(quad, e.c64(4)));
+        Value out = e.add(e.mul(th, e.c64(st.latent)), e.mul(quad, e.c64(4)));
         for (int64_t j = 0; j < 4; ++j)
-          e.storeBF16(
-              select(positive, e.fdiv(total[1 + j], total[0]), e.f32(0.0)),
-              result(), e.add(out, e.c64(j)));
+          e.storeBF16(merged[j], result(), e.add(out, e.c64(j)));
       });
     });
-    return {ParallelDim::TokensTimesStatic, heads * quads * kCombineLanes};
+    return {ParallelDim::TokensTimesStatic, st.heads * quads * kCombineLanes};
+  }
+
+  /// Host: the merge of token t's splits at head h, latent column c (f32,
+  /// before rounding). The shares with a finite lse are a prefix [0, k) of
+  /// the S (a token's used shares come first, and only the last of them
+  /// can be empty), so a first pass over the lse values finds their
+  /// maximum and k, and the second reads the k partial outputs
+  /// kCombineUnroll at a time without branches. Sums in a fixed order:
+  /// deterministic.
+  static constexpr int64_t kCombineUnroll = 8;
+  Value combineColumn(const SplitStates &st, Value t, Value h, Value c) {
+    Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
+    auto scan =
+        scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(st.splits), e.c64(1),
+                           ValueRange{e.f32(-INFINITY), e.c64(0)});
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(scan.getBody());
+      Value lse =
+          e.load(st.lse, f32, st.lseIndex(e, t, h, scan.getInductionVar()));
+      Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
+      Value top = e.fmax(scan.getRegionIterArgs()[0], lse);
+      Value used = e.add(scan.getRegionIterArgs()[1],
+                         arith::ExtUIOp::create(e.b, e.loc, i64, finite));
+      scf::YieldOp::create(e.b, e.loc, ValueRange{top, used});
+    }
+    Value top = scan.getResult(0), used = scan.getResult(1);
+    SmallVector<Value> init(2 * kCombineUnroll, e.f32(0.0));
+    auto sums = scf::ForOp::create(e.b, e.loc, e.c64(0), used,
+                                   e.c64(kCombineUnroll), init);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(sums.getBody());
+      SmallVector<Value> next;
+      for (int64_t u = 0; u < kCombineUnroll; ++u) {
+        Value s = e.add(sums.getInductionVar(), e.c64(u));
+        Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
+        Value at = st.lseIndex(e, t, h, select(ok, s, e.c64(0)));
+        Value lse = e.load(st.lse, f32, at);
+        Value o =
+            e.load(st.partial, f32, e.add(e.mul(at, e.c64(st.latent)), c));
+        Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
+        next.push_back(e.fadd(sums.getRegionIterArgs()[2 * u], w));
+        next.push_back(e.fma(w, o, sums.getRegionIterArgs()[2 * u + 1]));
+      }
+      scf::YieldOp::create(e.b, e.loc, next);
+    }
+    Value weight = sums.getResult(0), acc = sums.getResult(1);
+    for (int64_t u = 1; u < kCombineUnroll; ++u) {
+      weight = e.fadd(weight, sums.getResult(2 * u));
+      acc = e.fadd(acc, sums.getResult(2 * u + 1));
+    }
+    return select(cmpF(arith::CmpFPredicate::OGT, weight, e.f32(0.0)),
+                  e.fdiv(acc, weight), e.f32(0.0));
   }
 
   /// ds.mla_attention_combine, generic: one (token, head, latent column)
-  /// per index. The shares with a finite lse are a prefix [0, k) of
-  /// the S (a token's used shares come first, and only the last of them
-  /// can be empty), so a first pass over the lse values finds their
-  /// maximum and k, and the second reads the k partial outputs kCombineUnroll
-  /// at a time without branches (their loads are in flight together; on
-  /// GPUs each is a memory latency). Sums in a fixed order: deterministic.
-  static constexpr int64_t kCombineUnroll = 8;
+  /// per index (combineColumn).
   std::pair<ParallelDim, int64_t> attentionCombine(MLAAttentionCombineOp op) {
     if (gpu)
       return attentionCombineWarp(op);
-    auto partialType = cast<RankedTensorType>(op.getPartial().getType());
-    int64_t splits = partialType.getDimSize(1),
-            heads = partialType.getDimSize(2),
-            latent = partialType.getDimSize(3);
-    Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
+    SplitStates st = splitStates(op, 0);
     e.loop(e.begin, e.end, [&](Value index) {
-      Value c = e.rem(index, e.c64(latent));
-      Value th = e.div(index, e.c64(latent));
-      Value h = e.rem(th, e.c64(heads)), t = e.div(th, e.c64(heads));
-      auto lseIndex = [&](Value s) {
-        return e.add(e.mul(e.add(e.mul(t, e.c64(splits)), s), e.c64(heads)), h);
-      };
-      auto scan =
-          scf::ForOp::create(e.b, e.loc, e.c64(0), e.c64(splits), e.c64(1),
-                             ValueRange{e.f32(-INFINITY), e.c64(0)});
-      {
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(scan.getBody());
-        Value lse = e.load(operand(1), f32, lseIndex(scan.getInductionVar()));
-        Value finite = cmpF(arith::CmpFPredicate::OGT, lse, e.f32(-INFINITY));
-        Value top = e.fmax(scan.getRegionIterArgs()[0], lse);
-        Value used = e.add(scan.getRegionIterArgs()[1],
-                           arith::ExtUIOp::create(e.b, e.loc, i64, finite));
-        scf::YieldOp::create(e.b, e.loc, ValueRange{top, used});
-      }
-      Value top = scan.getResult(0), used = scan.getResult(1);
-      SmallVector<Value> init(2 * kCombineUnroll, e.f32(0.0));
-      auto sums = scf::ForOp::create(e.b, e.loc, e.c64(0), used,
-                                     e.c64(kCombineUnroll), init);
-      {
-        OpBuilder::InsertionGuard guard(e.b);
-        e.b.setInsertionPointToStart(sums.getBody());
-        SmallVector<Value> next;
-        for (int64_t u = 0; u < kCombineUnroll; ++u) {
-          Value s = e.add(sums.getInductionVar(), e.c64(u));
-          Value ok = cmpI(arith::CmpIPredicate::slt, s, used);
-          Value at = lseIndex(select(ok, s, e.c64(0)));
-          Value lse = e.load(operand(1), f32, at);
-          Value o = e.load(operand(0), f32, e.add(e.mul(at, e.c64(latent)), c));
-          Value w = select(ok, e.exp(e.fsub(lse, top)), e.f32(0.0));
-          next.push_back(e.fadd(sums.getRegionIterArgs()[2 * u], w));
-          next.push_back(e.fma(w, o, sums.getRegionIterArgs()[2 * u + 1]));
-        }
-        scf::YieldOp::create(e.b, e.loc, next);
-      }
-      Value weight = sums.getResult(0), acc = sums.getResult(1);
-      for (int64_t u = 1; u < kCombineUnroll; ++u) {
-        weight = e.fadd(weight, sums.getResult(2 * u));
-        acc = e.fadd(acc, sums.getResult(2 * u + 1));
-      }
-      Value out = select(cmpF(arith::CmpFPredicate::OGT, weight, e.f32(0.0)),
-                         e.fdiv(acc, weight), e.f32(0.0));
-      e.storeBF16(out, result(), index);
+      Value c = e.rem(index, e.c64(st.latent));
+      Value th = e.div(index, e.c64(st.latent));
+      Value h = e.rem(th, e.c64(st.heads)), t = e.div(th, e.c64(st.heads));
+      e.storeBF16(combineColumn(st, t, h, c), result(), index);
     });
-    return {ParallelDim::TokensTimesStatic, heads * latent};
+    return {ParallelDim::TokensTimesStatic, st.heads * st.latent};
   }
 
   /// ds.mla_attention in one kernel (the generic lowering, also on GPUs:
@@ -1748,11 +1904,20 @@ KernelCost attentionCost(Operation *op) {
       .Case([&](MLAAbsorbValueOp o) {
         double heads = o.getNumHeads(), nope = o.getQkNopeHeadDim(),
                vDim = o.getVHeadDim();
-        double latent = featureCount(o.getO());
+        auto oType = cast<RankedTensorType>(o.getO().getType());
+        double latent = oType.getShape().back();
         std::tie(cost.bytesFixed, cost.fp8) =
             kvB(o.getKvB().getType(), vDim / (nope + vDim));
-        cost.bytesPerRow = rowBytes(o.getO()) + rowBytes(o.getResult());
         cost.flopsPerRow = 2 * heads * vDim * latent;
+        cost.bytesPerRow = rowBytes(o.getResult());
+        if (o.getLse()) {
+          // The combine's reads (every share's lse, at least one share's
+          // state); the merged row is never stored.
+          cost.bytesPerRow += rowBytes(o.getLse()) + 4 * heads * latent;
+          cost.flopsPerRow += 3 * heads * latent;
+        } else {
+          cost.bytesPerRow += rowBytes(o.getO());
+        }
       })
       .Case([&](MLAAttentionOp o) {
         auto type = cast<LatentCacheType>(o.getCache().getType());

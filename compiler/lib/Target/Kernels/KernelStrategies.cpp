@@ -80,6 +80,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        emitAttentionKernel, attentionCost},
       {MLAAbsorbValueOp::getOperationName(), KernelStrategy::Warp,
        emitAttentionKernel, attentionCost},
+      {MLAAbsorbValueOp::getOperationName(), KernelStrategy::ClusterBlock,
+       emitAttentionKernel, attentionCost},
       {MoESelectOp::getOperationName(), KernelStrategy::Generic, emitMoEKernel,
        moeCost},
       {MoESelectOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel,

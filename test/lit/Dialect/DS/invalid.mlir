@@ -763,6 +763,42 @@ func.func @f(%o: tensor<?x2x16xbf16>, %kvb: tensor<128x16xbf16>) {
 
 // -----
 
+func.func @f(%o: tensor<?x4x16xf32>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{o must be bf16 without combine(lse), got 'tensor<?x4x16xf32>'}}
+  %a = ds.mla_absorb_value %o, %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
+      : tensor<?x4x16xf32>, tensor<128x16xbf16> -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<?x4x16xbf16>, %lse: tensor<?x2x4xf32>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{with combine(lse), o must be f32 [tokens, splits, 4, 16], got 'tensor<?x4x16xbf16>'}}
+  %a = ds.mla_absorb_value %o combine(%lse : tensor<?x2x4xf32>), %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
+      : tensor<?x4x16xbf16>, tensor<128x16xbf16> -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<?x2x4x16xf32>, %lse: tensor<?x3x4xf32>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{lse must be [tokens, 2, 4] to match o, got 'tensor<?x3x4xf32>'}}
+  %a = ds.mla_absorb_value %o combine(%lse : tensor<?x3x4xf32>), %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
+      : tensor<?x2x4x16xf32>, tensor<128x16xbf16> -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%o: tensor<3x2x4x16xf32>, %lse: tensor<2x2x4xf32>, %kvb: tensor<128x16xbf16>) {
+  // expected-error @+1 {{o and lse must have one row per token}}
+  %a = ds.mla_absorb_value %o combine(%lse : tensor<2x2x4xf32>), %kvb {num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, v_head_dim = 16 : i64}
+      : tensor<3x2x4x16xf32>, tensor<128x16xbf16> -> tensor<3x64xbf16>
+  return
+}
+
+// -----
+
 func.func @f(%q: tensor<?x4x20xbf16>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>) {
   // expected-error @+1 {{q must be [tokens, 4, 24], got 'tensor<?x4x20xbf16>'}}
   %o, %lse = ds.mla_latent_attention_partial %q, %pos, %slots, %c layer 0 {num_heads = 4 : i64, softmax_scale = 0.2 : f64}

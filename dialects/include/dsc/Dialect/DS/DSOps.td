@@ -829,20 +829,45 @@ def DS_MLAAbsorbValueOp : DS_PureOp<"mla_absorb_value"> {
   let description = [{
     The last third of `ds.mla_attention {absorbed}`:
     `result[t, h*dv + j] = bf16(o[t, h] . W_UV[h][j])`, with `W_UV[h]` rows
-    `h*(dn+dv)+dn .. (h+1)*(dn+dv)` of `kv_b`. `o` is `[T, H, R]`, the
+    `h*(dn+dv)+dn .. (h+1)*(dn+dv)` of `kv_b`. `o` is `[T, H, R]` bf16, the
     result `[T, H*dv]`.
 
     ```mlir
     %a = ds.mla_absorb_value %ol, %kvb {num_heads = 16 : i64, qk_nope_head_dim = 128 : i64, v_head_dim = 128 : i64}
         : tensor<?x16x512xbf16>, tensor<4096x512xbf16> -> tensor<?x2048xbf16>
     ```
+
+    With `combine(lse)` (`ds-fuse-attention-combine` folds the
+    `ds.mla_attention_combine` that only this op reads) `o` is that op's
+    `partial`, `[T, S, H, R]` f32, and `lse` its `[T, S, H]` f32: each
+    `o[t, h]` is first merged from the splits exactly as
+    `ds.mla_attention_combine` merges it (rounded to bf16) and is never
+    stored. On sm_90 a cluster of blocks per (token, head) merges a slice
+    of the latent columns each and shares them through distributed shared
+    memory, so the merge is one dependent step less than two kernels.
+
+    ```mlir
+    %a = ds.mla_absorb_value %o combine(%lse : tensor<?x132x16xf32>), %kvb {num_heads = 16 : i64, qk_nope_head_dim = 128 : i64, v_head_dim = 128 : i64}
+        : tensor<?x132x16x512xf32>, tensor<4096x512xbf16> -> tensor<?x2048xbf16>
+    ```
   }];
-  let arguments = (ins DS_Activation:$o, DS_LinearWeight:$kv_b,
+  let arguments = (ins RankedTensorOf<[BF16, F32]>:$o,
+                       Optional<RankedTensorOf<[F32]>>:$lse,
+                       DS_LinearWeight:$kv_b,
                        I64Attr:$num_heads, I64Attr:$qk_nope_head_dim,
                        I64Attr:$v_head_dim);
   let results = (outs DS_Activation:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$o,
+                   "::mlir::Value":$kv_b, "::mlir::IntegerAttr":$num_heads,
+                   "::mlir::IntegerAttr":$qk_nope_head_dim,
+                   "::mlir::IntegerAttr":$v_head_dim), [{
+      build($_builder, $_state, result, o, /*lse=*/::mlir::Value(), kv_b,
+            num_heads, qk_nope_head_dim, v_head_dim);
+    }]>
+  ];
   let assemblyFormat = [{
-    $o `,` $kv_b attr-dict `:` type($o) `,` type($kv_b) `->` type($result)
+    $o (`combine` `(` $lse^ `:` type($lse) `)`)? `,` $kv_b attr-dict `:` type($o) `,` type($kv_b) `->` type($result)
   }];
   let hasVerifier = 1;
 }
