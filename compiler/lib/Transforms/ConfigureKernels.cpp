@@ -64,12 +64,15 @@ constexpr int64_t kMergeLanes = 8;
 /// H200 against 2 (8 warps, 96 registers): level at batch 1, +1% at batch
 /// 4 and for V3 (docs/performance.md, tenth session).
 constexpr int64_t kMergeFeaturesPerWarp = 4;
-/// warp_async: warps per block, and blocks per SM its stages are sized for
-/// (measured on the H200 at V2-Lite's down projection, batch 1: stages for
-/// 3 blocks of 4 warps, 16 KB of weights a warp, 0.426 ms per step against
-/// 0.452 for 2 blocks (24 KB, the whole rows) and 0.506 for `warp`. ptxas
-/// gives the kernel over 160 registers, so 2 blocks run at once; capping
-/// them at 3 blocks' worth (.minnctapersm 3) spilled and was slower).
+/// warp_async: warps per block, and blocks per SM its shared memory is
+/// sized for (the token's activations, 22 KB for V2-Lite, then each warp's
+/// stages). Measured on the H200 at V2-Lite's down projection (eleventh
+/// session, docs/performance.md): 4 warps sized for 3 blocks (128
+/// registers, 3 stages of 4 KB a warp) against 4 for 4 blocks (2 stages),
+/// 8 for 2 and 16 for 1: level at batch 1 (525 / 513 / 524 / 518 tok/s),
+/// best or level at 4K. Before the activations were staged (241
+/// registers, 2 blocks an SM whatever the sizing) the same sizing took
+/// 0.426 ms per step against 0.452 for 2 blocks and 0.506 for `warp`.
 constexpr int64_t kWarpAsyncWarps = 4;
 constexpr int64_t kWarpAsyncBlocksPerSM = 3;
 /// warp_async applies below this many output features per SM: V2-Lite's
@@ -168,9 +171,11 @@ private:
   /// memory (`warp_async`, where the target has cp.async), where the `warp`
   /// kernel's warps (one per output feature) would leave the SMs short of
   /// bytes in flight: fewer than kWarpAsyncMaxOutputsPerSM outputs per SM.
-  /// kWarpAsyncWarps warps per block, each warp's stages sized so that
+  /// kWarpAsyncWarps warps per block; the block's token's activations
+  /// (MoEDownTerms::inputBytes) and each warp's stages sized so that
   /// kWarpAsyncBlocksPerSM blocks share an SM's shared memory. Null where
-  /// it does not apply or the rows do not read in 8-column groups.
+  /// it does not apply, the rows do not read in 8-column groups or the
+  /// activations leave no room.
   KernelConfigAttr warpAsync(MoEExpertDownOp op) const {
     if (!target.hasAsyncCopy || !device)
       return {};
@@ -179,17 +184,23 @@ private:
     std::optional<MoEDownTerms> terms = moeDownTerms(op);
     if (!terms || outputs >= kWarpAsyncMaxOutputsPerSM * device->smCount)
       return {};
+    // The block's share: its token's activations, then its warps' stages;
+    // its warps are outputs of one token.
+    int64_t warps = kWarpAsyncWarps;
     int64_t perBlock =
         std::min(device->sharedMemoryPerSM / kWarpAsyncBlocksPerSM - 1024,
-                 target.maxSharedMemoryPerBlock);
+                 target.maxSharedMemoryPerBlock) -
+        terms->inputBytes;
+    if (outputs % warps != 0 || perBlock <= 0)
+      return {};
     WarpStageLayout layout =
         warpStageLayout(terms->cols, terms->bf16Terms, terms->fp8Terms,
-                        kWarpAsyncLoadsInFlight, perBlock / kWarpAsyncWarps);
-    if (layout.warpBytes * kWarpAsyncWarps > perBlock)
+                        kWarpAsyncLoadsInFlight, perBlock / warps);
+    if (layout.warpBytes * warps > perBlock)
       return {};
     return KernelConfigAttr::get(context, KernelStrategy::WarpAsync,
-                                 kWarpAsyncWarps * kWarp, 1,
-                                 layout.warpBytes * kWarpAsyncWarps,
+                                 warps * kWarp, 1,
+                                 terms->inputBytes + layout.warpBytes * warps,
                                  /*splits=*/1);
   }
 

@@ -113,6 +113,7 @@ std::optional<MoEDownTerms> moeDownTerms(MoEExpertDownOp op) {
       (shared.fp8 ? t.fp8Terms : t.bf16Terms) += t.sharedSegments;
     }
   }
+  t.inputBytes = (topK + t.sharedSegments) * t.cols * 2;
   return t;
 }
 

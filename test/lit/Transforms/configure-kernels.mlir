@@ -52,15 +52,17 @@
 // SM90: ds.mla_attention_combine {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // The routed experts' down projection: with V2-Lite's 2,048 output features
 // (under 32 per SM), its warps' rows staged in shared memory by cp.async:
-// blocks of 4 warps sized so that 3 share an SM (228 KB / 3 - 1 KB = 76800
-// bytes, 19200 a warp). bf16: 6 routed rows and the shared expert's 2,816
-// columns as 2 segments of 1,408: 8 terms of 16 bytes a lane, one group
-// each per iteration (4096 bytes), 4 of the 6 iterations in flight =
-// 16384 bytes a warp.
+// blocks of 4 warps of one token sized so that 3 share an SM (228 KB / 3 -
+// 1 KB = 76800 bytes): first the token's activations (6 routed rows and the
+// shared expert's input, 8 x 1,408 bf16 = 22528 bytes), then 54272 bytes
+// for the warps, 13568 a warp. bf16: 6 routed rows and the shared expert's
+// 2,816 columns as 2 segments of 1,408: 8 terms of 16 bytes a lane, one
+// group each per iteration (4096 bytes), 3 of the 6 iterations in flight =
+// 12288 bytes a warp, 22528 + 4 x 12288 = 71680.
 // SM90-LABEL: func.func @experts_down
-// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 65536>
-// fp8: 8 + 4 bytes a lane and term (3072 an iteration): all 6 in flight.
-// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 73728>
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
+// fp8: 8 + 4 bytes a lane and term (3072 an iteration): 4 in flight.
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
 // V3's 7,168 features (54 a SM) keep enough warps' loads in flight: warp.
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: func.func @not_an_entry
@@ -71,10 +73,10 @@
 // SM80: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = position_split_mma, dynamic_shared_bytes = 96000, splits = 108>
 // sm_80 has no clusters: a block per row.
 // SM80: ds.sample {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 512>
-// cp.async from sm_80: 164 KB / 3 - 1 KB a block, 3 iterations of 4096
-// bytes a warp.
+// cp.async from sm_80: 164 KB / 3 - 1 KB a block, less the 22528 bytes of
+// activations: one iteration of 4096 bytes a warp.
 // SM80-LABEL: func.func @experts_down
-// SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 49152>
+// SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 38912>
 
 // CUDA cores only (tensor-cores=false): a block per (token, share, group of
 // up to 8 heads), a warp per head.

@@ -475,7 +475,7 @@ public:
     // without; 8-byte fp8 loads take half the registers already.
     bool fp8Terms =
         llvm::all_of(terms, [](const DotTerm &term) { return term.w->fp8; });
-    if (prologue && !fp8Terms)
+    if (prologue && !fp8Terms && !stage)
       loadsInFlight = std::max<int64_t>(loadsInFlight / 2, 1);
     int64_t perIteration = std::clamp<int64_t>(
         loadsInFlight / static_cast<int64_t>(terms.size()), 1, groups);
@@ -606,8 +606,7 @@ public:
           stride = c64(kWarp * kVec * perIteration);
     SmallVector<Value> init(terms.size(), f32(0.0));
     if (stage) {
-      assert(!prologue && invs.empty() &&
-             stage->groupsPerIteration == perIteration &&
+      assert(invs.empty() && stage->groupsPerIteration == perIteration &&
              "a staged pass reads plain activations");
       // Per group slot: each term's 32 lanes' data (16 or 8 bytes), then an
       // fp8 term's scales (4 bytes a lane).
@@ -760,9 +759,19 @@ public:
             }
           }
       };
+      // A prologue's loads go beside the first stages' copies, its work
+      // (the activations into shared memory) while they are in flight.
+      if (prologue) {
+        prologue->weights();
+        prologue->loads();
+      }
       int64_t ahead = std::min(stage->stages, iterations);
       for (int64_t i = 0; i < ahead; ++i)
         copy(i);
+      if (prologue) {
+        issueLoadsAbove();
+        prologue->finish();
+      }
       SmallVector<Value> accs(init);
       // Activations one iteration ahead of their use.
       Iteration next = requestActivations(0);

@@ -465,6 +465,64 @@ protected:
     return p;
   }
 
+  /// `count` bf16 (a multiple of 8) at src[offset...], 16-byte aligned.
+  struct StagedSegment {
+    Value src, offset;
+    int64_t count;
+  };
+  /// The segments copied one after the other into the block-shared bf16
+  /// array `row` (a generic pointer): every thread of the block loads its
+  /// 8-element groups (g = thread, thread + block, ...; `loads`), stores
+  /// them and meets the block at a barrier (`finish`). `index` is the
+  /// thread's parallel index (the grid is whole blocks).
+  Emitter::Prologue stagedRows(Value row, ArrayRef<StagedSegment> segments,
+                               Value index) {
+    constexpr int64_t kVec = 8;
+    struct State {
+      SmallVector<Value> xs, to, valid;
+    };
+    auto state = std::make_shared<State>();
+    std::vector<StagedSegment> copies(segments.begin(), segments.end());
+    int64_t block = config.getBlock();
+    Emitter::Prologue p;
+    p.row = row;
+    p.weights = [] {};
+    p.loads = [this, state, copies, block, index] {
+      Value thread = e.rem(index, e.c64(block));
+      int64_t start = 0;
+      for (const StagedSegment &s : copies) {
+        int64_t groups = s.count / kVec;
+        for (int64_t j = 0; j * block < groups; ++j) {
+          Value g = e.add(thread, e.c64(j * block));
+          Value ok;
+          if ((j + 1) * block > groups) {
+            ok = cmpI(arith::CmpIPredicate::slt, g, e.c64(groups));
+            g = select(ok, g, e.c64(groups - 1));
+          }
+          Value k = e.mul(g, e.c64(kVec));
+          state->xs.push_back(loadBF16x8(s.src, e.add(s.offset, k)));
+          state->to.push_back(e.add(k, e.c64(start)));
+          state->valid.push_back(ok);
+        }
+        start += s.count;
+      }
+    };
+    p.finish = [this, state, row] {
+      for (auto [x, to, ok] : llvm::zip(state->xs, state->to, state->valid)) {
+        if (!ok) {
+          storeVector(x, row, bf16(), to);
+          continue;
+        }
+        auto ifOp = scf::IfOp::create(e.b, e.loc, ok, /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(e.b);
+        e.b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        storeVector(x, row, bf16(), to);
+      }
+      barrier();
+    };
+    return p;
+  }
+
   //===--- tensor cores and asynchronous copies (CUDA strategies) ---------===//
 
   Value inlineAsm(Type result, ValueRange operands, StringRef text,

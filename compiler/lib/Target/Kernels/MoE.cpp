@@ -560,25 +560,42 @@ private:
                e.c64(0), d, g * inner, operand(4)});
         SmallVector<Value> parts;
         if (config.getStrategy() == KernelStrategy::WarpAsync) {
-          // The warp's rows staged in its share of the block's shared
-          // memory, as many iterations ahead as the share holds.
+          // The block's token's activations staged once in the front of
+          // its dynamic shared memory (every warp reads them from there);
+          // then each warp's rows in its share of the rest, as many
+          // iterations ahead as the share holds.
           int64_t warps = config.getBlock() / Emitter::kWarp;
-          int64_t warpBytes = config.getDynamicSharedBytes() / warps;
+          int64_t warpBytes =
+              (config.getDynamicSharedBytes() - layout->inputBytes) / warps;
           WarpStageLayout l =
               warpStageLayout(inner, layout->bf16Terms, layout->fp8Terms,
                               kWarpAsyncLoadsInFlight, warpBytes);
           Value warpInBlock = e.div(e.rem(i, e.c64(config.getBlock())), warp);
           Type sharedPtr = LLVM::LLVMPointerType::get(e.b.getContext(), 3);
-          Value base =
-              LLVM::AddressOfOp::create(e.b, e.loc, dynamicSharedArray());
-          base = LLVM::GEPOp::create(
-              e.b, e.loc, sharedPtr, e.b.getI8Type(), base,
-              ArrayRef<LLVM::GEPArg>{e.mul(warpInBlock, e.c64(warpBytes))});
+          LLVM::GlobalOp dynamic = dynamicSharedArray();
+          Value base = LLVM::AddressOfOp::create(e.b, e.loc, dynamic);
+          base =
+              LLVM::GEPOp::create(e.b, e.loc, sharedPtr, e.b.getI8Type(), base,
+                                  ArrayRef<LLVM::GEPArg>{e.add(
+                                      e.c64(layout->inputBytes),
+                                      e.mul(warpInBlock, e.c64(warpBytes)))});
           Emitter::WeightStage stage{base, l.stages, l.iterationBytes,
                                      l.groupsPerIteration};
+          Value row = genericPointer(dynamic);
+          SmallVector<StagedSegment> input{
+              {operand(0), e.mul(t, e.c64(topK * inner)), topK * inner}};
+          if (segments)
+            input.push_back(
+                {operand(4), e.mul(t, e.c64(shared->cols)), shared->cols});
+          Emitter::Prologue staging = stagedRows(row, input, i);
+          // The terms read their activations there, in the same order.
+          for (auto [j, term] : llvm::enumerate(terms)) {
+            term.x = row;
+            term.xOffset = e.c64(static_cast<int64_t>(j) * inner);
+          }
           parts = e.dotLanes(operand(0), terms, lane, inner,
                              kWarpAsyncLoadsInFlight, /*weightsFirst=*/false,
-                             /*prologue=*/nullptr, &stage);
+                             &staging, &stage);
         } else {
           // With the shared segments, one group per term per iteration: 72
           // registers (138 at two groups), so V2-Lite's 2,048 warps stay

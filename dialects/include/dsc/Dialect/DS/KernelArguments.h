@@ -93,6 +93,11 @@ WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
 /// 8-column groups.
 struct MoEDownTerms {
   int64_t cols = 0, bf16Terms = 0, fp8Terms = 0, sharedSegments = 0;
+  /// The activations those rows are dotted with, one token's: its top-k
+  /// routed rows then the shared expert's input row where it is read in
+  /// segments (bf16 bytes; what a `warp_async` block stages in shared
+  /// memory before its warps' weight stages).
+  int64_t inputBytes = 0;
 };
 std::optional<MoEDownTerms> moeDownTerms(MoEExpertDownOp op);
 
