@@ -170,10 +170,18 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
     addEntryKernel(kernels, name, target.hasGridDependencyControl);
   if (failed(lowerHostKernelsToLLVM(kernels)))
     return fail(kernels, "lowering the kernels to LLVM failed");
-  for (const std::string &name : names)
+  for (const std::string &name : names) {
     if (auto f = kernels.lookupSymbol<LLVM::LLVMFuncOp>(name + "_entry"))
       f->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(),
                  UnitAttr::get(ctx));
+    // The body is called once, from its entry: inlined there (an NVPTX
+    // call passes its arguments through the parameter space and keeps the
+    // callee's registers apart from the caller's), and not emitted alone.
+    if (auto body = kernels.lookupSymbol<LLVM::LLVMFuncOp>(name)) {
+      body.setLinkage(LLVM::Linkage::Internal);
+      body.setAlwaysInline(true);
+    }
+  }
 
   registerBuiltinDialectTranslation(*ctx);
   registerLLVMDialectTranslation(*ctx);
