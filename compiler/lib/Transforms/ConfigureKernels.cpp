@@ -68,10 +68,10 @@ constexpr int64_t kMergeFeaturesPerWarp = 4;
 /// sized for (the token's activations, 22 KB for V2-Lite, then each warp's
 /// stages). Measured on the H200 at V2-Lite's down projection (eleventh
 /// session, docs/performance.md): 4 warps sized for 3 blocks (128
-/// registers then, 96 with the body inlined; 3 stages of 4 KB a warp) against 4 for 4 blocks (2 stages),
-/// 8 for 2 and 16 for 1: level at batch 1 (525 / 513 / 524 / 518 tok/s),
-/// best or level at 4K. Before the activations were staged (241
-/// registers, 2 blocks an SM whatever the sizing) the same sizing took
+/// registers then, 96 with the body inlined; 3 stages of 4 KB a warp) against 4
+/// for 4 blocks (2 stages), 8 for 2 and 16 for 1: level at batch 1 (525 / 513 /
+/// 524 / 518 tok/s), best or level at 4K. Before the activations were staged
+/// (241 registers, 2 blocks an SM whatever the sizing) the same sizing took
 /// 0.426 ms per step against 0.452 for 2 blocks and 0.506 for `warp`.
 constexpr int64_t kWarpAsyncWarps = 4;
 constexpr int64_t kWarpAsyncBlocksPerSM = 3;
