@@ -291,15 +291,7 @@ protected:
                           /*alignment=*/16);
   }
   /// The eight elements of a vector<8xbf16>, widened to f32.
-  SmallVector<Value> widenBF16x8(Value v) {
-    SmallVector<Value> values;
-    for (int32_t j = 0; j < 8; ++j) {
-      Value element = LLVM::ExtractElementOp::create(e.b, e.loc, v, c32(j));
-      values.push_back(
-          arith::ExtFOp::create(e.b, e.loc, e.b.getF32Type(), element));
-    }
-    return values;
-  }
+  SmallVector<Value> widenBF16x8(Value v) { return e.unpack(v, 8); }
   //===--- an input RMSNorm normalised once per block (CUDA products) -----===//
 
   /// Whether a warp-per-output product with `outputs` outputs per input
