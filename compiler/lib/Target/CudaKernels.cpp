@@ -166,14 +166,31 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
   MLIRContext *ctx = kernels.getContext();
   ctx->loadDialect<NVVM::NVVMDialect>();
   useLibdevice(kernels);
-  for (const std::string &name : names)
+  llvm::StringMap<ArrayRef<int64_t>> launchBounds;
+  for (const std::string &name : names) {
+    if (auto body = kernels.lookupSymbol<func::FuncOp>(name))
+      if (auto bounds =
+              body->getAttrOfType<DenseI64ArrayAttr>(kLaunchBoundsAttr))
+        launchBounds[name] = bounds.asArrayRef();
     addEntryKernel(kernels, name, target.hasGridDependencyControl);
+  }
   if (failed(lowerHostKernelsToLLVM(kernels)))
     return fail(kernels, "lowering the kernels to LLVM failed");
   for (const std::string &name : names) {
-    if (auto f = kernels.lookupSymbol<LLVM::LLVMFuncOp>(name + "_entry"))
+    if (auto f = kernels.lookupSymbol<LLVM::LLVMFuncOp>(name + "_entry")) {
       f->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(),
                  UnitAttr::get(ctx));
+      auto bounds = launchBounds.find(name);
+      if (bounds != launchBounds.end()) {
+        auto [threads, blocks] =
+            std::pair(bounds->second[0], bounds->second[1]);
+        f->setAttr(
+            NVVM::NVVMDialect::getMaxntidAttrName(),
+            DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(threads), 1, 1}));
+        f->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                   IntegerAttr::get(IntegerType::get(ctx, 32), blocks));
+      }
+    }
     // The body is called once, from its entry: inlined there (an NVPTX
     // call passes its arguments through the parameter space and keeps the
     // callee's registers apart from the caller's), and not emitted alone.

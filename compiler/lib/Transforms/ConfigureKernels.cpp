@@ -89,9 +89,10 @@ constexpr int64_t kMaxTileBytes = 40 * 1024;
 class KernelConfigurator {
 public:
   KernelConfigurator(MLIRContext *context, const dsc::TargetDescription &target,
-                     const dsc::DeviceProfile *device, bool tensorCores)
+                     const dsc::DeviceProfile *device, bool tensorCores,
+                     bool tileMma)
       : context(context), target(target), device(device),
-        tensorCores(tensorCores) {}
+        tensorCores(tensorCores), tileMmaProducts(tileMma) {}
 
   /// The configuration of `op` in an entry point of kind `entry`, or null
   /// when `op` is not kernel-level.
@@ -125,12 +126,17 @@ public:
             return staged;
           return target.hasWarpShuffle ? warp() : generic();
         })
+        // Decode products on tensor cores where they apply.
+        .Case<LinearOp, GatedLinearOp, LMHeadOp>([&](Operation *product) {
+          if (KernelConfigAttr tiled = tileMma(product, entry))
+            return tiled;
+          return target.hasWarpShuffle ? warp() : generic();
+        })
         // Reductions along a row: 32 lanes share it where warps exist.
-        .Case<RMSNormOp, LinearOp, GatedLinearOp, RouterLogitsOp, LMHeadOp,
-              MLACacheWriteOp, MLAAbsorbQueryOp, MoEExpertUpOp>(
-            [&](Operation *) {
-              return target.hasWarpShuffle ? warp() : generic();
-            })
+        .Case<RMSNormOp, RouterLogitsOp, MLACacheWriteOp, MLAAbsorbQueryOp,
+              MoEExpertUpOp>([&](Operation *) {
+          return target.hasWarpShuffle ? warp() : generic();
+        })
         .Case([&](SampleOp) { return sampler(); })
         .Case([&](MLALatentAttentionOp attention) {
           return latentAttention(attention, entry);
@@ -158,6 +164,7 @@ private:
   const dsc::TargetDescription &target;
   const dsc::DeviceProfile *device;
   bool tensorCores;
+  bool tileMmaProducts;
 
   KernelConfigAttr generic() const {
     return KernelConfigAttr::getGeneric(context);
@@ -201,6 +208,62 @@ private:
     return KernelConfigAttr::get(context, KernelStrategy::WarpAsync,
                                  warps * kWarp, 1,
                                  terms->inputBytes + layout.warpBytes * warps,
+                                 /*splits=*/1);
+  }
+
+  /// With the tile-mma option (off by default: slower than `warp` at batch
+  /// 1 so far, docs/performance.md), a decode product on tensor cores
+  /// (`tile_mma`) where the target has
+  /// mma.sync (and, for fp8 weights, the e4m3x2 conversion): the weight
+  /// rows in 128-byte iterations (fp8 scale blocks a multiple of 128
+  /// columns), a fused norm's row in 256-column groups (the ds.rms_norm
+  /// kernel's order), 8 | output features. Warps per block: enough that
+  /// each holds at most kTileMmaRegisterIterations over its weights, at
+  /// least 4, doubled (up to 16, at most one per iteration) while the
+  /// blocks' warps would not give every SM 8; the staged rows as many as
+  /// leave two blocks an SM's shared memory. Null where it does not apply.
+  KernelConfigAttr tileMma(Operation *op, StringRef entry) const {
+    if (!tileMmaProducts || entry != "decode" || !tensorCores ||
+        !target.hasMmaSync || !device)
+      return {};
+    Type weight = op->getOperand(1).getType();
+    int64_t n = 0, k = 0, elementBytes = 2;
+    if (auto fp8 = dyn_cast<FP8BlockWeightType>(weight)) {
+      if (!target.hasFp8Convert || fp8.getBlockCols() % 128 != 0 ||
+          fp8.getBlockRows() % kTileMmaFeatures != 0)
+        return {};
+      n = fp8.getRows();
+      k = fp8.getCols();
+      elementBytes = 1;
+    } else {
+      auto type = cast<RankedTensorType>(weight);
+      if (type.getRank() != 2)
+        return {};
+      n = type.getDimSize(0);
+      k = type.getDimSize(1);
+    }
+    if (n % kTileMmaFeatures != 0 || (k * elementBytes) % 128 != 0 ||
+        (getInputNorm(op) && k % 256 != 0))
+      return {};
+    int64_t terms = isa<GatedLinearOp>(op) ? 2 : 1;
+    int64_t iterations = k * elementBytes / 128;
+    int64_t perWarp = kTileMmaRegisterIterations / terms;
+    int64_t warps = std::max<int64_t>((iterations + perWarp - 1) / perWarp, 4);
+    int64_t tiles = n / kTileMmaFeatures;
+    while (warps < 16 && 2 * warps <= iterations &&
+           tiles * warps < 8 * device->smCount)
+      warps *= 2;
+    warps = std::min(warps, iterations);
+    if (warps > 16)
+      return {};
+    TileMmaLayout layout =
+        tileMmaLayoutWithin(k, elementBytes == 1, terms, warps,
+                            std::min(device->sharedMemoryPerSM / 2 - 1024,
+                                     target.maxSharedMemoryPerBlock));
+    if (!layout.rows)
+      return {};
+    return KernelConfigAttr::get(context, KernelStrategy::TileMma,
+                                 warps * kWarp, 1, layout.bytes,
                                  /*splits=*/1);
   }
 
@@ -394,8 +457,8 @@ struct ConfigureKernelsPass
     }
 
     DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
-    KernelConfigurator configurator(&getContext(), *isa,
-                                    device ? &*device : nullptr, tensorCores);
+    KernelConfigurator configurator(
+        &getContext(), *isa, device ? &*device : nullptr, tensorCores, tileMma);
     for (auto f : module.getOps<func::FuncOp>()) {
       StringAttr entry = dialect->getEntryAttrHelper().getAttr(f);
       if (!entry)

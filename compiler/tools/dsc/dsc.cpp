@@ -173,6 +173,13 @@ cl::opt<bool> noTensorCores(
     cl::desc("Leave the tensor-core kernel strategies out (CUDA cores only), "
              "to compare with them"),
     cl::init(false), cl::sub(compileCommand));
+cl::opt<bool> tileMma(
+    "tile-mma",
+    cl::desc("Decode's products (linear, gated linear, lm_head) on tensor "
+             "cores, 8 output features and 16 rows per block (tile_mma); "
+             "off by default: slower than the CUDA-core kernels at batch 1 "
+             "so far, faster at batch 4 (docs/performance.md)"),
+    cl::init(false), cl::sub(compileCommand));
 cl::opt<cl::boolOrDefault> fuseNorms(
     "fuse-norms",
     cl::desc("Fold decode's RMSNorms into the products that read them "
@@ -594,6 +601,7 @@ int runCompile(const char *argv0) {
   options.attentionSplits = attentionSplits;
   options.streams = streams;
   options.tensorCores = !noTensorCores;
+  options.tileMma = tileMma;
   options.fuseNorms = fuseNorms == cl::BOU_UNSET
                           ? options.isCUDA() && !model.config.fp8
                           : fuseNorms == cl::BOU_TRUE;

@@ -155,6 +155,9 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (strategy == KernelStrategy::WarpAsync && dynamicSharedBytes == 0)
     return emitError() << "warp_async needs dynamic_shared_bytes (its warps' "
                           "weight stages)";
+  if (strategy == KernelStrategy::TileMma && dynamicSharedBytes == 0)
+    return emitError() << "tile_mma needs dynamic_shared_bytes (its rows' "
+                          "staged activations)";
   return success();
 }
 

@@ -78,6 +78,12 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
     return expect(isa<ArrayAttr>(value), "an array");
   if (name == getWaitsInBodyAttrHelper().getNameStr())
     return expect(isa<UnitAttr>(value), "a unit attribute");
+  if (name == getLaunchBoundsAttrHelper().getNameStr()) {
+    auto bounds = dyn_cast<DenseI64ArrayAttr>(value);
+    return expect(bounds && bounds.size() == 2 && bounds[0] >= 32 &&
+                      bounds[0] <= 1024 && bounds[1] >= 1,
+                  "[threads in [32, 1024], blocks per SM >= 1]");
+  }
   if (name == getLogitsAttrHelper().getNameStr() ||
       name == getSampledAttrHelper().getNameStr())
     return expect(isa<ArgAttr>(value), "a #ds.arg");

@@ -58,6 +58,28 @@ PositionSplitMmaLayout positionSplitMmaLayout(int64_t width) {
   return l;
 }
 
+TileMmaLayout tileMmaLayout(int64_t cols, bool fp8, int64_t terms,
+                            int64_t warps, int64_t rows) {
+  TileMmaLayout l;
+  l.rows = rows;
+  l.rowStride = cols * 2 + 16;
+  l.scalesOffset = rows * l.rowStride;
+  int64_t scales = fp8 ? rows * ((cols + 127) / 128) * 4 : 0;
+  l.sumsOffset = (l.scalesOffset + scales + 15) / 16 * 16;
+  l.bytes = l.sumsOffset + warps * terms * 32 * 4 * 4;
+  return l;
+}
+
+TileMmaLayout tileMmaLayoutWithin(int64_t cols, bool fp8, int64_t terms,
+                                  int64_t warps, int64_t maxBytes) {
+  for (int64_t rows = kTileMmaRows; rows >= 1; rows /= 2) {
+    TileMmaLayout l = tileMmaLayout(cols, fp8, terms, warps, rows);
+    if (l.bytes <= maxBytes)
+      return l;
+  }
+  return {};
+}
+
 WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
                                 int64_t fp8Terms, int64_t loadsInFlight,
                                 int64_t maxWarpBytes) {

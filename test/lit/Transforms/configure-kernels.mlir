@@ -1,5 +1,6 @@
-// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a" | FileCheck %s --check-prefix=SM90
-// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true" | FileCheck %s --check-prefix=SM90
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80 tile-mma=true" | FileCheck %s --check-prefix=SM80
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a" | FileCheck %s --check-prefix=NOTILE
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
 // RUN: dsc-opt %s --ds-configure-kernels | FileCheck %s --check-prefix=CPU
 // RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_75" 2>&1 | FileCheck %s --check-prefix=BADTARGET
@@ -65,6 +66,25 @@
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
 // V3's 7,168 features (54 a SM) keep enough warps' loads in flight: warp.
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// Decode products on tensor cores (with tile-mma): a block per 8 output features and 16
+// rows, its warps taking the weight rows' 128-byte iterations in turn, at
+// most 4 of them a warp (2 a term for the gated product's two weights),
+// doubled while fewer than 8 warps an SM (132 x 8 = 1056) would run; 16
+// staged rows of 2048 f16 or bf16 (+16 bytes) = 65792 bytes, then the
+// warps' sums (512 bytes a warp and term).
+// SM90-LABEL: func.func @decode_products
+// q (bf16, folded norm): 32 iterations, 8 warps; 65792 + 8 x 512.
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
+// fp8: 16 iterations, 4 warps; the staged rows' scales, 16 x 16 x 4 bytes.
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, dynamic_shared_bytes = 68864>
+// 576 features: 72 tiles, so 16 warps a block.
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 512, dynamic_shared_bytes = 73984>
+// SM90: ds.gated_linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 512, dynamic_shared_bytes = 82176>
+// SM90: ds.lm_head {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
+// 10,944 columns (171 iterations) need more than 16 warps; 500 features
+// are not whole tiles of 8: warp.
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config
 
@@ -77,6 +97,12 @@
 // activations: one iteration of 4096 bytes a warp.
 // SM80-LABEL: func.func @experts_down
 // SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 38912>
+// sm_80 has mma.sync but no e4m3 conversion: fp8 products stay `warp`;
+// 108 SMs (864 warps at 8 an SM).
+// SM80-LABEL: func.func @decode_products
+// SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
+// SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 512, dynamic_shared_bytes = 73984>
 
 // CUDA cores only (tensor-cores=false): a block per (token, share, group of
 // up to 8 heads), a warp per head.
@@ -96,6 +122,11 @@
 // CORES-LABEL: func.func @decode_split
 // CORES: ds.mla_latent_attention_partial {{.*}}ds.config = #ds.kernel_config<strategy = position_split, block = 256, splits = 66>
 // CORES-NOT: position_split_mma
+// Without tile-mma decode's products keep `warp`.
+// NOTILE-LABEL: func.func @decode_products
+// NOTILE-NOT: tile_mma
+// CORES-LABEL: func.func @decode_products
+// CORES-NOT: tile_mma
 
 // The host runs the generic lowering of every op.
 // CPU-LABEL: func.func @prefill
@@ -206,6 +237,27 @@ func.func @experts_down(%h: tensor<?x6x1408xbf16>, %w: tensor<?x6xf32>,
       : tensor<?x6x1408xbf16>, tensor<?x6xf32>, tensor<?x6xi32>, !ds.fp8_block<64x2048x1408, block = 128x128, scales = f32> -> tensor<?x2048xbf16>
   %y3 = ds.moe_expert_down %h3, %w3, %i3, %down3
       : tensor<?x8x2048xbf16>, tensor<?x8xf32>, tensor<?x8xi32>, !ds.fp8_block<256x7168x2048, block = 128x128, scales = f32> -> tensor<?x7168xbf16>
+  return
+}
+
+// Decode products on tensor cores (tile_mma).
+func.func @decode_products(%x: tensor<?x2048xbf16>, %g: tensor<2048xbf16>,
+                           %q: tensor<3072x2048xbf16>,
+                           %q8: !ds.fp8_block<3072x2048, block = 128x128, scales = f32>,
+                           %kv: tensor<576x2048xbf16>,
+                           %gate: tensor<2816x2048xbf16>, %up: tensor<2816x2048xbf16>,
+                           %head: tensor<102400x2048xbf16>, %rows: tensor<?xi32>,
+                           %wide: tensor<?x10944xbf16>, %down: tensor<2048x10944xbf16>,
+                           %odd: tensor<500x2048xbf16>)
+    attributes {ds.entry = "decode"} {
+  %a = ds.linear %x, %q norm(%g : tensor<2048xbf16>) {norm_eps = 1.0e-06 : f64}
+      : tensor<?x2048xbf16>, tensor<3072x2048xbf16> -> tensor<?x3072xbf16>
+  %b = ds.linear %x, %q8 : tensor<?x2048xbf16>, !ds.fp8_block<3072x2048, block = 128x128, scales = f32> -> tensor<?x3072xbf16>
+  %c = ds.linear %x, %kv : tensor<?x2048xbf16>, tensor<576x2048xbf16> -> tensor<?x576xbf16>
+  %d = ds.gated_linear %x, %gate, %up : tensor<?x2048xbf16>, tensor<2816x2048xbf16>, tensor<2816x2048xbf16> -> tensor<?x2816xbf16>
+  %e = ds.lm_head %x, %head rows(%rows : tensor<?xi32>) : tensor<?x2048xbf16>, tensor<102400x2048xbf16> -> tensor<?x102400xf32>
+  %f = ds.linear %wide, %down : tensor<?x10944xbf16>, tensor<2048x10944xbf16> -> tensor<?x2048xbf16>
+  %h = ds.linear %x, %odd : tensor<?x2048xbf16>, tensor<500x2048xbf16> -> tensor<?x500xbf16>
   return
 }
 

@@ -27,6 +27,7 @@ struct PipelineOptions {
   int64_t attentionSplits = 0; // decode attention shares; 0: the target's
   int64_t streams = 0;         // streams launches run on; 0: the target's
   bool tensorCores = true; // tensor-core strategies where the target has them
+  bool tileMma = false;    // decode's products on tensor cores (tile_mma)
   bool fuseNorms = false;  // decode's RMSNorms folded into their products
   bool fuseLMHeadNorm = true; // ... the final one into the lm_head too
   bool fuseRouter = false;    // router logits and selection in one kernel

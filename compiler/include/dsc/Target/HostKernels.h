@@ -42,6 +42,10 @@ using ds::ParallelDim;
 /// previous kernel itself (griddepcontrol.wait after loads of weights
 /// only), so its entry does not (the dialect's `waits_in_body`).
 inline constexpr llvm::StringLiteral kWaitsInBodyAttr = "ds.waits_in_body";
+/// On a kernel body (CUDA): [threads per block, blocks per SM] the body
+/// was written for; its entry gets them as launch bounds (.maxntid,
+/// .minnctapersm), so that ptxas keeps the registers within them.
+inline constexpr llvm::StringLiteral kLaunchBoundsAttr = "ds.launch_bounds";
 
 struct KernelOutput {
   enum DType { BF16 = 0, F32 = 1, I32 = 3 }; // the program's DType values

@@ -95,6 +95,8 @@ public:
   /// kernel's tail; `waitsInBody` records that the body did.
   bool weightsBeforeWait = false;
   bool waitsInBody = false;
+  /// Blocks per SM a CUDA body's registers must allow (0: no bound).
+  int64_t minBlocksPerSM = 0;
   Value argsPtr, tokens, begin, end;
   /// The launch's page table (i32 page ids), for ops that read the cache.
   Value pageTable;

@@ -561,17 +561,28 @@ protected:
   /// mma.sync's fragment layout), f32 accumulators (c: 4).
   SmallVector<Value> mmaBF16(ArrayRef<Value> a, ArrayRef<Value> b,
                              ArrayRef<Value> c) {
+    return mma("bf16", a, b, c);
+  }
+  /// mmaBF16 with f16 operands.
+  SmallVector<Value> mmaF16(ArrayRef<Value> a, ArrayRef<Value> b,
+                            ArrayRef<Value> c) {
+    return mma("f16", a, b, c);
+  }
+  SmallVector<Value> mma(StringRef operandType, ArrayRef<Value> a,
+                         ArrayRef<Value> b, ArrayRef<Value> c) {
     Type f32 = e.b.getF32Type();
     Type result = LLVM::LLVMStructType::getLiteral(e.b.getContext(),
                                                    {f32, f32, f32, f32});
     SmallVector<Value> operands(a);
     llvm::append_range(operands, b);
     llvm::append_range(operands, c);
-    Value d =
-        inlineAsm(result, operands,
-                  "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                  "{$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
-                  "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", /*isVolatile=*/false);
+    Value d = inlineAsm(
+        result, operands,
+        ("mma.sync.aligned.m16n8k16.row.col.f32." + operandType + "." +
+         operandType +
+         ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
+            .str(),
+        "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", /*isVolatile=*/false);
     SmallVector<Value> out;
     for (int i = 0; i < 4; ++i)
       out.push_back(LLVM::ExtractValueOp::create(e.b, e.loc, d, i));
@@ -583,6 +594,28 @@ protected:
     return inlineAsm(i32(), ValueRange{high, low},
                      "cvt.rn.bf16x2.f32 $0, $1, $2;", "=r,f,f",
                      /*isVolatile=*/false);
+  }
+
+  /// Two f32 rounded to f16 (to nearest even) in one i32, `low` in bits
+  /// 0-15.
+  Value packF16x2(Value low, Value high) {
+    return inlineAsm(i32(), ValueRange{high, low},
+                     "cvt.rn.f16x2.f32 $0, $1, $2;", "=r,f,f",
+                     /*isVolatile=*/false);
+  }
+  /// The four e4m3 bytes of an i32 as two f16x2 (bytes 0-1, bytes 2-3),
+  /// exactly (cvt.rn.f16x2.e4m3x2, sm_89+; the lower byte in the lower
+  /// half).
+  std::pair<Value, Value> decodeE4M3x4(Value word) {
+    Type pair =
+        LLVM::LLVMStructType::getLiteral(e.b.getContext(), {i32(), i32()});
+    Value d = inlineAsm(pair, ValueRange{word},
+                        "{ .reg .b16 lo, hi; mov.b32 {lo, hi}, $2; "
+                        "cvt.rn.f16x2.e4m3x2 $0, lo; "
+                        "cvt.rn.f16x2.e4m3x2 $1, hi; }",
+                        "=r,=r,r", /*isVolatile=*/false);
+    return {LLVM::ExtractValueOp::create(e.b, e.loc, d, 0),
+            LLVM::ExtractValueOp::create(e.b, e.loc, d, 1)};
   }
 
   /// Four f32 as a vector<4xf32>.

@@ -223,6 +223,10 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   // Its entry then only lets the next kernel launch (CudaKernels.cpp).
   if (emitter.waitsInBody)
     func->setAttr(kWaitsInBodyAttr, UnitAttr::get(ctx));
+  if (emitter.minBlocksPerSM)
+    func->setAttr(
+        kLaunchBoundsAttr,
+        b.getDenseI64ArrayAttr({config.getBlock(), emitter.minBlocksPerSM}));
 
   KernelInfo info;
   info.name = name;

@@ -16,6 +16,8 @@
 #include "KernelBody.h"
 #include "KernelFamilies.h"
 
+#include "dsc/Dialect/DS/KernelArguments.h"
+
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cfloat>
@@ -108,6 +110,10 @@ private:
   std::pair<ParallelDim, int64_t> product(Value input, int64_t rows,
                                           Output out) {
     int64_t outputs = e.weight(1).rows;
+    if (config.getStrategy() == KernelStrategy::TileMma)
+      return tileMma({1}, rows, [&](ArrayRef<Value> sums, Value index) {
+        store(sums[0], index, out);
+      });
     if (gpu) {
       matmulWarp(1, out);
       return {ParallelDim::TokensTimesStatic, rows * outputs * Emitter::kWarp};
@@ -132,6 +138,11 @@ private:
       e.storeBF16(e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)), result(),
                   e.add(e.mul(row, e.c64(n)), col));
     };
+    if (config.getStrategy() == KernelStrategy::TileMma)
+      return tileMma({1, 2}, rows, [&](ArrayRef<Value> sums, Value index) {
+        e.storeBF16(e.fmul(e.silu(e.roundBF16(sums[0])), e.roundBF16(sums[1])),
+                    result(), index);
+      });
     if (gpu) {
       Value warp = e.c64(Emitter::kWarp);
       StagingBuffers staged = stagingBuffers(norm, k, n);
@@ -172,6 +183,415 @@ private:
   std::pair<ParallelDim, int64_t> lmHead(LMHeadOp op) {
     rowMap = operand(2);
     return product(op.getInput(), 1, Output::F32OfBF16);
+  }
+
+  //===--- tile_mma: decode products on tensor cores ---------------------===//
+
+  /// The `tile_mma` kernel (ConfigureKernels' tileMma; TileMmaLayout): the
+  /// launch has a block per (input row r, tile of 8 output features); the
+  /// block of r = b / tiles serves features 8 (b mod tiles) ... + 7 of
+  /// rows r ... r + 15 where 16 divides r, and the others return at once
+  /// (batch 1: no idle block). Per pass of `layout.rows` rows the block
+  /// stages the rows' activations in shared memory (stageTileRow), its
+  /// warps take the 128-byte iterations w, w + warps, ... of the 8 weight
+  /// rows (every term's), all their loads issued before the first mma
+  /// (before the wait for the previous kernel, in a single pass), then
+  /// mma.sync m16n8k16 with the activations as A (rows g and g + 8 of lane
+  /// 4g + t) and the weights as B (row g: lane 4g + t holds bytes 16t and
+  /// 64 + 16t of each iteration; an mma takes 4 consecutive of its columns
+  /// as its k 2t, 2t + 1, 2t + 8, 2t + 9, and the activations the same
+  /// columns). bf16 weights go to the mma as they are; fp8 ones through
+  /// cvt.rn.f16x2.e4m3x2 against f16 activations, each iteration (one
+  /// 128-column scale block) summed apart and scaled once by its weight
+  /// block scale times the row's inverse activation scale. The warps' sums
+  /// meet in shared memory; warp 0 adds them in warp order and `store`s
+  /// output (row, feature) with its terms' sums.
+  std::pair<ParallelDim, int64_t>
+  tileMma(ArrayRef<unsigned> weightOperands, int64_t rowsPerToken,
+          const std::function<void(ArrayRef<Value>, Value)> &store) {
+    SmallVector<WeightView> ws;
+    for (unsigned operand : weightOperands)
+      ws.push_back(e.weight(operand));
+    const WeightView &w0 = ws.front();
+    int64_t n = w0.rows, k = w0.cols, terms = ws.size();
+    bool fp8 = w0.fp8;
+    int64_t block = config.getBlock(), warps = block / Emitter::kWarp;
+    TileMmaLayout layout = tileMmaLayoutWithin(k, fp8, terms, warps,
+                                               config.getDynamicSharedBytes());
+    int64_t passRows = layout.rows, passes = kTileMmaRows / passRows;
+    int64_t elementBytes = fp8 ? 1 : 2, rowBytes = k * elementBytes;
+    int64_t iterations = rowBytes / 128;
+    int64_t perWarp = (iterations + warps - 1) / warps;
+    int64_t kPerIteration = 128 / elementBytes;
+    int64_t valuesPerChunk = 16 / elementBytes,
+            stepsPerChunk = valuesPerChunk / 4;
+    int64_t tiles = n / kTileMmaFeatures;
+    Type f32 = e.b.getF32Type(), i8 = e.b.getI8Type();
+    auto words4 = VectorType::get({4}, i32());
+    Value sharedBase = genericPointer(dynamicSharedArray());
+    Value totalRows = e.mul(e.tokens, e.c64(rowsPerToken));
+    std::optional<Emitter::RowNorm> norm = inputNorm();
+    // At most 128 registers a thread (4 blocks of 128 threads an SM, 2 of
+    // 256, 1 of 512): without the bound ptxas gives the norm-staged
+    // products 138-225, and 512 threads of more than 128 cannot launch.
+    e.minBlocksPerSM = std::max<int64_t>(1, 512 / block);
+    auto word = [&](Value v, int64_t i) -> Value {
+      return LLVM::ExtractElementOp::create(e.b, e.loc, v, c32(i));
+    };
+    auto loadWords = [&](Value base, Value byteOffset) -> Value {
+      return LLVM::LoadOp::create(e.b, e.loc, words4,
+                                  e.gep(base, i8, byteOffset),
+                                  /*alignment=*/16);
+    };
+
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value blockIndex = e.div(index, e.c64(block));
+      Value thread = e.rem(index, e.c64(block));
+      Value warp = e.div(thread, e.c64(Emitter::kWarp));
+      Value lane = e.rem(thread, e.c64(Emitter::kWarp));
+      Value g = e.div(lane, e.c64(4)), t = e.rem(lane, e.c64(4));
+      Value firstRow = e.div(blockIndex, e.c64(tiles));
+      Value tile = e.rem(blockIndex, e.c64(tiles));
+      Value feature = e.add(e.mul(tile, e.c64(kTileMmaFeatures)), g);
+      Value leads = cmpI(arith::CmpIPredicate::eq,
+                         e.rem(firstRow, e.c64(kTileMmaRows)), e.c64(0));
+      ifThen(leads, [&] {
+        // This warp's weights: [term][j] two 16-byte chunks, and for fp8
+        // each iteration's block scale (0 past the last iteration).
+        struct Weights {
+          SmallVector<SmallVector<std::array<Value, 2>>> chunks;
+          SmallVector<SmallVector<Value>> scales;
+        };
+        auto loadWeights = [&] {
+          Weights loaded;
+          for (const WeightView &w : ws) {
+            loaded.chunks.emplace_back();
+            loaded.scales.emplace_back();
+            for (int64_t j = 0; j < perWarp; ++j) {
+              Value it = e.add(warp, e.c64(j * warps));
+              Value valid;
+              if ((j + 1) * warps > iterations) {
+                valid = cmpI(arith::CmpIPredicate::slt, it, e.c64(iterations));
+                it = select(valid, it, e.c64(iterations - 1));
+              }
+              Value start = e.add(
+                  e.add(e.mul(feature, e.c64(rowBytes)), e.mul(it, e.c64(128))),
+                  e.mul(t, e.c64(16)));
+              std::array<Value, 2> pair;
+              for (int64_t c = 0; c < 2; ++c) {
+                pair[c] = loadWords(w.data, e.add(start, e.c64(c * 64)));
+                if (valid && !fp8)
+                  pair[c] = select(valid, pair[c],
+                                   arith::ConstantOp::create(
+                                       e.b, e.loc, words4,
+                                       DenseElementsAttr::get(
+                                           words4, e.b.getI32IntegerAttr(0))));
+              }
+              loaded.chunks.back().push_back(pair);
+              if (!fp8)
+                continue;
+              Value scaleRow = e.div(e.mul(tile, e.c64(kTileMmaFeatures)),
+                                     e.c64(w.blockRows));
+              Value scaleCol =
+                  e.div(e.mul(it, e.c64(kPerIteration)), e.c64(w.blockCols));
+              Value scale =
+                  e.load(w.scales, f32,
+                         e.add(e.mul(scaleRow, e.c64(w.scaleCols)), scaleCol));
+              if (valid)
+                scale = select(valid, scale, e.f32(0.0));
+              loaded.scales.back().push_back(scale);
+            }
+          }
+          return loaded;
+        };
+        auto pass = [&](Value first, const Weights *preloaded) {
+          Weights loaded = preloaded ? *preloaded : loadWeights();
+          // The pass's rows into shared memory: warp w stages rows w,
+          // w + warps, ...
+          for (int64_t s = 0; s * warps < passRows; ++s) {
+            Value m = e.add(warp, e.c64(s * warps));
+            Value row = e.add(first, m);
+            Value ok = cmpI(arith::CmpIPredicate::slt, row, totalRows);
+            if ((s + 1) * warps > passRows)
+              ok = arith::AndIOp::create(
+                  e.b, e.loc, ok,
+                  cmpI(arith::CmpIPredicate::slt, m, e.c64(passRows)));
+            ifThen(ok, [&] {
+              stageTileRow(e.mul(inputRow(row), e.c64(k)), k, norm, fp8,
+                           sharedBase, m, layout, lane);
+            });
+          }
+          barrier();
+          // Lane 4g + t reads staged rows g and g + 8 (rows past the pass
+          // repeat its last: their sums are never stored).
+          Value rowA =
+              arith::MinSIOp::create(e.b, e.loc, g, e.c64(passRows - 1));
+          Value baseA = e.mul(rowA, e.c64(layout.rowStride));
+          Value baseB = passRows > 8 ? e.add(baseA, e.c64(8 * layout.rowStride))
+                                     : Value();
+          Value zero = c32(0);
+          SmallVector<SmallVector<Value>> totals(
+              terms, SmallVector<Value>(4, e.f32(0.0)));
+          SmallVector<SmallVector<SmallVector<Value>>> chains(
+              terms, SmallVector<SmallVector<Value>>(
+                         2, SmallVector<Value>(4, e.f32(0.0))));
+          for (int64_t j = 0; j < perWarp; ++j) {
+            Value it = arith::MinSIOp::create(e.b, e.loc,
+                                              e.add(warp, e.c64(j * warps)),
+                                              e.c64(iterations - 1));
+            for (int64_t c = 0; c < 2; ++c) {
+              // Columns of this chunk: the staged f16 / bf16 at 2 bytes.
+              Value column = e.add(e.add(e.mul(it, e.c64(kPerIteration)),
+                                         e.c64(c * kPerIteration / 2)),
+                                   e.mul(t, e.c64(valuesPerChunk)));
+              Value offset = e.mul(column, e.c64(2));
+              SmallVector<Value> xg, xh;
+              for (int64_t v = 0; v < valuesPerChunk / 8; ++v) {
+                Value at = e.add(offset, e.c64(16 * v));
+                Value lo = loadWords(sharedBase, e.add(baseA, at));
+                Value hi =
+                    baseB ? loadWords(sharedBase, e.add(baseB, at)) : Value();
+                for (int64_t i = 0; i < 4; ++i) {
+                  xg.push_back(word(lo, i));
+                  xh.push_back(hi ? word(hi, i) : zero);
+                }
+              }
+              for (int64_t s = 0; s < stepsPerChunk; ++s) {
+                SmallVector<Value> a = {xg[2 * s], xh[2 * s], xg[2 * s + 1],
+                                        xh[2 * s + 1]};
+                for (int64_t term = 0; term < terms; ++term) {
+                  Value chunk = loaded.chunks[term][j][c];
+                  SmallVector<Value> b;
+                  if (fp8) {
+                    auto [low, high] = decodeE4M3x4(word(chunk, s));
+                    b = {low, high};
+                  } else {
+                    b = {word(chunk, 2 * s), word(chunk, 2 * s + 1)};
+                  }
+                  chains[term][c] = fp8 ? mmaF16(a, b, chains[term][c])
+                                        : mmaBF16(a, b, chains[term][c]);
+                }
+              }
+            }
+            if (!fp8)
+              continue;
+            // The iteration's block: times the weight scale and the rows'
+            // inverse activation scales.
+            Value scaleAt =
+                e.add(e.c64(layout.scalesOffset), e.mul(it, e.c64(4)));
+            int64_t scaleStride = k / 128 * 4;
+            Value invG =
+                e.load(sharedBase, f32,
+                       e.div(e.add(scaleAt, e.mul(rowA, e.c64(scaleStride))),
+                             e.c64(4)));
+            Value invH =
+                baseB ? e.load(sharedBase, f32,
+                               e.div(e.add(scaleAt, e.mul(e.add(rowA, e.c64(8)),
+                                                          e.c64(scaleStride))),
+                                     e.c64(4)))
+                      : e.f32(0.0);
+            for (int64_t term = 0; term < terms; ++term) {
+              Value scale = loaded.scales[term][j];
+              Value fg = e.fmul(scale, invG), fh = e.fmul(scale, invH);
+              for (int64_t i = 0; i < 4; ++i) {
+                Value sum = e.fadd(chains[term][0][i], chains[term][1][i]);
+                totals[term][i] = e.fma(sum, i < 2 ? fg : fh, totals[term][i]);
+                chains[term][0][i] = chains[term][1][i] = e.f32(0.0);
+              }
+            }
+          }
+          if (!fp8)
+            for (int64_t term = 0; term < terms; ++term)
+              for (int64_t i = 0; i < 4; ++i)
+                totals[term][i] =
+                    e.fadd(chains[term][0][i], chains[term][1][i]);
+          // The warps' sums meet in shared memory; warp 0 adds them.
+          auto sumAt = [&](Value w, int64_t term) {
+            return e.add(
+                e.c64(layout.sumsOffset),
+                e.mul(e.add(e.mul(e.add(e.mul(w, e.c64(terms)), e.c64(term)),
+                                  e.c64(Emitter::kWarp)),
+                            lane),
+                      e.c64(16)));
+          };
+          for (int64_t term = 0; term < terms; ++term)
+            LLVM::StoreOp::create(e.b, e.loc, packF32x4(totals[term]),
+                                  e.gep(sharedBase, i8, sumAt(warp, term)),
+                                  /*alignment=*/16);
+          barrier();
+          ifThen(cmpI(arith::CmpIPredicate::eq, warp, e.c64(0)), [&] {
+            auto f32x4 = VectorType::get({4}, f32);
+            SmallVector<SmallVector<Value>> sums(terms);
+            for (int64_t term = 0; term < terms; ++term) {
+              SmallVector<Value> acc(4, Value());
+              for (int64_t w = 0; w < warps; ++w) {
+                Value v = LLVM::LoadOp::create(
+                    e.b, e.loc, f32x4,
+                    e.gep(sharedBase, i8, sumAt(e.c64(w), term)),
+                    /*alignment=*/16);
+                for (int64_t i = 0; i < 4; ++i) {
+                  Value x = word(v, i);
+                  acc[i] = acc[i] ? e.fadd(acc[i], x) : x;
+                }
+              }
+              sums[term] = acc;
+            }
+            for (int64_t i = 0; i < 4; ++i) {
+              if (i >= 2 && passRows <= 8)
+                break;
+              Value m = i < 2 ? g : e.add(g, e.c64(8));
+              Value row = e.add(first, m);
+              Value ok = cmpI(arith::CmpIPredicate::slt, row, totalRows);
+              if (passRows < 8)
+                ok = arith::AndIOp::create(
+                    e.b, e.loc, ok,
+                    cmpI(arith::CmpIPredicate::slt, m, e.c64(passRows)));
+              Value col = e.add(e.mul(tile, e.c64(kTileMmaFeatures)),
+                                e.add(e.mul(t, e.c64(2)), e.c64(i % 2)));
+              ifThen(ok, [&] {
+                SmallVector<Value> parts;
+                for (int64_t term = 0; term < terms; ++term)
+                  parts.push_back(sums[term][i]);
+                store(parts, e.add(e.mul(row, e.c64(n)), col));
+              });
+            }
+          });
+          if (passes > 1)
+            barrier();
+        };
+        if (passes == 1) {
+          Weights first = loadWeights();
+          if (e.weightsBeforeWait)
+            e.waitForPredecessor();
+          pass(firstRow, &first);
+          return;
+        }
+        if (e.weightsBeforeWait)
+          e.waitForPredecessor();
+        e.loop(e.c64(0), e.c64(passes), [&](Value p) {
+          Value first = e.add(firstRow, e.mul(p, e.c64(passRows)));
+          ifThen(cmpI(arith::CmpIPredicate::slt, first, totalRows),
+                 [&] { pass(first, nullptr); });
+        });
+      });
+    });
+    return {ParallelDim::TokensTimesStatic, rowsPerToken * tiles * block};
+  }
+
+  /// Row x[xOffset, xOffset + k) of a `tile_mma` pass into staged row `m`
+  /// by one warp: lane l takes the 8-column groups l, l + 32, ... (all
+  /// loads issued first); through the fused norm where there is one (the
+  /// ds.rms_norm warp kernel's sums, in its order, and roundings); bf16
+  /// for bf16 weights, else f16 times a power of two per 128 columns (the
+  /// half warp's largest magnitude brought into [2^14, 2^15)), its
+  /// inverse stored beside the rows.
+  void stageTileRow(Value xOffset, int64_t k,
+                    const std::optional<Emitter::RowNorm> &norm, bool fp8,
+                    Value sharedBase, Value m, const TileMmaLayout &layout,
+                    Value lane) {
+    constexpr int64_t kVec = 8;
+    int64_t groups = k / kVec,
+            rounds = (groups + Emitter::kWarp - 1) / Emitter::kWarp;
+    Type f32 = e.b.getF32Type(), i8 = e.b.getI8Type();
+    SmallVector<Value> columns, valid, xs;
+    for (int64_t j = 0; j < rounds; ++j) {
+      Value group = e.add(lane, e.c64(j * Emitter::kWarp));
+      Value ok;
+      if ((j + 1) * Emitter::kWarp > groups) {
+        ok = cmpI(arith::CmpIPredicate::slt, group, e.c64(groups));
+        group = select(ok, group, e.c64(groups - 1));
+      }
+      Value column = e.mul(group, e.c64(kVec));
+      columns.push_back(column);
+      valid.push_back(ok);
+      xs.push_back(loadBF16x8(operand(0), e.add(xOffset, column)));
+    }
+    SmallVector<SmallVector<Value>> values;
+    for (Value x : xs)
+      values.push_back(widenBF16x8(x));
+    if (norm) {
+      Value sum = e.f32(0.0);
+      for (const SmallVector<Value> &v : values) {
+        Value part = e.f32(0.0);
+        for (Value x : v)
+          part = e.fma(x, x, part);
+        sum = e.fadd(sum, part);
+      }
+      Value inv = e.invRMS(e.warpSum(sum), k, norm->eps);
+      // The norm weights only now (from cache), not held with the row.
+      for (int64_t j = 0; j < rounds; ++j) {
+        SmallVector<Value> g =
+            widenBF16x8(loadBF16x8(norm->weight, columns[j]));
+        for (int64_t i = 0; i < kVec; ++i)
+          values[j][i] =
+              e.roundBF16(e.fmul(e.roundBF16(e.fmul(values[j][i], inv)), g[i]));
+      }
+    }
+    Value rowStart = e.mul(m, e.c64(layout.rowStride));
+    auto storeGroup = [&](int64_t j, Value v) {
+      Value at = e.add(rowStart, e.mul(columns[j], e.c64(2)));
+      auto put = [&] {
+        LLVM::StoreOp::create(e.b, e.loc, v, e.gep(sharedBase, i8, at),
+                              /*alignment=*/16);
+      };
+      if (valid[j])
+        ifThen(valid[j], put);
+      else
+        put();
+    };
+    for (int64_t j = 0; j < rounds; ++j) {
+      if (!fp8) {
+        auto type = VectorType::get({kVec}, bf16());
+        Value out = LLVM::UndefOp::create(e.b, e.loc, type);
+        for (int64_t i = 0; i < kVec; ++i)
+          out = LLVM::InsertElementOp::create(
+              e.b, e.loc, out,
+              arith::TruncFOp::create(e.b, e.loc, bf16(), values[j][i]),
+              c32(static_cast<int32_t>(i)));
+        storeGroup(j, out);
+        continue;
+      }
+      // The half warp's 128 columns share a power-of-two scale.
+      Value largest = e.f32(0.0);
+      for (Value x : values[j])
+        largest = e.fmax(largest, math::AbsFOp::create(e.b, e.loc, x));
+      largest = lowLanesReduce(largest, 16, /*max=*/true);
+      Value exponent = arith::AndIOp::create(
+          e.b, e.loc,
+          arith::ShRUIOp::create(e.b, e.loc, bitcast(i32(), largest), c32(23)),
+          c32(0xFF));
+      // 2^(141 - exponent) (largest times it in [2^14, 2^15)), kept a
+      // normal number whose inverse is one too.
+      Value field = arith::MinSIOp::create(
+          e.b, e.loc, arith::SubIOp::create(e.b, e.loc, c32(268), exponent),
+          c32(253));
+      Value scale =
+          bitcast(f32, arith::ShLIOp::create(e.b, e.loc, field, c32(23)));
+      Value inverse =
+          bitcast(f32, arith::ShLIOp::create(
+                           e.b, e.loc,
+                           arith::SubIOp::create(e.b, e.loc, c32(254), field),
+                           c32(23)));
+      Value out =
+          LLVM::UndefOp::create(e.b, e.loc, VectorType::get({4}, i32()));
+      for (int64_t i = 0; i < kVec; i += 2)
+        out = LLVM::InsertElementOp::create(
+            e.b, e.loc, out,
+            packF16x2(e.fmul(values[j][i], scale),
+                      e.fmul(values[j][i + 1], scale)),
+            c32(static_cast<int32_t>(i / 2)));
+      storeGroup(j, out);
+      // Lane 0 of the half warp stores the inverse of its block.
+      Value first =
+          cmpI(arith::CmpIPredicate::eq, e.rem(lane, e.c64(16)), e.c64(0));
+      if (valid[j])
+        first = arith::AndIOp::create(e.b, e.loc, first, valid[j]);
+      Value blockIndex = e.div(columns[j], e.c64(128));
+      Value at =
+          e.add(e.c64(layout.scalesOffset),
+                e.mul(e.add(e.mul(m, e.c64(k / 128)), blockIndex), e.c64(4)));
+      ifThen(first, [&] { e.store(inverse, sharedBase, e.div(at, e.c64(4))); });
+    }
   }
 
   /// The input row a matrix product's output row `row` reads.

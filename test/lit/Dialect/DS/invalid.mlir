@@ -620,6 +620,11 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
+// expected-error @+1 {{tile_mma needs dynamic_shared_bytes (its rows' staged activations)}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = tile_mma> outputs = [] "ds.linear"
+
+// -----
+
 // expected-error @+1 {{cluster_block needs splits (blocks per cluster) in [2, 8], got 1}}
 ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = cluster_block, block = 1024> outputs = [] "ds.sample"
 
@@ -689,6 +694,13 @@ func.func @f() attributes {ds.entry = "train"} {
 
 // expected-error @+1 {{attribute 'ds.config' must be a #ds.kernel_config, got 4 : i64}}
 func.func @f() attributes {ds.config = 4 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'ds.launch_bounds' must be [threads in [32, 1024], blocks per SM >= 1], got array<i64: 2048, 1>}}
+func.func @f() attributes {ds.launch_bounds = array<i64: 2048, 1>} {
   return
 }
 

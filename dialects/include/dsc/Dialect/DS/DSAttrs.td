@@ -123,7 +123,8 @@ def DS_KernelStrategy : I32EnumAttr<"KernelStrategy",
       I32EnumAttrCase<"PositionSplit", 5, "position_split">,
       I32EnumAttrCase<"PositionSplitMma", 6, "position_split_mma">,
       I32EnumAttrCase<"ClusterBlock", 7, "cluster_block">,
-      I32EnumAttrCase<"WarpAsync", 8, "warp_async">]> {
+      I32EnumAttrCase<"WarpAsync", 8, "warp_async">,
+      I32EnumAttrCase<"TileMma", 9, "tile_mma">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::dsc::ds";
 }
@@ -140,6 +141,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
     | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
     | `warp_async` | `warp` with each warp's weight rows copied to its share of the block's dynamic shared memory by `cp.async` (sm_80+), several iterations' groups requested before the first is used, without holding registers; each lane reads back only what it copied, so no barrier is needed for them; the block's token's activations are staged once in front of the warps' shares (one barrier) | `ds.moe_expert_down` |
+    | `tile_mma` | products on tensor cores (mma.sync m16n8k16, f32 accumulated): a block per 8 output features and 16 input rows, its warps splitting the reduction, their sums added through shared memory; the rows' activations staged once per block in dynamic shared memory (normalised there where the product has a fused norm; for fp8 weights as f16 with a power-of-two scale per row and 128-column block, the weights decoded by `cvt.rn.f16x2.e4m3x2` and each block's sum scaled once); rows past 16 by the blocks of later rows | `ds.linear`, `ds.gated_linear`, `ds.lm_head` (decode, with `tile-mma`) |
     | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory (`ds.sample`); a block per token, a warp per expert's logit, the choice by its first warp (`ds.moe_gate`) | `ds.sample`, `ds.moe_gate` |
     | `cluster_block` | `block` on a thread-block cluster (sm_90+) of `splits` blocks per row: every pass split over the cluster's threads; each block reduces through its shared memory, then one warp per block combines the cluster's block results, in rank order, through distributed shared memory between two cluster barriers (`ds.sample`); a token's experts spread over the cluster's warps, each logit stored into the first block's shared memory, the choice by that block's first warp after a cluster barrier (`ds.moe_gate`); a (token, head) per cluster, each block merging a slice of the split attention's latent row into every block's copy, then its share of the value features (`ds.mla_absorb_value combine(...)`) | `ds.sample`, `ds.moe_gate`, `ds.mla_absorb_value` |
@@ -151,8 +153,8 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     ignored on the host). `query_group` is meaningful only for
     `warp_query_group` and must be 1 otherwise. `dynamic_shared_bytes` is
     the dynamic shared memory a block asks for at launch (at most 227 KB,
-    sm_90's opt-in maximum; `position_split_mma` and `warp_async`, which
-    needs it, use it; the others' shared arrays are static); the program's
+    sm_90's opt-in maximum; `position_split_mma`, and `warp_async` and
+    `tile_mma`, which need it, use it; the others' shared arrays are static); the program's
     launch record carries it. `splits` is the
     most blocks one token's positions are spread over, for
     `position_split` and `position_split_mma`; the blocks of a cluster (2

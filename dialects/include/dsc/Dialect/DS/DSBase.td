@@ -71,6 +71,10 @@ def DS_Dialect : Dialect {
     // kernel itself (griddepcontrol.wait after its first weight loads), so
     // its entry does not (ds-generate-kernels).
     "::mlir::UnitAttr":$waits_in_body,
+    // func.func of a CUDA kernel's body: [threads per block, blocks per
+    // SM] its registers must allow; its entry gets them as launch bounds
+    // (ds-generate-kernels).
+    "::mlir::DenseI64ArrayAttr":$launch_bounds,
     // scheduled func.func: where its logits and sampled tokens are.
     "::dsc::ds::ArgAttr":$logits,
     "::dsc::ds::ArgAttr":$sampled

@@ -101,6 +101,34 @@ struct MoEDownTerms {
 };
 std::optional<MoEDownTerms> moeDownTerms(MoEExpertDownOp op);
 
+/// A `tile_mma` product (ds.linear, ds.gated_linear, ds.lm_head on tensor
+/// cores): a block per kTileMmaFeatures output features (mma.sync
+/// m16n8k16's N: the weight rows are its B operand) and kTileMmaRows input
+/// rows (its M), its warps taking the 128-byte iterations of the weight
+/// rows in turn. A warp's iterations stay in its registers together: at
+/// most kTileMmaRegisterIterations over all its weights (16 registers
+/// each).
+constexpr int64_t kTileMmaFeatures = 8;
+constexpr int64_t kTileMmaRows = 16;
+constexpr int64_t kTileMmaRegisterIterations = 4;
+/// A `tile_mma` block's dynamic shared memory, in bytes from its start:
+/// `rows` staged activation rows (`rowStride` apart: the row's f16 or bf16
+/// plus 16 bytes, so that the rows fall in different banks), for fp8
+/// weights their f32 inverse scales ([rows][cols / 128]), then the warps'
+/// f32 sums ([warps][terms][32 lanes][4]).
+struct TileMmaLayout {
+  /// Rows staged at once: a power of two, at most kTileMmaRows; a block
+  /// takes its rows in passes of this many.
+  int64_t rows = 0, rowStride = 0, scalesOffset = 0, sumsOffset = 0, bytes = 0;
+};
+TileMmaLayout tileMmaLayout(int64_t cols, bool fp8, int64_t terms,
+                            int64_t warps, int64_t rows);
+/// The layout staging the most rows (16, 8, ..., 1) in `maxBytes`; `rows`
+/// is 0 where not even one fits. The configuration pass sizes a block by
+/// it and the kernel recovers its rows from the bytes it was given.
+TileMmaLayout tileMmaLayoutWithin(int64_t cols, bool fp8, int64_t terms,
+                                  int64_t warps, int64_t maxBytes);
+
 /// Whether `op` is a kernel-level op (every target generates its kernel).
 bool isKernelOp(mlir::Operation *op);
 
