@@ -226,30 +226,13 @@ private:
     if (!tileMmaProducts || entry != "decode" || !tensorCores ||
         !target.hasMmaSync || !device)
       return {};
-    Type weight = op->getOperand(1).getType();
-    int64_t n = 0, k = 0, elementBytes = 2;
-    if (auto fp8 = dyn_cast<FP8BlockWeightType>(weight)) {
-      if (!target.hasFp8Convert || fp8.getBlockCols() % 128 != 0 ||
-          fp8.getBlockRows() % kTileMmaFeatures != 0)
-        return {};
-      n = fp8.getRows();
-      k = fp8.getCols();
-      elementBytes = 1;
-    } else {
-      auto type = cast<RankedTensorType>(weight);
-      if (type.getRank() != 2)
-        return {};
-      n = type.getDimSize(0);
-      k = type.getDimSize(1);
-    }
-    if (n % kTileMmaFeatures != 0 || (k * elementBytes) % 128 != 0 ||
-        (getInputNorm(op) && k % 256 != 0))
+    std::optional<TileMmaProduct> product = tileMmaProduct(op);
+    if (!product || (product->fp8 && !target.hasFp8Convert))
       return {};
-    int64_t terms = isa<GatedLinearOp>(op) ? 2 : 1;
-    int64_t iterations = k * elementBytes / 128;
+    int64_t terms = product->terms, iterations = product->iterations;
     int64_t perWarp = kTileMmaRegisterIterations / terms;
     int64_t warps = std::max<int64_t>((iterations + perWarp - 1) / perWarp, 4);
-    int64_t tiles = n / kTileMmaFeatures;
+    int64_t tiles = product->features / kTileMmaFeatures;
     while (warps < 16 && 2 * warps <= iterations &&
            tiles * warps < 8 * device->smCount)
       warps *= 2;
@@ -257,7 +240,7 @@ private:
     if (warps > 16)
       return {};
     TileMmaLayout layout =
-        tileMmaLayoutWithin(k, elementBytes == 1, terms, warps,
+        tileMmaLayoutWithin(product->cols, product->fp8, terms, warps,
                             std::min(device->sharedMemoryPerSM / 2 - 1024,
                                      target.maxSharedMemoryPerBlock));
     if (!layout.rows)

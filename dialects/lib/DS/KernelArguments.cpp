@@ -58,6 +58,49 @@ PositionSplitMmaLayout positionSplitMmaLayout(int64_t width) {
   return l;
 }
 
+std::optional<TileMmaProduct> tileMmaProduct(Operation *op, std::string *why) {
+  auto fail = [&](const std::string &reason) -> std::optional<TileMmaProduct> {
+    if (why)
+      *why = reason;
+    return std::nullopt;
+  };
+  if (!isa<LinearOp, GatedLinearOp, LMHeadOp>(op))
+    return fail("tile_mma computes ds.linear, ds.gated_linear and ds.lm_head "
+                "only");
+  TileMmaProduct p;
+  p.terms = isa<GatedLinearOp>(op) ? 2 : 1;
+  Type weight = op->getOperand(1).getType();
+  int64_t elementBytes = 2;
+  if (auto fp8 = dyn_cast<FP8BlockWeightType>(weight)) {
+    if (fp8.getBlockCols() % 128 != 0 ||
+        fp8.getBlockRows() % kTileMmaFeatures != 0)
+      return fail("tile_mma needs fp8 scale blocks of a multiple of 128 "
+                  "columns and 8 rows");
+    p.fp8 = true;
+    p.features = fp8.getRows();
+    p.cols = fp8.getCols();
+    elementBytes = 1;
+  } else {
+    auto type = dyn_cast<RankedTensorType>(weight);
+    if (!type || type.getRank() != 2)
+      return fail("tile_mma needs a 2-D weight");
+    p.features = type.getDimSize(0);
+    p.cols = type.getDimSize(1);
+  }
+  if (p.features % kTileMmaFeatures != 0)
+    return fail("tile_mma needs a multiple of 8 output features, not " +
+                std::to_string(p.features));
+  if (p.cols * elementBytes % 128 != 0)
+    return fail("tile_mma needs weight rows of a multiple of 128 bytes, not " +
+                std::to_string(p.cols * elementBytes));
+  if (getInputNorm(op) && p.cols % 256 != 0)
+    return fail("tile_mma folds a norm into rows of a multiple of 256 "
+                "columns only, not " +
+                std::to_string(p.cols));
+  p.iterations = p.cols * elementBytes / 128;
+  return p;
+}
+
 TileMmaLayout tileMmaLayout(int64_t cols, bool fp8, int64_t terms,
                             int64_t warps, int64_t rows) {
   TileMmaLayout l;

@@ -41,6 +41,9 @@ struct KernelBodyContext {
 struct KernelShape {
   ParallelDim parallel = ParallelDim::Tokens;
   int64_t extent = 0;
+  /// Why the configuration cannot be generated (a hand-written one that the
+  /// strategy does not fit); empty on success.
+  std::string error;
 };
 
 class KernelBody {
@@ -62,8 +65,11 @@ protected:
   std::function<LLVM::GlobalOp()> dynamicSharedArray;
 
   KernelShape shape(std::pair<ParallelDim, int64_t> split) const {
-    return {split.first, split.second};
+    return {split.first, split.second, failure};
   }
+  /// Set by a strategy that cannot generate its configuration (the
+  /// generator reports it on the op).
+  std::string failure;
 
   Value operand(unsigned i) { return e.operandPtrs.lookup(i); }
   /// The RMSNorm a product reads its input through (its `norm(...)`

@@ -219,6 +219,10 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   kernels::KernelBodyContext context{
       emitter, cache, config, invFreqTable, sharedArray, dynamicSharedArray};
   kernels::KernelShape shape = row->emit(context, op);
+  if (!shape.error.empty())
+    return op->emitOpError("cannot be generated as '")
+           << stringifyKernelStrategy(config.getStrategy())
+           << "': " << shape.error;
   func::ReturnOp::create(b, loc);
   // Its entry then only lets the next kernel launch (CudaKernels.cpp).
   if (emitter.waitsInBody)

@@ -209,15 +209,29 @@ private:
   std::pair<ParallelDim, int64_t>
   tileMma(ArrayRef<unsigned> weightOperands, int64_t rowsPerToken,
           const std::function<void(ArrayRef<Value>, Value)> &store) {
+    std::optional<TileMmaProduct> product = tileMmaProduct(e.op, &failure);
+    if (!product)
+      return {ParallelDim::Static, 0};
     SmallVector<WeightView> ws;
     for (unsigned operand : weightOperands)
       ws.push_back(e.weight(operand));
-    const WeightView &w0 = ws.front();
-    int64_t n = w0.rows, k = w0.cols, terms = ws.size();
-    bool fp8 = w0.fp8;
+    int64_t n = product->features, k = product->cols, terms = product->terms;
+    bool fp8 = product->fp8;
+    if (fp8 && e.fp8Decode != FP8Decode::Hardware) {
+      failure = "fp8 weights need the e4m3x2 conversion (sm_89+)";
+      return {ParallelDim::Static, 0};
+    }
     int64_t block = config.getBlock(), warps = block / Emitter::kWarp;
     TileMmaLayout layout = tileMmaLayoutWithin(k, fp8, terms, warps,
                                                config.getDynamicSharedBytes());
+    if (!layout.rows) {
+      failure = "dynamic_shared_bytes = " +
+                std::to_string(config.getDynamicSharedBytes()) +
+                " holds no staged row (one needs " +
+                std::to_string(tileMmaLayout(k, fp8, terms, warps, 1).bytes) +
+                ")";
+      return {ParallelDim::Static, 0};
+    }
     int64_t passRows = layout.rows, passes = kTileMmaRows / passRows;
     int64_t elementBytes = fp8 ? 1 : 2, rowBytes = k * elementBytes;
     int64_t iterations = rowBytes / 128;

@@ -111,6 +111,20 @@ std::optional<MoEDownTerms> moeDownTerms(MoEExpertDownOp op);
 constexpr int64_t kTileMmaFeatures = 8;
 constexpr int64_t kTileMmaRows = 16;
 constexpr int64_t kTileMmaRegisterIterations = 4;
+/// A product `tile_mma` can compute: its weights' output features and
+/// columns, its terms (2 for ds.gated_linear's gate and up), whether they
+/// are fp8 and the 128-byte iterations of a weight row.
+struct TileMmaProduct {
+  int64_t features = 0, cols = 0, terms = 1, iterations = 0;
+  bool fp8 = false;
+};
+/// `op`'s product shape where `tile_mma` applies to it (ds.linear,
+/// ds.gated_linear, ds.lm_head with 2-D weights; features a multiple of 8;
+/// rows a multiple of 128 bytes; fp8 scale blocks of a multiple of 128
+/// columns and 8 rows; a folded norm's row a multiple of 256 columns),
+/// else null and, where `why` is given, the reason.
+std::optional<TileMmaProduct> tileMmaProduct(mlir::Operation *op,
+                                             std::string *why = nullptr);
 /// A `tile_mma` block's dynamic shared memory, in bytes from its start:
 /// `rows` staged activation rows (`rowStride` apart: the row's f16 or bf16
 /// plus 16 bytes, so that the rows fall in different banks), for fp8
