@@ -17,7 +17,10 @@ Runs the carried CUDA executables and compares, for each tiny model:
 Kernel checks: every tiny model's --check-kernels executable, and the real
 V2-Lite config's with --dummy-weights, runs prompts of several lengths and
 batch sizes (prefill chunks, decode batches, greedy and sampled) comparing
-each GPU launch with the kernel's generic host lowering on the same inputs.
+each GPU launch with the kernel's generic host lowering on the same inputs;
+so do executables with decode's products on tensor cores (--tile-mma:
+tiny-v2-lite, tiny-v3-bf16, tiny-v3, V2-Lite bf16 and fp8), with a decode
+batch of 18 rows (two row groups of 16).
 Sampling: the CUDA and CPU executables draw with the same seed.
 Paged cache: tiny-v3 with pages of 4 positions; three prompts of different
 lengths run together from a shuffled page pool (DSRT_SHUFFLE_PAGES) give the
@@ -209,6 +212,12 @@ def kernel_checks():
                 ([ids(rng, 1100), ids(rng, 150), ids(rng, 40)], [])]
         check_kernels(name + " merged value", os.path.join(DIR, name, "check-merge.exe"),
                       sets, [], timeout=300)
+    # Decode's products on tensor cores (--tile-mma): a decode batch of 18
+    # rows takes two row groups of 16.
+    decode18 = ([ids(rng, 3) for _ in range(18)], ["--prompt-mode", "decode"])
+    for name in ["tiny-v2-lite", "tiny-v3-bf16", "tiny-v3"]:
+        sets = [([ids(rng, 7), ids(rng, 3)], []), decode18]
+        check_kernels(name + " tile_mma", os.path.join(DIR, name, "check-tile.exe"), sets, [])
     exe = os.path.join(DIR, "v2lite-check.exe")
     sets = [([ids(rng, 9, 100000), ids(rng, 4, 100000)], []),
             ([ids(rng, 5, 100000)], ["--temperature", "0.6", "--top-p", "0.95", "--seed", "1"]),
@@ -217,6 +226,11 @@ def kernel_checks():
     check_kernels("V2-Lite (dummy weights)", exe, sets, ["--dummy-weights"], timeout=500)
     check_kernels("V2-Lite fp8 (dummy weights)", os.path.join(DIR, "v2lite-fp8-check.exe"), sets[:1],
                   ["--dummy-weights"], timeout=500)
+    decode18 = ([ids(rng, 3, 100000) for _ in range(18)], ["--prompt-mode", "decode"])
+    for q in ["bf16", "fp8"]:
+        check_kernels(f"V2-Lite {q} tile_mma (dummy weights)",
+                      os.path.join(DIR, f"v2lite-{q}-tile-check.exe"), [sets[0], decode18],
+                      ["--dummy-weights"], timeout=500)
 
 
 def sampling_statistics():

@@ -30,6 +30,9 @@
 #                         --fuse-attention-combine (check-cuda.py: the same
 #                         logits)
 #   v2lite-check.exe      the same with --check-kernels, small geometry
+#   v2lite-{bf16,fp8}-tile-check.exe  with --tile-mma, room for 20 rows
+#   <model>/check-tile.exe  with --tile-mma (tiny-v2-lite, tiny-v3-bf16,
+#                         tiny-v3), room for 20 rows
 #   v2lite-long.exe       the same with the model's whole context (163840)
 #   v3-6layers.exe        the real V3 config cut to 6 layers (fp8)
 #   *-info*.json          `dsc info --json` of each, for perf_table.py's floors
@@ -128,6 +131,13 @@ for name in tiny-v2-lite tiny-v3; do
   "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-merge.exe" --target=cuda:sm_90a --check-kernels \
     --fuse-attention-combine --max-seq-len 1152 --max-batch 4 --prefill-chunk 256 2>/dev/null
 done
+# Decode's products on tensor cores (--tile-mma, off by default): bf16
+# with folded norms (tiny-v2-lite, tiny-v3-bf16) and fp8 (tiny-v3) against
+# their host twins, room for a decode batch of 20 (two row groups).
+for name in tiny-v2-lite tiny-v3-bf16 tiny-v3; do
+  "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-tile.exe" --target=cuda:sm_90a --check-kernels \
+    --tile-mma --fuse-norms --max-seq-len 64 --max-batch 20 --prefill-chunk 12 2>/dev/null
+done
 # Paged cache: pages of 4 positions, so prompts span several pages.
 "$DSC" compile "$D/ckpt" -o "$D/paged.exe" --target=cuda:sm_90a "${COMPILE[@]}" --page-size 4 2>/dev/null
 # The performance table (perf_table.py): V2-Lite in bf16 and fp8 for batches
@@ -157,6 +167,11 @@ $PY -c "import json, sys; c = json.load(open(sys.argv[1])); c['num_hidden_layers
   --check-kernels --max-seq-len 64 --max-batch 4 --prefill-chunk 16
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-fp8-check.exe" --target=cuda:sm_90a \
   --check-kernels --quantize=fp8 --max-seq-len 64 --max-batch 4 --prefill-chunk 16
+for q in bf16 fp8; do
+  "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-$q-tile-check.exe" --target=cuda:sm_90a \
+    --check-kernels --tile-mma --quantize=$([ $q = fp8 ] && echo fp8 || echo none) \
+    --max-seq-len 64 --max-batch 20 --prefill-chunk 16
+done
 # BASE_DSC=path/to/an/earlier/dsc: the same V2-Lite executable from it, which
 # check-cuda.py times against this build's in the same call.
 if [ -n "${BASE_DSC:-}" ]; then
