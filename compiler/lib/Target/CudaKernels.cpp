@@ -182,13 +182,14 @@ FailureOr<CudaImage> compileCudaKernels(ModuleOp kernels,
                  UnitAttr::get(ctx));
       auto bounds = launchBounds.find(name);
       if (bounds != launchBounds.end()) {
-        auto [threads, blocks] =
-            std::pair(bounds->second[0], bounds->second[1]);
+        // [threads, blocks per SM] (ds.launch_bounds, verified by the
+        // dialect): .maxntid and .minnctapersm.
+        auto threads = static_cast<int32_t>(bounds->second[0]);
+        f->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
+                   DenseI32ArrayAttr::get(ctx, {threads, 1, 1}));
         f->setAttr(
-            NVVM::NVVMDialect::getMaxntidAttrName(),
-            DenseI32ArrayAttr::get(ctx, {static_cast<int32_t>(threads), 1, 1}));
-        f->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
-                   IntegerAttr::get(IntegerType::get(ctx, 32), blocks));
+            NVVM::NVVMDialect::getMinctasmAttrName(),
+            IntegerAttr::get(IntegerType::get(ctx, 32), bounds->second[1]));
       }
     }
     // The body is called once, from its entry: inlined there (an NVPTX
