@@ -537,8 +537,7 @@ private:
         SmallVector<Value> g =
             widenBF16x8(loadBF16x8(norm->weight, columns[j]));
         for (int64_t i = 0; i < kVec; ++i)
-          values[j][i] =
-              e.roundBF16(e.fmul(e.roundBF16(e.fmul(values[j][i], inv)), g[i]));
+          values[j][i] = e.normalized(values[j][i], g[i], inv);
       }
     }
     Value rowStart = e.mul(m, e.c64(layout.rowStride));
