@@ -132,11 +132,12 @@ public:
             return tiled;
           return target.hasWarpShuffle ? warp() : generic();
         })
+        .Case([&](RMSNormOp norm) { return rmsNorm(norm); })
         // Reductions along a row: 32 lanes share it where warps exist.
-        .Case<RMSNormOp, RouterLogitsOp, MLACacheWriteOp, MLAAbsorbQueryOp,
-              MoEExpertUpOp>([&](Operation *) {
-          return target.hasWarpShuffle ? warp() : generic();
-        })
+        .Case<RouterLogitsOp, MLACacheWriteOp, MLAAbsorbQueryOp, MoEExpertUpOp>(
+            [&](Operation *) {
+              return target.hasWarpShuffle ? warp() : generic();
+            })
         .Case([&](SampleOp) { return sampler(); })
         .Case([&](MLALatentAttentionOp attention) {
           return latentAttention(attention, entry);
@@ -172,6 +173,26 @@ private:
   KernelConfigAttr warp() const {
     return KernelConfigAttr::get(context, KernelStrategy::Warp, 4 * kWarp, 1,
                                  /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
+  /// RMSNorm: a block per row where the row reads in 256-column groups
+  /// and has more than a warp's registers hold together
+  /// (kRMSNormWarpGroups), with enough warps that each holds
+  /// kRMSNormBlockGroups (at most the target's threads per block); else a
+  /// warp per row.
+  KernelConfigAttr rmsNorm(RMSNormOp op) const {
+    if (!target.hasWarpShuffle)
+      return generic();
+    int64_t width = op.getInput().getType().getShape().back();
+    constexpr int64_t kSpan = kWarp * 8;
+    int64_t groups = width / kSpan;
+    if (width % kSpan != 0 || groups <= kRMSNormWarpGroups)
+      return warp();
+    int64_t warps = std::min<int64_t>((groups + kRMSNormBlockGroups - 1) /
+                                          kRMSNormBlockGroups,
+                                      target.maxThreadsPerBlock / kWarp);
+    return KernelConfigAttr::get(context, KernelStrategy::Block, warps * kWarp,
+                                 1, /*dynamicSharedBytes=*/0, /*splits=*/1);
   }
 
   /// The routed experts' down projection with its weights staged in shared

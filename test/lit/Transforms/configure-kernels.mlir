@@ -85,6 +85,11 @@
 // are not whole tiles of 8: warp.
 // SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM90-LABEL: func.func @decode_norms
+// SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>{{.*}}tensor<?x2048xbf16>
+// SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 448>{{.*}}tensor<?x7168xbf16>
+// SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 1024>{{.*}}tensor<?x32768xbf16>
+// SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>{{.*}}tensor<?x7000xbf16>
 // SM90: func.func @not_an_entry
 // SM90-NOT: ds.config
 
@@ -144,6 +149,8 @@
 // CPU-NOT: strategy = warp
 // CPU-NOT: strategy = position_split
 // CPU-NOT: strategy = block
+// CPU-LABEL: func.func @decode_norms
+// CPU-COUNT-4: ds.rms_norm {{.*}}strategy = generic
 
 // BADTARGET: error: ds-configure-kernels: unknown target 'cuda:sm_75' (known: cpu, cuda:sm_80, cuda:sm_89, cuda:sm_90a)
 // BADGPU: error: ds-configure-kernels: unknown gpu 'b200' (known: h200, h100, a100, l40s)
@@ -258,6 +265,21 @@ func.func @decode_products(%x: tensor<?x2048xbf16>, %g: tensor<2048xbf16>,
   %e = ds.lm_head %x, %head rows(%rows : tensor<?xi32>) : tensor<?x2048xbf16>, tensor<102400x2048xbf16> -> tensor<?x102400xf32>
   %f = ds.linear %wide, %down : tensor<?x10944xbf16>, tensor<2048x10944xbf16> -> tensor<?x2048xbf16>
   %h = ds.linear %x, %odd : tensor<?x2048xbf16>, tensor<500x2048xbf16> -> tensor<?x500xbf16>
+  return
+}
+
+// RMSNorm: a warp per row while the row's 256-column groups fit its
+// registers together (8: 2,048 columns), else a block per row, 2 groups a
+// warp (V3's 7,168: 14 warps), at most 1,024 threads; rows that do not read
+// in such groups keep a warp.
+func.func @decode_norms(%a: tensor<?x2048xbf16>, %ga: tensor<2048xbf16>,
+                        %b: tensor<?x7168xbf16>, %gb: tensor<7168xbf16>,
+                        %c: tensor<?x32768xbf16>, %gc: tensor<32768xbf16>,
+                        %d: tensor<?x7000xbf16>, %gd: tensor<7000xbf16>) attributes {ds.entry = "decode"} {
+  %0 = ds.rms_norm %a, %ga {eps = 1.0e-06 : f64} : tensor<?x2048xbf16>, tensor<2048xbf16>
+  %1 = ds.rms_norm %b, %gb {eps = 1.0e-06 : f64} : tensor<?x7168xbf16>, tensor<7168xbf16>
+  %2 = ds.rms_norm %c, %gc {eps = 1.0e-06 : f64} : tensor<?x32768xbf16>, tensor<32768xbf16>
+  %3 = ds.rms_norm %d, %gd {eps = 1.0e-06 : f64} : tensor<?x7000xbf16>, tensor<7000xbf16>
   return
 }
 

@@ -20,6 +20,7 @@
 #include "dsc/Target/HostKernels.h"
 
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -1142,7 +1143,7 @@ public:
                             /*alignment=*/16);
     };
     int64_t groups = width / (kWarp * 8);
-    if (vector && groups <= kLoadsInFlight / 2) {
+    if (vector && groups <= kRMSNormWarpGroups) {
       // The whole row in registers: every load of the row and of the
       // weight issued at once, one pass.
       SmallVector<SmallVector<Value>> xs, ws;

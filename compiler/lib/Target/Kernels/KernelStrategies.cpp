@@ -22,6 +22,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        emitNormOrElementwiseKernel, normOrElementwiseCost},
       {RMSNormOp::getOperationName(), KernelStrategy::Warp,
        emitNormOrElementwiseKernel, normOrElementwiseCost},
+      {RMSNormOp::getOperationName(), KernelStrategy::Block,
+       emitNormOrElementwiseKernel, normOrElementwiseCost},
       {RopeOp::getOperationName(), KernelStrategy::Generic,
        emitNormOrElementwiseKernel, normOrElementwiseCost},
       {SwiGLUOp::getOperationName(), KernelStrategy::Generic,

@@ -2,7 +2,8 @@
 //
 // The kernels of ds.embed, ds.rms_norm, ds.rope, ds.swiglu and ds.add: a
 // row or an element per parallel index on the host; RMSNorm gets a warp per
-// row on CUDA targets (16-byte loads where the width allows).
+// row on CUDA targets (16-byte loads where the width allows), a block per
+// row where the row is wider than a warp's loads in flight.
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,7 +78,32 @@ private:
     return {ParallelDim::TokensTimesStatic, rows * Emitter::kWarp};
   }
 
+  /// GPU, `block` strategy: a block per row, its warps loading their
+  /// 256-column groups of the row and of the norm weights all at once, the
+  /// groups' sums of squares shared through shared memory
+  /// (normalizedRowStage, the products' staging: the same sums in the same
+  /// order as the warp kernel, so the same bits), each warp storing its
+  /// groups of the normalised row.
+  std::pair<ParallelDim, int64_t> rmsNormBlock(RMSNormOp op) {
+    int64_t width = featureCount(op.getInput());
+    int64_t rows = rowsPerToken(op.getInput());
+    int64_t block = config.getBlock();
+    Emitter::RowNorm norm{operand(1), op.getEps().convertToDouble()};
+    Value partials = sharedPointer("square_sums", width / 8);
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value row = e.div(index, e.c64(block));
+      Value lane = e.rem(index, e.c64(Emitter::kWarp));
+      Value offset = e.mul(row, e.c64(width));
+      StagingBuffers out{e.gep(result(), bf16(), offset), partials};
+      normalizedRowStage(norm, operand(0), offset, width, lane, index, out)
+          .run();
+    });
+    return {ParallelDim::TokensTimesStatic, rows * block};
+  }
+
   std::pair<ParallelDim, int64_t> rmsNorm(RMSNormOp op) {
+    if (gpu && config.getStrategy() == KernelStrategy::Block)
+      return rmsNormBlock(op);
     if (gpu)
       return rmsNormWarp(op);
     int64_t width = featureCount(op.getInput());

@@ -64,6 +64,16 @@ struct PositionSplitMmaLayout {
 };
 PositionSplitMmaLayout positionSplitMmaLayout(int64_t width);
 
+/// ds.rms_norm on CUDA cores reads its row in 256-column groups (lane l
+/// takes columns g * 256 + 8 l, 16 bytes). The `warp` kernel (a warp per
+/// row) holds up to kRMSNormWarpGroups groups of the row and their norm
+/// weights in registers, every load issued at once; a wider row (V3's
+/// 7,168 columns: 28 groups) would take one memory latency per group, so
+/// it gets a block per row (`block`) whose warps hold kRMSNormBlockGroups
+/// groups each.
+constexpr int64_t kRMSNormWarpGroups = 8;
+constexpr int64_t kRMSNormBlockGroups = 2;
+
 /// How a `warp_async` product stages a warp's weights in shared memory:
 /// its rows of `cols` columns are read in 8-column groups (lane l takes
 /// columns g * 256 + 8 l), `groupsPerIteration` groups of every term per
