@@ -64,8 +64,9 @@
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
 // fp8: 8 + 4 bytes a lane and term (3072 an iteration): 4 in flight.
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
-// V3's 7,168 features (54 a SM) keep enough warps' loads in flight: warp.
-// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// V3's 7,168 features (54 a SM, under 64): warp_async too; its token's
+// 8 rows of 2,048 (32 KB) in front of the warps' stages.
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 69632>
 // Decode products on tensor cores (with tile-mma): a block per 8 output features and 16
 // rows, its warps taking the weight rows' 128-byte iterations in turn, at
 // most 4 of them a warp (2 a term for the gated product's two weights),
@@ -102,6 +103,9 @@
 // activations: one iteration of 4096 bytes a warp.
 // SM80-LABEL: func.func @experts_down
 // SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 38912>
+// sm_80's 108 SMs: V3's 7,168 features are 66 an SM, so `warp`.
+// SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async
+// SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // sm_80 has mma.sync but no e4m3 conversion: fp8 products stay `warp`;
 // 108 SMs (864 warps at 8 an SM).
 // SM80-LABEL: func.func @decode_products
