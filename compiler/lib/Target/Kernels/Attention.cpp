@@ -24,6 +24,10 @@
 namespace dsc::kernels {
 namespace {
 
+/// ds.mla_absorb_query's warp: the latent columns it computes (4 lanes of
+/// 8 columns each, times 8 row lanes).
+constexpr int64_t kAbsorbWarpColumns = 32;
+
 class AttentionKernels : public KernelBody {
 public:
   using KernelBody::KernelBody;
@@ -123,8 +127,10 @@ private:
   //===--- the absorbed attention in three kernels (§2.7) -----------------===//
 
   /// q_lat[t, h] = [bf16(q_nope W_UK[h]) | bf16(rope(q_pe))]. Generic: one
-  /// (token, head) per index. GPU: one thread per (token, head, column c <
-  /// R) and per rotary pair, so lanes read consecutive columns of W_UK.
+  /// (token, head) per index. GPU: a warp per (token, head, 32 latent
+  /// columns) where W_UK reads in 8-column groups, else one thread per
+  /// (token, head, column c < R) and per rotary pair, so lanes read
+  /// consecutive columns of W_UK.
   std::pair<ParallelDim, int64_t> absorbQuery(MLAAbsorbQueryOp op) {
     WeightView kvB = e.weight(2);
     int64_t latent = kvB.cols, ropeDim = op.getQkRopeHeadDim();
@@ -173,13 +179,19 @@ private:
           e.loadI64(operand(1), t), pairIndex, rope, freqs);
     };
     int64_t pairs = ropeDim / 2;
-    if (gpu && kvB.readsInGroups()) {
-      // One warp per (token, head, 8 latent columns): lane l takes the
-      // rows d = l, l + 32, ... of W_UK[h], one 16-byte load of 8 columns
-      // each (all issued at once), and the 8 column sums are reduced over
-      // the lanes; one more warp per (token, head) rotates q_pe.
-      int64_t columnGroups = latent / 8;
-      int64_t rowsPerLane = (nope + Emitter::kWarp - 1) / Emitter::kWarp;
+    if (gpu && kvB.readsInGroups() && latent % kAbsorbWarpColumns == 0) {
+      // One warp per (token, head, 32 latent columns): lane l = 4 r + c
+      // takes the 8 columns c0 + 8 c of the rows d = r, r + 8, ... of
+      // W_UK[h], one 16-byte (bf16) or 8-byte (fp8) load each, all issued
+      // at once: every load instruction of the warp reads 8 rows' 64 (32)
+      // contiguous bytes, whole sectors. Each lane sums its rows for its 8
+      // columns; butterflies over the row lanes (offsets 4, 8, 16) add the
+      // 8 row lanes, and lanes 0-3 store the 32 columns. One more warp per
+      // (token, head) rotates q_pe.
+      constexpr int64_t kColumnLanes = kAbsorbWarpColumns / 8;
+      constexpr int64_t kRowLanes = Emitter::kWarp / kColumnLanes;
+      int64_t columnGroups = latent / kAbsorbWarpColumns;
+      int64_t rowsPerLane = (nope + kRowLanes - 1) / kRowLanes;
       Value warp = e.c64(Emitter::kWarp);
       e.loop(e.begin, e.end, [&](Value index) {
         Value warpIndex = e.div(index, warp), lane = e.rem(index, warp);
@@ -192,7 +204,9 @@ private:
             /*withElse=*/true);
         OpBuilder::InsertionGuard guard(e.b);
         e.b.setInsertionPointToStart(&isQAbs.getThenRegion().front());
-        Value c0 = e.mul(group, e.c64(8));
+        Value rowLane = e.div(lane, e.c64(kColumnLanes));
+        Value c0 = e.add(e.mul(group, e.c64(kAbsorbWarpColumns)),
+                         e.mul(e.rem(lane, e.c64(kColumnLanes)), e.c64(8)));
         Value qBase =
             e.add(e.mul(t, e.c64(heads * qkDim)), e.mul(h, e.c64(qkDim)));
         Value kvRow0 = e.mul(h, e.c64(nope + vDim));
@@ -202,7 +216,7 @@ private:
         // before the wait for the query's producer.
         SmallVector<std::pair<Value, Value>> ds; // (inRange, safe row)
         for (int64_t r = 0; r < rowsPerLane; ++r) {
-          Value d = e.add(lane, e.c64(r * Emitter::kWarp));
+          Value d = e.add(rowLane, e.c64(r * kRowLanes));
           Value inRange = cmpI(arith::CmpIPredicate::slt, d, e.c64(nope));
           Value safeD = select(inRange, d, e.c64(nope - 1));
           ds.push_back({inRange, safeD});
@@ -218,16 +232,21 @@ private:
         for (auto &[q, ws] : rows)
           for (int64_t j = 0; j < 8; ++j)
             sums[j] = e.fma(q, ws[j], sums[j]);
+        for (int32_t offset = kColumnLanes; offset < Emitter::kWarp;
+             offset *= 2)
+          for (Value &sum : sums)
+            sum = e.fadd(sum, e.shuffleXor(sum, offset));
         Value out =
             e.add(e.mul(e.add(e.mul(t, e.c64(heads)), h), e.c64(width)), c0);
-        for (int64_t j = 0; j < 8; ++j) {
-          Value total = e.warpSum(sums[j]);
-          auto first = scf::IfOp::create(
-              e.b, e.loc, cmpI(arith::CmpIPredicate::eq, lane, e.c64(j)),
-              /*withElse=*/false);
+        auto first = scf::IfOp::create(
+            e.b, e.loc,
+            cmpI(arith::CmpIPredicate::slt, lane, e.c64(kColumnLanes)),
+            /*withElse=*/false);
+        {
           OpBuilder::InsertionGuard inner(e.b);
           e.b.setInsertionPointToStart(&first.getThenRegion().front());
-          e.storeBF16(total, result(), e.add(out, e.c64(j)));
+          for (int64_t j = 0; j < 8; ++j)
+            e.storeBF16(sums[j], result(), e.add(out, e.c64(j)));
         }
         e.b.setInsertionPointToStart(&isQAbs.getElseRegion().front());
         // Every path waits before it reads the query.
