@@ -73,8 +73,14 @@ constexpr int64_t kMergeFeaturesPerWarp = 4;
 /// 524 / 518 tok/s), best or level at 4K. Before the activations were staged
 /// (241 registers, 2 blocks an SM whatever the sizing) the same sizing took
 /// 0.426 ms per step against 0.452 for 2 blocks and 0.506 for `warp`.
+/// fp8 rows (half the bytes an iteration) are sized for 4 blocks where
+/// that makes one token's blocks one wave and 3 would not: V2-Lite's 512
+/// blocks (3 an SM left 1.29 waves; Nsight Compute: 16.3 µs, 30% of the
+/// DRAM bandwidth) gain 3% at batch 1 (thirteenth session). V3's 1,792
+/// (4.5 waves) lost 3.3% with 4 (2 stages a warp instead of 3).
 constexpr int64_t kWarpAsyncWarps = 4;
 constexpr int64_t kWarpAsyncBlocksPerSM = 3;
+constexpr int64_t kWarpAsyncFp8BlocksPerSM = 4;
 /// warp_async applies below this many output features per SM: V2-Lite's
 /// 2,048 (15.5 warps per SM at one token) and, since the block stages its
 /// token's activations, V3's 7,168 (54 per SM: 0.272 -> 0.204 ms per step
@@ -203,7 +209,9 @@ private:
   /// bytes in flight: fewer than kWarpAsyncMaxOutputsPerSM outputs per SM.
   /// kWarpAsyncWarps warps per block; the block's token's activations
   /// (MoEDownTerms::inputBytes) and each warp's stages sized so that
-  /// kWarpAsyncBlocksPerSM blocks share an SM's shared memory. Null where
+  /// kWarpAsyncBlocksPerSM blocks (kWarpAsyncFp8BlocksPerSM where every
+  /// row is fp8 and that makes a token's blocks one wave) share an SM's
+  /// shared memory. Null where
   /// it does not apply, the rows do not read in 8-column groups or the
   /// activations leave no room.
   KernelConfigAttr warpAsync(MoEExpertDownOp op) const {
@@ -217,10 +225,15 @@ private:
     // The block's share: its token's activations, then its warps' stages;
     // its warps are outputs of one token.
     int64_t warps = kWarpAsyncWarps;
-    int64_t perBlock =
-        std::min(device->sharedMemoryPerSM / kWarpAsyncBlocksPerSM - 1024,
-                 target.maxSharedMemoryPerBlock) -
-        terms->inputBytes;
+    int64_t blocks = outputs / warps;
+    int64_t blocksPerSM =
+        !terms->bf16Terms && blocks > kWarpAsyncBlocksPerSM * device->smCount &&
+                blocks <= kWarpAsyncFp8BlocksPerSM * device->smCount
+            ? kWarpAsyncFp8BlocksPerSM
+            : kWarpAsyncBlocksPerSM;
+    int64_t perBlock = std::min(device->sharedMemoryPerSM / blocksPerSM - 1024,
+                                target.maxSharedMemoryPerBlock) -
+                       terms->inputBytes;
     if (outputs % warps != 0 || perBlock <= 0)
       return {};
     WarpStageLayout layout =

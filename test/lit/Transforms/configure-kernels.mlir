@@ -62,10 +62,14 @@
 // 12288 bytes a warp, 22528 + 4 x 12288 = 71680.
 // SM90-LABEL: func.func @experts_down
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
-// fp8: 8 + 4 bytes a lane and term (3072 an iteration): 4 in flight.
-// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
+// fp8 rows only, and 512 blocks: more than 3 an SM (396) but not 4
+// (528), so sized for 4 blocks, one wave (233472 / 4 - 1024 = 57344
+// bytes); 8 + 4 bytes a lane and term (3072 an iteration): 2 in flight,
+// 22528 + 4 x 6144 = 47104.
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 47104>
 // V3's 7,168 features (54 a SM, under 64): warp_async too; its token's
-// 8 rows of 2,048 (32 KB) in front of the warps' stages.
+// 8 rows of 2,048 (32 KB) in front of the warps' stages; 1,792 blocks are
+// several waves either way, so sized for 3 blocks (3 in flight).
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 69632>
 // Decode products on tensor cores (with tile-mma): a block per 8 output features and 16
 // rows, its warps taking the weight rows' 128-byte iterations in turn, at
