@@ -4,7 +4,7 @@ given runs the same decode workloads in one process (--bench-sweep, warm-up
 then timed run), side by side, then the per-kernel profile of batch-1
 decode of each (--profile), largest kernels first.
 
-Usage: decode-quick.py DIR EXE[,EXE...] [--items decode:1,...] [--top N]
+Usage: decode-quick.py DIR EXE[,EXE...] [--items decode:1,...] [--top N] [--repeat N]
   EXE names are files in DIR (v2lite.exe, v2lite-base.exe, v2lite-fp8.exe),
   each optionally followed by environment settings for its runs:
   v2lite.exe:DSRT_NO_PDL=1 (several joined by ':').
@@ -29,12 +29,16 @@ def main():
     p.add_argument("--profile", help="profile only these EXEs (comma-separated)")
     p.add_argument("--profile-item", default="decode:1:n=4",
                    help="the workload profiled (default decode:1:n=4)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the whole list this many times, interleaved (A B A B), "
+                        "for the run-to-run spread; later rounds' columns are EXE#2, ...")
     a = p.parse_args()
-    exes = a.exes.split(",")
+    base = a.exes.split(",")
+    exes = [e if r == 1 else f"{e}#{r}" for r in range(1, a.repeat + 1) for e in base]
     items = a.items.split(",")
     got = {}
     def split(spec):
-        name, *settings = spec.split(":")
+        name, *settings = spec.split("#")[0].split(":")
         return os.path.join(a.dir, name), dict(s.split("=", 1) for s in settings)
 
     for exe in exes:
@@ -45,7 +49,7 @@ def main():
         except Exception as e:  # noqa: BLE001 - report and go on
             print(f"{exe}: FAILED {str(e)[-400:]}", flush=True)
     if not a.no_profile:
-        for exe in a.profile.split(",") if a.profile else exes:
+        for exe in a.profile.split(",") if a.profile else base:
             try:
                 path, env = split(exe)
                 prof, _ = sweep(path, [a.profile_item], 300, ["--profile"], env=env)
