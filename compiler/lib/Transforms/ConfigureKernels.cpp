@@ -211,9 +211,8 @@ private:
   /// (MoEDownTerms::inputBytes) and each warp's stages sized so that
   /// kWarpAsyncBlocksPerSM blocks (kWarpAsyncFp8BlocksPerSM where every
   /// row is fp8 and that makes a token's blocks one wave) share an SM's
-  /// shared memory. Null where
-  /// it does not apply, the rows do not read in 8-column groups or the
-  /// activations leave no room.
+  /// shared memory. Null where it does not apply, the rows do not read in
+  /// 8-column groups or the activations leave no room.
   KernelConfigAttr warpAsync(MoEExpertDownOp op) const {
     if (!target.hasAsyncCopy || !device)
       return {};
