@@ -48,6 +48,13 @@ void buildModelPipeline(mlir::OpPassManager &pm,
   // the norms fold, so that the router's norm clause comes along.
   if (options.fuseRouter)
     pm.addPass(createDSFuseRouter());
+  // The sampled and the likeliest tokens' log-probabilities (dsc compile
+  // --logprobs=K), computed on the device after the sample.
+  if (options.logProbs >= 0) {
+    DSLogProbsOptions logProbs;
+    logProbs.top = options.logProbs;
+    pm.addPass(createDSLogProbs(logProbs));
+  }
 }
 
 void buildSchedulePipeline(mlir::OpPassManager &pm,

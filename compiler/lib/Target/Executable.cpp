@@ -208,9 +208,20 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
                            static_cast<uint8_t>(stream),
                            waits.empty() ? 0 : fbb.CreateVector(waits)));
     }
+    // ds-logprobs: where the log-probabilities and their ids are, and how
+    // many top tokens a row reports (the ids' columns less the sampled one).
+    auto logProbs = f->getAttrOfType<ArgAttr>("ds.logprobs");
+    auto logProbIds = f->getAttrOfType<ArgAttr>("ds.logprob_ids");
+    auto topAttr = f->getAttrOfType<IntegerAttr>("ds.top_logprobs");
+    if (static_cast<bool>(logProbs) != static_cast<bool>(logProbIds) ||
+        static_cast<bool>(logProbs) != static_cast<bool>(topAttr))
+      return f.emitOpError("has part of ds-logprobs' schedule attributes");
+    int32_t top = topAttr ? static_cast<int32_t>(topAttr.getInt()) : -1;
     entries.push_back(fb::CreateEntry(
         fbb, fbb.CreateString(entry.getValue().str()), maxTokens.getInt(),
-        fbb.CreateVector(launches), logits.getValue(), sampled.getValue()));
+        fbb.CreateVector(launches), logits.getValue(), sampled.getValue(), top,
+        logProbs ? logProbs.getValue() : 0,
+        logProbIds ? logProbIds.getValue() : 0));
   }
 
   auto cache = fb::CreateCacheInfo(

@@ -46,6 +46,8 @@ constexpr int64_t kSamplerBinsPerThread = 17;
 /// Blocks of a sampler's cluster: the portable maximum, so a row's dozen
 /// passes over the vocabulary run on 8 SMs instead of one.
 constexpr int64_t kSamplerClusterBlocks = kMaxClusterBlocks;
+/// Threads of a ds.logprobs block.
+constexpr int64_t kLogProbsThreads = 1024;
 /// Blocks of the router's cluster (ds.moe_gate): the portable maximum, so
 /// that a token's experts spread over as many SMs as a cluster spans; and
 /// the most warps of one of its blocks (at 256 threads any register count
@@ -147,6 +149,7 @@ public:
               return target.hasWarpShuffle ? warp() : generic();
             })
         .Case([&](SampleOp) { return sampler(); })
+        .Case([&](LogProbsOp) { return logProbs(); })
         .Case([&](MLALatentAttentionOp attention) {
           return latentAttention(attention, entry);
         })
@@ -356,6 +359,18 @@ private:
       return KernelConfigAttr::get(context, KernelStrategy::ClusterBlock, block,
                                    1, /*dynamicSharedBytes=*/0,
                                    kSamplerClusterBlocks);
+    return KernelConfigAttr::get(context, KernelStrategy::Block, block, 1,
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
+  /// The log-probabilities: a block of kLogProbsThreads per row (a pass
+  /// over the vocabulary is a few loads per thread; the radix selection's
+  /// 256 bins and the top tokens fit static shared memory).
+  KernelConfigAttr logProbs() const {
+    if (!target.hasWarpShuffle)
+      return generic();
+    int64_t block = std::min(target.maxThreadsPerBlock, kLogProbsThreads);
+    block = std::max<int64_t>(block / kWarp * kWarp, kWarp);
     return KernelConfigAttr::get(context, KernelStrategy::Block, block, 1,
                                  /*dynamicSharedBytes=*/0, /*splits=*/1);
   }

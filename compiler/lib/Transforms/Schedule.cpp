@@ -216,7 +216,8 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       uint64_t begin = layer.getInt() * layerBytes;
       return Access{1, begin, begin + layerBytes};
     };
-    ArgAttr logits, sampled;
+    ArgAttr logits, sampled, logProbs, logProbIds;
+    int64_t topLogProbs = -1;
     for (Operation &op : body) {
       if (auto get = dyn_cast<GetWeightOp>(op)) {
         weightOf[get.getResult()] =
@@ -226,6 +227,18 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         logits = where.lookup(ret.getOperand(0));
         sampled = where.lookup(ret.getOperand(1));
+        // ds-logprobs: (logits, tokens, log-probabilities, ids, cache).
+        if (ret.getNumOperands() == 5) {
+          logProbs = where.lookup(ret.getOperand(2));
+          logProbIds = where.lookup(ret.getOperand(3));
+          topLogProbs = cast<RankedTensorType>(ret.getOperand(3).getType())
+                            .getDimSize(1) -
+                        1;
+          if (!logProbs || logProbs.getKind() != ArgKind::Arena ||
+              !logProbIds || logProbIds.getKind() != ArgKind::Arena)
+            return f.emitOpError("must return log-probabilities computed in "
+                                 "the arena");
+        }
         continue;
       }
       auto kernel = op.getAttrOfType<FlatSymbolRefAttr>("ds.kernel_ref");
@@ -315,6 +328,11 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
     func::ReturnOp::create(b, loc);
     f->setAttr("ds.logits", logits);
     f->setAttr("ds.sampled", sampled);
+    if (logProbs) {
+      f->setAttr("ds.logprobs", logProbs);
+      f->setAttr("ds.logprob_ids", logProbIds);
+      f->setAttr("ds.top_logprobs", b.getI64IntegerAttr(topLogProbs));
+    }
     return success();
   }
 };

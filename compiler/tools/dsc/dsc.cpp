@@ -11,6 +11,7 @@
 #include "dsc/Compiler/Passes.h"
 #include "dsc/Compiler/Pipelines.h"
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 #include "dsc/Frontend/CheckpointCheck.h"
 #include "dsc/Frontend/ModelConfig.h"
 #include "dsc/Frontend/ModelImporter.h"
@@ -205,6 +206,13 @@ cl::opt<bool> fuseAttentionCombine(
              "faster at 4K context, slower at batch 4 and in fp8, "
              "docs/performance.md, tenth session)"),
     cl::init(false), cl::sub(compileCommand));
+cl::opt<int>
+    logProbs("logprobs",
+             cl::desc("Compute on the device, after each sampled token, its "
+                      "log-probability and those of the N most likely tokens "
+                      "(ds-logprobs, 0 to 64; the executable prints them with "
+                      "--logprobs; default: off)"),
+             cl::value_desc("N"), cl::init(-1), cl::sub(compileCommand));
 cl::opt<std::string> weightsDir(
     "weights",
     cl::desc("Weights folder the executable reads by default (default: the "
@@ -610,6 +618,11 @@ int runCompile(const char *argv0) {
   options.fuseLMHeadNorm = !options.isCUDA();
   options.fuseRouter = fuseRouter;
   options.fuseAttentionCombine = fuseAttentionCombine;
+  if (logProbs < -1 || logProbs > dsc::ds::kMaxTopLogProbs)
+    fail("--logprobs must be from 0 to " +
+         std::to_string(dsc::ds::kMaxTopLogProbs) + ", got " +
+         std::to_string(logProbs));
+  options.logProbs = logProbs;
   mlir::PassManager pm(&context);
   dsc::buildModelPipeline(pm, options);
   if (emitStage != EmitStage::DSOpt)

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -85,8 +86,15 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
                   "[threads in [32, 1024], blocks per SM >= 1]");
   }
   if (name == getLogitsAttrHelper().getNameStr() ||
-      name == getSampledAttrHelper().getNameStr())
+      name == getSampledAttrHelper().getNameStr() ||
+      name == getLogprobsAttrHelper().getNameStr() ||
+      name == getLogprobIdsAttrHelper().getNameStr())
     return expect(isa<ArgAttr>(value), "a #ds.arg");
+  if (name == getTopLogprobsAttrHelper().getNameStr()) {
+    auto top = dyn_cast<IntegerAttr>(value);
+    return expect(top && top.getInt() >= 0 && top.getInt() <= kMaxTopLogProbs,
+                  "an integer in [0, 64]");
+  }
   return op->emitError("unknown discardable attribute '")
          << name << "' (the ds dialect declares its attributes in DSBase.td)";
 }

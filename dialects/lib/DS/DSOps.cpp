@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsc/Dialect/DS/DSDialect.h"
+#include "dsc/Dialect/DS/KernelArguments.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -14,6 +15,8 @@
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <algorithm>
 
 using namespace mlir;
 using namespace dsc::ds;
@@ -355,6 +358,37 @@ LogicalResult SampleOp::verify() {
     return emitOpError("weights must have one column per logit");
   if (ShapedType::isDynamic(getLogits().getType().getDimSize(1)))
     return emitOpError("the vocabulary size must be static");
+  return success();
+}
+
+LogicalResult LogProbsOp::verify() {
+  RankedTensorType logits = getLogits().getType();
+  RankedTensorType params = getParams().getType();
+  if (params.getDimSize(1) != 8)
+    return emitOpError("params must have 8 i32 words per row, got ")
+           << params.getDimSize(1);
+  if (!sameTokenCount(logits, params) ||
+      !sameTokenCount(logits, getChosen().getType()) ||
+      !sameTokenCount(logits, getLogprobs().getType()) ||
+      !sameTokenCount(logits, getIds().getType()))
+    return emitOpError("logits, chosen, params and results must have the "
+                       "same rows");
+  int64_t vocab = logits.getDimSize(1);
+  if (ShapedType::isDynamic(vocab))
+    return emitOpError("the vocabulary size must be static");
+  if (vocab > kMaxLogProbsVocab)
+    return emitOpError("vocabulary of ")
+           << vocab << " tokens; at most " << kMaxLogProbsVocab;
+  int64_t columns = getLogprobs().getType().getDimSize(1);
+  if (ShapedType::isDynamic(columns) ||
+      getIds().getType().getDimSize(1) != columns)
+    return emitOpError("logprobs and ids must have the same static column "
+                       "count (1 + the top tokens reported)");
+  int64_t top = columns - 1;
+  if (top < 0 || top > std::min(kMaxTopLogProbs, vocab))
+    return emitOpError("reports ")
+           << top << " top tokens; at most " << kMaxTopLogProbs
+           << " and at most the vocabulary";
   return success();
 }
 

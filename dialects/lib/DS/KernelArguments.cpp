@@ -16,8 +16,8 @@ namespace dsc::ds {
 
 bool isKernelOp(Operation *op) {
   return isa<EmbedOp, RMSNormOp, LinearOp, GatedLinearOp, SwiGLUOp, AddOp,
-             LMHeadOp, SampleOp, RopeOp, MLACacheWriteOp, MLAAttentionOp,
-             MLAAbsorbQueryOp, MLALatentAttentionOp,
+             LMHeadOp, SampleOp, LogProbsOp, RopeOp, MLACacheWriteOp,
+             MLAAttentionOp, MLAAbsorbQueryOp, MLALatentAttentionOp,
              MLALatentAttentionPartialOp, MLAAttentionCombineOp,
              MLAAbsorbValueOp, RouterLogitsOp, MoESelectOp, MoEGateOp,
              MoEExpertUpOp, MoEExpertDownOp>(op);

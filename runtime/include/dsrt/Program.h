@@ -27,6 +27,10 @@ namespace dsrt {
 /// The schema version this runtime reads.
 constexpr uint32_t kSchemaVersion = 5;
 
+/// The most likely tokens an entry may report log-probabilities of
+/// (fb::Entry::top_logprobs; the compiler's ds.logprobs limit).
+constexpr int32_t kMaxTopLogProbs = 64;
+
 /// Streams a program's launches may name (fb::Launch::stream).
 constexpr uint32_t kMaxLaunchStreams = 8;
 

@@ -67,12 +67,22 @@ struct Chunk {
   /// Copy the outputs' logits to the host (they stay on the device
   /// otherwise).
   bool wantLogits = false;
+  /// Copy the outputs' log-probabilities to the host, where the program
+  /// reports them (dsc compile --logprobs=K).
+  bool wantLogProbs = false;
 };
 
 /// What run() gives back, valid until the next run().
 struct ChunkResult {
   const int32_t *next = nullptr; // [rows]: the sampled tokens
   const float *logits = nullptr; // [rows, vocab] f32 when wantLogits
+  /// When wantLogProbs and the entry reports them: per row, topLogProbs + 1
+  /// log-probabilities (log_softmax(logits / T) before truncation; T = 1
+  /// for greedy rows) and their token ids: the sampled token first, then
+  /// the topLogProbs most likely tokens in decreasing order.
+  const float *logProbs = nullptr;
+  const int32_t *logProbIds = nullptr;
+  int32_t topLogProbs = -1;
 };
 
 /// One step of a session's start (driver and context, the GPU image, the

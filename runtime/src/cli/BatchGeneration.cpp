@@ -33,11 +33,24 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
       fail(r.error());
     return r.value();
   };
-  // Sequence b's next token (and its logits row, when kept).
-  auto take = [&](Sequence &s, int32_t next, const float *row) {
+  // Sequence b's next token: output j of chunk result r (and its logits
+  // row and log-probabilities, when kept).
+  auto take = [&](Sequence &s, const dsrt::ChunkResult &r, size_t j) {
     recordFirstToken();
+    int32_t next = r.next[j];
     if (keepLogits)
-      s.logits.emplace_back(row, row + vocab);
+      s.logits.emplace_back(r.logits + j * vocab, r.logits + (j + 1) * vocab);
+    if (o.logProbs >= 0) {
+      if (!r.logProbs)
+        fail("the decode step returned no log-probabilities");
+      size_t columns = static_cast<size_t>(r.topLogProbs) + 1;
+      const float *lp = r.logProbs + j * columns;
+      const int32_t *ids = r.logProbIds + j * columns;
+      TokenLogProbs &t = s.logProbs.emplace_back();
+      t.logProb = lp[0];
+      for (int k = 1; k <= o.logProbs; ++k)
+        t.top.emplace_back(ids[k], lp[k]);
+    }
     s.generated.push_back(next);
     int64_t length = static_cast<int64_t>(s.prompt.size() + s.generated.size());
     if (static_cast<int64_t>(s.generated.size()) >= o.maxTokens ||
@@ -67,7 +80,7 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
       const float *row = r.logits ? r.logits + j * vocab : nullptr;
       if (c.positions[c.rows[j]] == static_cast<int64_t>(s.prompt.size()) - 1) {
         if (o.maxTokens > 0)
-          take(s, r.next[j], row);
+          take(s, r, j);
         else
           s.done = true;
       } else if (keepLogits) {
@@ -92,6 +105,7 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
     for (int64_t position = 0;; ++position) {
       dsrt::Chunk c;
       c.wantLogits = keepLogits;
+      c.wantLogProbs = o.logProbs >= 0;
       std::vector<size_t> who;
       for (size_t b = 0; b < seqs.size(); ++b)
         if (position < static_cast<int64_t>(seqs[b].prompt.size())) {
@@ -114,6 +128,7 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
         int64_t count = std::min(chunk, n - start);
         dsrt::Chunk c;
         c.wantLogits = keepLogits;
+        c.wantLogProbs = o.logProbs >= 0;
         c.tokens.assign(s.prompt.begin() + start,
                         s.prompt.begin() + start + count);
         c.positions.resize(count);
@@ -135,6 +150,7 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
   for (;;) {
     dsrt::Chunk c;
     c.wantLogits = keepLogits;
+    c.wantLogProbs = o.logProbs >= 0;
     std::vector<size_t> who;
     for (size_t b = 0; b < seqs.size(); ++b) {
       Sequence &s = seqs[b];
@@ -154,7 +170,7 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
       break;
     dsrt::ChunkResult r = check(session.run("decode", c));
     for (size_t i = 0; i < who.size(); ++i)
-      take(seqs[who[i]], r.next[i], r.logits ? r.logits + i * vocab : nullptr);
+      take(seqs[who[i]], r, i);
     decodeTokens += static_cast<int64_t>(c.tokens.size());
     ++decodeSteps;
   }

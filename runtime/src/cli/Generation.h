@@ -32,9 +32,17 @@ inline double secondsSince(std::chrono::steady_clock::time_point t) {
 // Token ids
 //===----------------------------------------------------------------------===//
 
+/// A generated token's log-probability and the most likely tokens' (ids
+/// and log-probabilities, most likely first).
+struct TokenLogProbs {
+  float logProb = 0;
+  std::vector<std::pair<int32_t, float>> top;
+};
+
 struct Sequence {
   std::vector<int32_t> prompt, generated;
   std::vector<std::vector<float>> logits; // one row per position run
+  std::vector<TokenLogProbs> logProbs;    // one per generated token
   bool done = false;
 };
 

@@ -70,6 +70,12 @@ void printHelp(const char *argv0, const dsrt::Program &program) {
       "                         prompt position and generated step "
       "(NaN-padded)\n"
       "  --json                 token ids and timings as JSON\n"
+      "  --logprobs N           with --json, each generated token's\n"
+      "                         log-probability (log_softmax(logits / T)\n"
+      "                         over the whole vocabulary, before top-k/p\n"
+      "                         and min-p; T = 1 when greedy) and the N most\n"
+      "                         likely tokens' (executables from dsc compile\n"
+      "                         --logprobs=K, N <= K)\n"
       "  --bench                print prefill and decode tokens/s and the\n"
       "                         start-up phases on stderr\n"
       "  --weights DIR          checkpoint folder (default: %s)\n"
@@ -260,6 +266,12 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
     } else if (flag == "--seed") {
       o.sampling.seed = static_cast<uint64_t>(
           parseInteger(flag, value(), 0, std::numeric_limits<int64_t>::max()));
+    } else if (flag == "--logprobs") {
+      int32_t compiled = program.entry("decode").top_logprobs();
+      if (compiled < 0)
+        fail("--logprobs: this executable reports no log-probabilities "
+             "(compile it with dsc compile --logprobs=N)");
+      o.logProbs = static_cast<int>(parseInteger(flag, value(), 0, compiled));
     } else if (flag == "--dump-logits") {
       o.dumpLogits = value();
     } else if (flag == "--weights") {
@@ -311,6 +323,9 @@ Options parseOptions(int argc, char **argv, const dsrt::Program &program) {
   if (o.profile && o.checkKernels)
     fail("--profile times the kernels as they run; --check-kernels runs a "
          "host twin beside each: use one at a time");
+  if (o.logProbs >= 0 && (textMode || !o.json || !o.sweep.empty()))
+    fail("--logprobs prints in the JSON of token ids: give --prompt-ids and "
+         "--json");
   if (textMode && o.profile)
     fail("--profile runs token ids: give --prompt-ids or --bench-sweep");
   if (textMode)

@@ -35,6 +35,9 @@ struct Options {
   int64_t maxTokens = 16;
   SamplingParams sampling;
   std::string dumpLogits;
+  /// --logprobs N: with --json, each generated token's log-probability and
+  /// the N most likely tokens' (-1: not asked).
+  int logProbs = -1;
   std::string weightsDir;
   bool json = false, bench = false, dummyWeights = false, ignoreEos = false;
   bool checkKernels = false;

@@ -58,6 +58,34 @@ void writeLogits(const std::string &path,
 
 namespace {
 
+/// A log-probability as a JSON number: 9 significant digits (the f32
+/// again when read back); null when not finite (-inf: a token the row
+/// cannot produce), which JSON has no number for.
+std::string logProbJson(float v) {
+  if (!std::isfinite(v))
+    return "null";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.9g", static_cast<double>(v));
+  return buffer;
+}
+
+/// --logprobs: one object per generated token.
+std::string logProbsJson(const Sequence &s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.logProbs.size(); ++i) {
+    const TokenLogProbs &t = s.logProbs[i];
+    out += (i ? ", " : "");
+    out += "{\"token\": " +
+           std::to_string(i < s.generated.size() ? s.generated[i] : -1) +
+           ", \"logprob\": " + logProbJson(t.logProb) + ", \"top\": [";
+    for (size_t k = 0; k < t.top.size(); ++k)
+      out += std::string(k ? ", " : "") + "[" + std::to_string(t.top[k].first) +
+             ", " + logProbJson(t.top[k].second) + "]";
+    out += "]}";
+  }
+  return out + "]";
+}
+
 double prefillRate(const BatchResult &r) {
   return r.prefillSeconds > 0 ? r.prefillTokens / r.prefillSeconds : 0;
 }
@@ -73,10 +101,14 @@ void printBatch(const BatchResult &result, bool json,
   const std::vector<Sequence> &seqs = result.sequences;
   if (json) {
     std::printf("{\"sequences\": [");
-    for (size_t b = 0; b < seqs.size(); ++b)
-      std::printf("%s{\"prompt\": %s, \"tokens\": %s}", b ? ", " : "",
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      std::string logProbs = seqs[b].logProbs.empty()
+                                 ? ""
+                                 : ", \"logprobs\": " + logProbsJson(seqs[b]);
+      std::printf("%s{\"prompt\": %s, \"tokens\": %s%s}", b ? ", " : "",
                   idsJson(seqs[b].prompt).c_str(),
-                  idsJson(seqs[b].generated).c_str());
+                  idsJson(seqs[b].generated).c_str(), logProbs.c_str());
+    }
     std::printf(
         "], \"timings\": {\"prefill_tokens\": %lld, "
         "\"prefill_seconds\": %.6f, \"prefill_tokens_per_second\": %.2f, "

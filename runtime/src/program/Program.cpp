@@ -274,6 +274,17 @@ std::string checkProgram(const fb::Program &p) {
     if (e->sampled_offset() > p.arena_bytes() ||
         uint64_t(e->max_tokens()) > (p.arena_bytes() - e->sampled_offset()) / 4)
       return "entry '" + name + "': sampled tokens outside the arena";
+    if (e->top_logprobs() < -1 || e->top_logprobs() > kMaxTopLogProbs)
+      return "entry '" + name + "': top_logprobs " +
+             std::to_string(e->top_logprobs()) + " outside [-1, " +
+             std::to_string(kMaxTopLogProbs) + "]";
+    if (e->top_logprobs() >= 0) {
+      uint64_t rowBytes = 4 * uint64_t(e->top_logprobs() + 1);
+      for (uint64_t offset : {e->logprobs_offset(), e->logprob_ids_offset()})
+        if (offset > p.arena_bytes() ||
+            uint64_t(e->max_tokens()) > (p.arena_bytes() - offset) / rowBytes)
+          return "entry '" + name + "': log-probabilities outside the arena";
+    }
     for (uint32_t i = 0; i < e->launches()->size(); ++i) {
       const fb::Launch *l = e->launches()->Get(i);
       if (l->kernel() >= p.kernels()->size() || !l->args())

@@ -170,6 +170,40 @@ def DSFuseRouter : Pass<"ds-fuse-router", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
 
+def DSLogProbs : Pass<"ds-logprobs", "::mlir::ModuleOp"> {
+  let summary = "Report log-probabilities of the sampled and the likeliest tokens";
+  let description = [{
+    Adds a `ds.logprobs` after the `ds.sample` of every entry point: the
+    log-probability (`log_softmax(logits / T)` over the whole vocabulary,
+    before truncation) of each output row's sampled token and of its `top`
+    most likely tokens, with their ids. The entry returns them after the
+    sampled tokens (logits, tokens, log-probabilities, ids, cache), and
+    ds-schedule records where they are (`ds.logprobs`, `ds.logprob_ids`),
+    so the runtime can copy them back when a request asks.
+
+    `dsc compile --logprobs=K` runs it (K from 0 to 64; 0, the default,
+    leaves the entries as they are). With K = 0 only the chosen token's
+    log-probability is reported. An entry that already reports them, or
+    has no `ds.sample`, is an error.
+
+    ```mlir
+    %next, %w = ds.sample %logits, %params : ...
+    return %logits, %next, %cache
+    // becomes (top = 2)
+    %lp, %ids = ds.logprobs %logits, %next, %params : tensor<?x102400xf32>,
+        tensor<?xi32>, tensor<?x8xi32> -> tensor<?x3xf32>, tensor<?x3xi32>
+    return %logits, %next, %lp, %ids, %cache
+    ```
+  }];
+  let options = [
+    Option<"top", "top", "int64_t", "-1",
+           "most likely tokens reported per row besides the sampled one "
+           "(0 to 64; -1: the pass does nothing)">,
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def DSFuseAttentionCombine
     : Pass<"ds-fuse-attention-combine", "::mlir::ModuleOp"> {
   let summary = "Merge a split attention's shares in the value product";
@@ -255,6 +289,7 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | `ds.linear`, `ds.gated_linear`, `ds.lm_head` in decode, with `tile-mma` | `generic` | `tile_mma` where the target has mma.sync (and, for fp8 weights, the e4m3x2 conversion: sm_89+), tensor cores are allowed, a device profile is given, the output features are a multiple of 8, the weight rows a multiple of 128 bytes (fp8 scale blocks of a multiple of 128 columns) and a folded norm's row of 256 columns: a block per 8 features and 16 rows, with enough warps that each holds at most 4 iterations over its weights (at least 4; doubled, up to 16, while fewer than 8 warps an SM would run), at most 16; as many staged rows as leave two blocks an SM's shared memory. Else `warp` |
     | `ds.moe_expert_down` | `generic` | `warp_async` where the target has cp.async (sm_80+), a device profile is given and the output features are fewer than 32 per SM (V2-Lite's 2,048; not V3's 7,168): blocks of 4 warps of one token, its activations staged once in the front of the block's dynamic shared memory and each warp's weight rows in its share of the rest, as many iterations ahead as fit when 3 blocks share an SM. Else `warp` |
     | `ds.sample` | `generic` | `cluster_block` where the target has thread-block clusters (sm_90+): a cluster of 8 blocks (`splits`) per row; else `block`: a block per row. Blocks of as many threads as the SM's registers allow at 128 per thread and static shared memory holds the threshold search's 17 bin sums per thread for (512 on every profile) |
+    | `ds.logprobs` | `generic` | `block`: a block of 1,024 threads (at most the target's block) per row; the radix selection's 256 bins and the top tokens in static shared memory |
     | `ds.mla_latent_attention` in prefill | `generic` | `warp_query_group`: as many of a slot's tokens per warp as the register file holds accumulators for (4 at a 512-wide latent) |
     | `ds.mla_latent_attention` in decode | `generic` | `position_split_mma` where the target has mma.sync (sm_80+, unless `tensor-cores=false`), the latent is a multiple of 32, the row width of 16 and its dynamic shared memory (16 queries and two 32-row tiles, rows padded by 16 bytes, and the scores) fits the target: a block of 4 warps per (token, share of the positions, group of 16 heads), `splits` = SMs / head groups. Else `position_split` (with a device profile, 16-byte-divisible rows, a 32-row tile within 40 KB): a block per (token, share of the positions, group of up to 8 heads), `splits` = SMs / head groups shares at most; `ds-split-attention` then splits the op. Else `block_split`: a block of as many warps per (token, head) as the SM's registers allow at 128 per thread |
     | `ds.mla_latent_attention_partial` | `generic` | `position_split_mma` or `position_split` as above |

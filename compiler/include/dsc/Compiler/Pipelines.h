@@ -32,6 +32,7 @@ struct PipelineOptions {
   bool fuseLMHeadNorm = true; // ... the final one into the lm_head too
   bool fuseRouter = false;    // router logits and selection in one kernel
   bool fuseAttentionCombine = false; // split attention merged in absorb_value
+  int64_t logProbs = -1; // top tokens' log-probabilities reported; -1: none
 
   bool isCUDA() const { return target.rfind("cuda:", 0) == 0; }
   /// Streams the launches run on: `streams`, or 4 on GPUs (independent

@@ -236,7 +236,7 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
   info.name = name;
   info.parallel = shape.parallel;
   info.extent = shape.extent;
-  info.perOutput = isa<LMHeadOp, SampleOp>(op);
+  info.perOutput = isa<LMHeadOp, SampleOp, LogProbsOp>(op);
   info.config = config;
   kernels::KernelCost cost = row->cost(op);
   info.cost = KernelCostAttr::getChecked(

@@ -43,8 +43,9 @@ public:
 
   KernelShape emit(Operation *op) {
     return shape(
-        llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op).Case(
-            [&](SampleOp o) { return sample(o); }));
+        llvm::TypeSwitch<Operation *, std::pair<ParallelDim, int64_t>>(op)
+            .Case([&](SampleOp o) { return sample(o); })
+            .Case([&](LogProbsOp o) { return logProbs(o); }));
   }
 
 private:
@@ -574,6 +575,363 @@ private:
     return rowArgmax(best[0], best[1]).second;
   }
 
+  //===--- ds.logprobs -------------------------------------------------===//
+
+  /// Bins of one radix-selection pass: 8 bits of a key.
+  static constexpr int64_t kRadixBins = 256;
+
+  /// CUDA: the block's (chosen digit, count above it, its count) cells and
+  /// the next free slot of the gathered top tokens. Host: the bins and the
+  /// cells on the stack.
+  Value radixBins, radixPick, topKeys, topIds, topCount;
+
+  /// The f32 logit `x` (NaN as -inf) as an i32 key whose unsigned order is
+  /// the floats' order: negative floats with every bit flipped, the rest
+  /// with the sign bit set.
+  Value orderedKey(Value x) {
+    Value bits = bitcast(i32(), x);
+    Value negative = cmpI(arith::CmpIPredicate::slt, bits, c32(0));
+    return select(negative, arith::XOrIOp::create(e.b, e.loc, bits, c32(-1)),
+                  arith::OrIOp::create(e.b, e.loc, bits, c32(INT32_MIN)));
+  }
+  Value noNaN(Value x) {
+    return select(cmpF(arith::CmpFPredicate::UNO, x, x), e.f32(-INFINITY), x);
+  }
+  Value shr(Value x, int64_t n) {
+    return arith::ShRUIOp::create(e.b, e.loc, x, c32(static_cast<int32_t>(n)));
+  }
+  /// Adds 1 to the i32 count at `base[index]`: atomically on CUDA (the
+  /// block's threads share the bins), a plain update on the host.
+  Value countUp(Value base, Value index) {
+    Value at = e.gep(base, i32(), index);
+    if (gpu)
+      return LLVM::AtomicRMWOp::create(e.b, e.loc, LLVM::AtomicBinOp::add, at,
+                                       c32(1), LLVM::AtomicOrdering::monotonic)
+          .getResult();
+    Value old = LLVM::LoadOp::create(e.b, e.loc, i32(), at);
+    LLVM::StoreOp::create(e.b, e.loc,
+                          arith::AddIOp::create(e.b, e.loc, old, c32(1)), at);
+    return old;
+  }
+
+  /// Radix selection: the `need`-th largest key (unsigned, `bits` wide, a
+  /// multiple of 8) among the row's tokens that `eligible` admits, 8 bits a
+  /// pass from the top. Each pass counts, per value of the next 8 bits, the
+  /// eligible keys that match the bits chosen so far, and picks the largest
+  /// digit d whose keys with digits >= d number at least `need` (less those
+  /// above d). Returns the key, how many tokens with exactly that key are
+  /// still needed (at least 1), and how many have it. Counts are integers,
+  /// so the result depends on the keys alone.
+  std::tuple<Value, Value, Value>
+  radixSelect(Value logitsRow, int64_t vocab, Value need, int64_t bits,
+              const std::function<Value(Value, Value)> &keyOf,
+              const std::function<Value(Value, Value)> &eligible) {
+    Value prefix = c32(0), tied = c32(0);
+    Value lane = e.rem(local, e.c64(Emitter::kWarp));
+    for (int64_t shift = bits - 8; shift >= 0; shift -= 8) {
+      // Empty bins.
+      if (gpu) {
+        e.loop(
+            local, e.c64(kRadixBins),
+            [&](Value b) { e.store(c32(0), radixBins, b); }, threads);
+        barrier();
+      } else {
+        e.loop(0, kRadixBins, [&](Value b) { e.store(c32(0), radixBins, b); });
+      }
+      Value decided = prefix;
+      forEachGroup(
+          operand(0), logitsRow, vocab, ValueRange{},
+          [&](ArrayRef<Value> xs, Value first, Value inRange, ValueRange) {
+            for (size_t j = 0; j < xs.size(); ++j) {
+              Value i = e.add(first, e.c64(static_cast<int64_t>(j)));
+              Value x = noNaN(xs[j]);
+              Value key = keyOf(x, i);
+              Value match = andOp(inRange, eligible(x, i));
+              if (shift + 8 < bits)
+                match = andOp(match, cmpI(arith::CmpIPredicate::eq,
+                                          shr(key, shift + 8),
+                                          shr(decided, shift + 8)));
+              when(match, [&] {
+                Value digit = arith::AndIOp::create(e.b, e.loc, shr(key, shift),
+                                                    c32(kRadixBins - 1));
+                countUp(radixBins, e.i32ToI64(digit));
+              });
+            }
+            return SmallVector<Value>{};
+          });
+      // The digit: the largest d with (keys at digits >= d) >= need.
+      if (gpu) {
+        barrier();
+        // Warp 0: lane l holds bins 8 l .. 8 l + 7; the counts at or above
+        // each lane's bins by a suffix scan over the lanes.
+        when(cmpI(arith::CmpIPredicate::slt, local, e.c64(Emitter::kWarp)),
+             [&] {
+               constexpr int64_t per = kRadixBins / Emitter::kWarp;
+               SmallVector<Value> counts;
+               Value own = c32(0);
+               for (int64_t k = 0; k < per; ++k) {
+                 counts.push_back(
+                     e.load(radixBins, i32(),
+                            e.add(e.mul(lane, e.c64(per)), e.c64(k))));
+                 own = arith::AddIOp::create(e.b, e.loc, own, counts.back());
+               }
+               Value atOrAbove = own;
+               auto down = NVVM::ShflKindAttr::get(e.b.getContext(),
+                                                   NVVM::ShflKind::down);
+               for (int32_t offset = 1; offset < Emitter::kWarp; offset *= 2) {
+                 Value other = NVVM::ShflOp::create(
+                     e.b, e.loc, i32(), c32(-1), atOrAbove, c32(offset),
+                     c32(Emitter::kWarp - 1), down, UnitAttr());
+                 Value inWarp =
+                     cmpI(arith::CmpIPredicate::slt, e.add(lane, e.c64(offset)),
+                          e.c64(Emitter::kWarp));
+                 atOrAbove = arith::AddIOp::create(
+                     e.b, e.loc, atOrAbove, select(inWarp, other, c32(0)));
+               }
+               Value acc = arith::SubIOp::create(e.b, e.loc, atOrAbove, own);
+               Value found = cmpI(arith::CmpIPredicate::ne, c32(0), c32(0));
+               Value digit = c32(0), above = c32(0), count = c32(0);
+               for (int64_t k = per - 1; k >= 0; --k) {
+                 Value next = arith::AddIOp::create(e.b, e.loc, acc, counts[k]);
+                 Value hit =
+                     andOp(notOp(found),
+                           andOp(cmpI(arith::CmpIPredicate::slt, acc, need),
+                                 cmpI(arith::CmpIPredicate::sge, next, need)));
+                 Value d = arith::TruncIOp::create(
+                     e.b, e.loc, i32(),
+                     e.add(e.mul(lane, e.c64(per)), e.c64(k)));
+                 digit = select(hit, d, digit);
+                 above = select(hit, acc, above);
+                 count = select(hit, counts[k], count);
+                 found = orOp(found, hit);
+                 acc = next;
+               }
+               when(found, [&] {
+                 e.store(digit, radixPick, e.c64(0));
+                 e.store(above, radixPick, e.c64(1));
+                 e.store(count, radixPick, e.c64(2));
+               });
+             });
+        barrier();
+      } else {
+        auto forOp = scf::ForOp::create(
+            e.b, e.loc, e.c64(0), e.c64(kRadixBins), e.c64(1),
+            ValueRange{c32(0), c32(0), c32(0), c32(0),
+                       cmpI(arith::CmpIPredicate::ne, c32(0), c32(0))});
+        {
+          OpBuilder::InsertionGuard guard(e.b);
+          e.b.setInsertionPointToStart(forOp.getBody());
+          Value d = e.fsubI(e.c64(kRadixBins - 1), forOp.getInductionVar());
+          ValueRange st = forOp.getRegionIterArgs();
+          Value acc = st[0], found = st[4];
+          Value c = e.load(radixBins, i32(), d);
+          Value next = arith::AddIOp::create(e.b, e.loc, acc, c);
+          Value hit = andOp(notOp(found),
+                            andOp(cmpI(arith::CmpIPredicate::slt, acc, need),
+                                  cmpI(arith::CmpIPredicate::sge, next, need)));
+          scf::YieldOp::create(
+              e.b, e.loc,
+              ValueRange{next,
+                         select(hit,
+                                arith::TruncIOp::create(e.b, e.loc, i32(), d),
+                                st[1]),
+                         select(hit, acc, st[2]), select(hit, c, st[3]),
+                         orOp(found, hit)});
+        }
+        e.store(forOp.getResult(1), radixPick, e.c64(0));
+        e.store(forOp.getResult(2), radixPick, e.c64(1));
+        e.store(forOp.getResult(3), radixPick, e.c64(2));
+      }
+      Value digit = e.load(radixPick, i32(), e.c64(0));
+      Value above = e.load(radixPick, i32(), e.c64(1));
+      tied = e.load(radixPick, i32(), e.c64(2));
+      prefix = arith::OrIOp::create(
+          e.b, e.loc, prefix,
+          arith::ShLIOp::create(e.b, e.loc, digit,
+                                c32(static_cast<int32_t>(shift))));
+      need = arith::SubIOp::create(e.b, e.loc, need, above);
+      // Every thread has read the cells before the next pass rewrites them
+      // (after that pass's own barriers).
+    }
+    return {prefix, need, tied};
+  }
+
+  /// The kernel of ds.logprobs (see the op) for one row.
+  void logProbsRow(int64_t vocab, int64_t top, Value row, Value logitsRow) {
+    Type f32 = e.b.getF32Type();
+    Value words = e.mul(row, e.c64(8));
+    Value temperature = bitcast(f32, e.load(operand(2), i32(), words));
+    Value scale =
+        select(cmpF(arith::CmpFPredicate::OGT, temperature, e.f32(0.0)),
+               temperature, e.f32(1.0));
+    // Pass 1: the largest logit.
+    SmallVector<Value> part = forEachGroup(
+        operand(0), logitsRow, vocab, ValueRange{e.f32(-INFINITY), c32(0)},
+        [&](ArrayRef<Value> xs, Value, Value inRange, ValueRange state) {
+          Value best = state[0];
+          for (Value x : xs)
+            best = select(inRange, e.fmax(best, noNaN(x)), best);
+          return SmallVector<Value>{best, state[1]};
+        });
+    Value maxLogit = rowArgmax(part[0], part[1]).first;
+    Value finite =
+        andOp(cmpF(arith::CmpFPredicate::ONE, maxLogit, e.f32(INFINITY)),
+              cmpF(arith::CmpFPredicate::ONE, maxLogit, e.f32(-INFINITY)));
+    // Pass 2: the sum of the weights exp((l - max) / T), or the count of
+    // +inf logits when the largest is +inf.
+    SmallVector<Value> sums = forEachGroup(
+        operand(0), logitsRow, vocab, ValueRange{e.f32(0.0), e.f32(0.0)},
+        [&](ArrayRef<Value> xs, Value, Value inRange, ValueRange state) {
+          Value sum = state[0], infinite = state[1];
+          for (Value x : xs) {
+            x = noNaN(x);
+            Value w = e.exp(e.fdiv(e.fsub(x, maxLogit), scale));
+            sum = e.fadd(sum, select(andOp(inRange, finite), w, e.f32(0.0)));
+            infinite = e.fadd(
+                infinite, select(andOp(inRange, cmpF(arith::CmpFPredicate::OEQ,
+                                                     x, e.f32(INFINITY))),
+                                 e.f32(1.0), e.f32(0.0)));
+          }
+          return SmallVector<Value>{sum, infinite};
+        });
+    Value logSum = math::LogOp::create(e.b, e.loc, rowSum(sums[0]));
+    Value logInfinite = math::LogOp::create(e.b, e.loc, rowSum(sums[1]));
+    Value plusInf = cmpF(arith::CmpFPredicate::OEQ, maxLogit, e.f32(INFINITY));
+    auto logProb = [&](Value x) {
+      x = noNaN(x);
+      Value normal = e.fsub(e.fdiv(e.fsub(x, maxLogit), scale), logSum);
+      Value ofInfinite =
+          select(cmpF(arith::CmpFPredicate::OEQ, x, e.f32(INFINITY)),
+                 e.fsub(e.f32(0.0), logInfinite), e.f32(-INFINITY));
+      return select(finite, normal,
+                    select(plusInf, ofInfinite, e.f32(-INFINITY)));
+    };
+    Value outRow = e.mul(row, e.c64(top + 1));
+    // Column 0: the chosen token.
+    when(cmpI(arith::CmpIPredicate::eq, thread, e.c64(0)), [&] {
+      Value chosen = e.load(operand(1), i32(), row);
+      Value valid = andOp(cmpI(arith::CmpIPredicate::sge, chosen, c32(0)),
+                          cmpI(arith::CmpIPredicate::slt, chosen,
+                               c32(static_cast<int32_t>(vocab))));
+      Value at = e.i32ToI64(select(valid, chosen, c32(0)));
+      Value lp =
+          select(valid, logProb(e.load(operand(0), f32, e.add(logitsRow, at))),
+                 e.f32(NAN));
+      e.store(lp, result(0), outRow);
+      e.store(chosen, result(1), outRow);
+    });
+    if (top == 0)
+      return;
+    // The K-th largest logit's key, then (when more tokens share it than
+    // the K places left) the highest index among them to take.
+    auto always = [&](Value, Value) {
+      return cmpI(arith::CmpIPredicate::eq, c32(0), c32(0));
+    };
+    auto [threshold, need, tied] = radixSelect(
+        logitsRow, vocab, c32(static_cast<int32_t>(top)), 32,
+        [&](Value x, Value) { return orderedKey(x); }, always);
+    constexpr int32_t kIndexMask = (1 << 24) - 1;
+    auto indexKey = [&](Value, Value i) {
+      return arith::SubIOp::create(
+          e.b, e.loc, c32(kIndexMask),
+          arith::TruncIOp::create(e.b, e.loc, i32(), i));
+    };
+    Value lastIndex = ifElse(
+        cmpI(arith::CmpIPredicate::sgt, tied, need),
+        [&]() -> Value {
+          auto [lowest, n, t] = radixSelect(
+              logitsRow, vocab, need, 24, indexKey, [&](Value x, Value) {
+                return cmpI(arith::CmpIPredicate::eq, orderedKey(x), threshold);
+              });
+          (void)n;
+          (void)t;
+          return arith::SubIOp::create(e.b, e.loc, c32(kIndexMask), lowest);
+        },
+        c32(static_cast<int32_t>(vocab)));
+    // Gather the K tokens (any order), then each goes to its rank.
+    if (gpu) {
+      when(isFirstThread(), [&] { e.store(c32(0), topCount, e.c64(0)); });
+      barrier();
+    } else {
+      e.store(c32(0), topCount, e.c64(0));
+    }
+    forEachGroup(
+        operand(0), logitsRow, vocab, ValueRange{},
+        [&](ArrayRef<Value> xs, Value first, Value inRange, ValueRange) {
+          for (size_t j = 0; j < xs.size(); ++j) {
+            Value i = arith::TruncIOp::create(
+                e.b, e.loc, i32(),
+                e.add(first, e.c64(static_cast<int64_t>(j))));
+            Value key = orderedKey(noNaN(xs[j]));
+            Value take = andOp(
+                inRange,
+                orOp(cmpI(arith::CmpIPredicate::ugt, key, threshold),
+                     andOp(cmpI(arith::CmpIPredicate::eq, key, threshold),
+                           cmpI(arith::CmpIPredicate::sle, i, lastIndex))));
+            when(take, [&] {
+              Value slot = e.i32ToI64(countUp(topCount, e.c64(0)));
+              e.store(key, topKeys, slot);
+              e.store(i, topIds, slot);
+            });
+          }
+          return SmallVector<Value>{};
+        });
+    barrier();
+    auto placeOne = [&](Value j) {
+      Value key = e.load(topKeys, i32(), j);
+      Value id = e.load(topIds, i32(), j);
+      Value rank = e.reduce(0, top, e.c64(0), [&](Value o, Value acc) {
+        Value ok = e.load(topKeys, i32(), o), oi = e.load(topIds, i32(), o);
+        Value before = orOp(cmpI(arith::CmpIPredicate::ugt, ok, key),
+                            andOp(cmpI(arith::CmpIPredicate::eq, ok, key),
+                                  cmpI(arith::CmpIPredicate::slt, oi, id)));
+        return e.add(
+            acc, arith::ExtUIOp::create(e.b, e.loc, e.b.getI64Type(), before));
+      });
+      Value at = e.add(outRow, e.add(rank, e.c64(1)));
+      e.store(
+          logProb(e.load(operand(0), f32, e.add(logitsRow, e.i32ToI64(id)))),
+          result(0), at);
+      e.store(id, result(1), at);
+    };
+    if (gpu)
+      e.loop(local, e.c64(top), placeOne, threads);
+    else
+      e.loop(0, top, placeOne);
+    barrier(); // the shared cells are free for the next row
+  }
+
+  std::pair<ParallelDim, int64_t> logProbs(LogProbsOp op) {
+    int64_t vocab = featureCount(op.getLogits());
+    int64_t top = op.getLogprobs().getType().getDimSize(1) - 1;
+    threads = gpu ? config.getBlock() : 1;
+    blocks = 1;
+    vec = vocab % 4 == 0 ? 4 : 1;
+    if (gpu) {
+      partials = shared("partials", 2 * warps());
+      radixBins = shared("radix_bins", kRadixBins);
+      radixPick = shared("radix_pick", 4);
+      topKeys = shared("top_keys", std::max<int64_t>(top, 1));
+      topIds = shared("top_ids", std::max<int64_t>(top, 1));
+      topCount = shared("top_count", 1);
+    } else {
+      radixBins = e.scratch(kRadixBins);
+      radixPick = e.scratch(4);
+      topKeys = e.scratch(std::max<int64_t>(top, 1));
+      topIds = e.scratch(std::max<int64_t>(top, 1));
+      topCount = e.scratch(1);
+    }
+    e.loop(e.begin, e.end, [&](Value index) {
+      Value row = gpu ? e.div(index, e.c64(walkers())) : index;
+      thread = gpu ? e.rem(index, e.c64(walkers())) : e.c64(0);
+      local = thread;
+      logProbsRow(vocab, top, row, e.mul(row, e.c64(vocab)));
+    });
+    if (gpu)
+      return {ParallelDim::TokensTimesStatic, walkers()};
+    return tokens();
+  }
+
   std::pair<ParallelDim, int64_t> sample(SampleOp op) {
     int64_t vocab = featureCount(op.getLogits());
     Type f32 = e.b.getF32Type(), i64 = e.b.getI64Type();
@@ -667,8 +1025,18 @@ KernelShape emitSamplingKernel(const KernelBodyContext &context,
 /// row also writes and rereads its f32 weights; they are not counted, so a
 /// greedy step is measured against what it must move.
 KernelCost samplingCost(Operation *op) {
-  auto sample = cast<SampleOp>(op);
   KernelCost cost;
+  if (auto lp = dyn_cast<LogProbsOp>(op)) {
+    // ds.logprobs: the row, its parameters and chosen token read, the
+    // (K + 1) log-probabilities and ids written; the row's later passes
+    // come from the cache and are not counted.
+    cost.bytesPerRow = rowBytes(lp.getLogits()) + rowBytes(lp.getParams()) +
+                       rowBytes(lp.getChosen()) + rowBytes(lp.getLogprobs()) +
+                       rowBytes(lp.getIds());
+    cost.flopsPerRow = 4 * featureCount(lp.getLogits());
+    return cost;
+  }
+  auto sample = cast<SampleOp>(op);
   cost.bytesPerRow = rowBytes(sample.getLogits()) +
                      rowBytes(sample.getParams()) +
                      rowBytes(sample.getResult());

@@ -74,6 +74,13 @@ public:
     if (chunk.wantLogits)
       result.logits =
           reinterpret_cast<const float *>(arena_.get() + entry.logits_offset());
+    if (chunk.wantLogProbs && entry.top_logprobs() >= 0) {
+      result.topLogProbs = entry.top_logprobs();
+      result.logProbs = reinterpret_cast<const float *>(
+          arena_.get() + entry.logprobs_offset());
+      result.logProbIds = reinterpret_cast<const int32_t *>(
+          arena_.get() + entry.logprob_ids_offset());
+    }
     return result;
   }
 

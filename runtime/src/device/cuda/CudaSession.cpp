@@ -15,6 +15,7 @@
 #include "device/cuda/CudaSession.h"
 
 #include <cstring>
+#include <tuple>
 
 namespace dsrt {
 
@@ -186,6 +187,26 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
         !s)
       return fail(s);
     result.logits = logits_.data();
+  }
+  if (chunk.wantLogProbs && outputs && entry.top_logprobs() >= 0) {
+    size_t columns = static_cast<size_t>(entry.top_logprobs()) + 1;
+    logProbs_.resize(outputs * columns);
+    logProbIds_.resize(outputs * columns);
+    for (auto [to, offset, what] :
+         {std::tuple<void *, uint64_t, const char *>{
+              logProbs_.data(), entry.logprobs_offset(),
+              "cuMemcpyDtoHAsync(log-probabilities)"},
+          {logProbIds_.data(), entry.logprob_ids_offset(),
+           "cuMemcpyDtoHAsync(log-probability ids)"}})
+      if (Status s =
+              d.check(d.cuMemcpyDtoHAsync(to, arena_ + offset,
+                                          outputs * columns * 4, stream_),
+                      what);
+          !s)
+        return fail(s);
+    result.topLogProbs = entry.top_logprobs();
+    result.logProbs = logProbs_.data();
+    result.logProbIds = logProbIds_.data();
   }
   if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");
       !s)

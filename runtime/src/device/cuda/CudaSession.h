@@ -256,6 +256,8 @@ private:
   CUstream stream_ = nullptr;
   std::vector<float> logits_;
   std::vector<int32_t> next_;
+  std::vector<float> logProbs_;     // [outputs, top_logprobs + 1]
+  std::vector<int32_t> logProbIds_; // the same ids
 };
 
 } // namespace dsrt

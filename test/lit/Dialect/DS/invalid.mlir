@@ -293,6 +293,62 @@ func.func @f(%l: tensor<?x64xf32>, %p: tensor<?x8xf32>) {
 
 // -----
 
+func.func @f(%l: tensor<?x64xf32>, %c: tensor<?xi32>, %p: tensor<?x6xi32>) {
+  // expected-error @+1 {{params must have 8 i32 words per row, got 6}}
+  %lp, %ids = ds.logprobs %l, %c, %p : tensor<?x64xf32>, tensor<?xi32>, tensor<?x6xi32> -> tensor<?x3xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<2x64xf32>, %c: tensor<3xi32>, %p: tensor<2x8xi32>) {
+  // expected-error @+1 {{logits, chosen, params and results must have the same rows}}
+  %lp, %ids = ds.logprobs %l, %c, %p : tensor<2x64xf32>, tensor<3xi32>, tensor<2x8xi32> -> tensor<2x3xf32>, tensor<2x3xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x?xf32>, %c: tensor<?xi32>, %p: tensor<?x8xi32>) {
+  // expected-error @+1 {{the vocabulary size must be static}}
+  %lp, %ids = ds.logprobs %l, %c, %p : tensor<?x?xf32>, tensor<?xi32>, tensor<?x8xi32> -> tensor<?x3xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x64xf32>, %c: tensor<?xi32>, %p: tensor<?x8xi32>) {
+  // expected-error @+1 {{logprobs and ids must have the same static column count (1 + the top tokens reported)}}
+  %lp, %ids = ds.logprobs %l, %c, %p : tensor<?x64xf32>, tensor<?xi32>, tensor<?x8xi32> -> tensor<?x3xf32>, tensor<?x4xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x64xf32>, %c: tensor<?xi32>, %p: tensor<?x8xi32>) {
+  // expected-error @+1 {{reports 65 top tokens; at most 64 and at most the vocabulary}}
+  %lp, %ids = ds.logprobs %l, %c, %p : tensor<?x64xf32>, tensor<?xi32>, tensor<?x8xi32> -> tensor<?x66xf32>, tensor<?x66xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x16xf32>, %c: tensor<?xi32>, %p: tensor<?x8xi32>) {
+  // expected-error @+1 {{reports 20 top tokens; at most 64 and at most the vocabulary}}
+  %lp, %ids = ds.logprobs %l, %c, %p : tensor<?x16xf32>, tensor<?xi32>, tensor<?x8xi32> -> tensor<?x21xf32>, tensor<?x21xi32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x16777217xf32>, %c: tensor<?xi32>, %p: tensor<?x8xi32>) {
+  // expected-error @+1 {{vocabulary of 16777217 tokens; at most 16777216}}
+  %lp, %ids = ds.logprobs %l, %c, %p : tensor<?x16777217xf32>, tensor<?xi32>, tensor<?x8xi32> -> tensor<?x3xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<?x32xbf16>, %pos: tensor<?xi32>, %c: !ds.latent_cache<layers = 2, latent = 16, rope = 8, bf16>,
             %q: tensor<96x32xbf16>, %qa: tensor<24x32xbf16>, %qan: tensor<24xbf16>, %qb: tensor<96x24xbf16>,
             %kva: tensor<24x32xbf16>, %kvan: tensor<16xbf16>, %kvb: tensor<128x16xbf16>, %o: tensor<32x64xbf16>) {

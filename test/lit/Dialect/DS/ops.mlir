@@ -50,6 +50,8 @@ func.func @dense(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %norm: tensor<32xb
   %logits = ds.lm_head %a, %head rows(%rows : tensor<?xi32>) : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
   // CHECK: ds.sample %[[L]], %{{.*}} : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x64xf32>
   %next, %next_w = ds.sample %logits, %params : tensor<?x64xf32>, tensor<?x8xi32> -> tensor<?xi32>, tensor<?x64xf32>
+  // CHECK: ds.logprobs %[[L]], %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<?xi32>, tensor<?x8xi32> -> tensor<?x6xf32>, tensor<?x6xi32>
+  %lp, %lp_ids = ds.logprobs %logits, %next, %params : tensor<?x64xf32>, tensor<?xi32>, tensor<?x8xi32> -> tensor<?x6xf32>, tensor<?x6xi32>
   return %logits, %next : tensor<?x64xf32>, tensor<?xi32>
 }
 

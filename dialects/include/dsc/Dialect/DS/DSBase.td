@@ -77,7 +77,12 @@ def DS_Dialect : Dialect {
     "::mlir::DenseI64ArrayAttr":$launch_bounds,
     // scheduled func.func: where its logits and sampled tokens are.
     "::dsc::ds::ArgAttr":$logits,
-    "::dsc::ds::ArgAttr":$sampled
+    "::dsc::ds::ArgAttr":$sampled,
+    // scheduled func.func with ds-logprobs: where its log-probabilities
+    // and their ids are, and how many top tokens a row reports.
+    "::dsc::ds::ArgAttr":$logprobs,
+    "::dsc::ds::ArgAttr":$logprob_ids,
+    "::mlir::IntegerAttr":$top_logprobs
   );
   let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{

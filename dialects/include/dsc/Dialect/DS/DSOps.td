@@ -392,6 +392,48 @@ def DS_SampleOp : DS_PureOp<"sample"> {
   let hasVerifier = 1;
 }
 
+def DS_LogProbsOp : DS_PureOp<"logprobs"> {
+  let summary = "log-probabilities of the chosen and the most likely tokens";
+  let description = [{
+    For each row `o` of `logits` (`tensor<?xVxf32>`), with that row's
+    temperature (word 0 of `params[o]`, the `ds.sample` parameters): the
+    log-probabilities `log_softmax(logits[o] / T)` over the whole
+    vocabulary, `T = 1` where the temperature is not positive (greedy rows),
+    before any top-k, top-p or min-p truncation. Computed as
+    `(l - max l) / T - ln(sum exp((l - max l) / T))`, so `exp` of a
+    log-probability is `ds.sample`'s weight over the weights' sum. NaN logits
+    count as `-inf`. When some logits are `+inf`, those tokens share the
+    probability (`-ln n` for `n` of them) and all others get `-inf`; when
+    every logit is `-inf`, every log-probability is `-inf`.
+
+    Column 0 of `logprobs` and `ids` (both `tensor<?x(K+1)x...>`) is the
+    token `chosen[o]` (the row's sampled token) and its log-probability;
+    columns 1 to K are the K tokens with the largest logits, in decreasing
+    order, the lowest index first among equal logits (so column 1 is the
+    greedy choice). K is at most `kMaxTopLogProbs` (64) and at most V.
+
+    The top K are found by a radix selection over the logits' bit patterns
+    (ordered like the floats): 8 bits a pass, then, when tokens tie at the
+    K-th value, over their indices. It depends on the logits alone, so the
+    tokens and their order are the same on every target and strategy; the
+    log-probabilities differ only by the rounding of the sum.
+
+    ```mlir
+    %lp, %ids = ds.logprobs %logits, %next, %params
+        : tensor<?x129280xf32>, tensor<?xi32>, tensor<?x8xi32>
+        -> tensor<?x21xf32>, tensor<?x21xi32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[F32]>:$logits, 1DTensorOf<[I32]>:$chosen,
+                       2DTensorOf<[I32]>:$params);
+  let results = (outs 2DTensorOf<[F32]>:$logprobs, 2DTensorOf<[I32]>:$ids);
+  let assemblyFormat = [{
+    $logits `,` $chosen `,` $params attr-dict `:` type($logits) `,`
+    type($chosen) `,` type($params) `->` type($logprobs) `,` type($ids)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Multi-head latent attention
 //===----------------------------------------------------------------------===//

@@ -74,6 +74,12 @@ PositionSplitMmaLayout positionSplitMmaLayout(int64_t width);
 constexpr int64_t kRMSNormWarpGroups = 8;
 constexpr int64_t kRMSNormBlockGroups = 2;
 
+/// ds.logprobs reports at most kMaxTopLogProbs most likely tokens per row
+/// (the kernels keep them in shared memory) and selects over vocabularies
+/// of at most kMaxLogProbsVocab tokens (its tie passes read 24 index bits).
+constexpr int64_t kMaxTopLogProbs = 64;
+constexpr int64_t kMaxLogProbsVocab = int64_t(1) << 24;
+
 /// How a `warp_async` product stages a warp's weights in shared memory:
 /// its rows of `cols` columns are read in 8-column groups (lane l takes
 /// columns g * 256 + 8 l), `groupsPerIteration` groups of every term per
