@@ -15,6 +15,9 @@ PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   clang-22 libclang-rt-22-dev clang-format-22
   libgtest-dev libbenchmark-dev libflatbuffers-dev flatbuffers-compiler libpcre2-dev
+  # The executable's server (./model serve): Boost.Beast over Boost.Asio and
+  # nlohmann::json, all header-only, so the executable stays standalone.
+  libboost1.81-dev nlohmann-json3-dev
   # Found by LLVM's CMake package when it is loaded.
   zlib1g-dev libzstd-dev libedit-dev libxml2-dev libffi-dev libcurl4-openssl-dev
 )

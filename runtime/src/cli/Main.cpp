@@ -17,6 +17,7 @@
 #include "cli/Generation.h"
 #include "cli/Options.h"
 #include "cli/Startup.h"
+#include "server/Server.h"
 
 #include "dsrt/CpuDevice.h"
 #include "dsrt/Program.h"
@@ -42,8 +43,12 @@ int main(int argc, char **argv) {
     fail(program.error());
   recordStartup("program", secondsSinceLaunch() - started, dsc_program_size);
   const dsrt::Program &p = program.value();
-  Options o = parseOptions(argc, argv, p);
   dsrt::SessionOptions sessionOptions;
+  sessionOptions.hostKernels = dsc_kernel_table;
+  sessionOptions.numHostKernels = dsc_kernel_count;
+  if (argc >= 2 && std::string(argv[1]) == "serve")
+    return dsrt::server::runServer(argc, argv, p, sessionOptions);
+  Options o = parseOptions(argc, argv, p);
   sessionOptions.threads = o.threads;
   sessionOptions.cachePages = o.cachePages;
   sessionOptions.hostKernels = dsc_kernel_table;

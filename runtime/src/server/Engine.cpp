@@ -1,0 +1,197 @@
+//===- Engine.cpp - continuous batching over one session
+//-------------------===//
+//
+// See Engine.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "server/Engine.h"
+
+#include <algorithm>
+
+namespace dsrt::server {
+
+Engine::Engine(Session &session, const Program &program)
+    : session_(session), program_(program),
+      slots_(program.fb().cache()->slots()),
+      maxSeq_(program.fb().cache()->max_seq()),
+      vocab_(program.fb().model()->vocab_size()),
+      prefillChunk_(program.entry("prefill").max_tokens()),
+      compiledLogProbs_(program.entry("decode").top_logprobs()) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+std::string Engine::submit(std::shared_ptr<GenerationRequest> request) {
+  const GenerationRequest &r = *request;
+  if (r.prompt.empty())
+    return "the prompt is empty";
+  if (static_cast<int64_t>(r.prompt.size()) >= maxSeq_)
+    return "a prompt of " + std::to_string(r.prompt.size()) +
+           " tokens leaves no room to generate in the " +
+           std::to_string(maxSeq_) + " positions this model was compiled for";
+  for (int32_t id : r.prompt)
+    if (id < 0 || id >= vocab_)
+      return "token id " + std::to_string(id) + " is outside the vocabulary (" +
+             std::to_string(vocab_) + " tokens)";
+  if (r.logProbs > compiledLogProbs_)
+    return compiledLogProbs_ < 0
+               ? std::string("this executable reports no log-probabilities "
+                             "(compile it with dsc compile --logprobs=N)")
+               : "at most " + std::to_string(compiledLogProbs_) +
+                     " log-probabilities per token (dsc compile --logprobs)";
+  if (Status s = validate(r.sampling); !s)
+    return s.error();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(request));
+    metrics_.waiting = static_cast<int64_t>(queue_.size());
+  }
+  ++metrics_.requests;
+  wake_.notify_one();
+  return "";
+}
+
+void Engine::fail(Running &r, const std::string &error) {
+  TokenEvent e;
+  e.last = true;
+  e.finishReason = "error";
+  e.error = error;
+  r.request->onToken(e);
+}
+
+bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
+  const GenerationRequest &q = *r.request;
+  TokenEvent e;
+  e.token = result.next[j];
+  if (q.logProbs >= 0 && result.logProbs) {
+    size_t columns = static_cast<size_t>(result.topLogProbs) + 1;
+    e.logProb = result.logProbs[j * columns];
+    for (int k = 1; k <= q.logProbs; ++k)
+      e.top.emplace_back(result.logProbIds[j * columns + k],
+                         result.logProbs[j * columns + k]);
+  }
+  r.generated.push_back(e.token);
+  ++metrics_.generatedTokens;
+  int64_t length = static_cast<int64_t>(q.prompt.size() + r.generated.size());
+  if (std::find(q.stopIds.begin(), q.stopIds.end(), e.token) !=
+      q.stopIds.end()) {
+    e.last = true;
+    e.finishReason = "stop";
+  } else if (static_cast<int64_t>(r.generated.size()) >= q.maxTokens ||
+             length >= maxSeq_) {
+    e.last = true;
+    e.finishReason = "length";
+  }
+  bool keep = q.onToken(e);
+  return keep && !e.last;
+}
+
+bool Engine::prefill(Running &r) {
+  const GenerationRequest &q = *r.request;
+  if (Status s = session_.resetSlot(r.slot); !s) {
+    fail(r, s.error());
+    return false;
+  }
+  int64_t n = static_cast<int64_t>(q.prompt.size());
+  metrics_.promptTokens += static_cast<uint64_t>(n);
+  for (int64_t start = 0; start < n; start += prefillChunk_) {
+    int64_t count = std::min(prefillChunk_, n - start);
+    Chunk c;
+    c.tokens.assign(q.prompt.begin() + start, q.prompt.begin() + start + count);
+    c.slots.assign(static_cast<size_t>(count), r.slot);
+    for (int64_t i = 0; i < count; ++i)
+      c.positions.push_back(static_cast<int32_t>(start + i));
+    bool last = start + count == n;
+    if (last) {
+      c.rows.push_back(static_cast<int32_t>(count - 1));
+      c.sampling.push_back(samplingRow(q.sampling, q.stream, 0));
+      c.wantLogProbs = q.logProbs >= 0;
+    }
+    Expected<ChunkResult> result = session_.run("prefill", c);
+    if (!result) {
+      fail(r, result.error());
+      return false;
+    }
+    if (last)
+      return deliver(r, result.value(), 0);
+  }
+  return false;
+}
+
+void Engine::loop() {
+  std::vector<Running> running;
+  std::vector<int32_t> freeSlots;
+  for (int64_t s = slots_ - 1; s >= 0; --s)
+    freeSlots.push_back(static_cast<int32_t>(s));
+  for (;;) {
+    // Admit waiting requests while slots are free; sleep when idle.
+    std::vector<std::shared_ptr<GenerationRequest>> admitted;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] {
+        return stopping_ || !running.empty() || !queue_.empty();
+      });
+      if (stopping_)
+        return;
+      while (!queue_.empty() && admitted.size() < freeSlots.size()) {
+        admitted.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      metrics_.waiting = static_cast<int64_t>(queue_.size());
+    }
+    for (auto &request : admitted) {
+      Running r;
+      r.request = std::move(request);
+      r.slot = freeSlots.back();
+      freeSlots.pop_back();
+      if (prefill(r))
+        running.push_back(std::move(r));
+      else
+        freeSlots.push_back(r.slot);
+    }
+    metrics_.running = static_cast<int64_t>(running.size());
+    if (running.empty())
+      continue;
+    // One decode step: every running sequence advances one token.
+    Chunk c;
+    for (Running &r : running) {
+      const GenerationRequest &q = *r.request;
+      c.rows.push_back(static_cast<int32_t>(c.tokens.size()));
+      c.sampling.push_back(samplingRow(
+          q.sampling, q.stream, static_cast<uint32_t>(r.generated.size())));
+      c.tokens.push_back(r.generated.back());
+      c.positions.push_back(
+          static_cast<int32_t>(q.prompt.size() + r.generated.size() - 1));
+      c.slots.push_back(r.slot);
+      c.wantLogProbs |= q.logProbs >= 0;
+    }
+    Expected<ChunkResult> result = session_.run("decode", c);
+    ++metrics_.decodeSteps;
+    std::vector<Running> still;
+    for (size_t j = 0; j < running.size(); ++j) {
+      Running &r = running[j];
+      bool keep = false;
+      if (!result)
+        fail(r, result.error());
+      else
+        keep = deliver(r, result.value(), j);
+      if (keep)
+        still.push_back(std::move(r));
+      else
+        freeSlots.push_back(r.slot);
+    }
+    running = std::move(still);
+    metrics_.running = static_cast<int64_t>(running.size());
+  }
+}
+
+} // namespace dsrt::server

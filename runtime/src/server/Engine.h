@@ -1,0 +1,116 @@
+//===- Engine.h - continuous batching over one session ----------*- C++ -*-===//
+//
+// The server's scheduler. Requests (token ids, how many to generate and how
+// to sample them) wait in a queue; one engine thread owns the session and
+// loops: it admits waiting requests into free cache slots (each prompt is
+// prefilled in chunks of the prefill entry's capacity, sampling its first
+// token), then runs one batched decode step for every running sequence, so
+// sequences join and leave the batch between steps (continuous batching).
+// Each generated token goes to its request's callback on the engine thread.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSRT_SRC_SERVER_ENGINE_H
+#define DSRT_SRC_SERVER_ENGINE_H
+
+#include "dsrt/Program.h"
+#include "dsrt/Sampling.h"
+#include "dsrt/Session.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace dsrt::server {
+
+/// One generated token, as the engine reports it.
+struct TokenEvent {
+  int32_t token = 0;
+  /// With GenerationRequest::logProbs >= 0: the token's log-probability and
+  /// the most likely tokens' (id, log-probability), most likely first.
+  float logProb = 0;
+  std::vector<std::pair<int32_t, float>> top;
+  /// The last event of the request: "stop" (an end token), "length"
+  /// (maxTokens or the context), "error" (with `error`).
+  bool last = false;
+  std::string finishReason, error;
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  int64_t maxTokens = 16;
+  SamplingParams sampling;
+  int logProbs = -1; // alternatives per token; -1: none
+  /// The random stream of its draws (with sampling.seed): the same seed
+  /// and stream draw the same tokens whatever else runs beside them.
+  uint32_t stream = 0;
+  std::vector<int32_t> stopIds; // tokens that end the request (kept)
+  /// Called on the engine thread for each token; returning false cancels
+  /// the request (its slot is freed before the next step).
+  std::function<bool(const TokenEvent &)> onToken;
+};
+
+/// Counters for /metrics (read from any thread).
+struct EngineMetrics {
+  std::atomic<uint64_t> requests{0}, promptTokens{0}, generatedTokens{0},
+      decodeSteps{0};
+  std::atomic<int64_t> running{0}, waiting{0};
+};
+
+class Engine {
+public:
+  Engine(Session &session, const Program &program);
+  ~Engine();
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  /// Queues a request; its callback reports every token, the last one
+  /// marked. Fails (returns the reason) when the request cannot run: an
+  /// empty prompt, one longer than the context, a token outside the
+  /// vocabulary, more log-probabilities than compiled.
+  std::string submit(std::shared_ptr<GenerationRequest> request);
+
+  const EngineMetrics &metrics() const { return metrics_; }
+  /// Sequences that run at once (the cache's slots).
+  int64_t slots() const { return slots_; }
+
+private:
+  struct Running {
+    std::shared_ptr<GenerationRequest> request;
+    int32_t slot = 0;
+    std::vector<int32_t> generated;
+  };
+
+  void loop();
+  /// Prefills `r` in its slot and takes its first token; false when it
+  /// finished there.
+  bool prefill(Running &r);
+  /// Hands token `j` of chunk result `result` to `r`; false when `r`
+  /// finished (or was cancelled).
+  bool deliver(Running &r, const ChunkResult &result, size_t j);
+  void fail(Running &r, const std::string &error);
+
+  Session &session_;
+  const Program &program_;
+  int64_t slots_, maxSeq_, vocab_, prefillChunk_;
+  int32_t compiledLogProbs_;
+  EngineMetrics metrics_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<GenerationRequest>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+} // namespace dsrt::server
+
+#endif // DSRT_SRC_SERVER_ENGINE_H

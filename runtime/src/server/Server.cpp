@@ -1,0 +1,826 @@
+//===- Server.cpp - ./model serve -----------------------------------------===//
+//
+// See Server.h. The HTTP layer is Boost.Beast (header-only, so the
+// executable still needs nothing but the C library and the GPU driver);
+// requests and responses are nlohmann::json values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "server/Server.h"
+
+#include "cli/ChatFormat.h"
+#include "cli/Fail.h"
+#include "cli/Options.h"
+#include "cli/WeightLoading.h"
+#include "server/Engine.h"
+
+#include "dsrt/Tokenizer.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <random>
+
+namespace dsrt::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+
+/// A request the client got wrong: status 400 and its message.
+struct BadRequest {
+  std::string message;
+};
+
+std::string dump(const json &j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json errorBody(const std::string &message, const char *type) {
+  return {{"error", {{"message", message}, {"type", type}, {"code", nullptr}}}};
+}
+
+/// OpenAI reports a token that cannot occur as -9999.
+double reportedLogProb(float v) {
+  return std::isfinite(v) ? static_cast<double>(v) : -9999.0;
+}
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  cli::Options load; // weights, threads, cache pages
+};
+
+ServeOptions parseServeOptions(int argc, char **argv) {
+  ServeOptions o;
+  for (int i = 2; i < argc; ++i) {
+    std::string flag = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        cli::fail(flag + " needs a value");
+      return argv[++i];
+    };
+    auto integer = [&](int64_t lo, int64_t hi) {
+      std::string v = value();
+      char *end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < lo || n > hi)
+        cli::fail(flag + " expects an integer in [" + std::to_string(lo) +
+                  ", " + std::to_string(hi) + "], got '" + v + "'");
+      return static_cast<int64_t>(n);
+    };
+    if (flag == "--host")
+      o.host = value();
+    else if (flag == "--port")
+      o.port = static_cast<int>(integer(0, 65535));
+    else if (flag == "--weights")
+      o.load.weightsDir = value();
+    else if (flag == "--dummy-weights")
+      o.load.dummyWeights = true;
+    else if (flag == "--threads")
+      o.load.threads = static_cast<unsigned>(integer(1, 1024));
+    else if (flag == "--cache-pages")
+      o.load.cachePages = integer(1, int64_t(1) << 31);
+    else if (flag == "--help" || flag == "-h") {
+      std::printf(
+          "usage: %s serve [--host H] [--port P] [--weights DIR | "
+          "--dummy-weights]\n"
+          "                [--threads N] [--cache-pages N]\n\n"
+          "An OpenAI-compatible HTTP server (default 127.0.0.1:8000; port 0 "
+          "picks a free one,\nprinted on stderr): GET /health, /v1/models, "
+          "/metrics; POST /v1/completions.\n",
+          argv[0]);
+      std::exit(0);
+    } else
+      cli::fail("serve: unknown option '" + flag + "' (see serve --help)");
+  }
+  return o;
+}
+
+/// What every request handler shares.
+struct Service {
+  const Program &program;
+  Engine &engine;
+  const Tokenizer *tokenizer; // null: token-id prompts only
+  std::string modelName;
+  int64_t created;
+  std::atomic<uint64_t> nextId{0};
+  std::atomic<uint64_t> httpErrors{0};
+};
+
+/// The prompts of a completions request: one per choice (before `n`).
+std::vector<std::vector<int32_t>> promptsOf(const json &prompt,
+                                            const Service &s) {
+  auto fromText = [&](const std::string &text) {
+    if (!s.tokenizer)
+      throw BadRequest{"this model has no tokenizer (its checkpoint had no "
+                       "tokenizer.json): give the prompt as token ids"};
+    std::vector<int32_t> ids;
+    int64_t bos = s.program.fb().model()->bos_token_id();
+    if (bos >= 0)
+      ids.push_back(static_cast<int32_t>(bos));
+    std::vector<int32_t> text_ids = s.tokenizer->encode(text);
+    ids.insert(ids.end(), text_ids.begin(), text_ids.end());
+    return ids;
+  };
+  auto fromIds = [&](const json &a) {
+    std::vector<int32_t> ids;
+    for (const json &t : a) {
+      if (!t.is_number_integer())
+        throw BadRequest{"'prompt': token ids must be integers"};
+      int64_t id = t.get<int64_t>();
+      if (id < 0 || id > std::numeric_limits<int32_t>::max())
+        throw BadRequest{"'prompt': token id " + std::to_string(id) +
+                         " is out of range"};
+      ids.push_back(static_cast<int32_t>(id));
+    }
+    return ids;
+  };
+  if (prompt.is_string())
+    return {fromText(prompt.get<std::string>())};
+  if (!prompt.is_array() || prompt.empty())
+    throw BadRequest{"'prompt' must be a string, token ids, or a non-empty "
+                     "list of either"};
+  if (prompt[0].is_number_integer())
+    return {fromIds(prompt)};
+  std::vector<std::vector<int32_t>> out;
+  for (const json &p : prompt) {
+    if (p.is_string())
+      out.push_back(fromText(p.get<std::string>()));
+    else if (p.is_array())
+      out.push_back(fromIds(p));
+    else
+      throw BadRequest{"'prompt': each entry must be a string or token ids"};
+  }
+  return out;
+}
+
+/// The prompt of a chat request: its messages in the compiled chat format.
+std::vector<int32_t> chatPrompt(const json &messages, const Service &s) {
+  if (!s.tokenizer)
+    throw BadRequest{"this model has no tokenizer (its checkpoint had no "
+                     "tokenizer.json): use /v1/completions with token ids"};
+  if (!messages.is_array() || messages.empty())
+    throw BadRequest{"'messages' must be a non-empty list"};
+  std::string system;
+  std::vector<cli::Turn> history;
+  std::optional<std::string> user;
+  for (const json &m : messages) {
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      throw BadRequest{"each message needs a 'role'"};
+    std::string role = m["role"].get<std::string>();
+    std::string content;
+    const json &c = m.contains("content") ? m["content"] : json();
+    if (c.is_string()) {
+      content = c.get<std::string>();
+    } else if (c.is_array()) { // [{"type": "text", "text": ...}]
+      for (const json &part : c) {
+        if (!part.is_object() || part.value("type", "") != "text" ||
+            !part.contains("text") || !part["text"].is_string())
+          throw BadRequest{"message content parts must be of type 'text'"};
+        content += part["text"].get<std::string>();
+      }
+    } else if (!c.is_null()) {
+      throw BadRequest{"message 'content' must be a string or text parts"};
+    }
+    if (role == "system" || role == "developer") {
+      if (!history.empty() || user)
+        throw BadRequest{"system messages must come first"};
+      system += content;
+    } else if (role == "user") {
+      if (user)
+        throw BadRequest{"two user messages in a row"};
+      user = content;
+    } else if (role == "assistant") {
+      if (!user)
+        throw BadRequest{"an assistant message must follow a user message"};
+      history.push_back({*user, content});
+      user.reset();
+    } else {
+      throw BadRequest{"unknown message role '" + role + "'"};
+    }
+  }
+  if (!user)
+    throw BadRequest{"the last message must be the user's"};
+  const fb::Program &p = s.program.fb();
+  int64_t bosId = p.model()->bos_token_id(), eosId = p.model()->eos_token_id();
+  const std::string *bos =
+      bosId >= 0 ? s.tokenizer->tokenText(static_cast<int32_t>(bosId))
+                 : nullptr;
+  const std::string *eos =
+      eosId >= 0 ? s.tokenizer->tokenText(static_cast<int32_t>(eosId))
+                 : nullptr;
+  std::string style =
+      p.chat_template() ? p.chat_template()->str() : "deepseek-v3";
+  return s.tokenizer->encode(cli::formatChat(
+      style, bos ? *bos : "", eos ? *eos : "", system, history, *user));
+}
+
+template <typename T> T field(const json &body, const char *name, T fallback) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null())
+    return fallback;
+  try {
+    return it->get<T>();
+  } catch (const json::exception &) {
+    throw BadRequest{std::string("'") + name + "' has the wrong type"};
+  }
+}
+
+/// One choice's progress while its tokens arrive.
+struct Choice {
+  std::shared_ptr<GenerationRequest> request;
+  std::optional<IncrementalDecoder> decoder;
+  std::string text; // all generated text (stops applied)
+  size_t sent = 0;  // bytes of `text` already streamed
+  std::vector<int32_t> ids;
+  json tokens = json::array(), tokenLogProbs = json::array(),
+       topLogProbs = json::array(), offsets = json::array();
+  std::vector<TokenEvent> events;      // with logprobs: each token's
+  size_t thinkEnd = std::string::npos; // R1: where "</think>" starts
+  std::string finish;
+  bool done = false, roleSent = false;
+};
+
+/// Events from the engine thread to the connection's thread.
+struct Channel {
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<std::pair<size_t, TokenEvent>> events;
+  std::vector<std::unique_ptr<std::atomic<bool>>> cancelled;
+};
+
+class Completion {
+public:
+  /// `chat`: /v1/chat/completions (messages in, an assistant message out;
+  /// R1's reasoning apart); else /v1/completions.
+  Completion(Service &s, const json &body, bool chat) : s_(s), chat_(chat) {
+    std::vector<std::vector<int32_t>> prompts =
+        chat ? std::vector<std::vector<int32_t>>{chatPrompt(
+                   body.contains("messages") ? body["messages"] : json(), s)}
+             : promptsOf(body.contains("prompt") ? body["prompt"] : json(), s);
+    reasoning_ = chat && s.program.fb().chat_template() &&
+                 s.program.fb().chat_template()->str() == "deepseek-r1";
+    int64_t n = field<int64_t>(body, "n", 1);
+    if (n < 1 || n > 128)
+      throw BadRequest{"'n' must be from 1 to 128"};
+    maxTokens_ =
+        field<int64_t>(body, "max_tokens",
+                       chat ? field<int64_t>(body, "max_completion_tokens",
+                                             s.program.fb().cache()->max_seq())
+                            : 16);
+    if (maxTokens_ < 0)
+      throw BadRequest{"'max_tokens' must be at least 0"};
+    SamplingParams sp;
+    sp.temperature = field<float>(body, "temperature", 1.0f);
+    sp.topP = field<float>(body, "top_p", 1.0f);
+    sp.topK = std::max(0, field<int>(body, "top_k", 0));
+    sp.minP = field<float>(body, "min_p", 0.0f);
+    if (body.contains("seed") && !body["seed"].is_null())
+      sp.seed = static_cast<uint64_t>(field<int64_t>(body, "seed", 0));
+    else
+      sp.seed = std::random_device{}();
+    if (Status v = validate(sp); !v)
+      throw BadRequest{v.error()};
+    logProbs_ = -1;
+    if (chat) {
+      int top = field<int>(body, "top_logprobs", -1);
+      if (top > 20)
+        throw BadRequest{"'top_logprobs' must be from 0 to 20"};
+      if (field<bool>(body, "logprobs", false))
+        logProbs_ = std::max(top, 0);
+      else if (top >= 0)
+        throw BadRequest{"'top_logprobs' needs 'logprobs': true"};
+    } else if (body.contains("logprobs") && !body["logprobs"].is_null()) {
+      logProbs_ = field<int>(body, "logprobs", 0);
+      if (logProbs_ < 0 || logProbs_ > 5)
+        throw BadRequest{"'logprobs' must be from 0 to 5"};
+    }
+    if (body.contains("stop") && !body["stop"].is_null()) {
+      const json &stop = body["stop"];
+      if (stop.is_string())
+        stops_.push_back(stop.get<std::string>());
+      else if (stop.is_array() && stop.size() <= 4)
+        for (const json &x : stop) {
+          if (!x.is_string())
+            throw BadRequest{"'stop' must be a string or up to 4 strings"};
+          stops_.push_back(x.get<std::string>());
+        }
+      else
+        throw BadRequest{"'stop' must be a string or up to 4 strings"};
+      for (const std::string &x : stops_)
+        if (x.empty())
+          throw BadRequest{"'stop' strings must not be empty"};
+    }
+    stream_ = field<bool>(body, "stream", false);
+    if (body.contains("stream_options") && body["stream_options"].is_object())
+      includeUsage_ =
+          field<bool>(body["stream_options"], "include_usage", false);
+    bool ignoreEos = field<bool>(body, "ignore_eos", false);
+    int64_t eos = s.program.fb().model()->eos_token_id();
+    id_ = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(s.nextId++);
+    for (int64_t copy = 0; copy < n; ++copy)
+      for (const auto &prompt : prompts) {
+        Choice &c = choices_.emplace_back();
+        auto r = std::make_shared<GenerationRequest>();
+        r->prompt = prompt;
+        r->maxTokens = maxTokens_;
+        r->sampling = sp;
+        r->stream = static_cast<uint32_t>(choices_.size() - 1); // the choice
+        r->logProbs = logProbs_;
+        if (!ignoreEos && eos >= 0)
+          r->stopIds.push_back(static_cast<int32_t>(eos));
+        c.request = r;
+        if (s.tokenizer)
+          c.decoder.emplace(*s.tokenizer);
+        promptTokens_ += static_cast<int64_t>(prompt.size());
+      }
+    channel_ = std::make_shared<Channel>();
+    for (size_t i = 0; i < choices_.size(); ++i)
+      channel_->cancelled.push_back(std::make_unique<std::atomic<bool>>(false));
+  }
+
+  bool streaming() const { return stream_; }
+
+  /// Submits every choice; calls `chunk` with each streamed event's JSON
+  /// (streaming) and returns the whole response (not streaming).
+  json run(const std::function<void(const json &)> &chunk) {
+    std::shared_ptr<Channel> ch = channel_;
+    size_t pending = 0;
+    for (size_t i = 0; i < choices_.size(); ++i) {
+      Choice &c = choices_[i];
+      if (maxTokens_ == 0) {
+        c.done = true;
+        c.finish = "length";
+        continue;
+      }
+      c.request->onToken = [ch, i](const TokenEvent &e) {
+        bool cancelled = ch->cancelled[i]->load();
+        {
+          std::lock_guard<std::mutex> lock(ch->mutex);
+          ch->events.emplace_back(i, e);
+        }
+        ch->ready.notify_one();
+        return !cancelled;
+      };
+      std::string error = s_.engine.submit(c.request);
+      if (!error.empty()) {
+        for (size_t j = 0; j < i; ++j)
+          ch->cancelled[j]->store(true);
+        throw BadRequest{error};
+      }
+      ++pending;
+    }
+    while (pending > 0) {
+      std::pair<size_t, TokenEvent> ev;
+      {
+        std::unique_lock<std::mutex> lock(ch->mutex);
+        ch->ready.wait(lock, [&] { return !ch->events.empty(); });
+        ev = std::move(ch->events.front());
+        ch->events.pop_front();
+      }
+      Choice &c = choices_[ev.first];
+      if (c.done) // cut by a stop string: the engine drops it at its next token
+        continue;
+      if (ev.second.finishReason == "error")
+        throw std::runtime_error(ev.second.error);
+      std::string piece = take(c, ev.second);
+      if (c.done) {
+        --pending;
+        if (!ev.second.last)
+          ch->cancelled[ev.first]->store(true);
+      }
+      if (stream_)
+        chunk(streamChunk(ev.first, c, piece, ev.second));
+    }
+    if (stream_ && includeUsage_) {
+      json u = base(chunkObject());
+      u["choices"] = json::array();
+      u["usage"] = usage();
+      chunk(u);
+    }
+    return response();
+  }
+
+private:
+  const char *chunkObject() const {
+    return chat_ ? "chat.completion.chunk" : "text_completion";
+  }
+  json base(const char *object) const {
+    return {{"id", id_},
+            {"object", object},
+            {"created", s_.created},
+            {"model", s_.modelName}};
+  }
+  json usage() const {
+    int64_t completion = 0;
+    for (const Choice &c : choices_)
+      completion += static_cast<int64_t>(c.ids.size());
+    return {{"prompt_tokens", promptTokens_},
+            {"completion_tokens", completion},
+            {"total_tokens", promptTokens_ + completion}};
+  }
+
+  /// Adds event `e` to choice `c`; returns the text that may be streamed
+  /// now (held back while it could still become a stop string).
+  std::string take(Choice &c, const TokenEvent &e) {
+    c.ids.push_back(e.token);
+    std::string piece;
+    if (c.decoder) {
+      // An end token ends the reply; its text is not part of it.
+      if (!(e.last && e.finishReason == "stop"))
+        piece = c.decoder->push(e.token);
+      if (e.last)
+        piece += c.decoder->flush();
+    }
+    size_t before = c.text.size();
+    c.text += piece;
+    if (logProbs_ >= 0)
+      c.events.push_back(e);
+    if (logProbs_ >= 0 && !chat_) {
+      std::string tokenText =
+          s_.tokenizer ? std::string(s_.tokenizer->tokenBytes(e.token)) : "";
+      c.tokens.push_back(tokenText);
+      c.tokenLogProbs.push_back(reportedLogProb(e.logProb));
+      json top = json::object();
+      for (auto [id, lp] : e.top)
+        top[s_.tokenizer ? std::string(s_.tokenizer->tokenBytes(id))
+                         : std::to_string(id)] = reportedLogProb(lp);
+      c.topLogProbs.push_back(top);
+      c.offsets.push_back(before);
+    }
+    if (e.last) {
+      c.done = true;
+      c.finish = e.finishReason;
+    }
+    // Stop strings, matched across token boundaries in the text so far.
+    size_t cut = std::string::npos;
+    for (const std::string &stop : stops_) {
+      size_t from = before >= stop.size() ? before - stop.size() + 1 : 0;
+      size_t at = c.text.find(stop, from);
+      if (at != std::string::npos && at < cut)
+        cut = at;
+    }
+    if (cut != std::string::npos) {
+      c.text.resize(cut);
+      c.done = true;
+      c.finish = "stop";
+    }
+    // Hold back a tail that could begin a stop string.
+    size_t safe = c.text.size();
+    std::vector<std::string> held = stops_;
+    if (reasoning_ && c.thinkEnd == std::string::npos) {
+      c.thinkEnd = c.text.find("</think>");
+      held.push_back("</think>");
+    }
+    if (!c.done)
+      for (const std::string &stop : held)
+        for (size_t k = std::min(stop.size() - 1, c.text.size()); k > 0; --k)
+          if (c.text.compare(c.text.size() - k, k, stop, 0, k) == 0) {
+            safe = std::min(safe, c.text.size() - k);
+            break;
+          }
+    std::string out =
+        safe > c.sent ? c.text.substr(c.sent, safe - c.sent) : std::string();
+    c.sent = std::max(c.sent, safe);
+    return out;
+  }
+
+  static json bytesOf(const std::string &text) {
+    json out = json::array();
+    for (unsigned char ch : text)
+      out.push_back(ch);
+    return out;
+  }
+  std::string tokenText(int32_t id) const {
+    return s_.tokenizer ? std::string(s_.tokenizer->tokenBytes(id))
+                        : std::to_string(id);
+  }
+  json logProbsOf(const Choice &c, size_t from) const {
+    if (logProbs_ < 0)
+      return nullptr;
+    if (chat_) {
+      json content = json::array();
+      for (size_t i = from; i < c.events.size(); ++i) {
+        const TokenEvent &e = c.events[i];
+        json top = json::array();
+        for (auto [id, lp] : e.top)
+          top.push_back({{"token", tokenText(id)},
+                         {"logprob", reportedLogProb(lp)},
+                         {"bytes", bytesOf(tokenText(id))}});
+        content.push_back({{"token", tokenText(e.token)},
+                           {"logprob", reportedLogProb(e.logProb)},
+                           {"bytes", bytesOf(tokenText(e.token))},
+                           {"top_logprobs", top}});
+      }
+      return {{"content", content}};
+    }
+    auto slice = [&](const json &a) {
+      json out = json::array();
+      for (size_t i = from; i < a.size(); ++i)
+        out.push_back(a[i]);
+      return out;
+    };
+    return {{"tokens", slice(c.tokens)},
+            {"token_logprobs", slice(c.tokenLogProbs)},
+            {"top_logprobs", slice(c.topLogProbs)},
+            {"text_offset", slice(c.offsets)}};
+  }
+
+  json streamChunk(size_t index, Choice &c, const std::string &piece,
+                   const TokenEvent &) {
+    if (chat_) {
+      json j = base("chat.completion.chunk");
+      json delta = json::object();
+      if (!c.roleSent) {
+        delta["role"] = "assistant";
+        c.roleSent = true;
+      }
+      // R1: the part before </think> is reasoning; the marker is neither.
+      size_t begin = c.sent - piece.size(), end = c.sent;
+      std::string reasoning, content;
+      for (size_t at = begin; at < end;) {
+        size_t think = c.thinkEnd;
+        if (reasoning_ && (think == std::string::npos || at < think)) {
+          size_t stop = std::min(end, think);
+          reasoning += c.text.substr(at, stop - at);
+          at = stop;
+        } else if (reasoning_ && at < think + 8) {
+          at = std::min(end, think + 8);
+        } else {
+          content += c.text.substr(at, end - at);
+          at = end;
+        }
+      }
+      if (!reasoning.empty())
+        delta["reasoning_content"] = reasoning;
+      if (!content.empty() || (!reasoning_ && !delta.contains("content")))
+        delta["content"] = content;
+      json choice = {{"index", index},
+                     {"delta", delta},
+                     {"token_ids", json::array({c.ids.back()})},
+                     {"logprobs", logProbsOf(c, c.ids.size() - 1)},
+                     {"finish_reason", c.done ? json(c.finish) : json()}};
+      j["choices"] = json::array({choice});
+      return j;
+    }
+    json j = base("text_completion");
+    json choice = {{"index", index},
+                   {"text", piece},
+                   {"token_ids", json::array({c.ids.back()})},
+                   {"logprobs", logProbsOf(c, c.ids.size() - 1)},
+                   {"finish_reason", c.done ? json(c.finish) : json()}};
+    j["choices"] = json::array({choice});
+    return j;
+  }
+
+  json response() const {
+    json j = base(chat_ ? "chat.completion" : "text_completion");
+    json list = json::array();
+    for (size_t i = 0; i < choices_.size(); ++i) {
+      const Choice &c = choices_[i];
+      if (chat_) {
+        json message = {{"role", "assistant"}};
+        if (reasoning_) {
+          size_t think = c.text.find("</think>");
+          message["reasoning_content"] = c.text.substr(0, think);
+          message["content"] =
+              think == std::string::npos ? "" : c.text.substr(think + 8);
+        } else {
+          message["content"] = c.text;
+        }
+        list.push_back({{"index", i},
+                        {"message", message},
+                        {"token_ids", c.ids},
+                        {"logprobs", logProbsOf(c, 0)},
+                        {"finish_reason", c.finish}});
+        continue;
+      }
+      list.push_back({{"index", i},
+                      {"text", c.text},
+                      {"token_ids", c.ids},
+                      {"logprobs", logProbsOf(c, 0)},
+                      {"finish_reason", c.finish}});
+    }
+    j["choices"] = list;
+    j["usage"] = usage();
+    return j;
+  }
+
+  Service &s_;
+  std::string id_;
+  std::vector<Choice> choices_;
+  std::vector<std::string> stops_;
+  int64_t maxTokens_ = 16, promptTokens_ = 0;
+  int logProbs_ = -1;
+  bool stream_ = false, includeUsage_ = false;
+  bool chat_ = false, reasoning_ = false;
+  std::shared_ptr<Channel> channel_;
+};
+
+std::string metricsText(const Service &s) {
+  const EngineMetrics &m = s.engine.metrics();
+  std::string out;
+  auto metric = [&](const char *name, const char *type, const char *help,
+                    int64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+           " " + type + "\n" + name + " " + std::to_string(value) + "\n";
+  };
+  metric("dsc_requests_total", "counter", "Generation requests accepted.",
+         static_cast<int64_t>(m.requests.load()));
+  metric("dsc_prompt_tokens_total", "counter", "Prompt tokens prefilled.",
+         static_cast<int64_t>(m.promptTokens.load()));
+  metric("dsc_generation_tokens_total", "counter", "Tokens generated.",
+         static_cast<int64_t>(m.generatedTokens.load()));
+  metric("dsc_decode_steps_total", "counter", "Batched decode steps run.",
+         static_cast<int64_t>(m.decodeSteps.load()));
+  metric("dsc_running_sequences", "gauge", "Sequences in the decode batch.",
+         static_cast<int64_t>(m.running.load()));
+  metric("dsc_waiting_sequences", "gauge", "Requests waiting for a cache slot.",
+         static_cast<int64_t>(m.waiting.load()));
+  metric("dsc_batch_slots", "gauge", "Sequences the executable runs at once.",
+         static_cast<int64_t>(s.engine.slots()));
+  metric("dsc_http_errors_total", "counter",
+         "Requests answered with an error status.",
+         static_cast<int64_t>(s.httpErrors.load()));
+  return out;
+}
+
+/// Serves one connection's requests (keep-alive) until it closes.
+void serveConnection(tcp::socket socket, Service &s) {
+  beast::error_code ec;
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(64u << 20);
+    http::read(socket, buffer, parser, ec);
+    if (ec)
+      break; // closed, or not HTTP: nothing to answer
+    http::request<http::string_body> req = parser.release();
+    auto reply = [&](http::status status, const std::string &body,
+                     const char *type) {
+      http::response<http::string_body> res{status, req.version()};
+      res.set(http::field::content_type, type);
+      res.keep_alive(req.keep_alive());
+      res.body() = body;
+      res.prepare_payload();
+      if (status != http::status::ok)
+        ++s.httpErrors;
+      http::write(socket, res, ec);
+    };
+    auto replyJson = [&](http::status status, const json &j) {
+      reply(status, dump(j), "application/json");
+    };
+    std::string target(req.target());
+    if (size_t q = target.find('?'); q != std::string::npos)
+      target.resize(q);
+    bool get = req.method() == http::verb::get;
+    bool post = req.method() == http::verb::post;
+    if (target == "/health" && get) {
+      replyJson(http::status::ok, {{"status", "ok"}});
+    } else if (target == "/v1/models" && get) {
+      replyJson(http::status::ok,
+                {{"object", "list"},
+                 {"data", json::array({{{"id", s.modelName},
+                                        {"object", "model"},
+                                        {"created", s.created},
+                                        {"owned_by", "dsc"}}})}});
+    } else if (target == "/metrics" && get) {
+      reply(http::status::ok, metricsText(s),
+            "text/plain; version=0.0.4; charset=utf-8");
+    } else if ((target == "/v1/completions" ||
+                target == "/v1/chat/completions") &&
+               post) {
+      json body = json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
+      try {
+        if (body.is_discarded() || !body.is_object())
+          throw BadRequest{"the request body is not a JSON object"};
+        Completion completion(s, body, target == "/v1/chat/completions");
+        if (!completion.streaming()) {
+          replyJson(http::status::ok, completion.run(nullptr));
+        } else {
+          http::response<http::empty_body> res{http::status::ok, req.version()};
+          res.set(http::field::content_type, "text/event-stream");
+          res.set(http::field::cache_control, "no-cache");
+          res.chunked(true);
+          res.keep_alive(req.keep_alive());
+          http::response_serializer<http::empty_body> sr{res};
+          http::write_header(socket, sr, ec);
+          auto event = [&](const std::string &data) {
+            std::string text = "data: " + data + "\n\n";
+            asio::write(socket, http::make_chunk(asio::buffer(text)), ec);
+          };
+          try {
+            completion.run([&](const json &j) { event(dump(j)); });
+          } catch (const BadRequest &e) {
+            event(dump(errorBody(e.message, "invalid_request_error")));
+          } catch (const std::exception &e) {
+            event(dump(errorBody(e.what(), "server_error")));
+          }
+          event("[DONE]");
+          asio::write(socket, http::make_chunk_last(), ec);
+        }
+      } catch (const BadRequest &e) {
+        replyJson(http::status::bad_request,
+                  errorBody(e.message, "invalid_request_error"));
+      } catch (const std::exception &e) {
+        replyJson(http::status::internal_server_error,
+                  errorBody(e.what(), "server_error"));
+      }
+    } else if (target == "/health" || target == "/v1/models" ||
+               target == "/metrics" || target == "/v1/completions" ||
+               target == "/v1/chat/completions") {
+      replyJson(http::status::method_not_allowed,
+                errorBody("method not allowed on " + target,
+                          "invalid_request_error"));
+    } else {
+      replyJson(http::status::not_found,
+                errorBody("no route " + target, "invalid_request_error"));
+    }
+    if (ec || !req.keep_alive())
+      break;
+  }
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+} // namespace
+
+int runServer(int argc, char **argv, const Program &program,
+              const SessionOptions &sessionOptions) {
+  ServeOptions o = parseServeOptions(argc, argv);
+  asio::io_context io;
+  beast::error_code ec;
+  tcp::endpoint endpoint(asio::ip::make_address(o.host, ec),
+                         static_cast<unsigned short>(o.port));
+  if (ec)
+    cli::fail("serve: --host '" + o.host + "' is not an IP address");
+  tcp::acceptor acceptor(io);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec)
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acceptor.bind(endpoint, ec);
+  if (!ec)
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    cli::fail("serve: cannot listen on " + o.host + ":" +
+              std::to_string(o.port) + ": " + ec.message());
+
+  cli::StartedSession started =
+      cli::startSession(o.load, program, sessionOptions, argv[0]);
+  std::optional<Tokenizer> tokenizer;
+  if (const auto *bytes = program.fb().tokenizer();
+      bytes && bytes->size() > 0) {
+    auto t = Tokenizer::fromJson(
+        std::string_view(reinterpret_cast<const char *>(bytes->data()),
+                         bytes->size()),
+        std::string(argv[0]) + ": embedded tokenizer.json");
+    if (!t)
+      cli::fail(t.error());
+    tokenizer.emplace(t.take());
+  }
+  Engine engine(*started.session, program);
+  std::string name = program.fb().model()->family()->str();
+  if (const auto *dir = program.fb().checkpoint_dir(); dir && dir->size()) {
+    std::string path = dir->str();
+    while (path.size() > 1 && path.back() == '/')
+      path.pop_back();
+    size_t slash = path.rfind('/');
+    name = slash == std::string::npos ? path : path.substr(slash + 1);
+  }
+  Service service{program, engine, tokenizer ? &*tokenizer : nullptr, name,
+                  std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count()};
+  std::fprintf(stderr,
+               "dsc: serving %s on http://%s:%d (%lld sequences at once, "
+               "%s)\n",
+               name.c_str(), o.host.c_str(),
+               static_cast<int>(acceptor.local_endpoint().port()),
+               static_cast<long long>(engine.slots()),
+               started.session->deviceName().c_str());
+  std::fflush(stderr);
+  for (;;) {
+    tcp::socket socket(io);
+    acceptor.accept(socket, ec);
+    if (ec)
+      continue;
+    std::thread(
+        [&service](tcp::socket s) { serveConnection(std::move(s), service); },
+        std::move(socket))
+        .detach();
+  }
+}
+
+} // namespace dsrt::server

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""./model serve (the OpenAI-compatible server) against the same executable's
+command line.
+
+A tiny V2-Lite-style checkpoint (with its tokenizer) is compiled for the CPU
+with room for 4 sequences and --logprobs=3, then served on a free port:
+
+1. /health, /v1/models and /metrics answer;
+2. greedy completions of token-id prompts give the tokens the command line
+   gives (--ignore-eos), one request at a time and 7 at once (more than the
+   4 slots: the rest wait, and the decode steps are shared: fewer steps
+   than tokens);
+3. streaming (server-sent events) gives the same tokens, then a usage
+   chunk and "data: [DONE]";
+4. logprobs=3 gives the command line's --logprobs 3 values;
+5. a stop string cuts the text where it first occurs (finish_reason stop),
+   a text prompt is encoded with BOS, n=2 gives two choices, the same seed
+   the same sampled tokens;
+6. chat completions give the command line's text mode (the same chat
+   format, system prompt, tokens and text), with logprobs in chat's shape,
+   streamed as chat.completion.chunk deltas;
+7. bad requests get status 400 (not JSON, a token outside the vocabulary,
+   logprobs 6, an empty prompt), unknown routes 404, and the server keeps
+   serving.
+
+Usage: server.py --dsc BUILD/bin/dsc
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROMPTS = [[3, 17, 42, 99, 7], [250, 11], [5, 5, 5, 5], [123], [9, 8, 7], [44, 45], [300]]
+STEPS = 6
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+class Server:
+    def __init__(self, exe, model):
+        self.proc = subprocess.Popen([exe, "serve", "--port", "0", "--weights", model],
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        if "serving" not in line:
+            raise RuntimeError(f"the server did not start: {line}{self.proc.stderr.read()}")
+        self.base = line.split("http://")[1].split()[0]
+
+    def request(self, path, body=None, raw=None, method=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(f"http://{self.base}{path}", data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def complete(self, body):
+        status, text = self.request("/v1/completions", body)
+        if status != 200:
+            raise RuntimeError(f"status {status}: {text}")
+        return json.loads(text)
+
+    def complete_chat(self, body):
+        status, text = self.request("/v1/chat/completions", body)
+        if status != 200:
+            raise RuntimeError(f"status {status}: {text}")
+        return json.loads(text)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dsc", required=True)
+    args = parser.parse_args()
+    failures = []
+
+    def check(ok, what):
+        print(("ok   " if ok else "FAIL ") + what)
+        if not ok:
+            failures.append(what)
+
+    with tempfile.TemporaryDirectory() as work:
+        model = os.path.join(work, "model")
+        exe = os.path.join(work, "model.exe")
+        run(["/usr/bin/python3", os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
+             os.path.join(ROOT, "examples", "tiny-v2-lite"), "-o", model, "--seed", "5"])
+        run([args.dsc, "compile", model, "-o", exe, "--max-seq-len", "64",
+             "--max-batch", "4", "--logprobs", "3"])
+        cli = {}
+        for p in PROMPTS:
+            out = json.loads(run([exe, "--prompt-ids", " ".join(map(str, p)), "-n", str(STEPS),
+                                  "--ignore-eos", "--json", "--logprobs", "3"]))
+            cli[tuple(p)] = out["sequences"][0]
+
+        server = Server(exe, model)
+        try:
+            status, text = server.request("/health")
+            check(status == 200 and json.loads(text)["status"] == "ok", "/health")
+            status, text = server.request("/v1/models")
+            check(status == 200 and json.loads(text)["data"][0]["id"] == "model", "/v1/models names the model")
+
+            def greedy(p, extra=None):
+                body = {"prompt": p, "max_tokens": STEPS, "temperature": 0, "ignore_eos": True}
+                body.update(extra or {})
+                return server.complete(body)
+
+            one = greedy(PROMPTS[0])
+            check(one["choices"][0]["token_ids"] == cli[tuple(PROMPTS[0])]["tokens"],
+                  "greedy tokens equal the command line's")
+            check(one["choices"][0]["finish_reason"] == "length" and
+                  one["usage"] == {"prompt_tokens": 5, "completion_tokens": STEPS,
+                                   "total_tokens": 5 + STEPS}, "finish_reason and usage")
+
+            results = [None] * len(PROMPTS)
+
+            def worker(i):
+                results[i] = greedy(PROMPTS[i])
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(PROMPTS))]
+            before = server.request("/metrics")[1]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            after = server.request("/metrics")[1]
+            check(all(r and r["choices"][0]["token_ids"] == cli[tuple(p)]["tokens"]
+                      for r, p in zip(results, PROMPTS)),
+                  f"{len(PROMPTS)} concurrent requests (4 slots) give the command line's tokens")
+
+            def metric(text, name):
+                for line in text.splitlines():
+                    if line.startswith(name + " "):
+                        return int(line.split()[1])
+                raise KeyError(name)
+            steps = metric(after, "dsc_decode_steps_total") - metric(before, "dsc_decode_steps_total")
+            tokens = metric(after, "dsc_generation_tokens_total") - metric(before, "dsc_generation_tokens_total")
+            check(tokens == len(PROMPTS) * STEPS and steps < tokens - len(PROMPTS),
+                  f"continuous batching: {tokens} tokens in {steps} decode steps")
+            check(metric(after, "dsc_requests_total") >= 1 + len(PROMPTS) and
+                  metric(after, "dsc_running_sequences") == 0, "/metrics counts requests")
+
+            # Streaming.
+            req = urllib.request.Request(
+                f"http://{server.base}/v1/completions",
+                data=json.dumps({"prompt": PROMPTS[1], "max_tokens": STEPS, "temperature": 0,
+                                 "ignore_eos": True, "stream": True,
+                                 "stream_options": {"include_usage": True}}).encode())
+            with urllib.request.urlopen(req, timeout=120) as r:
+                kind = r.headers.get("Content-Type")
+                events = [line[6:] for line in r.read().decode().splitlines() if line.startswith("data: ")]
+            check(kind.startswith("text/event-stream"), "streaming is text/event-stream")
+            check(events and events[-1] == "[DONE]", "the stream ends with data: [DONE]")
+            chunks = [json.loads(e) for e in events[:-1]]
+            ids = [t for c in chunks for ch in c["choices"] for t in ch["token_ids"]]
+            check(ids == cli[tuple(PROMPTS[1])]["tokens"], "streamed tokens equal the command line's")
+            check(chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == STEPS,
+                  "stream_options.include_usage: a last usage chunk")
+            check(chunks[-2]["choices"][0]["finish_reason"] == "length", "the last token chunk has its finish_reason")
+
+            # Log-probabilities.
+            lp = greedy(PROMPTS[2], {"logprobs": 3})["choices"][0]["logprobs"]
+            ref = cli[tuple(PROMPTS[2])]["logprobs"]
+            check(len(lp["token_logprobs"]) == STEPS and
+                  all(abs(a - b["logprob"]) < 1e-6 for a, b in zip(lp["token_logprobs"], ref)),
+                  "logprobs: the command line's values")
+            check(all(len(t) <= 3 for t in lp["top_logprobs"]) and
+                  all(abs(max(t.values()) - b["top"][0][1]) < 1e-6
+                      for t, b in zip(lp["top_logprobs"], ref)),
+                  "logprobs: the top alternatives")
+
+            # Text, stop strings, n, seeds.
+            text = greedy("The sky is", {"max_tokens": 12})["choices"][0]
+            check(len(text["token_ids"]) == 12, "a text prompt generates")
+            full = text["text"]
+            stop = full[3:5] if len(full) >= 5 else None
+            if stop:
+                cut = greedy("The sky is", {"max_tokens": 12, "stop": [stop]})["choices"][0]
+                check(cut["text"] == full[:full.find(stop)] and cut["finish_reason"] == "stop",
+                      f"stop {stop!r} cuts the text at its first occurrence")
+            two = server.complete({"prompt": PROMPTS[3], "max_tokens": 8, "n": 2, "seed": 7,
+                                   "temperature": 1.0, "ignore_eos": True})
+            again = server.complete({"prompt": PROMPTS[3], "max_tokens": 8, "n": 2, "seed": 7,
+                                     "temperature": 1.0, "ignore_eos": True})
+            check(len(two["choices"]) == 2 and [c["index"] for c in two["choices"]] == [0, 1], "n=2: two choices")
+            check([c["token_ids"] for c in two["choices"]] == [c["token_ids"] for c in again["choices"]],
+                  "the same seed samples the same tokens")
+
+            # Chat: the command line's text mode with the same system prompt.
+            ref = json.loads(run([exe, "-p", "Why is the sky blue?", "--system", "Be brief.",
+                                  "-n", "8", "--ignore-eos", "--json", "--weights", model]))
+            chat = server.complete_chat({"messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "Why is the sky blue?"}]}],
+                "max_tokens": 8, "temperature": 0, "ignore_eos": True,
+                "logprobs": True, "top_logprobs": 2})
+            choice = chat["choices"][0]
+            check(chat["object"] == "chat.completion" and choice["message"]["role"] == "assistant",
+                  "chat: an assistant message")
+            check(choice["token_ids"] == ref["ids"] and choice["message"]["content"] == ref["text"] and
+                  chat["usage"]["prompt_tokens"] == ref["prompt_tokens"],
+                  "chat: the command line's text mode (chat format, tokens, text)")
+            content = choice["logprobs"]["content"]
+            check(len(content) == 8 and
+                  all(len(c["top_logprobs"]) == 2 and c["logprob"] <= 0 and
+                      isinstance(c["bytes"], list) and
+                      abs(c["logprob"] - c["top_logprobs"][0]["logprob"]) < 1e-6 for c in content),
+                  "chat: logprobs, 2 alternatives per token, the greedy token the likeliest")
+            req = urllib.request.Request(
+                f"http://{server.base}/v1/chat/completions",
+                data=json.dumps({"messages": [{"role": "user", "content": "Why is the sky blue?"}],
+                                 "max_tokens": 8, "temperature": 0, "ignore_eos": True,
+                                 "stream": True}).encode())
+            with urllib.request.urlopen(req, timeout=120) as r:
+                events = [line[6:] for line in r.read().decode().splitlines() if line.startswith("data: ")]
+            chunks = [json.loads(e) for e in events[:-1]]
+            check(events[-1] == "[DONE]" and all(c["object"] == "chat.completion.chunk" for c in chunks) and
+                  chunks[0]["choices"][0]["delta"].get("role") == "assistant",
+                  "chat streaming: chunks, the role first, [DONE] last")
+            plain = server.complete_chat({"messages": [{"role": "user", "content": "Why is the sky blue?"}],
+                                          "max_tokens": 8, "temperature": 0, "ignore_eos": True})
+            check("".join(c["choices"][0]["delta"].get("content", "") for c in chunks) ==
+                  plain["choices"][0]["message"]["content"], "chat streaming: the same text")
+            for what, body in [("no messages", {"messages": []}),
+                               ("an assistant message last",
+                                {"messages": [{"role": "user", "content": "a"},
+                                              {"role": "assistant", "content": "b"}]}),
+                               ("top_logprobs 21",
+                                {"messages": [{"role": "user", "content": "a"}],
+                                 "logprobs": True, "top_logprobs": 21})]:
+                status, text = server.request("/v1/chat/completions", body)
+                check(status == 400 and "message" in json.loads(text)["error"], f"chat: 400 for {what}")
+
+            # Errors.
+            for what, body, raw in [("not JSON", None, b"{oops"),
+                                    ("a token outside the vocabulary", {"prompt": [10 ** 6]}, None),
+                                    ("logprobs 6", {"prompt": [1, 2], "logprobs": 6}, None),
+                                    ("an empty prompt", {"prompt": []}, None),
+                                    ("temperature -1", {"prompt": [1], "temperature": -1}, None)]:
+                status, text = server.request("/v1/completions", body, raw)
+                check(status == 400 and "message" in json.loads(text)["error"], f"400 for {what}")
+            status, _ = server.request("/v1/nothing")
+            check(status == 404, "404 for an unknown route")
+            status, _ = server.request("/health", method="DELETE")
+            check(status == 405, "405 for a wrong method")
+            check(server.request("/health")[0] == 200, "still serving after the errors")
+        finally:
+            server.close()
+
+    if failures:
+        print(f"\n{len(failures)} check(s) failed", file=sys.stderr)
+        return 1
+    print("\nall server checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
