@@ -18,7 +18,9 @@ with room for 4 sequences and --logprobs=3, then served on a free port:
    the same sampled tokens;
 6. chat completions give the command line's text mode (the same chat
    format, system prompt, tokens and text), with logprobs in chat's shape,
-   streamed as chat.completion.chunk deltas;
+   streamed as chat.completion.chunk deltas; with R1's format (a tiny V3
+   whose template opens <think>) the reasoning comes apart in
+   reasoning_content, as text mode splits it;
 7. bad requests get status 400 (not JSON, a token outside the vocabulary,
    logprobs 6, an empty prompt), unknown routes 404, and the server keeps
    serving.
@@ -151,6 +153,11 @@ def main():
                   f"continuous batching: {tokens} tokens in {steps} decode steps")
             check(metric(after, "dsc_requests_total") >= 1 + len(PROMPTS) and
                   metric(after, "dsc_running_sequences") == 0, "/metrics counts requests")
+            check(metric(after, 'dsc_time_to_first_token_seconds_bucket{le="+Inf"}') ==
+                  metric(after, "dsc_time_to_first_token_seconds_count") == 1 + len(PROMPTS) and
+                  metric(after, "dsc_inter_token_latency_seconds_count") ==
+                  (1 + len(PROMPTS)) * (STEPS - 1),
+                  "/metrics: a first-token latency per request, an inter-token one per later token")
 
             # Streaming.
             req = urllib.request.Request(
@@ -256,6 +263,42 @@ def main():
             status, _ = server.request("/health", method="DELETE")
             check(status == 405, "405 for a wrong method")
             check(server.request("/health")[0] == 200, "still serving after the errors")
+        finally:
+            server.close()
+
+        # R1's chat format (a V3 checkpoint whose template opens <think>):
+        # the reply's reasoning apart from its answer, as in text mode.
+        r1 = os.path.join(work, "r1")
+        r1_exe = os.path.join(work, "r1.exe")
+        run(["/usr/bin/python3", os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
+             os.path.join(ROOT, "examples", "tiny-v3"), "-o", r1, "--seed", "6"])
+        config_path = os.path.join(r1, "tokenizer_config.json")
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        config["chat_template"] = config["chat_template"].replace(
+            "<｜Assistant｜>{% endif %}", "<｜Assistant｜><think>\n{% endif %}")
+        with open(config_path, "w", encoding="utf-8") as f:
+            json.dump(config, f, ensure_ascii=False)
+        run([args.dsc, "compile", r1, "-o", r1_exe, "--max-seq-len", "64", "--max-batch", "2"])
+        ref = json.loads(run([r1_exe, "-p", "Think first.", "-n", "12", "--ignore-eos", "--json"]))
+        server = Server(r1_exe, r1)
+        try:
+            body = {"messages": [{"role": "user", "content": "Think first."}],
+                    "max_tokens": 12, "temperature": 0, "ignore_eos": True}
+            message = server.complete_chat(body)["choices"][0]["message"]
+            check(message.get("reasoning_content") == ref["reasoning"] and
+                  message["content"] == ref["text"],
+                  "R1: reasoning_content and content as text mode splits them")
+            body["stream"] = True
+            req = urllib.request.Request(f"http://{server.base}/v1/chat/completions",
+                                         data=json.dumps(body).encode())
+            with urllib.request.urlopen(req, timeout=120) as r:
+                events = [line[6:] for line in r.read().decode().splitlines()
+                          if line.startswith("data: ") and line != "data: [DONE]"]
+            deltas = [json.loads(e)["choices"][0]["delta"] for e in events]
+            check("".join(d.get("reasoning_content", "") for d in deltas) == ref["reasoning"] and
+                  "".join(d.get("content", "") for d in deltas) == ref["text"],
+                  "R1 streaming: reasoning_content deltas, then content deltas")
         finally:
             server.close()
 

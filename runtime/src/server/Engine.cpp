@@ -8,8 +8,40 @@
 #include "server/Engine.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace dsrt::server {
+
+void LatencyHistogram::observe(double seconds) {
+  size_t b = 0;
+  while (b < kBuckets && seconds > kBounds[b])
+    ++b;
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++counts_[b];
+  sum_ += seconds;
+  ++count_;
+}
+
+std::string LatencyHistogram::text(const std::string &name,
+                                   const std::string &help) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string out =
+      "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  uint64_t cumulative = 0;
+  char bound[32];
+  for (size_t b = 0; b < kBuckets; ++b) {
+    cumulative += counts_[b];
+    std::snprintf(bound, sizeof bound, "%g", kBounds[b]);
+    out += name + "_bucket{le=\"" + bound + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  cumulative += counts_[kBuckets];
+  std::snprintf(bound, sizeof bound, "%.6f", sum_);
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n" +
+         name + "_sum " + bound + "\n" + name + "_count " +
+         std::to_string(count_) + "\n";
+  return out;
+}
 
 Engine::Engine(Session &session, const Program &program)
     : session_(session), program_(program),
@@ -50,6 +82,7 @@ std::string Engine::submit(std::shared_ptr<GenerationRequest> request) {
                      " log-probabilities per token (dsc compile --logprobs)";
   if (Status s = validate(r.sampling); !s)
     return s.error();
+  request->submitted = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(std::move(request));
@@ -79,6 +112,14 @@ bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
       e.top.emplace_back(result.logProbIds[j * columns + k],
                          result.logProbs[j * columns + k]);
   }
+  auto now = std::chrono::steady_clock::now();
+  if (r.generated.empty())
+    metrics_.timeToFirstToken.observe(
+        std::chrono::duration<double>(now - q.submitted).count());
+  else
+    metrics_.interTokenLatency.observe(
+        std::chrono::duration<double>(now - r.lastToken).count());
+  r.lastToken = now;
   r.generated.push_back(e.token);
   ++metrics_.generatedTokens;
   int64_t length = static_cast<int64_t>(q.prompt.size() + r.generated.size());

@@ -18,6 +18,7 @@
 #include "dsrt/Session.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -56,13 +57,37 @@ struct GenerationRequest {
   /// Called on the engine thread for each token; returning false cancels
   /// the request (its slot is freed before the next step).
   std::function<bool(const TokenEvent &)> onToken;
+  /// Set by Engine::submit (for the latency histograms).
+  std::chrono::steady_clock::time_point submitted;
 };
 
 /// Counters for /metrics (read from any thread).
+/// A latency histogram in Prometheus' shape: counts of observations at or
+/// under each bound (cumulative when printed), their sum and count.
+class LatencyHistogram {
+public:
+  static constexpr double kBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,  0.1,    0.25,  0.5,  1,
+                                       2.5,   5,      10,    30,   60};
+  static constexpr size_t kBuckets = sizeof(kBounds) / sizeof(kBounds[0]);
+  void observe(double seconds);
+  /// Prometheus text of the histogram `name`.
+  std::string text(const std::string &name, const std::string &help) const;
+
+private:
+  mutable std::mutex mutex_;
+  uint64_t counts_[kBuckets + 1] = {}; // the last: above every bound
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
 struct EngineMetrics {
   std::atomic<uint64_t> requests{0}, promptTokens{0}, generatedTokens{0},
       decodeSteps{0};
   std::atomic<int64_t> running{0}, waiting{0};
+  /// From a request's submission to its first token, and between the
+  /// tokens of a request.
+  LatencyHistogram timeToFirstToken, interTokenLatency;
 };
 
 class Engine {
@@ -87,6 +112,7 @@ private:
     std::shared_ptr<GenerationRequest> request;
     int32_t slot = 0;
     std::vector<int32_t> generated;
+    std::chrono::steady_clock::time_point lastToken;
   };
 
   void loop();

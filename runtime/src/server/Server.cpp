@@ -651,6 +651,12 @@ std::string metricsText(const Service &s) {
          static_cast<int64_t>(m.waiting.load()));
   metric("dsc_batch_slots", "gauge", "Sequences the executable runs at once.",
          static_cast<int64_t>(s.engine.slots()));
+  out += m.timeToFirstToken.text(
+      "dsc_time_to_first_token_seconds",
+      "From a request's arrival to its first generated token.");
+  out += m.interTokenLatency.text(
+      "dsc_inter_token_latency_seconds",
+      "Between consecutive generated tokens of a request.");
   metric("dsc_http_errors_total", "counter",
          "Requests answered with an error status.",
          static_cast<int64_t>(s.httpErrors.load()));
