@@ -21,7 +21,9 @@ with room for 4 sequences and --logprobs=3, then served on a free port:
    streamed as chat.completion.chunk deltas; with R1's format (a tiny V3
    whose template opens <think>) the reasoning comes apart in
    reasoning_content, as text mode splits it;
-7. bad requests get status 400 (not JSON, a token outside the vocabulary,
+7. with --max-waiting 1, requests beyond the 4 slots and 1 waiting get
+   status 503;
+8. bad requests get status 400 (not JSON, a token outside the vocabulary,
    logprobs 6, an empty prompt), unknown routes 404, and the server keeps
    serving.
 
@@ -50,8 +52,8 @@ def run(cmd):
 
 
 class Server:
-    def __init__(self, exe, model):
-        self.proc = subprocess.Popen([exe, "serve", "--port", "0", "--weights", model],
+    def __init__(self, exe, model, extra=()):
+        self.proc = subprocess.Popen([exe, "serve", "--port", "0", "--weights", model] + list(extra),
                                      stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()
         if "serving" not in line:
@@ -258,11 +260,60 @@ def main():
                                     ("temperature -1", {"prompt": [1], "temperature": -1}, None)]:
                 status, text = server.request("/v1/completions", body, raw)
                 check(status == 400 and "message" in json.loads(text)["error"], f"400 for {what}")
+            status, text = server.request("/v1/completions", {"prompt": [1], "tools": []})
+            check(status == 400 and "'tools'" in json.loads(text)["error"]["message"],
+                  "400 naming an unsupported field (tools)")
+            status, _ = server.request("/v1/completions", {"prompt": [1], "max_tokens": 1,
+                                                           "presence_penalty": 0, "logit_bias": {}})
+            check(status == 200, "no-op values of unsupported fields are accepted")
+            status, text = server.request("/v1/completions", {"prompt": [1], "model": "gpt-4"})
+            check(status == 404 and json.loads(text)["error"]["type"] == "model_not_found",
+                  "404 for an unknown model")
+            status, _ = server.request("/v1/completions", {"prompt": [1], "max_tokens": 1,
+                                                           "model": "model"})
+            check(status == 200, "the served model by name")
+            # A client that leaves mid-stream: the server goes on serving.
+            import socket
+            host, port = server.base.split(":")
+            with socket.create_connection((host, int(port)), timeout=30) as sock:
+                body = json.dumps({"prompt": [7], "max_tokens": 60, "stream": True,
+                                   "ignore_eos": True}).encode()
+                sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Type: application/json\r\nContent-Length: " +
+                             str(len(body)).encode() + b"\r\n\r\n" + body)
+                sock.recv(256)  # the headers and the first events
+            for _ in range(100):
+                if metric(server.request("/metrics")[1], "dsc_running_sequences") == 0:
+                    break
+                import time
+                time.sleep(0.05)
+            check(metric(server.request("/metrics")[1], "dsc_running_sequences") == 0 and
+                  greedy(PROMPTS[0])["choices"][0]["token_ids"] == cli[tuple(PROMPTS[0])]["tokens"],
+                  "a client gone mid-stream: its sequence ends, the others are served")
             status, _ = server.request("/v1/nothing")
             check(status == 404, "404 for an unknown route")
             status, _ = server.request("/health", method="DELETE")
             check(status == 405, "405 for a wrong method")
             check(server.request("/health")[0] == 200, "still serving after the errors")
+        finally:
+            server.close()
+
+        # A bounded queue: with 4 slots busy and room for 1 waiting request,
+        # the rest are refused with 503 (and the others still complete).
+        server = Server(exe, model, ["--max-waiting", "1"])
+        try:
+            statuses = [None] * 10
+
+            def long_request(i):
+                statuses[i] = server.request("/v1/completions", {
+                    "prompt": [i + 2], "max_tokens": 60, "ignore_eos": True})[0]
+            threads = [threading.Thread(target=long_request, args=(i,)) for i in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            check(set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses,
+                  f"--max-waiting 1: statuses {sorted(statuses)} (503 when the queue is full)")
         finally:
             server.close()
 

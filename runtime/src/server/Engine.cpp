@@ -43,13 +43,14 @@ std::string LatencyHistogram::text(const std::string &name,
   return out;
 }
 
-Engine::Engine(Session &session, const Program &program)
+Engine::Engine(Session &session, const Program &program, size_t maxWaiting)
     : session_(session), program_(program),
       slots_(program.fb().cache()->slots()),
       maxSeq_(program.fb().cache()->max_seq()),
       vocab_(program.fb().model()->vocab_size()),
       prefillChunk_(program.entry("prefill").max_tokens()),
-      compiledLogProbs_(program.entry("decode").top_logprobs()) {
+      compiledLogProbs_(program.entry("decode").top_logprobs()),
+      maxWaiting_(maxWaiting) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -62,7 +63,8 @@ Engine::~Engine() {
   thread_.join();
 }
 
-std::string Engine::submit(std::shared_ptr<GenerationRequest> request) {
+std::string Engine::submit(std::shared_ptr<GenerationRequest> request,
+                           bool *busy) {
   const GenerationRequest &r = *request;
   if (r.prompt.empty())
     return "the prompt is empty";
@@ -85,6 +87,13 @@ std::string Engine::submit(std::shared_ptr<GenerationRequest> request) {
   request->submitted = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.size() >= maxWaiting_) {
+      if (busy)
+        *busy = true;
+      return std::to_string(queue_.size()) +
+             " requests are already waiting for a slot (serve "
+             "--max-waiting); try again later";
+    }
     queue_.push_back(std::move(request));
     metrics_.waiting = static_cast<int64_t>(queue_.size());
   }

@@ -92,7 +92,8 @@ struct EngineMetrics {
 
 class Engine {
 public:
-  Engine(Session &session, const Program &program);
+  /// At most `maxWaiting` requests wait for a slot; submit() refuses more.
+  Engine(Session &session, const Program &program, size_t maxWaiting);
   ~Engine();
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
@@ -101,7 +102,9 @@ public:
   /// marked. Fails (returns the reason) when the request cannot run: an
   /// empty prompt, one longer than the context, a token outside the
   /// vocabulary, more log-probabilities than compiled.
-  std::string submit(std::shared_ptr<GenerationRequest> request);
+  /// `busy` is set when the request was refused because the queue is full.
+  std::string submit(std::shared_ptr<GenerationRequest> request,
+                     bool *busy = nullptr);
 
   const EngineMetrics &metrics() const { return metrics_; }
   /// Sequences that run at once (the cache's slots).
@@ -128,6 +131,7 @@ private:
   const Program &program_;
   int64_t slots_, maxSeq_, vocab_, prefillChunk_;
   int32_t compiledLogProbs_;
+  size_t maxWaiting_;
   EngineMetrics metrics_;
 
   std::mutex mutex_;

@@ -41,7 +41,12 @@ using json = nlohmann::json;
 /// A request the client got wrong: status 400 and its message.
 struct BadRequest {
   std::string message;
+  http::status status = http::status::bad_request;
+  const char *type = "invalid_request_error";
 };
+
+/// Thrown by a streaming reply's writer when the client has gone.
+struct ClientGone {};
 
 std::string dump(const json &j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -60,6 +65,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8000;
   cli::Options load; // weights, threads, cache pages
+  int64_t maxWaiting = 1024;
 };
 
 ServeOptions parseServeOptions(int argc, char **argv) {
@@ -90,16 +96,21 @@ ServeOptions parseServeOptions(int argc, char **argv) {
       o.load.dummyWeights = true;
     else if (flag == "--threads")
       o.load.threads = static_cast<unsigned>(integer(1, 1024));
+    else if (flag == "--max-waiting")
+      o.maxWaiting = integer(0, int64_t(1) << 20);
     else if (flag == "--cache-pages")
       o.load.cachePages = integer(1, int64_t(1) << 31);
     else if (flag == "--help" || flag == "-h") {
       std::printf(
           "usage: %s serve [--host H] [--port P] [--weights DIR | "
           "--dummy-weights]\n"
-          "                [--threads N] [--cache-pages N]\n\n"
+          "                [--threads N] [--cache-pages N] [--max-waiting "
+          "N]\n\n"
           "An OpenAI-compatible HTTP server (default 127.0.0.1:8000; port 0 "
           "picks a free one,\nprinted on stderr): GET /health, /v1/models, "
-          "/metrics; POST /v1/completions.\n",
+          "/metrics; POST /v1/completions, /v1/chat/completions.\n"
+          "--max-waiting: requests queued for a slot beyond the running "
+          "batch (default\n1024); more get status 503.\n",
           argv[0]);
       std::exit(0);
     } else
@@ -238,6 +249,42 @@ template <typename T> T field(const json &body, const char *name, T fallback) {
   }
 }
 
+/// Refuses, naming it, any field this server does not implement (a field
+/// at its no-op value is accepted: a zero penalty, an empty logit_bias).
+void checkFields(const json &body, bool chat) {
+  static const char *const common[] = {
+      "model",    "n",         "max_tokens", "temperature",
+      "top_p",    "top_k",     "min_p",      "seed",
+      "stop",     "stream",    "user",       "stream_options",
+      "logprobs", "ignore_eos"};
+  static const char *const chatOnly[] = {"messages", "max_completion_tokens",
+                                         "top_logprobs"};
+  static const char *const completionsOnly[] = {"prompt"};
+  for (const auto &[key, value] : body.items()) {
+    auto in = [&](const auto &list) {
+      for (const char *k : list)
+        if (key == k)
+          return true;
+      return false;
+    };
+    if (in(common) || (chat ? in(chatOnly) : in(completionsOnly)))
+      continue;
+    bool noOp = value.is_null() ||
+                ((key == "presence_penalty" || key == "frequency_penalty") &&
+                 value.is_number() && value.get<double>() == 0) ||
+                (key == "repetition_penalty" && value.is_number() &&
+                 value.get<double>() == 1) ||
+                (key == "logit_bias" && value.is_object() && value.empty()) ||
+                (key == "echo" && value.is_boolean() && !value.get<bool>()) ||
+                (key == "best_of" && value.is_number_integer() &&
+                 value.get<int64_t>() == 1) ||
+                (key == "parallel_tool_calls" && value.is_boolean());
+    if (!noOp)
+      throw BadRequest{"unsupported field '" + key +
+                       "' (see the README for the fields served)"};
+  }
+}
+
 /// One choice's progress while its tokens arrive.
 struct Choice {
   std::shared_ptr<GenerationRequest> request;
@@ -272,6 +319,14 @@ public:
              : promptsOf(body.contains("prompt") ? body["prompt"] : json(), s);
     reasoning_ = chat && s.program.fb().chat_template() &&
                  s.program.fb().chat_template()->str() == "deepseek-r1";
+    checkFields(body, chat);
+    if (body.contains("model") && !body["model"].is_null() &&
+        (!body["model"].is_string() ||
+         body["model"].get<std::string>() != s.modelName))
+      throw BadRequest{"model " + dump(body["model"]) +
+                           " does not exist (this server serves '" +
+                           s.modelName + "')",
+                       http::status::not_found, "model_not_found"};
     int64_t n = field<int64_t>(body, "n", 1);
     if (n < 1 || n > 128)
       throw BadRequest{"'n' must be from 1 to 128"};
@@ -357,6 +412,15 @@ public:
   /// (streaming) and returns the whole response (not streaming).
   json run(const std::function<void(const json &)> &chunk) {
     std::shared_ptr<Channel> ch = channel_;
+    // However this ends (done, an error, the client gone), what still runs
+    // is cancelled: the engine frees its slots at the next step.
+    struct CancelRest {
+      Channel &ch;
+      ~CancelRest() {
+        for (auto &flag : ch.cancelled)
+          flag->store(true);
+      }
+    } cancelRest{*ch};
     size_t pending = 0;
     for (size_t i = 0; i < choices_.size(); ++i) {
       Choice &c = choices_[i];
@@ -374,12 +438,12 @@ public:
         ch->ready.notify_one();
         return !cancelled;
       };
-      std::string error = s_.engine.submit(c.request);
-      if (!error.empty()) {
-        for (size_t j = 0; j < i; ++j)
-          ch->cancelled[j]->store(true);
-        throw BadRequest{error};
-      }
+      bool busy = false;
+      std::string error = s_.engine.submit(c.request, &busy);
+      if (!error.empty())
+        throw busy ? BadRequest{error, http::status::service_unavailable,
+                                "server_busy"}
+                   : BadRequest{error};
       ++pending;
     }
     while (pending > 0) {
@@ -726,11 +790,15 @@ void serveConnection(tcp::socket socket, Service &s) {
           auto event = [&](const std::string &data) {
             std::string text = "data: " + data + "\n\n";
             asio::write(socket, http::make_chunk(asio::buffer(text)), ec);
+            if (ec) // the client has gone: its sequences are cancelled
+              throw ClientGone{};
           };
           try {
             completion.run([&](const json &j) { event(dump(j)); });
+          } catch (const ClientGone &) {
+            break;
           } catch (const BadRequest &e) {
-            event(dump(errorBody(e.message, "invalid_request_error")));
+            event(dump(errorBody(e.message, e.type)));
           } catch (const std::exception &e) {
             event(dump(errorBody(e.what(), "server_error")));
           }
@@ -738,8 +806,7 @@ void serveConnection(tcp::socket socket, Service &s) {
           asio::write(socket, http::make_chunk_last(), ec);
         }
       } catch (const BadRequest &e) {
-        replyJson(http::status::bad_request,
-                  errorBody(e.message, "invalid_request_error"));
+        replyJson(e.status, errorBody(e.message, e.type));
       } catch (const std::exception &e) {
         replyJson(http::status::internal_server_error,
                   errorBody(e.what(), "server_error"));
@@ -796,7 +863,7 @@ int runServer(int argc, char **argv, const Program &program,
       cli::fail(t.error());
     tokenizer.emplace(t.take());
   }
-  Engine engine(*started.session, program);
+  Engine engine(*started.session, program, static_cast<size_t>(o.maxWaiting));
   std::string name = program.fb().model()->family()->str();
   if (const auto *dir = program.fb().checkpoint_dir(); dir && dir->size()) {
     std::string path = dir->str();
