@@ -3,13 +3,15 @@
 command line.
 
 A tiny V2-Lite-style checkpoint (with its tokenizer) is compiled for the CPU
-with room for 4 sequences and --logprobs=3, then served on a free port:
+with room for 4 sequences, prefill chunks of 8 tokens and --logprobs=3, then
+served on a free port:
 
 1. /health, /v1/models and /metrics answer;
 2. greedy completions of token-id prompts give the tokens the command line
-   gives (--ignore-eos), one request at a time and 7 at once (more than the
+   gives (--ignore-eos), one request at a time and 8 at once (more than the
    4 slots: the rest wait, and the decode steps are shared: fewer steps
-   than tokens);
+   than tokens; a 30-token prompt prefilled a chunk per step between the
+   others' decode steps);
 3. streaming (server-sent events) gives the same tokens, then a usage
    chunk and "data: [DONE]";
 4. logprobs=3 gives the command line's --logprobs 3 values;
@@ -40,7 +42,10 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PROMPTS = [[3, 17, 42, 99, 7], [250, 11], [5, 5, 5, 5], [123], [9, 8, 7], [44, 45], [300]]
+# The last is 30 tokens: 4 prefill chunks of 8, interleaved with the
+# others' decode steps.
+PROMPTS = [[3, 17, 42, 99, 7], [250, 11], [5, 5, 5, 5], [123], [9, 8, 7], [44, 45], [300],
+           list(range(20, 50))]
 STEPS = 6
 
 
@@ -103,7 +108,7 @@ def main():
         run(["/usr/bin/python3", os.path.join(ROOT, "tools", "make-tiny-checkpoint.py"),
              os.path.join(ROOT, "examples", "tiny-v2-lite"), "-o", model, "--seed", "5"])
         run([args.dsc, "compile", model, "-o", exe, "--max-seq-len", "64",
-             "--max-batch", "4", "--logprobs", "3"])
+             "--max-batch", "4", "--logprobs", "3", "--prefill-chunk", "8"])
         cli = {}
         for p in PROMPTS:
             out = json.loads(run([exe, "--prompt-ids", " ".join(map(str, p)), "-n", str(STEPS),
@@ -287,8 +292,11 @@ def main():
                     break
                 import time
                 time.sleep(0.05)
-            check(metric(server.request("/metrics")[1], "dsc_running_sequences") == 0 and
-                  greedy(PROMPTS[0])["choices"][0]["token_ids"] == cli[tuple(PROMPTS[0])]["tokens"],
+            gone_running = metric(server.request("/metrics")[1], "dsc_running_sequences")
+            after_gone = greedy(PROMPTS[0])["choices"][0]["token_ids"]
+            print("after the disconnect: running", gone_running, after_gone, cli[tuple(PROMPTS[0])]["tokens"])
+            check(gone_running == 0 and
+                  after_gone == cli[tuple(PROMPTS[0])]["tokens"],
                   "a client gone mid-stream: its sequence ends, the others are served")
             status, _ = server.request("/v1/nothing")
             check(status == 404, "404 for an unknown route")

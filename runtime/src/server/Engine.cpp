@@ -145,15 +145,18 @@ bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
   return keep && !e.last;
 }
 
-bool Engine::prefill(Running &r) {
+Engine::Prefill Engine::prefillChunk(Running &r) {
   const GenerationRequest &q = *r.request;
-  if (Status s = session_.resetSlot(r.slot); !s) {
-    fail(r, s.error());
-    return false;
-  }
   int64_t n = static_cast<int64_t>(q.prompt.size());
-  metrics_.promptTokens += static_cast<uint64_t>(n);
-  for (int64_t start = 0; start < n; start += prefillChunk_) {
+  if (r.prefilled == 0) {
+    if (Status s = session_.resetSlot(r.slot); !s) {
+      fail(r, s.error());
+      return Prefill::Ended;
+    }
+    metrics_.promptTokens += static_cast<uint64_t>(n);
+  }
+  {
+    int64_t start = r.prefilled;
     int64_t count = std::min(prefillChunk_, n - start);
     Chunk c;
     c.tokens.assign(q.prompt.begin() + start, q.prompt.begin() + start + count);
@@ -169,12 +172,13 @@ bool Engine::prefill(Running &r) {
     Expected<ChunkResult> result = session_.run("prefill", c);
     if (!result) {
       fail(r, result.error());
-      return false;
+      return Prefill::Ended;
     }
-    if (last)
-      return deliver(r, result.value(), 0);
+    r.prefilled = start + count;
+    if (!last)
+      return Prefill::More;
+    return deliver(r, result.value(), 0) ? Prefill::Decoding : Prefill::Ended;
   }
-  return false;
 }
 
 void Engine::loop() {
@@ -182,13 +186,17 @@ void Engine::loop() {
   std::vector<int32_t> freeSlots;
   for (int64_t s = slots_ - 1; s >= 0; --s)
     freeSlots.push_back(static_cast<int32_t>(s));
+  // Admitted sequences whose prompts are still being prefilled, one
+  // chunk per step, oldest first.
+  std::deque<Running> prefilling;
   for (;;) {
     // Admit waiting requests while slots are free; sleep when idle.
     std::vector<std::shared_ptr<GenerationRequest>> admitted;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] {
-        return stopping_ || !running.empty() || !queue_.empty();
+        return stopping_ || !running.empty() || !prefilling.empty() ||
+               !queue_.empty();
       });
       if (stopping_)
         return;
@@ -203,10 +211,20 @@ void Engine::loop() {
       r.request = std::move(request);
       r.slot = freeSlots.back();
       freeSlots.pop_back();
-      if (prefill(r))
+      prefilling.push_back(std::move(r));
+    }
+    // The step's prefill budget: one chunk of the oldest prompt, so a long
+    // prompt advances between the running sequences' decode steps instead
+    // of stalling them.
+    if (!prefilling.empty()) {
+      Running &r = prefilling.front();
+      Prefill state = prefillChunk(r);
+      if (state == Prefill::Decoding)
         running.push_back(std::move(r));
-      else
+      else if (state == Prefill::Ended)
         freeSlots.push_back(r.slot);
+      if (state != Prefill::More)
+        prefilling.pop_front();
     }
     metrics_.running = static_cast<int64_t>(running.size());
     if (running.empty())

@@ -2,9 +2,11 @@
 //
 // The server's scheduler. Requests (token ids, how many to generate and how
 // to sample them) wait in a queue; one engine thread owns the session and
-// loops: it admits waiting requests into free cache slots (each prompt is
-// prefilled in chunks of the prefill entry's capacity, sampling its first
-// token), then runs one batched decode step for every running sequence, so
+// loops: it admits waiting requests into free cache slots, runs one chunk
+// (the prefill entry's capacity) of the oldest admitted prompt not yet
+// prefilled (its last chunk samples its first token), then one batched
+// decode step for every running sequence; so a long prompt advances
+// between the others' decode steps instead of stalling their streams, and
 // sequences join and leave the batch between steps (continuous batching).
 // Each generated token goes to its request's callback on the engine thread.
 //
@@ -115,13 +117,17 @@ private:
     std::shared_ptr<GenerationRequest> request;
     int32_t slot = 0;
     std::vector<int32_t> generated;
+    int64_t prefilled = 0; // prompt tokens in the cache
     std::chrono::steady_clock::time_point lastToken;
   };
 
   void loop();
-  /// Prefills `r` in its slot and takes its first token; false when it
-  /// finished there.
-  bool prefill(Running &r);
+  enum class Prefill { More, Decoding, Ended };
+  /// Runs the next prefill chunk of `r`'s prompt (resetting its slot
+  /// first); after the last one, takes its first token. More: chunks
+  /// remain; Decoding: it joins the decode batch; Ended: it finished (or
+  /// failed) there.
+  Prefill prefillChunk(Running &r);
   /// Hands token `j` of chunk result `result` to `r`; false when `r`
   /// finished (or was cancelled).
   bool deliver(Running &r, const ChunkResult &result, size_t j);
