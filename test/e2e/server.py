@@ -23,9 +23,12 @@ served on a free port:
    streamed as chat.completion.chunk deltas; with R1's format (a tiny V3
    whose template opens <think>) the reasoning comes apart in
    reasoning_content, as text mode splits it;
-7. with --max-waiting 1, requests beyond the 4 slots and 1 waiting get
+7. 64 concurrent streaming clients (an executable for 64 sequences) get
+   their own tokens, at least 48 sequences run at once, and a second
+   round leaves the server's resident memory where the first left it;
+8. with --max-waiting 1, requests beyond the 4 slots and 1 waiting get
    status 503;
-8. bad requests get status 400 (not JSON, a token outside the vocabulary,
+9. bad requests get status 400 (not JSON, a token outside the vocabulary,
    logprobs 6, an empty prompt), unknown routes 404, and the server keeps
    serving.
 
@@ -36,8 +39,10 @@ import json
 import os
 import subprocess
 import sys
+import socket
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -89,6 +94,25 @@ class Server:
     def close(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
+
+
+def settled(server, seconds=10):
+    """dsc_running_sequences once it reaches 0 (or after `seconds`): the
+    engine updates it after the step that ends a sequence, which may come
+    after that sequence's reply."""
+    deadline = time.time() + seconds
+    while True:
+        running = metric(server.request("/metrics")[1], "dsc_running_sequences")
+        if running == 0 or time.time() > deadline:
+            return running
+        time.sleep(0.02)
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    raise KeyError(name)
 
 
 def main():
@@ -149,17 +173,12 @@ def main():
                       for r, p in zip(results, PROMPTS)),
                   f"{len(PROMPTS)} concurrent requests (4 slots) give the command line's tokens")
 
-            def metric(text, name):
-                for line in text.splitlines():
-                    if line.startswith(name + " "):
-                        return int(line.split()[1])
-                raise KeyError(name)
             steps = metric(after, "dsc_decode_steps_total") - metric(before, "dsc_decode_steps_total")
             tokens = metric(after, "dsc_generation_tokens_total") - metric(before, "dsc_generation_tokens_total")
             check(tokens == len(PROMPTS) * STEPS and steps < tokens - len(PROMPTS),
                   f"continuous batching: {tokens} tokens in {steps} decode steps")
             check(metric(after, "dsc_requests_total") >= 1 + len(PROMPTS) and
-                  metric(after, "dsc_running_sequences") == 0, "/metrics counts requests")
+                  settled(server) == 0, "/metrics counts requests; none left running")
             check(metric(after, 'dsc_time_to_first_token_seconds_bucket{le="+Inf"}') ==
                   metric(after, "dsc_time_to_first_token_seconds_count") == 1 + len(PROMPTS) and
                   metric(after, "dsc_inter_token_latency_seconds_count") ==
@@ -278,7 +297,6 @@ def main():
                                                            "model": "model"})
             check(status == 200, "the served model by name")
             # A client that leaves mid-stream: the server goes on serving.
-            import socket
             host, port = server.base.split(":")
             with socket.create_connection((host, int(port)), timeout=30) as sock:
                 body = json.dumps({"prompt": [7], "max_tokens": 60, "stream": True,
@@ -287,12 +305,7 @@ def main():
                              b"Content-Type: application/json\r\nContent-Length: " +
                              str(len(body)).encode() + b"\r\n\r\n" + body)
                 sock.recv(256)  # the headers and the first events
-            for _ in range(100):
-                if metric(server.request("/metrics")[1], "dsc_running_sequences") == 0:
-                    break
-                import time
-                time.sleep(0.05)
-            gone_running = metric(server.request("/metrics")[1], "dsc_running_sequences")
+            gone_running = settled(server)
             after_gone = greedy(PROMPTS[0])["choices"][0]["token_ids"]
             print("after the disconnect: running", gone_running, after_gone, cli[tuple(PROMPTS[0])]["tokens"])
             check(gone_running == 0 and
@@ -303,6 +316,64 @@ def main():
             status, _ = server.request("/health", method="DELETE")
             check(status == 405, "405 for a wrong method")
             check(server.request("/health")[0] == 200, "still serving after the errors")
+        finally:
+            server.close()
+
+        # 64 concurrent streaming clients on an executable for 64 sequences:
+        # each gets its own tokens (those of one batched command-line run),
+        # at least 48 run at once, and a second round leaves the server's
+        # memory where the first left it.
+        wide_exe = os.path.join(work, "wide.exe")
+        run([args.dsc, "compile", model, "-o", wide_exe, "--max-seq-len", "64",
+             "--max-batch", "64", "--prefill-chunk", "256"])
+        prompts = [[(7 * i + 3) % 500 + 2, (13 * i) % 400 + 2, i + 2] for i in range(64)]
+        cmd = [wide_exe, "--weights", model, "-n", "40", "--ignore-eos", "--json"]
+        for p in prompts:
+            cmd += ["--prompt-ids", " ".join(map(str, p))]
+        wide_ref = [q["tokens"] for q in json.loads(run(cmd))["sequences"]]
+        server = Server(wide_exe, model)
+        try:
+            def rss():
+                with open(f"/proc/{server.proc.pid}/status") as f:
+                    return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+            def round_of_64():
+                got, peak, stop = [None] * 64, [0], threading.Event()
+
+                def client(i):
+                    req = urllib.request.Request(
+                        f"http://{server.base}/v1/completions",
+                        data=json.dumps({"prompt": prompts[i], "max_tokens": 40, "temperature": 0,
+                                         "ignore_eos": True, "stream": True}).encode())
+                    with urllib.request.urlopen(req, timeout=300) as r:
+                        lines = r.read().decode().splitlines()
+                    got[i] = [t for line in lines if line.startswith("data: {")
+                              for c in json.loads(line[6:])["choices"] for t in c["token_ids"]]
+
+                def monitor():
+                    while not stop.is_set():
+                        text = server.request("/metrics")[1]
+                        peak[0] = max(peak[0], metric(text, "dsc_running_sequences"))
+                        stop.wait(0.005)
+                watcher = threading.Thread(target=monitor)
+                watcher.start()
+                threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                stop.set()
+                watcher.join()
+                return got, peak[0]
+
+            got, peak = round_of_64()
+            check(got == wide_ref, "64 concurrent streams: each its own tokens, nothing lost or mixed")
+            check(peak >= 48, f"64 concurrent streams: {peak} sequences running at once (>= 48)")
+            idle = rss()
+            got, _ = round_of_64()
+            after = rss()
+            check(got == wide_ref and after <= idle * 1.05 + 2048,
+                  f"a second round: the same tokens; memory {idle} -> {after} kB")
         finally:
             server.close()
 

@@ -145,40 +145,67 @@ bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
   return keep && !e.last;
 }
 
-Engine::Prefill Engine::prefillChunk(Running &r) {
-  const GenerationRequest &q = *r.request;
-  int64_t n = static_cast<int64_t>(q.prompt.size());
-  if (r.prefilled == 0) {
-    if (Status s = session_.resetSlot(r.slot); !s) {
-      fail(r, s.error());
-      return Prefill::Ended;
+void Engine::prefillStep(std::deque<Running> &prefilling,
+                         std::vector<Running> &running,
+                         std::vector<int32_t> &freeSlots) {
+  // The chunk: the oldest prompts' next tokens, up to the prefill entry's
+  // capacity; a prompt whose last token is in it gets an output row.
+  Chunk c;
+  std::vector<std::pair<size_t, int64_t>> parts; // (prefilling index, count)
+  int64_t budget = prefillChunk_;
+  for (size_t i = 0; i < prefilling.size() && budget > 0; ++i) {
+    Running &r = prefilling[i];
+    const GenerationRequest &q = *r.request;
+    int64_t n = static_cast<int64_t>(q.prompt.size());
+    if (r.prefilled == 0) {
+      if (Status s = session_.resetSlot(r.slot); !s) {
+        fail(r, s.error());
+        r.state = Running::State::Ended;
+        continue;
+      }
+      metrics_.promptTokens += static_cast<uint64_t>(n);
     }
-    metrics_.promptTokens += static_cast<uint64_t>(n);
-  }
-  {
-    int64_t start = r.prefilled;
-    int64_t count = std::min(prefillChunk_, n - start);
-    Chunk c;
-    c.tokens.assign(q.prompt.begin() + start, q.prompt.begin() + start + count);
-    c.slots.assign(static_cast<size_t>(count), r.slot);
-    for (int64_t i = 0; i < count; ++i)
-      c.positions.push_back(static_cast<int32_t>(start + i));
-    bool last = start + count == n;
-    if (last) {
-      c.rows.push_back(static_cast<int32_t>(count - 1));
+    int64_t count = std::min(budget, n - r.prefilled);
+    for (int64_t k = 0; k < count; ++k) {
+      c.tokens.push_back(q.prompt[static_cast<size_t>(r.prefilled + k)]);
+      c.positions.push_back(static_cast<int32_t>(r.prefilled + k));
+      c.slots.push_back(r.slot);
+    }
+    if (r.prefilled + count == n) {
+      c.rows.push_back(static_cast<int32_t>(c.tokens.size() - 1));
       c.sampling.push_back(samplingRow(q.sampling, q.stream, 0));
-      c.wantLogProbs = q.logProbs >= 0;
+      c.wantLogProbs |= q.logProbs >= 0;
     }
-    Expected<ChunkResult> result = session_.run("prefill", c);
-    if (!result) {
-      fail(r, result.error());
-      return Prefill::Ended;
-    }
-    r.prefilled = start + count;
-    if (!last)
-      return Prefill::More;
-    return deliver(r, result.value(), 0) ? Prefill::Decoding : Prefill::Ended;
+    parts.emplace_back(i, count);
+    budget -= count;
   }
+  if (!c.tokens.empty()) {
+    Expected<ChunkResult> result = session_.run("prefill", c);
+    size_t row = 0;
+    for (auto [i, count] : parts) {
+      Running &r = prefilling[i];
+      if (!result) {
+        fail(r, result.error());
+        r.state = Running::State::Ended;
+        continue;
+      }
+      r.prefilled += count;
+      if (r.prefilled == static_cast<int64_t>(r.request->prompt.size()))
+        r.state = deliver(r, result.value(), row++) ? Running::State::Decoding
+                                                    : Running::State::Ended;
+    }
+  }
+  // Finished prompts leave the queue, in order.
+  std::deque<Running> still;
+  for (Running &r : prefilling) {
+    if (r.state == Running::State::Decoding)
+      running.push_back(std::move(r));
+    else if (r.state == Running::State::Ended)
+      freeSlots.push_back(r.slot);
+    else
+      still.push_back(std::move(r));
+  }
+  prefilling = std::move(still);
 }
 
 void Engine::loop() {
@@ -213,20 +240,15 @@ void Engine::loop() {
       freeSlots.pop_back();
       prefilling.push_back(std::move(r));
     }
-    // The step's prefill budget: one chunk of the oldest prompt, so a long
-    // prompt advances between the running sequences' decode steps instead
-    // of stalling them.
-    if (!prefilling.empty()) {
-      Running &r = prefilling.front();
-      Prefill state = prefillChunk(r);
-      if (state == Prefill::Decoding)
-        running.push_back(std::move(r));
-      else if (state == Prefill::Ended)
-        freeSlots.push_back(r.slot);
-      if (state != Prefill::More)
-        prefilling.pop_front();
-    }
-    metrics_.running = static_cast<int64_t>(running.size());
+    // Counted from admission, before its first token is reported.
+    metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
+    // The step's prefill budget: one chunk (the prefill entry's capacity)
+    // of the oldest prompts, so a long prompt advances between the running
+    // sequences' decode steps instead of stalling them, and many short
+    // ones start together.
+    if (!prefilling.empty())
+      prefillStep(prefilling, running, freeSlots);
+    metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
     if (running.empty())
       continue;
     // One decode step: every running sequence advances one token.
@@ -258,7 +280,7 @@ void Engine::loop() {
         freeSlots.push_back(r.slot);
     }
     running = std::move(still);
-    metrics_.running = static_cast<int64_t>(running.size());
+    metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
   }
 }
 

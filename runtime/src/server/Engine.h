@@ -3,8 +3,8 @@
 // The server's scheduler. Requests (token ids, how many to generate and how
 // to sample them) wait in a queue; one engine thread owns the session and
 // loops: it admits waiting requests into free cache slots, runs one chunk
-// (the prefill entry's capacity) of the oldest admitted prompt not yet
-// prefilled (its last chunk samples its first token), then one batched
+// (the prefill entry's capacity) of the next tokens of the oldest admitted
+// prompts (a prompt's last token samples its first), then one batched
 // decode step for every running sequence; so a long prompt advances
 // between the others' decode steps instead of stalling their streams, and
 // sequences join and leave the batch between steps (continuous batching).
@@ -86,6 +86,8 @@ private:
 struct EngineMetrics {
   std::atomic<uint64_t> requests{0}, promptTokens{0}, generatedTokens{0},
       decodeSteps{0};
+  /// Sequences holding a slot (prefilling or decoding), and requests
+  /// queued for one.
   std::atomic<int64_t> running{0}, waiting{0};
   /// From a request's submission to its first token, and between the
   /// tokens of a request.
@@ -118,16 +120,18 @@ private:
     int32_t slot = 0;
     std::vector<int32_t> generated;
     int64_t prefilled = 0; // prompt tokens in the cache
+    enum class State { Prefilling, Decoding, Ended } state = State::Prefilling;
     std::chrono::steady_clock::time_point lastToken;
   };
 
   void loop();
-  enum class Prefill { More, Decoding, Ended };
-  /// Runs the next prefill chunk of `r`'s prompt (resetting its slot
-  /// first); after the last one, takes its first token. More: chunks
-  /// remain; Decoding: it joins the decode batch; Ended: it finished (or
-  /// failed) there.
-  Prefill prefillChunk(Running &r);
+  /// One prefill chunk: the next tokens of the oldest prompts in
+  /// `prefilling` (each slot reset before its first), up to the prefill
+  /// entry's capacity. Prompts that complete take their first token and
+  /// move to `running`, or free their slot when they end there.
+  void prefillStep(std::deque<Running> &prefilling,
+                   std::vector<Running> &running,
+                   std::vector<int32_t> &freeSlots);
   /// Hands token `j` of chunk result `result` to `r`; false when `r`
   /// finished (or was cancelled).
   bool deliver(Running &r, const ChunkResult &result, size_t j);
