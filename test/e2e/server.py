@@ -179,6 +179,9 @@ def main():
                   f"continuous batching: {tokens} tokens in {steps} decode steps")
             check(metric(after, "dsc_requests_total") >= 1 + len(PROMPTS) and
                   settled(server) == 0, "/metrics counts requests; none left running")
+            pages = server.request("/metrics")[1]
+            check(metric(pages, "dsc_cache_pages") > 0 and metric(pages, "dsc_cache_pages_in_use") == 0,
+                  "/metrics: the cache's pages, none held once the sequences end")
             check(metric(after, 'dsc_time_to_first_token_seconds_bucket{le="+Inf"}') ==
                   metric(after, "dsc_time_to_first_token_seconds_count") == 1 + len(PROMPTS) and
                   metric(after, "dsc_inter_token_latency_seconds_count") ==
@@ -338,7 +341,7 @@ def main():
                     return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
             def round_of_64():
-                got, peak, stop = [None] * 64, [0], threading.Event()
+                got, peak, stop = [None] * 64, [0, 0], threading.Event()
 
                 def client(i):
                     req = urllib.request.Request(
@@ -354,6 +357,7 @@ def main():
                     while not stop.is_set():
                         text = server.request("/metrics")[1]
                         peak[0] = max(peak[0], metric(text, "dsc_running_sequences"))
+                        peak[1] = max(peak[1], metric(text, "dsc_cache_pages_in_use"))
                         stop.wait(0.005)
                 watcher = threading.Thread(target=monitor)
                 watcher.start()
@@ -364,11 +368,12 @@ def main():
                     t.join()
                 stop.set()
                 watcher.join()
-                return got, peak[0]
+                return got, peak
 
-            got, peak = round_of_64()
+            got, (peak, pages) = round_of_64()
             check(got == wide_ref, "64 concurrent streams: each its own tokens, nothing lost or mixed")
             check(peak >= 48, f"64 concurrent streams: {peak} sequences running at once (>= 48)")
+            check(pages >= 48, f"64 concurrent streams: {pages} cache pages in use at the peak (>= 48)")
             idle = rss()
             got, _ = round_of_64()
             after = rss()

@@ -118,6 +118,12 @@ public:
   /// Empties slot `slot` of the cache.
   virtual Status resetSlot(int32_t slot) = 0;
 
+  /// The KV cache's pages: how many, and how many slots own now.
+  struct CacheUsage {
+    int64_t pages = 0, inUse = 0;
+  };
+  virtual CacheUsage cacheUsage() const = 0;
+
   /// "cpu (16 threads)", "NVIDIA H200 (sm_90)".
   virtual std::string deviceName() const = 0;
 

@@ -102,6 +102,18 @@ std::string Engine::submit(std::shared_ptr<GenerationRequest> request,
   return "";
 }
 
+void Engine::publishCacheUsage() {
+  Session::CacheUsage usage = session_.cacheUsage();
+  metrics_.cachePages = usage.pages;
+  metrics_.cachePagesInUse = usage.inUse;
+}
+
+void Engine::release(int32_t slot, std::vector<int32_t> &freeSlots) {
+  // A failure here leaves the pages held until the slot's next reset.
+  (void)session_.resetSlot(slot);
+  freeSlots.push_back(slot);
+}
+
 void Engine::fail(Running &r, const std::string &error) {
   TokenEvent e;
   e.last = true;
@@ -201,7 +213,7 @@ void Engine::prefillStep(std::deque<Running> &prefilling,
     if (r.state == Running::State::Decoding)
       running.push_back(std::move(r));
     else if (r.state == Running::State::Ended)
-      freeSlots.push_back(r.slot);
+      release(r.slot, freeSlots);
     else
       still.push_back(std::move(r));
   }
@@ -249,6 +261,7 @@ void Engine::loop() {
     if (!prefilling.empty())
       prefillStep(prefilling, running, freeSlots);
     metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
+    publishCacheUsage();
     if (running.empty())
       continue;
     // One decode step: every running sequence advances one token.
@@ -277,10 +290,11 @@ void Engine::loop() {
       if (keep)
         still.push_back(std::move(r));
       else
-        freeSlots.push_back(r.slot);
+        release(r.slot, freeSlots);
     }
     running = std::move(still);
     metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
+    publishCacheUsage();
   }
 }
 

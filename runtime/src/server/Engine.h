@@ -89,6 +89,8 @@ struct EngineMetrics {
   /// Sequences holding a slot (prefilling or decoding), and requests
   /// queued for one.
   std::atomic<int64_t> running{0}, waiting{0};
+  /// The KV cache's pages, and those sequences hold (after each step).
+  std::atomic<int64_t> cachePages{0}, cachePagesInUse{0};
   /// From a request's submission to its first token, and between the
   /// tokens of a request.
   LatencyHistogram timeToFirstToken, interTokenLatency;
@@ -136,6 +138,10 @@ private:
   /// finished (or was cancelled).
   bool deliver(Running &r, const ChunkResult &result, size_t j);
   void fail(Running &r, const std::string &error);
+  /// Copies the session's cache usage into the metrics.
+  void publishCacheUsage();
+  /// Gives slot `slot` back: its pages return to the pool.
+  void release(int32_t slot, std::vector<int32_t> &freeSlots);
 
   Session &session_;
   const Program &program_;

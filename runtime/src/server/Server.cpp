@@ -713,6 +713,11 @@ std::string metricsText(const Service &s) {
          static_cast<int64_t>(m.running.load()));
   metric("dsc_waiting_sequences", "gauge", "Requests waiting for a cache slot.",
          static_cast<int64_t>(m.waiting.load()));
+  metric("dsc_cache_pages", "gauge", "Pages of the KV cache.",
+         m.cachePages.load());
+  metric("dsc_cache_pages_in_use", "gauge",
+         "KV cache pages held by sequences (after the last step).",
+         m.cachePagesInUse.load());
   metric("dsc_batch_slots", "gauge", "Sequences the executable runs at once.",
          static_cast<int64_t>(s.engine.slots()));
   out += m.timeToFirstToken.text(

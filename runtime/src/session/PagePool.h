@@ -50,6 +50,10 @@ public:
   }
 
   int64_t pages() const { return pages_; }
+  /// Pages some slot owns.
+  int64_t pagesInUse() const {
+    return pages_ - static_cast<int64_t>(free_.size());
+  }
   /// The table the kernels read; entries a slot does not own are 0.
   const std::vector<int32_t> &table() const { return table_; }
 

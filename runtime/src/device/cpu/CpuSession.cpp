@@ -97,6 +97,10 @@ public:
     return Status::success();
   }
 
+  CacheUsage cacheUsage() const override {
+    return {pages_.pages(), pages_.pagesInUse()};
+  }
+
   std::string deviceName() const override {
     return "cpu (" + std::to_string(device_.threads()) + " threads)";
   }

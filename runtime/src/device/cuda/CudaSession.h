@@ -62,6 +62,9 @@ public:
   Expected<ChunkResult> run(const char *entryName, const Chunk &chunk) override;
   Status resetSlot(int32_t slot) override;
   std::string deviceName() const override { return deviceName_; }
+  CacheUsage cacheUsage() const override {
+    return {pages_->pages(), pages_->pagesInUse()};
+  }
   bool keepsHostWeights() const override { return check_ != nullptr; }
   std::string kernelCheckReport(bool &passed) const override;
   std::vector<StartupPhase> startupPhases() const override { return startup_; }
