@@ -39,7 +39,7 @@ ninja -C "$SANITIZED"
 
 echo "== fuzzing, ${FUZZ_SECONDS}s per target"
 WORK="$SANITIZED/fuzz-work"
-rm -rf "$WORK" && mkdir -p "$WORK/safetensors" "$WORK/program" "$WORK/config"
+rm -rf "$WORK" && mkdir -p "$WORK/safetensors" "$WORK/program" "$WORK/config" "$WORK/request"
 FUZZ_FLAGS=(-max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
 "$SANITIZED/runtime/fuzz/dsrt-fuzz-safetensors" "${FUZZ_FLAGS[@]}" \
   -dict="$ROOT/runtime/fuzz/safetensors.dict" -artifact_prefix="$WORK/" \
@@ -51,8 +51,11 @@ PROGRAM_PID=$!
 "$SANITIZED/dsc-fuzz-config" "${FUZZ_FLAGS[@]}" -artifact_prefix="$WORK/" \
   "$WORK/config" "$ROOT/test/fuzz/corpus/config" >"$WORK/config.log" 2>&1 &
 CONFIG_PID=$!
+"$SANITIZED/runtime/fuzz/dsrt-fuzz-request" "${FUZZ_FLAGS[@]}" -artifact_prefix="$WORK/" \
+  "$WORK/request" "$ROOT/runtime/fuzz/corpus/request" >"$WORK/request.log" 2>&1 &
+REQUEST_PID=$!
 status=0
-for target in safetensors:$SAFETENSORS_PID program:$PROGRAM_PID config:$CONFIG_PID; do
+for target in safetensors:$SAFETENSORS_PID program:$PROGRAM_PID config:$CONFIG_PID request:$REQUEST_PID; do
   name=${target%%:*}
   if wait "${target##*:}"; then
     echo "fuzz $name: no finding ($(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' "$WORK/$name.log" | awk '{print $2}') runs)"

@@ -13,6 +13,7 @@
 #include "cli/Options.h"
 #include "cli/WeightLoading.h"
 #include "server/Engine.h"
+#include "server/Requests.h"
 
 #include "dsrt/Tokenizer.h"
 
@@ -37,13 +38,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
-
-/// A request the client got wrong: status 400 and its message.
-struct BadRequest {
-  std::string message;
-  http::status status = http::status::bad_request;
-  const char *type = "invalid_request_error";
-};
 
 /// Thrown by a streaming reply's writer when the client has gone.
 struct ClientGone {};
@@ -126,164 +120,10 @@ struct Service {
   const Tokenizer *tokenizer; // null: token-id prompts only
   std::string modelName;
   int64_t created;
+  RequestContext context; // what checking a request needs
   std::atomic<uint64_t> nextId{0};
   std::atomic<uint64_t> httpErrors{0};
 };
-
-/// The prompts of a completions request: one per choice (before `n`).
-std::vector<std::vector<int32_t>> promptsOf(const json &prompt,
-                                            const Service &s) {
-  auto fromText = [&](const std::string &text) {
-    if (!s.tokenizer)
-      throw BadRequest{"this model has no tokenizer (its checkpoint had no "
-                       "tokenizer.json): give the prompt as token ids"};
-    std::vector<int32_t> ids;
-    int64_t bos = s.program.fb().model()->bos_token_id();
-    if (bos >= 0)
-      ids.push_back(static_cast<int32_t>(bos));
-    std::vector<int32_t> text_ids = s.tokenizer->encode(text);
-    ids.insert(ids.end(), text_ids.begin(), text_ids.end());
-    return ids;
-  };
-  auto fromIds = [&](const json &a) {
-    std::vector<int32_t> ids;
-    for (const json &t : a) {
-      if (!t.is_number_integer())
-        throw BadRequest{"'prompt': token ids must be integers"};
-      int64_t id = t.get<int64_t>();
-      if (id < 0 || id > std::numeric_limits<int32_t>::max())
-        throw BadRequest{"'prompt': token id " + std::to_string(id) +
-                         " is out of range"};
-      ids.push_back(static_cast<int32_t>(id));
-    }
-    return ids;
-  };
-  if (prompt.is_string())
-    return {fromText(prompt.get<std::string>())};
-  if (!prompt.is_array() || prompt.empty())
-    throw BadRequest{"'prompt' must be a string, token ids, or a non-empty "
-                     "list of either"};
-  if (prompt[0].is_number_integer())
-    return {fromIds(prompt)};
-  std::vector<std::vector<int32_t>> out;
-  for (const json &p : prompt) {
-    if (p.is_string())
-      out.push_back(fromText(p.get<std::string>()));
-    else if (p.is_array())
-      out.push_back(fromIds(p));
-    else
-      throw BadRequest{"'prompt': each entry must be a string or token ids"};
-  }
-  return out;
-}
-
-/// The prompt of a chat request: its messages in the compiled chat format.
-std::vector<int32_t> chatPrompt(const json &messages, const Service &s) {
-  if (!s.tokenizer)
-    throw BadRequest{"this model has no tokenizer (its checkpoint had no "
-                     "tokenizer.json): use /v1/completions with token ids"};
-  if (!messages.is_array() || messages.empty())
-    throw BadRequest{"'messages' must be a non-empty list"};
-  std::string system;
-  std::vector<cli::Turn> history;
-  std::optional<std::string> user;
-  for (const json &m : messages) {
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
-      throw BadRequest{"each message needs a 'role'"};
-    std::string role = m["role"].get<std::string>();
-    std::string content;
-    const json &c = m.contains("content") ? m["content"] : json();
-    if (c.is_string()) {
-      content = c.get<std::string>();
-    } else if (c.is_array()) { // [{"type": "text", "text": ...}]
-      for (const json &part : c) {
-        if (!part.is_object() || part.value("type", "") != "text" ||
-            !part.contains("text") || !part["text"].is_string())
-          throw BadRequest{"message content parts must be of type 'text'"};
-        content += part["text"].get<std::string>();
-      }
-    } else if (!c.is_null()) {
-      throw BadRequest{"message 'content' must be a string or text parts"};
-    }
-    if (role == "system" || role == "developer") {
-      if (!history.empty() || user)
-        throw BadRequest{"system messages must come first"};
-      system += content;
-    } else if (role == "user") {
-      if (user)
-        throw BadRequest{"two user messages in a row"};
-      user = content;
-    } else if (role == "assistant") {
-      if (!user)
-        throw BadRequest{"an assistant message must follow a user message"};
-      history.push_back({*user, content});
-      user.reset();
-    } else {
-      throw BadRequest{"unknown message role '" + role + "'"};
-    }
-  }
-  if (!user)
-    throw BadRequest{"the last message must be the user's"};
-  const fb::Program &p = s.program.fb();
-  int64_t bosId = p.model()->bos_token_id(), eosId = p.model()->eos_token_id();
-  const std::string *bos =
-      bosId >= 0 ? s.tokenizer->tokenText(static_cast<int32_t>(bosId))
-                 : nullptr;
-  const std::string *eos =
-      eosId >= 0 ? s.tokenizer->tokenText(static_cast<int32_t>(eosId))
-                 : nullptr;
-  std::string style =
-      p.chat_template() ? p.chat_template()->str() : "deepseek-v3";
-  return s.tokenizer->encode(cli::formatChat(
-      style, bos ? *bos : "", eos ? *eos : "", system, history, *user));
-}
-
-template <typename T> T field(const json &body, const char *name, T fallback) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null())
-    return fallback;
-  try {
-    return it->get<T>();
-  } catch (const json::exception &) {
-    throw BadRequest{std::string("'") + name + "' has the wrong type"};
-  }
-}
-
-/// Refuses, naming it, any field this server does not implement (a field
-/// at its no-op value is accepted: a zero penalty, an empty logit_bias).
-void checkFields(const json &body, bool chat) {
-  static const char *const common[] = {
-      "model",    "n",         "max_tokens", "temperature",
-      "top_p",    "top_k",     "min_p",      "seed",
-      "stop",     "stream",    "user",       "stream_options",
-      "logprobs", "ignore_eos"};
-  static const char *const chatOnly[] = {"messages", "max_completion_tokens",
-                                         "top_logprobs"};
-  static const char *const completionsOnly[] = {"prompt"};
-  for (const auto &[key, value] : body.items()) {
-    auto in = [&](const auto &list) {
-      for (const char *k : list)
-        if (key == k)
-          return true;
-      return false;
-    };
-    if (in(common) || (chat ? in(chatOnly) : in(completionsOnly)))
-      continue;
-    bool noOp = value.is_null() ||
-                ((key == "presence_penalty" || key == "frequency_penalty") &&
-                 value.is_number() && value.get<double>() == 0) ||
-                (key == "repetition_penalty" && value.is_number() &&
-                 value.get<double>() == 1) ||
-                (key == "logit_bias" && value.is_object() && value.empty()) ||
-                (key == "echo" && value.is_boolean() && !value.get<bool>()) ||
-                (key == "best_of" && value.is_number_integer() &&
-                 value.get<int64_t>() == 1) ||
-                (key == "parallel_tool_calls" && value.is_boolean());
-    if (!noOp)
-      throw BadRequest{"unsupported field '" + key +
-                       "' (see the README for the fields served)"};
-  }
-}
 
 /// One choice's progress while its tokens arrive.
 struct Choice {
@@ -313,77 +153,18 @@ public:
   /// `chat`: /v1/chat/completions (messages in, an assistant message out;
   /// R1's reasoning apart); else /v1/completions.
   Completion(Service &s, const json &body, bool chat) : s_(s), chat_(chat) {
-    std::vector<std::vector<int32_t>> prompts =
-        chat ? std::vector<std::vector<int32_t>>{chatPrompt(
-                   body.contains("messages") ? body["messages"] : json(), s)}
-             : promptsOf(body.contains("prompt") ? body["prompt"] : json(), s);
-    reasoning_ = chat && s.program.fb().chat_template() &&
-                 s.program.fb().chat_template()->str() == "deepseek-r1";
-    checkFields(body, chat);
-    if (body.contains("model") && !body["model"].is_null() &&
-        (!body["model"].is_string() ||
-         body["model"].get<std::string>() != s.modelName))
-      throw BadRequest{"model " + dump(body["model"]) +
-                           " does not exist (this server serves '" +
-                           s.modelName + "')",
-                       http::status::not_found, "model_not_found"};
-    int64_t n = field<int64_t>(body, "n", 1);
-    if (n < 1 || n > 128)
-      throw BadRequest{"'n' must be from 1 to 128"};
-    maxTokens_ =
-        field<int64_t>(body, "max_tokens",
-                       chat ? field<int64_t>(body, "max_completion_tokens",
-                                             s.program.fb().cache()->max_seq())
-                            : 16);
-    if (maxTokens_ < 0)
-      throw BadRequest{"'max_tokens' must be at least 0"};
-    SamplingParams sp;
-    sp.temperature = field<float>(body, "temperature", 1.0f);
-    sp.topP = field<float>(body, "top_p", 1.0f);
-    sp.topK = std::max(0, field<int>(body, "top_k", 0));
-    sp.minP = field<float>(body, "min_p", 0.0f);
-    if (body.contains("seed") && !body["seed"].is_null())
-      sp.seed = static_cast<uint64_t>(field<int64_t>(body, "seed", 0));
-    else
-      sp.seed = std::random_device{}();
-    if (Status v = validate(sp); !v)
-      throw BadRequest{v.error()};
-    logProbs_ = -1;
-    if (chat) {
-      int top = field<int>(body, "top_logprobs", -1);
-      if (top > 20)
-        throw BadRequest{"'top_logprobs' must be from 0 to 20"};
-      if (field<bool>(body, "logprobs", false))
-        logProbs_ = std::max(top, 0);
-      else if (top >= 0)
-        throw BadRequest{"'top_logprobs' needs 'logprobs': true"};
-    } else if (body.contains("logprobs") && !body["logprobs"].is_null()) {
-      logProbs_ = field<int>(body, "logprobs", 0);
-      if (logProbs_ < 0 || logProbs_ > 5)
-        throw BadRequest{"'logprobs' must be from 0 to 5"};
-    }
-    if (body.contains("stop") && !body["stop"].is_null()) {
-      const json &stop = body["stop"];
-      if (stop.is_string())
-        stops_.push_back(stop.get<std::string>());
-      else if (stop.is_array() && stop.size() <= 4)
-        for (const json &x : stop) {
-          if (!x.is_string())
-            throw BadRequest{"'stop' must be a string or up to 4 strings"};
-          stops_.push_back(x.get<std::string>());
-        }
-      else
-        throw BadRequest{"'stop' must be a string or up to 4 strings"};
-      for (const std::string &x : stops_)
-        if (x.empty())
-          throw BadRequest{"'stop' strings must not be empty"};
-    }
-    stream_ = field<bool>(body, "stream", false);
-    if (body.contains("stream_options") && body["stream_options"].is_object())
-      includeUsage_ =
-          field<bool>(body["stream_options"], "include_usage", false);
-    bool ignoreEos = field<bool>(body, "ignore_eos", false);
-    int64_t eos = s.program.fb().model()->eos_token_id();
+    ParsedRequest p = parseRequest(body, chat, s.context);
+    reasoning_ = p.reasoning;
+    maxTokens_ = p.maxTokens;
+    logProbs_ = p.logProbs;
+    stops_ = p.stops;
+    stream_ = p.stream;
+    includeUsage_ = p.includeUsage;
+    int64_t n = p.n;
+    const std::vector<std::vector<int32_t>> &prompts = p.prompts;
+    const SamplingParams &sp = p.sampling;
+    bool ignoreEos = p.ignoreEos;
+    int64_t eos = s.context.eosTokenId;
     id_ = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(s.nextId++);
     for (int64_t copy = 0; copy < n; ++copy)
       for (const auto &prompt : prompts) {
@@ -441,9 +222,7 @@ public:
       bool busy = false;
       std::string error = s_.engine.submit(c.request, &busy);
       if (!error.empty())
-        throw busy ? BadRequest{error, http::status::service_unavailable,
-                                "server_busy"}
-                   : BadRequest{error};
+        throw busy ? BadRequest{error, 503, "server_busy"} : BadRequest{error};
       ++pending;
     }
     while (pending > 0) {
@@ -811,7 +590,8 @@ void serveConnection(tcp::socket socket, Service &s) {
           asio::write(socket, http::make_chunk_last(), ec);
         }
       } catch (const BadRequest &e) {
-        replyJson(e.status, errorBody(e.message, e.type));
+        replyJson(static_cast<http::status>(e.status),
+                  errorBody(e.message, e.type));
       } catch (const std::exception &e) {
         replyJson(http::status::internal_server_error,
                   errorBody(e.what(), "server_error"));
@@ -877,10 +657,22 @@ int runServer(int argc, char **argv, const Program &program,
     size_t slash = path.rfind('/');
     name = slash == std::string::npos ? path : path.substr(slash + 1);
   }
-  Service service{program, engine, tokenizer ? &*tokenizer : nullptr, name,
+  RequestContext context;
+  context.modelName = name;
+  context.tokenizer = tokenizer ? &*tokenizer : nullptr;
+  context.bosTokenId = program.fb().model()->bos_token_id();
+  context.eosTokenId = program.fb().model()->eos_token_id();
+  if (program.fb().chat_template())
+    context.chatTemplate = program.fb().chat_template()->str();
+  context.maxSeq = program.fb().cache()->max_seq();
+  Service service{program,
+                  engine,
+                  context.tokenizer,
+                  name,
                   std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
-                      .count()};
+                      .count(),
+                  context};
   std::fprintf(stderr,
                "dsc: serving %s on http://%s:%d (%lld sequences at once, "
                "%s)\n",
