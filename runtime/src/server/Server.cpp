@@ -115,12 +115,9 @@ ServeOptions parseServeOptions(int argc, char **argv) {
 
 /// What every request handler shares.
 struct Service {
-  const Program &program;
   Engine &engine;
-  const Tokenizer *tokenizer; // null: token-id prompts only
-  std::string modelName;
+  RequestContext context; // the model's name, tokenizer, chat format, ...
   int64_t created;
-  RequestContext context; // what checking a request needs
   std::atomic<uint64_t> nextId{0};
   std::atomic<uint64_t> httpErrors{0};
 };
@@ -178,8 +175,8 @@ public:
         if (!ignoreEos && eos >= 0)
           r->stopIds.push_back(static_cast<int32_t>(eos));
         c.request = r;
-        if (s.tokenizer)
-          c.decoder.emplace(*s.tokenizer);
+        if (s.context.tokenizer)
+          c.decoder.emplace(*s.context.tokenizer);
         promptTokens_ += static_cast<int64_t>(prompt.size());
       }
     channel_ = std::make_shared<Channel>();
@@ -264,7 +261,7 @@ private:
     return {{"id", id_},
             {"object", object},
             {"created", s_.created},
-            {"model", s_.modelName}};
+            {"model", s_.context.modelName}};
   }
   json usage() const {
     int64_t completion = 0;
@@ -293,13 +290,16 @@ private:
       c.events.push_back(e);
     if (logProbs_ >= 0 && !chat_) {
       std::string tokenText =
-          s_.tokenizer ? std::string(s_.tokenizer->tokenBytes(e.token)) : "";
+          s_.context.tokenizer
+              ? std::string(s_.context.tokenizer->tokenBytes(e.token))
+              : "";
       c.tokens.push_back(tokenText);
       c.tokenLogProbs.push_back(reportedLogProb(e.logProb));
       json top = json::object();
       for (auto [id, lp] : e.top)
-        top[s_.tokenizer ? std::string(s_.tokenizer->tokenBytes(id))
-                         : std::to_string(id)] = reportedLogProb(lp);
+        top[s_.context.tokenizer
+                ? std::string(s_.context.tokenizer->tokenBytes(id))
+                : std::to_string(id)] = reportedLogProb(lp);
       c.topLogProbs.push_back(top);
       c.offsets.push_back(before);
     }
@@ -347,8 +347,9 @@ private:
     return out;
   }
   std::string tokenText(int32_t id) const {
-    return s_.tokenizer ? std::string(s_.tokenizer->tokenBytes(id))
-                        : std::to_string(id);
+    return s_.context.tokenizer
+               ? std::string(s_.context.tokenizer->tokenBytes(id))
+               : std::to_string(id);
   }
   json logProbsOf(const Choice &c, size_t from) const {
     if (logProbs_ < 0)
@@ -546,7 +547,7 @@ void serveConnection(tcp::socket socket, Service &s) {
     } else if (target == "/v1/models" && get) {
       replyJson(http::status::ok,
                 {{"object", "list"},
-                 {"data", json::array({{{"id", s.modelName},
+                 {"data", json::array({{{"id", s.context.modelName},
                                         {"object", "model"},
                                         {"created", s.created},
                                         {"owned_by", "dsc"}}})}});
@@ -665,14 +666,10 @@ int runServer(int argc, char **argv, const Program &program,
   if (program.fb().chat_template())
     context.chatTemplate = program.fb().chat_template()->str();
   context.maxSeq = program.fb().cache()->max_seq();
-  Service service{program,
-                  engine,
-                  context.tokenizer,
-                  name,
+  Service service{engine, context,
                   std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
-                      .count(),
-                  context};
+                      .count()};
   std::fprintf(stderr,
                "dsc: serving %s on http://%s:%d (%lld sequences at once, "
                "%s)\n",
