@@ -869,9 +869,13 @@ private:
                      andOp(cmpI(arith::CmpIPredicate::eq, key, threshold),
                            cmpI(arith::CmpIPredicate::sle, i, lastIndex))));
             when(take, [&] {
+              // Exactly K tokens pass; the bound keeps shared memory safe
+              // even so.
               Value slot = e.i32ToI64(countUp(topCount, e.c64(0)));
-              e.store(key, topKeys, slot);
-              e.store(i, topIds, slot);
+              when(cmpI(arith::CmpIPredicate::slt, slot, e.c64(top)), [&] {
+                e.store(key, topKeys, slot);
+                e.store(i, topIds, slot);
+              });
             });
           }
           return SmallVector<Value>{};
