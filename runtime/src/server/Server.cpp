@@ -409,19 +409,19 @@ private:
       }
       if (!reasoning.empty())
         delta["reasoning_content"] = reasoning;
-      if (!content.empty() || (!reasoning_ && !delta.contains("content")))
+      if (!content.empty() || !reasoning_)
         delta["content"] = content;
-      json choice = {{"index", index},
-                     {"delta", delta},
-                     {"token_ids", json::array({c.ids.back()})},
-                     {"logprobs", logProbsOf(c, c.ids.size() - 1)},
-                     {"finish_reason", c.done ? json(c.finish) : json()}};
-      j["choices"] = json::array({choice});
-      return j;
+      return chunkOf(j, index, c, "delta", delta);
     }
-    json j = base("text_completion");
+    return chunkOf(base("text_completion"), index, c, "text", piece);
+  }
+
+  /// `j` with one choice: its `field` (the text, or chat's delta), the
+  /// token, its log-probabilities and, at the end, the finish reason.
+  json chunkOf(json j, size_t index, const Choice &c, const char *field,
+               const json &value) const {
     json choice = {{"index", index},
-                   {"text", piece},
+                   {field, value},
                    {"token_ids", json::array({c.ids.back()})},
                    {"logprobs", logProbsOf(c, c.ids.size() - 1)},
                    {"finish_reason", c.done ? json(c.finish) : json()}};
