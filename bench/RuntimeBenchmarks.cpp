@@ -60,9 +60,9 @@ void BM_PagePoolDecodeStep(benchmark::State &state) {
   for (auto _ : state) {
     for (int32_t &pos : chunk.positions)
       pos = position;
-    bool changed = false;
-    dsrt::Status s = pool.assign(chunk, changed);
-    benchmark::DoNotOptimize(changed);
+    dsrt::detail::PageChanges changes;
+    dsrt::Status s = pool.assign(chunk, changes);
+    benchmark::DoNotOptimize(pool.takeTableChanged());
     if (!s)
       state.SkipWithError(s.error().c_str());
     if (++position == 4096) {

@@ -32,6 +32,9 @@
 #include <vector>
 
 namespace dsrt {
+namespace detail {
+class PagePool;
+} // namespace detail
 
 struct SessionOptions {
   unsigned threads = 0;                    // cpu: worker threads (0: all)
@@ -118,11 +121,36 @@ public:
   /// Empties slot `slot` of the cache.
   virtual Status resetSlot(int32_t slot) = 0;
 
-  /// The KV cache's pages: how many, and how many slots own now.
+  /// The KV cache's pages: how many, how many sequences hold (a page
+  /// several slots share counts once), and how many only the prefix index
+  /// holds (reclaimed when the pool needs them).
   struct CacheUsage {
-    int64_t pages = 0, inUse = 0;
+    int64_t pages = 0, inUse = 0, cached = 0;
   };
-  virtual CacheUsage cacheUsage() const = 0;
+  CacheUsage cacheUsage() const;
+  /// Positions per page of the cache.
+  int64_t pageSize() const;
+
+  /// Sharing the cache's pages between sequences (the server's engine). A
+  /// slot may map pages that other slots or the prefix index hold; a chunk
+  /// that writes a position in such a page first gets a copy of it (copy on
+  /// write), so a sequence never changes what another reads.
+  ///
+  /// Maps into empty slot `to` the pages holding positions [0, positions)
+  /// of slot `from` (the n samples of one prompt).
+  Status forkSlot(int32_t from, int32_t to, int64_t positions);
+  /// Maps into empty slot `slot` the pages of the prefix index that hold
+  /// the longest prefix of `tokens` in whole pages, at most `most`
+  /// positions; returns how many positions they hold (run() need not write
+  /// them again).
+  int64_t reusePrefix(int32_t slot, const std::vector<int32_t> &tokens,
+                      int64_t most);
+  /// Adds to the prefix index the full pages of `slot` whose positions hold
+  /// `tokens` (the slot has written positions [0, tokens.size())). Indexed
+  /// pages outlive the slot's reset until the pool needs them.
+  void indexPrefix(int32_t slot, const std::vector<int32_t> &tokens);
+  /// Pages run(…, chunk) would take from the pool (new and copied ones).
+  int64_t pagesNeeded(const Chunk &chunk) const;
 
   /// "cpu (16 threads)", "NVIDIA H200 (sm_90)".
   virtual std::string deviceName() const = 0;
@@ -149,6 +177,11 @@ public:
   virtual void setProfiling(bool /*on*/) {}
 
 protected:
+  /// The cache's pages and page table (each device keeps one).
+  virtual detail::PagePool &pagePool() = 0;
+  const detail::PagePool &pagePool() const {
+    return const_cast<Session *>(this)->pagePool();
+  }
   /// The checks every device makes before running a chunk.
   static Status checkChunk(const fb::Entry &entry, const char *name,
                            const Chunk &chunk);

@@ -43,14 +43,18 @@ std::string LatencyHistogram::text(const std::string &name,
   return out;
 }
 
-Engine::Engine(Session &session, const Program &program, size_t maxWaiting)
-    : session_(session), program_(program),
+Engine::Engine(Session &session, const Program &program,
+               const EngineOptions &options)
+    : session_(session), program_(program), options_(options),
       slots_(program.fb().cache()->slots()),
       maxSeq_(program.fb().cache()->max_seq()),
       vocab_(program.fb().model()->vocab_size()),
       prefillChunk_(program.entry("prefill").max_tokens()),
-      compiledLogProbs_(program.entry("decode").top_logprobs()),
-      maxWaiting_(maxWaiting) {
+      pageSize_(session.pageSize()), cachePages_(session.cacheUsage().pages),
+      compiledLogProbs_(program.entry("decode").top_logprobs()) {
+  for (int64_t s = slots_ - 1; s >= 0; --s)
+    freeSlots_.push_back(static_cast<int32_t>(s));
+  metrics_.cachePages = cachePages_;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -84,10 +88,17 @@ std::string Engine::submit(std::shared_ptr<GenerationRequest> request,
                      " log-probabilities per token (dsc compile --logprobs)";
   if (Status s = validate(r.sampling); !s)
     return s.error();
+  // Its prompt and a first generated token must fit the pool alone.
+  int64_t needed =
+      (static_cast<int64_t>(r.prompt.size()) + pageSize_) / pageSize_;
+  if (needed > cachePages_)
+    return "a prompt of " + std::to_string(r.prompt.size()) + " tokens needs " +
+           std::to_string(needed) + " pages of the KV cache, which has " +
+           std::to_string(cachePages_) + " (serve --cache-pages)";
   request->submitted = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.size() >= maxWaiting_) {
+    if (queue_.size() >= options_.maxWaiting) {
       if (busy)
         *busy = true;
       return std::to_string(queue_.size()) +
@@ -95,31 +106,71 @@ std::string Engine::submit(std::shared_ptr<GenerationRequest> request,
              "--max-waiting); try again later";
     }
     queue_.push_back(std::move(request));
-    metrics_.waiting = static_cast<int64_t>(queue_.size());
+    metrics_.waiting = static_cast<int64_t>(queue_.size() + preempted_.size());
   }
   ++metrics_.requests;
   wake_.notify_one();
   return "";
 }
 
-void Engine::publishCacheUsage() {
+std::vector<int32_t> Engine::Running::context(int64_t n) const {
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    tokens[static_cast<size_t>(i)] = contextToken(i);
+  return tokens;
+}
+
+void Engine::publish() {
   Session::CacheUsage usage = session_.cacheUsage();
   metrics_.cachePages = usage.pages;
   metrics_.cachePagesInUse = usage.inUse;
+  metrics_.cachePagesCached = usage.cached;
+  metrics_.running = static_cast<int64_t>(running_.size() + prefilling_.size());
+  std::lock_guard<std::mutex> lock(mutex_);
+  metrics_.waiting = static_cast<int64_t>(queue_.size() + preempted_.size());
 }
 
-void Engine::release(int32_t slot, std::vector<int32_t> &freeSlots) {
+int64_t Engine::availablePages() const {
+  Session::CacheUsage usage = session_.cacheUsage();
+  return usage.pages - usage.inUse;
+}
+
+int64_t Engine::pagesOwedToPrefills() const {
+  int64_t owed = 0;
+  for (const Running &r : prefilling_)
+    if (!r.leader)
+      owed += (r.contextSize() + pageSize_ - 1) / pageSize_ -
+              (r.prefilled + pageSize_ - 1) / pageSize_;
+  return owed;
+}
+
+void Engine::release(Running &r) {
+  if (r.slot < 0)
+    return;
+  if (options_.prefixSharing && !r.failed) {
+    // The positions it wrote: its prompt, and every generated token but the
+    // last (the next step's input), or the prefilled part of its prompt.
+    int64_t written = r.state == Running::State::Prefilling
+                          ? (r.leader ? 0 : r.prefilled)
+                          : r.contextSize() - 1;
+    if (written >= pageSize_)
+      session_.indexPrefix(r.slot, r.context(written));
+  }
   // A failure here leaves the pages held until the slot's next reset.
-  (void)session_.resetSlot(slot);
-  freeSlots.push_back(slot);
+  (void)session_.resetSlot(r.slot);
+  freeSlots_.push_back(r.slot);
+  r.slot = -1;
 }
 
-void Engine::fail(Running &r, const std::string &error) {
+void Engine::finish(Running &r, const std::string &reason,
+                    const std::string &error) {
   TokenEvent e;
   e.last = true;
-  e.finishReason = "error";
+  e.finishReason = reason;
   e.error = error;
   r.request->onToken(e);
+  r.state = Running::State::Ended;
+  r.failed = reason == "error"; // what it wrote may be incomplete
 }
 
 bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
@@ -143,13 +194,15 @@ bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
   r.lastToken = now;
   r.generated.push_back(e.token);
   ++metrics_.generatedTokens;
-  int64_t length = static_cast<int64_t>(q.prompt.size() + r.generated.size());
   if (std::find(q.stopIds.begin(), q.stopIds.end(), e.token) !=
       q.stopIds.end()) {
     e.last = true;
     e.finishReason = "stop";
   } else if (static_cast<int64_t>(r.generated.size()) >= q.maxTokens ||
-             length >= maxSeq_) {
+             r.contextSize() >= maxSeq_ ||
+             (r.contextSize() + pageSize_ - 1) / pageSize_ > cachePages_) {
+    // (The last: its next position would need more pages than the pool
+    // has, so even alone it could not go on.)
     e.last = true;
     e.finishReason = "length";
   }
@@ -157,144 +210,295 @@ bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
   return keep && !e.last;
 }
 
-void Engine::prefillStep(std::deque<Running> &prefilling,
-                         std::vector<Running> &running,
-                         std::vector<int32_t> &freeSlots) {
-  // The chunk: the oldest prompts' next tokens, up to the prefill entry's
-  // capacity; a prompt whose last token is in it gets an output row.
-  Chunk c;
-  std::vector<std::pair<size_t, int64_t>> parts; // (prefilling index, count)
-  int64_t budget = prefillChunk_;
-  for (size_t i = 0; i < prefilling.size() && budget > 0; ++i) {
-    Running &r = prefilling[i];
-    const GenerationRequest &q = *r.request;
-    int64_t n = static_cast<int64_t>(q.prompt.size());
-    if (r.prefilled == 0) {
-      if (Status s = session_.resetSlot(r.slot); !s) {
-        fail(r, s.error());
-        r.state = Running::State::Ended;
-        continue;
-      }
-      metrics_.promptTokens += static_cast<uint64_t>(n);
+void Engine::admit() {
+  for (;;) {
+    if (freeSlots_.empty())
+      return;
+    // The next candidate: a preempted sequence, else the queue's head.
+    Running r;
+    bool fromQueue = false;
+    if (!preempted_.empty()) {
+      r = std::move(preempted_.front());
+      preempted_.pop_front();
+    } else {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (queue_.empty())
+        return;
+      r.request = std::move(queue_.front());
+      queue_.pop_front();
+      r.id = nextId_++;
+      fromQueue = true;
     }
-    int64_t count = std::min(budget, n - r.prefilled);
+    r.slot = freeSlots_.back();
+    r.prefilled = 0;
+    r.leader = 0;
+    r.state = Running::State::Prefilling;
+    const int64_t length = r.contextSize();
+    // Pages the pool must hold for it beside what the others need: its
+    // prompt's, or, following a leader, a copy of the page it shares.
+    int64_t needed = (length + pageSize_ - 1) / pageSize_;
+    if (options_.prefixSharing) {
+      if (r.generated.empty())
+        for (const Running &p : prefilling_)
+          if (!p.leader && p.generated.empty() && p.prefilled < length &&
+              p.request->prompt == r.request->prompt) {
+            r.leader = p.id;
+            needed = 1;
+            break;
+          }
+      if (!r.leader) {
+        r.prefilled =
+            session_.reusePrefix(r.slot, r.context(length), length - 1);
+        needed -= r.prefilled / pageSize_;
+      }
+    }
+    int64_t spare = availablePages() - pagesOwedToPrefills() -
+                    session_.pagesNeeded(decodeChunk());
+    bool alone = running_.empty() && prefilling_.empty();
+    if (needed > spare && !alone) {
+      // Not now: it waits at the head of the line (nothing overtakes it).
+      (void)session_.resetSlot(r.slot); // unmaps what reusePrefix mapped
+      r.slot = -1;
+      r.prefilled = 0;
+      r.leader = 0;
+      if (fromQueue) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_front(std::move(r.request));
+        --nextId_;
+      } else {
+        preempted_.push_front(std::move(r));
+      }
+      return;
+    }
+    freeSlots_.pop_back();
+    if (fromQueue)
+      metrics_.promptTokens += static_cast<uint64_t>(length);
+    metrics_.prefixHitTokens += static_cast<uint64_t>(r.prefilled);
+    // Oldest first (a readmitted sequence keeps its place).
+    auto at = std::find_if(prefilling_.begin(), prefilling_.end(),
+                           [&](const Running &p) { return p.id > r.id; });
+    prefilling_.insert(at, std::move(r));
+  }
+}
+
+Chunk Engine::decodeChunk() const {
+  Chunk c;
+  for (const Running &r : running_) {
+    const GenerationRequest &q = *r.request;
+    c.rows.push_back(static_cast<int32_t>(c.tokens.size()));
+    c.sampling.push_back(samplingRow(
+        q.sampling, q.stream, static_cast<uint32_t>(r.generated.size())));
+    c.tokens.push_back(r.generated.back());
+    c.positions.push_back(static_cast<int32_t>(r.contextSize() - 1));
+    c.slots.push_back(r.slot);
+    c.wantLogProbs |= q.logProbs >= 0;
+  }
+  return c;
+}
+
+bool Engine::preemptNewest() {
+  // The newest admitted sequence, prefilling or running.
+  Running *victim = nullptr;
+  for (Running &r : prefilling_)
+    if (!victim || r.id > victim->id)
+      victim = &r;
+  for (Running &r : running_)
+    if (!victim || r.id > victim->id)
+      victim = &r;
+  if (!victim || running_.size() + prefilling_.size() < 2)
+    return false;
+  Running r = std::move(*victim);
+  if (victim >= running_.data() && victim < running_.data() + running_.size())
+    running_.erase(running_.begin() + (victim - running_.data()));
+  else
+    prefilling_.erase(
+        std::find_if(prefilling_.begin(), prefilling_.end(),
+                     [](const Running &p) { return !p.request; }));
+  release(r);
+  for (Running &p : prefilling_) // its followers prefill on their own
+    if (p.leader == r.id)
+      p.leader = 0;
+  r.prefilled = 0;
+  r.leader = 0;
+  r.state = Running::State::Prefilling;
+  auto at = std::find_if(preempted_.begin(), preempted_.end(),
+                         [&](const Running &p) { return p.id > r.id; });
+  preempted_.insert(at, std::move(r));
+  ++metrics_.preemptions;
+  return true;
+}
+
+void Engine::prefillStep() {
+  // Followers whose leader is gone (ended, preempted) prefill on their own.
+  for (Running &f : prefilling_)
+    if (f.leader &&
+        std::none_of(prefilling_.begin(), prefilling_.end(),
+                     [&](const Running &p) { return p.id == f.leader; }))
+      f.leader = 0;
+  // The chunk: the oldest prompts' next tokens, up to the prefill entry's
+  // capacity; a prompt whose last token is in it gets an output row, and
+  // each of its followers one on the same token.
+  Chunk c;
+  struct Part {
+    size_t index;
+    int64_t count;
+    size_t row; // its output row (when its prompt completes)
+  };
+  std::vector<Part> parts;
+  std::vector<std::pair<size_t, size_t>> followers; // (index, row)
+  int64_t budget = prefillChunk_;
+  for (size_t i = 0; i < prefilling_.size() && budget > 0; ++i) {
+    Running &r = prefilling_[i];
+    if (r.leader)
+      continue;
+    const int64_t length = r.contextSize();
+    int64_t count = std::min(budget, length - r.prefilled);
     for (int64_t k = 0; k < count; ++k) {
-      c.tokens.push_back(q.prompt[static_cast<size_t>(r.prefilled + k)]);
+      c.tokens.push_back(r.contextToken(r.prefilled + k));
       c.positions.push_back(static_cast<int32_t>(r.prefilled + k));
       c.slots.push_back(r.slot);
     }
-    if (r.prefilled + count == n) {
-      c.rows.push_back(static_cast<int32_t>(c.tokens.size() - 1));
-      c.sampling.push_back(samplingRow(q.sampling, q.stream, 0));
-      c.wantLogProbs |= q.logProbs >= 0;
+    size_t row = 0;
+    if (r.prefilled + count == length) {
+      int32_t last = static_cast<int32_t>(c.tokens.size() - 1);
+      auto addRow = [&](const Running &s) {
+        row = c.rows.size();
+        c.rows.push_back(last);
+        c.sampling.push_back(
+            samplingRow(s.request->sampling, s.request->stream,
+                        static_cast<uint32_t>(s.generated.size())));
+        c.wantLogProbs |= s.request->logProbs >= 0;
+        return row;
+      };
+      addRow(r);
+      size_t own = row;
+      for (size_t f = 0; f < prefilling_.size(); ++f)
+        if (prefilling_[f].leader == r.id) {
+          if (static_cast<int64_t>(c.rows.size()) < prefillChunk_)
+            followers.emplace_back(f, addRow(prefilling_[f]));
+          else
+            prefilling_[f].leader = 0; // no row left: it prefills itself
+        }
+      row = own;
     }
-    parts.emplace_back(i, count);
+    parts.push_back({i, count, row});
     budget -= count;
   }
-  if (!c.tokens.empty()) {
-    Expected<ChunkResult> result = session_.run("prefill", c);
-    size_t row = 0;
-    for (auto [i, count] : parts) {
-      Running &r = prefilling[i];
-      if (!result) {
-        fail(r, result.error());
-        r.state = Running::State::Ended;
-        continue;
-      }
-      r.prefilled += count;
-      if (r.prefilled == static_cast<int64_t>(r.request->prompt.size()))
-        r.state = deliver(r, result.value(), row++) ? Running::State::Decoding
-                                                    : Running::State::Ended;
+  if (c.tokens.empty())
+    return;
+  // Make room: when the pool cannot hold the chunk, the newest sequence
+  // waits again and the chunk is planned anew next step. (Alone, a
+  // sequence always fits: submit() checked its prompt against the pool.)
+  if (session_.pagesNeeded(c) > availablePages() && preemptNewest())
+    return;
+  Expected<ChunkResult> result = session_.run("prefill", c);
+  for (const Part &part : parts) {
+    Running &r = prefilling_[part.index];
+    if (!result) {
+      finish(r, "error", result.error());
+      continue;
     }
+    r.prefilled += part.count;
+    if (r.prefilled != r.contextSize())
+      continue;
+    if (options_.prefixSharing)
+      session_.indexPrefix(r.slot, r.context(r.prefilled));
+    r.state = deliver(r, result.value(), part.row) ? Running::State::Decoding
+                                                   : Running::State::Ended;
+  }
+  for (auto [f, row] : followers) {
+    Running &r = prefilling_[f];
+    if (!result) {
+      finish(r, "error", result.error());
+      continue;
+    }
+    const Running *leader = nullptr;
+    for (const Running &p : prefilling_)
+      if (p.id == r.leader)
+        leader = &p;
+    if (Status s = session_.forkSlot(leader->slot, r.slot, r.contextSize());
+        !s) {
+      finish(r, "error", s.error());
+      continue;
+    }
+    r.prefilled = r.contextSize();
+    r.leader = 0;
+    metrics_.prefixHitTokens += static_cast<uint64_t>(r.prefilled);
+    r.state = deliver(r, result.value(), row) ? Running::State::Decoding
+                                              : Running::State::Ended;
   }
   // Finished prompts leave the queue, in order.
   std::deque<Running> still;
-  for (Running &r : prefilling) {
+  for (Running &r : prefilling_) {
     if (r.state == Running::State::Decoding)
-      running.push_back(std::move(r));
+      running_.push_back(std::move(r));
     else if (r.state == Running::State::Ended)
-      release(r.slot, freeSlots);
+      release(r);
     else
       still.push_back(std::move(r));
   }
-  prefilling = std::move(still);
+  prefilling_ = std::move(still);
+}
+
+void Engine::decodeStep() {
+  // Preempt the newest sequences while the pool cannot hold the step.
+  Chunk c = decodeChunk();
+  while (session_.pagesNeeded(c) > availablePages()) {
+    if (!preemptNewest()) { // alone: deliver() ends a sequence before this
+      for (Running &r : running_) {
+        finish(r, "error", "the KV cache is full");
+        release(r);
+      }
+      running_.clear();
+      return;
+    }
+    c = decodeChunk();
+  }
+  if (running_.empty())
+    return;
+  Expected<ChunkResult> result = session_.run("decode", c);
+  ++metrics_.decodeSteps;
+  std::vector<Running> still;
+  for (size_t j = 0; j < running_.size(); ++j) {
+    Running &r = running_[j];
+    bool keep = false;
+    if (!result)
+      finish(r, "error", result.error());
+    else
+      keep = deliver(r, result.value(), j);
+    if (keep) {
+      still.push_back(std::move(r));
+    } else {
+      r.state = Running::State::Ended;
+      release(r);
+    }
+  }
+  running_ = std::move(still);
 }
 
 void Engine::loop() {
-  std::vector<Running> running;
-  std::vector<int32_t> freeSlots;
-  for (int64_t s = slots_ - 1; s >= 0; --s)
-    freeSlots.push_back(static_cast<int32_t>(s));
-  // Admitted sequences whose prompts are still being prefilled, one
-  // chunk per step, oldest first.
-  std::deque<Running> prefilling;
   for (;;) {
-    // Admit waiting requests while slots are free; sleep when idle.
-    std::vector<std::shared_ptr<GenerationRequest>> admitted;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] {
-        return stopping_ || !running.empty() || !prefilling.empty() ||
-               !queue_.empty();
+        return stopping_ || !running_.empty() || !prefilling_.empty() ||
+               !preempted_.empty() || !queue_.empty();
       });
       if (stopping_)
         return;
-      while (!queue_.empty() && admitted.size() < freeSlots.size()) {
-        admitted.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      metrics_.waiting = static_cast<int64_t>(queue_.size());
     }
-    for (auto &request : admitted) {
-      Running r;
-      r.request = std::move(request);
-      r.slot = freeSlots.back();
-      freeSlots.pop_back();
-      prefilling.push_back(std::move(r));
-    }
-    // Counted from admission, before its first token is reported.
-    metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
+    admit();
+    publish(); // counted from admission, before a first token is reported
     // The step's prefill budget: one chunk (the prefill entry's capacity)
     // of the oldest prompts, so a long prompt advances between the running
     // sequences' decode steps instead of stalling them, and many short
     // ones start together.
-    if (!prefilling.empty())
-      prefillStep(prefilling, running, freeSlots);
-    metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
-    publishCacheUsage();
-    if (running.empty())
-      continue;
-    // One decode step: every running sequence advances one token.
-    Chunk c;
-    for (Running &r : running) {
-      const GenerationRequest &q = *r.request;
-      c.rows.push_back(static_cast<int32_t>(c.tokens.size()));
-      c.sampling.push_back(samplingRow(
-          q.sampling, q.stream, static_cast<uint32_t>(r.generated.size())));
-      c.tokens.push_back(r.generated.back());
-      c.positions.push_back(
-          static_cast<int32_t>(q.prompt.size() + r.generated.size() - 1));
-      c.slots.push_back(r.slot);
-      c.wantLogProbs |= q.logProbs >= 0;
-    }
-    Expected<ChunkResult> result = session_.run("decode", c);
-    ++metrics_.decodeSteps;
-    std::vector<Running> still;
-    for (size_t j = 0; j < running.size(); ++j) {
-      Running &r = running[j];
-      bool keep = false;
-      if (!result)
-        fail(r, result.error());
-      else
-        keep = deliver(r, result.value(), j);
-      if (keep)
-        still.push_back(std::move(r));
-      else
-        release(r.slot, freeSlots);
-    }
-    running = std::move(still);
-    metrics_.running = static_cast<int64_t>(running.size() + prefilling.size());
-    publishCacheUsage();
+    if (!prefilling_.empty())
+      prefillStep();
+    publish();
+    if (!running_.empty())
+      decodeStep();
+    publish();
   }
 }
 

@@ -10,6 +10,23 @@
 // sequences join and leave the batch between steps (continuous batching).
 // Each generated token goes to its request's callback on the engine thread.
 //
+// The cache's pages are shared (Session::forkSlot, reusePrefix; copy on
+// write below them):
+//  - requests with the same prompt admitted together (the n samples of one
+//    request) prefill it once: the others follow the first, draw their
+//    first tokens from its last prompt position's logits, and map its pages;
+//  - full pages are indexed by the tokens they hold when a prompt is
+//    prefilled and when a sequence ends, so a later prompt with the same
+//    prefix (a system prompt, an earlier turn of a chat) maps them instead
+//    of computing them again, until the pool needs the pages back.
+// A request is admitted only when the pool can hold its prompt beside what
+// the running sequences need; when a decode step cannot get its pages, the
+// newest sequences are preempted: their pages indexed and released, they
+// wait again at the head of the queue and, readmitted, prefill their
+// prompt and generated tokens (mostly from the index) and go on where they
+// stopped, drawing the same tokens. Nothing is failed for want of pages,
+// except a sequence longer than the whole pool, which ends ("length").
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef DSRT_SRC_SERVER_ENGINE_H
@@ -86,20 +103,34 @@ private:
 struct EngineMetrics {
   std::atomic<uint64_t> requests{0}, promptTokens{0}, generatedTokens{0},
       decodeSteps{0};
+  /// Prompt positions mapped from shared pages instead of computed (the
+  /// prefix index and the n samples of a prompt), and sequences preempted
+  /// for want of pages.
+  std::atomic<uint64_t> prefixHitTokens{0}, preemptions{0};
   /// Sequences holding a slot (prefilling or decoding), and requests
   /// queued for one.
   std::atomic<int64_t> running{0}, waiting{0};
   /// The KV cache's pages, and those sequences hold (after each step).
   std::atomic<int64_t> cachePages{0}, cachePagesInUse{0};
+  /// Pages only the prefix index holds (reclaimed when needed).
+  std::atomic<int64_t> cachePagesCached{0};
   /// From a request's submission to its first token, and between the
   /// tokens of a request.
   LatencyHistogram timeToFirstToken, interTokenLatency;
 };
 
+struct EngineOptions {
+  /// At most this many requests wait for a slot; submit() refuses more.
+  size_t maxWaiting = 1024;
+  /// Share the pages of equal prompts and prompt prefixes (off: every
+  /// sequence computes its whole prompt; for comparisons).
+  bool prefixSharing = true;
+};
+
 class Engine {
 public:
-  /// At most `maxWaiting` requests wait for a slot; submit() refuses more.
-  Engine(Session &session, const Program &program, size_t maxWaiting);
+  Engine(Session &session, const Program &program,
+         const EngineOptions &options);
   ~Engine();
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
@@ -119,36 +150,79 @@ public:
 private:
   struct Running {
     std::shared_ptr<GenerationRequest> request;
-    int32_t slot = 0;
+    uint64_t id = 0;   // admission order: the newest are preempted first
+    int32_t slot = -1; // -1 while waiting to be (re)admitted
     std::vector<int32_t> generated;
-    int64_t prefilled = 0; // prompt tokens in the cache
+    int64_t prefilled = 0; // positions of context() in the cache
+    /// The id of the sequence whose prompt it shares (0: none): it runs
+    /// no prefill of its own and maps that one's pages when it ends.
+    uint64_t leader = 0;
+    bool failed = false; // ended by an error: its pages are not indexed
     enum class State { Prefilling, Decoding, Ended } state = State::Prefilling;
     std::chrono::steady_clock::time_point lastToken;
+
+    int64_t promptSize() const {
+      return static_cast<int64_t>(request->prompt.size());
+    }
+    /// What the cache holds or will hold: the prompt, then the generated
+    /// tokens (a preempted sequence prefills them again).
+    int64_t contextSize() const {
+      return promptSize() + static_cast<int64_t>(generated.size());
+    }
+    int32_t contextToken(int64_t i) const {
+      return i < promptSize()
+                 ? request->prompt[static_cast<size_t>(i)]
+                 : generated[static_cast<size_t>(i - promptSize())];
+    }
+    std::vector<int32_t> context(int64_t n) const;
   };
 
   void loop();
+  /// Moves waiting requests (preempted ones first) into free slots while
+  /// the pool can hold their prompts.
+  void admit();
   /// One prefill chunk: the next tokens of the oldest prompts in
-  /// `prefilling` (each slot reset before its first), up to the prefill
-  /// entry's capacity. Prompts that complete take their first token and
-  /// move to `running`, or free their slot when they end there.
-  void prefillStep(std::deque<Running> &prefilling,
-                   std::vector<Running> &running,
-                   std::vector<int32_t> &freeSlots);
+  /// `prefilling_`, up to the prefill entry's capacity. Prompts that
+  /// complete take their first token (their followers theirs) and move to
+  /// `running_`, or free their slot when they end there.
+  void prefillStep();
+  /// One decode step of every running sequence, after preempting what the
+  /// pool cannot hold.
+  void decodeStep();
+  Chunk decodeChunk() const;
+  /// Pages free or reclaimable.
+  int64_t availablePages() const;
+  /// Pages the prefilling sequences still need for their prompts.
+  int64_t pagesOwedToPrefills() const;
+  /// Sends the newest admitted sequence back to wait; false when none is
+  /// left to preempt.
+  bool preemptNewest();
   /// Hands token `j` of chunk result `result` to `r`; false when `r`
   /// finished (or was cancelled).
   bool deliver(Running &r, const ChunkResult &result, size_t j);
-  void fail(Running &r, const std::string &error);
-  /// Copies the session's cache usage into the metrics.
-  void publishCacheUsage();
-  /// Gives slot `slot` back: its pages return to the pool.
-  void release(int32_t slot, std::vector<int32_t> &freeSlots);
+  /// Ends `r` with finish reason `reason` ("error": `error` says why).
+  void finish(Running &r, const std::string &reason,
+              const std::string &error = "");
+  /// Copies the session's cache usage and the queue lengths into the
+  /// metrics.
+  void publish();
+  /// Gives `r`'s slot back: its full pages indexed (what it wrote), then
+  /// released.
+  void release(Running &r);
 
   Session &session_;
   const Program &program_;
-  int64_t slots_, maxSeq_, vocab_, prefillChunk_;
+  EngineOptions options_;
+  int64_t slots_, maxSeq_, vocab_, prefillChunk_, pageSize_, cachePages_;
   int32_t compiledLogProbs_;
-  size_t maxWaiting_;
   EngineMetrics metrics_;
+
+  // The engine thread's own.
+  std::vector<Running> running_;
+  std::deque<Running> prefilling_; // admitted, oldest first
+  std::deque<Running> preempted_;  // waiting again, before the queue
+  std::vector<int32_t> freeSlots_;
+  uint64_t nextId_ = 1;
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -60,6 +60,7 @@ struct ServeOptions {
   int port = 8000;
   cli::Options load; // weights, threads, cache pages
   int64_t maxWaiting = 1024;
+  bool prefixSharing = true;
 };
 
 ServeOptions parseServeOptions(int argc, char **argv) {
@@ -94,17 +95,26 @@ ServeOptions parseServeOptions(int argc, char **argv) {
       o.maxWaiting = integer(0, int64_t(1) << 20);
     else if (flag == "--cache-pages")
       o.load.cachePages = integer(1, int64_t(1) << 31);
+    else if (flag == "--no-prefix-sharing")
+      o.prefixSharing = false;
     else if (flag == "--help" || flag == "-h") {
       std::printf(
           "usage: %s serve [--host H] [--port P] [--weights DIR | "
           "--dummy-weights]\n"
           "                [--threads N] [--cache-pages N] [--max-waiting "
-          "N]\n\n"
+          "N]\n"
+          "                [--no-prefix-sharing]\n\n"
           "An OpenAI-compatible HTTP server (default 127.0.0.1:8000; port 0 "
           "picks a free one,\nprinted on stderr): GET /health, /v1/models, "
           "/metrics; POST /v1/completions, /v1/chat/completions.\n"
           "--max-waiting: requests queued for a slot beyond the running "
-          "batch (default\n1024); more get status 503.\n",
+          "batch (default\n1024); more get status 503.\n"
+          "--cache-pages: pages in the KV cache pool (default: every slot's "
+          "whole context);\nwhen they run short, the newest sequences wait "
+          "and are computed again later.\n"
+          "--no-prefix-sharing: every sequence computes its whole prompt "
+          "(by default equal\nprompts and prompt prefixes share the cache's "
+          "pages).\n",
           argv[0]);
       std::exit(0);
     } else
@@ -163,8 +173,11 @@ public:
     bool ignoreEos = p.ignoreEos;
     int64_t eos = s.context.eosTokenId;
     id_ = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(s.nextId++);
-    for (int64_t copy = 0; copy < n; ++copy)
-      for (const auto &prompt : prompts) {
+    // A prompt's n choices are consecutive (OpenAI's order); the prompt
+    // counts once in the usage, as its n samples share its cache pages.
+    for (const auto &prompt : prompts) {
+      promptTokens_ += static_cast<int64_t>(prompt.size());
+      for (int64_t copy = 0; copy < n; ++copy) {
         Choice &c = choices_.emplace_back();
         auto r = std::make_shared<GenerationRequest>();
         r->prompt = prompt;
@@ -177,8 +190,8 @@ public:
         c.request = r;
         if (s.context.tokenizer)
           c.decoder.emplace(*s.context.tokenizer);
-        promptTokens_ += static_cast<int64_t>(prompt.size());
       }
+    }
     channel_ = std::make_shared<Channel>();
     for (size_t i = 0; i < choices_.size(); ++i)
       channel_->cancelled.push_back(std::make_unique<std::atomic<bool>>(false));
@@ -186,7 +199,43 @@ public:
 
   bool streaming() const { return stream_; }
 
-  /// Submits every choice; calls `chunk` with each streamed event's JSON
+  /// Queues every choice in the engine; throws BadRequest (nothing left
+  /// queued) when one cannot run. Before anything is sent, so a streamed
+  /// request gets its error status too.
+  void submit() {
+    std::shared_ptr<Channel> ch = channel_;
+    try {
+      for (size_t i = 0; i < choices_.size(); ++i) {
+        Choice &c = choices_[i];
+        if (maxTokens_ == 0) {
+          c.done = true;
+          c.finish = "length";
+          continue;
+        }
+        c.request->onToken = [ch, i](const TokenEvent &e) {
+          bool cancelled = ch->cancelled[i]->load();
+          {
+            std::lock_guard<std::mutex> lock(ch->mutex);
+            ch->events.emplace_back(i, e);
+          }
+          ch->ready.notify_one();
+          return !cancelled;
+        };
+        bool busy = false;
+        std::string error = s_.engine.submit(c.request, &busy);
+        if (!error.empty())
+          throw busy ? BadRequest{error, 503, "server_busy"}
+                     : BadRequest{error};
+        ++pending_;
+      }
+    } catch (...) {
+      for (auto &flag : ch->cancelled) // the engine drops those queued
+        flag->store(true);
+      throw;
+    }
+  }
+
+  /// After submit(): calls `chunk` with each streamed event's JSON
   /// (streaming) and returns the whole response (not streaming).
   json run(const std::function<void(const json &)> &chunk) {
     std::shared_ptr<Channel> ch = channel_;
@@ -199,29 +248,7 @@ public:
           flag->store(true);
       }
     } cancelRest{*ch};
-    size_t pending = 0;
-    for (size_t i = 0; i < choices_.size(); ++i) {
-      Choice &c = choices_[i];
-      if (maxTokens_ == 0) {
-        c.done = true;
-        c.finish = "length";
-        continue;
-      }
-      c.request->onToken = [ch, i](const TokenEvent &e) {
-        bool cancelled = ch->cancelled[i]->load();
-        {
-          std::lock_guard<std::mutex> lock(ch->mutex);
-          ch->events.emplace_back(i, e);
-        }
-        ch->ready.notify_one();
-        return !cancelled;
-      };
-      bool busy = false;
-      std::string error = s_.engine.submit(c.request, &busy);
-      if (!error.empty())
-        throw busy ? BadRequest{error, 503, "server_busy"} : BadRequest{error};
-      ++pending;
-    }
+    size_t pending = pending_;
     while (pending > 0) {
       std::pair<size_t, TokenEvent> ev;
       {
@@ -467,6 +494,7 @@ private:
   std::vector<Choice> choices_;
   std::vector<std::string> stops_;
   int64_t maxTokens_ = 16, promptTokens_ = 0;
+  size_t pending_ = 0; // choices queued by submit()
   int logProbs_ = -1;
   bool stream_ = false, includeUsage_ = false;
   bool chat_ = false, reasoning_ = false;
@@ -498,6 +526,15 @@ std::string metricsText(const Service &s) {
   metric("dsc_cache_pages_in_use", "gauge",
          "KV cache pages held by sequences (after the last step).",
          m.cachePagesInUse.load());
+  metric("dsc_cache_pages_cached", "gauge",
+         "KV cache pages only the prefix index holds (reclaimable).",
+         m.cachePagesCached.load());
+  metric("dsc_prefix_cache_hit_tokens_total", "counter",
+         "Prompt positions read from shared cache pages instead of computed.",
+         static_cast<int64_t>(m.prefixHitTokens.load()));
+  metric("dsc_preemptions_total", "counter",
+         "Sequences sent back to wait for want of cache pages.",
+         static_cast<int64_t>(m.preemptions.load()));
   metric("dsc_batch_slots", "gauge", "Sequences the executable runs at once.",
          static_cast<int64_t>(s.engine.slots()));
   out += m.timeToFirstToken.text(
@@ -562,6 +599,7 @@ void serveConnection(tcp::socket socket, Service &s) {
         if (body.is_discarded() || !body.is_object())
           throw BadRequest{"the request body is not a JSON object"};
         Completion completion(s, body, target == "/v1/chat/completions");
+        completion.submit();
         if (!completion.streaming()) {
           replyJson(http::status::ok, completion.run(nullptr));
         } else {
@@ -636,8 +674,11 @@ int runServer(int argc, char **argv, const Program &program,
     cli::fail("serve: cannot listen on " + o.host + ":" +
               std::to_string(o.port) + ": " + ec.message());
 
+  SessionOptions options = sessionOptions;
+  options.threads = o.load.threads;
+  options.cachePages = o.load.cachePages;
   cli::StartedSession started =
-      cli::startSession(o.load, program, sessionOptions, argv[0]);
+      cli::startSession(o.load, program, options, argv[0]);
   std::optional<Tokenizer> tokenizer;
   if (const auto *bytes = program.fb().tokenizer();
       bytes && bytes->size() > 0) {
@@ -649,7 +690,10 @@ int runServer(int argc, char **argv, const Program &program,
       cli::fail(t.error());
     tokenizer.emplace(t.take());
   }
-  Engine engine(*started.session, program, static_cast<size_t>(o.maxWaiting));
+  EngineOptions engineOptions;
+  engineOptions.maxWaiting = static_cast<size_t>(o.maxWaiting);
+  engineOptions.prefixSharing = o.prefixSharing;
+  Engine engine(*started.session, program, engineOptions);
   std::string name = program.fb().model()->family()->str();
   if (const auto *dir = program.fb().checkpoint_dir(); dir && dir->size()) {
     std::string path = dir->str();

@@ -3,14 +3,41 @@
 // Session::create dispatches on the program's target to the cpu session
 // (device/cpu/CpuSession.cpp) or the cuda session (device/cuda/). The checks
 // every device makes on a chunk, and a launch's row count and parallel
-// extent, live here once; so does, in LaunchArguments.h, the resolution of a
-// launch's arguments.
+// extent, live here once, as do the calls that share the cache's pages
+// (kept by each device's PagePool); so does, in LaunchArguments.h, the
+// resolution of a launch's arguments.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dsrt/Session.h"
 
+#include "session/PagePool.h"
+
 namespace dsrt {
+
+Session::CacheUsage Session::cacheUsage() const {
+  const detail::PagePool &pool = pagePool();
+  return {pool.pages(), pool.pagesInUse(), pool.pagesCached()};
+}
+
+int64_t Session::pageSize() const { return pagePool().pageSize(); }
+
+Status Session::forkSlot(int32_t from, int32_t to, int64_t positions) {
+  return pagePool().forkSlot(from, to, positions);
+}
+
+int64_t Session::reusePrefix(int32_t slot, const std::vector<int32_t> &tokens,
+                             int64_t most) {
+  return pagePool().reusePrefix(slot, tokens, most);
+}
+
+void Session::indexPrefix(int32_t slot, const std::vector<int32_t> &tokens) {
+  pagePool().indexPrefix(slot, tokens);
+}
+
+int64_t Session::pagesNeeded(const Chunk &chunk) const {
+  return pagePool().pagesNeeded(chunk);
+}
 
 Status Session::checkChunk(const fb::Entry &entry, const char *name,
                            const Chunk &chunk) {

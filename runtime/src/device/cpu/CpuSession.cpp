@@ -50,9 +50,15 @@ public:
     Status ok = checkChunk(entry, entryName, chunk);
     if (!ok)
       return Expected<ChunkResult>::error(ok.error());
-    bool changed = false;
-    if (Status s = pages_.assign(chunk, changed); !s)
+    detail::PageChanges changes;
+    if (Status s = pages_.assign(chunk, changes); !s)
       return Expected<ChunkResult>::error(s.error());
+    const uint64_t pageBytes = program_.cachePageBytes();
+    for (int32_t page : changes.zero)
+      std::memset(cache_.get() + page * pageBytes, 0, pageBytes);
+    for (auto [from, to] : changes.copies)
+      std::memcpy(cache_.get() + to * pageBytes,
+                  cache_.get() + from * pageBytes, pageBytes);
     const auto &kernels = *program_.fb().kernels();
     detail::HostArgumentPlaces places = detail::hostArgumentPlaces(
         arena_.get(), cache_.get(), pages_.table().data(), weights_, chunk);
@@ -97,10 +103,6 @@ public:
     return Status::success();
   }
 
-  CacheUsage cacheUsage() const override {
-    return {pages_.pages(), pages_.pagesInUse()};
-  }
-
   std::string deviceName() const override {
     return "cpu (" + std::to_string(device_.threads()) + " threads)";
   }
@@ -108,6 +110,9 @@ public:
   void ownWeights(std::unique_ptr<WeightStore> weights) {
     ownedWeights_ = std::move(weights);
   }
+
+protected:
+  detail::PagePool &pagePool() override { return pages_; }
 
 private:
   const Program &program_;

@@ -46,6 +46,7 @@ Expected<const CudaDriver *> CudaDriver::load() {
   resolve(driver.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(driver.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
   resolve(driver.cuMemsetD8, "cuMemsetD8_v2");
+  resolve(driver.cuMemcpyDtoD, "cuMemcpyDtoD_v2");
   // CUDA 12.0+ drivers.
   resolve(driver.cuLaunchKernelEx, "cuLaunchKernelEx");
   resolve(driver.cuFuncSetAttribute, "cuFuncSetAttribute");

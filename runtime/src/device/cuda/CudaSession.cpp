@@ -129,10 +129,12 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
   const CudaDriver &d = *driver_;
   // New pages for the chunk's positions; the table goes to the device before
   // the chunk's copies and launches (same stream order: a synchronous copy).
-  bool pagesChanged = false;
-  if (Status s = pages_->assign(chunk, pagesChanged); !s)
+  detail::PageChanges changes;
+  if (Status s = pages_->assign(chunk, changes); !s)
     return Expected<ChunkResult>::error(s.error());
-  if (pagesChanged)
+  if (Status s = applyPageChanges(changes); !s)
+    return Expected<ChunkResult>::error(s.error());
+  if (pages_->takeTableChanged())
     if (Status s = d.check(d.cuMemcpyHtoD(pageTable_, pages_->table().data(),
                                           pages_->table().size() * 4),
                            "cuMemcpyHtoD(page table)");
@@ -219,24 +221,39 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
   return result;
 }
 
-Status CudaSession::resetSlot(int32_t slot) {
-  if (slot < 0 || slot >= program_->fb().cache()->slots())
-    return Status::error("slot " + std::to_string(slot) +
-                         " is outside the KV cache");
-  // The slot's pages go back to the pool, zeroed.
-  std::vector<int32_t> released;
-  pages_->release(slot, released);
+Status CudaSession::applyPageChanges(const detail::PageChanges &changes) {
+  const CudaDriver &d = *driver_;
   uint64_t pageBytes = program_->cachePageBytes();
-  for (int32_t page : released) {
-    if (Status s = driver_->check(
-            driver_->cuMemsetD8(cache_ + page * pageBytes, 0, pageBytes),
-            "cuMemsetD8(cache)");
+  for (int32_t page : changes.zero) {
+    if (Status s =
+            d.check(d.cuMemsetD8(cache_ + page * pageBytes, 0, pageBytes),
+                    "cuMemsetD8(cache)");
         !s)
       return s;
     if (check_)
       std::memset(check_->cache.data() + page * pageBytes, 0, pageBytes);
   }
+  for (auto [from, to] : changes.copies) {
+    if (Status s = d.check(d.cuMemcpyDtoD(cache_ + to * pageBytes,
+                                          cache_ + from * pageBytes, pageBytes),
+                           "cuMemcpyDtoD(cache page)");
+        !s)
+      return s;
+    if (check_)
+      std::memcpy(check_->cache.data() + to * pageBytes,
+                  check_->cache.data() + from * pageBytes, pageBytes);
+  }
   return Status::success();
+}
+
+Status CudaSession::resetSlot(int32_t slot) {
+  if (slot < 0 || slot >= program_->fb().cache()->slots())
+    return Status::error("slot " + std::to_string(slot) +
+                         " is outside the KV cache");
+  // The pages nothing else holds go back to the pool, zeroed.
+  detail::PageChanges changes;
+  pages_->release(slot, changes.zero);
+  return applyPageChanges(changes);
 }
 
 Expected<std::unique_ptr<Session>>

@@ -62,14 +62,18 @@ public:
   Expected<ChunkResult> run(const char *entryName, const Chunk &chunk) override;
   Status resetSlot(int32_t slot) override;
   std::string deviceName() const override { return deviceName_; }
-  CacheUsage cacheUsage() const override {
-    return {pages_->pages(), pages_->pagesInUse()};
-  }
   bool keepsHostWeights() const override { return check_ != nullptr; }
   std::string kernelCheckReport(bool &passed) const override;
   std::vector<StartupPhase> startupPhases() const override { return startup_; }
 
+protected:
+  detail::PagePool &pagePool() override { return *pages_; }
+
 private:
+  /// Zeroes pages `zero`, then copies each (from, to) of `copies` (and the
+  /// same in the kernel check's mirror).
+  Status applyPageChanges(const detail::PageChanges &changes);
+
   //===--------------------------------------------------------------------===//
   // Memory (CudaMemory.cpp)
   //===--------------------------------------------------------------------===//
