@@ -103,7 +103,9 @@ def one_request(url, model, prompt, output_len, timeout, result):
                 return
             if chunk.get("usage"):
                 usage_tokens = chunk["usage"].get("completion_tokens")
-            if any(c.get("text") for c in chunk.get("choices", [])):
+            # A token-bearing chunk: its token ids (this server's field) or
+            # its text (OpenAI's).
+            if any(c.get("token_ids") or c.get("text") for c in chunk.get("choices", [])):
                 result.token_times.append(time.perf_counter())
         result.tokens = usage_tokens if usage_tokens is not None else len(result.token_times)
         if result.tokens != output_len:

@@ -49,7 +49,18 @@ import time
 import numpy as np
 
 DIR = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build-device")
-rows, failures = [], []
+
+
+class Rows(list):
+    """The table's rows, each also printed as it comes (a call cut short by
+    its time limit still shows what ran)."""
+
+    def append(self, row):
+        print(f"{row[0]:48s} {row[1]:28s} {row[2]:16s} {row[3]}", flush=True)
+        super().append(row)
+
+
+rows, failures = Rows(), []
 
 
 def rel(x, ref):

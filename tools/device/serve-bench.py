@@ -7,8 +7,8 @@ tools/loadgen.py:
   same      --concurrency C requests of prompt lengths --prompt-len and
             exactly --output-len tokens each: the workload the command line
             runs as one batch below (same prompts, from loadgen's seed)
-  mixed     4 x C requests at concurrency C, prompt 32:1024, output 16:512
-  prefix    4 x C requests at concurrency C sharing a 512-token prefix,
+  mixed     2 x C requests at concurrency C, prompt 32:512, output 16:512
+  prefix    2 x C requests at concurrency C sharing a 512-token prefix,
             then 64:256 tokens of their own, output 128 (run again on a
             server started with --no-prefix-sharing)
 
@@ -82,10 +82,10 @@ def main():
             "--output-len", str(a.output_len), "--vocab", str(a.vocab), "--seed", "1"]
     runs = [("same", same)]
     if "mixed" not in skip:
-        runs.append(("mixed", ["--concurrency", str(c), "--requests", str(4 * c),
-                               "--prompt-len", "32:1024", "--output-len", "16:512",
+        runs.append(("mixed", ["--concurrency", str(c), "--requests", str(2 * c),
+                               "--prompt-len", "32:512", "--output-len", "16:512",
                                "--vocab", str(a.vocab), "--seed", "2"]))
-    prefix = ["--concurrency", str(c), "--requests", str(4 * c), "--prompt-len", "576:768",
+    prefix = ["--concurrency", str(c), "--requests", str(2 * c), "--prompt-len", "576:768",
               "--shared-prefix", "512", "--output-len", "128", "--vocab", str(a.vocab),
               "--seed", "3"]
     if "prefix" not in skip:

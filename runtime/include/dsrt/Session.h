@@ -10,7 +10,8 @@
 // thread pool) and `cuda` (kernels in the program's GPU image, launched through
 // the dlopen'd driver).
 //
-// Threading: one run() at a time.
+// Threading: one call at a time, from any thread (the cuda session makes its
+// context current on the calling thread).
 //
 //===----------------------------------------------------------------------===//
 

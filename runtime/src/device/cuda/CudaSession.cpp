@@ -127,6 +127,10 @@ Expected<ChunkResult> CudaSession::run(const char *entryName,
   if (!ok)
     return Expected<ChunkResult>::error(ok.error());
   const CudaDriver &d = *driver_;
+  // The calling thread may not be the one that created the session (the
+  // server's engine thread): the context becomes current on it.
+  if (Status s = d.check(d.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
+    return Expected<ChunkResult>::error(s.error());
   // New pages for the chunk's positions; the table goes to the device before
   // the chunk's copies and launches (same stream order: a synchronous copy).
   detail::PageChanges changes;
@@ -250,6 +254,10 @@ Status CudaSession::resetSlot(int32_t slot) {
   if (slot < 0 || slot >= program_->fb().cache()->slots())
     return Status::error("slot " + std::to_string(slot) +
                          " is outside the KV cache");
+  if (Status s =
+          driver_->check(driver_->cuCtxSetCurrent(context_), "cuCtxSetCurrent");
+      !s)
+    return s;
   // The pages nothing else holds go back to the pool, zeroed.
   detail::PageChanges changes;
   pages_->release(slot, changes.zero);
