@@ -27,7 +27,8 @@ served on a free port:
    their own tokens, at least 48 sequences run at once, and a second
    round leaves the server's resident memory where the first left it;
 8. with --max-waiting 1, requests beyond the 4 slots and 1 waiting get
-   status 503;
+   status 503; with --max-connections 2, a third connection gets 503, and
+   with --idle-timeout 1 idle connections are closed, freeing their places;
 9. bad requests get status 400 (not JSON, a token outside the vocabulary,
    logprobs 6, an empty prompt), unknown routes 404, and the server keeps
    serving.
@@ -398,6 +399,25 @@ def main():
                 t.join()
             check(set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses,
                   f"--max-waiting 1: statuses {sorted(statuses)} (503 when the queue is full)")
+        finally:
+            server.close()
+
+        # Connections: over --max-connections a client gets 503; an idle one
+        # is closed after --idle-timeout seconds, freeing its place.
+        server = Server(exe, model, ["--max-connections", "2", "--idle-timeout", "1"])
+        try:
+            host, port = server.base.split(":")
+            idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+            time.sleep(0.2)
+            status, text = server.request("/health")
+            check(status == 503 and "--max-connections" in text,
+                  f"--max-connections 2: a third connection gets 503 ({status})")
+            closed = [s.recv(1) == b"" for s in idle]
+            check(all(closed), "--idle-timeout 1: idle connections are closed by the server")
+            status, _ = server.request("/health")
+            check(status == 200, "and their places serve again")
+            for s in idle:
+                s.close()
         finally:
             server.close()
 

@@ -30,6 +30,8 @@
 #include <optional>
 #include <random>
 
+#include <poll.h>
+
 namespace dsrt::server {
 namespace {
 
@@ -61,6 +63,8 @@ struct ServeOptions {
   cli::Options load; // weights, threads, cache pages
   int64_t maxWaiting = 1024;
   bool prefixSharing = true;
+  int64_t maxConnections = 0; // 0: 4 x the slots, at least 256
+  int64_t idleTimeout = 60;   // seconds a connection may wait for a request
 };
 
 ServeOptions parseServeOptions(int argc, char **argv) {
@@ -97,13 +101,18 @@ ServeOptions parseServeOptions(int argc, char **argv) {
       o.load.cachePages = integer(1, int64_t(1) << 31);
     else if (flag == "--no-prefix-sharing")
       o.prefixSharing = false;
+    else if (flag == "--max-connections")
+      o.maxConnections = integer(1, int64_t(1) << 20);
+    else if (flag == "--idle-timeout")
+      o.idleTimeout = integer(1, 86400);
     else if (flag == "--help" || flag == "-h") {
       std::printf(
           "usage: %s serve [--host H] [--port P] [--weights DIR | "
           "--dummy-weights]\n"
           "                [--threads N] [--cache-pages N] [--max-waiting "
           "N]\n"
-          "                [--no-prefix-sharing]\n\n"
+          "                [--no-prefix-sharing] [--max-connections N] "
+          "[--idle-timeout S]\n\n"
           "An OpenAI-compatible HTTP server (default 127.0.0.1:8000; port 0 "
           "picks a free one,\nprinted on stderr): GET /health, /v1/models, "
           "/metrics; POST /v1/completions, /v1/chat/completions.\n"
@@ -114,7 +123,11 @@ ServeOptions parseServeOptions(int argc, char **argv) {
           "and are computed again later.\n"
           "--no-prefix-sharing: every sequence computes its whole prompt "
           "(by default equal\nprompts and prompt prefixes share the cache's "
-          "pages).\n",
+          "pages).\n"
+          "--max-connections: open connections served at once (default 4 x "
+          "the sequences,\nat least 256); more are answered 503 and closed.\n"
+          "--idle-timeout: seconds a kept-alive connection may wait for its "
+          "next request\n(default 60); then it is closed.\n",
           argv[0]);
       std::exit(0);
     } else
@@ -130,6 +143,8 @@ struct Service {
   int64_t created;
   std::atomic<uint64_t> nextId{0};
   std::atomic<uint64_t> httpErrors{0};
+  std::atomic<int64_t> connections{0}; // open, each on its own thread
+  int idleTimeoutMs = 60000;           // serve --idle-timeout
 };
 
 /// One choice's progress while its tokens arrive.
@@ -543,10 +558,48 @@ std::string metricsText(const Service &s) {
   out += m.interTokenLatency.text(
       "dsc_inter_token_latency_seconds",
       "Between consecutive generated tokens of a request.");
+  metric("dsc_http_connections", "gauge", "Open HTTP connections.",
+         s.connections.load());
   metric("dsc_http_errors_total", "counter",
          "Requests answered with an error status.",
          static_cast<int64_t>(s.httpErrors.load()));
   return out;
+}
+
+/// Reads one request into `parser`. Where the socket has nothing to read
+/// between requests it waits at most `timeoutMs` for the client; false on
+/// that timeout, a closed connection or bad HTTP.
+bool readRequest(tcp::socket &socket, beast::flat_buffer &buffer,
+                 http::request_parser<http::string_body> &parser,
+                 int timeoutMs) {
+  beast::error_code ec;
+  while (!parser.is_done()) {
+    if (buffer.size() == 0 && socket.available(ec) == 0) {
+      pollfd ready{socket.native_handle(), POLLIN, 0};
+      if (::poll(&ready, 1, timeoutMs) <= 0)
+        return false; // idle too long
+    }
+    http::read_some(socket, buffer, parser, ec);
+    if (ec)
+      return false;
+  }
+  return true;
+}
+
+/// Answers a connection over the --max-connections limit: 503, then close.
+void refuseConnection(tcp::socket socket, const std::string &message) {
+  beast::error_code ec;
+  beast::flat_buffer buffer;
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(64u << 20);
+  readRequest(socket, buffer, parser, 2000);
+  http::response<http::string_body> res{http::status::service_unavailable, 11};
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(false);
+  res.body() = dump(errorBody(message, "server_busy"));
+  res.prepare_payload();
+  http::write(socket, res, ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
 }
 
 /// Serves one connection's requests (keep-alive) until it closes.
@@ -556,9 +609,8 @@ void serveConnection(tcp::socket socket, Service &s) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(64u << 20);
-    http::read(socket, buffer, parser, ec);
-    if (ec)
-      break; // closed, or not HTTP: nothing to answer
+    if (!readRequest(socket, buffer, parser, s.idleTimeoutMs))
+      break; // closed, idle too long, or not HTTP: nothing to answer
     http::request<http::string_body> req = parser.release();
     auto reply = [&](http::status status, const std::string &body,
                      const char *type) {
@@ -714,6 +766,7 @@ int runServer(int argc, char **argv, const Program &program,
                   std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count()};
+  service.idleTimeoutMs = static_cast<int>(o.idleTimeout * 1000);
   std::fprintf(stderr,
                "dsc: serving %s on http://%s:%d (%lld sequences at once, "
                "%s)\n",
@@ -722,13 +775,32 @@ int runServer(int argc, char **argv, const Program &program,
                static_cast<long long>(engine.slots()),
                started.session->deviceName().c_str());
   std::fflush(stderr);
+  const int64_t maxConnections =
+      o.maxConnections > 0 ? o.maxConnections
+                           : std::max<int64_t>(256, 4 * engine.slots());
   for (;;) {
     tcp::socket socket(io);
     acceptor.accept(socket, ec);
     if (ec)
       continue;
+    if (service.connections.load() >= maxConnections) {
+      // Refused on a short-lived thread: it reads the request (so the close
+      // does not reset the connection before the client reads the answer),
+      // waiting at most 2 s, and answers 503.
+      ++service.httpErrors;
+      std::thread(refuseConnection, std::move(socket),
+                  std::to_string(maxConnections) +
+                      " connections are open (serve --max-connections); try "
+                      "again later")
+          .detach();
+      continue;
+    }
+    ++service.connections;
     std::thread(
-        [&service](tcp::socket s) { serveConnection(std::move(s), service); },
+        [&service](tcp::socket s) {
+          serveConnection(std::move(s), service);
+          --service.connections;
+        },
         std::move(socket))
         .detach();
   }
