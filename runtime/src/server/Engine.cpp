@@ -297,23 +297,21 @@ Chunk Engine::decodeChunk() const {
 }
 
 bool Engine::preemptNewest() {
-  // The newest admitted sequence, prefilling or running.
-  Running *victim = nullptr;
-  for (Running &r : prefilling_)
-    if (!victim || r.id > victim->id)
-      victim = &r;
-  for (Running &r : running_)
-    if (!victim || r.id > victim->id)
-      victim = &r;
-  if (!victim || running_.size() + prefilling_.size() < 2)
+  if (running_.size() + prefilling_.size() < 2)
     return false;
-  Running r = std::move(*victim);
-  if (victim >= running_.data() && victim < running_.data() + running_.size())
-    running_.erase(running_.begin() + (victim - running_.data()));
-  else
-    prefilling_.erase(
-        std::find_if(prefilling_.begin(), prefilling_.end(),
-                     [](const Running &p) { return !p.request; }));
+  // The newest admitted sequence, prefilling or running.
+  auto byId = [](const Running &a, const Running &b) { return a.id < b.id; };
+  auto prefill = std::max_element(prefilling_.begin(), prefilling_.end(), byId);
+  auto run = std::max_element(running_.begin(), running_.end(), byId);
+  Running r;
+  if (run != running_.end() &&
+      (prefill == prefilling_.end() || run->id > prefill->id)) {
+    r = std::move(*run);
+    running_.erase(run);
+  } else {
+    r = std::move(*prefill);
+    prefilling_.erase(prefill);
+  }
   release(r);
   for (Running &p : prefilling_) // its followers prefill on their own
     if (p.leader == r.id)
