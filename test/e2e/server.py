@@ -29,6 +29,9 @@ served on a free port:
 8. with --max-waiting 1, requests beyond the 4 slots and 1 waiting get
    status 503; with --max-connections 2, a third connection gets 503, and
    with --idle-timeout 1 idle connections are closed, freeing their places;
+   requests whose clients go while they wait for a slot are dropped before
+   their prompts are prefilled; --prefill-tokens 3 prefills at most 3
+   prompt tokens between decode steps, with the same tokens;
 9. bad requests get status 400 (not JSON, a token outside the vocabulary,
    logprobs 6, an empty prompt), unknown routes 404, and the server keeps
    serving.
@@ -399,6 +402,82 @@ def main():
                 t.join()
             check(set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses,
                   f"--max-waiting 1: statuses {sorted(statuses)} (503 when the queue is full)")
+        finally:
+            server.close()
+
+        # --prefill-tokens 3: at most 3 prompt tokens between two decode
+        # steps (the compiled chunk holds 8); the same tokens.
+        server = Server(exe, model, ["--prefill-tokens", "3"])
+        try:
+            results = [None] * len(PROMPTS)
+
+            def small_steps(i):
+                results[i] = server.complete({"prompt": PROMPTS[i], "max_tokens": STEPS,
+                                              "temperature": 0, "ignore_eos": True})
+            threads = [threading.Thread(target=small_steps, args=(i,))
+                       for i in range(len(PROMPTS))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            text = server.request("/metrics")[1]
+            prompt_tokens = sum(len(p) for p in PROMPTS)
+            chunks = metric(text, "dsc_prefill_steps_total")
+            check(all(r and r["choices"][0]["token_ids"] == cli[tuple(p)]["tokens"]
+                      for r, p in zip(results, PROMPTS)) and
+                  metric(text, "dsc_prefix_cache_hit_tokens_total") == 0 and
+                  chunks >= -(-prompt_tokens // 3),
+                  f"--prefill-tokens 3: the command line's tokens; {prompt_tokens} prompt "
+                  f"tokens in {chunks} prefill steps")
+        finally:
+            server.close()
+
+        # A client that goes while its request waits for the slot: the
+        # request is dropped before it is admitted (its prompt never
+        # prefilled), streamed or not. One slot, held by a 2,000-token
+        # sequence of an executable with a long context.
+        long_exe = os.path.join(work, "long.exe")
+        run([args.dsc, "compile", model, "-o", long_exe, "--max-seq-len", "2048",
+             "--max-batch", "1", "--prefill-chunk", "8"])
+        server = Server(long_exe, model)
+        try:
+            held = {}
+
+            def hold():
+                start = time.time()
+                held["reply"] = server.complete({"prompt": [5], "max_tokens": 2000,
+                                                 "ignore_eos": True})
+                held["seconds"] = time.time() - start
+            holder = threading.Thread(target=hold)
+            holder.start()
+            deadline = time.time() + 10
+            while (metric(server.request("/metrics")[1], "dsc_running_sequences") < 1
+                   and time.time() < deadline):
+                time.sleep(0.01)
+            host, port = server.base.split(":")
+            for stream in (False, True):
+                body = json.dumps({"prompt": [7, 8, 9], "max_tokens": 5,
+                                   "stream": stream}).encode()
+                s = socket.create_connection((host, int(port)), timeout=10)
+                s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: " +
+                          str(len(body)).encode() + b"\r\n\r\n" + body)
+                time.sleep(0.2)
+                s.close()
+            holder.join()
+            time.sleep(0.6)  # the connection threads notice within 250 ms
+            text = server.request("/metrics")[1]
+            usage = held["reply"]["usage"]["completion_tokens"]
+            check(held["seconds"] > 1.0 and usage == 2000,
+                  f"the slot was held {held['seconds']:.2f} s ({usage} tokens; "
+                  "over 1 s for the check below to mean anything)")
+            check(metric(text, "dsc_requests_total") == 3 and
+                  metric(text, "dsc_prompt_tokens_total") == 1 and
+                  metric(text, "dsc_waiting_sequences") == 0,
+                  "two requests whose clients went while they waited: dropped "
+                  f"unprefilled (requests {metric(text, 'dsc_requests_total')}, "
+                  f"prompt tokens {metric(text, 'dsc_prompt_tokens_total')}, "
+                  f"waiting {metric(text, 'dsc_waiting_sequences')})")
         finally:
             server.close()
 

@@ -1,9 +1,10 @@
 //===- BatchGeneration.cpp - generating from prompt token ids -------------===//
 //
-// Token-id mode: each prompt is prefilled in its own cache slot, in chunks
-// of the prefill entry's capacity (or, with --prompt-mode decode, as batched
-// single-token decode steps), then every unfinished sequence advances one
-// token per batched decode step until it stops.
+// Token-id mode: the prompts go to the engine (engine/Engine.h), the same
+// scheduler the server uses, run `phased`: the prompts are prefilled in
+// chunks of the prefill entry's capacity (or, with --prompt-mode decode, as
+// batched single-token decode steps), then every unfinished sequence
+// advances one token per batched decode step until it stops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,176 +14,100 @@
 #include "cli/Output.h"
 #include "cli/Startup.h"
 #include "cli/WeightLoading.h"
+#include "engine/Engine.h"
 
-#include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 
 namespace dsrt::cli {
 
 BatchResult generateBatch(const Options &o, dsrt::Session &session,
                           const dsrt::Program &p) {
   const int64_t vocab = p.fb().model()->vocab_size();
-  const int64_t maxSeq = p.fb().cache()->max_seq();
   const int64_t eos = p.fb().model()->eos_token_id();
   const bool keepLogits = !o.dumpLogits.empty();
   std::vector<Sequence> seqs;
-  for (size_t b = 0; b < o.prompts.size(); ++b)
-    seqs.push_back({o.prompts[b], {}, {}});
+  for (const auto &prompt : o.prompts)
+    seqs.emplace_back().prompt = prompt;
 
-  auto check = [](dsrt::Expected<dsrt::ChunkResult> r) {
-    if (!r)
-      fail(r.error());
-    return r.value();
-  };
-  // Sequence b's next token: output j of chunk result r (and its logits
-  // row and log-probabilities, when kept).
-  auto take = [&](Sequence &s, const dsrt::ChunkResult &r, size_t j) {
-    recordFirstToken();
-    int32_t next = r.next[j];
-    if (keepLogits)
-      s.logits.emplace_back(r.logits + j * vocab, r.logits + (j + 1) * vocab);
-    if (o.logProbs >= 0) {
-      if (!r.logProbs)
-        fail("the decode step returned no log-probabilities");
-      size_t columns = static_cast<size_t>(r.topLogProbs) + 1;
-      const float *lp = r.logProbs + j * columns;
-      const int32_t *ids = r.logProbIds + j * columns;
-      TokenLogProbs &t = s.logProbs.emplace_back();
-      t.logProb = lp[0];
-      for (int k = 1; k <= o.logProbs; ++k)
-        t.top.emplace_back(ids[k], lp[k]);
-    }
-    s.generated.push_back(next);
-    int64_t length = static_cast<int64_t>(s.prompt.size() + s.generated.size());
-    if (static_cast<int64_t>(s.generated.size()) >= o.maxTokens ||
-        (!o.ignoreEos && next == eos) || length >= maxSeq)
-      s.done = true;
-  };
-  // Adds token `index` of a chunk to its outputs when its logits or its
-  // sample are wanted: every token with --dump-logits, else the last token
-  // of a prompt (which samples the first generated token).
-  auto addOutput = [&](dsrt::Chunk &c, size_t b, int64_t index,
-                       int64_t position) {
-    const Sequence &s = seqs[b];
-    bool last = position == static_cast<int64_t>(s.prompt.size()) - 1;
-    if (!keepLogits && !(last && o.maxTokens > 0))
-      return;
-    c.rows.push_back(static_cast<int32_t>(index));
-    c.sampling.push_back(
-        dsrt::samplingRow(o.sampling, static_cast<uint32_t>(b),
-                          static_cast<uint32_t>(s.generated.size())));
-  };
-  // The outputs of a prompt chunk: output j is token c.rows[j] of sequence
-  // who[c.rows[j]] at position positions[c.rows[j]].
-  auto promptOutputs = [&](const dsrt::Chunk &c, const dsrt::ChunkResult &r,
-                           const std::vector<size_t> &who) {
-    for (size_t j = 0; j < c.rows.size(); ++j) {
-      Sequence &s = seqs[who[c.rows[j]]];
-      const float *row = r.logits ? r.logits + j * vocab : nullptr;
-      if (c.positions[c.rows[j]] == static_cast<int64_t>(s.prompt.size()) - 1) {
-        if (o.maxTokens > 0)
-          take(s, r, j);
-        else
-          s.done = true;
-      } else if (keepLogits) {
-        s.logits.emplace_back(row, row + vocab);
-      }
-    }
-  };
-  if (o.maxTokens <= 0)
-    for (Sequence &s : seqs)
-      s.done = true;
+  // Every prompt is computed (no shared pages): the command line measures
+  // and checks what it runs, and dumps every position's logits.
+  engine::EngineOptions options;
+  options.maxWaiting = seqs.size();
+  options.prefixSharing = false;
+  options.phased = true;
+  options.promptByDecode = o.promptByDecode;
 
-  // Prefill, one sequence at a time, in chunks of the entry's capacity (or,
-  // with --prompt-mode decode, every prompt token as a batched decode step).
-  auto prefillStart = std::chrono::steady_clock::now();
-  int64_t prefillTokens = 0;
+  std::mutex mutex;
+  std::condition_variable done;
+  size_t finished = 0;
+  std::string error;
+  std::vector<std::shared_ptr<engine::GenerationRequest>> requests;
   for (size_t b = 0; b < seqs.size(); ++b) {
-    if (dsrt::Status reset = session.resetSlot(static_cast<int32_t>(b)); !reset)
-      fail(reset.error());
-    prefillTokens += static_cast<int64_t>(seqs[b].prompt.size());
-  }
-  if (o.promptByDecode) {
-    for (int64_t position = 0;; ++position) {
-      dsrt::Chunk c;
-      c.wantLogits = keepLogits;
-      c.wantLogProbs = o.logProbs >= 0;
-      std::vector<size_t> who;
-      for (size_t b = 0; b < seqs.size(); ++b)
-        if (position < static_cast<int64_t>(seqs[b].prompt.size())) {
-          addOutput(c, b, static_cast<int64_t>(c.tokens.size()), position);
-          c.tokens.push_back(seqs[b].prompt[position]);
-          c.positions.push_back(static_cast<int32_t>(position));
-          c.slots.push_back(static_cast<int32_t>(b));
-          who.push_back(b);
-        }
-      if (c.tokens.empty())
-        break;
-      promptOutputs(c, check(session.run("decode", c)), who);
-    }
-  } else {
-    const int64_t chunk = p.entry("prefill").max_tokens();
-    for (size_t b = 0; b < seqs.size(); ++b) {
+    auto r = std::make_shared<engine::GenerationRequest>();
+    r->prompt = seqs[b].prompt;
+    r->maxTokens = o.maxTokens;
+    r->sampling = o.sampling;
+    r->logProbs = o.logProbs;
+    r->stream = static_cast<uint32_t>(b);
+    if (!o.ignoreEos && eos >= 0)
+      r->stopIds.push_back(static_cast<int32_t>(eos));
+    // Both run on the engine thread; `seqs` is read after it is done.
+    Sequence &s = seqs[b];
+    if (keepLogits)
+      r->onLogits = [&s, vocab](int64_t, const float *row) {
+        s.logits.emplace_back(row, row + vocab);
+      };
+    r->onToken = [&, b](const engine::TokenEvent &e) {
       Sequence &s = seqs[b];
-      int64_t n = static_cast<int64_t>(s.prompt.size());
-      for (int64_t start = 0; start < n; start += chunk) {
-        int64_t count = std::min(chunk, n - start);
-        dsrt::Chunk c;
-        c.wantLogits = keepLogits;
-        c.wantLogProbs = o.logProbs >= 0;
-        c.tokens.assign(s.prompt.begin() + start,
-                        s.prompt.begin() + start + count);
-        c.positions.resize(count);
-        c.slots.assign(count, int32_t(b));
-        for (int64_t i = 0; i < count; ++i) {
-          c.positions[i] = static_cast<int32_t>(start + i);
-          addOutput(c, b, i, start + i);
+      if (e.token >= 0) {
+        recordFirstToken();
+        s.generated.push_back(e.token);
+        if (o.logProbs >= 0) {
+          TokenLogProbs &t = s.logProbs.emplace_back();
+          t.logProb = e.logProb;
+          t.top = e.top;
         }
-        promptOutputs(c, check(session.run("prefill", c)),
-                      std::vector<size_t>(count, b));
       }
-    }
+      if (e.last) {
+        s.done = true;
+        std::lock_guard<std::mutex> lock(mutex);
+        if (e.finishReason == "error" && error.empty())
+          error = e.error;
+        ++finished;
+        done.notify_one();
+      }
+      return true;
+    };
+    requests.push_back(std::move(r));
   }
-  double prefillSeconds = secondsSince(prefillStart);
 
-  // Batched decode: every unfinished sequence advances one token per step.
-  auto decodeStart = std::chrono::steady_clock::now();
-  int64_t decodeTokens = 0, decodeSteps = 0;
-  for (;;) {
-    dsrt::Chunk c;
-    c.wantLogits = keepLogits;
-    c.wantLogProbs = o.logProbs >= 0;
-    std::vector<size_t> who;
-    for (size_t b = 0; b < seqs.size(); ++b) {
-      Sequence &s = seqs[b];
-      if (s.done)
-        continue;
-      c.rows.push_back(static_cast<int32_t>(c.tokens.size()));
-      c.sampling.push_back(
-          dsrt::samplingRow(o.sampling, static_cast<uint32_t>(b),
-                            static_cast<uint32_t>(s.generated.size())));
-      c.tokens.push_back(s.generated.back());
-      c.positions.push_back(
-          static_cast<int32_t>(s.prompt.size() + s.generated.size() - 1));
-      c.slots.push_back(static_cast<int32_t>(b));
-      who.push_back(b);
-    }
-    if (c.tokens.empty())
-      break;
-    dsrt::ChunkResult r = check(session.run("decode", c));
-    for (size_t i = 0; i < who.size(); ++i)
-      take(seqs[who[i]], r, i);
-    decodeTokens += static_cast<int64_t>(c.tokens.size());
-    ++decodeSteps;
-  }
-  double decodeSeconds = secondsSince(decodeStart);
-
+  // A fresh engine over the session: its slots are free (every run gives
+  // them back), and its counters are this batch's. It is gone (its thread
+  // joined) before anything fails.
   BatchResult result;
+  std::string refused;
+  {
+    engine::Engine engine(session, p, options);
+    refused = engine.submit(requests);
+    if (refused.empty()) {
+      std::unique_lock<std::mutex> lock(mutex);
+      done.wait(lock, [&] { return finished == seqs.size(); });
+    }
+    const engine::EngineMetrics &m = engine.metrics();
+    result.prefillSeconds = 1e-9 * static_cast<double>(m.prefillNanoseconds);
+    result.decodeTokens = static_cast<int64_t>(m.decodedTokens.load());
+    result.decodeSteps = static_cast<int64_t>(m.decodeSteps.load());
+    result.decodeSeconds = 1e-9 * static_cast<double>(m.decodeNanoseconds);
+  }
+  if (!refused.empty())
+    fail(refused);
+  if (!error.empty())
+    fail(error);
+  for (const Sequence &s : seqs)
+    result.prefillTokens += static_cast<int64_t>(s.prompt.size());
   result.sequences = std::move(seqs);
-  result.prefillTokens = prefillTokens;
-  result.prefillSeconds = prefillSeconds;
-  result.decodeTokens = decodeTokens;
-  result.decodeSteps = decodeSteps;
-  result.decodeSeconds = decodeSeconds;
   return result;
 }
 

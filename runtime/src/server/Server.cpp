@@ -12,7 +12,7 @@
 #include "cli/Fail.h"
 #include "cli/Options.h"
 #include "cli/WeightLoading.h"
-#include "server/Engine.h"
+#include "engine/Engine.h"
 #include "server/Requests.h"
 
 #include "dsrt/Tokenizer.h"
@@ -30,7 +30,9 @@
 #include <optional>
 #include <random>
 
+#include <cerrno>
 #include <poll.h>
+#include <sys/socket.h>
 
 namespace dsrt::server {
 namespace {
@@ -40,6 +42,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
+using engine::Engine;
+using engine::EngineMetrics;
+using engine::EngineOptions;
+using engine::GenerationRequest;
+using engine::TokenEvent;
 
 /// Thrown by a streaming reply's writer when the client has gone.
 struct ClientGone {};
@@ -65,6 +72,7 @@ struct ServeOptions {
   bool prefixSharing = true;
   int64_t maxConnections = 0; // 0: 4 x the slots, at least 256
   int64_t idleTimeout = 60;   // seconds a connection may wait for a request
+  int64_t prefillTokens = 0;  // per engine step; 0: the compiled chunk
 };
 
 ServeOptions parseServeOptions(int argc, char **argv) {
@@ -105,6 +113,8 @@ ServeOptions parseServeOptions(int argc, char **argv) {
       o.maxConnections = integer(1, int64_t(1) << 20);
     else if (flag == "--idle-timeout")
       o.idleTimeout = integer(1, 86400);
+    else if (flag == "--prefill-tokens")
+      o.prefillTokens = integer(1, int64_t(1) << 31);
     else if (flag == "--help" || flag == "-h") {
       std::printf(
           "usage: %s serve [--host H] [--port P] [--weights DIR | "
@@ -112,7 +122,8 @@ ServeOptions parseServeOptions(int argc, char **argv) {
           "                [--threads N] [--cache-pages N] [--max-waiting "
           "N]\n"
           "                [--no-prefix-sharing] [--max-connections N] "
-          "[--idle-timeout S]\n\n"
+          "[--idle-timeout S]\n"
+          "                [--prefill-tokens N]\n\n"
           "An OpenAI-compatible HTTP server (default 127.0.0.1:8000; port 0 "
           "picks a free one,\nprinted on stderr): GET /health, /v1/models, "
           "/metrics; POST /v1/completions, /v1/chat/completions.\n"
@@ -127,7 +138,13 @@ ServeOptions parseServeOptions(int argc, char **argv) {
           "--max-connections: open connections served at once (default 4 x "
           "the sequences,\nat least 256); more are answered 503 and closed.\n"
           "--idle-timeout: seconds a kept-alive connection may wait for its "
-          "next request\n(default 60); then it is closed.\n",
+          "next request\n(default 60); then it is closed. A streaming client "
+          "that takes no data for as\nlong is dropped, and its sequence "
+          "with it.\n"
+          "--prefill-tokens: prompt tokens prefilled between two decode "
+          "steps (default: the\ncompiled --prefill-chunk); fewer shorten "
+          "the running streams' pauses while\nlong prompts arrive, and "
+          "lengthen those prompts' time to first token.\n",
           argv[0]);
       std::exit(0);
     } else
@@ -167,7 +184,6 @@ struct Channel {
   std::mutex mutex;
   std::condition_variable ready;
   std::deque<std::pair<size_t, TokenEvent>> events;
-  std::vector<std::unique_ptr<std::atomic<bool>>> cancelled;
 };
 
 class Completion {
@@ -208,8 +224,6 @@ public:
       }
     }
     channel_ = std::make_shared<Channel>();
-    for (size_t i = 0; i < choices_.size(); ++i)
-      channel_->cancelled.push_back(std::make_unique<std::atomic<bool>>(false));
   }
 
   bool streaming() const { return stream_; }
@@ -219,56 +233,58 @@ public:
   /// request gets its error status too.
   void submit() {
     std::shared_ptr<Channel> ch = channel_;
-    try {
-      for (size_t i = 0; i < choices_.size(); ++i) {
-        Choice &c = choices_[i];
-        if (maxTokens_ == 0) {
-          c.done = true;
-          c.finish = "length";
-          continue;
-        }
-        c.request->onToken = [ch, i](const TokenEvent &e) {
-          bool cancelled = ch->cancelled[i]->load();
-          {
-            std::lock_guard<std::mutex> lock(ch->mutex);
-            ch->events.emplace_back(i, e);
-          }
-          ch->ready.notify_one();
-          return !cancelled;
-        };
-        bool busy = false;
-        std::string error = s_.engine.submit(c.request, &busy);
-        if (!error.empty())
-          throw busy ? BadRequest{error, 503, "server_busy"}
-                     : BadRequest{error};
-        ++pending_;
+    std::vector<std::shared_ptr<GenerationRequest>> requests;
+    for (size_t i = 0; i < choices_.size(); ++i) {
+      Choice &c = choices_[i];
+      if (maxTokens_ == 0) {
+        c.done = true;
+        c.finish = "length";
+        continue;
       }
-    } catch (...) {
-      for (auto &flag : ch->cancelled) // the engine drops those queued
-        flag->store(true);
-      throw;
+      c.request->onToken = [ch, i](const TokenEvent &e) {
+        {
+          std::lock_guard<std::mutex> lock(ch->mutex);
+          ch->events.emplace_back(i, e);
+        }
+        ch->ready.notify_one();
+        return true; // cancelled through GenerationRequest::cancelled
+      };
+      requests.push_back(c.request);
     }
+    if (requests.empty())
+      return;
+    bool busy = false;
+    std::string error = s_.engine.submit(requests, &busy);
+    if (!error.empty())
+      throw busy ? BadRequest{error, 503, "server_busy"} : BadRequest{error};
+    pending_ = requests.size();
   }
 
   /// After submit(): calls `chunk` with each streamed event's JSON
   /// (streaming) and returns the whole response (not streaming).
-  json run(const std::function<void(const json &)> &chunk) {
+  json run(const std::function<void(const json &)> &chunk,
+           const std::function<bool()> &clientGone) {
     std::shared_ptr<Channel> ch = channel_;
     // However this ends (done, an error, the client gone), what still runs
-    // is cancelled: the engine frees its slots at the next step.
+    // or waits is cancelled: the engine frees its slots at the next step.
     struct CancelRest {
-      Channel &ch;
+      std::vector<Choice> &choices;
       ~CancelRest() {
-        for (auto &flag : ch.cancelled)
-          flag->store(true);
+        for (Choice &c : choices)
+          c.request->cancelled = true;
       }
-    } cancelRest{*ch};
+    } cancelRest{choices_};
     size_t pending = pending_;
     while (pending > 0) {
       std::pair<size_t, TokenEvent> ev;
       {
         std::unique_lock<std::mutex> lock(ch->mutex);
-        ch->ready.wait(lock, [&] { return !ch->events.empty(); });
+        // While it waits (for a slot, for its prompt), the client may go:
+        // look every 250 ms.
+        while (!ch->ready.wait_for(lock, std::chrono::milliseconds(250),
+                                   [&] { return !ch->events.empty(); }))
+          if (clientGone && clientGone())
+            throw ClientGone{};
         ev = std::move(ch->events.front());
         ch->events.pop_front();
       }
@@ -281,7 +297,7 @@ public:
       if (c.done) {
         --pending;
         if (!ev.second.last)
-          ch->cancelled[ev.first]->store(true);
+          c.request->cancelled = true;
       }
       if (stream_)
         chunk(streamChunk(ev.first, c, piece, ev.second));
@@ -530,6 +546,9 @@ std::string metricsText(const Service &s) {
          static_cast<int64_t>(m.promptTokens.load()));
   metric("dsc_generation_tokens_total", "counter", "Tokens generated.",
          static_cast<int64_t>(m.generatedTokens.load()));
+  metric("dsc_prefill_steps_total", "counter",
+         "Prefill chunks run (at most --prefill-tokens prompt tokens each).",
+         static_cast<int64_t>(m.prefillSteps.load()));
   metric("dsc_decode_steps_total", "counter", "Batched decode steps run.",
          static_cast<int64_t>(m.decodeSteps.load()));
   metric("dsc_running_sequences", "gauge", "Sequences in the decode batch.",
@@ -586,6 +605,24 @@ bool readRequest(tcp::socket &socket, beast::flat_buffer &buffer,
   return true;
 }
 
+/// Whether the peer has closed the connection (or it failed): what it sent
+/// ends there. Bytes waiting to be read (a pipelined request) are not a
+/// close.
+bool peerClosed(tcp::socket &socket) {
+  char byte;
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 ||
+         (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/// Waits at most `timeoutMs` until the socket can take more bytes; false
+/// when it cannot: a client that reads nothing for that long is dropped
+/// instead of blocking its connection's thread (and, streaming, a slot).
+bool writable(tcp::socket &socket, int timeoutMs) {
+  pollfd ready{socket.native_handle(), POLLOUT, 0};
+  return ::poll(&ready, 1, timeoutMs) > 0 && (ready.revents & POLLOUT);
+}
+
 /// Answers a connection over the --max-connections limit: 503, then close.
 void refuseConnection(tcp::socket socket, const std::string &message) {
   beast::error_code ec;
@@ -621,6 +658,10 @@ void serveConnection(tcp::socket socket, Service &s) {
       res.prepare_payload();
       if (status != http::status::ok)
         ++s.httpErrors;
+      if (!writable(socket, s.idleTimeoutMs)) {
+        ec = asio::error::timed_out;
+        return;
+      }
       http::write(socket, res, ec);
     };
     auto replyJson = [&](http::status status, const json &j) {
@@ -652,8 +693,9 @@ void serveConnection(tcp::socket socket, Service &s) {
           throw BadRequest{"the request body is not a JSON object"};
         Completion completion(s, body, target == "/v1/chat/completions");
         completion.submit();
+        auto gone = [&] { return peerClosed(socket); };
         if (!completion.streaming()) {
-          replyJson(http::status::ok, completion.run(nullptr));
+          replyJson(http::status::ok, completion.run(nullptr, gone));
         } else {
           http::response<http::empty_body> res{http::status::ok, req.version()};
           res.set(http::field::content_type, "text/event-stream");
@@ -664,12 +706,14 @@ void serveConnection(tcp::socket socket, Service &s) {
           http::write_header(socket, sr, ec);
           auto event = [&](const std::string &data) {
             std::string text = "data: " + data + "\n\n";
+            if (!writable(socket, s.idleTimeoutMs))
+              throw ClientGone{};
             asio::write(socket, http::make_chunk(asio::buffer(text)), ec);
             if (ec) // the client has gone: its sequences are cancelled
               throw ClientGone{};
           };
           try {
-            completion.run([&](const json &j) { event(dump(j)); });
+            completion.run([&](const json &j) { event(dump(j)); }, gone);
           } catch (const ClientGone &) {
             break;
           } catch (const BadRequest &e) {
@@ -680,6 +724,8 @@ void serveConnection(tcp::socket socket, Service &s) {
           event("[DONE]");
           asio::write(socket, http::make_chunk_last(), ec);
         }
+      } catch (const ClientGone &) {
+        break; // it stopped reading, or closed: its sequences are cancelled
       } catch (const BadRequest &e) {
         replyJson(static_cast<http::status>(e.status),
                   errorBody(e.message, e.type));
@@ -745,6 +791,7 @@ int runServer(int argc, char **argv, const Program &program,
   EngineOptions engineOptions;
   engineOptions.maxWaiting = static_cast<size_t>(o.maxWaiting);
   engineOptions.prefixSharing = o.prefixSharing;
+  engineOptions.prefillTokens = o.prefillTokens;
   Engine engine(*started.session, program, engineOptions);
   std::string name = program.fb().model()->family()->str();
   if (const auto *dir = program.fb().checkpoint_dir(); dir && dir->size()) {

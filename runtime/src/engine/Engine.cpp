@@ -1,16 +1,15 @@
-//===- Engine.cpp - continuous batching over one session
-//-------------------===//
+//===- Engine.cpp - continuous batching over one session -----------------===//
 //
 // See Engine.h.
 //
 //===----------------------------------------------------------------------===//
 
-#include "server/Engine.h"
+#include "engine/Engine.h"
 
 #include <algorithm>
 #include <cstdio>
 
-namespace dsrt::server {
+namespace dsrt::engine {
 
 void LatencyHistogram::observe(double seconds) {
   size_t b = 0;
@@ -50,6 +49,7 @@ Engine::Engine(Session &session, const Program &program,
       maxSeq_(program.fb().cache()->max_seq()),
       vocab_(program.fb().model()->vocab_size()),
       prefillChunk_(program.entry("prefill").max_tokens()),
+      decodeCapacity_(program.entry("decode").max_tokens()),
       pageSize_(session.pageSize()), cachePages_(session.cacheUsage().pages),
       compiledLogProbs_(program.entry("decode").top_logprobs()) {
   for (int64_t s = slots_ - 1; s >= 0; --s)
@@ -67,15 +67,16 @@ Engine::~Engine() {
   thread_.join();
 }
 
-std::string Engine::submit(std::shared_ptr<GenerationRequest> request,
-                           bool *busy) {
-  const GenerationRequest &r = *request;
+std::string Engine::check(const GenerationRequest &r) const {
   if (r.prompt.empty())
     return "the prompt is empty";
-  if (static_cast<int64_t>(r.prompt.size()) >= maxSeq_)
-    return "a prompt of " + std::to_string(r.prompt.size()) +
-           " tokens leaves no room to generate in the " +
-           std::to_string(maxSeq_) + " positions this model was compiled for";
+  const int64_t length = static_cast<int64_t>(r.prompt.size());
+  // (A prompt that fills the context still draws one token from its last
+  // position.)
+  if (length > maxSeq_)
+    return "a prompt of " + std::to_string(length) +
+           " tokens is longer than the " + std::to_string(maxSeq_) +
+           " positions this model was compiled for";
   for (int32_t id : r.prompt)
     if (id < 0 || id >= vocab_)
       return "token id " + std::to_string(id) + " is outside the vocabulary (" +
@@ -89,26 +90,46 @@ std::string Engine::submit(std::shared_ptr<GenerationRequest> request,
   if (Status s = validate(r.sampling); !s)
     return s.error();
   // Its prompt and a first generated token must fit the pool alone.
-  int64_t needed =
-      (static_cast<int64_t>(r.prompt.size()) + pageSize_) / pageSize_;
+  int64_t needed = (length + pageSize_) / pageSize_;
   if (needed > cachePages_)
-    return "a prompt of " + std::to_string(r.prompt.size()) + " tokens needs " +
+    return "a prompt of " + std::to_string(length) + " tokens needs " +
            std::to_string(needed) + " pages of the KV cache, which has " +
-           std::to_string(cachePages_) + " (serve --cache-pages)";
-  request->submitted = std::chrono::steady_clock::now();
+           std::to_string(cachePages_) + " (--cache-pages)";
+  if (!r.onToken)
+    return "the request has no token callback";
+  return "";
+}
+
+std::string Engine::submit(std::shared_ptr<GenerationRequest> request,
+                           bool *busy) {
+  return submit(
+      std::vector<std::shared_ptr<GenerationRequest>>{std::move(request)},
+      busy);
+}
+
+std::string
+Engine::submit(const std::vector<std::shared_ptr<GenerationRequest>> &requests,
+               bool *busy) {
+  for (const auto &r : requests)
+    if (std::string error = check(*r); !error.empty())
+      return error;
+  auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.size() >= options_.maxWaiting) {
+    if (queue_.size() + requests.size() > options_.maxWaiting) {
       if (busy)
         *busy = true;
       return std::to_string(queue_.size()) +
              " requests are already waiting for a slot (serve "
              "--max-waiting); try again later";
     }
-    queue_.push_back(std::move(request));
-    metrics_.waiting = static_cast<int64_t>(queue_.size() + preempted_.size());
+    for (const auto &r : requests) {
+      r->submitted = now;
+      queue_.push_back(r);
+    }
   }
-  ++metrics_.requests;
+  metrics_.waiting += static_cast<int64_t>(requests.size());
+  metrics_.requests += requests.size();
   wake_.notify_one();
   return "";
 }
@@ -207,7 +228,7 @@ bool Engine::deliver(Running &r, const ChunkResult &result, size_t j) {
     e.finishReason = "length";
   }
   bool keep = q.onToken(e);
-  return keep && !e.last;
+  return keep && !e.last && !q.cancelled.load();
 }
 
 void Engine::admit() {
@@ -237,11 +258,11 @@ void Engine::admit() {
     // Pages the pool must hold for it beside what the others need: its
     // prompt's, or, following a leader, a copy of the page it shares.
     int64_t needed = (length + pageSize_ - 1) / pageSize_;
-    if (options_.prefixSharing) {
+    if (options_.prefixSharing && !r.request->onLogits) {
       if (r.generated.empty())
         for (const Running &p : prefilling_)
-          if (!p.leader && p.generated.empty() && p.prefilled < length &&
-              p.request->prompt == r.request->prompt) {
+          if (!p.leader && !p.request->onLogits && p.generated.empty() &&
+              p.prefilled < length && p.request->prompt == r.request->prompt) {
             r.leader = p.id;
             needed = 1;
             break;
@@ -292,6 +313,7 @@ Chunk Engine::decodeChunk() const {
     c.positions.push_back(static_cast<int32_t>(r.contextSize() - 1));
     c.slots.push_back(r.slot);
     c.wantLogProbs |= q.logProbs >= 0;
+    c.wantLogits |= static_cast<bool>(q.onLogits);
   }
   return c;
 }
@@ -334,52 +356,64 @@ void Engine::prefillStep() {
                      [&](const Running &p) { return p.id == f.leader; }))
       f.leader = 0;
   // The chunk: the oldest prompts' next tokens, up to the prefill entry's
-  // capacity; a prompt whose last token is in it gets an output row, and
-  // each of its followers one on the same token.
+  // capacity (by decode: one token of each, up to the decode entry's). A
+  // prompt whose last token is in it gets an output row, and each of its
+  // followers one on the same token; a request that wants every logits row
+  // gets one on each of its tokens.
+  const bool byDecode = options_.promptByDecode;
   Chunk c;
   struct Part {
     size_t index;
     int64_t count;
-    size_t row; // its output row (when its prompt completes)
+    size_t firstRow; // with onLogits: the row of its first token
+    size_t row;      // its output row (when its prompt completes)
   };
   std::vector<Part> parts;
   std::vector<std::pair<size_t, size_t>> followers; // (index, row)
-  int64_t budget = prefillChunk_;
+  const int64_t capacity = byDecode ? decodeCapacity_ : prefillChunk_;
+  int64_t budget = options_.prefillTokens > 0
+                       ? std::min(capacity, options_.prefillTokens)
+                       : capacity;
+  auto addRow = [&](const Running &s, int32_t token) {
+    size_t row = c.rows.size();
+    c.rows.push_back(token);
+    c.sampling.push_back(
+        samplingRow(s.request->sampling, s.request->stream,
+                    static_cast<uint32_t>(s.generated.size())));
+    c.wantLogProbs |= s.request->logProbs >= 0;
+    return row;
+  };
   for (size_t i = 0; i < prefilling_.size() && budget > 0; ++i) {
     Running &r = prefilling_[i];
     if (r.leader)
       continue;
     const int64_t length = r.contextSize();
-    int64_t count = std::min(budget, length - r.prefilled);
+    const bool everyRow = static_cast<bool>(r.request->onLogits);
+    int64_t count = std::min(byDecode ? 1 : budget, length - r.prefilled);
+    Part part{i, count, c.rows.size(), 0};
     for (int64_t k = 0; k < count; ++k) {
+      if (everyRow)
+        addRow(r, static_cast<int32_t>(c.tokens.size()));
       c.tokens.push_back(r.contextToken(r.prefilled + k));
       c.positions.push_back(static_cast<int32_t>(r.prefilled + k));
       c.slots.push_back(r.slot);
     }
-    size_t row = 0;
+    c.wantLogits |= everyRow;
     if (r.prefilled + count == length) {
       int32_t last = static_cast<int32_t>(c.tokens.size() - 1);
-      auto addRow = [&](const Running &s) {
-        row = c.rows.size();
-        c.rows.push_back(last);
-        c.sampling.push_back(
-            samplingRow(s.request->sampling, s.request->stream,
-                        static_cast<uint32_t>(s.generated.size())));
-        c.wantLogProbs |= s.request->logProbs >= 0;
-        return row;
-      };
-      addRow(r);
-      size_t own = row;
+      if (everyRow)
+        part.row = c.rows.size() - 1;
+      else if (r.request->maxTokens > 0)
+        part.row = addRow(r, last);
       for (size_t f = 0; f < prefilling_.size(); ++f)
         if (prefilling_[f].leader == r.id) {
-          if (static_cast<int64_t>(c.rows.size()) < prefillChunk_)
-            followers.emplace_back(f, addRow(prefilling_[f]));
+          if (static_cast<int64_t>(c.rows.size()) < capacity)
+            followers.emplace_back(f, addRow(prefilling_[f], last));
           else
             prefilling_[f].leader = 0; // no row left: it prefills itself
         }
-      row = own;
     }
-    parts.push_back({i, count, row});
+    parts.push_back(part);
     budget -= count;
   }
   if (c.tokens.empty())
@@ -389,18 +423,39 @@ void Engine::prefillStep() {
   // sequence always fits: submit() checked its prompt against the pool.)
   if (session_.pagesNeeded(c) > availablePages() && preemptNewest())
     return;
-  Expected<ChunkResult> result = session_.run("prefill", c);
+  Expected<ChunkResult> result =
+      session_.run(byDecode ? "decode" : "prefill", c);
+  ++metrics_.prefillSteps;
+  if (result)
+    metrics_.prefilledTokens += c.tokens.size();
   for (const Part &part : parts) {
     Running &r = prefilling_[part.index];
     if (!result) {
       finish(r, "error", result.error());
       continue;
     }
+    const GenerationRequest &q = *r.request;
+    const int64_t first = r.prefilled;
     r.prefilled += part.count;
-    if (r.prefilled != r.contextSize())
+    const bool complete = r.prefilled == r.contextSize();
+    // Every row but a completed prompt's last (which goes with its token,
+    // unless it generates none).
+    if (q.onLogits)
+      for (int64_t k = 0; k < part.count; ++k)
+        if (!complete || k + 1 < part.count || q.maxTokens <= 0)
+          q.onLogits(first + k,
+                     result.value().logits +
+                         (part.firstRow + static_cast<size_t>(k)) * vocab_);
+    if (!complete)
       continue;
     if (options_.prefixSharing)
       session_.indexPrefix(r.slot, r.context(r.prefilled));
+    if (q.maxTokens <= 0) {
+      finish(r, "length");
+      continue;
+    }
+    if (q.onLogits)
+      q.onLogits(r.prefilled - 1, result.value().logits + part.row * vocab_);
     r.state = deliver(r, result.value(), part.row) ? Running::State::Decoding
                                                    : Running::State::Ended;
   }
@@ -422,6 +477,10 @@ void Engine::prefillStep() {
     r.prefilled = r.contextSize();
     r.leader = 0;
     metrics_.prefixHitTokens += static_cast<uint64_t>(r.prefilled);
+    if (r.request->maxTokens <= 0) {
+      finish(r, "length");
+      continue;
+    }
     r.state = deliver(r, result.value(), row) ? Running::State::Decoding
                                               : Running::State::Ended;
   }
@@ -456,14 +515,19 @@ void Engine::decodeStep() {
     return;
   Expected<ChunkResult> result = session_.run("decode", c);
   ++metrics_.decodeSteps;
+  metrics_.decodedTokens += c.tokens.size();
   std::vector<Running> still;
   for (size_t j = 0; j < running_.size(); ++j) {
     Running &r = running_[j];
     bool keep = false;
-    if (!result)
+    if (!result) {
       finish(r, "error", result.error());
-    else
+    } else {
+      if (r.request->onLogits)
+        r.request->onLogits(r.contextSize() - 1,
+                            result.value().logits + j * vocab_);
       keep = deliver(r, result.value(), j);
+    }
     if (keep) {
       still.push_back(std::move(r));
     } else {
@@ -474,7 +538,40 @@ void Engine::decodeStep() {
   running_ = std::move(still);
 }
 
+void Engine::dropCancelled() {
+  auto cancelled = [](const auto &r) { return r.request->cancelled.load(); };
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.erase(
+        std::remove_if(queue_.begin(), queue_.end(),
+                       [](const auto &q) { return q->cancelled.load(); }),
+        queue_.end());
+  }
+  preempted_.erase(
+      std::remove_if(preempted_.begin(), preempted_.end(), cancelled),
+      preempted_.end());
+  // Admitted ones give their slots back (a follower's leader going is
+  // handled by prefillStep; a leader's followers prefill on their own).
+  auto drop = [&](auto &sequences) {
+    auto end =
+        std::stable_partition(sequences.begin(), sequences.end(),
+                              [&](const Running &r) { return !cancelled(r); });
+    for (auto it = end; it != sequences.end(); ++it) {
+      it->state = Running::State::Ended;
+      release(*it);
+    }
+    sequences.erase(end, sequences.end());
+  };
+  drop(prefilling_);
+  drop(running_);
+}
+
 void Engine::loop() {
+  using Clock = std::chrono::steady_clock;
+  auto nanoseconds = [](Clock::duration d) {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+  };
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -485,19 +582,29 @@ void Engine::loop() {
       if (stopping_)
         return;
     }
+    auto start = Clock::now();
+    dropCancelled();
     admit();
     publish(); // counted from admission, before a first token is reported
     // The step's prefill budget: one chunk (the prefill entry's capacity)
     // of the oldest prompts, so a long prompt advances between the running
     // sequences' decode steps instead of stalling them, and many short
     // ones start together.
-    if (!prefilling_.empty())
+    bool prefilled = !prefilling_.empty();
+    if (prefilled)
       prefillStep();
     publish();
-    if (!running_.empty())
+    auto afterPrefill = Clock::now();
+    if (prefilled)
+      metrics_.prefillNanoseconds += nanoseconds(afterPrefill - start);
+    // Phased: the running sequences wait until every admitted prompt is in.
+    if (!running_.empty() && !(options_.phased && !prefilling_.empty())) {
       decodeStep();
-    publish();
+      publish();
+      metrics_.decodeNanoseconds +=
+          nanoseconds(Clock::now() - (prefilled ? afterPrefill : start));
+    }
   }
 }
 
-} // namespace dsrt::server
+} // namespace dsrt::engine

@@ -1,6 +1,7 @@
 //===- Engine.h - continuous batching over one session ----------*- C++ -*-===//
 //
-// The server's scheduler. Requests (token ids, how many to generate and how
+// The scheduler of every batched run: the server's requests and the command
+// line's token-id batches. Requests (token ids, how many to generate and how
 // to sample them) wait in a queue; one engine thread owns the session and
 // loops: it admits waiting requests into free cache slots, runs one chunk
 // (the prefill entry's capacity) of the next tokens of the oldest admitted
@@ -9,6 +10,8 @@
 // between the others' decode steps instead of stalling their streams, and
 // sequences join and leave the batch between steps (continuous batching).
 // Each generated token goes to its request's callback on the engine thread.
+// The command line runs it `phased` (no decode step while a prompt is being
+// prefilled), so that its prefill and decode rates are measured apart.
 //
 // The cache's pages are shared (Session::forkSlot, reusePrefix; copy on
 // write below them):
@@ -29,8 +32,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef DSRT_SRC_SERVER_ENGINE_H
-#define DSRT_SRC_SERVER_ENGINE_H
+#ifndef DSRT_SRC_ENGINE_ENGINE_H
+#define DSRT_SRC_ENGINE_ENGINE_H
 
 #include "dsrt/Program.h"
 #include "dsrt/Sampling.h"
@@ -49,11 +52,13 @@
 #include <utility>
 #include <vector>
 
-namespace dsrt::server {
+namespace dsrt::engine {
 
 /// One generated token, as the engine reports it.
 struct TokenEvent {
-  int32_t token = 0;
+  /// The token; -1 in an event that carries none (the last event of a
+  /// request that failed or generates nothing: maxTokens 0).
+  int32_t token = -1;
   /// With GenerationRequest::logProbs >= 0: the token's log-probability and
   /// the most likely tokens' (id, log-probability), most likely first.
   float logProb = 0;
@@ -76,6 +81,15 @@ struct GenerationRequest {
   /// Called on the engine thread for each token; returning false cancels
   /// the request (its slot is freed before the next step).
   std::function<bool(const TokenEvent &)> onToken;
+  /// With `onLogits`: every position's logits row (the vocabulary's f32
+  /// logits, valid during the call), in order: each prompt position's, and
+  /// each generated token's but the last (the position that drew the next
+  /// token, just before that token's onToken). Such a request computes its
+  /// whole prompt itself: it shares no pages.
+  std::function<void(int64_t position, const float *row)> onLogits;
+  /// Set from any thread: the request is dropped (its slot freed) at the
+  /// engine's next step, waiting or running, with no further event.
+  std::atomic<bool> cancelled{false};
   /// Set by Engine::submit (for the latency histograms).
   std::chrono::steady_clock::time_point submitted;
 };
@@ -102,7 +116,13 @@ private:
 
 struct EngineMetrics {
   std::atomic<uint64_t> requests{0}, promptTokens{0}, generatedTokens{0},
-      decodeSteps{0};
+      decodeSteps{0}, prefillSteps{0};
+  /// Prompt positions computed (not mapped from shared pages), the tokens
+  /// of the decode steps, and the time spent in each kind of step: a loop
+  /// that ran a prefill chunk counts as prefill, one that only decoded as
+  /// decode (the admission and bookkeeping of the loop included).
+  std::atomic<uint64_t> prefilledTokens{0}, decodedTokens{0};
+  std::atomic<uint64_t> prefillNanoseconds{0}, decodeNanoseconds{0};
   /// Prompt positions mapped from shared pages instead of computed (the
   /// prefix index and the n samples of a prompt), and sequences preempted
   /// for want of pages.
@@ -125,6 +145,19 @@ struct EngineOptions {
   /// Share the pages of equal prompts and prompt prefixes (off: every
   /// sequence computes its whole prompt; for comparisons).
   bool prefixSharing = true;
+  /// No decode step while a prompt is being prefilled: prompts admitted
+  /// together are all prefilled, then decoded together (the command line's
+  /// batches, whose prefill and decode rates are reported apart).
+  bool phased = false;
+  /// Prompts run through the decode entry, a token of every prefilling
+  /// sequence per step, instead of the prefill entry's chunks (the command
+  /// line's --prompt-mode decode).
+  bool promptByDecode = false;
+  /// Prompt tokens per loop, between two decode steps (0, or more than the
+  /// entry holds: the prefill entry's capacity). Fewer shorten the running
+  /// sequences' pauses while long prompts arrive, and lengthen those
+  /// prompts' time to their first token.
+  int64_t prefillTokens = 0;
 };
 
 class Engine {
@@ -142,6 +175,12 @@ public:
   /// `busy` is set when the request was refused because the queue is full.
   std::string submit(std::shared_ptr<GenerationRequest> request,
                      bool *busy = nullptr);
+  /// Queues all of `requests` together (none when one cannot run), so that
+  /// they are admitted in one loop of the engine when slots allow: the
+  /// choices of one HTTP request, the prompts of a command line's batch.
+  std::string
+  submit(const std::vector<std::shared_ptr<GenerationRequest>> &requests,
+         bool *busy = nullptr);
 
   const EngineMetrics &metrics() const { return metrics_; }
   /// Sequences that run at once (the cache's slots).
@@ -197,9 +236,14 @@ private:
   /// Sends the newest admitted sequence back to wait; false when none is
   /// left to preempt.
   bool preemptNewest();
+  /// Checks `r` alone; the reason it cannot run, or "".
+  std::string check(const GenerationRequest &r) const;
   /// Hands token `j` of chunk result `result` to `r`; false when `r`
   /// finished (or was cancelled).
   bool deliver(Running &r, const ChunkResult &result, size_t j);
+  /// Drops the requests cancelled from outside: queued ones before they
+  /// take a slot, admitted ones with their slots.
+  void dropCancelled();
   /// Ends `r` with finish reason `reason` ("error": `error` says why).
   void finish(Running &r, const std::string &reason,
               const std::string &error = "");
@@ -213,7 +257,8 @@ private:
   Session &session_;
   const Program &program_;
   EngineOptions options_;
-  int64_t slots_, maxSeq_, vocab_, prefillChunk_, pageSize_, cachePages_;
+  int64_t slots_, maxSeq_, vocab_, prefillChunk_, decodeCapacity_, pageSize_,
+      cachePages_;
   int32_t compiledLogProbs_;
   EngineMetrics metrics_;
 
@@ -231,6 +276,6 @@ private:
   std::thread thread_;
 };
 
-} // namespace dsrt::server
+} // namespace dsrt::engine
 
-#endif // DSRT_SRC_SERVER_ENGINE_H
+#endif // DSRT_SRC_ENGINE_ENGINE_H
