@@ -238,9 +238,9 @@ private:
                        terms->inputBytes;
     if (outputs % warps != 0 || perBlock <= 0)
       return {};
-    WarpStageLayout layout =
-        warpStageLayout(terms->cols, terms->bf16Terms, terms->fp8Terms,
-                        kWarpAsyncLoadsInFlight, perBlock / warps);
+    WarpStageLayout layout = warpStageLayout(
+        terms->cols, terms->bf16Terms, terms->fp8Terms, kWarpAsyncLoadsInFlight,
+        perBlock / warps, terms->fp8BlockCols);
     if (layout.warpBytes * warps > perBlock)
       return {};
     return KernelConfigAttr::get(context, KernelStrategy::WarpAsync,

@@ -125,22 +125,46 @@ TileMmaLayout tileMmaLayoutWithin(int64_t cols, bool fp8, int64_t terms,
 
 WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
                                 int64_t fp8Terms, int64_t loadsInFlight,
-                                int64_t maxWarpBytes) {
-  constexpr int64_t kLanes = 32, kSpan = kLanes * 8;
+                                int64_t maxWarpBytes, int64_t fp8BlockCols) {
+  constexpr int64_t kLanes = 32;
   WarpStageLayout l;
   int64_t terms = bf16Terms + fp8Terms;
   if (cols <= 0 || terms <= 0)
     return l;
+  // e4m3 rows in 16-column groups: each lane's weights one 16-byte copy,
+  // which may bypass L1 (cp.async.cg; the 4- and 8-byte copies are .ca
+  // only), and the group's scales copied once each.
+  int64_t pairSpan = kLanes * kWarpAsyncFp8PairColumns;
+  bool pairs = bf16Terms == 0 && cols % kWarpAsyncFp8PairColumns == 0 &&
+               fp8BlockCols > 0 &&
+               fp8BlockCols % kWarpAsyncFp8PairColumns == 0 &&
+               pairSpan % fp8BlockCols == 0;
+  if (pairs) {
+    l.laneColumns = kWarpAsyncFp8PairColumns;
+    l.scaleBytes = (pairSpan / fp8BlockCols * 4 + 15) / 16 * 16;
+  }
+  int64_t span = kLanes * l.laneColumns;
   // dotLanes' split of the groups into iterations.
-  int64_t groups = (cols + kSpan - 1) / kSpan;
-  int64_t perIteration = std::clamp<int64_t>(loadsInFlight / terms, 1, groups);
+  int64_t groups = (cols + span - 1) / span;
+  int64_t perIteration = std::clamp<int64_t>(
+      loadsInFlight / (terms * l.laneColumns / 8), 1, groups);
   l.iterations = (groups + perIteration - 1) / perIteration;
   l.groupsPerIteration = (groups + l.iterations - 1) / l.iterations;
-  l.iterationBytes =
-      l.groupsPerIteration * kLanes * (16 * bf16Terms + 12 * fp8Terms);
+  l.iterationBytes = l.groupsPerIteration *
+                     (pairs ? terms * (kLanes * 16 + l.scaleBytes)
+                            : kLanes * (16 * bf16Terms + 12 * fp8Terms));
   l.stages =
       std::clamp<int64_t>(maxWarpBytes / l.iterationBytes, 1, l.iterations);
   l.warpBytes = l.stages * l.iterationBytes;
+  // Not where the warp's share holds one stage of 16-column groups but
+  // two or more of 8: the warp would wait for each stage with none in
+  // flight behind it (V2-Lite's rows in an A100's share).
+  if (pairs && l.stages == 1) {
+    WarpStageLayout narrow =
+        warpStageLayout(cols, bf16Terms, fp8Terms, loadsInFlight, maxWarpBytes);
+    if (narrow.stages > 1)
+      return narrow;
+  }
   return l;
 }
 
@@ -170,12 +194,16 @@ std::optional<MoEDownTerms> moeDownTerms(MoEExpertDownOp op) {
   t.cols = down.cols;
   int64_t topK = op.getIndices().getType().getDimSize(1);
   (down.fp8 ? t.fp8Terms : t.bf16Terms) += topK;
+  if (down.fp8)
+    t.fp8BlockCols = down.blockCols;
   if (op.getSharedInput()) {
     Rows shared = rowsOf(op.getSharedDown().getType());
     if (shared.readsInGroups() && shared.cols % down.cols == 0 &&
         (!shared.fp8 || down.cols % shared.blockCols == 0)) {
       t.sharedSegments = shared.cols / down.cols;
       (shared.fp8 ? t.fp8Terms : t.bf16Terms) += t.sharedSegments;
+      if (shared.fp8 && (!down.fp8 || shared.blockCols != down.blockCols))
+        t.fp8BlockCols = 0;
     }
   }
   t.inputBytes = (topK + t.sharedSegments) * t.cols * 2;

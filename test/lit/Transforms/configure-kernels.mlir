@@ -64,13 +64,16 @@
 // SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 71680>
 // fp8 rows only, and 512 blocks: more than 3 an SM (396) but not 4
 // (528), so sized for 4 blocks, one wave (233472 / 4 - 1024 = 57344
-// bytes); 8 + 4 bytes a lane and term (3072 an iteration): 2 in flight,
-// 22528 + 4 x 6144 = 47104.
-// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 47104>
+// bytes, 8704 a warp); 16 columns a lane (one 16-byte copy), a term's
+// 512 weight bytes and its 4 block scales (16 bytes) = 528 a term, 4224
+// an iteration of 512 columns: 2 of the 3 in flight,
+// 22528 + 4 x 8448 = 56320.
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 56320>
 // V3's 7,168 features (54 a SM, under 64): warp_async too; its token's
 // 8 rows of 2,048 (32 KB) in front of the warps' stages; 1,792 blocks are
-// several waves either way, so sized for 3 blocks (3 in flight).
-// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 69632>
+// several waves either way, so sized for 3 blocks: 11008 bytes a warp,
+// 2 of the 4 iterations of 8 x 528 bytes in flight, 32768 + 4 x 8448.
+// SM90: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 66560>
 // Decode products on tensor cores (with tile-mma): a block per 8 output features and 16
 // rows, its warps taking the weight rows' 128-byte iterations in turn, at
 // most 4 of them a warp (2 a term for the gated product's two weights),
@@ -107,8 +110,10 @@
 // activations: one iteration of 4096 bytes a warp.
 // SM80-LABEL: func.func @experts_down
 // SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 38912>
+// fp8: 8106 bytes a warp hold one iteration of 16 columns a lane (4224)
+// but two of 8 (3072 each), so 8-column groups: 22528 + 4 x 6144.
+// SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async, dynamic_shared_bytes = 47104>
 // sm_80's 108 SMs: V3's 7,168 features are 66 an SM, so `warp`.
-// SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp_async
 // SM80: ds.moe_expert_down {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // sm_80 has mma.sync but no e4m3 conversion: fp8 products stay `warp`;
 // 108 SMs (864 warps at 8 an SM).

@@ -432,10 +432,15 @@ public:
   /// terms). Every group of every term (and, for fp8, its block scale) is
   /// copied there by cp.async, `layout.stages` iterations ahead of its use,
   /// and read back by the lane that copied it: no barrier, and no register
-  /// holds a weight in flight.
+  /// holds a weight in flight. With 16 columns a lane (`laneColumns`: fp8
+  /// terms only), each lane's group is one 16-byte copy, and the group's
+  /// block scales (`scaleBytes` a term) are copied once each by the first
+  /// lanes and read by all: there the warp meets (bar.warp.sync, no block
+  /// barrier) after its wait and before it refills a stage.
   struct WeightStage {
     Value base;
-    int64_t stages = 1, iterationBytes = 0, groupsPerIteration = 0;
+    int64_t stages = 1, iterationBytes = 0, groupsPerIteration = 0,
+            laneColumns = 8, scaleBytes = 0;
   };
 
   /// Weight loads of 16 bytes or fewer one lane keeps in flight per
@@ -499,6 +504,9 @@ public:
     struct Loaded {
       Value xs, ws, scale, inRange, gs;
       bool xsLater = false; // xs holds the column; loaded in accumulate
+      // The next group is the rest of this one's 16 columns (a staged
+      // pair): its part continues this one's, scaled once.
+      bool sharesNext = false;
     };
     using Iteration = std::vector<std::vector<Loaded>>;
     // An iteration's weight loads (and scales) from column `start` on.
@@ -569,7 +577,7 @@ public:
       SmallVector<Value> next;
       Seen seen;
       for (auto [t, term] : llvm::enumerate(terms)) {
-        Value acc = accs[t];
+        Value acc = accs[t], part = f32(0.0);
         for (const Loaded &l : loaded[t]) {
           SmallVector<Value> xs =
               unpack(l.xsLater ? activation(seen, term, l.xs) : l.xs, kVec);
@@ -591,15 +599,17 @@ public:
                        l.scale)));
           else
             ws = unpack(l.ws, kVec);
-          Value part = f32(0.0);
           for (int64_t j = 0; j < kVec; ++j)
             part = fma(xs[j], ws[j], part);
+          if (l.sharesNext)
+            continue;
           if (scaleOnce)
             part = fmul(part, fp8Decode == FP8Decode::ExponentShift
                                   ? fmul(l.scale, f32(256.0))
                                   : l.scale);
           acc = fadd(
               acc, arith::SelectOp::create(b, loc, l.inRange, part, f32(0.0)));
+          part = f32(0.0);
         }
         next.push_back(acc);
       }
@@ -609,15 +619,34 @@ public:
           stride = c64(kWarp * kVec * perIteration);
     SmallVector<Value> init(terms.size(), f32(0.0));
     if (stage) {
-      assert(invs.empty() && stage->groupsPerIteration == perIteration &&
-             "a staged pass reads plain activations");
+      assert(invs.empty() && "a staged pass reads plain activations");
+      // 16 columns a lane (fp8 terms only, warpStageLayout): each lane's
+      // 16 weight bytes come in one 16-byte copy, which bypasses L1
+      // (cp.async.cg; 4- and 8-byte copies are .ca only, so every fp8 byte
+      // was also allocated in L1), and are read back as two 8-column
+      // groups that share a block scale. The layout's split replaces the
+      // 8-column one above.
+      bool pairs = stage->laneColumns == 2 * kVec;
+      int64_t span = kWarp * stage->laneColumns;
+      assert((pairs || stage->groupsPerIteration == perIteration) &&
+             "the layout splits the groups as dotLanes does");
+      perIteration = stage->groupsPerIteration;
+      iterations = (cols + span * perIteration - 1) / (span * perIteration);
+      // A pair's block scales: one per blockCols columns (the terms share
+      // it), blocks starting at the pair's first column.
+      int64_t blockCols = pairs ? terms.front().w->blockCols : 0;
+      int64_t pairScales = pairs ? span / blockCols : 0;
       // Per group slot: each term's 32 lanes' data (16 or 8 bytes), then an
-      // fp8 term's scales (4 bytes a lane).
+      // fp8 term's scales (4 bytes a lane, or a pair's scales once each).
       SmallVector<int64_t> termOffset;
       int64_t groupBytes = 0;
       for (const DotTerm &term : terms) {
+        assert((!pairs || (term.w->fp8 && term.w->blockCols == blockCols &&
+                           term.kOffset % blockCols == 0)) &&
+               "pairs need fp8 terms of one block width, blocks aligned");
         termOffset.push_back(groupBytes);
-        groupBytes += kWarp * (term.w->fp8 ? 12 : 16);
+        groupBytes += pairs ? kWarp * 16 + stage->scaleBytes
+                            : kWarp * (term.w->fp8 ? 12 : 16);
       }
       assert(groupBytes * perIteration == stage->iterationBytes);
       Type sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
@@ -635,32 +664,54 @@ public:
         return ((iteration % stage->stages) * perIteration + g) * groupBytes +
                termOffset[t];
       };
-      // Each group's column (clamped into the row) and whether it exists.
+      // This lane's first column, and the last a lane's group may start at.
+      Value laneColumn = pairs ? lane16 : first;
+      Value lastColumn = c64(cols - stage->laneColumns);
+      // Each group's column (clamped into the row) and whether it exists
+      // (with 16 | cols, a lane's 16 columns are all in the row or none).
       auto columnOf = [&](int64_t iteration, int64_t g) {
-        Value k =
-            add(first, c64(kWarp * kVec * (iteration * perIteration + g)));
+        Value k = add(laneColumn, c64(span * (iteration * perIteration + g)));
         Value inRange =
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, colsV);
         return std::make_pair(
-            inRange,
-            arith::SelectOp::create(b, loc, inRange, k, lastGroup).getResult());
+            inRange, arith::SelectOp::create(b, loc, inRange, k, lastColumn)
+                         .getResult());
       };
+      // A pair's two halves, in the order this lane reads them: lanes
+      // whose bits 2 and 3 differ take the second half first. Then each
+      // read is free of bank conflicts: the activations' 16-byte reads
+      // (32 bytes apart a lane) are served 8 lanes at a time, the weights'
+      // 8-byte reads (16 apart) 16 at a time.
+      Value half, otherHalf, laneScale;
+      if (pairs) {
+        auto bit = [&](int64_t shift) {
+          return arith::AndIOp::create(
+              b, loc, arith::ShRUIOp::create(b, loc, lane, c64(shift)), c64(1));
+        };
+        Value swap = arith::XOrIOp::create(b, loc, bit(2), bit(3));
+        half = mul(swap, c64(kVec));
+        otherHalf = fsubI(c64(kVec), half);
+        // The byte of this lane's scale among its pair's scales.
+        laneScale = mul(div(lane16, c64(blockCols)), c64(4));
+      }
       // Each term's row at this lane's first column, and for fp8 its
-      // scale there: the copies address them plus a constant (one
-      // register a term, not one a copy).
+      // scale there (for pairs, the pair's scale this lane copies: lane j
+      // the j-th): the copies address them plus a constant (one register
+      // a term, not one a copy).
       SmallVector<Value> rowAt, scaleAt;
       for (const DotTerm &term : terms) {
         const WeightView &w = *term.w;
         Value row = add(mul(term.expert, c64(w.rows)), term.row);
-        Value column = add(first, c64(term.kOffset));
+        Value column = add(laneColumn, c64(term.kOffset));
         rowAt.push_back(gep(w.data, w.fp8 ? i8 : bf16Type,
                             add(mul(row, c64(w.cols)), column)));
         if (w.fp8) {
           Value scaleRow = add(mul(term.expert, c64(w.scaleRows)),
                                div(term.row, c64(w.blockRows)));
+          Value block = pairs ? add(c64(term.kOffset / w.blockCols), lane)
+                              : div(column, c64(w.blockCols));
           scaleAt.push_back(gep(w.scales, b.getF32Type(),
-                                add(mul(scaleRow, c64(w.scaleCols)),
-                                    div(column, c64(w.blockCols)))));
+                                add(mul(scaleRow, c64(w.scaleCols)), block)));
         } else {
           scaleAt.push_back(Value());
         }
@@ -671,20 +722,25 @@ public:
       };
       Value to16 = sharedAt(lane16), to8 = sharedAt(lane8),
             to4 = sharedAt(lane4);
+      // The lanes that copy a pair's scales (all where it has 32).
+      Value copiesScale;
+      if (pairs && pairScales < kWarp)
+        copiesScale = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                            lane, c64(pairScales));
       auto copy = [&](int64_t iteration) {
         for (int64_t g = 0; g < perIteration; ++g) {
           int64_t group = iteration * perIteration + g;
-          int64_t span = kWarp * kVec;
           // Whether every lane's columns of the group are in the row;
           // where not, lanes past its end copy nothing (zero-filled).
           bool whole = (group + 1) * span <= cols;
           Value inRange = whole ? Value() : columnOf(iteration, g).first;
-          auto bytesOf = [&](int64_t size) {
-            return whole ? c32(size)
-                         : arith::SelectOp::create(b, loc, inRange, c32(size),
-                                                   c32(0))
-                               .getResult();
+          auto bytesIf = [&](Value ok, int64_t size) {
+            return whole
+                       ? c32(size)
+                       : arith::SelectOp::create(b, loc, ok, c32(size), c32(0))
+                             .getResult();
           };
+          auto bytesOf = [&](int64_t size) { return bytesIf(inRange, size); };
           // A lane past the end reads from its row's start.
           auto source = [&](Value base, Type element, int64_t elements,
                             int64_t &offset) {
@@ -700,13 +756,33 @@ public:
           };
           for (auto [t, term] : llvm::enumerate(terms)) {
             const WeightView &w = *term.w;
-            int64_t size = w.fp8 ? 8 : 16, offset;
+            int64_t size = w.fp8 && !pairs ? 8 : 16, offset;
             Value from =
                 source(rowAt[t], w.fp8 ? i8 : bf16Type, group * span, offset);
-            cpAsyncAt(w.fp8 ? to8 : to16, slot(iteration, g, t), from, offset,
-                      bytesOf(size), size);
+            cpAsyncAt(size == 16 ? to16 : to8, slot(iteration, g, t), from,
+                      offset, bytesOf(size), size);
             if (!w.fp8)
               continue;
+            if (pairs) {
+              // Lane j copies the pair's j-th scale where that block is in
+              // the row (else nothing, addressing the row's first scale).
+              int64_t scaleOffset = 0;
+              Value scaleFrom = scaleAt[t], ok;
+              if (whole) {
+                scaleOffset = group * pairScales * 4;
+              } else {
+                ok = arith::CmpIOp::create(
+                    b, loc, arith::CmpIPredicate::slt,
+                    add(mul(lane, c64(blockCols)), c64(group * span)), colsV);
+                scaleFrom = gep(scaleFrom, b.getF32Type(),
+                                arith::SelectOp::create(b, loc, ok,
+                                                        c64(group * pairScales),
+                                                        fsubI(c64(0), lane)));
+              }
+              cpAsyncAt(to4, slot(iteration, g, t) + kWarp * 16, scaleFrom,
+                        scaleOffset, bytesIf(ok, 4), 4, copiesScale);
+              continue;
+            }
             // The group's scale: `span / blockCols` scales on from the
             // first group's where blocks hold whole spans of columns.
             Value scaleFrom;
@@ -731,22 +807,44 @@ public:
       };
       // An iteration's groups with their activations requested (they come
       // from L2, beside the copies' DRAM reads), then its staged weights.
+      // A pair is two 8-column groups, in this lane's order of its halves.
       auto requestActivations = [&](int64_t iteration) {
         Iteration loaded(terms.size());
         for (int64_t g = 0; g < perIteration; ++g) {
           auto [inRange, safeK] = columnOf(iteration, g);
-          for (size_t t = 0; t < terms.size(); ++t) {
-            Loaded l;
-            l.inRange = inRange;
-            l.xs = safeK;
-            loaded[t].push_back(l);
-          }
+          SmallVector<Value, 2> columns{safeK};
+          if (pairs)
+            columns = {add(safeK, half), add(safeK, otherHalf)};
+          for (size_t t = 0; t < terms.size(); ++t)
+            for (auto [h, column] : llvm::enumerate(columns)) {
+              Loaded l;
+              l.inRange = inRange;
+              l.xs = column;
+              l.sharesNext = h + 1 < columns.size();
+              loaded[t].push_back(l);
+            }
         }
         loadActivations(loaded);
         return loaded;
       };
       auto readWeights = [&](int64_t iteration, Iteration &loaded) {
-        for (auto [t, term] : llvm::enumerate(terms))
+        for (auto [t, term] : llvm::enumerate(terms)) {
+          if (pairs) {
+            for (int64_t g = 0; g < perIteration; ++g) {
+              int64_t offset = slot(iteration, g, t);
+              Loaded &one = loaded[t][2 * g], &other = loaded[t][2 * g + 1];
+              one.ws = LLVM::LoadOp::create(b, loc, vecOf(i8),
+                                            at(offset, add(lane16, half)),
+                                            /*alignment=*/8);
+              other.ws = LLVM::LoadOp::create(
+                  b, loc, vecOf(i8), at(offset, add(lane16, otherHalf)),
+                  /*alignment=*/8);
+              one.scale = other.scale = LLVM::LoadOp::create(
+                  b, loc, b.getF32Type(), at(offset + kWarp * 16, laneScale),
+                  /*alignment=*/4);
+            }
+            continue;
+          }
           for (auto [g, l] : llvm::enumerate(loaded[t])) {
             int64_t offset = slot(iteration, g, t);
             if (term.w->fp8) {
@@ -761,6 +859,7 @@ public:
                                           /*alignment=*/16);
             }
           }
+        }
       };
       // A prologue's loads go beside the first stages' copies, its work
       // (the activations into shared memory) while they are in flight.
@@ -785,11 +884,19 @@ public:
         issueLoadsAbove();
         // Groups committed after this one may stay in flight.
         cpAsyncWait(std::min(i + ahead - 1, iterations - 1) - i);
+        // A pair's scales were copied by other lanes: every lane's copies
+        // of the stage have landed once the warp meets after its waits.
+        if (pairs)
+          syncWarp();
         readWeights(i, loaded);
         accs = accumulate(loaded, accs);
-        // The slot this iteration read, refilled once its values are used.
-        if (i + ahead < iterations)
+        // The slot this iteration read, refilled once its values are used
+        // (by every lane, for the scales other lanes read).
+        if (i + ahead < iterations) {
+          if (pairs)
+            syncWarp();
           copy(i + ahead);
+        }
       }
       return accs;
     }
@@ -922,17 +1029,31 @@ public:
               /*isVolatile=*/true);
   }
   /// cpAsync from `from` + `fromOffset` bytes to the shared address `to`
-  /// + `toOffset` (constants folded into the instruction's addresses).
+  /// + `toOffset` (constants folded into the instruction's addresses);
+  /// with `predicate` (i1), only where it holds (elsewhere nothing is
+  /// written).
   void cpAsyncAt(Value to, int64_t toOffset, Value from, int64_t fromOffset,
-                 Value bytes, int64_t size) {
+                 Value bytes, int64_t size, Value predicate = {}) {
     Value global = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), from);
-    std::string text =
-        std::string("{ .reg .u64 g; cvta.to.global.u64 g, $1; cp.async.") +
-        (size == 16 ? "cg" : "ca") + ".shared.global [$0+" +
-        std::to_string(toOffset) + "], [g+" + std::to_string(fromOffset) +
-        "], " + std::to_string(size) + ", $2; }";
-    inlineAsm(Type(), ValueRange{to, global, bytes}, text, "l,l,r,~{memory}",
-              /*isVolatile=*/true);
+    std::string copy = std::string("cp.async.") + (size == 16 ? "cg" : "ca") +
+                       ".shared.global [$0+" + std::to_string(toOffset) +
+                       "], [g+" + std::to_string(fromOffset) + "], " +
+                       std::to_string(size) + ", $2;";
+    if (!predicate) {
+      inlineAsm(Type(), ValueRange{to, global, bytes},
+                "{ .reg .u64 g; cvta.to.global.u64 g, $1; " + copy + " }",
+                "l,l,r,~{memory}", /*isVolatile=*/true);
+      return;
+    }
+    inlineAsm(Type(), ValueRange{to, global, bytes, predicate},
+              "{ .reg .u64 g; cvta.to.global.u64 g, $1; @$3 " + copy + " }",
+              "l,l,r,b,~{memory}", /*isVolatile=*/true);
+  }
+  /// bar.warp.sync over the whole warp: orders its lanes' shared memory
+  /// accesses before it with those after it (a lane reading what another
+  /// lane's awaited cp.async wrote, or refilling what another lane read).
+  void syncWarp() {
+    inlineAsm(Type(), ValueRange{}, "bar.warp.sync -1;", "~{memory}", true);
   }
   /// Closes the group of the copies issued since the last commit.
   void cpAsyncCommit() {

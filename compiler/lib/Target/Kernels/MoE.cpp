@@ -567,9 +567,9 @@ private:
           int64_t warps = config.getBlock() / Emitter::kWarp;
           int64_t warpBytes =
               (config.getDynamicSharedBytes() - layout->inputBytes) / warps;
-          WarpStageLayout l =
-              warpStageLayout(inner, layout->bf16Terms, layout->fp8Terms,
-                              kWarpAsyncLoadsInFlight, warpBytes);
+          WarpStageLayout l = warpStageLayout(
+              inner, layout->bf16Terms, layout->fp8Terms,
+              kWarpAsyncLoadsInFlight, warpBytes, layout->fp8BlockCols);
           Value warpInBlock = e.div(e.rem(i, e.c64(config.getBlock())), warp);
           Type sharedPtr = LLVM::LLVMPointerType::get(e.b.getContext(), 3);
           LLVM::GlobalOp dynamic = dynamicSharedArray();
@@ -579,8 +579,12 @@ private:
                                   ArrayRef<LLVM::GEPArg>{e.add(
                                       e.c64(layout->inputBytes),
                                       e.mul(warpInBlock, e.c64(warpBytes)))});
-          Emitter::WeightStage stage{base, l.stages, l.iterationBytes,
-                                     l.groupsPerIteration};
+          Emitter::WeightStage stage{base,
+                                     l.stages,
+                                     l.iterationBytes,
+                                     l.groupsPerIteration,
+                                     l.laneColumns,
+                                     l.scaleBytes};
           Value row = genericPointer(dynamic);
           SmallVector<StagedSegment> input{
               {operand(0), e.mul(t, e.c64(topK * inner)), topK * inner}};

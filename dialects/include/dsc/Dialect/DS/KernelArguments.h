@@ -81,26 +81,36 @@ constexpr int64_t kMaxTopLogProbs = 64;
 constexpr int64_t kMaxLogProbsVocab = int64_t(1) << 24;
 
 /// How a `warp_async` product stages a warp's weights in shared memory:
-/// its rows of `cols` columns are read in 8-column groups (lane l takes
-/// columns g * 256 + 8 l), `groupsPerIteration` groups of every term per
-/// iteration, and each iteration's groups take `iterationBytes` of the
-/// warp's shared memory (per lane and term, 16 bytes of bf16 weights or 8
-/// of e4m3 with their 4-byte block scale). `stages` iterations are in
-/// flight at once; `warpBytes` is their shared memory.
-/// The activation groups a `warp_async` lane loads per iteration (into
-/// registers, beside its staged weights).
+/// its rows of `cols` columns are read in groups of `laneColumns` columns
+/// a lane (lane l takes columns g * 32 * laneColumns + laneColumns * l),
+/// `groupsPerIteration` groups of every term per iteration, and each
+/// iteration's groups take `iterationBytes` of the warp's shared memory.
+/// 8 columns a lane: per lane and term, 16 bytes of bf16 weights or 8 of
+/// e4m3 with their 4-byte block scale. 16 (kWarpAsyncFp8PairColumns, e4m3
+/// rows only: a lane's weights one 16-byte copy, which bypasses L1): per
+/// term, 32 lanes' 16 bytes, then the group's block scales once each
+/// (`scaleBytes`, 16-byte aligned). `stages` iterations are in flight at
+/// once; `warpBytes` is their shared memory.
+/// The activation groups of 8 columns a `warp_async` lane reads per
+/// iteration.
 constexpr int64_t kWarpAsyncLoadsInFlight = 8;
+constexpr int64_t kWarpAsyncFp8PairColumns = 16;
 struct WarpStageLayout {
-  int64_t groupsPerIteration = 0, iterations = 0, iterationBytes = 0,
-          stages = 0, warpBytes = 0;
+  int64_t laneColumns = 8, groupsPerIteration = 0, iterations = 0,
+          iterationBytes = 0, stages = 0, warpBytes = 0, scaleBytes = 0;
 };
 /// The layout of `bf16Terms` bf16 and `fp8Terms` fp8 rows of `cols`
-/// columns, `loadsInFlight` activation groups a lane loads per iteration,
+/// columns, `loadsInFlight` activation groups a lane reads per iteration,
 /// as many stages as `maxWarpBytes` holds (at least one; at most the
-/// iterations).
+/// iterations). 16 columns a lane where every row is fp8, 16 | cols, the
+/// rows' common block width `fp8BlockCols` (0: none) is a multiple of 16
+/// that divides a warp's 512 columns (a lane's 16 columns lie in one block;
+/// a group's blocks start at its first column, the terms starting at
+/// multiples of the block width), unless that leaves one stage where 8
+/// columns a lane would have two or more.
 WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
                                 int64_t fp8Terms, int64_t loadsInFlight,
-                                int64_t maxWarpBytes);
+                                int64_t maxWarpBytes, int64_t fp8BlockCols = 0);
 
 /// The rows a fused `ds.moe_expert_down` warp reads in one pass: its top-k
 /// routed rows, plus the shared expert's row as segments of the routed
@@ -109,6 +119,9 @@ WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
 /// 8-column groups.
 struct MoEDownTerms {
   int64_t cols = 0, bf16Terms = 0, fp8Terms = 0, sharedSegments = 0;
+  /// The fp8 rows' scale block width where they all have the same (else
+  /// 0), for warpStageLayout.
+  int64_t fp8BlockCols = 0;
   /// The activations those rows are dotted with, one token's: its top-k
   /// routed rows then the shared expert's input row where it is read in
   /// segments (bf16 bytes; what a `warp_async` block stages in shared
