@@ -14,7 +14,8 @@ served on a free port:
    others' decode steps);
 3. streaming (server-sent events) gives the same tokens, then a usage
    chunk and "data: [DONE]";
-4. logprobs=3 gives the command line's --logprobs 3 values;
+4. logprobs=3 gives the command line's --logprobs 3 values, greedy and at
+   temperature 0.7 with a seed (the same draws);
 5. a stop string cuts the text where it first occurs (finish_reason stop),
    a text prompt is encoded with BOS, n=2 gives two choices, the same seed
    the same sampled tokens;
@@ -220,6 +221,19 @@ def main():
                   all(abs(max(t.values()) - b["top"][0][1]) < 1e-6
                       for t, b in zip(lp["top_logprobs"], ref)),
                   "logprobs: the top alternatives")
+            # Sampled at temperature 0.7: the same draws (seed 11, the first
+            # choice's stream 0 is the command line's first prompt) and the
+            # same log_softmax(logits / 0.7), which logprobs.py checks
+            # against NumPy for the command line.
+            hot = json.loads(run([exe, "--prompt-ids", " ".join(map(str, PROMPTS[2])),
+                                  "-n", str(STEPS), "--ignore-eos", "--json", "--logprobs", "3",
+                                  "--temperature", "0.7", "--seed", "11"]))["sequences"][0]
+            got = server.complete({"prompt": PROMPTS[2], "max_tokens": STEPS, "temperature": 0.7,
+                                   "seed": 11, "ignore_eos": True, "logprobs": 3})["choices"][0]
+            check(got["token_ids"] == hot["tokens"] and
+                  all(abs(a - b["logprob"]) < 1e-6
+                      for a, b in zip(got["logprobs"]["token_logprobs"], hot["logprobs"])),
+                  "logprobs at temperature 0.7: the command line's tokens and values")
 
             # Text, stop strings, n, seeds.
             text = greedy("The sky is", {"max_tokens": 12})["choices"][0]
