@@ -123,6 +123,13 @@ TileMmaLayout tileMmaLayoutWithin(int64_t cols, bool fp8, int64_t terms,
   return {};
 }
 
+bool fp8PairColumns(int64_t cols, int64_t bf16Terms, int64_t fp8BlockCols) {
+  constexpr int64_t kPairSpan = 32 * kWarpAsyncFp8PairColumns;
+  return bf16Terms == 0 && cols % kWarpAsyncFp8PairColumns == 0 &&
+         fp8BlockCols > 0 && fp8BlockCols % kWarpAsyncFp8PairColumns == 0 &&
+         kPairSpan % fp8BlockCols == 0;
+}
+
 WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
                                 int64_t fp8Terms, int64_t loadsInFlight,
                                 int64_t maxWarpBytes, int64_t fp8BlockCols) {
@@ -135,10 +142,7 @@ WarpStageLayout warpStageLayout(int64_t cols, int64_t bf16Terms,
   // which may bypass L1 (cp.async.cg; the 4- and 8-byte copies are .ca
   // only), and the group's scales copied once each.
   int64_t pairSpan = kLanes * kWarpAsyncFp8PairColumns;
-  bool pairs = bf16Terms == 0 && cols % kWarpAsyncFp8PairColumns == 0 &&
-               fp8BlockCols > 0 &&
-               fp8BlockCols % kWarpAsyncFp8PairColumns == 0 &&
-               pairSpan % fp8BlockCols == 0;
+  bool pairs = fp8PairColumns(cols, bf16Terms, fp8BlockCols);
   if (pairs) {
     l.laneColumns = kWarpAsyncFp8PairColumns;
     l.scaleBytes = (pairSpan / fp8BlockCols * 4 + 15) / 16 * 16;

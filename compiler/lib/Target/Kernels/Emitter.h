@@ -476,7 +476,6 @@ public:
                               const WeightStage *stage = nullptr) {
     constexpr int64_t kVec = 8;
     int64_t cols = length ? length : terms.front().w->cols;
-    int64_t groups = (cols + kWarp * kVec - 1) / (kWarp * kVec);
     // A prologue's barrier keeps the first iteration's weights in registers
     // until the block meets (ptxas cannot sink them below it): half as many
     // 16-byte (bf16) loads keep the registers near those of the kernel
@@ -485,13 +484,34 @@ public:
         llvm::all_of(terms, [](const DotTerm &term) { return term.w->fp8; });
     if (prologue && !fp8Terms && !stage)
       loadsInFlight = std::max<int64_t>(loadsInFlight / 2, 1);
+    // 16 columns a lane in registers (`wide`; the `warp` strategy's fp8
+    // products, as a staged pass's pairs: ds::fp8PairColumns): a lane's
+    // weights one 16-byte load a term, its block scale one load for the
+    // 16, its activations two 16-byte loads, and half as many groups an
+    // iteration (the same bytes in flight). Not with norms or a prologue
+    // (their activations are read 8 columns at a time), nor where halving
+    // would leave less than one group a term, nor on the host (Table).
+    int64_t termCount = static_cast<int64_t>(terms.size());
+    int64_t firstBlockCols = terms.front().w->blockCols;
+    bool wide = !stage && !prologue && fp8Terms &&
+                fp8Decode != FP8Decode::Table &&
+                loadsInFlight >= 2 * termCount &&
+                llvm::all_of(terms,
+                             [&](const DotTerm &term) {
+                               return !term.norm &&
+                                      term.w->blockCols == firstBlockCols &&
+                                      term.kOffset % firstBlockCols == 0;
+                             }) &&
+                fp8PairColumns(cols, /*bf16Terms=*/0, firstBlockCols);
+    int64_t laneColumns = wide ? kWarpAsyncFp8PairColumns : kVec;
+    int64_t groups = (cols + kWarp * laneColumns - 1) / (kWarp * laneColumns);
     int64_t perIteration = std::clamp<int64_t>(
-        loadsInFlight / static_cast<int64_t>(terms.size()), 1, groups);
+        loadsInFlight / (termCount * (laneColumns / kVec)), 1, groups);
     int64_t iterations = (groups + perIteration - 1) / perIteration;
     perIteration = (groups + iterations - 1) / iterations;
     Type bf16Type = b.getBF16Type(), i8 = b.getI8Type();
     auto vecOf = [&](Type t) { return VectorType::get({kVec}, t); };
-    Value colsV = c64(cols), lastGroup = c64(cols - kVec);
+    Value colsV = c64(cols), lastGroup = c64(cols - laneColumns);
     // Each norm's inv, keyed by the norm: given, or from a pass over the
     // row before the loop.
     llvm::SmallDenseMap<const RowNorm *, Value> invs;
@@ -505,7 +525,7 @@ public:
       Value xs, ws, scale, inRange, gs;
       bool xsLater = false; // xs holds the column; loaded in accumulate
       // The next group is the rest of this one's 16 columns (a staged
-      // pair): its part continues this one's, scaled once.
+      // pair, or `wide`): its part continues this one's, scaled once.
       bool sharesNext = false;
     };
     using Iteration = std::vector<std::vector<Loaded>>;
@@ -513,10 +533,13 @@ public:
     auto loadWeights = [&](Value start) {
       Iteration loaded(terms.size());
       for (int64_t g = 0; g < perIteration; ++g) {
-        Value k = add(start, c64(kWarp * kVec * g));
+        Value k = add(start, c64(kWarp * laneColumns * g));
         Value inRange =
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, colsV);
         Value safeK = arith::SelectOp::create(b, loc, inRange, k, lastGroup);
+        // `wide`: the second half's column (the terms share it, and so
+        // their activation loads).
+        Value rest = wide ? add(safeK, c64(kVec)) : Value();
         for (auto [t, term] : llvm::enumerate(terms)) {
           const WeightView &w = *term.w;
           Value row = add(mul(term.expert, c64(w.rows)), term.row);
@@ -526,6 +549,28 @@ public:
           l.inRange = inRange;
           // The activations' column, for loadActivations.
           l.xs = safeK;
+          if (wide) {
+            // One 16-byte load, read as two 8-column halves that share
+            // the block scale.
+            Value bytes = LLVM::LoadOp::create(
+                b, loc, VectorType::get({2 * kVec}, i8), gep(w.data, i8, at),
+                /*alignment=*/16);
+            Value scaleRow = add(mul(term.expert, c64(w.scaleRows)),
+                                 div(term.row, c64(w.blockRows)));
+            l.scale = load(w.scales, b.getF32Type(),
+                           add(mul(scaleRow, c64(w.scaleCols)),
+                               div(column, c64(w.blockCols))));
+            for (int64_t h = 0; h < 2; ++h) {
+              SmallVector<int32_t, kVec> half;
+              for (int64_t j = 0; j < kVec; ++j)
+                half.push_back(static_cast<int32_t>(h * kVec + j));
+              l.ws = LLVM::ShuffleVectorOp::create(b, loc, bytes, bytes, half);
+              l.xs = h ? rest : safeK;
+              l.sharesNext = h == 0;
+              loaded[t].push_back(l);
+            }
+            continue;
+          }
           if (w.fp8) {
             l.ws = LLVM::LoadOp::create(b, loc, vecOf(i8), gep(w.data, i8, at),
                                         /*alignment=*/8);
@@ -615,8 +660,8 @@ public:
       }
       return next;
     };
-    Value first = mul(lane, c64(kVec)),
-          stride = c64(kWarp * kVec * perIteration);
+    Value first = mul(lane, c64(laneColumns)),
+          stride = c64(kWarp * laneColumns * perIteration);
     SmallVector<Value> init(terms.size(), f32(0.0));
     if (stage) {
       assert(invs.empty() && "a staged pass reads plain activations");

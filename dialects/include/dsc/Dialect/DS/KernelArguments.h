@@ -95,6 +95,15 @@ constexpr int64_t kMaxLogProbsVocab = int64_t(1) << 24;
 /// iteration.
 constexpr int64_t kWarpAsyncLoadsInFlight = 8;
 constexpr int64_t kWarpAsyncFp8PairColumns = 16;
+/// Whether a warp's rows of `cols` columns may be read 16 columns a lane
+/// (kWarpAsyncFp8PairColumns; lane l takes columns g * 512 + 16 l): every
+/// row fp8 (`bf16Terms` 0), 16 | cols, and the rows' common block width
+/// `fp8BlockCols` (0: none) a multiple of 16 that divides a warp's 512
+/// columns, so a lane's 16 columns lie in one block and a group's blocks
+/// start at its first column (the terms starting at multiples of the block
+/// width). Both dotLanes paths (staged by warpStageLayout, and the
+/// registers of the `warp` strategy) use it.
+bool fp8PairColumns(int64_t cols, int64_t bf16Terms, int64_t fp8BlockCols);
 struct WarpStageLayout {
   int64_t laneColumns = 8, groupsPerIteration = 0, iterations = 0,
           iterationBytes = 0, stages = 0, warpBytes = 0, scaleBytes = 0;
