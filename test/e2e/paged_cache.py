@@ -82,16 +82,36 @@ def main():
         # the tokens of the default pool (greedy; the tiny model's top logits
         # are far apart, so recomputing a prefix by prefill instead of decode
         # does not change the choice).
-        def tokens(extra):
-            cmd = [exe, "-n", "6"] + extra
+        # Every position's logits row is dumped once, from its first
+        # computation (a preempted sequence's recomputed rows are not
+        # reported again): as many rows as the default pool's, the same up
+        # to the preemption; after it the cache holds the prefill's
+        # recomputation, whose sums differ from the decode steps' in the
+        # last bits, so those rows agree to a bf16 step of their range.
+        def tokens(extra, dump):
+            cmd = [exe, "-n", "6", "--dump-logits", dump] + extra
             for prompt in PROMPTS:
                 cmd += ["--prompt-ids", prompt]
-            return run(cmd)
-        roomy, tight = tokens([]), tokens(["--cache-pages", "12"])
+            return run(cmd), np.load(dump)
+        roomy, roomy_rows = tokens([], os.path.join(work, "roomy.npy"))
+        tight, tight_rows = tokens(["--cache-pages", "12"], os.path.join(work, "tight.npy"))
         if roomy != tight:
             failures.append(f"a pool of 12 pages: {tight!r}, not {roomy!r}")
+        elif (roomy_rows.shape != tight_rows.shape or
+              not np.array_equal(np.isnan(roomy_rows), np.isnan(tight_rows))):
+            failures.append(f"a pool of 12 pages: logits rows {tight_rows.shape} "
+                            f"{np.isnan(tight_rows).sum()} NaN, not the default pool's "
+                            f"{roomy_rows.shape} {np.isnan(roomy_rows).sum()} NaN")
         else:
-            print("ok: a pool of 12 pages (15 needed at once) gives the same tokens")
+            diff = np.nan_to_num(np.abs(roomy_rows - tight_rows)).max(axis=2)
+            spread = np.nan_to_num(np.ptp(np.nan_to_num(roomy_rows), axis=2))
+            changed = int((diff > 0).sum())
+            if (diff > 0.02 * spread + 1e-6).any() or changed > 4:
+                failures.append(f"a pool of 12 pages: {changed} logits rows differ, at most "
+                                f"{diff.max():.3g}")
+            else:
+                print("ok: a pool of 12 pages (15 needed at once) gives the same tokens and "
+                      f"the same logits rows, {changed} after a preemption within a bf16 step")
         # A prompt that does not fit the whole pool is an error that says so.
         cmd = [exe, "--cache-pages", "4", "-n", "6"]
         for prompt in PROMPTS:

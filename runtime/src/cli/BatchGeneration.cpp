@@ -95,7 +95,11 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
       std::unique_lock<std::mutex> lock(mutex);
       done.wait(lock, [&] { return finished == seqs.size(); });
     }
+    // The last loop adds its time after its tokens are delivered.
+    engine.stop();
     const engine::EngineMetrics &m = engine.metrics();
+    // Prompt positions computed: recomputed ones after a preemption too.
+    result.prefillTokens = static_cast<int64_t>(m.prefilledTokens.load());
     result.prefillSeconds = 1e-9 * static_cast<double>(m.prefillNanoseconds);
     result.decodeTokens = static_cast<int64_t>(m.decodedTokens.load());
     result.decodeSteps = static_cast<int64_t>(m.decodeSteps.load());
@@ -105,8 +109,6 @@ BatchResult generateBatch(const Options &o, dsrt::Session &session,
     fail(refused);
   if (!error.empty())
     fail(error);
-  for (const Sequence &s : seqs)
-    result.prefillTokens += static_cast<int64_t>(s.prompt.size());
   result.sequences = std::move(seqs);
   return result;
 }

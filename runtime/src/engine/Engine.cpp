@@ -58,13 +58,23 @@ Engine::Engine(Session &session, const Program &program,
   thread_ = std::thread([this] { loop(); });
 }
 
-Engine::~Engine() {
+Engine::~Engine() { stop(); }
+
+void Engine::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void Engine::reportLogits(Running &r, int64_t position, const float *row) {
+  if (!r.request->onLogits || position < r.logitsSent)
+    return;
+  r.request->onLogits(position, row);
+  r.logitsSent = position + 1;
 }
 
 std::string Engine::check(const GenerationRequest &r) const {
@@ -113,6 +123,11 @@ Engine::submit(const std::vector<std::shared_ptr<GenerationRequest>> &requests,
   for (const auto &r : requests)
     if (std::string error = check(*r); !error.empty())
       return error;
+  if (requests.size() > options_.maxWaiting)
+    return std::to_string(requests.size()) +
+           " sequences in one request, more than may wait (serve "
+           "--max-waiting " +
+           std::to_string(options_.maxWaiting) + ")";
   auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -127,8 +142,9 @@ Engine::submit(const std::vector<std::shared_ptr<GenerationRequest>> &requests,
       r->submitted = now;
       queue_.push_back(r);
     }
+    metrics_.waiting =
+        static_cast<int64_t>(queue_.size()) + preemptedCount_.load();
   }
-  metrics_.waiting += static_cast<int64_t>(requests.size());
   metrics_.requests += requests.size();
   wake_.notify_one();
   return "";
@@ -147,6 +163,7 @@ void Engine::publish() {
   metrics_.cachePagesInUse = usage.inUse;
   metrics_.cachePagesCached = usage.cached;
   metrics_.running = static_cast<int64_t>(running_.size() + prefilling_.size());
+  preemptedCount_ = static_cast<int64_t>(preempted_.size());
   std::lock_guard<std::mutex> lock(mutex_);
   metrics_.waiting = static_cast<int64_t>(queue_.size() + preempted_.size());
 }
@@ -407,7 +424,8 @@ void Engine::prefillStep() {
         part.row = addRow(r, last);
       for (size_t f = 0; f < prefilling_.size(); ++f)
         if (prefilling_[f].leader == r.id) {
-          if (static_cast<int64_t>(c.rows.size()) < capacity)
+          // (Later prompts in the chunk add at most a row a token.)
+          if (static_cast<int64_t>(c.rows.size()) < capacity - (budget - count))
             followers.emplace_back(f, addRow(prefilling_[f], last));
           else
             prefilling_[f].leader = 0; // no row left: it prefills itself
@@ -443,9 +461,9 @@ void Engine::prefillStep() {
     if (q.onLogits)
       for (int64_t k = 0; k < part.count; ++k)
         if (!complete || k + 1 < part.count || q.maxTokens <= 0)
-          q.onLogits(first + k,
-                     result.value().logits +
-                         (part.firstRow + static_cast<size_t>(k)) * vocab_);
+          reportLogits(r, first + k,
+                       result.value().logits +
+                           (part.firstRow + static_cast<size_t>(k)) * vocab_);
     if (!complete)
       continue;
     if (options_.prefixSharing)
@@ -455,7 +473,8 @@ void Engine::prefillStep() {
       continue;
     }
     if (q.onLogits)
-      q.onLogits(r.prefilled - 1, result.value().logits + part.row * vocab_);
+      reportLogits(r, r.prefilled - 1,
+                   result.value().logits + part.row * vocab_);
     r.state = deliver(r, result.value(), part.row) ? Running::State::Decoding
                                                    : Running::State::Ended;
   }
@@ -524,8 +543,8 @@ void Engine::decodeStep() {
       finish(r, "error", result.error());
     } else {
       if (r.request->onLogits)
-        r.request->onLogits(r.contextSize() - 1,
-                            result.value().logits + j * vocab_);
+        reportLogits(r, r.contextSize() - 1,
+                     result.value().logits + j * vocab_);
       keep = deliver(r, result.value(), j);
     }
     if (keep) {
@@ -557,8 +576,8 @@ void Engine::dropCancelled() {
         std::stable_partition(sequences.begin(), sequences.end(),
                               [&](const Running &r) { return !cancelled(r); });
     for (auto it = end; it != sequences.end(); ++it) {
+      release(*it); // in its state: a prompt indexes what it prefilled
       it->state = Running::State::Ended;
-      release(*it);
     }
     sequences.erase(end, sequences.end());
   };

@@ -183,6 +183,10 @@ public:
          bool *busy = nullptr);
 
   const EngineMetrics &metrics() const { return metrics_; }
+  /// Ends the engine thread once its current loop is done (what is still
+  /// queued is not run); the metrics are final afterwards. The destructor
+  /// calls it.
+  void stop();
   /// Sequences that run at once (the cache's slots).
   int64_t slots() const { return slots_; }
 
@@ -197,6 +201,9 @@ private:
     /// no prefill of its own and maps that one's pages when it ends.
     uint64_t leader = 0;
     bool failed = false; // ended by an error: its pages are not indexed
+    /// With onLogits: positions [0, logitsSent) were reported (a
+    /// preempted sequence's recomputed ones are not reported again).
+    int64_t logitsSent = 0;
     enum class State { Prefilling, Decoding, Ended } state = State::Prefilling;
     std::chrono::steady_clock::time_point lastToken;
 
@@ -253,6 +260,9 @@ private:
   /// Gives `r`'s slot back: its full pages indexed (what it wrote), then
   /// released.
   void release(Running &r);
+  /// Hands position `position`'s logits row to `r`'s onLogits unless it
+  /// was reported before.
+  void reportLogits(Running &r, int64_t position, const float *row);
 
   Session &session_;
   const Program &program_;
@@ -264,8 +274,9 @@ private:
 
   // The engine thread's own.
   std::vector<Running> running_;
-  std::deque<Running> prefilling_; // admitted, oldest first
-  std::deque<Running> preempted_;  // waiting again, before the queue
+  std::deque<Running> prefilling_;         // admitted, oldest first
+  std::deque<Running> preempted_;          // waiting again, before the queue
+  std::atomic<int64_t> preemptedCount_{0}; // preempted_.size(), for submit()
   std::vector<int32_t> freeSlots_;
   uint64_t nextId_ = 1;
 

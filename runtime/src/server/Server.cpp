@@ -275,16 +275,24 @@ public:
       }
     } cancelRest{choices_};
     size_t pending = pending_;
+    // The client may go while its request waits (for a slot, for its
+    // prompt) or runs: look every 250 ms, whether events come or not.
+    const auto every = std::chrono::milliseconds(250);
+    auto looked = std::chrono::steady_clock::now();
+    auto look = [&] {
+      looked = std::chrono::steady_clock::now();
+      if (clientGone && clientGone())
+        throw ClientGone{};
+    };
     while (pending > 0) {
       std::pair<size_t, TokenEvent> ev;
       {
         std::unique_lock<std::mutex> lock(ch->mutex);
-        // While it waits (for a slot, for its prompt), the client may go:
-        // look every 250 ms.
-        while (!ch->ready.wait_for(lock, std::chrono::milliseconds(250),
+        while (!ch->ready.wait_for(lock, every,
                                    [&] { return !ch->events.empty(); }))
-          if (clientGone && clientGone())
-            throw ClientGone{};
+          look();
+        if (std::chrono::steady_clock::now() - looked > every)
+          look();
         ev = std::move(ch->events.front());
         ch->events.pop_front();
       }
@@ -607,7 +615,9 @@ bool readRequest(tcp::socket &socket, beast::flat_buffer &buffer,
 
 /// Whether the peer has closed the connection (or it failed): what it sent
 /// ends there. Bytes waiting to be read (a pipelined request) are not a
-/// close.
+/// close. A client that only shuts its sending side after its request
+/// (`shutdown(SHUT_WR)`) cannot be told from one that left, and is taken
+/// as gone, as nginx takes it.
 bool peerClosed(tcp::socket &socket) {
   char byte;
   ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -620,7 +630,11 @@ bool peerClosed(tcp::socket &socket) {
 /// instead of blocking its connection's thread (and, streaming, a slot).
 bool writable(tcp::socket &socket, int timeoutMs) {
   pollfd ready{socket.native_handle(), POLLOUT, 0};
-  return ::poll(&ready, 1, timeoutMs) > 0 && (ready.revents & POLLOUT);
+  int n;
+  do
+    n = ::poll(&ready, 1, timeoutMs);
+  while (n < 0 && errno == EINTR);
+  return n > 0 && (ready.revents & POLLOUT);
 }
 
 /// Answers a connection over the --max-connections limit: 503, then close.
