@@ -124,10 +124,7 @@ std::vector<WeightSpec> listWeights(const ModelConfig &c, bool includeMTP) {
   return out;
 }
 
-/// Bytes of one weight when linears are stored as fp8 with f32 block scales
-/// (`fp8`) or everything as bf16; f32 tensors stay f32.
-static int64_t weightBytes(const WeightSpec &w, const ModelConfig &c,
-                           bool fp8) {
+int64_t weightBytes(const WeightSpec &w, const ModelConfig &c, bool fp8) {
   if (w.role == WeightRole::CorrectionBias)
     return 4 * w.numElements();
   if (!fp8 || w.role != WeightRole::Linear)

@@ -16,6 +16,7 @@
 #include "dsc/Frontend/ModelConfig.h"
 #include "dsc/Frontend/ModelImporter.h"
 #include "dsc/Frontend/ModelWeights.h"
+#include "dsc/Frontend/ParallelPlan.h"
 #include "dsc/Target/CudaKernels.h"
 #include "dsc/Target/Executable.h"
 #include "dsc/Target/TargetDescription.h"
@@ -59,6 +60,18 @@ cl::opt<std::string> infoPath(cl::Positional, cl::Required,
                               cl::sub(infoCommand));
 cl::opt<bool> infoJson("json", cl::desc("Print the summary as JSON"),
                        cl::sub(infoCommand));
+cl::opt<int64_t> infoGpus(
+    "gpus",
+    cl::desc("Also plan the model over N GPUs: weights and cache per GPU, "
+             "the batch-1 floor on the busiest GPU and the collectives per "
+             "token, with tensor- and data-parallel attention (experts "
+             "spread over all N), and the layout to use"),
+    cl::value_desc("N"), cl::init(0), cl::sub(infoCommand));
+cl::opt<std::string> infoDevice(
+    "device",
+    cl::desc("With --gpus: the GPU model (h200, h100, a100, l40s; default "
+             "h200)"),
+    cl::value_desc("name"), cl::init("h200"), cl::sub(infoCommand));
 
 cl::opt<std::string> quantizeName(
     "quantize",
@@ -329,6 +342,66 @@ std::string byteSize(int64_t n) {
   return formatv(unit ? "{0:F2} {1}" : "{0:F0} {1}", value, units[unit]).str();
 }
 
+/// `dsc info --gpus N`: both attention layouts over N GPUs of `device`,
+/// whether each fits its memory, and the smallest GPU count where one that
+/// does not would.
+struct LayoutReport {
+  dsc::ParallelPlan plan;
+  std::string error; // the layout cannot be built at this count
+  bool fits = false;
+  int64_t freeBytes = 0; // memory beside the weights
+  int64_t fitsFrom = 0;  // the fewest GPUs it fits (0: none up to 4096)
+};
+
+std::vector<LayoutReport> planLayouts(const dsc::ModelConfig &c,
+                                      const dsc::DeviceProfile &device) {
+  bool fp8 = c.fp8.has_value();
+  std::vector<LayoutReport> out;
+  for (dsc::AttentionLayout layout : {dsc::AttentionLayout::TensorParallel,
+                                      dsc::AttentionLayout::DataParallel}) {
+    LayoutReport r;
+    r.error = dsc::planParallel(c, infoGpus, layout, fp8, r.plan);
+    r.freeBytes = device.memoryBytes - r.plan.weightBytes();
+    r.fits = r.error.empty() && r.freeBytes > 0;
+    for (int64_t n = 1; n <= 4096 && !r.fitsFrom; ++n) {
+      dsc::ParallelPlan p;
+      if (dsc::planParallel(c, n, layout, fp8, p).empty() &&
+          p.weightBytes() < device.memoryBytes)
+        r.fitsFrom = n;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+/// What to use, in a sentence.
+std::string recommendation(const std::vector<LayoutReport> &layouts,
+                           const dsc::DeviceProfile &device) {
+  const LayoutReport &tp = layouts[0], &dp = layouts[1];
+  std::string gpus = std::to_string(infoGpus) + " " + device.name;
+  if (tp.fits && dp.fits)
+    return "tp attention for one user's latency (the busiest GPU reads "
+           "less per token); dp attention for throughput with many "
+           "sequences (its cache is not replicated)";
+  if (tp.fits)
+    return "tp attention (dp attention's replicated weights do not fit " +
+           gpus + ")";
+  if (dp.fits)
+    return "dp attention (tensor-parallel attention cannot split this "
+           "model's heads over " +
+           std::to_string(infoGpus) + " GPUs)";
+  int64_t from = tp.fitsFrom && dp.fitsFrom
+                     ? std::min(tp.fitsFrom, dp.fitsFrom)
+                     : std::max(tp.fitsFrom, dp.fitsFrom);
+  std::string where = from ? "; a layout fits from " + std::to_string(from) +
+                                 (from == 1 ? " GPU" : " GPUs")
+                           : std::string("; none up to 4096 GPUs");
+  if (!tp.error.empty() && !dp.error.empty())
+    return "neither layout can be built on " + std::to_string(infoGpus) +
+           " GPUs (" + dp.error + ")" + where;
+  return "neither layout fits " + gpus + where;
+}
+
 int runInfo() {
   LoadedModel model = loadModel(infoPath);
   const dsc::ModelConfig &c = model.config;
@@ -341,6 +414,25 @@ int runInfo() {
                 (c.fp8->quantizedAtLoad ? ", quantized at load from bf16" : "")
           : "bf16";
   bool quantized = c.fp8 && c.fp8->quantizedAtLoad;
+
+  // --gpus: the layouts over that many GPUs of --device.
+  std::optional<dsc::DeviceProfile> device;
+  std::vector<LayoutReport> layouts;
+  if (infoGpus.getNumOccurrences()) {
+    if (infoGpus < 1)
+      fail("--gpus must be at least 1");
+    std::string known;
+    device = dsc::lookupDeviceProfile(infoDevice, known);
+    if (!device)
+      fail("unknown --device '" + infoDevice + "' (known: " + known + ")");
+    layouts = planLayouts(c, *device);
+  } else if (infoDevice.getNumOccurrences()) {
+    fail("--device goes with --gpus N");
+  }
+  // Per-token seconds at the device's measured bandwidth.
+  auto floorSeconds = [&](double bytes) {
+    return bytes / device->memoryBandwidth;
+  };
 
   if (infoJson) {
     json::Object attention{{"num_heads", c.numHeads},
@@ -382,6 +474,40 @@ int runInfo() {
          c.fp8 ? s.fp8BytesPerToken : s.bf16BytesPerToken},
         {"kv_cache_bytes_per_token", s.kvCacheBytesPerToken},
         {"checkpoint_tensors", static_cast<int64_t>(model.numTensors)}};
+    if (device) {
+      json::Array plans;
+      for (const LayoutReport &r : layouts) {
+        const dsc::ParallelPlan &p = r.plan;
+        json::Object o{
+            {"attention", dsc::attentionLayoutName(p.attention)},
+            {"error",
+             r.error.empty() ? json::Value(nullptr) : json::Value(r.error)},
+            {"fits", r.fits},
+            {"fits_from_gpus", r.fitsFrom},
+            {"weight_bytes_per_gpu", p.weightBytes()},
+            {"routed_expert_bytes", p.routedExpertBytes},
+            {"attention_bytes", p.attentionBytes},
+            {"mlp_bytes", p.mlpBytes},
+            {"vocabulary_bytes", p.vocabularyBytes},
+            {"other_bytes", p.otherBytes},
+            {"experts_per_gpu", p.expertsPerGpu},
+            {"busiest_experts", p.busiestExperts},
+            {"busiest_bytes_per_token", p.bytesPerTokenBusiest},
+            {"floor_seconds_per_token", floorSeconds(p.bytesPerTokenBusiest)},
+            {"kv_bytes_per_position", p.kvBytesPerPosition},
+            {"free_bytes_per_gpu", r.freeBytes},
+            {"collectives_per_token", p.collectivesPerToken},
+            {"collective_bytes_per_token", p.collectiveBytesPerToken}};
+        plans.push_back(std::move(o));
+      }
+      out["parallel"] =
+          json::Object{{"gpus", static_cast<int64_t>(infoGpus)},
+                       {"device", device->name},
+                       {"memory_bytes", device->memoryBytes},
+                       {"memory_bandwidth", device->memoryBandwidth},
+                       {"layouts", std::move(plans)},
+                       {"recommendation", recommendation(layouts, *device)}};
+    }
     outs() << formatv("{0:2}", json::Value(std::move(out))) << "\n";
     return 0;
   }
@@ -444,6 +570,54 @@ int runInfo() {
                       << (quantized ? " (bf16)" : "") << "\n";
   else
     row("checkpoint") << "config only (no weights)\n";
+  if (!device)
+    return 0;
+  row("parallel") << infoGpus << " x " << device->name << " ("
+                  << byteSize(device->memoryBytes) << ", "
+                  << formatv("{0:F2}", device->memoryBandwidth / 1e12)
+                  << " TB/s each)";
+  if (layouts[1].error.empty() && c.hasMoE())
+    os << "; experts round-robin over all, " << layouts[1].plan.expertsPerGpu
+       << " a GPU per layer";
+  os << "\n";
+  for (const LayoutReport &r : layouts) {
+    const dsc::ParallelPlan &p = r.plan;
+    std::string name =
+        std::string("  ") + dsc::attentionLayoutName(p.attention) + " attn";
+    if (!r.error.empty()) {
+      row(name) << "cannot be built: " << r.error << "\n";
+      continue;
+    }
+    row(name) << "weights " << byteSize(p.weightBytes()) << " a GPU (experts "
+              << byteSize(p.routedExpertBytes) << ", attention "
+              << byteSize(p.attentionBytes) << ", mlp " << byteSize(p.mlpBytes)
+              << ", vocabulary " << byteSize(p.vocabularyBytes) << ", norms "
+              << byteSize(p.otherBytes) << ")";
+    if (r.fits)
+      os << "; " << byteSize(r.freeBytes)
+         << " left: " << r.freeBytes / p.kvBytesPerPosition
+         << " cached positions a GPU"
+         << (p.attention == dsc::AttentionLayout::TensorParallel
+                 ? " (replicated)"
+                 : " (its own sequences)")
+         << " before activations\n";
+    else
+      os << "; does not fit its " << byteSize(device->memoryBytes)
+         << (r.fitsFrom ? " (fits from " + std::to_string(r.fitsFrom) + " GPUs)"
+                        : std::string())
+         << "\n";
+    row("") << "batch 1: " << formatv("{0:F2}", p.busiestExperts)
+            << " of a token's experts on the busiest GPU, "
+            << byteSize(static_cast<int64_t>(p.bytesPerTokenBusiest))
+            << " read there per token: floor "
+            << formatv("{0:F3}", 1e3 * floorSeconds(p.bytesPerTokenBusiest))
+            << " ms before collectives; "
+            << formatv("{0:F0}", p.collectivesPerToken)
+            << " collectives per token carrying "
+            << byteSize(static_cast<int64_t>(p.collectiveBytesPerToken))
+            << "\n";
+  }
+  row("  use") << recommendation(layouts, *device) << "\n";
   return 0;
 }
 

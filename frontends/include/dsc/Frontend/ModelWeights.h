@@ -60,6 +60,10 @@ std::vector<WeightSpec> listWeights(const ModelConfig &config,
 /// The checkpoint prefix of layer `i`: "model.layers.<i>.".
 std::string layerPrefix(int64_t layer);
 
+/// Bytes of one weight when linears are stored as fp8 with f32 block scales
+/// (`fp8`) or everything as bf16; f32 tensors stay f32.
+int64_t weightBytes(const WeightSpec &w, const ModelConfig &config, bool fp8);
+
 /// Figures `dsc info` reports.
 struct ModelSummary {
   int64_t denseLayers = 0;
