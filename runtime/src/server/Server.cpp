@@ -29,6 +29,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <sstream>
 
 #include <cerrno>
 #include <poll.h>
@@ -637,6 +638,36 @@ bool writable(tcp::socket &socket, int timeoutMs) {
   return n > 0 && (ready.revents & POLLOUT);
 }
 
+/// Writes all of `buffers`: non-blocking sends, waiting at most `timeoutMs`
+/// (writable()) each time the socket's buffer is full. False when the
+/// client takes nothing for that long or the connection failed; the socket
+/// is blocking again either way (the reads are).
+template <class Buffers>
+bool writeAll(tcp::socket &socket, const Buffers &buffers, int timeoutMs) {
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  bool ok = !ec;
+  beast::buffers_suffix<Buffers> rest(buffers);
+  while (ok && beast::buffer_bytes(rest) > 0) {
+    size_t sent = socket.write_some(rest, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      ok = writable(socket, timeoutMs);
+    else if (ec)
+      ok = false;
+    else
+      rest.consume(sent);
+  }
+  socket.non_blocking(false, ec);
+  return ok;
+}
+
+/// A message's bytes on the wire.
+template <class Message> std::string wire(const Message &message) {
+  std::ostringstream out;
+  out << message;
+  return out.str();
+}
+
 /// Answers a connection over the --max-connections limit: 503, then close.
 void refuseConnection(tcp::socket socket, const std::string &message) {
   beast::error_code ec;
@@ -672,11 +703,8 @@ void serveConnection(tcp::socket socket, Service &s) {
       res.prepare_payload();
       if (status != http::status::ok)
         ++s.httpErrors;
-      if (!writable(socket, s.idleTimeoutMs)) {
+      if (!writeAll(socket, asio::buffer(wire(res)), s.idleTimeoutMs))
         ec = asio::error::timed_out;
-        return;
-      }
-      http::write(socket, res, ec);
     };
     auto replyJson = [&](http::status status, const json &j) {
       reply(status, dump(j), "application/json");
@@ -716,14 +744,14 @@ void serveConnection(tcp::socket socket, Service &s) {
           res.set(http::field::cache_control, "no-cache");
           res.chunked(true);
           res.keep_alive(req.keep_alive());
-          http::response_serializer<http::empty_body> sr{res};
-          http::write_header(socket, sr, ec);
+          if (!writeAll(socket, asio::buffer(wire(res.base())),
+                        s.idleTimeoutMs))
+            throw ClientGone{};
           auto event = [&](const std::string &data) {
             std::string text = "data: " + data + "\n\n";
-            if (!writable(socket, s.idleTimeoutMs))
-              throw ClientGone{};
-            asio::write(socket, http::make_chunk(asio::buffer(text)), ec);
-            if (ec) // the client has gone: its sequences are cancelled
+            // A client gone or taking nothing: its sequences are cancelled.
+            if (!writeAll(socket, http::make_chunk(asio::buffer(text)),
+                          s.idleTimeoutMs))
               throw ClientGone{};
           };
           try {
@@ -736,7 +764,8 @@ void serveConnection(tcp::socket socket, Service &s) {
             event(dump(errorBody(e.what(), "server_error")));
           }
           event("[DONE]");
-          asio::write(socket, http::make_chunk_last(), ec);
+          if (!writeAll(socket, http::make_chunk_last(), s.idleTimeoutMs))
+            break;
         }
       } catch (const ClientGone &) {
         break; // it stopped reading, or closed: its sequences are cancelled
