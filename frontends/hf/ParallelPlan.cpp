@@ -148,7 +148,7 @@ std::string planParallel(const ModelConfig &c, int64_t gpus,
                     static_cast<double>(moeLayers);
   }
   plan.bytesPerTokenBusiest = readPerToken;
-  plan.kvBytesPerPosition = 2 * c.numLayers * (c.kvLoraRank + c.qkRopeHeadDim);
+  plan.kvBytesPerPosition = summarize(c).kvCacheBytesPerToken;
 
   double hidden = 2.0 * static_cast<double>(c.hiddenSize);
   if (gpus == 1)
