@@ -66,6 +66,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   configure.gpu = options.gpu;
   configure.tensorCores = options.tensorCores;
   configure.tileMma = options.tileMma;
+  configure.rowGroup = options.rowGroup;
   pm.addPass(createDSConfigureKernels(configure));
   // Strategies made of two kernels become two ops (position-split decode
   // attention: partial states, then their combine), so that the plan below

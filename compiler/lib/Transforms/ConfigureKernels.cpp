@@ -89,6 +89,10 @@ constexpr int64_t kWarpAsyncFp8BlocksPerSM = 4;
 /// for the 6-layer cut, +4% at batch 1; thirteenth session) gain. Before
 /// the staging V3's lost 3-4%. Wider outputs are unmeasured and keep `warp`.
 constexpr int64_t kWarpAsyncMaxOutputsPerSM = 64;
+/// The most shared memory a `warp` product's row group may stage (its rows
+/// as bf16 and a fused norm's sums of squares): V2-Lite's 2,048-column rows
+/// take 4 a group, V3's 7,168-column ones 2.
+constexpr int64_t kRowGroupSharedBytes = 32 * 1024;
 /// Static shared memory a block may always have (48 KB on every CUDA chip).
 constexpr int64_t kStaticSharedBytes = 48 * 1024;
 /// position_split: the rows of its cache tile, and the shared memory the
@@ -100,9 +104,10 @@ class KernelConfigurator {
 public:
   KernelConfigurator(MLIRContext *context, const dsc::TargetDescription &target,
                      const dsc::DeviceProfile *device, bool tensorCores,
-                     bool tileMma)
+                     bool tileMma, int64_t rowGroup)
       : context(context), target(target), device(device),
-        tensorCores(tensorCores), tileMmaProducts(tileMma) {}
+        tensorCores(tensorCores), tileMmaProducts(tileMma), rowGroup(rowGroup) {
+  }
 
   /// The configuration of `op` in an entry point of kind `entry`, or null
   /// when `op` is not kernel-level.
@@ -140,7 +145,7 @@ public:
         .Case<LinearOp, GatedLinearOp, LMHeadOp>([&](Operation *product) {
           if (KernelConfigAttr tiled = tileMma(product, entry))
             return tiled;
-          return target.hasWarpShuffle ? warp() : generic();
+          return target.hasWarpShuffle ? warpProduct(product) : generic();
         })
         .Case([&](RMSNormOp norm) { return rmsNorm(norm); })
         // Reductions along a row: 32 lanes share it where warps exist.
@@ -177,6 +182,7 @@ private:
   const dsc::DeviceProfile *device;
   bool tensorCores;
   bool tileMmaProducts;
+  int64_t rowGroup;
 
   KernelConfigAttr generic() const {
     return KernelConfigAttr::getGeneric(context);
@@ -260,6 +266,41 @@ private:
   /// least 4, doubled (up to 16, at most one per iteration) while the
   /// blocks' warps would not give every SM 8; the staged rows as many as
   /// leave two blocks an SM's shared memory. Null where it does not apply.
+  /// A `warp` matrix product whose warps serve a feature of `row_group`
+  /// input rows each (MatrixProducts.cpp): the pass's row-group, halved
+  /// while the group's staged rows (bf16, and a fused norm's sums of
+  /// squares, an f32 per 8 columns) exceed kRowGroupSharedBytes; 1 where a
+  /// block of 4 warps cannot stage its rows (the features a multiple of
+  /// the block's warps, rows read in 16-byte groups, of whole 256-column
+  /// spans where a norm is folded in).
+  KernelConfigAttr warpProduct(Operation *op) const {
+    KernelConfigAttr plain = warp();
+    Type weight = op->getOperand(1).getType();
+    int64_t features = 0, cols = 0;
+    if (auto fp8 = dyn_cast<FP8BlockWeightType>(weight)) {
+      if (fp8.getBlockCols() % 8 != 0)
+        return plain;
+      features = fp8.getRows();
+      cols = fp8.getCols();
+    } else if (auto type = dyn_cast<RankedTensorType>(weight);
+               type && type.getRank() == 2 && type.hasStaticShape()) {
+      features = type.getDimSize(0);
+      cols = type.getDimSize(1);
+    }
+    int64_t warps = plain.getBlock() / kWarp;
+    bool norm = getInputNorm(op).has_value();
+    if (features == 0 || features % warps != 0 ||
+        cols % (norm ? kWarp * 8 : 8) != 0)
+      return plain;
+    int64_t rowBytes = cols * 2 + (norm ? cols / 2 : 0);
+    int64_t group = std::max<int64_t>(rowGroup, 1);
+    while (group > 1 && group * rowBytes > kRowGroupSharedBytes)
+      group /= 2;
+    return KernelConfigAttr::get(context, KernelStrategy::Warp,
+                                 plain.getBlock(), group,
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
   KernelConfigAttr tileMma(Operation *op, StringRef entry) const {
     if (!tileMmaProducts || entry != "decode" || !tensorCores ||
         !target.hasMmaSync || !device)
@@ -490,8 +531,9 @@ struct ConfigureKernelsPass
     }
 
     DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
-    KernelConfigurator configurator(
-        &getContext(), *isa, device ? &*device : nullptr, tensorCores, tileMma);
+    KernelConfigurator configurator(&getContext(), *isa,
+                                    device ? &*device : nullptr, tensorCores,
+                                    tileMma, rowGroup);
     for (auto f : module.getOps<func::FuncOp>()) {
       StringAttr entry = dialect->getEntryAttrHelper().getAttr(f);
       if (!entry)

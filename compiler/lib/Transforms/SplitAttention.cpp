@@ -45,7 +45,7 @@ struct SplitAttentionPass
           if (splits > 0)
             config = KernelConfigAttr::get(
                 context, config.getStrategy(), config.getBlock(),
-                config.getQueryGroup(), config.getDynamicSharedBytes(), splits);
+                config.getRowGroup(), config.getDynamicSharedBytes(), splits);
           work.push_back({op, config});
         } else if (splits > 0 && entry && entry.getValue() == "decode" &&
                    (!config ||

@@ -194,6 +194,14 @@ cl::opt<bool> tileMma(
              "off by default: slower than the CUDA-core kernels at batch 1 "
              "so far, faster at batch 4 (docs/performance.md)"),
     cl::init(false), cl::sub(compileCommand));
+cl::opt<int64_t> rowGroup(
+    "row-group",
+    cl::desc("cuda targets: input rows a warp of a matrix product (linear, "
+             "gated linear, lm_head) serves with each weight row it reads, "
+             "so a batch of B reads the weights B / N times instead of B; "
+             "halved where the rows do not fit a block's shared memory "
+             "(default 4; 1: a warp per row)"),
+    cl::init(4), cl::sub(compileCommand));
 cl::opt<cl::boolOrDefault> fuseNorms(
     "fuse-norms",
     cl::desc("Fold decode's RMSNorms into the products that read them "
@@ -747,6 +755,8 @@ int runCompile(const char *argv0) {
     fail("--attention-splits must be 0 or positive");
   if (streams < 0 || streams > 8)
     fail("--streams must be between 0 and 8");
+  if (rowGroup < 1 || rowGroup > 16)
+    fail("--row-group must be between 1 and 16");
   if (pageSize < 0 || (pageSize > 0 && maxSeqLen % pageSize != 0))
     fail("--page-size must be positive and divide --max-seq-len");
   if (emitStage == EmitStage::Exe && outputPath == "-")
@@ -784,6 +794,7 @@ int runCompile(const char *argv0) {
   options.streams = streams;
   options.tensorCores = !noTensorCores;
   options.tileMma = tileMma;
+  options.rowGroup = rowGroup;
   options.fuseNorms = fuseNorms == cl::BOU_UNSET
                           ? options.isCUDA() && !model.config.fp8
                           : fuseNorms == cl::BOU_TRUE;

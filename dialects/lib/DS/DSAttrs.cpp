@@ -126,15 +126,16 @@ KernelConfigAttr KernelConfigAttr::getGeneric(MLIRContext *context) {
 LogicalResult
 KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          KernelStrategy strategy, int64_t block,
-                         int64_t queryGroup, int64_t dynamicSharedBytes,
+                         int64_t rowGroup, int64_t dynamicSharedBytes,
                          int64_t splits) {
   if (block < 32 || block > 1024 || block % 32 != 0)
     return emitError() << "block must be a multiple of 32 in [32, 1024], got "
                        << block;
-  if (queryGroup < 1)
-    return emitError() << "query_group must be positive, got " << queryGroup;
-  if (queryGroup != 1 && strategy != KernelStrategy::WarpQueryGroup)
-    return emitError() << "query_group applies to warp_query_group only";
+  if (rowGroup < 1)
+    return emitError() << "row_group must be positive, got " << rowGroup;
+  if (rowGroup != 1 && strategy != KernelStrategy::WarpQueryGroup &&
+      strategy != KernelStrategy::Warp)
+    return emitError() << "row_group applies to warp and warp_query_group only";
   if (strategy == KernelStrategy::BlockSplit && block < 64)
     return emitError() << "block_split needs at least two warps per block";
   if (splits < 1)

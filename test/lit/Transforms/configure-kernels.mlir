@@ -2,6 +2,8 @@
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80 tile-mma=true" | FileCheck %s --check-prefix=SM80
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a" | FileCheck %s --check-prefix=NOTILE
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=1" | FileCheck %s --check-prefix=GROUP1
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=8" | FileCheck %s --check-prefix=GROUP8
 // RUN: dsc-opt %s --ds-configure-kernels | FileCheck %s --check-prefix=CPU
 // RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_75" 2>&1 | FileCheck %s --check-prefix=BADTARGET
 // RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a gpu=b200" 2>&1 | FileCheck %s --check-prefix=BADGPU
@@ -20,14 +22,14 @@
 // Element-wise work keeps a thread per index; reductions get a warp.
 // SM90: ds.embed {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>
 // SM90: ds.add {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // Expert selection: a warp per token up to 256 experts (8 per lane), a
 // thread per token beyond.
 // SM90: ds.moe_select {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.moe_select {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // Prefill: four of a slot's tokens per warp at a 512-wide latent.
-// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = warp_query_group, query_group = 4>
+// SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = warp_query_group, row_group = 4>
 // SM90-LABEL: func.func @decode
 // Decode on tensor cores: a block of 4 warps per (token, share of the
 // positions, group of 16 heads: the products' M, so 4 heads pad to 16), as
@@ -90,9 +92,9 @@
 // SM90: ds.gated_linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 512, dynamic_shared_bytes = 82176>
 // SM90: ds.lm_head {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
 // 10,944 columns (171 iterations) need more than 16 warps; 500 features
-// are not whole tiles of 8: warp.
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// are not whole tiles of 8: warp (500 rows in groups of 4 a warp).
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>}
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>
 // SM90-LABEL: func.func @decode_norms
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>{{.*}}tensor<?x2048xbf16>
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 448>{{.*}}tensor<?x7168xbf16>
@@ -119,7 +121,7 @@
 // 108 SMs (864 warps at 8 an SM).
 // SM80-LABEL: func.func @decode_products
 // SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
-// SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>
 // SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 512, dynamic_shared_bytes = 73984>
 
 // CUDA cores only (tensor-cores=false): a block per (token, share, group of
@@ -143,6 +145,29 @@
 // Without tile-mma decode's products keep `warp`.
 // NOTILE-LABEL: func.func @decode_products
 // NOTILE-NOT: tile_mma
+// `warp` products serve row_group (4) input rows a warp where a block of
+// 4 warps can stage them within 32 KB, halving the group until they fit:
+// 2,048 columns with a folded norm (4 x (4,096 + 1,024) bytes), fp8 too;
+// V3's 7,168 take 2 (4 x 14,336 bytes > 32 KB); its o_proj's 16,384 one.
+// Rows that are not whole 256-column spans (10,944) and features that are
+// not whole blocks of 4 warps (502) keep a warp per row.
+// NOTILE-LABEL: func.func @row_groups
+// NOTILE: ds.linear {{.*}}row_group = 4>{{.*}}tensor<3072x2048xbf16>
+// NOTILE: ds.linear {{.*}}row_group = 4>{{.*}}!ds.fp8_block<3072x2048
+// NOTILE: ds.linear {{.*}}row_group = 2>{{.*}}tensor<1536x7168xbf16>
+// NOTILE: ds.linear {{.*}}#ds.kernel_config<strategy = warp>}{{.*}}tensor<7168x16384xbf16>
+// NOTILE: ds.linear {{.*}}#ds.kernel_config<strategy = warp>}{{.*}}tensor<2048x10944xbf16>
+// NOTILE: ds.linear {{.*}}#ds.kernel_config<strategy = warp>}{{.*}}tensor<502x2048xbf16>
+// NOTILE: ds.gated_linear {{.*}}row_group = 4>
+// NOTILE: ds.lm_head {{.*}}row_group = 4>
+// row-group=1: a warp per row everywhere; row-group=8: 8 rows of 2,048
+// columns fit 32 KB, not with a norm's sums of squares as well.
+// GROUP1-LABEL: func.func @row_groups
+// GROUP1-NOT: row_group
+// GROUP8-LABEL: func.func @row_groups
+// GROUP8: ds.linear {{.*}}row_group = 4>{{.*}}tensor<3072x2048xbf16>
+// GROUP8: ds.linear {{.*}}row_group = 8>{{.*}}!ds.fp8_block<3072x2048
+// GROUP8: ds.linear {{.*}}row_group = 2>{{.*}}tensor<1536x7168xbf16>
 // CORES-LABEL: func.func @decode_products
 // CORES-NOT: tile_mma
 
@@ -278,6 +303,28 @@ func.func @decode_products(%x: tensor<?x2048xbf16>, %g: tensor<2048xbf16>,
   %e = ds.lm_head %x, %head rows(%rows : tensor<?xi32>) : tensor<?x2048xbf16>, tensor<102400x2048xbf16> -> tensor<?x102400xf32>
   %f = ds.linear %wide, %down : tensor<?x10944xbf16>, tensor<2048x10944xbf16> -> tensor<?x2048xbf16>
   %h = ds.linear %x, %odd : tensor<?x2048xbf16>, tensor<500x2048xbf16> -> tensor<?x500xbf16>
+  return
+}
+
+func.func @row_groups(%x: tensor<?x2048xbf16>, %g: tensor<2048xbf16>,
+                      %q: tensor<3072x2048xbf16>,
+                      %q8: !ds.fp8_block<3072x2048, block = 128x128, scales = f32>,
+                      %x3: tensor<?x7168xbf16>, %qa: tensor<1536x7168xbf16>,
+                      %o3in: tensor<?x16384xbf16>, %o3: tensor<7168x16384xbf16>,
+                      %wide: tensor<?x10944xbf16>, %down: tensor<2048x10944xbf16>,
+                      %odd: tensor<502x2048xbf16>,
+                      %gate: tensor<2816x2048xbf16>, %up: tensor<2816x2048xbf16>,
+                      %head: tensor<102400x2048xbf16>, %rows: tensor<?xi32>)
+    attributes {ds.entry = "decode"} {
+  %a = ds.linear %x, %q norm(%g : tensor<2048xbf16>) {norm_eps = 1.0e-06 : f64}
+      : tensor<?x2048xbf16>, tensor<3072x2048xbf16> -> tensor<?x3072xbf16>
+  %b = ds.linear %x, %q8 : tensor<?x2048xbf16>, !ds.fp8_block<3072x2048, block = 128x128, scales = f32> -> tensor<?x3072xbf16>
+  %c = ds.linear %x3, %qa : tensor<?x7168xbf16>, tensor<1536x7168xbf16> -> tensor<?x1536xbf16>
+  %d = ds.linear %o3in, %o3 : tensor<?x16384xbf16>, tensor<7168x16384xbf16> -> tensor<?x7168xbf16>
+  %e = ds.linear %wide, %down : tensor<?x10944xbf16>, tensor<2048x10944xbf16> -> tensor<?x2048xbf16>
+  %f = ds.linear %x, %odd : tensor<?x2048xbf16>, tensor<502x2048xbf16> -> tensor<?x502xbf16>
+  %h = ds.gated_linear %x, %gate, %up : tensor<?x2048xbf16>, tensor<2816x2048xbf16>, tensor<2816x2048xbf16> -> tensor<?x2816xbf16>
+  %i = ds.lm_head %x, %head rows(%rows : tensor<?xi32>) : tensor<?x2048xbf16>, tensor<102400x2048xbf16> -> tensor<?x102400xf32>
   return
 }
 

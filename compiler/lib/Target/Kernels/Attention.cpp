@@ -503,7 +503,7 @@ private:
   std::pair<ParallelDim, int64_t> latentAttentionWarp(MLALatentAttentionOp op) {
     LatentCacheType type = op.getCache().getType();
     int64_t heads = op.getNumHeads();
-    int64_t group = config.getQueryGroup();
+    int64_t group = config.getRowGroup();
     Value warp = e.c64(Emitter::kWarp);
     Value yes = arith::ConstantIntOp::create(e.b, e.loc, 1, 1);
     e.loop(e.begin, e.end, [&](Value index) {

@@ -258,6 +258,10 @@ public:
     /// The activations it leaves in shared memory (a term's x): read as
     /// they are used, not with the weights.
     Value row;
+    /// Whether `row` holds the activations as they are used (no term reads
+    /// them through a norm), so that a lane may read its 16 fp8 columns as
+    /// two 8-column halves there (`wide`).
+    bool plainRows = false;
     /// All three steps in order, where nothing is placed between them.
     void run() const {
       weights();
@@ -424,6 +428,11 @@ public:
     /// The RMSNorm its activations are read through, if any (x[xOffset...]
     /// is then the whole row the norm spans).
     const RowNorm *norm = nullptr;
+    /// An earlier term (its index) whose weight row this term reads against
+    /// other activations (another input row of a `row_group` product): its
+    /// loads and decoded weights are that term's, not loaded again. -1:
+    /// none.
+    int64_t weightsOf = -1;
   };
 
   /// Where dotLanes stages a warp's weights (the `warp_async` strategy):
@@ -493,9 +502,15 @@ public:
     // would leave less than one group a term, nor on the host (Table).
     int64_t termCount = static_cast<int64_t>(terms.size());
     int64_t firstBlockCols = terms.front().w->blockCols;
-    bool wide = !stage && !prologue && fp8Terms &&
+    // Terms that read their own weights (the others share an earlier
+    // term's loads).
+    int64_t weightTerms = llvm::count_if(
+        terms, [](const DotTerm &term) { return term.weightsOf < 0; });
+    bool sharing = weightTerms < termCount;
+    assert((!sharing || !stage) && "a staged pass reads every term's weights");
+    bool wide = !stage && (!prologue || prologue->plainRows) && fp8Terms &&
                 fp8Decode != FP8Decode::Table &&
-                loadsInFlight >= 2 * termCount &&
+                loadsInFlight >= 2 * weightTerms &&
                 llvm::all_of(terms,
                              [&](const DotTerm &term) {
                                return !term.norm &&
@@ -505,8 +520,19 @@ public:
                 fp8PairColumns(cols, /*bf16Terms=*/0, firstBlockCols);
     int64_t laneColumns = wide ? kWarpAsyncFp8PairColumns : kVec;
     int64_t groups = (cols + kWarp * laneColumns - 1) / (kWarp * laneColumns);
+    // Terms that share a weight row hold one weight load a group between
+    // them; their activations, from a prologue's shared row, are read as
+    // they are used (else each term's is a load beside the weights).
+    int64_t loadsPerGroup = termCount;
+    if (sharing) {
+      loadsPerGroup = 0;
+      for (const DotTerm &term : terms)
+        loadsPerGroup += (term.weightsOf < 0) +
+                         (prologue && term.x == prologue->row ? 0 : 1);
+      loadsPerGroup = std::max<int64_t>(loadsPerGroup, 1);
+    }
     int64_t perIteration = std::clamp<int64_t>(
-        loadsInFlight / (termCount * (laneColumns / kVec)), 1, groups);
+        loadsInFlight / (loadsPerGroup * (laneColumns / kVec)), 1, groups);
     int64_t iterations = (groups + perIteration - 1) / perIteration;
     perIteration = (groups + iterations - 1) / iterations;
     Type bf16Type = b.getBF16Type(), i8 = b.getI8Type();
@@ -541,6 +567,8 @@ public:
         // their activation loads).
         Value rest = wide ? add(safeK, c64(kVec)) : Value();
         for (auto [t, term] : llvm::enumerate(terms)) {
+          if (term.weightsOf >= 0)
+            continue;
           const WeightView &w = *term.w;
           Value row = add(mul(term.expert, c64(w.rows)), term.row);
           Value column = add(safeK, c64(term.kOffset));
@@ -587,6 +615,15 @@ public:
           loaded[t].push_back(l);
         }
       }
+      // A term that shares an earlier term's weight row: the same loads
+      // (and the same columns, so its activations' too).
+      for (auto [t, term] : llvm::enumerate(terms))
+        if (term.weightsOf >= 0) {
+          assert(static_cast<size_t>(term.weightsOf) < t &&
+                 terms[term.weightsOf].weightsOf < 0 &&
+                 "a term shares the weights of an earlier term that loads");
+          loaded[t] = loaded[term.weightsOf];
+        }
       return loaded;
     };
     // Its activation (and norm weight) loads, beside the weights'.
@@ -621,6 +658,9 @@ public:
     auto accumulate = [&](const Iteration &loaded, ValueRange accs) {
       SmallVector<Value> next;
       Seen seen;
+      // Weights decoded once for the terms that share them (keyed by the
+      // loaded vector).
+      llvm::SmallDenseMap<Value, SmallVector<Value>> decoded;
       for (auto [t, term] : llvm::enumerate(terms)) {
         Value acc = accs[t], part = f32(0.0);
         for (const Loaded &l : loaded[t]) {
@@ -631,18 +671,19 @@ public:
             for (int64_t j = 0; j < kVec; ++j)
               xs[j] = normalized(xs[j], gs[j], invs[term.norm]);
           }
-          SmallVector<Value> ws;
           bool scaleOnce = term.w->fp8 && fp8Decode != FP8Decode::Table;
-          if (scaleOnce)
+          auto [it, fresh] = decoded.try_emplace(l.ws);
+          SmallVector<Value> &ws = it->second;
+          if (fresh && scaleOnce)
             ws = decodeE4M3Group(l.ws, kVec);
-          else if (term.w->fp8)
+          else if (fresh && term.w->fp8)
             for (int64_t j = 0; j < kVec; ++j)
               ws.push_back(roundBF16(
                   fmul(decodeE4M3(LLVM::ExtractElementOp::create(
                            b, loc, l.ws,
                            arith::ConstantIntOp::create(b, loc, j, 32))),
                        l.scale)));
-          else
+          else if (fresh)
             ws = unpack(l.ws, kVec);
           for (int64_t j = 0; j < kVec; ++j)
             part = fma(xs[j], ws[j], part);

@@ -108,8 +108,8 @@ std::string kernelName(Operation *op, KernelConfigAttr config) {
   std::string name = "dsc_" + op->getName().stripDialect().str() +
                      (getInputNorm(op) ? "_norm_" : "_") +
                      stringifyKernelStrategy(config.getStrategy()).str();
-  if (config.getQueryGroup() != 1)
-    name += "_g" + std::to_string(config.getQueryGroup());
+  if (config.getRowGroup() != 1)
+    name += "_g" + std::to_string(config.getRowGroup());
   std::string shape;
   for (Type t : op->getOperandTypes()) {
     auto shaped = dyn_cast<ShapedType>(t);
@@ -169,6 +169,14 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
     return op->emitOpError("has no '")
            << stringifyKernelStrategy(config.getStrategy())
            << "' kernel strategy";
+  // A `warp` kernel serves several rows per warp only where it is a matrix
+  // product (MatrixProducts.cpp reads the group).
+  if (config.getStrategy() == KernelStrategy::Warp &&
+      config.getRowGroup() != 1 && !isa<LinearOp, GatedLinearOp, LMHeadOp>(op))
+    return op->emitOpError("row_group ")
+           << config.getRowGroup()
+           << " with the 'warp' strategy applies to ds.linear, "
+              "ds.gated_linear and ds.lm_head only";
   // Every kernel gets a cost model: the profile reports each against it.
   if (!row->cost)
     return op->emitOpError("internal error: the '")

@@ -83,26 +83,159 @@ private:
     return acc;
   }
 
-  /// GPU: one warp per output feature; every lane stores the same sum.
   /// GPU: one warp per output element (row, feature), so small products
-  /// still fill the GPU; warps of one feature share its weight row in L2.
-  void matmulWarp(unsigned weightOperand, Output out) {
+  /// still fill the GPU; every lane stores the same sum. With a row group
+  /// (forEachWarpRows) a warp serves one feature of several rows, reading
+  /// each weight group once for all of them.
+  void matmulWarp(unsigned weightOperand, Output out, int64_t rows) {
     WeightView w = e.weight(weightOperand);
     int64_t k = w.cols, n = w.rows;
-    Value warp = e.c64(Emitter::kWarp);
     std::optional<Emitter::RowNorm> norm = inputNorm();
-    StagingBuffers staged = stagingBuffers(norm, k, n);
+    StagingBuffers staged = rowGroupBuffers(norm, k, n);
+    // Weights first where the input row is not itself read from memory.
+    bool weightsFirst = !rowMap;
+    forEachWarpRows(
+        n, rows,
+        [&](Value i, Value lane, Value col, Value row) {
+          WarpInput in = warpInput(operand(0), e.mul(inputRow(row), e.c64(k)),
+                                   k, norm, staged, lane, i);
+          Value acc =
+              e.warpSum(e.dotLane(in.x, bf16(), in.offset, w, e.c64(0), col,
+                                  lane, in.norm, weightsFirst, in.stage()));
+          store(acc, e.add(e.mul(row, e.c64(n)), col), out);
+        },
+        [&](Value i, Value lane, Value col, ArrayRef<Value> group,
+            ArrayRef<Value> exists) {
+          Emitter::Prologue stage =
+              rowGroupStage(group, k, norm, staged, lane, i);
+          SmallVector<Emitter::DotTerm> terms;
+          for (int64_t r = 0; r < static_cast<int64_t>(group.size()); ++r)
+            terms.push_back({&w, e.c64(r * k), e.c64(0), col, 0, stage.row,
+                             nullptr, r ? 0 : -1});
+          SmallVector<Value> parts =
+              e.dotLanes(operand(0), terms, lane, 0, Emitter::kLoadsInFlight,
+                         weightsFirst, &stage);
+          for (auto [r, row] : llvm::enumerate(group)) {
+            Value acc = e.warpSum(parts[r]);
+            ifThen(exists[r],
+                   [&] { store(acc, e.add(e.mul(row, e.c64(n)), col), out); });
+          }
+        });
+  }
+
+  //===--- row groups: a warp per feature of several rows ----------------===//
+
+  /// The rows one warp of a `warp` product serves (row_group; 1 on the
+  /// host).
+  int64_t rowGroup() const { return gpu ? config.getRowGroup() : 1; }
+
+  /// The warps of a `warp` product of `n` output features (rows per token
+  /// `rowsPerTok`): warp `pair` of the launch serves feature pair mod n of
+  /// the rows G (pair / n) + r, r < G, with G the row group. Rows past the
+  /// last are computed as the last and not stored (`exists`); warps whose
+  /// group starts past the last row return (the launch has a warp per
+  /// (row, feature), G times what the groups need). A group of one row (a
+  /// batch of one, or a batch's last row) runs `one`, the code of G = 1,
+  /// so its sums are bit for bit those of an ungrouped kernel; a larger
+  /// group's are too (dotLanes reads the same columns in the same lanes and
+  /// order). A block's warps share a group (n is a multiple of the block's
+  /// warps), so the branches are uniform over a block and its barriers.
+  void
+  forEachWarpRows(int64_t n, int64_t rowsPerTok,
+                  const std::function<void(Value, Value, Value, Value)> &one,
+                  const std::function<void(Value, Value, Value, ArrayRef<Value>,
+                                           ArrayRef<Value>)> &many) {
+    int64_t group = rowGroup();
+    Value warp = e.c64(Emitter::kWarp);
+    Value total = e.mul(e.tokens, e.c64(rowsPerTok));
     e.loop(e.begin, e.end, [&](Value i) {
       Value pair = e.div(i, warp), lane = e.rem(i, warp);
-      Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
-      WarpInput in = warpInput(operand(0), e.mul(inputRow(row), e.c64(k)), k,
-                               norm, staged, lane, i);
-      // Weights first where the input row is not itself read from memory.
-      Value acc = e.warpSum(e.dotLane(in.x, bf16(), in.offset, w, e.c64(0), col,
-                                      lane, in.norm,
-                                      /*weightsFirst=*/!rowMap, in.stage()));
-      store(acc, e.add(e.mul(row, e.c64(n)), col), out);
+      Value col = e.rem(pair, e.c64(n)), g = e.div(pair, e.c64(n));
+      if (group == 1) {
+        one(i, lane, col, g);
+        return;
+      }
+      Value first = e.mul(g, e.c64(group));
+      ifThen(cmpI(arith::CmpIPredicate::slt, first, total), [&] {
+        Value last = e.fsubI(total, e.c64(1));
+        ifThen(
+            cmpI(arith::CmpIPredicate::eq, first, last),
+            [&] { one(i, lane, col, first); },
+            [&] {
+              SmallVector<Value> rows, exists;
+              for (int64_t r = 0; r < group; ++r) {
+                Value row = e.add(first, e.c64(r));
+                Value ok = cmpI(arith::CmpIPredicate::sle, row, last);
+                exists.push_back(ok);
+                rows.push_back(select(ok, row, last));
+              }
+              many(i, lane, col, rows, exists);
+            });
+      });
     });
+  }
+
+  /// The block-shared arrays of a product's staged rows: the group's rows
+  /// (normalised where the product has a fused norm), and a norm's sums of
+  /// squares, [row][group][lane]; a one-row group (and a kernel of one row
+  /// a warp) uses the first row's.
+  StagingBuffers rowGroupBuffers(const std::optional<Emitter::RowNorm> &norm,
+                                 int64_t width, int64_t outputs) {
+    int64_t group = rowGroup();
+    if (group == 1)
+      return stagingBuffers(norm, width, outputs);
+    assert((norm ? canStageNormalizedRow(width, outputs)
+                 : outputs % (config.getBlock() / Emitter::kWarp) == 0 &&
+                       width % 8 == 0) &&
+           "ds-configure-kernels groups rows a block can stage");
+    return {sharedPointer(norm ? "normalized_rows" : "input_rows",
+                          group * width / 2),
+            norm ? sharedPointer("square_sums", group * width / 8) : Value()};
+  }
+
+  /// Fills the group's rows of `buffers` with input rows `group` (output
+  /// row indices; each reads inputRow of it) of `width` features, for a dot
+  /// product whose terms read row r at r * width: each row normalised once
+  /// per block (normalizedRowStage, a row after the other) where the
+  /// product has a fused norm, else copied (stagedRows).
+  Emitter::Prologue rowGroupStage(ArrayRef<Value> group, int64_t width,
+                                  const std::optional<Emitter::RowNorm> &norm,
+                                  const StagingBuffers &buffers, Value lane,
+                                  Value index) {
+    if (!norm) {
+      SmallVector<StagedSegment> segments;
+      for (Value row : group)
+        segments.push_back(
+            {operand(0), e.mul(inputRow(row), e.c64(width)), width});
+      Emitter::Prologue p = stagedRows(buffers.row, segments, index);
+      p.plainRows = true;
+      return p;
+    }
+    std::vector<Emitter::Prologue> rows;
+    for (auto [r, row] : llvm::enumerate(group)) {
+      int64_t at = static_cast<int64_t>(r) * width;
+      StagingBuffers slice{
+          e.gep(buffers.row, bf16(), e.c64(at)),
+          e.gep(buffers.partials, e.b.getF32Type(), e.c64(at / 8))};
+      rows.push_back(normalizedRowStage(*norm, operand(0),
+                                        e.mul(inputRow(row), e.c64(width)),
+                                        width, lane, index, slice));
+    }
+    Emitter::Prologue p;
+    p.row = buffers.row;
+    p.weights = [rows] {
+      for (const Emitter::Prologue &row : rows)
+        row.weights();
+    };
+    p.loads = [rows] {
+      for (const Emitter::Prologue &row : rows)
+        row.loads();
+    };
+    p.finish = [rows] {
+      for (const Emitter::Prologue &row : rows)
+        row.finish();
+    };
+    return p;
   }
 
   /// A matrix product with the weight in operand 1: warp per output on
@@ -115,7 +248,7 @@ private:
         store(sums[0], index, out);
       });
     if (gpu) {
-      matmulWarp(1, out);
+      matmulWarp(1, out, rows);
       return {ParallelDim::TokensTimesStatic, rows * outputs * Emitter::kWarp};
     }
     matmul(input, 1, rows, out);
@@ -144,18 +277,39 @@ private:
                     result(), index);
       });
     if (gpu) {
-      Value warp = e.c64(Emitter::kWarp);
-      StagingBuffers staged = stagingBuffers(norm, k, n);
-      e.loop(e.begin, e.end, [&](Value i) {
-        Value pair = e.div(i, warp), lane = e.rem(i, warp);
-        Value col = e.rem(pair, e.c64(n)), row = e.div(pair, e.c64(n));
-        WarpInput in = warpInput(operand(0), e.mul(row, e.c64(k)), k, norm,
-                                 staged, lane, i);
-        auto [g, u] = e.gateUpWarpSums(in.x, in.offset, gate, up, e.c64(0), col,
-                                       lane, in.norm,
-                                       /*weightsFirst=*/true, in.stage());
-        store(g, u, row, col);
-      });
+      StagingBuffers staged = rowGroupBuffers(norm, k, n);
+      forEachWarpRows(
+          n, rows,
+          [&](Value i, Value lane, Value col, Value row) {
+            WarpInput in = warpInput(operand(0), e.mul(row, e.c64(k)), k, norm,
+                                     staged, lane, i);
+            auto [g, u] = e.gateUpWarpSums(in.x, in.offset, gate, up, e.c64(0),
+                                           col, lane, in.norm,
+                                           /*weightsFirst=*/true, in.stage());
+            store(g, u, row, col);
+          },
+          [&](Value i, Value lane, Value col, ArrayRef<Value> group,
+              ArrayRef<Value> exists) {
+            Emitter::Prologue stage =
+                rowGroupStage(group, k, norm, staged, lane, i);
+            // Each row's gate and up terms; rows after the first read the
+            // first row's weight loads.
+            SmallVector<Emitter::DotTerm> terms;
+            for (int64_t r = 0; r < static_cast<int64_t>(group.size()); ++r) {
+              terms.push_back({&gate, e.c64(r * k), e.c64(0), col, 0, stage.row,
+                               nullptr, r ? 0 : -1});
+              terms.push_back({&up, e.c64(r * k), e.c64(0), col, 0, stage.row,
+                               nullptr, r ? 1 : -1});
+            }
+            SmallVector<Value> parts =
+                e.dotLanes(operand(0), terms, lane, 0, Emitter::kLoadsInFlight,
+                           /*weightsFirst=*/true, &stage);
+            for (auto [r, row] : llvm::enumerate(group)) {
+              Value g = e.warpSum(parts[2 * r]),
+                    u = e.warpSum(parts[2 * r + 1]);
+              ifThen(exists[r], [&] { store(g, u, row, col); });
+            }
+          });
       return {ParallelDim::TokensTimesStatic, rows * n * Emitter::kWarp};
     }
     Value total = e.mul(e.tokens, e.c64(rows));

@@ -656,8 +656,8 @@ ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy =
 
 // -----
 
-// expected-error @+1 {{query_group applies to warp_query_group only}}
-ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, query_group = 2> outputs = [] "ds.embed"
+// expected-error @+1 {{row_group applies to warp and warp_query_group only}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = block, row_group = 2> outputs = [] "ds.embed"
 
 // -----
 

@@ -139,10 +139,10 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | strategy | what the kernel does | ops |
     |---|---|---|
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
-    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
+    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads; with `row_group` R > 1 (products), a warp serves one output feature of R input rows, so each weight row is read once per R rows (a group of one row runs the one-row code) | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
     | `warp_async` | `warp` with each warp's weight rows copied to its share of the block's dynamic shared memory by `cp.async` (sm_80+), several iterations' groups requested before the first is used, without holding registers; each lane reads back only what it copied, so no barrier is needed for them; the block's token's activations are staged once in front of the warps' shares (one barrier) | `ds.moe_expert_down` |
     | `tile_mma` | products on tensor cores (mma.sync m16n8k16, f32 accumulated): a block per 8 output features and 16 input rows, its warps splitting the reduction, their sums added through shared memory; the rows' activations staged once per block in dynamic shared memory (normalised there where the product has a fused norm; for fp8 weights as f16 with a power-of-two scale per row and 128-column block, the weights decoded by `cvt.rn.f16x2.e4m3x2` and each block's sum scaled once); rows past 16 by the blocks of later rows | `ds.linear`, `ds.gated_linear`, `ds.lm_head` (decode, with `tile-mma`) |
-    | `warp_query_group` | latent attention with `query_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
+    | `warp_query_group` | latent attention with `row_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
     | `block` | a block of `block` threads per row: every pass over the row split over the block with 16-byte loads, reduced with shuffles and through shared memory (`ds.sample`, `ds.logprobs`: its radix selection's bins counted with shared-memory atomics); a block per token, a warp per expert's logit, the choice by its first warp (`ds.moe_gate`); a row wider than one warp's loads in flight, each warp loading its 256-column groups at once, their sums of squares added through shared memory in the `warp` kernel's order (`ds.rms_norm`) | `ds.sample`, `ds.logprobs`, `ds.moe_gate`, `ds.rms_norm` |
     | `cluster_block` | `block` on a thread-block cluster (sm_90+) of `splits` blocks per row: every pass split over the cluster's threads; each block reduces through its shared memory, then one warp per block combines the cluster's block results, in rank order, through distributed shared memory between two cluster barriers (`ds.sample`); a token's experts spread over the cluster's warps, each logit stored into the first block's shared memory, the choice by that block's first warp after a cluster barrier (`ds.moe_gate`); a (token, head) per cluster, each block merging a slice of the split attention's latent row into every block's copy, then its share of the value features (`ds.mla_absorb_value combine(...)`) | `ds.sample`, `ds.moe_gate`, `ds.mla_absorb_value` |
     | `block_split` | latent attention with a block of `block / 32` warps per (token, head), each warp a share of the cached positions, combined in shared memory | `ds.mla_latent_attention` (decode, where `position_split` does not apply) |
@@ -150,8 +150,10 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | `position_split_mma` | `position_split` on tensor cores (mma.sync m16n8k16, bf16 in, f32 accumulated): a block of 4 warps per (token, share of the positions, group of 16 heads, the heads being the products' M), 32 cache rows per tile double-buffered in dynamic shared memory by `cp.async`; each warp scores 8 of a tile's rows for all 16 heads and accumulates a quarter of the latent columns; probabilities enter the value product rounded to bf16 | as `position_split` |
 
     `block` is the GPU threads per block (a multiple of 32, at most 1024;
-    ignored on the host). `query_group` is meaningful only for
-    `warp_query_group` and must be 1 otherwise. `dynamic_shared_bytes` is
+    ignored on the host). `row_group` is the rows one warp serves
+    together: the query tokens of `warp_query_group`, the input rows of a
+    `warp` product (`ds.linear`, `ds.gated_linear`, `ds.lm_head`); 1 for
+    every other strategy. `dynamic_shared_bytes` is
     the dynamic shared memory a block asks for at launch (at most 227 KB,
     sm_90's opt-in maximum; `position_split_mma`, and `warp_async` and
     `tile_mma`, which need it, use it; the others' shared arrays are static); the program's
@@ -165,7 +167,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     #ds.kernel_config<strategy = warp, block = 128>
     #ds.kernel_config<strategy = block_split, block = 512>
     #ds.kernel_config<strategy = block, block = 512>
-    #ds.kernel_config<strategy = warp_query_group, block = 128, query_group = 4>
+    #ds.kernel_config<strategy = warp_query_group, block = 128, row_group = 4>
     #ds.kernel_config<strategy = position_split, block = 256, splits = 132>
     #ds.kernel_config<strategy = cluster_block, block = 1024, splits = 8>
     #ds.kernel_config<strategy = warp_async, block = 64, dynamic_shared_bytes = 49152>
@@ -174,7 +176,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
   let parameters = (ins
     EnumParameter<DS_KernelStrategy>:$strategy,
     DefaultValuedParameter<"int64_t", "128">:$block,
-    DefaultValuedParameter<"int64_t", "1">:$query_group,
+    DefaultValuedParameter<"int64_t", "1">:$row_group,
     DefaultValuedParameter<"int64_t", "0">:$dynamic_shared_bytes,
     DefaultValuedParameter<"int64_t", "1">:$splits);
   let assemblyFormat = "`<` struct(params) `>`";
