@@ -200,8 +200,9 @@ cl::opt<int64_t> rowGroup(
              "gated linear, lm_head) serves with each weight row it reads, "
              "so a batch of B reads the weights B / N times instead of B; "
              "halved where the rows do not fit a block's shared memory "
-             "(default 4; 1: a warp per row)"),
-    cl::init(4), cl::sub(compileCommand));
+             "(default 1: a warp per row, until 4 is measured on the H200; "
+             "the logits are the same bit for bit, docs/performance.md)"),
+    cl::init(1), cl::sub(compileCommand));
 cl::opt<cl::boolOrDefault> fuseNorms(
     "fuse-norms",
     cl::desc("Fold decode's RMSNorms into the products that read them "

@@ -1,6 +1,6 @@
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true" | FileCheck %s --check-prefix=SM90
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80 tile-mma=true" | FileCheck %s --check-prefix=SM80
-// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a" | FileCheck %s --check-prefix=NOTILE
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=4" | FileCheck %s --check-prefix=NOTILE
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=1" | FileCheck %s --check-prefix=GROUP1
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=8" | FileCheck %s --check-prefix=GROUP8
@@ -22,7 +22,7 @@
 // Element-wise work keeps a thread per index; reductions get a warp.
 // SM90: ds.embed {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90: ds.add {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // Expert selection: a warp per token up to 256 experts (8 per lane), a
 // thread per token beyond.
@@ -92,9 +92,9 @@
 // SM90: ds.gated_linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 512, dynamic_shared_bytes = 82176>
 // SM90: ds.lm_head {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
 // 10,944 columns (171 iterations) need more than 16 warps; 500 features
-// are not whole tiles of 8: warp (500 rows in groups of 4 a warp).
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>}
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>
+// are not whole tiles of 8: warp.
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM90-LABEL: func.func @decode_norms
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = warp>{{.*}}tensor<?x2048xbf16>
 // SM90: ds.rms_norm {{.*}}ds.config = #ds.kernel_config<strategy = block, block = 448>{{.*}}tensor<?x7168xbf16>
@@ -121,7 +121,7 @@
 // 108 SMs (864 warps at 8 an SM).
 // SM80-LABEL: func.func @decode_products
 // SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
-// SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>
+// SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = warp>
 // SM80: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 512, dynamic_shared_bytes = 73984>
 
 // CUDA cores only (tensor-cores=false): a block per (token, share, group of
@@ -145,7 +145,7 @@
 // Without tile-mma decode's products keep `warp`.
 // NOTILE-LABEL: func.func @decode_products
 // NOTILE-NOT: tile_mma
-// `warp` products serve row_group (4) input rows a warp where a block of
+// With row-group=4, `warp` products serve 4 input rows a warp where a block of
 // 4 warps can stage them within 32 KB, halving the group until they fit:
 // 2,048 columns with a folded norm (4 x (4,096 + 1,024) bytes), fp8 too;
 // V3's 7,168 take 2 (4 x 14,336 bytes > 32 KB); its o_proj's 16,384 one.

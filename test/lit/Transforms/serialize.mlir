@@ -20,7 +20,7 @@
 // NOKERNELS: error: ds-emit-host-object: no host kernels (a host-target module after ds-generate-kernels and ds-schedule)
 
 // H100: device h100: 3.35e+12 bytes/s, bf16 9.89e+14 FLOP/s, fp8 1.979e+15 FLOP/s, L2 52428800 bytes
-// H100: 1 dsc_lm_head_warp_g4_64x32 4420 4096 -
+// H100: 1 dsc_lm_head_warp_64x32 4420 4096 -
 // H100-JSON: "device": {
 // H100-JSON-NEXT: "bf16_flops_per_second": 989000000000000,
 // H100-JSON-NEXT: "fp8_flops_per_second": 1979000000000000,
