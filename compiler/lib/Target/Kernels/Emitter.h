@@ -497,9 +497,11 @@ public:
     // products, as a staged pass's pairs: ds::fp8PairColumns): a lane's
     // weights one 16-byte load a term, its block scale one load for the
     // 16, its activations two 16-byte loads, and half as many groups an
-    // iteration (the same bytes in flight). Not with norms or a prologue
-    // (their activations are read 8 columns at a time), nor where halving
-    // would leave less than one group a term, nor on the host (Table).
+    // iteration (the same bytes in flight). Not with norms or a norm's
+    // prologue (their activations are read 8 columns at a time; plain rows
+    // staged in shared memory are read a half at a time), nor where halving
+    // would leave less than one group a term that loads, nor on the host
+    // (Table).
     int64_t termCount = static_cast<int64_t>(terms.size());
     int64_t firstBlockCols = terms.front().w->blockCols;
     // Terms that read their own weights (the others share an earlier
