@@ -25,7 +25,7 @@
 #   v2lite-fp8.exe        the same with --quantize=fp8
 #   <model>/check-merge.exe  with --fuse-attention-combine (tiny-v2-lite,
 #                         tiny-v3; room for 1,100 positions)
-#   v2lite-rows4.exe, v2lite-fp8-rows4.exe  with --row-group=4
+#   v2lite-rows1.exe, v2lite-fp8-rows4.exe  with --row-group=1 and 4
 #   v2lite-unfused.exe, v2lite-router.exe, v2lite-merge.exe  with
 #                         --fuse-norms=false, --fuse-router,
 #                         --fuse-attention-combine (check-cuda.py: the same
@@ -152,9 +152,10 @@ V2LITE=(--target=cuda:sm_90a --max-seq-len 4200 --max-batch 64 --prefill-chunk 1
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-unfused.exe" "${V2LITE[@]}" --fuse-norms=false
 # With the router in one kernel (--fuse-router): the same logits bit for bit.
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-router.exe" "${V2LITE[@]}" --fuse-router
-# The products in row groups of 4 (--row-group=4), bf16 and fp8: the logits
-# of a warp per row (the default) bit for bit.
-"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-rows4.exe" "${V2LITE[@]}" --row-group=4
+# The products with a warp per row (--row-group=1; bf16's default is groups
+# of 4) and fp8's in groups of 4 (--row-group=4; its default is 1): the
+# logits of the defaults bit for bit.
+"$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-rows1.exe" "${V2LITE[@]}" --row-group=1
 "$DSC" compile "$ROOT/examples/deepseek-v2-lite" -o "$OUT/v2lite-fp8-rows4.exe" "${V2LITE[@]}" \
   --quantize=fp8 --row-group=4
 # With the shares merged in the value product: the same logits bit for bit.

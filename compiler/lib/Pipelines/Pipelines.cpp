@@ -67,6 +67,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   configure.tensorCores = options.tensorCores;
   configure.tileMma = options.tileMma;
   configure.rowGroup = options.rowGroup;
+  configure.fp8RowGroup = options.fp8RowGroup;
   pm.addPass(createDSConfigureKernels(configure));
   // Strategies made of two kernels become two ops (position-split decode
   // attention: partial states, then their combine), so that the plan below

@@ -104,10 +104,10 @@ class KernelConfigurator {
 public:
   KernelConfigurator(MLIRContext *context, const dsc::TargetDescription &target,
                      const dsc::DeviceProfile *device, bool tensorCores,
-                     bool tileMma, int64_t rowGroup)
+                     bool tileMma, int64_t rowGroup, int64_t fp8RowGroup)
       : context(context), target(target), device(device),
-        tensorCores(tensorCores), tileMmaProducts(tileMma), rowGroup(rowGroup) {
-  }
+        tensorCores(tensorCores), tileMmaProducts(tileMma), rowGroup(rowGroup),
+        fp8RowGroup(fp8RowGroup) {}
 
   /// The configuration of `op` in an entry point of kind `entry`, or null
   /// when `op` is not kernel-level.
@@ -182,7 +182,7 @@ private:
   const dsc::DeviceProfile *device;
   bool tensorCores;
   bool tileMmaProducts;
-  int64_t rowGroup;
+  int64_t rowGroup, fp8RowGroup;
 
   KernelConfigAttr generic() const {
     return KernelConfigAttr::getGeneric(context);
@@ -293,7 +293,8 @@ private:
         cols % (norm ? kWarp * 8 : 8) != 0)
       return plain;
     int64_t rowBytes = cols * 2 + (norm ? cols / 2 : 0);
-    int64_t group = std::max<int64_t>(rowGroup, 1);
+    bool fp8 = isa<FP8BlockWeightType>(weight);
+    int64_t group = std::max<int64_t>(fp8 ? fp8RowGroup : rowGroup, 1);
     while (group > 1 && group * rowBytes > kRowGroupSharedBytes)
       group /= 2;
     return KernelConfigAttr::get(context, KernelStrategy::Warp,
@@ -533,7 +534,7 @@ struct ConfigureKernelsPass
     DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
     KernelConfigurator configurator(&getContext(), *isa,
                                     device ? &*device : nullptr, tensorCores,
-                                    tileMma, rowGroup);
+                                    tileMma, rowGroup, fp8RowGroup);
     for (auto f : module.getOps<func::FuncOp>()) {
       StringAttr entry = dialect->getEntryAttrHelper().getAttr(f);
       if (!entry)

@@ -199,10 +199,11 @@ cl::opt<int64_t> rowGroup(
     cl::desc("cuda targets: input rows a warp of a matrix product (linear, "
              "gated linear, lm_head) serves with each weight row it reads, "
              "so a batch of B reads the weights B / N times instead of B; "
-             "halved where the rows do not fit a block's shared memory "
-             "(default 1: a warp per row, until 4 is measured on the H200; "
-             "the logits are the same bit for bit, docs/performance.md)"),
-    cl::init(1), cl::sub(compileCommand));
+             "halved where the rows do not fit a block's shared memory; the "
+             "logits are the same bit for bit (default 0: 4 for bf16 "
+             "weights, 1 for fp8 weights, as measured on the H200, "
+             "docs/performance.md; 1: a warp per row)"),
+    cl::init(0), cl::sub(compileCommand));
 cl::opt<cl::boolOrDefault> fuseNorms(
     "fuse-norms",
     cl::desc("Fold decode's RMSNorms into the products that read them "
@@ -756,8 +757,8 @@ int runCompile(const char *argv0) {
     fail("--attention-splits must be 0 or positive");
   if (streams < 0 || streams > 8)
     fail("--streams must be between 0 and 8");
-  if (rowGroup < 1 || rowGroup > 16)
-    fail("--row-group must be between 1 and 16");
+  if (rowGroup < 0 || rowGroup > 16)
+    fail("--row-group must be between 0 (the default) and 16");
   if (pageSize < 0 || (pageSize > 0 && maxSeqLen % pageSize != 0))
     fail("--page-size must be positive and divide --max-seq-len");
   if (emitStage == EmitStage::Exe && outputPath == "-")
@@ -795,7 +796,8 @@ int runCompile(const char *argv0) {
   options.streams = streams;
   options.tensorCores = !noTensorCores;
   options.tileMma = tileMma;
-  options.rowGroup = rowGroup;
+  if (rowGroup > 0)
+    options.rowGroup = options.fp8RowGroup = rowGroup;
   options.fuseNorms = fuseNorms == cl::BOU_UNSET
                           ? options.isCUDA() && !model.config.fp8
                           : fuseNorms == cl::BOU_TRUE;

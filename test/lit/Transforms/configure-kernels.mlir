@@ -1,9 +1,9 @@
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true" | FileCheck %s --check-prefix=SM90
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80 tile-mma=true" | FileCheck %s --check-prefix=SM80
-// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=4" | FileCheck %s --check-prefix=NOTILE
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=4 fp8-row-group=4" | FileCheck %s --check-prefix=NOTILE
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=1" | FileCheck %s --check-prefix=GROUP1
-// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=8" | FileCheck %s --check-prefix=GROUP8
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=8 fp8-row-group=8" | FileCheck %s --check-prefix=GROUP8
 // RUN: dsc-opt %s --ds-configure-kernels | FileCheck %s --check-prefix=CPU
 // RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_75" 2>&1 | FileCheck %s --check-prefix=BADTARGET
 // RUN: not dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a gpu=b200" 2>&1 | FileCheck %s --check-prefix=BADGPU

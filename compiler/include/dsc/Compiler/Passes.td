@@ -286,7 +286,7 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | `ds.moe_select` | `generic` | `warp` (a warp per token, 8 experts per lane) up to 256 experts, else `generic` |
     | `ds.moe_gate` (ds-fuse-router) | `generic` | up to 256 experts: `cluster_block` where the target has clusters (sm_90+): a cluster of 8 blocks (`splits`, fewer for fewer experts) of up to 8 warps per token, a warp per expert where that suffices, the choice by one warp of the first block; else `block`: a block of up to 8 warps per token. `generic` beyond 256 |
     | products, `ds.rms_norm`, `ds.mla_cache_write`, `ds.mla_absorb_query`, `ds.mla_absorb_value`, experts | `generic` | `warp`, 128 threads |
-    | `ds.linear`, `ds.gated_linear`, `ds.lm_head` (`warp`) | `generic` | `row_group` = `row-group` (default 1), halved while the group's rows staged as bf16 (with a fused norm's sums of squares) take more than 32 KB of a block's shared memory, where the output features are a multiple of the block's 4 warps and the rows read in 16-byte groups (fp8 scale blocks of a multiple of 8 columns), of whole 256-column spans where a norm is folded in; else 1 |
+    | `ds.linear`, `ds.gated_linear`, `ds.lm_head` (`warp`) | `generic` | `row_group` = `row-group` (`fp8-row-group` for fp8 weights; both default 1), halved while the group's rows staged as bf16 (with a fused norm's sums of squares) take more than 32 KB of a block's shared memory, where the output features are a multiple of the block's 4 warps and the rows read in 16-byte groups (fp8 scale blocks of a multiple of 8 columns), of whole 256-column spans where a norm is folded in; else 1 |
     | `ds.linear`, `ds.gated_linear`, `ds.lm_head` in decode, with `tile-mma` | `generic` | `tile_mma` where the target has mma.sync (and, for fp8 weights, the e4m3x2 conversion: sm_89+), tensor cores are allowed, a device profile is given, the output features are a multiple of 8, the weight rows a multiple of 128 bytes (fp8 scale blocks of a multiple of 128 columns) and a folded norm's row of 256 columns: a block per 8 features and 16 rows, with enough warps that each holds at most 4 iterations over its weights (at least 4; doubled, up to 16, while fewer than 8 warps an SM would run), at most 16; as many staged rows as leave two blocks an SM's shared memory. Else `warp` |
     | `ds.moe_expert_down` | `generic` | `warp_async` where the target has cp.async (sm_80+), a device profile is given and the output features are fewer than 32 per SM (V2-Lite's 2,048; not V3's 7,168): blocks of 4 warps of one token, its activations staged once in the front of the block's dynamic shared memory and each warp's weight rows in its share of the rest, as many iterations ahead as fit when 3 blocks share an SM. Else `warp` |
     | `ds.sample` | `generic` | `cluster_block` where the target has thread-block clusters (sm_90+): a cluster of 8 blocks (`splits`) per row; else `block`: a block per row. Blocks of as many threads as the SM's registers allow at 128 per thread and static shared memory holds the threshold search's 17 bin sums per thread for (512 on every profile) |
@@ -315,9 +315,11 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
            "decode's products on tensor cores (`tile_mma`) where they "
            "apply; off by default: slower than `warp` at batch 1 so far">,
     Option<"rowGroup", "row-group", "int64_t", "1",
-           "input rows a warp of a `warp` product serves with each weight "
-           "row it reads (row_group; halved until the rows fit the "
-           "block's staging; 1, the default: a warp per row)">
+           "input rows a warp of a `warp` product of bf16 weights serves "
+           "with each weight row it reads (row_group; halved until the rows "
+           "fit the block's staging; 1, the default: a warp per row)">,
+    Option<"fp8RowGroup", "fp8-row-group", "int64_t", "1",
+           "the same for products of fp8 weights">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
