@@ -255,29 +255,20 @@ private:
                                  /*splits=*/1);
   }
 
-  /// With the tile-mma option (off by default: slower than `warp` at batch
-  /// 1 so far, docs/performance.md), a decode product on tensor cores
-  /// (`tile_mma`) where the target has
-  /// mma.sync (and, for fp8 weights, the e4m3x2 conversion): the weight
-  /// rows in 128-byte iterations (fp8 scale blocks a multiple of 128
-  /// columns), a fused norm's row in 256-column groups (the ds.rms_norm
-  /// kernel's order), 8 | output features. Warps per block: enough that
-  /// each holds at most kTileMmaRegisterIterations over its weights, at
-  /// least 4, doubled (up to 16, at most one per iteration) while the
-  /// blocks' warps would not give every SM 8; the staged rows as many as
-  /// leave two blocks an SM's shared memory. Null where it does not apply.
   /// A `warp` matrix product whose warps serve a feature of `row_group`
-  /// input rows each (MatrixProducts.cpp): the pass's row-group, halved
-  /// while the group's staged rows (bf16, and a fused norm's sums of
-  /// squares, an f32 per 8 columns) exceed kRowGroupSharedBytes; 1 where a
-  /// block of 4 warps cannot stage its rows (the features a multiple of
-  /// the block's warps, rows read in 16-byte groups, of whole 256-column
-  /// spans where a norm is folded in).
+  /// input rows each (MatrixProducts.cpp): the pass's row-group (its
+  /// fp8-row-group for fp8 weights), halved while the group's staged rows
+  /// (bf16, and a fused norm's sums of squares, an f32 per 8 columns)
+  /// exceed kRowGroupSharedBytes; 1 where a block of 4 warps cannot stage
+  /// its rows (the features a multiple of the block's warps, rows read in
+  /// 16-byte groups, of whole 256-column spans where a norm is folded
+  /// in).
   KernelConfigAttr warpProduct(Operation *op) const {
     KernelConfigAttr plain = warp();
     Type weight = op->getOperand(1).getType();
     int64_t features = 0, cols = 0;
-    if (auto fp8 = dyn_cast<FP8BlockWeightType>(weight)) {
+    auto fp8 = dyn_cast<FP8BlockWeightType>(weight);
+    if (fp8) {
       if (fp8.getBlockCols() % 8 != 0)
         return plain;
       features = fp8.getRows();
@@ -293,7 +284,6 @@ private:
         cols % (norm ? kWarp * 8 : 8) != 0)
       return plain;
     int64_t rowBytes = cols * 2 + (norm ? cols / 2 : 0);
-    bool fp8 = isa<FP8BlockWeightType>(weight);
     int64_t group = std::max<int64_t>(fp8 ? fp8RowGroup : rowGroup, 1);
     while (group > 1 && group * rowBytes > kRowGroupSharedBytes)
       group /= 2;
@@ -302,6 +292,17 @@ private:
                                  /*dynamicSharedBytes=*/0, /*splits=*/1);
   }
 
+  /// With the tile-mma option (off by default: slower than `warp` at batch
+  /// 1 so far, docs/performance.md), a decode product on tensor cores
+  /// (`tile_mma`) where the target has
+  /// mma.sync (and, for fp8 weights, the e4m3x2 conversion): the weight
+  /// rows in 128-byte iterations (fp8 scale blocks a multiple of 128
+  /// columns), a fused norm's row in 256-column groups (the ds.rms_norm
+  /// kernel's order), 8 | output features. Warps per block: enough that
+  /// each holds at most kTileMmaRegisterIterations over its weights, at
+  /// least 4, doubled (up to 16, at most one per iteration) while the
+  /// blocks' warps would not give every SM 8; the staged rows as many as
+  /// leave two blocks an SM's shared memory. Null where it does not apply.
   KernelConfigAttr tileMma(Operation *op, StringRef entry) const {
     if (!tileMmaProducts || entry != "decode" || !tensorCores ||
         !target.hasMmaSync || !device)
