@@ -78,6 +78,9 @@ struct KernelSpec {
     bool fp8 = false;
   };
   std::optional<Cost> cost;
+  // Kernel.variants: (rows, kernel) pairs; empty leaves the field out.
+  std::vector<fb::KernelVariant> variants;
+  bool writesCache = false;
 };
 
 // The program's DeviceCeilings table.
@@ -291,7 +294,8 @@ public:
                       misaligned(k.outputs.data(), k.outputs.size(),
                                  sizeof(fb::KernelOutput)))
                 : fbb.CreateVectorOfStructs(k.outputs),
-            /*writes_cache=*/false, k.block, launch, cost));
+            k.writesCache, k.block, launch, cost,
+            k.variants.empty() ? 0 : fbb.CreateVectorOfStructs(k.variants)));
       }
       return offsets;
     };

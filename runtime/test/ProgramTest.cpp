@@ -662,6 +662,69 @@ TEST(ProgramTest, HostTwinsMatchTheKernels) {
             corrupted("host twin 2 has an extent out of range"));
 }
 
+TEST(ProgramTest, KernelVariantsAreChecked) {
+  // lm_head (kernel 2) with a one-row variant (kernel 4, a copy of it).
+  ProgramBuilder builder;
+  builder.kernels.push_back(builder.kernels[2]);
+  builder.kernels[4].name = "lm_head_one_row";
+  builder.kernels[4].extent = 64;
+  builder.kernels[2].variants = {{1, 4}};
+  {
+    std::vector<uint8_t> bytes = builder.build();
+    Expected<Program> program = loadBytes(bytes);
+    ASSERT_TRUE(program.ok()) << program.error();
+    EXPECT_EQ(program.value().kernelFor(2, 1), 4u);
+    EXPECT_EQ(program.value().kernelFor(2, 2), 2u);
+    EXPECT_EQ(program.value().kernelFor(0, 1), 0u);
+    // The first variant a launch's rows fit.
+    builder.kernels.push_back(builder.kernels[4]);
+    builder.kernels[2].variants = {{1, 4}, {3, 5}};
+    bytes = builder.build();
+    program = loadBytes(bytes);
+    ASSERT_TRUE(program.ok()) << program.error();
+    EXPECT_EQ(program.value().kernelFor(2, 1), 4u);
+    EXPECT_EQ(program.value().kernelFor(2, 2), 5u);
+    EXPECT_EQ(program.value().kernelFor(2, 3), 5u);
+    EXPECT_EQ(program.value().kernelFor(2, 4), 2u);
+    builder.kernels.pop_back();
+  }
+  auto broken = [&](std::vector<fb::KernelVariant> variants) {
+    ProgramBuilder b = builder;
+    b.kernels[2].variants = std::move(variants);
+    return b;
+  };
+  const std::string order =
+      corrupted("kernel 2: variant rows must be positive and increasing");
+  EXPECT_EQ(loadError(broken({{0, 4}})), order);
+  EXPECT_EQ(loadError(broken({{2, 4}, {2, 4}})), order);
+  EXPECT_EQ(loadError(broken({{1, 5}})),
+            corrupted("kernel 2: variant kernel 5 out of range or itself"));
+  EXPECT_EQ(loadError(broken({{1, 2}})),
+            corrupted("kernel 2: variant kernel 2 out of range or itself"));
+  const std::string other =
+      corrupted("kernel 2: variant kernel 4 has variants, or other rows, "
+                "outputs or cache writes");
+  ProgramBuilder b = broken({{1, 4}});
+  b.kernels[4].variants = {{1, 2}};
+  EXPECT_EQ(loadError(b), other);
+  b = broken({{1, 4}});
+  b.kernels[4].rows = fb::RowCount::Tokens;
+  EXPECT_EQ(loadError(b), other);
+  b = broken({{1, 4}});
+  b.kernels[4].outputs = {{4, fb::DType::F32, 32}};
+  EXPECT_EQ(loadError(b), other);
+  b = broken({{1, 4}});
+  b.kernels[4].writesCache = true;
+  EXPECT_EQ(loadError(b), other);
+  // Twins mirror kernels one for one: a twin has no variants.
+  b = broken({{1, 4}});
+  b.hostTwins = b.kernels;
+  b.hostTwins[2].variants.clear();
+  expectLoads(b);
+  b.hostTwins[2].variants = {{1, 4}};
+  EXPECT_EQ(loadError(b), corrupted("host twin 2 has variants"));
+}
+
 TEST(ProgramTest, KernelCostsAreChecked) {
   using Cost = test::KernelSpec::Cost;
   ProgramBuilder builder;

@@ -71,7 +71,10 @@ def main():
         cells = []
         for exe in exes:
             w = got.get(exe, {}).get(item)
-            cells.append(f"{w['decode_tokens_per_second']:16.1f}" if w else f"{'-':>16s}")
+            # A prefill item decodes nothing: its rate is the prefill's.
+            key = ("prefill_tokens_per_second" if item.startswith("prefill")
+                   else "decode_tokens_per_second")
+            cells.append(f"{w[key]:16.1f}" if w else f"{'-':>16s}")
         print(f"{item:40s} " + " ".join(cells))
 
 

@@ -7,6 +7,7 @@ numbers (a fusion that keeps every rounding), and to measure by how much
 one that may does.
 
 Usage: same-logits.py DIR EXE,EXE[,EXE...] [--prompt-mode decode] [--vocab N]
+                      [--prompts 1]
 Exits non-zero when an executable fails to run; prints one row per
 executable: identical, or the largest absolute and relative difference.
 """
@@ -25,10 +26,13 @@ def main():
     p.add_argument("--prompt-mode", default="prefill", choices=["prefill", "decode"])
     p.add_argument("-n", type=int, default=6)
     p.add_argument("--vocab", type=int, default=100000, help="prompt ids are below this")
+    p.add_argument("--prompts", type=int, default=3, choices=[1, 2, 3],
+                   help="the first N prompts only (1: every launch has one row, "
+                        "for kernels chosen by row count)")
     a = p.parse_args()
     rng = np.random.default_rng(17)
     prompts = []
-    for length in (40, 9, 3):
+    for length in (40, 9, 3)[:a.prompts]:
         prompts += ["--prompt-ids", " ".join(map(str, rng.integers(2, a.vocab, size=length)))]
     results = {}
     for exe in a.exes.split(","):

@@ -115,8 +115,32 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
   }
   std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
   llvm::StringMap<uint32_t> kernelIndex;
+  llvm::StringMap<KernelOp> kernelOps;
+  for (auto [i, k] : llvm::enumerate(module.getOps<KernelOp>())) {
+    kernelIndex[k.getSymName()] = static_cast<uint32_t>(i);
+    kernelOps[k.getSymName()] = k;
+  }
   for (KernelOp k : module.getOps<KernelOp>()) {
-    kernelIndex[k.getSymName()] = kernels.size();
+    // The kernels a launch of few rows runs instead (ds.variants): each
+    // declared, without variants of its own, writing what this one writes.
+    std::vector<fb::KernelVariant> variants;
+    if (std::optional<ArrayRef<int64_t>> rows = k.getVariantRows()) {
+      for (auto [r, ref] : llvm::zip_equal(
+               *rows, k.getVariantKernels()->getAsRange<FlatSymbolRefAttr>())) {
+        auto found = kernelOps.find(ref.getValue());
+        if (found == kernelOps.end())
+          return k.emitOpError("variant ") << ref << " is not a ds.kernel";
+        KernelOp v = found->second;
+        if (v == k || v.getVariantRows() || v.getRows() != k.getRows() ||
+            v.getOutputs() != k.getOutputs() ||
+            v.getWritesCache() != k.getWritesCache())
+          return k.emitOpError("variant ")
+                 << ref
+                 << " must be another kernel without variants, with the "
+                    "same rows, outputs and cache writes";
+        variants.emplace_back(r, kernelIndex[ref.getValue()]);
+      }
+    }
     // (argument, dtype, elements per row) triples; the verifier checked them.
     std::vector<fb::KernelOutput> outputs;
     ArrayRef<int64_t> v = k.getOutputs();
@@ -150,7 +174,7 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         fbb.CreateVectorOfStructs(outputs), k.getWritesCache(), block,
         fb::CreateLaunchShape(fbb, &blockShape, fb::GridRule::PerIndex,
                               /*grid=*/nullptr, shared, programmatic, cluster),
-        cost));
+        cost, variants.empty() ? 0 : fbb.CreateVectorOfStructs(variants)));
   }
   // --check-kernels: the host twins, named like the kernels they mirror.
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Kernel>>>

@@ -120,6 +120,7 @@ struct GenerateKernelsPass
     for (func::FuncOp f : entries)
       if (failed(generate(f, generator, twins ? &*twins : nullptr)))
         return signalPassFailure();
+    const auto &infos = generator.infos();
 
     // Declare the kernels, in index order, before the entry points.
     b.setInsertionPoint(entries.empty() ? kernels.getOperation()
@@ -129,12 +130,26 @@ struct GenerateKernelsPass
       SmallVector<int64_t> outputs;
       for (const dsc::KernelOutput &o : k.outputs)
         outputs.append({o.arg, o.dtype, o.rowElements});
+      DenseI64ArrayAttr variantRows;
+      ArrayAttr variantKernels;
+      auto found = variants.find(&k - infos.data());
+      if (found != variants.end() && !found->second.empty()) {
+        SmallVector<int64_t> rows;
+        SmallVector<Attribute> kernels;
+        for (auto [r, v] : found->second) {
+          rows.push_back(r);
+          kernels.push_back(FlatSymbolRefAttr::get(ctx, infos[v].name));
+        }
+        variantRows = b.getDenseI64ArrayAttr(rows);
+        variantKernels = b.getArrayAttr(kernels);
+      }
       KernelOp::create(b, module.getLoc(), b.getStringAttr(k.name),
                        ParallelDimAttr::get(ctx, k.parallel),
                        b.getI64IntegerAttr(k.extent),
                        RowCountAttr::get(ctx, k.perOutput ? RowCount::Outputs
                                                           : RowCount::Tokens),
-                       k.config, b.getDenseI64ArrayAttr(outputs),
+                       k.config, variantRows, variantKernels,
+                       b.getDenseI64ArrayAttr(outputs),
                        k.writesCache ? b.getUnitAttr() : UnitAttr(), k.cost,
                        b.getStringAttr(k.summary));
     }
@@ -165,8 +180,28 @@ struct GenerateKernelsPass
     }
   }
 
-  /// Generates (or finds) the kernel of every kernel-level op of `f` and
-  /// names it on the op.
+  /// Generates (or finds) the kernel of `op` with its current `ds.config`,
+  /// and its host twin at the same index.
+  FailureOr<unsigned> kernelOf(Operation &op,
+                               dsc::HostKernelGenerator &generator,
+                               dsc::HostKernelGenerator *twins) {
+    FailureOr<unsigned> kernel = generator.getOrCreate(&op);
+    if (failed(kernel))
+      return failure();
+    if (twins) {
+      FailureOr<unsigned> twin = twins->getOrCreate(&op);
+      if (failed(twin))
+        return failure();
+      if (*twin != *kernel)
+        return op.emitOpError("internal error: host twin ")
+               << *twin << " of kernel " << *kernel;
+    }
+    return *kernel;
+  }
+
+  /// Generates (or finds) the kernel of every kernel-level op of `f`, and
+  /// the kernels of its `ds.variants` (the op generated again with each
+  /// variant's config), and names the op's kernel on it.
   LogicalResult generate(func::FuncOp f, dsc::HostKernelGenerator &generator,
                          dsc::HostKernelGenerator *twins) {
     // Every op of an entry point but weight reads and the return is one
@@ -174,23 +209,45 @@ struct GenerateKernelsPass
     for (Operation &op : f.getBody().front()) {
       if (isa<GetWeightOp, func::ReturnOp>(op))
         continue;
-      FailureOr<unsigned> kernel = generator.getOrCreate(&op);
+      SmallVector<std::pair<int64_t, unsigned>> own;
+      if (auto list = op.getAttrOfType<ArrayAttr>("ds.variants")) {
+        auto config = op.getAttrOfType<KernelConfigAttr>("ds.config");
+        if (!config)
+          return op.emitOpError("has ds.variants but no ds.config");
+        // A variant is the kernel the op would have with its config and
+        // no variants (shared with ops configured so).
+        op.removeAttr("ds.variants");
+        for (auto v : list.getAsRange<KernelVariantAttr>()) {
+          op.setAttr("ds.config", v.getConfig());
+          FailureOr<unsigned> k = kernelOf(op, generator, twins);
+          if (failed(k))
+            return failure();
+          own.push_back({v.getRows(), *k});
+        }
+        op.setAttr("ds.config", config);
+        op.setAttr("ds.variants", list);
+      }
+      FailureOr<unsigned> kernel = kernelOf(op, generator, twins);
       if (failed(kernel))
         return failure();
-      if (twins) {
-        FailureOr<unsigned> twin = twins->getOrCreate(&op);
-        if (failed(twin))
-          return failure();
-        if (*twin != *kernel)
-          return op.emitOpError("internal error: host twin ")
-                 << *twin << " of kernel " << *kernel;
-      }
+      // Ops that share a kernel share its variants (the signature counts
+      // ds.variants).
+      auto [at, inserted] = variants.try_emplace(*kernel, own);
+      if (!inserted && at->second != own)
+        return op.emitOpError("internal error: kernel ")
+               << generator.infos()[*kernel].name
+               << " generated with other variants";
+      if (llvm::any_of(own, [&](auto v) { return v.second == *kernel; }))
+        return op.emitOpError("a variant's config is the op's own");
       op.setAttr("ds.kernel_ref",
                  FlatSymbolRefAttr::get(op.getContext(),
                                         generator.infos()[*kernel].name));
     }
     return success();
   }
+
+  /// The (rows, kernel) variants of each kernel that has some.
+  llvm::DenseMap<unsigned, SmallVector<std::pair<int64_t, unsigned>>> variants;
 };
 
 } // namespace

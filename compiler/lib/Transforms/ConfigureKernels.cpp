@@ -93,6 +93,9 @@ constexpr int64_t kWarpAsyncMaxOutputsPerSM = 64;
 /// as bf16 and a fused norm's sums of squares): V2-Lite's 2,048-column rows
 /// take 4 a group, V3's 7,168-column ones 2.
 constexpr int64_t kRowGroupSharedBytes = 32 * 1024;
+/// The fewest rows a `tile_mma` product's launch runs on tensor cores; fewer
+/// run its `warp` variants (ds.variants).
+constexpr int64_t kTileMmaMinRows = 9;
 /// Static shared memory a block may always have (48 KB on every CUDA chip).
 constexpr int64_t kStaticSharedBytes = 48 * 1024;
 /// position_split: the rows of its cache tile, and the shared memory the
@@ -174,6 +177,37 @@ public:
           return target.hasWarpShuffle && latent % 4 == 0 ? warp() : generic();
         })
         .Default([](Operation *) { return KernelConfigAttr(); });
+  }
+
+  /// The strategies for launches of few rows (`ds.variants`) of `op`,
+  /// configured `config`; null where its own kernel serves every row
+  /// count. A `warp` product with a row group holds the grouped path's
+  /// registers, so a launch of one row (batch-1 decode) runs the one-row
+  /// kernel. A `tile_mma` product (16 rows a tile) runs the `warp` kernels
+  /// up to kTileMmaMinRows - 1 rows: the one-row kernel, then the grouped
+  /// one where the product has a row group.
+  ArrayAttr variants(Operation *op, KernelConfigAttr config) const {
+    auto oneRow = [&](KernelConfigAttr warp) {
+      return KernelConfigAttr::get(
+          context, KernelStrategy::Warp, warp.getBlock(), /*rowGroup=*/1,
+          warp.getDynamicSharedBytes(), warp.getSplits());
+    };
+    if (config.getStrategy() == KernelStrategy::TileMma) {
+      if (!target.hasWarpShuffle)
+        return {};
+      KernelConfigAttr warp = warpProduct(op);
+      SmallVector<Attribute> list{
+          KernelVariantAttr::get(context, 1, oneRow(warp))};
+      if (warp.getRowGroup() > 1)
+        list.push_back(
+            KernelVariantAttr::get(context, kTileMmaMinRows - 1, warp));
+      return ArrayAttr::get(context, list);
+    }
+    if (config.getStrategy() != KernelStrategy::Warp ||
+        config.getRowGroup() == 1)
+      return {};
+    return ArrayAttr::get(context,
+                          {KernelVariantAttr::get(context, 1, oneRow(config))});
   }
 
 private:
@@ -543,8 +577,14 @@ struct ConfigureKernelsPass
       f.walk([&](Operation *op) {
         if (keepExisting && dialect->getConfigAttrHelper().isAttrPresent(op))
           return;
-        if (KernelConfigAttr config = configurator.choose(op, entry.getValue()))
-          dialect->getConfigAttrHelper().setAttr(op, config);
+        KernelConfigAttr config = configurator.choose(op, entry.getValue());
+        if (!config)
+          return;
+        dialect->getConfigAttrHelper().setAttr(op, config);
+        if (ArrayAttr variants = configurator.variants(op, config))
+          dialect->getVariantsAttrHelper().setAttr(op, variants);
+        else
+          dialect->getVariantsAttrHelper().removeAttr(op);
       });
     }
     dialect->getTargetAttrHelper().setAttr(

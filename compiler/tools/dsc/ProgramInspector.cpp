@@ -572,7 +572,8 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
 
   os << "\nkernels (" << p.kernels()->size() << ")\n";
   Table kernels({"#", "name", "parallel", "extent", "rows", "block", "grid",
-                 "smem", "cache", "outputs", "host twin", "summary"});
+                 "smem", "cache", "outputs", "variants", "host twin",
+                 "summary"});
   for (uint32_t i = 0; i < p.kernels()->size(); ++i) {
     const fb::Kernel *k = p.kernels()->Get(i);
     std::string outputs;
@@ -588,12 +589,19 @@ void printProgramText(const ProgramFile &file, raw_ostream &os) {
       twin = std::string(parallelName(t->parallel())) + " " +
              std::to_string(t->extent());
     }
-    kernels.add({std::to_string(i), k->name()->str(),
-                 parallelName(k->parallel()), std::to_string(k->extent()),
-                 rowsName(k->rows()), blockText(*k), gridText(*k),
-                 std::to_string(launchShapeOf(*k).sharedBytes),
-                 k->writes_cache() ? "writes" : "-",
-                 outputs.empty() ? "-" : outputs, twin, str(k->summary())});
+    // "<=R: #K": a launch of at most R rows runs kernel K instead.
+    std::string variants;
+    if (k->variants())
+      for (const fb::KernelVariant *v : *k->variants())
+        variants +=
+            (variants.empty() ? "" : ", ") +
+            ("<=" + Twine(v->rows()) + ": #" + Twine(v->kernel())).str();
+    kernels.add(
+        {std::to_string(i), k->name()->str(), parallelName(k->parallel()),
+         std::to_string(k->extent()), rowsName(k->rows()), blockText(*k),
+         gridText(*k), std::to_string(launchShapeOf(*k).sharedBytes),
+         k->writes_cache() ? "writes" : "-", outputs.empty() ? "-" : outputs,
+         variants.empty() ? "-" : variants, twin, str(k->summary())});
   }
   kernels.print(os, 2);
 
@@ -680,6 +688,11 @@ json::Object kernelJson(const fb::Kernel &k) {
       outputs.push_back(json::Object{{"arg", int64_t(o->arg())},
                                      {"dtype", dtypeName(o->dtype())},
                                      {"row_elements", o->row_elements()}});
+  json::Array variants;
+  if (k.variants())
+    for (const fb::KernelVariant *v : *k.variants())
+      variants.push_back(
+          json::Object{{"rows", v->rows()}, {"kernel", int64_t(v->kernel())}});
   return json::Object{
       {"name", k.name()->str()},
       {"summary", jsonString(k.summary())},
@@ -692,6 +705,7 @@ json::Object kernelJson(const fb::Kernel &k) {
       {"dynamic_shared_bytes", int64_t(launchShapeOf(k).sharedBytes)},
       {"writes_cache", k.writes_cache()},
       {"outputs", std::move(outputs)},
+      {"variants", std::move(variants)},
       {"cost", std::move(cost)}};
 }
 

@@ -162,6 +162,16 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+LogicalResult
+KernelVariantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          int64_t rows, KernelConfigAttr config) {
+  if (rows < 1)
+    return emitError() << "a variant's rows must be positive, got " << rows;
+  if (!config)
+    return emitError() << "a variant needs a config";
+  return success();
+}
+
 LogicalResult KernelCostAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, llvm::APFloat bytesFixed,
     llvm::APFloat bytesPerRow, llvm::APFloat bytesPerContext,

@@ -54,6 +54,20 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
     return expect(isa<FlatSymbolRefAttr>(value), "a symbol reference");
   if (name == getConfigAttrHelper().getNameStr())
     return expect(isa<KernelConfigAttr>(value), "a #ds.kernel_config");
+  if (name == getVariantsAttrHelper().getNameStr()) {
+    auto variants = dyn_cast<ArrayAttr>(value);
+    int64_t previous = 0;
+    bool ok = variants && !variants.empty() &&
+              llvm::all_of(variants, [&](Attribute a) {
+                auto v = dyn_cast<KernelVariantAttr>(a);
+                if (!v || v.getRows() <= previous)
+                  return false;
+                previous = v.getRows();
+                return true;
+              });
+    return expect(ok, "a non-empty array of #ds.kernel_variant in "
+                      "increasing rows");
+  }
   if (name == getArenaOffsetsAttrHelper().getNameStr()) {
     auto offsets = dyn_cast<ArrayAttr>(value);
     return expect(offsets && llvm::all_of(offsets,

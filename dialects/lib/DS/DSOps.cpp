@@ -739,6 +739,20 @@ LogicalResult KernelOp::verify() {
   if (getParallel() != ParallelDim::Tokens &&
       static_cast<int64_t>(getExtent()) <= 0)
     return emitOpError("a static kernel needs a positive extent");
+  if (getVariantRows().has_value() != getVariantKernels().has_value())
+    return emitOpError("variants need both their rows and their kernels");
+  if (std::optional<ArrayRef<int64_t>> rows = getVariantRows()) {
+    if (rows->empty() || rows->size() != getVariantKernels()->size())
+      return emitOpError("variants need one kernel per row count, got ")
+             << rows->size() << " row counts and "
+             << getVariantKernels()->size() << " kernels";
+    int64_t previous = 0;
+    for (int64_t r : *rows) {
+      if (r <= previous)
+        return emitOpError("variant rows must be positive and increasing");
+      previous = r;
+    }
+  }
   ArrayRef<int64_t> outputs = getOutputs();
   if (outputs.size() % 3 != 0)
     return emitOpError("outputs must be (argument, dtype, elements per row) "

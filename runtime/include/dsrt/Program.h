@@ -48,6 +48,9 @@ public:
   uint64_t cacheBytes() const;
   uint64_t cachePageBytes() const;
   int64_t pagesPerSequence() const;
+  /// The kernel a launch of kernel `kernel` with `rows` rows runs: the
+  /// first of its variants whose rows it fits, else `kernel` itself.
+  uint32_t kernelFor(uint32_t kernel, int64_t rows) const;
   /// Elements of weight `index` (all experts) and of its scales.
   uint64_t weightElements(uint32_t index) const;
   uint64_t scaleElements(uint32_t index) const;

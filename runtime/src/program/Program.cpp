@@ -237,14 +237,53 @@ std::string checkProgram(const fb::Program &p) {
             checkKernel(p.kernels()->Get(i), "kernel " + std::to_string(i));
         !e.empty())
       return e;
+  // A variant runs in its kernel's place: another kernel, without variants
+  // of its own, with the same rows and outputs (the launch's arguments
+  // were checked against those), in increasing rows.
+  auto sameOutputs = [](const fb::Kernel &a, const fb::Kernel &b) {
+    if (!a.outputs() || !b.outputs())
+      return !a.outputs() && !b.outputs();
+    if (a.outputs()->size() != b.outputs()->size())
+      return false;
+    for (uint32_t i = 0; i < a.outputs()->size(); ++i) {
+      const fb::KernelOutput *x = a.outputs()->Get(i), *y = b.outputs()->Get(i);
+      if (x->arg() != y->arg() || x->dtype() != y->dtype() ||
+          x->row_elements() != y->row_elements())
+        return false;
+    }
+    return true;
+  };
+  for (uint32_t i = 0; i < p.kernels()->size(); ++i) {
+    const fb::Kernel &k = *p.kernels()->Get(i);
+    if (!k.variants())
+      continue;
+    std::string what = "kernel " + std::to_string(i);
+    int64_t previous = 0;
+    for (const fb::KernelVariant *v : *k.variants()) {
+      if (v->rows() <= previous)
+        return what + ": variant rows must be positive and increasing";
+      previous = v->rows();
+      if (v->kernel() >= p.kernels()->size() || v->kernel() == i)
+        return what + ": variant kernel " + std::to_string(v->kernel()) +
+               " out of range or itself";
+      const fb::Kernel &other = *p.kernels()->Get(v->kernel());
+      if (other.variants() || other.rows() != k.rows() ||
+          other.writes_cache() != k.writes_cache() || !sameOutputs(k, other))
+        return what + ": variant kernel " + std::to_string(v->kernel()) +
+               " has variants, or other rows, outputs or cache writes";
+    }
+  }
   if (p.host_twins()) {
     if (p.host_twins()->size() != p.kernels()->size())
       return "host twins do not match the kernels";
-    for (uint32_t i = 0; i < p.host_twins()->size(); ++i)
+    for (uint32_t i = 0; i < p.host_twins()->size(); ++i) {
+      if (p.host_twins()->Get(i)->variants())
+        return "host twin " + std::to_string(i) + " has variants";
       if (std::string e = checkKernel(p.host_twins()->Get(i),
                                       "host twin " + std::to_string(i));
           !e.empty())
         return e;
+    }
   }
   if (const fb::DeviceCeilings *d = p.device()) {
     if (!d->name())
@@ -390,6 +429,14 @@ const fb::Entry &Program::entry(const char *name) const {
 uint64_t Program::cachePageBytes() const {
   const fb::CacheInfo &c = *program_->cache();
   return uint64_t(c.layers()) * c.page_size() * (c.latent() + c.rope()) * 2;
+}
+
+uint32_t Program::kernelFor(uint32_t kernel, int64_t rows) const {
+  if (const auto *variants = program_->kernels()->Get(kernel)->variants())
+    for (const fb::KernelVariant *v : *variants)
+      if (rows <= v->rows())
+        return v->kernel();
+  return kernel;
 }
 
 int64_t Program::pagesPerSequence() const {

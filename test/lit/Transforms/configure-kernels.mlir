@@ -1,5 +1,6 @@
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true" | FileCheck %s --check-prefix=SM90
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80 tile-mma=true" | FileCheck %s --check-prefix=SM80
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true row-group=4" | FileCheck %s --check-prefix=TILEGROUP
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=4 fp8-row-group=4" | FileCheck %s --check-prefix=NOTILE
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=1" | FileCheck %s --check-prefix=GROUP1
@@ -83,8 +84,12 @@
 // staged rows of 2048 f16 or bf16 (+16 bytes) = 65792 bytes, then the
 // warps' sums (512 bytes a warp and term).
 // SM90-LABEL: func.func @decode_products
-// q (bf16, folded norm): 32 iterations, 8 warps; 65792 + 8 x 512.
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>
+// q (bf16, folded norm): 32 iterations, 8 warps; 65792 + 8 x 512. Up to 8
+// rows run the warp kernels (ds.variants): one row the one-row kernel, more
+// the grouped one where the product has a row group.
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]
+// TILEGROUP-LABEL: func.func @decode_products
+// TILEGROUP: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>, #ds.kernel_variant<rows = 8, config = <strategy = warp, row_group = 4>>]
 // fp8: 16 iterations, 4 warps; the staged rows' scales, 16 x 16 x 4 bytes.
 // SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, dynamic_shared_bytes = 68864>
 // 576 features: 72 tiles, so 16 warps a block.
@@ -151,19 +156,22 @@
 // V3's 7,168 take 2 (4 x 14,336 bytes > 32 KB); its o_proj's 16,384 one.
 // Rows that are not whole 256-column spans (10,944) and features that are
 // not whole blocks of 4 warps (502) keep a warp per row.
+// Each grouped product has a one-row variant (a launch of one row runs the
+// kernel without the grouped path); a warp per row needs none.
 // NOTILE-LABEL: func.func @row_groups
-// NOTILE: ds.linear {{.*}}row_group = 4>{{.*}}tensor<3072x2048xbf16>
-// NOTILE: ds.linear {{.*}}row_group = 4>{{.*}}!ds.fp8_block<3072x2048
-// NOTILE: ds.linear {{.*}}row_group = 2>{{.*}}tensor<1536x7168xbf16>
+// NOTILE: ds.linear {{.*}}row_group = 4>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]{{.*}}tensor<3072x2048xbf16>
+// NOTILE: ds.linear {{.*}}row_group = 4>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]{{.*}}!ds.fp8_block<3072x2048
+// NOTILE: ds.linear {{.*}}row_group = 2>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]{{.*}}tensor<1536x7168xbf16>
 // NOTILE: ds.linear {{.*}}#ds.kernel_config<strategy = warp>}{{.*}}tensor<7168x16384xbf16>
 // NOTILE: ds.linear {{.*}}#ds.kernel_config<strategy = warp>}{{.*}}tensor<2048x10944xbf16>
 // NOTILE: ds.linear {{.*}}#ds.kernel_config<strategy = warp>}{{.*}}tensor<502x2048xbf16>
-// NOTILE: ds.gated_linear {{.*}}row_group = 4>
-// NOTILE: ds.lm_head {{.*}}row_group = 4>
+// NOTILE: ds.gated_linear {{.*}}row_group = 4>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]
+// NOTILE: ds.lm_head {{.*}}row_group = 4>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]
 // row-group=1: a warp per row everywhere; row-group=8: 8 rows of 2,048
 // columns fit 32 KB, not with a norm's sums of squares as well.
 // GROUP1-LABEL: func.func @row_groups
 // GROUP1-NOT: row_group
+// GROUP1-NOT: ds.variants
 // GROUP8-LABEL: func.func @row_groups
 // GROUP8: ds.linear {{.*}}row_group = 4>{{.*}}tensor<3072x2048xbf16>
 // GROUP8: ds.linear {{.*}}row_group = 8>{{.*}}!ds.fp8_block<3072x2048

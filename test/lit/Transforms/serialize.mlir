@@ -55,10 +55,10 @@
 // PROGRAM-NEXT: 0 table model.embed_tokens.weight bf16 64x32 - -
 // PROGRAM-NEXT: 1 head lm_head.weight bf16 64x32 - -
 // PROGRAM-LABEL: kernels (3)
-// PROGRAM-NEXT: # name parallel extent rows block grid smem cache outputs host twin summary
-// PROGRAM-NEXT: 0 dsc_embed_generic_64x32 tokens 0 tokens 128 per-index 0 - arg2:bf16[32] - ds.embed tensor<?xi32> tensor<64x32xbf16>
-// PROGRAM-NEXT: 1 dsc_lm_head_generic_64x32 static 64 outputs 128 per-index 0 - arg3:f32[64] - ds.lm_head tensor<?x32xbf16> tensor<64x32xbf16> tensor<?xi32>
-// PROGRAM-NEXT: 2 dsc_sample_generic_64 tokens 0 outputs 128 per-index 0 - arg2:i32[1], arg3:f32[64] - ds.sample tensor<?x64xf32> tensor<?x8xi32>
+// PROGRAM-NEXT: # name parallel extent rows block grid smem cache outputs variants host twin summary
+// PROGRAM-NEXT: 0 dsc_embed_generic_64x32 tokens 0 tokens 128 per-index 0 - arg2:bf16[32] - - ds.embed tensor<?xi32> tensor<64x32xbf16>
+// PROGRAM-NEXT: 1 dsc_lm_head_generic_64x32 static 64 outputs 128 per-index 0 - arg3:f32[64] - - ds.lm_head tensor<?x32xbf16> tensor<64x32xbf16> tensor<?xi32>
+// PROGRAM-NEXT: 2 dsc_sample_generic_64 tokens 0 outputs 128 per-index 0 - arg2:i32[1], arg3:f32[64] - - ds.sample tensor<?x64xf32> tensor<?x8xi32>
 // Each kernel's cost at one row: the embedding's id, table row and result
 // row (4 + 64 + 64 bytes); lm_head's 64x32 bf16 weight, the row index, its
 // input row and f32 logits (4096 + 4 + 64 + 256 bytes, 2 x 64 x 32 FLOPs);

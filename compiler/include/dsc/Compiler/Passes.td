@@ -297,6 +297,12 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     | `ds.mla_attention_combine` | `generic` | `warp` (8 lanes per (token, head, 4 latent columns), 128 threads) where the latent is a multiple of 4, else `generic` |
     | `ds.mla_absorb_value combine(...)` (ds-fuse-attention-combine) | `generic` | `cluster_block` where the target has clusters: a cluster of 8 blocks (`splits`) per (token, head), each block merging an eighth of the latent columns (8 lanes per 4 columns: the latent a multiple of 32, its merging lanes whole warps of the block) and computing an eighth of the value features, 4 a warp (more warps where the merge needs them; V2-Lite and V3: 4 warps). Else `generic` |
 
+    An op whose kernel should not serve every row count also gets
+    `ds.variants`, the strategies for launches of few rows
+    (`#ds.kernel_variant`, `docs/design/cuda-target.md`): a product with
+    `row_group` > 1 gets `[<rows = 1, config = <strategy = warp>>]`, so a
+    launch of one row runs a kernel without the grouped path's registers.
+
     With `keep-existing`, ops that already have a `ds.config` keep it: the
     pipeline runs the pass again after ds-fuse-attention-combine, for the
     ops that fusion made, without undoing ds-split-attention's choices.

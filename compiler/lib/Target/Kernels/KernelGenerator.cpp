@@ -73,6 +73,8 @@ std::string signatureOf(Operation *op) {
   for (Type t : op->getResultTypes())
     os << t << ",";
   os << ")" << configOf(op);
+  if (Attribute variants = op->getAttr("ds.variants"))
+    os << variants;
   for (NamedAttribute attr : op->getAttrs())
     // The layer only moves the cache pointer; the other discardable "ds.*"
     // attributes (buffer placement) do not change the code.

@@ -64,15 +64,16 @@ public:
         arena_.get(), cache_.get(), pages_.table().data(), weights_, chunk);
     std::vector<void *> args;
     for (const fb::Launch *launch : *entry.launches()) {
-      const fb::Kernel &kernel = *kernels.Get(launch->kernel());
-      int64_t rows = rowCount(kernel, chunk);
-      int64_t extent = extentOf(kernel, rows);
+      int64_t rows = rowCount(*kernels.Get(launch->kernel()), chunk);
+      // A variant of the kernel for launches of few rows runs in its place.
+      uint32_t index = program_.kernelFor(launch->kernel(), rows);
+      int64_t extent = extentOf(*kernels.Get(index), rows);
       if (extent == 0)
         continue; // no output rows
       args.clear();
       for (const fb::Arg *arg : *launch->args())
         args.push_back(detail::resolveLaunchArgument(*arg, places));
-      device_.run(kernels_[launch->kernel()], args.data(), rows, extent);
+      device_.run(kernels_[index], args.data(), rows, extent);
     }
     ChunkResult result;
     result.next = reinterpret_cast<const int32_t *>(arena_.get() +

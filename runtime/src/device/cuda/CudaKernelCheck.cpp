@@ -76,11 +76,12 @@ std::string CudaSession::kernelCheckReport(bool &passed) const {
   return out;
 }
 
-Status CudaSession::runTwin(const fb::Launch &launch, const Chunk &chunk) {
-  const fb::Kernel &twin = *program_->fb().host_twins()->Get(launch.kernel());
+Status CudaSession::runTwin(const fb::Launch &launch, uint32_t index,
+                            const Chunk &chunk) {
+  const fb::Kernel &twin = *program_->fb().host_twins()->Get(index);
   int64_t rows = rowCount(twin, chunk);
   // The outputs as they are before either kernel writes them.
-  const fb::Kernel &kernel = *program_->fb().kernels()->Get(launch.kernel());
+  const fb::Kernel &kernel = *program_->fb().kernels()->Get(index);
   check_->before.clear();
   if (kernel.outputs())
     for (const fb::KernelOutput *o : *kernel.outputs()) {
@@ -96,16 +97,16 @@ Status CudaSession::runTwin(const fb::Launch &launch, const Chunk &chunk) {
   std::vector<void *> args;
   for (const fb::Arg *a : *launch.args())
     args.push_back(detail::resolveLaunchArgument(*a, places));
-  check_->cpu->run(check_->hostKernels[launch.kernel()], args.data(), rows,
+  check_->cpu->run(check_->hostKernels[index], args.data(), rows,
                    extentOf(twin, rows));
   return Status::success();
 }
 
-Status CudaSession::compareWithTwin(const fb::Launch &launch,
+Status CudaSession::compareWithTwin(const fb::Launch &launch, uint32_t index,
                                     const Chunk &chunk) {
   const CudaDriver &d = *driver_;
-  const fb::Kernel &kernel = *program_->fb().kernels()->Get(launch.kernel());
-  KernelStats &st = check_->stats[launch.kernel()];
+  const fb::Kernel &kernel = *program_->fb().kernels()->Get(index);
+  KernelStats &st = check_->stats[index];
   ++st.launches;
   int64_t rows = rowCount(kernel, chunk);
   if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize");

@@ -146,12 +146,15 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
         }
     }
     int64_t count = rowCount(kernel, chunk);
-    int64_t extent = extentOf(kernel, count);
+    // A variant of the kernel for launches of few rows runs in its place.
+    uint32_t chosen = program_->kernelFor(launch.kernel(), count);
+    const fb::Kernel &runs = *kernels.Get(chosen);
+    int64_t extent = extentOf(runs, count);
     // A launch with no output rows is skipped; what waits for it still
     // follows everything it followed.
     if (extent > 0)
       if (Status s =
-              launchOne(launch, kernel, offsets[i], count, extent, on, chunk);
+              launchOne(launch, chosen, offsets[i], count, extent, on, chunk);
           !s)
         return s;
     if (launchStreams_ && eventAfter[i]) {
@@ -177,11 +180,11 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
   return Status::success();
 }
 
-Status CudaSession::launchOne(const fb::Launch &launch,
-                              const fb::Kernel &kernel, uint64_t tableOffset,
-                              int64_t count, int64_t extent, CUstream on,
-                              const Chunk &chunk) {
+Status CudaSession::launchOne(const fb::Launch &launch, uint32_t index,
+                              uint64_t tableOffset, int64_t count,
+                              int64_t extent, CUstream on, const Chunk &chunk) {
   const CudaDriver &d = *driver_;
+  const fb::Kernel &kernel = *program_->fb().kernels()->Get(index);
   CUdeviceptr table = tables_ + tableOffset;
   void *params[] = {&table, &count, &extent};
   KernelLaunchShape shape = launchShapeOf(kernel);
@@ -210,21 +213,20 @@ Status CudaSession::launchOne(const fb::Launch &launch,
                         attributeCount ? attributes : nullptr,
                         attributeCount};
   if (check_)
-    if (Status s = runTwin(launch, chunk); !s)
+    if (Status s = runTwin(launch, index, chunk); !s)
       return s;
   if (marks_) {
-    markedKernels_.push_back(launch.kernel());
+    markedKernels_.push_back(index);
     if (Status s = recordMark(); !s)
       return s;
   }
-  if (Status s =
-          d.check(d.cuLaunchKernelEx(&config, functions_[launch.kernel()],
-                                     params, nullptr),
-                  "cuLaunchKernelEx");
+  if (Status s = d.check(
+          d.cuLaunchKernelEx(&config, functions_[index], params, nullptr),
+          "cuLaunchKernelEx");
       !s)
     return Status::error(s.error() + " (kernel " + kernel.name()->str() + ")");
   if (check_)
-    if (Status s = compareWithTwin(launch, chunk); !s)
+    if (Status s = compareWithTwin(launch, index, chunk); !s)
       return s;
   return Status::success();
 }

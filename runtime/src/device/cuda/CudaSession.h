@@ -110,8 +110,9 @@ private:
   /// its program stream after the launches it waits for.
   Status launchAll(const fb::Entry &entry, size_t entryIndex,
                    const Chunk &chunk);
-  /// One launch on stream `on` (with its host twin and marks around it).
-  Status launchOne(const fb::Launch &launch, const fb::Kernel &kernel,
+  /// One launch on stream `on` of kernel `index` (the launch's kernel or
+  /// the variant its rows chose), with its host twin and marks around it.
+  Status launchOne(const fb::Launch &launch, uint32_t index,
                    uint64_t tableOffset, int64_t count, int64_t extent,
                    CUstream on, const Chunk &chunk);
   /// The program's stream `index` (0: the session's stream), created on
@@ -239,11 +240,13 @@ private:
   /// loaded from it (hostWeights).
   Status initKernelCheck(const Program &program, const WeightSource &weights,
                          const SessionOptions &options);
-  /// Runs the launch's host twin on the mirror (before the GPU kernel).
-  Status runTwin(const fb::Launch &launch, const Chunk &chunk);
+  /// Runs the host twin of kernel `index` (the launch's or its variant)
+  /// on the mirror, before the GPU kernel.
+  Status runTwin(const fb::Launch &launch, uint32_t index, const Chunk &chunk);
   /// Compares what the GPU kernel wrote with the twin's results, then puts
   /// the GPU's values in the mirror.
-  Status compareWithTwin(const fb::Launch &launch, const Chunk &chunk);
+  Status compareWithTwin(const fb::Launch &launch, uint32_t index,
+                         const Chunk &chunk);
 
   std::unique_ptr<KernelCheck> check_;
   std::unique_ptr<WeightStore> hostWeights_;

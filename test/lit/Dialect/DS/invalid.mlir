@@ -1054,3 +1054,27 @@ func.func @f(%x: tensor<?x32xbf16>, %w: tensor<64x32xbf16>, %r: tensor<?xi32>, %
   %y = ds.lm_head %x, %w rows(%r : tensor<?xi32>) norm(%g : tensor<32xbf16>) {norm_eps = -1.0 : f64} : tensor<?x32xbf16>, tensor<64x32xbf16> -> tensor<?x64xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{attribute 'ds.variants' must be a non-empty array of #ds.kernel_variant in increasing rows}}
+func.func @f() attributes {ds.variants = [#ds.kernel_variant<rows = 4, config = <strategy = warp>>, #ds.kernel_variant<rows = 2, config = <strategy = warp>>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{a variant's rows must be positive, got 0}}
+func.func @f() attributes {ds.variants = [#ds.kernel_variant<rows = 0, config = <strategy = warp>>]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{variants need one kernel per row count, got 2 row counts and 1 kernels}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, row_group = 4> variants([1, 2], [@one]) outputs = [] "ds.linear"
+
+// -----
+
+// expected-error @+1 {{variant rows must be positive and increasing}}
+ds.kernel @k parallel = <tokens> extent = 0 rows = <tokens> config = <strategy = warp, row_group = 4> variants([2, 2], [@one, @two]) outputs = [] "ds.linear"

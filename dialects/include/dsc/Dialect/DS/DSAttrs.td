@@ -192,6 +192,32 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
   }];
 }
 
+def DS_KernelVariantAttr : DS_AttrDef<"KernelVariant", "kernel_variant"> {
+  let summary = "another strategy for the launches of few rows";
+  let description = [{
+    One entry of a kernel-level op's `ds.variants` (set by
+    `ds-configure-kernels`): a launch of the op with at most `rows` rows
+    (the chunk's tokens, or its output rows) runs a kernel generated with
+    `config` instead of the op's `ds.config`. The variants of an op are in
+    increasing `rows`, and a launch runs the first one its rows fit, else
+    the op's own kernel. Every variant computes the same op with the same
+    arguments, so the runtime picks one when it launches (a decode graph
+    is captured per batch size) and the kernel checks compare any of them
+    with the op's host twin.
+
+    The use: a `warp` product with `row_group = 4` holds the grouped path's
+    registers even when a launch has one row, so batch-1 decode runs its
+    `row_group = 1` variant, which has only the one-row path.
+
+    ```mlir
+    ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp, block = 128>>]
+    ```
+  }];
+  let parameters = (ins "int64_t":$rows, "KernelConfigAttr":$config);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 /// A cost coefficient: a double stored as APFloat, 0 when omitted, written
 /// as an integer when it is one (byte and FLOP counts almost always are).
 /// `inf` and `nan` parse, so that the verifier rather than the parser

@@ -51,6 +51,9 @@ def DS_Dialect : Dialect {
     "::mlir::StringAttr":$target,
     // kernel-level op: the strategy ds-configure-kernels chose.
     "::dsc::ds::KernelConfigAttr":$config,
+    // kernel-level op: the strategies for launches of few rows, a list of
+    // #ds.kernel_variant in increasing rows (ds-configure-kernels).
+    "::mlir::ArrayAttr":$variants,
     // kernel-level op: the kernel that runs it (ds-generate-kernels).
     "::mlir::FlatSymbolRefAttr":$kernel_ref,
     // kernel-level op: the arena byte offset of each result (ds-plan-buffers).

@@ -1094,6 +1094,12 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     must move and compute, for the per-kernel profile; ds-generate-kernels
     gives every kernel one. `summary` names the op and shapes it implements.
 
+    `variants(rows, kernels)` lists the kernels generated from the op's
+    `ds.variants`: a launch of at most `rows[i]` rows runs `kernels[i]`
+    (the first that fits; rows increasing), else this kernel. A variant is
+    itself a `ds.kernel` with the same `rows`, `outputs` and `writes_cache`
+    and no variants of its own.
+
     Kernels are named `dsc_<op>_<strategy>_<shape>` after what they compute,
     so a new kernel renames none of the others.
 
@@ -1103,6 +1109,10 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
         outputs = [2, 0, 1536]
         cost = <bytes_fixed = 22020096, bytes_per_row = 17408, flops_per_row = 22020096>
         "ds.linear tensor<?x7168xbf16> tensor<1536x7168xbf16>"
+    ds.kernel @dsc_linear_warp_g2_1536x7168 parallel = <tokens_x_static> extent = 49152
+        rows = <tokens> config = <strategy = warp, block = 128, row_group = 2>
+        variants([1], [@dsc_linear_warp_1536x7168])
+        outputs = [2, 0, 1536] "ds.linear tensor<?x7168xbf16> tensor<1536x7168xbf16>"
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
@@ -1110,13 +1120,17 @@ def DS_KernelOp : DS_Op<"kernel", [Symbol, HasParent<"::mlir::ModuleOp">]> {
                        I64Attr:$extent,
                        DS_RowCountAttr:$rows,
                        DS_KernelConfigAttr:$config,
+                       OptionalAttr<DenseI64ArrayAttr>:$variant_rows,
+                       OptionalAttr<FlatSymbolRefArrayAttr>:$variant_kernels,
                        DenseI64ArrayAttr:$outputs,
                        UnitAttr:$writes_cache,
                        OptionalAttr<DS_KernelCostAttr>:$cost,
                        StrAttr:$summary);
   let assemblyFormat = [{
     $sym_name `parallel` `=` $parallel `extent` `=` $extent `rows` `=` $rows
-    `config` `=` $config `outputs` `=` $outputs (`writes_cache` $writes_cache^)?
+    `config` `=` $config
+    (`variants` `(` $variant_rows^ `,` $variant_kernels `)`)?
+    `outputs` `=` $outputs (`writes_cache` $writes_cache^)?
     (`cost` `=` $cost^)? $summary attr-dict
   }];
   let hasVerifier = 1;
