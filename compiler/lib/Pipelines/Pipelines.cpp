@@ -66,6 +66,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   configure.gpu = options.gpu;
   configure.tensorCores = options.tensorCores;
   configure.tileMma = options.tileMma;
+  configure.tileMmaPrefill = options.tileMmaPrefill;
   configure.rowGroup = options.rowGroup;
   configure.fp8RowGroup = options.fp8RowGroup;
   pm.addPass(createDSConfigureKernels(configure));

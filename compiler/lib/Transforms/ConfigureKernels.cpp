@@ -107,9 +107,11 @@ class KernelConfigurator {
 public:
   KernelConfigurator(MLIRContext *context, const dsc::TargetDescription &target,
                      const dsc::DeviceProfile *device, bool tensorCores,
-                     bool tileMma, int64_t rowGroup, int64_t fp8RowGroup)
+                     bool tileMma, bool tileMmaPrefill, int64_t rowGroup,
+                     int64_t fp8RowGroup)
       : context(context), target(target), device(device),
-        tensorCores(tensorCores), tileMmaProducts(tileMma), rowGroup(rowGroup),
+        tensorCores(tensorCores), tileMmaProducts(tileMma),
+        tileMmaPrefill(tileMmaPrefill), rowGroup(rowGroup),
         fp8RowGroup(fp8RowGroup) {}
 
   /// The configuration of `op` in an entry point of kind `entry`, or null
@@ -215,7 +217,7 @@ private:
   const dsc::TargetDescription &target;
   const dsc::DeviceProfile *device;
   bool tensorCores;
-  bool tileMmaProducts;
+  bool tileMmaProducts, tileMmaPrefill;
   int64_t rowGroup, fp8RowGroup;
 
   KernelConfigAttr generic() const {
@@ -338,8 +340,8 @@ private:
   /// blocks' warps would not give every SM 8; the staged rows as many as
   /// leave two blocks an SM's shared memory. Null where it does not apply.
   KernelConfigAttr tileMma(Operation *op, StringRef entry) const {
-    if (!tileMmaProducts || entry != "decode" || !tensorCores ||
-        !target.hasMmaSync || !device)
+    if (!tileMmaProducts || (entry != "decode" && !tileMmaPrefill) ||
+        !tensorCores || !target.hasMmaSync || !device)
       return {};
     std::optional<TileMmaProduct> product = tileMmaProduct(op);
     if (!product || (product->fp8 && !target.hasFp8Convert))
@@ -567,9 +569,9 @@ struct ConfigureKernelsPass
     }
 
     DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
-    KernelConfigurator configurator(&getContext(), *isa,
-                                    device ? &*device : nullptr, tensorCores,
-                                    tileMma, rowGroup, fp8RowGroup);
+    KernelConfigurator configurator(
+        &getContext(), *isa, device ? &*device : nullptr, tensorCores, tileMma,
+        tileMmaPrefill, rowGroup, fp8RowGroup);
     for (auto f : module.getOps<func::FuncOp>()) {
       StringAttr entry = dialect->getEntryAttrHelper().getAttr(f);
       if (!entry)

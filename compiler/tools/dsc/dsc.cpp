@@ -194,6 +194,11 @@ cl::opt<bool> tileMma(
              "off by default: slower than the CUDA-core kernels at batch 1 "
              "so far, faster at batch 4 (docs/performance.md)"),
     cl::init(false), cl::sub(compileCommand));
+cl::opt<bool> tileMmaPrefill(
+    "tile-mma-prefill",
+    cl::desc("With --tile-mma, prefill's products on tensor cores too "
+             "(measured in docs/performance.md)"),
+    cl::init(false), cl::sub(compileCommand));
 cl::opt<int64_t> rowGroup(
     "row-group",
     cl::desc("cuda targets: input rows a warp of a matrix product (linear, "
@@ -796,6 +801,7 @@ int runCompile(const char *argv0) {
   options.streams = streams;
   options.tensorCores = !noTensorCores;
   options.tileMma = tileMma;
+  options.tileMmaPrefill = tileMmaPrefill;
   if (rowGroup > 0)
     options.rowGroup = options.fp8RowGroup = rowGroup;
   options.fuseNorms = fuseNorms == cl::BOU_UNSET

@@ -1,6 +1,7 @@
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true" | FileCheck %s --check-prefix=SM90
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80 tile-mma=true" | FileCheck %s --check-prefix=SM80
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true row-group=4" | FileCheck %s --check-prefix=TILEGROUP
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true tile-mma-prefill=true" | FileCheck %s --check-prefix=TILEPREFILL
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=4 fp8-row-group=4" | FileCheck %s --check-prefix=NOTILE
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=1" | FileCheck %s --check-prefix=GROUP1
@@ -31,6 +32,9 @@
 // SM90: ds.moe_select {{.*}}ds.config = #ds.kernel_config<strategy = generic>
 // Prefill: four of a slot's tokens per warp at a 512-wide latent.
 // SM90: ds.mla_latent_attention {{.*}}ds.config = #ds.kernel_config<strategy = warp_query_group, row_group = 4>
+// With tile-mma-prefill, prefill's products too (512 features: 64 tiles).
+// TILEPREFILL-LABEL: func.func @prefill
+// TILEPREFILL: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma
 // SM90-LABEL: func.func @decode
 // Decode on tensor cores: a block of 4 warps per (token, share of the
 // positions, group of 16 heads: the products' M, so 4 heads pad to 16), as

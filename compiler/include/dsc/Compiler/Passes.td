@@ -320,6 +320,8 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
     Option<"tileMma", "tile-mma", "bool", "false",
            "decode's products on tensor cores (`tile_mma`) where they "
            "apply; off by default: slower than `warp` at batch 1 so far">,
+    Option<"tileMmaPrefill", "tile-mma-prefill", "bool", "false",
+           "prefill's products on tensor cores too (with tile-mma)">,
     Option<"rowGroup", "row-group", "int64_t", "1",
            "input rows a warp of a `warp` product of bf16 weights serves "
            "with each weight row it reads (row_group; halved until the rows "

@@ -28,11 +28,12 @@ struct PipelineOptions {
   int64_t streams = 0;         // streams launches run on; 0: the target's
   bool tensorCores = true; // tensor-core strategies where the target has them
   bool tileMma = false;    // decode's products on tensor cores (tile_mma)
-  int64_t rowGroup = 4;    // input rows a warp of a bf16 product serves
-  int64_t fp8RowGroup = 1; // ... of an fp8 product
-  bool fuseNorms = false;  // decode's RMSNorms folded into their products
-  bool fuseLMHeadNorm = true; // ... the final one into the lm_head too
-  bool fuseRouter = false;    // router logits and selection in one kernel
+  bool tileMmaPrefill = false; // ... and prefill's
+  int64_t rowGroup = 4;        // input rows a warp of a bf16 product serves
+  int64_t fp8RowGroup = 1;     // ... of an fp8 product
+  bool fuseNorms = false;      // decode's RMSNorms folded into their products
+  bool fuseLMHeadNorm = true;  // ... the final one into the lm_head too
+  bool fuseRouter = false;     // router logits and selection in one kernel
   bool fuseAttentionCombine = false; // split attention merged in absorb_value
   int64_t logProbs = -1; // top tokens' log-probabilities reported; -1: none
 
