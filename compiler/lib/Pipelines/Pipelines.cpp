@@ -69,6 +69,7 @@ void buildSchedulePipeline(mlir::OpPassManager &pm,
   configure.tileMmaPrefill = options.tileMmaPrefill;
   configure.rowGroup = options.rowGroup;
   configure.fp8RowGroup = options.fp8RowGroup;
+  configure.expertRowGroup = options.expertRowGroup;
   pm.addPass(createDSConfigureKernels(configure));
   // Strategies made of two kernels become two ops (position-split decode
   // attention: partial states, then their combine), so that the plan below

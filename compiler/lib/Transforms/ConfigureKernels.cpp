@@ -108,11 +108,11 @@ public:
   KernelConfigurator(MLIRContext *context, const dsc::TargetDescription &target,
                      const dsc::DeviceProfile *device, bool tensorCores,
                      bool tileMma, bool tileMmaPrefill, int64_t rowGroup,
-                     int64_t fp8RowGroup)
+                     int64_t fp8RowGroup, int64_t expertRowGroup)
       : context(context), target(target), device(device),
         tensorCores(tensorCores), tileMmaProducts(tileMma),
         tileMmaPrefill(tileMmaPrefill), rowGroup(rowGroup),
-        fp8RowGroup(fp8RowGroup) {}
+        fp8RowGroup(fp8RowGroup), expertRowGroup(expertRowGroup) {}
 
   /// The configuration of `op` in an entry point of kind `entry`, or null
   /// when `op` is not kernel-level.
@@ -154,10 +154,13 @@ public:
         })
         .Case([&](RMSNormOp norm) { return rmsNorm(norm); })
         // Reductions along a row: 32 lanes share it where warps exist.
-        .Case<RouterLogitsOp, MLACacheWriteOp, MLAAbsorbQueryOp, MoEExpertUpOp>(
+        .Case<RouterLogitsOp, MLACacheWriteOp, MLAAbsorbQueryOp>(
             [&](Operation *) {
               return target.hasWarpShuffle ? warp() : generic();
             })
+        .Case([&](MoEExpertUpOp up) {
+          return target.hasWarpShuffle ? expertUp(up) : generic();
+        })
         .Case([&](SampleOp) { return sampler(); })
         .Case([&](LogProbsOp) { return logProbs(); })
         .Case([&](MLALatentAttentionOp attention) {
@@ -218,7 +221,7 @@ private:
   const dsc::DeviceProfile *device;
   bool tensorCores;
   bool tileMmaProducts, tileMmaPrefill;
-  int64_t rowGroup, fp8RowGroup;
+  int64_t rowGroup, fp8RowGroup, expertRowGroup;
 
   KernelConfigAttr generic() const {
     return KernelConfigAttr::getGeneric(context);
@@ -321,6 +324,40 @@ private:
       return plain;
     int64_t rowBytes = cols * 2 + (norm ? cols / 2 : 0);
     int64_t group = std::max<int64_t>(fp8 ? fp8RowGroup : rowGroup, 1);
+    while (group > 1 && group * rowBytes > kRowGroupSharedBytes)
+      group /= 2;
+    return KernelConfigAttr::get(context, KernelStrategy::Warp,
+                                 plain.getBlock(), group,
+                                 /*dynamicSharedBytes=*/0, /*splits=*/1);
+  }
+
+  /// The routed experts' up projection: with the expert-row-group option
+  /// G > 1, each expert's choices in groups of G (the expert-grouped
+  /// kernel, MoE.cpp), halved while the group's staged rows (and a folded
+  /// norm's sums of squares) exceed kRowGroupSharedBytes; where a block of
+  /// 4 warps divides the features and the rows read in 16-byte groups (of
+  /// whole 256-column spans with a norm). Else a warp per (choice,
+  /// feature).
+  KernelConfigAttr expertUp(MoEExpertUpOp op) const {
+    KernelConfigAttr plain = warp();
+    Type gate = op.getGate().getType();
+    int64_t inner = 0, hidden = 0;
+    if (auto fp8 = dyn_cast<FP8BlockWeightType>(gate)) {
+      if (fp8.getBlockCols() % 8 != 0)
+        return plain;
+      inner = fp8.getRows();
+      hidden = fp8.getCols();
+    } else {
+      auto type = cast<RankedTensorType>(gate);
+      inner = type.getDimSize(1);
+      hidden = type.getDimSize(2);
+    }
+    bool norm = getInputNorm(op).has_value();
+    if (expertRowGroup <= 1 || inner % (plain.getBlock() / kWarp) != 0 ||
+        hidden % (norm ? kWarp * 8 : 8) != 0)
+      return plain;
+    int64_t rowBytes = hidden * 2 + (norm ? hidden / 2 : 0);
+    int64_t group = expertRowGroup;
     while (group > 1 && group * rowBytes > kRowGroupSharedBytes)
       group /= 2;
     return KernelConfigAttr::get(context, KernelStrategy::Warp,
@@ -571,7 +608,7 @@ struct ConfigureKernelsPass
     DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
     KernelConfigurator configurator(
         &getContext(), *isa, device ? &*device : nullptr, tensorCores, tileMma,
-        tileMmaPrefill, rowGroup, fp8RowGroup);
+        tileMmaPrefill, rowGroup, fp8RowGroup, expertRowGroup);
     for (auto f : module.getOps<func::FuncOp>()) {
       StringAttr entry = dialect->getEntryAttrHelper().getAttr(f);
       if (!entry)

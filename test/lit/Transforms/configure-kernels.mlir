@@ -2,6 +2,7 @@
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_80 tile-mma=true" | FileCheck %s --check-prefix=SM80
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true row-group=4" | FileCheck %s --check-prefix=TILEGROUP
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tile-mma=true tile-mma-prefill=true" | FileCheck %s --check-prefix=TILEPREFILL
+// RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a expert-row-group=8" | FileCheck %s --check-prefix=EXPERT
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=4 fp8-row-group=4" | FileCheck %s --check-prefix=NOTILE
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a tensor-cores=false" | FileCheck %s --check-prefix=CORES
 // RUN: dsc-opt %s --ds-configure-kernels="target=cuda:sm_90a row-group=1" | FileCheck %s --check-prefix=GROUP1
@@ -358,5 +359,35 @@ func.func @decode_norms(%a: tensor<?x2048xbf16>, %ga: tensor<2048xbf16>,
 // Functions that are not entry points are left alone.
 func.func @not_an_entry(%h: tensor<?x512xbf16>, %norm: tensor<512xbf16>) {
   %n = ds.rms_norm %h, %norm {eps = 1.0e-06 : f64} : tensor<?x512xbf16>, tensor<512xbf16>
+  return
+}
+
+// The routed experts' up projection with expert-row-group: an expert's
+// choices in groups (8 rows of 2,048 columns with a norm's sums of squares
+// exceed 32 KB: 4), a warp per choice for launches of one token; 1,400
+// features are not whole blocks of 4 warps, 200 columns not whole 256-column
+// spans under a norm: a warp per choice. Without the option (SM90's run),
+// a warp per choice everywhere.
+// EXPERT-LABEL: func.func @expert_up
+// EXPERT: ds.moe_expert_up {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]{{.*}}tensor<64x1408x2048xbf16>
+// EXPERT: ds.moe_expert_up {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 8>, ds.variants{{.*}}tensor<64x1408x1024xbf16>
+// EXPERT: ds.moe_expert_up {{.*}}{ds.config = #ds.kernel_config<strategy = warp>}{{.*}}tensor<64x1402x2048xbf16>
+// EXPERT: ds.moe_expert_up {{.*}}ds.config = #ds.kernel_config<strategy = warp>,{{.*}}tensor<64x1408x200xbf16>
+// SM90-LABEL: func.func @expert_up
+// SM90-NOT: row_group
+func.func @expert_up(%x: tensor<?x2048xbf16>, %g: tensor<2048xbf16>, %idx: tensor<?x6xi32>,
+                     %gate: tensor<64x1408x2048xbf16>, %up: tensor<64x1408x2048xbf16>,
+                     %x1: tensor<?x1024xbf16>, %gate1: tensor<64x1408x1024xbf16>, %up1: tensor<64x1408x1024xbf16>,
+                     %odd: tensor<64x1402x2048xbf16>,
+                     %x2: tensor<?x200xbf16>, %g2: tensor<200xbf16>, %gate2: tensor<64x1408x200xbf16>, %up2: tensor<64x1408x200xbf16>)
+    attributes {ds.entry = "decode"} {
+  %a = ds.moe_expert_up %x, %idx, %gate, %up norm(%g : tensor<2048xbf16>) {norm_eps = 1.0e-06 : f64}
+      : tensor<?x2048xbf16>, tensor<?x6xi32>, tensor<64x1408x2048xbf16>, tensor<64x1408x2048xbf16> -> tensor<?x6x1408xbf16>
+  %b = ds.moe_expert_up %x1, %idx, %gate1, %up1
+      : tensor<?x1024xbf16>, tensor<?x6xi32>, tensor<64x1408x1024xbf16>, tensor<64x1408x1024xbf16> -> tensor<?x6x1408xbf16>
+  %c = ds.moe_expert_up %x, %idx, %odd, %odd
+      : tensor<?x2048xbf16>, tensor<?x6xi32>, tensor<64x1402x2048xbf16>, tensor<64x1402x2048xbf16> -> tensor<?x6x1402xbf16>
+  %d = ds.moe_expert_up %x2, %idx, %gate2, %up2 norm(%g2 : tensor<200xbf16>) {norm_eps = 1.0e-06 : f64}
+      : tensor<?x200xbf16>, tensor<?x6xi32>, tensor<64x1408x200xbf16>, tensor<64x1408x200xbf16> -> tensor<?x6x1408xbf16>
   return
 }

@@ -327,7 +327,11 @@ def DSConfigureKernels : Pass<"ds-configure-kernels", "::mlir::ModuleOp"> {
            "with each weight row it reads (row_group; halved until the rows "
            "fit the block's staging; 1, the default: a warp per row)">,
     Option<"fp8RowGroup", "fp8-row-group", "int64_t", "1",
-           "the same for products of fp8 weights">
+           "the same for products of fp8 weights">,
+    Option<"expertRowGroup", "expert-row-group", "int64_t", "1",
+           "choices of one expert a warp of the routed experts' up "
+           "projection serves with each weight row it reads (the "
+           "expert-grouped kernel; 1, the default: a warp per choice)">
   ];
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }

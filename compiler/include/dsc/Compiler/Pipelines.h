@@ -31,6 +31,8 @@ struct PipelineOptions {
   bool tileMmaPrefill = false; // ... and prefill's
   int64_t rowGroup = 4;        // input rows a warp of a bf16 product serves
   int64_t fp8RowGroup = 1;     // ... of an fp8 product
+  int64_t expertRowGroup = 1;  // choices of an expert a warp of the routed
+                               // up projection serves
   bool fuseNorms = false;      // decode's RMSNorms folded into their products
   bool fuseLMHeadNorm = true;  // ... the final one into the lm_head too
   bool fuseRouter = false;     // router logits and selection in one kernel

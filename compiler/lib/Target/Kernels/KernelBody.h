@@ -337,6 +337,58 @@ protected:
     return {sharedPointer("normalized_row", width / 2),
             sharedPointer("square_sums", width / 8)};
   }
+  /// The block-shared arrays of a group of `group` staged rows of `width`
+  /// bf16 (normalised where there is a norm), and a norm's sums of
+  /// squares, [row][group][lane].
+  StagingBuffers groupBuffers(const std::optional<Emitter::RowNorm> &norm,
+                              int64_t width, int64_t group) {
+    return {sharedPointer(norm ? "normalized_rows" : "input_rows",
+                          group * width / 2),
+            norm ? sharedPointer("square_sums", group * width / 8) : Value()};
+  }
+
+  /// Fills `buffers` (groupBuffers) with the rows x[offsets[r], + width),
+  /// row r at r * width, for a dot product whose terms read row r there:
+  /// each row normalised once per block (normalizedRowStage, a row after
+  /// the other) where there is a norm, else copied (stagedRows).
+  Emitter::Prologue groupStage(Value x, ArrayRef<Value> offsets, int64_t width,
+                               const std::optional<Emitter::RowNorm> &norm,
+                               const StagingBuffers &buffers, Value lane,
+                               Value index) {
+    if (!norm) {
+      SmallVector<StagedSegment> segments;
+      for (Value offset : offsets)
+        segments.push_back({x, offset, width});
+      Emitter::Prologue p = stagedRows(buffers.row, segments, index);
+      p.plainRows = true;
+      return p;
+    }
+    std::vector<Emitter::Prologue> rows;
+    for (auto [r, offset] : llvm::enumerate(offsets)) {
+      int64_t at = static_cast<int64_t>(r) * width;
+      StagingBuffers slice{
+          e.gep(buffers.row, e.b.getBF16Type(), e.c64(at)),
+          e.gep(buffers.partials, e.b.getF32Type(), e.c64(at / 8))};
+      rows.push_back(
+          normalizedRowStage(*norm, x, offset, width, lane, index, slice));
+    }
+    Emitter::Prologue p;
+    p.row = buffers.row;
+    p.weights = [rows] {
+      for (const Emitter::Prologue &row : rows)
+        row.weights();
+    };
+    p.loads = [rows] {
+      for (const Emitter::Prologue &row : rows)
+        row.loads();
+    };
+    p.finish = [rows] {
+      for (const Emitter::Prologue &row : rows)
+        row.finish();
+    };
+    return p;
+  }
+
   WarpInput warpInput(Value x, Value xOffset, int64_t width,
                       const std::optional<Emitter::RowNorm> &norm,
                       const StagingBuffers &buffers, Value lane, Value index) {

@@ -172,13 +172,15 @@ FailureOr<unsigned> HostKernelGenerator::getOrCreate(Operation *op) {
            << stringifyKernelStrategy(config.getStrategy())
            << "' kernel strategy";
   // A `warp` kernel serves several rows per warp only where it is a matrix
-  // product (MatrixProducts.cpp reads the group).
+  // product (MatrixProducts.cpp reads the group) or the routed experts' up
+  // projection (MoE.cpp: the choices of an expert).
   if (config.getStrategy() == KernelStrategy::Warp &&
-      config.getRowGroup() != 1 && !isa<LinearOp, GatedLinearOp, LMHeadOp>(op))
+      config.getRowGroup() != 1 &&
+      !isa<LinearOp, GatedLinearOp, LMHeadOp, MoEExpertUpOp>(op))
     return op->emitOpError("row_group ")
            << config.getRowGroup()
            << " with the 'warp' strategy applies to ds.linear, "
-              "ds.gated_linear and ds.lm_head only";
+              "ds.gated_linear, ds.lm_head and ds.moe_expert_up only";
   // Every kernel gets a cost model: the profile reports each against it.
   if (!row->cost)
     return op->emitOpError("internal error: the '")

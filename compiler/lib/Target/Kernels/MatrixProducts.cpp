@@ -175,10 +175,8 @@ private:
     });
   }
 
-  /// The block-shared arrays of a product's staged rows: the group's rows
-  /// (normalised where the product has a fused norm), and a norm's sums of
-  /// squares, [row][group][lane]; a one-row group (and a kernel of one row
-  /// a warp) uses the first row's.
+  /// The block-shared arrays of a product's staged rows (groupBuffers);
+  /// a one-row group (and a kernel of one row a warp) uses the first row's.
   StagingBuffers rowGroupBuffers(const std::optional<Emitter::RowNorm> &norm,
                                  int64_t width, int64_t outputs) {
     int64_t group = rowGroup();
@@ -188,54 +186,19 @@ private:
                  : outputs % (config.getBlock() / Emitter::kWarp) == 0 &&
                        width % 8 == 0) &&
            "ds-configure-kernels groups rows a block can stage");
-    return {sharedPointer(norm ? "normalized_rows" : "input_rows",
-                          group * width / 2),
-            norm ? sharedPointer("square_sums", group * width / 8) : Value()};
+    return groupBuffers(norm, width, group);
   }
 
-  /// Fills the group's rows of `buffers` with input rows `group` (output
-  /// row indices; each reads inputRow of it) of `width` features, for a dot
-  /// product whose terms read row r at r * width: each row normalised once
-  /// per block (normalizedRowStage, a row after the other) where the
-  /// product has a fused norm, else copied (stagedRows).
+  /// Stages the input rows of output rows `group` (each reads inputRow of
+  /// it) of `width` features (groupStage).
   Emitter::Prologue rowGroupStage(ArrayRef<Value> group, int64_t width,
                                   const std::optional<Emitter::RowNorm> &norm,
                                   const StagingBuffers &buffers, Value lane,
                                   Value index) {
-    if (!norm) {
-      SmallVector<StagedSegment> segments;
-      for (Value row : group)
-        segments.push_back(
-            {operand(0), e.mul(inputRow(row), e.c64(width)), width});
-      Emitter::Prologue p = stagedRows(buffers.row, segments, index);
-      p.plainRows = true;
-      return p;
-    }
-    std::vector<Emitter::Prologue> rows;
-    for (auto [r, row] : llvm::enumerate(group)) {
-      int64_t at = static_cast<int64_t>(r) * width;
-      StagingBuffers slice{
-          e.gep(buffers.row, bf16(), e.c64(at)),
-          e.gep(buffers.partials, e.b.getF32Type(), e.c64(at / 8))};
-      rows.push_back(normalizedRowStage(*norm, operand(0),
-                                        e.mul(inputRow(row), e.c64(width)),
-                                        width, lane, index, slice));
-    }
-    Emitter::Prologue p;
-    p.row = buffers.row;
-    p.weights = [rows] {
-      for (const Emitter::Prologue &row : rows)
-        row.weights();
-    };
-    p.loads = [rows] {
-      for (const Emitter::Prologue &row : rows)
-        row.loads();
-    };
-    p.finish = [rows] {
-      for (const Emitter::Prologue &row : rows)
-        row.finish();
-    };
-    return p;
+    SmallVector<Value> offsets;
+    for (Value row : group)
+      offsets.push_back(e.mul(inputRow(row), e.c64(width)));
+    return groupStage(operand(0), offsets, width, norm, buffers, lane, index);
   }
 
   /// A matrix product with the weight in operand 1: warp per output on

@@ -19,6 +19,10 @@
 namespace dsc::kernels {
 namespace {
 
+/// The choices a block of the expert-grouped up projection scans for its
+/// expert at a time (its block-shared list).
+constexpr int64_t kChoiceWindow = 512;
+
 class MoEKernels : public KernelBody {
 public:
   using KernelBody::KernelBody;
@@ -497,6 +501,8 @@ private:
   /// one pass: a chunk's choices of one expert read its rows from L2 after
   /// the first.
   std::pair<ParallelDim, int64_t> expertUpWarp(MoEExpertUpOp op) {
+    if (config.getRowGroup() > 1)
+      return expertUpGrouped(op);
     WeightView gateW = e.weight(2), upW = e.weight(3);
     int64_t hidden = featureCount(op.getInput());
     int64_t topK = op.getIndices().getType().getDimSize(1);
@@ -518,6 +524,110 @@ private:
                   e.add(e.mul(choice, e.c64(inner)), n));
     });
     return {ParallelDim::TokensTimesStatic, topK * inner * Emitter::kWarp};
+  }
+
+  /// GPU with a row group G (`warp`, row_group > 1): the choices grouped by
+  /// expert, so each selected expert's rows are read once per G choices of
+  /// it rather than once per choice. A block of W warps serves W
+  /// consecutive features of one expert (the launch: every expert's
+  /// features, whatever the chunk). Per window of kChoiceWindow choices its
+  /// threads find those of the block's expert and append them to a
+  /// block-shared list (an atomic count: the order differs from run to run,
+  /// each choice's sums do not); then per G listed choices the block stages
+  /// their tokens' rows (normalised where the norm is folded in), and each
+  /// warp reads its feature's gate and up weight groups once for all G
+  /// (dotLanes, DotTerm::weightsOf), in the lanes and order of the
+  /// one-choice kernel, so every sum is bit for bit that kernel's. Blocks of
+  /// experts no token chose leave after the scan.
+  std::pair<ParallelDim, int64_t> expertUpGrouped(MoEExpertUpOp op) {
+    WeightView gateW = e.weight(2), upW = e.weight(3);
+    int64_t hidden = featureCount(op.getInput());
+    int64_t topK = op.getIndices().getType().getDimSize(1);
+    int64_t inner = gateW.rows, group = config.getRowGroup();
+    int64_t experts = moeCost(op).experts;
+    int64_t block = config.getBlock();
+    std::optional<Emitter::RowNorm> norm = inputNorm();
+    StagingBuffers staged = groupBuffers(norm, hidden, group);
+    // [0]: the window's count; [1...]: its choices (i32).
+    Value list = sharedPointer("expert_choices", kChoiceWindow + 1);
+    Value total = e.mul(e.tokens, e.c64(topK));
+    Value warp = e.c64(Emitter::kWarp);
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value pair = e.div(i, warp), lane = e.rem(i, warp);
+      Value n = e.rem(pair, e.c64(inner)), expert = e.div(pair, e.c64(inner));
+      Value thread = e.rem(i, e.c64(block));
+      e.loop(
+          e.c64(0), total,
+          [&](Value window) {
+            ifThen(cmpI(arith::CmpIPredicate::eq, thread, e.c64(0)),
+                   [&] { e.store(c32(0), list, e.c64(0)); });
+            barrier();
+            Value end = arith::MinSIOp::create(
+                e.b, e.loc, total, e.add(window, e.c64(kChoiceWindow)));
+            e.loop(
+                e.add(window, thread), end,
+                [&](Value choice) {
+                  ifThen(cmpI(arith::CmpIPredicate::eq,
+                              e.loadI64(operand(1), choice), expert),
+                         [&] {
+                           Value at = LLVM::AtomicRMWOp::create(
+                               e.b, e.loc, LLVM::AtomicBinOp::add,
+                               e.gep(list, i32(), e.c64(0)), c32(1),
+                               LLVM::AtomicOrdering::monotonic);
+                           e.store(arith::TruncIOp::create(e.b, e.loc, i32(),
+                                                           choice),
+                                   list, e.add(e.i32ToI64(at), e.c64(1)));
+                         });
+                },
+                block);
+            barrier();
+            Value count = e.i32ToI64(e.load(list, i32(), e.c64(0)));
+            e.loop(
+                e.c64(0), count,
+                [&](Value start) {
+                  Value last = e.fsubI(count, e.c64(1));
+                  SmallVector<Value> choices, exists, offsets;
+                  for (int64_t r = 0; r < group; ++r) {
+                    Value at = e.add(start, e.c64(r));
+                    Value ok = cmpI(arith::CmpIPredicate::sle, at, last);
+                    exists.push_back(ok);
+                    Value choice =
+                        e.loadI64(list, e.add(select(ok, at, last), e.c64(1)));
+                    choices.push_back(choice);
+                    offsets.push_back(
+                        e.mul(e.div(choice, e.c64(topK)), e.c64(hidden)));
+                  }
+                  Emitter::Prologue stage = groupStage(
+                      operand(0), offsets, hidden, norm, staged, lane, i);
+                  SmallVector<Emitter::DotTerm> terms;
+                  for (int64_t r = 0; r < group; ++r) {
+                    terms.push_back({&gateW, e.c64(r * hidden), expert, n, 0,
+                                     stage.row, nullptr, r ? 0 : -1});
+                    terms.push_back({&upW, e.c64(r * hidden), expert, n, 0,
+                                     stage.row, nullptr, r ? 1 : -1});
+                  }
+                  SmallVector<Value> parts = e.dotLanes(
+                      operand(0), terms, lane, 0, Emitter::kLoadsInFlight,
+                      /*weightsFirst=*/false, &stage);
+                  for (int64_t r = 0; r < group; ++r) {
+                    Value g = e.warpSum(parts[2 * r]),
+                          u = e.warpSum(parts[2 * r + 1]);
+                    ifThen(exists[r], [&] {
+                      e.storeBF16(
+                          e.fmul(e.silu(e.roundBF16(g)), e.roundBF16(u)),
+                          result(), e.add(e.mul(choices[r], e.c64(inner)), n));
+                    });
+                  }
+                  // The next group's staging overwrites these rows.
+                  barrier();
+                },
+                group);
+            // The next window's scan overwrites the list.
+            barrier();
+          },
+          kChoiceWindow);
+    });
+    return {ParallelDim::Static, experts * inner * Emitter::kWarp};
   }
 
   /// GPU: one warp per (token, output feature); the rows of all the

@@ -139,7 +139,7 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     | strategy | what the kernel does | ops |
     |---|---|---|
     | `generic` | the generic lowering: each thread computes a share of the parallel dimension with serial loops (every op on the host; element-wise ops on GPUs) | all |
-    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads; with `row_group` R > 1 (products), a warp serves one output feature of R input rows, so each weight row is read once per R rows (a group of one row runs the one-row code) | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
+    | `warp` | CUDA cores, warp-cooperative: 32 lanes per output row or element, reduced with shuffles, 16-byte loads; with `row_group` R > 1 (products), a warp serves one output feature of R input rows, so each weight row is read once per R rows (a group of one row runs the one-row code); for `ds.moe_expert_up`, a block serves features of one expert for the chunk's choices of it, R at a time (the expert-grouped kernel) | products, norms, embedding, cache write, absorbed attention, experts, router, the split attention's combine |
     | `warp_async` | `warp` with each warp's weight rows copied to its share of the block's dynamic shared memory by `cp.async` (sm_80+), several iterations' groups requested before the first is used, without holding registers; each lane reads back only what it copied, so no barrier is needed for them; the block's token's activations are staged once in front of the warps' shares (one barrier) | `ds.moe_expert_down` |
     | `tile_mma` | products on tensor cores (mma.sync m16n8k16, f32 accumulated): a block per 8 output features and 16 input rows, its warps splitting the reduction, their sums added through shared memory; the rows' activations staged once per block in dynamic shared memory (normalised there where the product has a fused norm; for fp8 weights as f16 with a power-of-two scale per row and 128-column block, the weights decoded by `cvt.rn.f16x2.e4m3x2` and each block's sum scaled once); rows past 16 by the blocks of later rows | `ds.linear`, `ds.gated_linear`, `ds.lm_head` (decode, with `tile-mma`) |
     | `warp_query_group` | latent attention with `row_group` tokens of one slot per warp, each cache row read once for the group | `ds.mla_latent_attention` (prefill) |
@@ -152,7 +152,8 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
     `block` is the GPU threads per block (a multiple of 32, at most 1024;
     ignored on the host). `row_group` is the rows one warp serves
     together: the query tokens of `warp_query_group`, the input rows of a
-    `warp` product (`ds.linear`, `ds.gated_linear`, `ds.lm_head`); 1 for
+    `warp` product (`ds.linear`, `ds.gated_linear`, `ds.lm_head`), the
+    choices of one expert (`ds.moe_expert_up`); 1 for
     every other strategy. `dynamic_shared_bytes` is
     the dynamic shared memory a block asks for at launch (at most 227 KB,
     sm_90's opt-in maximum; `position_split_mma`, and `warp_async` and
