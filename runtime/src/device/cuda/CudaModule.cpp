@@ -147,7 +147,8 @@ Status CudaSession::launchAll(const fb::Entry &entry, size_t entryIndex,
     }
     int64_t count = rowCount(kernel, chunk);
     // A variant of the kernel for launches of few rows runs in its place.
-    uint32_t chosen = program_->kernelFor(launch.kernel(), count);
+    uint32_t chosen = noVariants_ ? launch.kernel()
+                                  : program_->kernelFor(launch.kernel(), count);
     const fb::Kernel &runs = *kernels.Get(chosen);
     int64_t extent = extentOf(runs, count);
     // A launch with no output rows is skipped; what waits for it still

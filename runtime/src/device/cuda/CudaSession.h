@@ -153,6 +153,9 @@ private:
   /// griddepcontrol instructions then return at once); for measuring what
   /// programmatic dependent launch buys.
   bool noProgrammatic_ = std::getenv("DSRT_NO_PDL") != nullptr;
+  /// DSRT_NO_VARIANTS: every launch runs its own kernel, never a variant
+  /// for few rows (Kernel.variants), to compare the two in one executable.
+  bool noVariants_ = std::getenv("DSRT_NO_VARIANTS") != nullptr;
   /// (entry index, tokens, outputs): everything a chunk's launches depend on
   /// besides device memory (their grids and their row-count arguments).
   using GraphKey = std::tuple<size_t, size_t, size_t>;
