@@ -8,6 +8,8 @@ one that may does.
 
 Usage: same-logits.py DIR EXE,EXE[,EXE...] [--prompt-mode decode] [--vocab N]
                       [--prompts 1]
+  EXE may carry environment settings for its run, as in decode-quick.py:
+  v2l-bf16.exe:DSRT_NO_VARIANTS=1 (several joined by ':').
 Exits non-zero when an executable fails to run; prints one row per
 executable: identical, or the largest absolute and relative difference.
 """
@@ -36,10 +38,12 @@ def main():
         prompts += ["--prompt-ids", " ".join(map(str, rng.integers(2, a.vocab, size=length)))]
     results = {}
     for exe in a.exes.split(","):
-        out = os.path.join(a.dir, f"same-logits-{exe}.npy")
-        cmd = [os.path.join(a.dir, exe), "--dummy-weights", "--prompt-mode", a.prompt_mode,
+        name, *settings = exe.split(":")
+        env = dict(os.environ, **dict(s.split("=", 1) for s in settings))
+        out = os.path.join(a.dir, f"same-logits-{exe.replace(':', '-').replace('=', '')}.npy")
+        cmd = [os.path.join(a.dir, name), "--dummy-weights", "--prompt-mode", a.prompt_mode,
                "-n", str(a.n), "--ignore-eos", "--dump-logits", out, *prompts]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
         if r.returncode != 0:
             print(f"{exe}: exit {r.returncode}\n{r.stderr[-2000:]}")
             sys.exit(1)
