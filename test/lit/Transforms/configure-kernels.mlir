@@ -369,7 +369,7 @@ func.func @not_an_entry(%h: tensor<?x512xbf16>, %norm: tensor<512xbf16>) {
 // spans under a norm: a warp per choice. Without the option (SM90's run),
 // a warp per choice everywhere.
 // EXPERT-LABEL: func.func @expert_up
-// EXPERT: ds.moe_expert_up {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]{{.*}}tensor<64x1408x2048xbf16>
+// EXPERT: ds.moe_expert_up {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 4>, ds.variants = [#ds.kernel_variant<rows = 16, config = <strategy = warp>>]{{.*}}tensor<64x1408x2048xbf16>
 // EXPERT: ds.moe_expert_up {{.*}}ds.config = #ds.kernel_config<strategy = warp, row_group = 8>, ds.variants{{.*}}tensor<64x1408x1024xbf16>
 // EXPERT: ds.moe_expert_up {{.*}}{ds.config = #ds.kernel_config<strategy = warp>}{{.*}}tensor<64x1402x2048xbf16>
 // EXPERT: ds.moe_expert_up {{.*}}ds.config = #ds.kernel_config<strategy = warp>,{{.*}}tensor<64x1408x200xbf16>
