@@ -107,7 +107,8 @@ Value Importer::declared(const std::string &symbol, const std::string &tensor,
         experts ? builder.getI64IntegerAttr(*experts) : IntegerAttr();
     decl = ds::WeightOp::create(builder, fileLoc, builder.getStringAttr(symbol),
                                 builder.getStringAttr(tensor),
-                                TypeAttr::get(type), scale, quantized, count);
+                                TypeAttr::get(type), scale, quantized, count,
+                                /*shard=*/ds::ShardAttr());
   }
   return ds::GetWeightOp::create(builder, fileLoc, decl.getType(),
                                  FlatSymbolRefAttr::get(decl.getSymNameAttr()));

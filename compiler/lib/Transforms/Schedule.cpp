@@ -135,6 +135,14 @@ struct SchedulePass : dsc::impl::DSScheduleBase<SchedulePass> {
                        "positive and streams between 1 and 8");
       return signalPassFailure();
     }
+    // The runtime has no collectives yet (issue 16): a partitioned program
+    // would run each rank's part as if it were the whole model.
+    if (module->hasAttr("ds.ranks")) {
+      module.emitError("ds-schedule: the module is partitioned over ranks "
+                       "(ds-partition); scheduling its collectives is not "
+                       "supported yet");
+      return signalPassFailure();
+    }
     int64_t page = resolvePageSize(pageSize, maxSeqLen);
     if (page <= 0) {
       module.emitError("ds-schedule: page-size must divide max-seq-len");

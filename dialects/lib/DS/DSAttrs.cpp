@@ -162,6 +162,19 @@ KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+LogicalResult ShardAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t dim, int64_t ranks, bool interleaved) {
+  if (dim < 0)
+    return emitError() << "a shard's dim must not be negative, got " << dim;
+  if (ranks < 2)
+    return emitError() << "a shard needs at least 2 ranks, got " << ranks;
+  if (interleaved && dim != 0)
+    return emitError() << "an interleaved shard splits dimension 0 (the "
+                          "experts), got "
+                       << dim;
+  return success();
+}
+
 LogicalResult
 KernelVariantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                           int64_t rows, KernelConfigAttr config) {

@@ -82,6 +82,10 @@ LogicalResult DSDialect::verifyOperationAttribute(Operation *op,
     auto count = dyn_cast<IntegerAttr>(value);
     return expect(count && count.getInt() >= 0, "a non-negative integer");
   }
+  if (name == getRanksAttrHelper().getNameStr()) {
+    auto ranks = dyn_cast<IntegerAttr>(value);
+    return expect(ranks && ranks.getInt() >= 2, "an integer >= 2");
+  }
   if (name == getKernelsAttrHelper().getNameStr() ||
       name == getTwinKernelsAttrHelper().getNameStr()) {
     auto kind = dyn_cast<StringAttr>(value);

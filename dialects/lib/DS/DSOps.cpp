@@ -149,6 +149,25 @@ LogicalResult WeightOp::verify() {
       return emitOpError("leading dimension must equal experts (")
              << experts << ")";
   }
+  if (ShardAttr shard = getShardAttr()) {
+    int64_t dim = shard.getDim();
+    if (dim >= static_cast<int64_t>(shape.size()))
+      return emitOpError("shard dim ") << dim << " is outside the weight's "
+                                       << shape.size() << " dimensions";
+    if (shard.getInterleaved() && !stacked)
+      return emitOpError("an interleaved shard needs an expert stack");
+    // A part of an fp8 weight covers whole scale blocks along its dim (the
+    // expert dimension of a stack has none).
+    auto fp8 = dyn_cast<FP8BlockWeightType>(type);
+    int64_t rank = static_cast<int64_t>(shape.size());
+    if (fp8 && !(stacked && dim == 0)) {
+      int64_t block = dim == rank - 1 ? fp8.getBlockCols() : fp8.getBlockRows();
+      if (shape[dim] % block != 0)
+        return emitOpError("an fp8 shard along dim ")
+               << dim << " must cover whole scale blocks of " << block
+               << ", got " << shape[dim];
+    }
+  }
   return success();
 }
 
@@ -541,11 +560,40 @@ LogicalResult MoEExpertsOp::verify() {
     return emitOpError("weights and indices must have the same shape");
   if (!sameTokenCount(weights, getInput().getType()))
     return emitOpError("weights and indices must have one row per token");
-  if (weights.getDimSize(1) > experts)
+  // A rank of a partitioned program holds fewer experts than the router
+  // chooses from.
+  if (weights.getDimSize(1) > experts &&
+      !getIndices().getDefiningOp<MoELocalChoicesOp>())
     return emitOpError("cannot choose ")
            << weights.getDimSize(1) << " of " << experts << " experts";
   if (getResult().getType() != getInput().getType())
     return emitOpError("result type must equal the input type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Several ranks
+//===----------------------------------------------------------------------===//
+
+LogicalResult RankOp::verify() {
+  auto type = cast<RankedTensorType>(getResult().getType());
+  if (type.getRank() != 1 || type.getDimSize(0) != 1)
+    return emitOpError("result must be tensor<1xi32>, got ") << type;
+  return success();
+}
+
+LogicalResult AllReduceOp::verify() {
+  if (getRanks() < 2)
+    return emitOpError("needs at least 2 ranks, got ") << getRanks();
+  return success();
+}
+
+LogicalResult MoELocalChoicesOp::verify() {
+  if (getRanks() < 2)
+    return emitOpError("needs at least 2 ranks, got ") << getRanks();
+  auto rank = cast<RankedTensorType>(getRank().getType());
+  if (rank.getRank() != 1 || rank.getDimSize(0) != 1)
+    return emitOpError("rank must be tensor<1xi32>, got ") << rank;
   return success();
 }
 

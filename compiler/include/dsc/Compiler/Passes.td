@@ -29,6 +29,39 @@ def DSAbsorbMLA : Pass<"ds-absorb-mla", "::mlir::ModuleOp"> {
   let dependentDialects = ["::dsc::ds::DSDialect"];
 }
 
+def DSPartition : Pass<"ds-partition", "::mlir::ModuleOp"> {
+  let summary = "Split the model over several ranks (tensor and expert parallel)";
+  let description = [{
+    Rewrites a model (the frontend's model-level ops) into the program that
+    each of `tensor-parallel` ranks runs on its own part of the weights
+    (`docs/design/multi-gpu.md`, "TP attention"):
+
+    - `ds.mla`: the heads split contiguously (the rows of `q` or `q_b` and of
+      `kv_b`, the columns of `o`); `q_a`, `kv_a`, the norms and the latent
+      cache stay whole on every rank, `num_heads` becomes the rank's count.
+    - `ds.mlp` (dense layers and shared experts): the intermediate features
+      split (rows of gate and up, columns of down).
+    - `ds.moe_experts`: the routed experts interleaved, expert `e` on rank
+      `e mod N` (the choices of one routing group land on different ranks);
+      the router stays whole and its choices pass through
+      `ds.moe_local_choices` with the rank (`ds.rank`).
+    - A `ds.all_reduce` after each of these blocks, whose outputs are now
+      partial sums; where the routed and shared experts' outputs are added,
+      one all-reduce sums both.
+    - The embedding, the final norm and the lm_head stay whole.
+
+    Split weights get their part's type and a `#ds.shard`, and the module
+    `ds.ranks = N`. A head, feature or expert count that N does not divide,
+    or an fp8 part that does not cover whole scale blocks, is an error.
+    `tensor-parallel=1` (the default) leaves the module as it is.
+  }];
+  let options = [
+    Option<"tensorParallel", "tensor-parallel", "int64_t", "1",
+           "ranks to split the model over">
+  ];
+  let dependentDialects = ["::dsc::ds::DSDialect"];
+}
+
 def DSDecompose : Pass<"ds-decompose", "::mlir::ModuleOp"> {
   let summary = "Split model-level ops into kernel-level ops";
   let description = [{

@@ -41,6 +41,73 @@ ds.weight @w = "e.{e}.w" scale "e.0.s" experts 2 : !ds.fp8_block<2x4x4, block = 
 
 // -----
 
+// expected-error @+1 {{shard dim 2 is outside the weight's 2 dimensions}}
+ds.weight @w = "w" shard <dim = 2, ranks = 2> : tensor<4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{an interleaved shard needs an expert stack}}
+ds.weight @w = "w" shard <dim = 0, ranks = 2, interleaved = true> : tensor<4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{an interleaved shard splits dimension 0 (the experts), got 1}}
+ds.weight @w = "e.{e}.w" experts 2 shard <dim = 1, ranks = 2, interleaved = true> : tensor<2x4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{a shard needs at least 2 ranks, got 1}}
+ds.weight @w = "w" shard <dim = 0, ranks = 1> : tensor<4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{a shard's dim must not be negative, got -1}}
+ds.weight @w = "w" shard <dim = -1, ranks = 2> : tensor<4x4xbf16>
+
+// -----
+
+// expected-error @+1 {{an fp8 shard along dim 0 must cover whole scale blocks of 128, got 192}}
+ds.weight @w = "w" scale "w_scale_inv" shard <dim = 0, ranks = 2> : !ds.fp8_block<192x256, block = 128x128, scales = f32>
+
+// -----
+
+// expected-error @+1 {{an fp8 shard along dim 2 must cover whole scale blocks of 128, got 64}}
+ds.weight @w = "e.{e}.w" scale "e.{e}.s" experts 2 shard <dim = 2, ranks = 2> : !ds.fp8_block<2x256x64, block = 128x128, scales = f32>
+
+// -----
+
+func.func @rank_shape() {
+  // expected-error @+1 {{result must be tensor<1xi32>, got 'tensor<2xi32>'}}
+  %r = ds.rank : tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @all_reduce_one(%x: tensor<?x8xbf16>) {
+  // expected-error @+1 {{needs at least 2 ranks, got 1}}
+  %y = ds.all_reduce %x {ranks = 1 : i64} : tensor<?x8xbf16>
+  return
+}
+
+// -----
+
+func.func @local_choices_ranks(%i: tensor<?x6xi32>, %r: tensor<1xi32>) {
+  // expected-error @+1 {{needs at least 2 ranks, got 0}}
+  %l = ds.moe_local_choices %i, %r {ranks = 0 : i64} : tensor<?x6xi32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @local_choices_rank(%i: tensor<?x6xi32>, %r: tensor<3xi32>) {
+  // expected-error @+1 {{rank must be tensor<1xi32>, got 'tensor<3xi32>'}}
+  %l = ds.moe_local_choices %i, %r {ranks = 2 : i64} : tensor<?x6xi32>, tensor<3xi32>
+  return
+}
+
+// -----
+
 // expected-error @+1 {{weight element type must be bf16 or f32 (fp8 weights use !ds.fp8_block), got 'f16'}}
 ds.weight @w = "w" : tensor<4xf16>
 

@@ -6,6 +6,10 @@
 
 // CHECK: ds.weight @table = "model.embed_tokens.weight" : tensor<64x32xbf16>
 ds.weight @table = "model.embed_tokens.weight" : tensor<64x32xbf16>
+// CHECK: ds.weight @part = "model.layers.0.self_attn.o_proj.weight" shard <dim = 1, ranks = 2> : tensor<32x16xbf16>
+ds.weight @part = "model.layers.0.self_attn.o_proj.weight" shard <dim = 1, ranks = 2> : tensor<32x16xbf16>
+// CHECK: ds.weight @stack = "e.{e}.w" experts 4 shard <dim = 0, ranks = 2, interleaved = true> : tensor<4x8x32xbf16>
+ds.weight @stack = "e.{e}.w" experts 4 shard <dim = 0, ranks = 2, interleaved = true> : tensor<4x8x32xbf16>
 // CHECK: ds.weight @bias = "model.layers.1.mlp.gate.e_score_correction_bias" : tensor<8xf32>
 ds.weight @bias = "model.layers.1.mlp.gate.e_score_correction_bias" : tensor<8xf32>
 // CHECK: ds.weight @sq = "sq.weight" : tensor<32x32xbf16>
@@ -183,4 +187,16 @@ func.func @kernel_cost() attributes {cost = #ds.kernel_cost<fp8 = true, bytes_fi
 // CHECK-SAME: cost = #ds.kernel_cost<>
 func.func @kernel_cost_none() attributes {cost = #ds.kernel_cost<>} {
   return
+}
+
+// The ops of a partitioned program (ds-partition).
+// CHECK-LABEL: func.func @partitioned
+func.func @partitioned(%x: tensor<?x32xbf16>, %i: tensor<?x2xi32>) -> (tensor<?x32xbf16>, tensor<?x2xi32>) {
+  // CHECK: %[[R:.*]] = ds.rank : tensor<1xi32>
+  %r = ds.rank : tensor<1xi32>
+  // CHECK: ds.moe_local_choices %{{.*}}, %[[R]] {ranks = 2 : i64} : tensor<?x2xi32>, tensor<1xi32>
+  %l = ds.moe_local_choices %i, %r {ranks = 2 : i64} : tensor<?x2xi32>, tensor<1xi32>
+  // CHECK: ds.all_reduce %{{.*}} {ranks = 2 : i64} : tensor<?x32xbf16>
+  %y = ds.all_reduce %x {ranks = 2 : i64} : tensor<?x32xbf16>
+  return %y, %l : tensor<?x32xbf16>, tensor<?x2xi32>
 }

@@ -193,6 +193,39 @@ def DS_KernelConfigAttr : DS_AttrDef<"KernelConfig", "kernel_config"> {
   }];
 }
 
+def DS_ShardAttr : DS_AttrDef<"Shard", "shard"> {
+  let summary = "the part of a checkpoint tensor one rank holds";
+  let description = [{
+    On a `ds.weight` of a program partitioned over `ranks` GPUs (or CPU
+    ranks), by `ds-partition`: the declared type is one rank's part, and
+    the checkpoint tensor is `ranks` times larger along dimension `dim`.
+
+    - Contiguous (the default): rank `r` holds indices
+      `[r * n, (r + 1) * n)` of `dim`, where `n` is the declared size. Heads
+      of attention (rows of q / q_b and kv_b, columns of o) and the
+      intermediate features of an MLP (rows of gate and up, columns of down)
+      are split this way.
+    - `interleaved` (only on an expert stack, `dim = 0`): rank `r` holds the
+      experts `e` with `e mod ranks == r`, local expert `i` being `e = i *
+      ranks + r`, so that the choices of one routing group spread over the
+      ranks (`docs/design/multi-gpu.md`).
+
+    An fp8 weight's part covers whole scale blocks along `dim`, so each rank
+    reads its scales as a contiguous part of `weight_scale_inv` too.
+
+    ```mlir
+    ds.weight @layers.0.self_attn.o_proj = "model.layers.0.self_attn.o_proj.weight"
+        shard <dim = 1, ranks = 2> : tensor<2048x1024xbf16>
+    ds.weight @layers.1.mlp.experts.up_proj = "model.layers.1.mlp.experts.{e}.up_proj.weight"
+        experts 32 shard <dim = 0, ranks = 2, interleaved = true> : tensor<32x1408x2048xbf16>
+    ```
+  }];
+  let parameters = (ins "int64_t":$dim, "int64_t":$ranks,
+                        DefaultValuedParameter<"bool", "false">:$interleaved);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 def DS_KernelVariantAttr : DS_AttrDef<"KernelVariant", "kernel_variant"> {
   let summary = "another strategy for the launches of few rows";
   let description = [{

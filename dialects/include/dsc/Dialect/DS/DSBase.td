@@ -46,6 +46,8 @@ def DS_Dialect : Dialect {
     "::mlir::StringAttr":$entry,
     // module: the model metadata the frontend records for the program.
     "::mlir::DictionaryAttr":$model,
+    // module: the ranks a partitioned program runs on (ds-partition).
+    "::mlir::IntegerAttr":$ranks,
     // module: the instruction-set target and device profile the kernels
     // are configured for, "cuda:sm_90a/h200" or "cpu" (ds-configure-kernels).
     "::mlir::StringAttr":$target,

@@ -63,6 +63,13 @@ def DS_WeightOp : DS_Op<"weight", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     `experts` without `{e}` in the names (or the reverse), and a leading
     dimension that differs from `experts`.
 
+    With `shard` (a program partitioned by `ds-partition`, `#ds.shard`) the
+    type is the part one rank holds; with `experts` and an interleaved
+    shard, `experts` counts the rank's experts and `{e}` stands for the
+    global index. The verifier also rejects a shard's `dim` outside the
+    type's rank, `interleaved` other than on an expert stack's dimension 0,
+    and an fp8 part that does not cover whole scale blocks along `dim`.
+
     ```mlir
     ds.weight @layers.0.self_attn.kv_a_layernorm = "model.layers.0.self_attn.kv_a_layernorm.weight" : tensor<512xbf16>
     ds.weight @layers.3.mlp.experts.gate_proj = "model.layers.3.mlp.experts.{e}.gate_proj.weight"
@@ -74,9 +81,10 @@ def DS_WeightOp : DS_Op<"weight", [Symbol, HasParent<"::mlir::ModuleOp">]> {
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$tensor,
                        TypeAttr:$type, OptionalAttr<StrAttr>:$scale_tensor,
-                       UnitAttr:$quantized, OptionalAttr<I64Attr>:$experts);
+                       UnitAttr:$quantized, OptionalAttr<I64Attr>:$experts,
+                       OptionalAttr<DS_ShardAttr>:$shard);
   let assemblyFormat = [{
-    $sym_name `=` $tensor (`scale` $scale_tensor^)? (`quantized` $quantized^)? (`experts` $experts^)? attr-dict `:` $type
+    $sym_name `=` $tensor (`scale` $scale_tensor^)? (`quantized` $quantized^)? (`experts` $experts^)? (`shard` $shard^)? attr-dict `:` $type
   }];
   let hasVerifier = 1;
 }
@@ -619,6 +627,9 @@ def DS_MoEExpertsOp : DS_PureOp<"moe_experts"> {
     accumulated in fp32 (`docs/model.md` §3.5). Shared experts are not
     part of this op.
 
+    A choice of index `-1` adds nothing: in a partitioned program
+    (`ds.moe_local_choices`) the choices of experts that another rank holds.
+
     | operand | type |
     |---|---|
     | `input` | `tensor<?xDxbf16>` |
@@ -643,6 +654,73 @@ def DS_MoEExpertsOp : DS_PureOp<"moe_experts"> {
   let hasVerifier = 1;
 }
 
+
+//===----------------------------------------------------------------------===//
+// Several ranks (produced by ds-partition)
+//===----------------------------------------------------------------------===//
+
+def DS_RankOp : DS_PureOp<"rank"> {
+  let summary = "the index of the rank running the program";
+  let description = [{
+    In a program partitioned over several ranks (`ds-partition`), every rank
+    runs the same program on its own part of the weights; this is its index,
+    `0 <= rank < ranks`, which the runtime provides. Only the ops that
+    depend on it read it.
+
+    ```mlir
+    %r = ds.rank : tensor<1xi32>
+    ```
+  }];
+  let results = (outs TensorOf<[I32]>:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def DS_AllReduceOp : DS_PureOp<"all_reduce", [AllTypesMatch<["input", "result"]>]> {
+  let summary = "the sum of every rank's tensor";
+  let description = [{
+    A collective of the `ranks` ranks of a partitioned program: every rank
+    passes its `input` (`[T, D]` bf16, the same `T` on every rank) and gets
+    `bf16(sum_r f32(input_r))`, added in increasing rank order, so every
+    rank gets the same bits. `ds-partition` places one after each block
+    whose output a rank computes only part of (its heads of attention, its
+    features of an MLP, its experts).
+
+    ```mlir
+    %y = ds.all_reduce %partial {ranks = 2 : i64} : tensor<?x2048xbf16>
+    ```
+  }];
+  let arguments = (ins DS_Activation:$input, I64Attr:$ranks);
+  let results = (outs DS_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def DS_MoELocalChoicesOp : DS_PureOp<"moe_local_choices",
+    [AllTypesMatch<["indices", "result"]>]> {
+  let summary = "the router's choices as indices into this rank's experts";
+  let description = [{
+    With the routed experts interleaved over `ranks` ranks
+    (`#ds.shard<dim = 0, ranks = N, interleaved = true>`: expert `e` on rank
+    `e mod N`, as its local expert `e / N`), maps each global expert index
+    `e` of `indices` (from `ds.moe_gate`) to `e / ranks` on the rank
+    `rank[0] == e mod ranks`, and to `-1` on the others. `ds.moe_experts`
+    skips the choices of index `-1`, so each rank adds only the choices of
+    its own experts, and a `ds.all_reduce` sums them.
+
+    ```mlir
+    %local = ds.moe_local_choices %indices, %rank {ranks = 2 : i64}
+        : tensor<?x6xi32>, tensor<1xi32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[I32]>:$indices, TensorOf<[I32]>:$rank,
+                       I64Attr:$ranks);
+  let results = (outs 2DTensorOf<[I32]>:$result);
+  let assemblyFormat = [{
+    $indices `,` $rank attr-dict `:` type($indices) `,` type($rank)
+  }];
+  let hasVerifier = 1;
+}
 
 //===----------------------------------------------------------------------===//
 // Kernel-level operations (produced by ds-decompose)
