@@ -50,6 +50,10 @@ struct WeightSpec {
   int64_t scaleBlockRows = 0;
   int64_t scaleBlockCols = 0;
   bool quantizedAtLoad = false;
+  // Schema 6: one rank's part of a partitioned program's weight.
+  int32_t shardDim = -1;
+  int32_t shardRanks = 0;
+  bool shardInterleaved = false;
 };
 
 struct KernelSpec {
@@ -259,7 +263,8 @@ public:
               : fbb.CreateVector(w.shape),
           stringOrNone(w.scaleTensor),
           w.scaleShape.empty() ? 0 : fbb.CreateVector(w.scaleShape), w.experts,
-          w.scaleBlockRows, w.scaleBlockCols, w.quantizedAtLoad));
+          w.scaleBlockRows, w.scaleBlockCols, w.quantizedAtLoad, w.shardDim,
+          w.shardRanks, w.shardInterleaved));
 
     auto kernelTable = [&](const std::vector<KernelSpec> &specs) {
       std::vector<flatbuffers::Offset<fb::Kernel>> offsets;

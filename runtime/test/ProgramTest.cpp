@@ -831,6 +831,48 @@ TEST(ProgramTest, Fp8WeightWithoutScales) {
   EXPECT_EQ(loadError(bf16WithScales), message);
 }
 
+/// A weight split over ranks names a dimension of its shape and at least
+/// two ranks; interleaving splits an expert stack's experts; an fp8 part
+/// covers whole scale blocks along the split dimension.
+TEST(ProgramTest, ShardsAreChecked) {
+  auto split = [](int32_t dim, int32_t ranks, bool interleaved = false) {
+    ProgramBuilder builder;
+    builder.weights[0].shardDim = dim;
+    builder.weights[0].shardRanks = ranks;
+    builder.weights[0].shardInterleaved = interleaved;
+    return builder;
+  };
+  expectLoads(split(0, 2));
+  expectLoads(split(1, 8));
+  const std::string embed = "weight 0 ('embed'): ";
+  EXPECT_EQ(loadError(split(2, 2)),
+            corrupted(embed + "shard of dimension 2 over 2 ranks (needs a "
+                              "dimension of its shape and at least 2 ranks)"));
+  EXPECT_EQ(loadError(split(-2, 2)),
+            corrupted(embed + "shard of dimension -2 over 2 ranks (needs a "
+                              "dimension of its shape and at least 2 ranks)"));
+  EXPECT_EQ(loadError(split(0, 1)),
+            corrupted(embed + "shard of dimension 0 over 1 ranks (needs a "
+                              "dimension of its shape and at least 2 ranks)"));
+  EXPECT_EQ(loadError(split(-1, 0, true)),
+            corrupted(embed + "shard of dimension -1 over 0 ranks (needs a "
+                              "dimension of its shape and at least 2 ranks)"));
+  EXPECT_EQ(loadError(split(0, 2, true)),
+            corrupted(embed + "an interleaved shard splits an expert stack's "
+                              "dimension 0"));
+  // lm_head: fp8 [32, 16] in blocks of 16 x 16.
+  ProgramBuilder fp8;
+  fp8.weights[1].scaleBlockRows = fp8.weights[1].scaleBlockCols = 16;
+  fp8.weights[1].shardDim = 0;
+  fp8.weights[1].shardRanks = 2;
+  expectLoads(fp8);
+  fp8.weights[1].scaleBlockRows = 30;
+  fp8.weights[1].scaleBlockCols = 20;
+  EXPECT_EQ(loadError(fp8),
+            corrupted("weight 1 ('lm_head'): an fp8 part must cover whole "
+                      "scale blocks along its split dimension"));
+}
+
 TEST(ProgramTest, ScaleBlocksCoverTheScaleShape) {
   // lm_head [32, 16] with scales [2, 1]: blocks of 16 x 16 (or 30 x 20).
   ProgramBuilder builder;

@@ -1137,5 +1137,278 @@ TEST(WeightsTest, SourceOfAStore) {
   expectSameWeights(*program, made.value(), copied.value());
 }
 
+//===--- a partitioned program's parts ------------------------------------===//
+
+/// The part of `whole` (a tensor of `shape`, `element` bytes a value) that
+/// rank `rank` of `ranks` holds when it is split along `dim`.
+std::vector<uint8_t> partOf(const std::vector<uint8_t> &whole,
+                            const std::vector<int64_t> &shape, size_t element,
+                            size_t dim, int64_t ranks, int64_t rank) {
+  size_t outer = 1, inner = element;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (d < dim)
+      outer *= shape[d];
+    if (d > dim)
+      inner *= shape[d];
+  }
+  size_t n = shape[dim] / ranks * inner, row = shape[dim] * inner;
+  std::vector<uint8_t> part;
+  for (size_t o = 0; o < outer; ++o)
+    part.insert(part.end(), whole.begin() + o * row + rank * n,
+                whole.begin() + o * row + (rank + 1) * n);
+  return part;
+}
+
+const char *kStack = "model.layers.1.mlp.experts.{e}.down_proj.weight";
+const char *kStackScale =
+    "model.layers.1.mlp.experts.{e}.down_proj.weight_scale_inv";
+
+/// The manifest of one rank of a program split over two: after ProgramBuilder's
+/// embed and lm_head, a bf16 matrix by rows ([8, 6] -> [4, 6], weight 2), one
+/// by columns ([6, 8] -> [6, 4], weight 3), a bf16 stack of four experts
+/// [3, 5] interleaved (two a rank, weight 4), a bf16 stack of two experts
+/// split by columns ([2, 4, 6] -> [2, 4, 3], weight 5), an fp8 matrix with
+/// 128 x 128 scale blocks by columns ([256, 256] -> [256, 128], scales
+/// [2, 2] -> [2, 1], weight 6) and an fp8 stack of four [128, 128] experts
+/// with scales, interleaved (weight 7). `split` false: the same weights
+/// whole, unpartitioned.
+ProgramBuilder partitioned(bool split = true) {
+  ProgramBuilder builder;
+  auto add = [&](test::WeightSpec w, int32_t dim, bool interleaved = false) {
+    if (split) {
+      w.shardDim = dim;
+      w.shardRanks = 2;
+      w.shardInterleaved = interleaved;
+      w.shape[dim] /= 2;
+      if (w.experts && dim == 0)
+        w.experts /= 2;
+      if (!w.scaleShape.empty())
+        w.scaleShape[dim] /= 2;
+    }
+    builder.weights.push_back(w);
+  };
+  add({"rows",
+       "model.layers.0.self_attn.q_proj.weight",
+       fb::DType::BF16,
+       {8, 6}},
+      0);
+  add({"cols",
+       "model.layers.0.self_attn.o_proj.weight",
+       fb::DType::BF16,
+       {6, 8}},
+      1);
+  add({"experts", kGate, fb::DType::BF16, {4, 3, 5}, "", {}, 4}, 0, true);
+  add({"expert_cols", kUp, fb::DType::BF16, {2, 4, 6}, "", {}, 2}, 2);
+  test::WeightSpec fp8{"fp8_cols",
+                       "model.layers.0.mlp.down_proj.weight",
+                       fb::DType::F8_E4M3,
+                       {256, 256},
+                       "model.layers.0.mlp.down_proj.weight_scale_inv",
+                       {2, 2}};
+  fp8.scaleBlockRows = fp8.scaleBlockCols = 128;
+  add(fp8, 1);
+  test::WeightSpec stack{
+      "fp8_experts", kStack, fb::DType::F8_E4M3, {4, 128, 128}, kStackScale,
+      {4, 1, 1},     4};
+  stack.scaleBlockRows = stack.scaleBlockCols = 128;
+  add(stack, 0, true);
+  return builder;
+}
+
+/// The whole tensors behind partitioned(), and the embed and lm_head.
+std::vector<TensorSpec> partitionedTensors() {
+  std::vector<TensorSpec> tensors = {
+      {"model.embed_tokens.weight", DType::BF16, {32, 16}, 0},
+      {"lm_head.weight", DType::F8_E4M3, {32, 16}, 1},
+      {"lm_head.weight_scale_inv", DType::F32, {2, 1}, 0},
+      {"model.layers.0.self_attn.q_proj.weight", DType::BF16, {8, 6}, 0},
+      {"model.layers.0.self_attn.o_proj.weight", DType::BF16, {6, 8}, 1},
+      {"model.layers.0.mlp.down_proj.weight", DType::F8_E4M3, {256, 256}, 0},
+      {"model.layers.0.mlp.down_proj.weight_scale_inv", DType::F32, {2, 2}, 1},
+  };
+  for (int e = 0; e < 4; ++e) {
+    tensors.push_back({expert(kGate, e), DType::BF16, {3, 5}, e % 2});
+    tensors.push_back({expert(kStack, e), DType::F8_E4M3, {128, 128}, 1});
+    tensors.push_back({expert(kStackScale, e), DType::F32, {1, 1}, 0});
+  }
+  for (int e = 0; e < 2; ++e)
+    tensors.push_back({expert(kUp, e), DType::BF16, {4, 6}, e});
+  return tensors;
+}
+
+/// Each rank of a partitioned program reads its part of each tensor: rows,
+/// columns (of each expert), its interleaved experts, and the same part of
+/// an fp8 weight's scales, through every reader (one span, many small ones).
+TEST(WeightsTest, RanksLoadTheirPartOfEachTensor) {
+  LoadedProgram program(partitioned());
+  CheckpointFolder folder(partitionedTensors());
+  Checkpoint checkpoint = folder.open();
+  auto bytes = [&](const std::string &name) {
+    return folder.payloads.at(name);
+  };
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    Expected<WeightStore> loaded =
+        WeightStore::load(*program, checkpoint, {}, nullptr, rank);
+    ASSERT_TRUE(loaded.ok()) << loaded.error();
+    const WeightStore &store = loaded.value();
+    std::vector<uint8_t> expected[6], scales[6];
+    expected[0] = partOf(bytes("model.layers.0.self_attn.q_proj.weight"),
+                         {8, 6}, 2, 0, 2, rank);
+    expected[1] = partOf(bytes("model.layers.0.self_attn.o_proj.weight"),
+                         {6, 8}, 2, 1, 2, rank);
+    for (int i = 0; i < 2; ++i) { // experts rank, rank + 2
+      std::vector<uint8_t> e = bytes(expert(kGate, i * 2 + rank));
+      expected[2].insert(expected[2].end(), e.begin(), e.end());
+      std::vector<uint8_t> s = bytes(expert(kStack, i * 2 + rank));
+      expected[5].insert(expected[5].end(), s.begin(), s.end());
+      std::vector<uint8_t> t = bytes(expert(kStackScale, i * 2 + rank));
+      scales[5].insert(scales[5].end(), t.begin(), t.end());
+      std::vector<uint8_t> c =
+          partOf(bytes(expert(kUp, i)), {4, 6}, 2, 1, 2, rank);
+      expected[3].insert(expected[3].end(), c.begin(), c.end());
+    }
+    expected[4] = partOf(bytes("model.layers.0.mlp.down_proj.weight"),
+                         {256, 256}, 1, 1, 2, rank);
+    scales[4] = partOf(bytes("model.layers.0.mlp.down_proj.weight_scale_inv"),
+                       {2, 2}, 4, 1, 2, rank);
+    for (uint32_t i = 0; i < 6; ++i) {
+      ASSERT_EQ(dataBytes(*program, i + 2), expected[i].size()) << i;
+      EXPECT_EQ(std::memcmp(store.data(i + 2), expected[i].data(),
+                            expected[i].size()),
+                0)
+          << "weight " << i + 2 << " of rank " << rank;
+      if (scales[i].empty())
+        continue;
+      ASSERT_EQ(scaleBytes(*program, i + 2), scales[i].size()) << i;
+      EXPECT_EQ(
+          std::memcmp(store.scales(i + 2), scales[i].data(), scales[i].size()),
+          0)
+          << "scales of weight " << i + 2 << " of rank " << rank;
+    }
+    // Spans of 7 bytes cut the runs anywhere; the bytes are the same.
+    Expected<WeightSource> source =
+        WeightSource::fromCheckpoint(*program, checkpoint, rank);
+    ASSERT_TRUE(source.ok()) << source.error();
+    std::map<std::pair<uint32_t, bool>, std::vector<uint8_t>> read;
+    for (const WeightSource::Span &span : source.value().spans(7)) {
+      const WeightSource::Piece &piece = source.value().pieces()[span.piece];
+      std::vector<uint8_t> &out = read[{piece.weight, piece.scales}];
+      out.resize(std::max<uint64_t>(out.size(),
+                                    piece.offset + span.begin + span.bytes));
+      ASSERT_TRUE(source.value()
+                      .read(span, out.data() + piece.offset + span.begin)
+                      .ok());
+    }
+    for (uint32_t i = 0; i < 6; ++i)
+      EXPECT_EQ((read[{i + 2, false}]), expected[i])
+          << "weight " << i + 2 << " of rank " << rank;
+  }
+}
+
+/// The manifest check names the tensors a rank reads, with the whole
+/// tensor's shape: rank 1 misses expert 3, rank 0 does not read it.
+TEST(WeightsTest, CheckOfARankNamesItsTensors) {
+  LoadedProgram program(partitioned());
+  std::vector<TensorSpec> tensors = partitionedTensors();
+  tensors.erase(std::find_if(tensors.begin(), tensors.end(), [](auto &t) {
+    return t.name == expert(kGate, 3);
+  }));
+  for (TensorSpec &t : tensors)
+    if (t.name == "model.layers.0.self_attn.o_proj.weight")
+      t.shape = {6, 4}; // the part's shape, not the whole tensor's
+  CheckpointFolder folder(tensors);
+  Checkpoint checkpoint = folder.open();
+  EXPECT_EQ(WeightStore::check(*program, checkpoint, 0).error(),
+            problems(folder.dir.path(),
+                     {"tensor 'model.layers.0.self_attn.o_proj.weight' is "
+                      "BF16 [6, 4], expected BF16 [6, 8]"}));
+  EXPECT_EQ(WeightStore::check(*program, checkpoint, 1).error(),
+            problems(folder.dir.path(),
+                     {"tensor 'model.layers.0.self_attn.o_proj.weight' is "
+                      "BF16 [6, 4], expected BF16 [6, 8]",
+                      "missing tensor '" + expert(kGate, 3) +
+                          "' (expected BF16 [3, 5])"}));
+}
+
+/// Dummy weights are a function of the element's place in the whole
+/// tensor: each rank's parts are the parts of the unpartitioned program's
+/// weights, quantized-at-load ones included (their parts cover whole
+/// blocks, so quantising a part is the part of the quantised whole).
+TEST(WeightsTest, DummyPartsAreThePartsOfTheWholeWeights) {
+  ProgramBuilder wholeBuilder = partitioned(false),
+                 splitBuilder = partitioned();
+  for (ProgramBuilder *b : {&wholeBuilder, &splitBuilder}) {
+    test::WeightSpec q{"quantized",
+                       "model.layers.0.mlp.gate_proj.weight",
+                       fb::DType::F8_E4M3,
+                       {256, 256},
+                       "",
+                       {2, 2}};
+    q.scaleBlockRows = q.scaleBlockCols = 128;
+    q.quantizedAtLoad = true;
+    if (b == &splitBuilder) {
+      q.shardDim = 0;
+      q.shardRanks = 2;
+      q.shape = {128, 256};
+      q.scaleShape = {1, 2};
+    }
+    b->weights.push_back(q);
+  }
+  LoadedProgram whole(wholeBuilder), split(splitBuilder);
+  Expected<WeightStore> wholeStore = WeightStore::dummy(*whole, 9);
+  ASSERT_TRUE(wholeStore.ok());
+  const auto &wholeWeights = *(*whole).fb().weights();
+  const auto &splitWeights = *(*split).fb().weights();
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    Expected<WeightStore> part = WeightStore::dummy(*split, 9, rank);
+    ASSERT_TRUE(part.ok());
+    for (uint32_t i = 0; i < splitWeights.size(); ++i) {
+      const fb::Weight &w = *wholeWeights.Get(i);
+      const fb::Weight &p = *splitWeights.Get(i);
+      std::vector<int64_t> shape(w.shape()->begin(), w.shape()->end());
+      std::vector<int64_t> scaleShape;
+      if (w.scale_shape())
+        scaleShape.assign(w.scale_shape()->begin(), w.scale_shape()->end());
+      size_t element = dtypeBytes(w.dtype());
+      auto bytesAt = [](const void *at, uint64_t n) {
+        const uint8_t *p = static_cast<const uint8_t *>(at);
+        return std::vector<uint8_t>(p, p + n);
+      };
+      std::vector<uint8_t> data =
+          bytesAt(wholeStore.value().data(i), dataBytes(*whole, i));
+      std::vector<uint8_t> scales;
+      if (wholeStore.value().scales(i))
+        scales = bytesAt(wholeStore.value().scales(i), scaleBytes(*whole, i));
+      if (p.shard_ranks() >= 2 && p.shard_interleaved()) {
+        // Experts rank and rank + 2: every other expert matrix.
+        auto everyOther = [&](const std::vector<uint8_t> &all) {
+          size_t matrix = all.size() / 4;
+          std::vector<uint8_t> out;
+          for (int e = int(rank); e < 4; e += 2)
+            out.insert(out.end(), all.begin() + e * matrix,
+                       all.begin() + (e + 1) * matrix);
+          return out;
+        };
+        data = everyOther(data);
+        if (!scales.empty())
+          scales = everyOther(scales);
+      } else if (p.shard_ranks() >= 2) {
+        data = partOf(data, shape, element, p.shard_dim(), 2, rank);
+        if (!scales.empty())
+          scales = partOf(scales, scaleShape, 4, p.shard_dim(), 2, rank);
+      }
+      ASSERT_EQ(data.size(), dataBytes(*split, i)) << i;
+      EXPECT_EQ(std::memcmp(part.value().data(i), data.data(), data.size()), 0)
+          << "weight " << i << " of rank " << rank;
+      if (scales.empty())
+        continue;
+      ASSERT_EQ(scales.size(), scaleBytes(*split, i)) << i;
+      EXPECT_EQ(
+          std::memcmp(part.value().scales(i), scales.data(), scales.size()), 0)
+          << "scales of weight " << i << " of rank " << rank;
+    }
+  }
+}
+
 } // namespace
 } // namespace dsrt

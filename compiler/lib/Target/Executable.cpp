@@ -93,7 +93,10 @@ serializeProgram(ModuleOp module, const ProgramMetadata &metadata) {
         fbb.CreateString(w.getTensor().str()), dtype, fbb.CreateVector(shape),
         scaleName, scaleShape.empty() ? 0 : fbb.CreateVector(scaleShape),
         w.getExperts() ? static_cast<int64_t>(*w.getExperts()) : 0, blockRows,
-        blockCols, w.getQuantized()));
+        blockCols, w.getQuantized(),
+        w.getShard() ? static_cast<int32_t>(w.getShard()->getDim()) : -1,
+        w.getShard() ? static_cast<int32_t>(w.getShard()->getRanks()) : 0,
+        w.getShard() && w.getShard()->getInterleaved()));
   }
 
   // The program's enums number their values as the dialect's do.

@@ -25,7 +25,7 @@
 namespace dsrt {
 
 /// The schema version this runtime reads.
-constexpr uint32_t kSchemaVersion = 5;
+constexpr uint32_t kSchemaVersion = 6;
 
 /// The most likely tokens an entry may report log-probabilities of
 /// (fb::Entry::top_logprobs; the compiler's ds.logprobs limit).

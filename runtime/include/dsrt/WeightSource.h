@@ -56,6 +56,10 @@ public:
     bool quantize = false;
     uint64_t scaleOffset = 0;
     int64_t rows = 0, cols = 0, blockRows = 0, blockCols = 0;
+    /// A rank's part of the tensor (a partitioned program): its `bytes`
+    /// are `runCount` runs of `runBytes`, run o at byte o * strideBytes +
+    /// firstBytes of the tensor. 0 runs: the whole tensor.
+    uint64_t runCount = 0, runBytes = 0, strideBytes = 0, firstBytes = 0;
   };
 
   /// Bytes [begin, begin + bytes) of piece `piece`: what one reader moves
@@ -66,9 +70,11 @@ public:
   };
 
   /// The checkpoint's tensors for every weight of `program`, after
-  /// WeightStore::check() (whose message lists every problem by name).
+  /// WeightStore::check() (whose message lists every problem by name); of
+  /// a partitioned program, rank `rank`'s parts.
   static Expected<WeightSource> fromCheckpoint(const Program &program,
-                                               const Checkpoint &checkpoint);
+                                               const Checkpoint &checkpoint,
+                                               int64_t rank = 0);
   /// The weights of `store` (dummy, embedded or loaded), one piece per
   /// weight and per scales.
   static WeightSource fromStore(const Program &program,

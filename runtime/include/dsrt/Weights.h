@@ -49,7 +49,10 @@ public:
 
   /// Checks the checkpoint against the manifest; the message lists every
   /// problem (up to a limit), each naming the tensor and what was expected.
-  static Status check(const Program &program, const Checkpoint &checkpoint);
+  /// In a partitioned program the tensors are those rank `rank` reads
+  /// (its experts), each of the whole tensor's shape.
+  static Status check(const Program &program, const Checkpoint &checkpoint,
+                      int64_t rank = 0);
 
   /// Where load() spent its time (seconds) and the bytes it moved: the
   /// manifest check, then reading (quantising as it reads, overlapped) the
@@ -60,11 +63,13 @@ public:
   };
 
   /// check(), then reads every weight into host memory on several threads,
-  /// quantising the ones quantized at load; fills `times` when given.
+  /// quantising the ones quantized at load; fills `times` when given. A
+  /// partitioned program's split weights are read as rank `rank`'s parts.
   static Expected<WeightStore> load(const Program &program,
                                     const Checkpoint &checkpoint,
                                     const Progress &progress = {},
-                                    LoadTimes *times = nullptr);
+                                    LoadTimes *times = nullptr,
+                                    int64_t rank = 0);
   /// Reads every weight of `source` into host memory (see above).
   static Expected<WeightStore> load(const WeightSource &source,
                                     const LoadOptions &options = {},
@@ -72,8 +77,13 @@ public:
 
   /// Weights of the compiled shapes and dtypes from a seeded generator. A
   /// weight quantized at load gets the bf16 values a bf16 program's weight
-  /// of the same index and shape gets, quantised.
-  static Expected<WeightStore> dummy(const Program &program, uint64_t seed);
+  /// of the same index and shape gets, quantised. Each value is a function
+  /// of the seed, the weight's index and the element's index in the whole
+  /// tensor (of a stack, the global expert's), so rank `rank`'s parts of a
+  /// partitioned program hold exactly the values the unpartitioned
+  /// program's weights hold there.
+  static Expected<WeightStore> dummy(const Program &program, uint64_t seed,
+                                     int64_t rank = 0);
 
   /// The weights image appended to `executable` by `dsc compile
   /// --embed-weights`, mapped in place; an empty store (numWeights() == 0)

@@ -41,17 +41,44 @@ inline DType checkpointDType(fb::DType dtype) {
   return DType::U8;
 }
 
+/// Where one rank's part of a tensor lies in the whole tensor, in elements:
+/// `outer` runs of `run` contiguous elements, run o starting at element
+/// o * stride + first. A whole tensor is one run.
+struct SliceRuns {
+  uint64_t outer = 1, run = 0, stride = 0, first = 0;
+  bool whole() const { return outer == 1 && first == 0 && run == stride; }
+};
+
+/// The runs of rank `rank`'s part `part` (a shape) of a tensor split along
+/// `dim` over `ranks` ranks: indices [rank * n, (rank + 1) * n) of `dim`,
+/// n = part[dim].
+inline SliceRuns sliceRuns(const std::vector<int64_t> &part, size_t dim,
+                           int64_t ranks, int64_t rank) {
+  uint64_t outer = 1, inner = 1;
+  for (size_t d = 0; d < part.size(); ++d)
+    (d < dim ? outer : inner) *= d == dim ? 1 : uint64_t(part[d]);
+  uint64_t n = uint64_t(part[dim]) * inner;
+  return {outer, n, n * uint64_t(ranks), uint64_t(rank) * n};
+}
+
 /// One checkpoint tensor a manifest entry needs: per expert when stacked.
 struct WeightPart {
   std::string name;
   DType dtype;
-  std::vector<int64_t> shape;
+  std::vector<int64_t> shape;     // what the program holds of it
+  std::vector<int64_t> fullShape; // the checkpoint tensor's
+  SliceRuns runs;                 // where `shape` lies in the tensor
+  int64_t expert = -1;            // an expert stack's: the global index
 };
 
-/// The tensors behind manifest entry `w` (data, or its scales), in the
-/// order they are stacked. A weight quantized at load reads a bf16 tensor
-/// of its shape and has no scale tensor.
-inline std::vector<WeightPart> partsOf(const fb::Weight &w, bool scales) {
+/// The tensors behind manifest entry `w` (data, or its scales) for rank
+/// `rank` of a partitioned program (0 otherwise), in the order they are
+/// stacked. A weight quantized at load reads a bf16 tensor of its shape and
+/// has no scale tensor. A split weight (shard_ranks >= 2) reads rank's part
+/// of each tensor: rows or columns of it, or its experts i * ranks + rank
+/// (interleaved) or rank * experts + i.
+inline std::vector<WeightPart> partsOf(const fb::Weight &w, bool scales,
+                                       int64_t rank = 0) {
   const flatbuffers::Vector<int64_t> *dims =
       scales ? w.scale_shape() : w.shape();
   std::vector<int64_t> shape(dims->begin(), dims->end());
@@ -59,15 +86,34 @@ inline std::vector<WeightPart> partsOf(const fb::Weight &w, bool scales) {
   DType dtype = scales                  ? DType::F32
                 : w.quantized_at_load() ? DType::BF16
                                         : checkpointDType(w.dtype());
+  int64_t ranks = w.shard_ranks() >= 2 ? w.shard_ranks() : 1;
+  int64_t split = ranks > 1 ? w.shard_dim() : -1;
+  auto part = [&](std::string name, std::vector<int64_t> local, int64_t dim,
+                  int64_t expert) {
+    WeightPart p{std::move(name), dtype, local, local, {}, expert};
+    uint64_t n = 1;
+    for (int64_t d : local)
+      n *= uint64_t(d);
+    p.runs = {1, n, n, 0};
+    if (dim >= 0) {
+      p.fullShape[dim] *= ranks;
+      p.runs = sliceRuns(local, size_t(dim), ranks, rank);
+    }
+    return p;
+  };
   if (w.experts() == 0)
-    return {{pattern, dtype, shape}};
+    return {part(pattern, shape, split, -1)};
   std::vector<int64_t> one(shape.begin() + 1, shape.end());
   std::vector<WeightPart> parts;
-  for (int64_t e = 0; e < w.experts(); ++e)
-    parts.push_back({expertName(pattern, e), dtype, one});
+  for (int64_t i = 0; i < w.experts(); ++i) {
+    int64_t e = i;
+    if (split == 0)
+      e = w.shard_interleaved() ? i * ranks + rank : rank * w.experts() + i;
+    parts.push_back(
+        part(expertName(pattern, e), one, split >= 1 ? split - 1 : -1, e));
+  }
   return parts;
 }
-
 } // namespace dsrt::detail
 
 #endif // DSRT_SRC_IO_WEIGHTPARTS_H

@@ -18,8 +18,8 @@ namespace dsrt {
 
 Expected<WeightSource>
 WeightSource::fromCheckpoint(const Program &program,
-                             const Checkpoint &checkpoint) {
-  if (Status checked = WeightStore::check(program, checkpoint); !checked)
+                             const Checkpoint &checkpoint, int64_t rank) {
+  if (Status checked = WeightStore::check(program, checkpoint, rank); !checked)
     return Expected<WeightSource>::error(checked.error());
   WeightSource source;
   source.program_ = &program;
@@ -40,7 +40,7 @@ WeightSource::fromCheckpoint(const Program &program,
             program.scaleElements(i) / std::max<int64_t>(w.experts(), 1) * 4;
       }
       uint64_t offset = 0, scaleOffset = 0;
-      for (const detail::WeightPart &part : detail::partsOf(w, scales)) {
+      for (const detail::WeightPart &part : detail::partsOf(w, scales, rank)) {
         // check() found every part with its dtype and shape.
         const Checkpoint::Entry *entry = checkpoint.find(part.name);
         Piece piece;
@@ -50,6 +50,14 @@ WeightSource::fromCheckpoint(const Program &program,
         piece.bytes = entry->info->numBytes();
         piece.file = &checkpoint.shard(entry->shard);
         piece.tensor = entry->info;
+        if (!part.runs.whole()) {
+          uint64_t element = dtypeSize(part.dtype);
+          piece.runCount = part.runs.outer;
+          piece.runBytes = part.runs.run * element;
+          piece.strideBytes = part.runs.stride * element;
+          piece.firstBytes = part.runs.first * element;
+          piece.bytes = piece.runCount * piece.runBytes;
+        }
         if (quantize) {
           piece.quantize = true;
           piece.scaleOffset = scaleOffset;
@@ -157,6 +165,22 @@ Status WeightSource::read(const Span &span, void *out) const {
   const Piece &piece = pieces_[span.piece];
   if (span.begin > piece.bytes || span.bytes > piece.bytes - span.begin)
     return Status::error("internal error: a span outside its piece");
+  if (piece.file && piece.runCount > 0) {
+    // A rank's part: the span's bytes from each run they touch.
+    uint8_t *to = static_cast<uint8_t *>(out);
+    for (uint64_t at = span.begin, end = span.begin + span.bytes; at < end;) {
+      uint64_t run = at / piece.runBytes, within = at % piece.runBytes;
+      uint64_t n = std::min(piece.runBytes - within, end - at);
+      if (Status s = piece.file->readTensor(*piece.tensor,
+                                            run * piece.strideBytes +
+                                                piece.firstBytes + within,
+                                            n, to + (at - span.begin));
+          !s)
+        return s;
+      at += n;
+    }
+    return Status::success();
+  }
   if (piece.file)
     return piece.file->readTensor(*piece.tensor, span.begin, span.bytes, out);
   if (span.bytes)

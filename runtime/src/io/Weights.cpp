@@ -44,8 +44,8 @@ uint64_t alignUp(uint64_t n) { return (n + 63) / 64 * 64; }
 
 } // namespace
 
-Status WeightStore::check(const Program &program,
-                          const Checkpoint &checkpoint) {
+Status WeightStore::check(const Program &program, const Checkpoint &checkpoint,
+                          int64_t rank) {
   std::string problems;
   size_t count = 0;
   auto report = [&](const std::string &line) {
@@ -56,15 +56,15 @@ Status WeightStore::check(const Program &program,
     for (bool scales : {false, true}) {
       if (scales && !w->scale_tensor())
         continue;
-      for (const WeightPart &part : partsOf(*w, scales)) {
+      for (const WeightPart &part : partsOf(*w, scales, rank)) {
         const Checkpoint::Entry *entry = checkpoint.find(part.name);
-        std::string expected =
-            std::string(dtypeName(part.dtype)) + " " + shapeText(part.shape);
+        std::string expected = std::string(dtypeName(part.dtype)) + " " +
+                               shapeText(part.fullShape);
         if (!entry)
           report("missing tensor '" + part.name + "' (expected " + expected +
                  ")");
         else if (entry->info->dtype != part.dtype ||
-                 entry->info->shape != part.shape)
+                 entry->info->shape != part.fullShape)
           report("tensor '" + part.name + "' is " +
                  dtypeName(entry->info->dtype) + " " +
                  shapeText(entry->info->shape) + ", expected " + expected +
@@ -215,10 +215,10 @@ Expected<WeightStore> WeightStore::fromExecutable(const Program &program,
 Expected<WeightStore> WeightStore::load(const Program &program,
                                         const Checkpoint &checkpoint,
                                         const Progress &progress,
-                                        LoadTimes *times) {
+                                        LoadTimes *times, int64_t rank) {
   auto checking = std::chrono::steady_clock::now();
   Expected<WeightSource> source =
-      WeightSource::fromCheckpoint(program, checkpoint);
+      WeightSource::fromCheckpoint(program, checkpoint, rank);
   double checkSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - checking)
           .count();
@@ -317,64 +317,143 @@ uint16_t toBF16(float v) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
-/// Fills weight `w` (n elements, `cols` wide) from its own generator.
-void fillDummy(const fb::Weight &w, uint64_t n, uint64_t scaleCount,
-               uint8_t *data, uint8_t *scaleData, uint64_t seed) {
-  DummyGenerator generator(seed);
-  auto next = [&] { return generator.next(); };
-  auto uniform = [&] { return generator.uniform(); };
-  auto bf16 = toBF16;
-  int64_t cols = w.shape()->Get(w.shape()->size() - 1);
+/// Calls f(local, global) for each element of rank `rank`'s part of weight
+/// `w` (its data, or its scales) in the order the program holds them:
+/// `local` its index there, `global` its index in the whole tensor (of a
+/// stack, the whole stack). An unsplit weight's are the same.
+/// Calls f(local, global) for each element of part `part` (of weight data
+/// or scales; see partsOf) in the order the program holds them: `local` its
+/// index in the part, `global` its index in the whole tensor (of a stack,
+/// the whole stack).
+template <typename F> void forEachElement(const WeightPart &part, F f) {
+  uint64_t matrix = 1;
+  for (int64_t d : part.fullShape)
+    matrix *= uint64_t(d);
+  uint64_t base = part.expert >= 0 ? uint64_t(part.expert) * matrix : 0;
+  const detail::SliceRuns &r = part.runs;
+  uint64_t local = 0;
+  for (uint64_t o = 0; o < r.outer; ++o)
+    for (uint64_t k = 0; k < r.run; ++k)
+      f(local++, base + o * r.stride + r.first + k);
+}
+
+/// The same over every part of weight `w` (rank `rank`'s), `local` counting
+/// on from one part to the next.
+template <typename F>
+void forEachElement(const fb::Weight &w, bool scales, int64_t rank, F f) {
+  uint64_t offset = 0;
+  for (const WeightPart &part : partsOf(w, scales, rank)) {
+    uint64_t n = 0;
+    forEachElement(part, [&](uint64_t j, uint64_t g) {
+      f(offset + j, g);
+      n = j + 1;
+    });
+    offset += n;
+  }
+}
+
+/// The elements of the whole tensor (stack) behind weight `w`'s data.
+uint64_t wholeElements(const fb::Weight &w) {
+  std::vector<WeightPart> parts = partsOf(w, false);
+  uint64_t matrix = 1;
+  for (int64_t d : parts.front().fullShape)
+    matrix *= uint64_t(d);
+  if (w.experts() == 0)
+    return matrix;
+  int64_t stacked = w.experts();
+  if (w.shard_ranks() >= 2 && w.shard_dim() == 0)
+    stacked *= w.shard_ranks();
+  return matrix * uint64_t(stacked);
+}
+
+/// The columns of the whole matrix behind weight `w` (a rank's part may
+/// hold some of them).
+int64_t wholeColumns(const fb::Weight &w) {
+  uint32_t last = w.shape()->size() - 1;
+  int64_t cols = w.shape()->Get(last);
+  if (w.shard_ranks() >= 2 && w.shard_dim() >= 0 &&
+      uint32_t(w.shard_dim()) == last)
+    cols *= w.shard_ranks();
+  return cols;
+}
+
+/// Fills weight `w` (rank `rank`'s part of it) from the generator of
+/// `seed`: element g of the whole tensor from draws [g * d, (g + 1) * d)
+/// (d draws an element: 2 for an f32 vector or an fp8 value, else 1), its
+/// scales from the draws after the whole tensor's.
+void fillDummy(const fb::Weight &w, uint8_t *data, uint8_t *scaleData,
+               uint64_t seed, int64_t rank) {
+  const DummyGenerator start(seed);
   bool vector = w.shape()->size() == 1;
   // Norm weights near 1, biases small and positive, matrices scaled by
-  // 1/sqrt(fan-in) so activations stay in range through the layers.
-  float scale = vector ? 0.1f : 1.0f / std::sqrt(static_cast<float>(cols));
-  for (uint64_t j = 0; j < n; ++j) {
-    float v = vector ? 1.0f + scale * uniform() : scale * uniform();
+  // 1/sqrt(fan-in) so activations stay in range through the layers (a part
+  // split by columns keeps the whole matrix's fan-in).
+  int64_t fanIn = wholeColumns(w);
+  float scale = vector ? 0.1f : 1.0f / std::sqrt(static_cast<float>(fanIn));
+  uint64_t draws =
+      (w.dtype() == fb::DType::F32 && vector) || w.dtype() == fb::DType::F8_E4M3
+          ? 2
+          : 1;
+  forEachElement(w, false, rank, [&](uint64_t j, uint64_t g) {
+    DummyGenerator generator = start;
+    generator.skip(g * draws);
+    float v = vector ? 1.0f + scale * generator.uniform()
+                     : scale * generator.uniform();
     switch (w.dtype()) {
     case fb::DType::BF16: {
-      uint16_t b = bf16(v);
+      uint16_t b = toBF16(v);
       std::memcpy(data + 2 * j, &b, 2);
       break;
     }
     case fb::DType::F32: {
-      float f = vector ? 0.5f + 0.5f * (uniform() + 1.0f) : v;
+      float f = vector ? 0.5f + 0.5f * (generator.uniform() + 1.0f) : v;
       std::memcpy(data + 4 * j, &f, 4);
       break;
     }
-    case fb::DType::F8_E4M3:
-      data[j] = static_cast<uint8_t>(next() & 0xF7); // exponent < 15: no NaN
+    case fb::DType::F8_E4M3: // exponent < 15: no NaN
+      data[j] = static_cast<uint8_t>(generator.next() & 0xF7);
       break;
     case fb::DType::I32:
       std::memset(data + 4 * j, 0, 4);
       break;
     }
-  }
+  });
+  if (!w.scale_tensor())
+    return;
   // e4m3 values reach 240 here: scale the products to ~1/sqrt(fan-in).
-  float s = 1.0f / (240.0f * std::sqrt(static_cast<float>(cols)));
-  float *scales = reinterpret_cast<float *>(scaleData);
-  for (uint64_t j = 0; j < scaleCount; ++j)
-    scales[j] = s * (1.0f + 0.25f * uniform());
+  float s = 1.0f / (240.0f * std::sqrt(static_cast<float>(fanIn)));
+  uint64_t after = wholeElements(w) * draws;
+  forEachElement(w, true, rank, [&](uint64_t j, uint64_t g) {
+    DummyGenerator generator = start;
+    generator.skip(after + g);
+    float v = s * (1.0f + 0.25f * generator.uniform());
+    std::memcpy(scaleData + 4 * j, &v, 4);
+  });
 }
 
 /// Fills weight `w`, quantized at load, with the bf16 values fillDummy()
 /// makes for a bf16 weight of its shape and seed, quantised: a bf16 and an
-/// fp8 program of one model run the same dummy weights.
+/// fp8 program of one model run the same dummy weights (and a rank of a
+/// partitioned program its part of them: the parts cover whole blocks).
 void fillQuantizedDummy(const fb::Weight &w, uint64_t scaleCount, uint8_t *data,
-                        uint8_t *scaleData, uint64_t seed) {
+                        uint8_t *scaleData, uint64_t seed, int64_t rank) {
   int64_t rows = w.shape()->Get(w.shape()->size() - 2);
   int64_t cols = w.shape()->Get(w.shape()->size() - 1);
   int64_t matrices = std::max<int64_t>(w.experts(), 1);
   uint64_t matrix = static_cast<uint64_t>(rows * cols);
-  float scale = 1.0f / std::sqrt(static_cast<float>(cols));
+  float scale = 1.0f / std::sqrt(static_cast<float>(wholeColumns(w)));
+  // Per matrix of the stack, the bf16 values fillDummy() draws for the
+  // whole tensor there, quantised.
   std::vector<uint16_t> source(matrix);
+  const DummyGenerator start(seed);
   float *scales = reinterpret_cast<float *>(scaleData);
+  std::vector<WeightPart> parts = partsOf(w, false, rank);
   for (int64_t m = 0; m < matrices; ++m) {
-    // fillDummy draws once per element of a bf16 matrix.
-    DummyGenerator generator(seed);
-    generator.skip(m * matrix);
-    for (uint16_t &x : source)
-      x = toBF16(scale * generator.uniform());
+    forEachElement(parts[m], [&](uint64_t j, uint64_t g) {
+      DummyGenerator generator = start;
+      generator.skip(g);
+      source[j] = toBF16(scale * generator.uniform());
+    });
     quantizeFP8Blocks({{source.data(), data + m * matrix,
                         scales + m * (scaleCount / matrices), rows, cols}},
                       w.scale_block_rows(), w.scale_block_cols(),
@@ -384,8 +463,8 @@ void fillQuantizedDummy(const fb::Weight &w, uint64_t scaleCount, uint8_t *data,
 
 } // namespace
 
-Expected<WeightStore> WeightStore::dummy(const Program &program,
-                                         uint64_t seed) {
+Expected<WeightStore> WeightStore::dummy(const Program &program, uint64_t seed,
+                                         int64_t rank) {
   Expected<WeightStore> allocated = allocate(program);
   if (!allocated)
     return allocated;
@@ -399,11 +478,10 @@ Expected<WeightStore> WeightStore::dummy(const Program &program,
       const fb::Weight &w = *weights.Get(i);
       if (w.quantized_at_load())
         fillQuantizedDummy(w, program.scaleElements(i), store.data_[i],
-                           store.scales_[i], seed * 1000003u + i);
+                           store.scales_[i], seed * 1000003u + i, rank);
       else
-        fillDummy(w, program.weightElements(i),
-                  w.scale_tensor() ? program.scaleElements(i) : 0,
-                  store.data_[i], store.scales_[i], seed * 1000003u + i);
+        fillDummy(w, store.data_[i], store.scales_[i], seed * 1000003u + i,
+                  rank);
     }
   };
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());

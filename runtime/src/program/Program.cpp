@@ -141,6 +141,26 @@ std::string checkProgram(const fb::Program &p) {
              std::to_string(blockCols) +
              (fp8 ? " must be positive" : " on a weight that is not fp8") +
              (quantized ? " (quantized at load)" : "");
+    if (w->shard_dim() != -1 || w->shard_ranks() != 0 ||
+        w->shard_interleaved()) {
+      int64_t dim = w->shard_dim(), dims = w->shape()->size();
+      if (dim < 0 || dim >= dims || w->shard_ranks() < 2)
+        return named + ": shard of dimension " + std::to_string(dim) +
+               " over " + std::to_string(w->shard_ranks()) +
+               " ranks (needs a dimension of its shape and at least 2 ranks)";
+      if (w->shard_interleaved() && (dim != 0 || w->experts() == 0))
+        return named + ": an interleaved shard splits an expert stack's "
+                       "dimension 0";
+      // A part of an fp8 weight covers whole scale blocks along its
+      // dimension, so its scales are the same part of the scale tensor's.
+      int64_t block = dim == dims - 1   ? blockCols
+                      : dim == dims - 2 ? blockRows
+                                        : 1;
+      if (fp8 && !(w->experts() > 0 && dim == 0) &&
+          (block <= 0 || w->shape()->Get(dim) % block != 0))
+        return named + ": an fp8 part must cover whole scale blocks along "
+                       "its split dimension";
+    }
     if (blocks) {
       // scale_shape = shape with its last two dimensions divided by the
       // blocks, rounded up.

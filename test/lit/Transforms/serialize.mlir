@@ -43,7 +43,7 @@
 // program without either.
 // PROGRAM: program {{.*}}.dscp (the whole file, {{[0-9]+}} bytes)
 // PROGRAM-NEXT: target cpu
-// PROGRAM-NEXT: schema 5
+// PROGRAM-NEXT: schema 6
 // PROGRAM-NEXT: dsc version -
 // PROGRAM-NEXT: model deepseek_v3: 1 layers, hidden 32, vocab 64, max positions 8, bos 0, eos 1
 // PROGRAM: cache 1 layers x 2 slots x 8 positions x (16 latent + 8 rope) bf16 in pages of 8 positions, 768 bytes
