@@ -213,9 +213,11 @@ cl::opt<int64_t> expertRowGroup(
     "expert-row-group",
     cl::desc("cuda targets: choices of one expert a warp of the routed "
              "experts' up projection serves with each weight row it reads "
-             "(launches of one token keep a warp per choice); the logits "
-             "are the same bit for bit (default 1: a warp per choice)"),
-    cl::init(1), cl::sub(compileCommand));
+             "(launches of up to 16 tokens keep a warp per choice); the "
+             "logits are the same bit for bit (default 0: 4 for bf16 "
+             "weights, measured on the H200, docs/performance.md; 1 for fp8 "
+             "weights, not measured yet; 1: a warp per choice)"),
+    cl::init(0), cl::sub(compileCommand));
 cl::opt<cl::boolOrDefault> fuseNorms(
     "fuse-norms",
     cl::desc("Fold decode's RMSNorms into the products that read them "
@@ -771,8 +773,8 @@ int runCompile(const char *argv0) {
     fail("--streams must be between 0 and 8");
   if (rowGroup < 0 || rowGroup > 16)
     fail("--row-group must be between 0 (the default) and 16");
-  if (expertRowGroup < 1 || expertRowGroup > 16)
-    fail("--expert-row-group must be between 1 (the default) and 16");
+  if (expertRowGroup < 0 || expertRowGroup > 16)
+    fail("--expert-row-group must be between 0 (the default) and 16");
   if (pageSize < 0 || (pageSize > 0 && maxSeqLen % pageSize != 0))
     fail("--page-size must be positive and divide --max-seq-len");
   if (emitStage == EmitStage::Exe && outputPath == "-")
@@ -813,7 +815,10 @@ int runCompile(const char *argv0) {
   options.tileMmaPrefill = tileMmaPrefill;
   if (rowGroup > 0)
     options.rowGroup = options.fp8RowGroup = rowGroup;
-  options.expertRowGroup = expertRowGroup;
+  options.expertRowGroup =
+      expertRowGroup > 0 ? expertRowGroup
+      : options.isCUDA() && !model.config.fp8 ? 4
+                                              : 1;
   options.fuseNorms = fuseNorms == cl::BOU_UNSET
                           ? options.isCUDA() && !model.config.fp8
                           : fuseNorms == cl::BOU_TRUE;
