@@ -116,6 +116,12 @@ private:
             failed(split(op, mlp.getUp(), 0)) ||
             failed(split(op, mlp.getDown(), 1)))
           return WalkResult::interrupt();
+      } else if (auto head = dyn_cast<LMHeadOp>(op)) {
+        // The vocabulary, where it divides (else every rank computes every
+        // logit).
+        if (head.getWeight().getType().getDimSize(0) % ranks == 0 &&
+            failed(split(op, head.getWeight(), 0)))
+          return WalkResult::interrupt();
       } else if (auto experts = dyn_cast<MoEExpertsOp>(op)) {
         int64_t count = shapeOf(experts.getGate().getType()).front();
         if (failed(divides(op, count, "routed experts")) ||
@@ -179,6 +185,20 @@ private:
       f.walk([&](Operation *op) {
         if (isa<MLAOp, MLPOp, MoEExpertsOp>(op))
           blocks.push_back(op);
+        // A split lm_head's logits: every rank gets all of them.
+        if (auto head = dyn_cast<LMHeadOp>(op)) {
+          auto type = cast<RankedTensorType>(head.getResult().getType());
+          int64_t vocab = head.getWeight().getType().getDimSize(0);
+          if (type.getDimSize(1) == vocab)
+            return;
+          head.getResult().setType(RankedTensorType::get(
+              {type.getDimSize(0), vocab}, type.getElementType()));
+          OpBuilder b(context);
+          b.setInsertionPointAfter(head);
+          auto all = AllGatherOp::create(b, head.getLoc(), type,
+                                         head.getResult(), ranksAttr);
+          head.getResult().replaceAllUsesExcept(all.getResult(), all);
+        }
       });
       for (Operation *op : blocks) {
         OpBuilder b(op);

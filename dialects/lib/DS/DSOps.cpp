@@ -588,6 +588,21 @@ LogicalResult AllReduceOp::verify() {
   return success();
 }
 
+LogicalResult AllGatherOp::verify() {
+  if (getRanks() < 2)
+    return emitOpError("needs at least 2 ranks, got ") << getRanks();
+  auto input = getInput().getType(), result = getResult().getType();
+  if (input.getElementType() != result.getElementType() ||
+      !sameTokenCount(input, result))
+    return emitOpError("result must have the input's rows and element type");
+  if (ShapedType::isDynamic(input.getDimSize(1)) ||
+      result.getDimSize(1) != input.getDimSize(1) * getRanks())
+    return emitOpError("result must have ")
+           << getRanks() << " times the input's " << input.getDimSize(1)
+           << " columns, got " << result.getDimSize(1);
+  return success();
+}
+
 LogicalResult MoELocalChoicesOp::verify() {
   if (getRanks() < 2)
     return emitOpError("needs at least 2 ranks, got ") << getRanks();

@@ -48,7 +48,10 @@ def DSPartition : Pass<"ds-partition", "::mlir::ModuleOp"> {
     - A `ds.all_reduce` after each of these blocks, whose outputs are now
       partial sums; where the routed and shared experts' outputs are added,
       one all-reduce sums both.
-    - The embedding, the final norm and the lm_head stay whole.
+    - `ds.lm_head`: the vocabulary split (rows of its weight) where N
+      divides it, its logits gathered with `ds.all_gather` so every rank
+      samples from all of them; else whole on every rank.
+    - The embedding and the final norm stay whole.
 
     Split weights get their part's type and a `#ds.shard`, and the module
     `ds.ranks = N`. A head, feature or expert count that N does not divide,

@@ -92,6 +92,30 @@ func.func @all_reduce_one(%x: tensor<?x8xbf16>) {
 
 // -----
 
+func.func @all_gather_columns(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{result must have 2 times the input's 8 columns, got 12}}
+  %y = ds.all_gather %x {ranks = 2 : i64} : tensor<?x8xf32> -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @all_gather_type(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{result must have the input's rows and element type}}
+  %y = ds.all_gather %x {ranks = 2 : i64} : tensor<?x8xf32> -> tensor<?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @all_gather_ranks(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{needs at least 2 ranks, got 1}}
+  %y = ds.all_gather %x {ranks = 1 : i64} : tensor<?x8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @local_choices_ranks(%i: tensor<?x6xi32>, %r: tensor<1xi32>) {
   // expected-error @+1 {{needs at least 2 ranks, got 0}}
   %l = ds.moe_local_choices %i, %r {ranks = 0 : i64} : tensor<?x6xi32>, tensor<1xi32>

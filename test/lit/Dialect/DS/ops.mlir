@@ -198,5 +198,7 @@ func.func @partitioned(%x: tensor<?x32xbf16>, %i: tensor<?x2xi32>) -> (tensor<?x
   %l = ds.moe_local_choices %i, %r {ranks = 2 : i64} : tensor<?x2xi32>, tensor<1xi32>
   // CHECK: ds.all_reduce %{{.*}} {ranks = 2 : i64} : tensor<?x32xbf16>
   %y = ds.all_reduce %x {ranks = 2 : i64} : tensor<?x32xbf16>
+  // CHECK: ds.all_gather %{{.*}} {ranks = 2 : i64} : tensor<?x32xbf16> -> tensor<?x64xbf16>
+  %z = ds.all_gather %x {ranks = 2 : i64} : tensor<?x32xbf16> -> tensor<?x64xbf16>
   return %y, %l : tensor<?x32xbf16>, tensor<?x2xi32>
 }

@@ -696,6 +696,25 @@ def DS_AllReduceOp : DS_PureOp<"all_reduce", [AllTypesMatch<["input", "result"]>
   let hasVerifier = 1;
 }
 
+def DS_AllGatherOp : DS_PureOp<"all_gather"> {
+  let summary = "every rank's columns side by side";
+  let description = [{
+    A collective of the `ranks` ranks of a partitioned program: every rank
+    passes its `input` (`[T, n]`, the same `T` and `n` on every rank) and
+    gets `[T, ranks * n]`, rank `r`'s columns at `[r * n, (r + 1) * n)`.
+    `ds-partition` places one after an lm_head split by vocabulary, so
+    every rank samples from all the logits.
+
+    ```mlir
+    %all = ds.all_gather %part {ranks = 2 : i64} : tensor<?x51200xf32> -> tensor<?x102400xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[F32, BF16]>:$input, I64Attr:$ranks);
+  let results = (outs 2DTensorOf<[F32, BF16]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def DS_MoELocalChoicesOp : DS_PureOp<"moe_local_choices",
     [AllTypesMatch<["indices", "result"]>]> {
   let summary = "the router's choices as indices into this rank's experts";
