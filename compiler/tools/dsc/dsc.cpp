@@ -815,10 +815,9 @@ int runCompile(const char *argv0) {
   options.tileMmaPrefill = tileMmaPrefill;
   if (rowGroup > 0)
     options.rowGroup = options.fp8RowGroup = rowGroup;
-  options.expertRowGroup =
-      expertRowGroup > 0 ? expertRowGroup
-      : options.isCUDA() && !model.config.fp8 ? 4
-                                              : 1;
+  options.expertRowGroup = expertRowGroup > 0 ? expertRowGroup
+                           : options.isCUDA() && !model.config.fp8 ? 4
+                                                                   : 1;
   options.fuseNorms = fuseNorms == cl::BOU_UNSET
                           ? options.isCUDA() && !model.config.fp8
                           : fuseNorms == cl::BOU_TRUE;
