@@ -197,7 +197,8 @@ public:
   /// registers, so a launch of one row (batch-1 decode) runs the one-row
   /// kernel. A `tile_mma` product (16 rows a tile) runs the `warp` kernels
   /// up to kTileMmaMinRows - 1 rows: the one-row kernel, then the grouped
-  /// one where the product has a row group. An expert-grouped up
+  /// one where the product has a row group (else the one-row kernel up to
+  /// kTileMmaMinRows - 1 rows). An expert-grouped up
   /// projection runs the per-choice kernel up to kExpertGroupMinRows - 1
   /// rows.
   ArrayAttr variants(Operation *op, KernelConfigAttr config) const {
@@ -210,12 +211,14 @@ public:
       if (!target.hasWarpShuffle)
         return {};
       KernelConfigAttr warp = warpProduct(op);
-      SmallVector<Attribute> list{
-          KernelVariantAttr::get(context, 1, oneRow(warp))};
-      if (warp.getRowGroup() > 1)
-        list.push_back(
-            KernelVariantAttr::get(context, kTileMmaMinRows - 1, warp));
-      return ArrayAttr::get(context, list);
+      if (warp.getRowGroup() == 1)
+        return ArrayAttr::get(
+            context,
+            {KernelVariantAttr::get(context, kTileMmaMinRows - 1, warp)});
+      return ArrayAttr::get(
+          context,
+          {KernelVariantAttr::get(context, 1, oneRow(warp)),
+           KernelVariantAttr::get(context, kTileMmaMinRows - 1, warp)});
     }
     if (config.getStrategy() != KernelStrategy::Warp ||
         config.getRowGroup() == 1)
@@ -375,17 +378,17 @@ private:
                                  /*dynamicSharedBytes=*/0, /*splits=*/1);
   }
 
-  /// With the tile-mma option (off by default: slower than `warp` at batch
-  /// 1 so far, docs/performance.md), a decode product on tensor cores
-  /// (`tile_mma`) where the target has
-  /// mma.sync (and, for fp8 weights, the e4m3x2 conversion): the weight
-  /// rows in 128-byte iterations (fp8 scale blocks a multiple of 128
-  /// columns), a fused norm's row in 256-column groups (the ds.rms_norm
-  /// kernel's order), 8 | output features. Warps per block: enough that
-  /// each holds at most kTileMmaRegisterIterations over its weights, at
-  /// least 4, doubled (up to 16, at most one per iteration) while the
-  /// blocks' warps would not give every SM 8; the staged rows as many as
-  /// leave two blocks an SM's shared memory. Null where it does not apply.
+  /// With the tile-mma option (`dsc compile`'s default on cuda targets;
+  /// launches of up to 8 rows run `warp` variants), a decode product on
+  /// tensor cores (`tile_mma`) where the target has mma.sync (and, for fp8
+  /// weights, the e4m3x2 conversion): the weight rows in 128-byte iterations
+  /// (fp8 scale blocks a multiple of 128 columns), a fused norm's row in
+  /// 256-column groups (the ds.rms_norm kernel's order), 8 | output features.
+  /// Warps per block: enough that each holds at most kTileMmaRegisterIterations
+  /// over its weights, at least 4, doubled (up to 16, at most one per
+  /// iteration) while the blocks' warps would not give every SM 8; the staged
+  /// rows as many as leave two blocks an SM's shared memory. Null where it does
+  /// not apply.
   KernelConfigAttr tileMma(Operation *op, StringRef entry) const {
     if (!tileMmaProducts || (entry != "decode" && !tileMmaPrefill) ||
         !tensorCores || !target.hasMmaSync || !device)

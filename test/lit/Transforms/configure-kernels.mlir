@@ -90,9 +90,10 @@
 // warps' sums (512 bytes a warp and term).
 // SM90-LABEL: func.func @decode_products
 // q (bf16, folded norm): 32 iterations, 8 warps; 65792 + 8 x 512. Up to 8
-// rows run the warp kernels (ds.variants): one row the one-row kernel, more
-// the grouped one where the product has a row group.
-// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>]
+// rows run the warp kernels (ds.variants): without a row group the one-row
+// kernel; with one (TILEGROUP) one row the one-row kernel, 2 to 8 the
+// grouped one.
+// SM90: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>, ds.variants = [#ds.kernel_variant<rows = 8, config = <strategy = warp>>]
 // TILEGROUP-LABEL: func.func @decode_products
 // TILEGROUP: ds.linear {{.*}}ds.config = #ds.kernel_config<strategy = tile_mma, block = 256, dynamic_shared_bytes = 69888>, ds.variants = [#ds.kernel_variant<rows = 1, config = <strategy = warp>>, #ds.kernel_variant<rows = 8, config = <strategy = warp, row_group = 4>>]
 // fp8: 16 iterations, 4 warps; the staged rows' scales, 16 x 16 x 4 bytes.
