@@ -435,29 +435,38 @@ void fillDummy(const fb::Weight &w, uint8_t *data, uint8_t *scaleData,
 /// makes for a bf16 weight of its shape and seed, quantised: a bf16 and an
 /// fp8 program of one model run the same dummy weights (and a rank of a
 /// partitioned program its part of them: the parts cover whole blocks).
-void fillQuantizedDummy(const fb::Weight &w, uint64_t scaleCount, uint8_t *data,
-                        uint8_t *scaleData, uint64_t seed, int64_t rank) {
+void fillQuantizedDummy(const fb::Weight &w, uint64_t elements,
+                        uint64_t scaleCount, uint8_t *data, uint8_t *scaleData,
+                        uint64_t seed, int64_t rank) {
   int64_t rows = w.shape()->Get(w.shape()->size() - 2);
   int64_t cols = w.shape()->Get(w.shape()->size() - 1);
-  int64_t matrices = std::max<int64_t>(w.experts(), 1);
   uint64_t matrix = static_cast<uint64_t>(rows * cols);
+  // Every matrix of the weight (of a stack, or of leading dimensions) has
+  // the same share of the scales.
+  uint64_t matrices = elements / matrix;
+  uint64_t matrixScales = scaleCount / matrices;
   float scale = 1.0f / std::sqrt(static_cast<float>(wholeColumns(w)));
-  // Per matrix of the stack, the bf16 values fillDummy() draws for the
-  // whole tensor there, quantised.
-  std::vector<uint16_t> source(matrix);
+  // Per part (an expert of a stack), the bf16 values fillDummy() draws for
+  // the whole tensor there, quantised a matrix at a time.
   const DummyGenerator start(seed);
   float *scales = reinterpret_cast<float *>(scaleData);
-  std::vector<WeightPart> parts = partsOf(w, false, rank);
-  for (int64_t m = 0; m < matrices; ++m) {
-    forEachElement(parts[m], [&](uint64_t j, uint64_t g) {
+  std::vector<uint16_t> source;
+  uint64_t done = 0; // matrices
+  for (const WeightPart &part : partsOf(w, false, rank)) {
+    uint64_t n = 1;
+    for (int64_t d : part.shape)
+      n *= uint64_t(d);
+    source.assign(n, 0);
+    forEachElement(part, [&](uint64_t j, uint64_t g) {
       DummyGenerator generator = start;
       generator.skip(g);
       source[j] = toBF16(scale * generator.uniform());
     });
-    quantizeFP8Blocks({{source.data(), data + m * matrix,
-                        scales + m * (scaleCount / matrices), rows, cols}},
-                      w.scale_block_rows(), w.scale_block_cols(),
-                      /*threads=*/1);
+    for (uint64_t m = 0; m < n / matrix; ++m, ++done)
+      quantizeFP8Blocks({{source.data() + m * matrix, data + done * matrix,
+                          scales + done * matrixScales, rows, cols}},
+                        w.scale_block_rows(), w.scale_block_cols(),
+                        /*threads=*/1);
   }
 }
 
@@ -477,7 +486,8 @@ Expected<WeightStore> WeightStore::dummy(const Program &program, uint64_t seed,
     for (uint32_t i; (i = nextWeight++) < weights.size();) {
       const fb::Weight &w = *weights.Get(i);
       if (w.quantized_at_load())
-        fillQuantizedDummy(w, program.scaleElements(i), store.data_[i],
+        fillQuantizedDummy(w, program.weightElements(i),
+                           program.scaleElements(i), store.data_[i],
                            store.scales_[i], seed * 1000003u + i, rank);
       else
         fillDummy(w, store.data_[i], store.scales_[i], seed * 1000003u + i,
