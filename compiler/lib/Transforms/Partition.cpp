@@ -164,9 +164,9 @@ private:
   }
 
   /// Sets each attention's head count to its rank's, maps the router's
-  /// choices to the rank's experts, and sums the partial outputs of every
-  /// split block with a ds.all_reduce (one per MoE layer for the routed
-  /// and shared experts together).
+  /// choices to the rank's experts, sums the partial outputs of every split
+  /// block with a ds.all_reduce (one per MoE layer for the routed and
+  /// shared experts together) and gathers a split lm_head's logits.
   void rewriteBlocks() {
     MLIRContext *context = &getContext();
     IntegerAttr ranksAttr =
@@ -183,25 +183,25 @@ private:
       Value rank;
       SmallVector<Operation *> blocks;
       f.walk([&](Operation *op) {
-        if (isa<MLAOp, MLPOp, MoEExpertsOp>(op))
+        if (isa<MLAOp, MLPOp, MoEExpertsOp, LMHeadOp>(op))
           blocks.push_back(op);
-        // A split lm_head's logits: every rank gets all of them.
+      });
+      for (Operation *op : blocks) {
+        OpBuilder b(op);
+        // A split lm_head's logits: every rank gathers all of them.
         if (auto head = dyn_cast<LMHeadOp>(op)) {
           auto type = cast<RankedTensorType>(head.getResult().getType());
           int64_t vocab = head.getWeight().getType().getDimSize(0);
           if (type.getDimSize(1) == vocab)
-            return;
+            continue;
           head.getResult().setType(RankedTensorType::get(
               {type.getDimSize(0), vocab}, type.getElementType()));
-          OpBuilder b(context);
           b.setInsertionPointAfter(head);
           auto all = AllGatherOp::create(b, head.getLoc(), type,
                                          head.getResult(), ranksAttr);
           head.getResult().replaceAllUsesExcept(all.getResult(), all);
+          continue;
         }
-      });
-      for (Operation *op : blocks) {
-        OpBuilder b(op);
         if (auto mla = dyn_cast<MLAOp>(op))
           mla.setNumHeads(mla.getNumHeads() / ranks);
         if (auto experts = dyn_cast<MoEExpertsOp>(op)) {

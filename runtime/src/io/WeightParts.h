@@ -55,8 +55,10 @@ struct SliceRuns {
 inline SliceRuns sliceRuns(const std::vector<int64_t> &part, size_t dim,
                            int64_t ranks, int64_t rank) {
   uint64_t outer = 1, inner = 1;
-  for (size_t d = 0; d < part.size(); ++d)
-    (d < dim ? outer : inner) *= d == dim ? 1 : uint64_t(part[d]);
+  for (size_t d = 0; d < dim; ++d)
+    outer *= uint64_t(part[d]);
+  for (size_t d = dim + 1; d < part.size(); ++d)
+    inner *= uint64_t(part[d]);
   uint64_t n = uint64_t(part[dim]) * inner;
   return {outer, n, n * uint64_t(ranks), uint64_t(rank) * n};
 }

@@ -317,10 +317,6 @@ uint16_t toBF16(float v) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
-/// Calls f(local, global) for each element of rank `rank`'s part of weight
-/// `w` (its data, or its scales) in the order the program holds them:
-/// `local` its index there, `global` its index in the whole tensor (of a
-/// stack, the whole stack). An unsplit weight's are the same.
 /// Calls f(local, global) for each element of part `part` (of weight data
 /// or scales; see partsOf) in the order the program holds them: `local` its
 /// index in the part, `global` its index in the whole tensor (of a stack,
@@ -343,12 +339,8 @@ template <typename F>
 void forEachElement(const fb::Weight &w, bool scales, int64_t rank, F f) {
   uint64_t offset = 0;
   for (const WeightPart &part : partsOf(w, scales, rank)) {
-    uint64_t n = 0;
-    forEachElement(part, [&](uint64_t j, uint64_t g) {
-      f(offset + j, g);
-      n = j + 1;
-    });
-    offset += n;
+    forEachElement(part, [&](uint64_t j, uint64_t g) { f(offset + j, g); });
+    offset += part.runs.outer * part.runs.run;
   }
 }
 
