@@ -204,10 +204,12 @@ struct GenerateKernelsPass
   /// variant's config), and names the op's kernel on it.
   LogicalResult generate(func::FuncOp f, dsc::HostKernelGenerator &generator,
                          dsc::HostKernelGenerator *twins) {
-    // Every op of an entry point but weight reads and the return is one
-    // launch (the generator rejects ops that are not kernel-level).
+    // Every op of an entry point but weight reads, the rank, the
+    // collectives (the runtime's steps between launches) and the return is
+    // one launch (the generator rejects ops that are not kernel-level).
     for (Operation &op : f.getBody().front()) {
-      if (isa<GetWeightOp, func::ReturnOp>(op))
+      if (isa<GetWeightOp, RankOp, AllReduceOp, AllGatherOp, func::ReturnOp>(
+              op))
         continue;
       SmallVector<std::pair<int64_t, unsigned>> own;
       if (auto list = op.getAttrOfType<ArrayAttr>("ds.variants")) {

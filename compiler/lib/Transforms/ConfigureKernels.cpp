@@ -126,7 +126,7 @@ public:
   KernelConfigAttr choose(Operation *op, StringRef entry) const {
     return llvm::TypeSwitch<Operation *, KernelConfigAttr>(op)
         // A thread per element or row suffices: no reduction to share.
-        .Case<SwiGLUOp, AddOp, RopeOp, MLAAttentionOp>(
+        .Case<SwiGLUOp, AddOp, RopeOp, MLAAttentionOp, MoELocalChoicesOp>(
             [&](Operation *) { return generic(); })
         // A warp per token copying its table row in 16-byte groups.
         .Case([&](EmbedOp embed) {
@@ -619,6 +619,14 @@ struct ConfigureKernelsPass
     }
 
     DSDialect *dialect = getContext().getLoadedDialect<DSDialect>();
+    // The CUDA kernels of the routed experts read every choice's expert;
+    // only the generic ones skip another rank's (index -1).
+    if (dialect->getRanksAttrHelper().isAttrPresent(module) && isa->isCUDA()) {
+      module.emitError("ds-configure-kernels: a partitioned module "
+                       "(ds-partition) has only host kernels so far, not ")
+          << isa->name;
+      return signalPassFailure();
+    }
     KernelConfigurator configurator(
         &getContext(), *isa, device ? &*device : nullptr, tensorCores, tileMma,
         tileMmaPrefill, rowGroup, fp8RowGroup, expertRowGroup);

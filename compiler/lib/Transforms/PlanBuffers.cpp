@@ -131,9 +131,9 @@ struct PlanBuffersPass : dsc::impl::DSPlanBuffersBase<PlanBuffersPass> {
       bool any = false;
       for (Value result : op.getResults()) {
         auto type = dyn_cast<RankedTensorType>(result.getType());
-        // Weights live in their own buffers: only computed tensors are
-        // placed.
-        if (!type || isa<dsc::ds::GetWeightOp>(op)) {
+        // Weights live in their own buffers, the rank of a partitioned
+        // program in the runtime's: only computed tensors are placed.
+        if (!type || isa<dsc::ds::GetWeightOp, dsc::ds::RankOp>(op)) {
           offsets.push_back(b.getI64IntegerAttr(-1));
           continue;
         }

@@ -20,7 +20,7 @@ bool isKernelOp(Operation *op) {
              MLAAttentionOp, MLAAbsorbQueryOp, MLALatentAttentionOp,
              MLALatentAttentionPartialOp, MLAAttentionCombineOp,
              MLAAbsorbValueOp, RouterLogitsOp, MoESelectOp, MoEGateOp,
-             MoEExpertUpOp, MoEExpertDownOp>(op);
+             MoEExpertUpOp, MoEExpertDownOp, MoELocalChoicesOp>(op);
 }
 
 std::vector<KernelArgument> kernelArguments(Operation *op) {

@@ -104,6 +104,8 @@ ArrayRef<KernelStrategyRow> kernelStrategies() {
        moeCost},
       {MoEGateOp::getOperationName(), KernelStrategy::ClusterBlock,
        emitMoEKernel, moeCost},
+      {MoELocalChoicesOp::getOperationName(), KernelStrategy::Generic,
+       emitMoEKernel, moeCost},
       {MoEExpertUpOp::getOperationName(), KernelStrategy::Generic,
        emitMoEKernel, moeCost},
       {MoEExpertUpOp::getOperationName(), KernelStrategy::Warp, emitMoEKernel,

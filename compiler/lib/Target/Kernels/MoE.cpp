@@ -34,7 +34,8 @@ public:
             .Case([&](MoESelectOp o) { return select(o); })
             .Case([&](MoEGateOp o) { return gate(o); })
             .Case([&](MoEExpertUpOp o) { return expertUp(o); })
-            .Case([&](MoEExpertDownOp o) { return expertDown(o); }));
+            .Case([&](MoEExpertDownOp o) { return expertDown(o); })
+            .Case([&](MoELocalChoicesOp o) { return localChoices(o); }));
   }
 
 private:
@@ -769,6 +770,24 @@ private:
     e.storeBF16(y, result(), out);
   }
 
+  /// Each choice of a token (an element of a tokens x k launch): the
+  /// global expert e becomes e / ranks on the rank e mod ranks, else -1.
+  std::pair<ParallelDim, int64_t> localChoices(MoELocalChoicesOp op) {
+    int64_t topK = op.getIndices().getType().getDimSize(1);
+    Value ranks = e.c64(op.getRanks());
+    Value rank = e.loadI64(operand(1), e.c64(0));
+    e.loop(e.begin, e.end, [&](Value i) {
+      Value expert = e.loadI64(operand(0), i);
+      Value here = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq,
+                                         e.rem(expert, ranks), rank);
+      Value local = arith::SelectOp::create(e.b, e.loc, here,
+                                            e.div(expert, ranks), e.c64(-1));
+      e.store(arith::TruncIOp::create(e.b, e.loc, e.b.getI32Type(), local),
+              result(), i);
+    });
+    return {ParallelDim::TokensTimesStatic, topK};
+  }
+
   std::pair<ParallelDim, int64_t> expertUp(MoEExpertUpOp op) {
     if (gpu)
       return expertUpWarp(op);
@@ -787,12 +806,23 @@ private:
         e.loop(0, topK, [&](Value j) {
           Value choice = e.add(e.mul(t, e.c64(topK)), j);
           Value expert = e.loadI64(operand(1), choice);
-          Value g = e.roundBF16(
-              e.dot(operand(0), bf16(), x, gateW, expert, n, normed));
-          Value u =
-              e.roundBF16(e.dot(operand(0), bf16(), x, upW, expert, n, normed));
-          e.storeBF16(e.fmul(e.silu(g), u), result(),
-                      e.add(e.mul(choice, e.c64(inner)), n));
+          Value out = e.add(e.mul(choice, e.c64(inner)), n);
+          // A choice of another rank's expert (-1, ds.moe_local_choices)
+          // stores zeros: the down projection skips it.
+          Value held = arith::CmpIOp::create(
+              e.b, e.loc, arith::CmpIPredicate::sge, expert, e.c64(0));
+          auto ifHeld = scf::IfOp::create(e.b, e.loc, held, /*else=*/true);
+          {
+            OpBuilder::InsertionGuard guard(e.b);
+            e.b.setInsertionPointToStart(ifHeld.thenBlock());
+            Value g = e.roundBF16(
+                e.dot(operand(0), bf16(), x, gateW, expert, n, normed));
+            Value u = e.roundBF16(
+                e.dot(operand(0), bf16(), x, upW, expert, n, normed));
+            e.storeBF16(e.fmul(e.silu(g), u), result(), out);
+            e.b.setInsertionPointToStart(ifHeld.elseBlock());
+            e.storeBF16(e.f32(0.0), result(), out);
+          }
         });
       });
     });
@@ -811,10 +841,24 @@ private:
         Value acc = e.reduce(0, topK, e.f32(0.0), [&](Value j, Value a) {
           Value choice = e.add(e.mul(t, e.c64(topK)), j);
           Value expert = e.loadI64(operand(2), choice);
-          Value y =
-              e.roundBF16(e.dot(operand(0), bf16(), e.mul(choice, e.c64(inner)),
-                                down, expert, d));
-          return e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y));
+          // A choice of another rank's expert (-1) adds nothing.
+          Value held = arith::CmpIOp::create(
+              e.b, e.loc, arith::CmpIPredicate::sge, expert, e.c64(0));
+          auto ifHeld = scf::IfOp::create(e.b, e.loc, f32, held,
+                                          /*else=*/true);
+          {
+            OpBuilder::InsertionGuard guard(e.b);
+            e.b.setInsertionPointToStart(ifHeld.thenBlock());
+            Value y = e.roundBF16(e.dot(operand(0), bf16(),
+                                        e.mul(choice, e.c64(inner)), down,
+                                        expert, d));
+            scf::YieldOp::create(
+                e.b, e.loc,
+                e.fadd(a, e.fmul(e.load(operand(1), f32, choice), y)));
+            e.b.setInsertionPointToStart(ifHeld.elseBlock());
+            scf::YieldOp::create(e.b, e.loc, a);
+          }
+          return ifHeld.getResult(0);
         });
         storeDown(op, acc, t, d, [&](const WeightView &shared, Value x) {
           return e.dot(operand(4), bf16(), x, shared, e.c64(0), d);
@@ -840,6 +884,11 @@ KernelShape emitMoEKernel(const KernelBodyContext &context, Operation *op) {
 KernelCost moeCost(Operation *op) {
   KernelCost cost;
   llvm::TypeSwitch<Operation *>(op)
+      // The choices read and written, a few integer operations each.
+      .Case([&](MoELocalChoicesOp o) {
+        cost.bytesPerRow = 2 * rowBytes(o.getIndices());
+        cost.bytesFixed = 4;
+      })
       .Case([&](MoESelectOp o) {
         double experts = featureCount(o.getLogits());
         if (o.getBias())
