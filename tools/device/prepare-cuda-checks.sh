@@ -132,9 +132,10 @@ for name in tiny-v2-lite tiny-v3; do
   "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-merge.exe" --target=cuda:sm_90a --check-kernels \
     --fuse-attention-combine --max-seq-len 1152 --max-batch 4 --prefill-chunk 256 2>/dev/null
 done
-# Decode's products on tensor cores (--tile-mma, off by default): bf16
-# with folded norms (tiny-v2-lite, tiny-v3-bf16) and fp8 (tiny-v3) against
-# their host twins, room for a decode batch of 20 (two row groups).
+# Decode's products on tensor cores (--tile-mma, the default on cuda
+# targets; named here since the tiny models' shapes matter): bf16 with
+# folded norms (tiny-v2-lite, tiny-v3-bf16) and fp8 (tiny-v3) against their
+# host twins, room for a decode batch of 20 (two row groups).
 for name in tiny-v2-lite tiny-v3-bf16 tiny-v3; do
   "$DSC" compile "$OUT/$name/ckpt" -o "$OUT/$name/check-tile.exe" --target=cuda:sm_90a --check-kernels \
     --tile-mma --fuse-norms --max-seq-len 64 --max-batch 20 --prefill-chunk 12 2>/dev/null
