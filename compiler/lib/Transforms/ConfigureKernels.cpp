@@ -100,8 +100,8 @@ constexpr int64_t kTileMmaMinRows = 9;
 /// runs the grouped kernel; fewer run the per-choice one (ds.variants). At
 /// 16 rows V2-Lite's 96 choices give most experts one or two, too few to
 /// share a weight read: the grouped kernel is 6% slower there (b16 926 vs
-/// 985 tok/s), 17% faster at 64 rows and 47% at a 1,024-token prefill
-/// (nineteenth session).
+/// 985 tok/s), 7.5% faster at 32 rows, 17% at 64 and 47% at a 1,024-token
+/// prefill (nineteenth session).
 constexpr int64_t kExpertGroupMinRows = 17;
 /// Static shared memory a block may always have (48 KB on every CUDA chip).
 constexpr int64_t kStaticSharedBytes = 48 * 1024;
@@ -198,9 +198,8 @@ public:
   /// kernel. A `tile_mma` product (16 rows a tile) runs the `warp` kernels
   /// up to kTileMmaMinRows - 1 rows: the one-row kernel, then the grouped
   /// one where the product has a row group (else the one-row kernel up to
-  /// kTileMmaMinRows - 1 rows). An expert-grouped up
-  /// projection runs the per-choice kernel up to kExpertGroupMinRows - 1
-  /// rows.
+  /// kTileMmaMinRows - 1 rows). An expert-grouped up projection runs the
+  /// per-choice kernel up to kExpertGroupMinRows - 1 rows.
   ArrayAttr variants(Operation *op, KernelConfigAttr config) const {
     auto oneRow = [&](KernelConfigAttr warp) {
       return KernelConfigAttr::get(
